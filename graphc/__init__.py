@@ -1,0 +1,66 @@
+"""graphc: a symbolic-graph compiler for automatic differentiation.
+
+Declare placeholders, build a static graph, ask for gradients, read the derived expressions
+and the emitted numpy code, bind data later.
+
+>>> import graphc as gc
+>>> x = gc.var("x")
+>>> print(gc.grad(2 * gc.dot(x, x), x))
+4*x
+"""
+
+from __future__ import annotations
+
+from . import ops as _ops
+from .autodiff import grad, hessian, jacobian, jvp
+from .dispatch import const
+from .errors import (BindError, DTypeError, GradError, GradientCheckError, GraphcError,
+                     ParseError, SerializationError, ShapeError)
+from .function import Function, compile
+from .ir import Graph, Symbol
+from .ops import (abs, add, arccos, arcsin, arctan, astype, broadcast_to, clip, concatenate,
+                  cos, cosh, cross_entropy, divide, dot, exp, expand_dims, expm1, log, log1p,
+                  log_softmax, logsumexp, matmul, max, maximum, mean, min, minimum, mse_loss,
+                  multiply, negative, norm, ones_like, outer, power, prod, relu, reshape,
+                  sigmoid, sign, sin, sinh, softmax, softplus, sqrt, square, squeeze, stack,
+                  stop_gradient, subtract, sum, tan, tanh, transpose, where, zeros_like)
+from .simplify import simplify
+
+__version__ = "0.1.0"
+
+
+def var(name: str, shape=None, dtype=None) -> Symbol:
+    """A placeholder bound to data later (MXNet's `sym.var`).
+
+    `shape` is a tuple of ints or None (unknown dims), `dtype` a numpy dtype or None.
+    """
+    from .ir import user_origin
+    import numpy as np
+
+    if not isinstance(name, str) or not name:
+        raise GraphcError(f"var: name must be a non-empty string, got {name!r}")
+    if shape is not None:
+        if isinstance(shape, int):
+            shape = (shape,)
+        if not isinstance(shape, (tuple, list)) or not all(
+                d is None or (isinstance(d, (int, np.integer)) and not isinstance(d, bool)
+                              and d >= 0) for d in shape):
+            raise ShapeError(f"var {name!r}: shape must be a tuple of ints or None, "
+                             f"got {shape!r}")
+        shape = tuple(None if d is None else int(d) for d in shape)
+    if dtype is not None:
+        try:
+            dtype = np.dtype(dtype)
+        except TypeError as exc:
+            raise DTypeError(f"var {name!r}: not a dtype: {dtype!r}") from exc
+        if dtype.kind not in "biufc":
+            raise DTypeError(f"var {name!r}: unsupported dtype {dtype}")
+    return Symbol(_ops.OPS["var"], (), {}, shape, dtype, name=name, origin=user_origin())
+
+
+def Group(symbols) -> Symbol:
+    """One symbol with several outputs (MXNet's `Group`)."""
+    from .dispatch import make_node
+    from .ir import flatten_outputs
+
+    return make_node(_ops.OPS["group"], tuple(flatten_outputs(list(symbols))), {})

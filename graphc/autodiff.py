@@ -1,0 +1,218 @@
+"""Differentiation as graph walks: reverse mode (`grad`, VJPs with a head), forward mode
+(`jvp`), `jacobian` and `hessian`. No derivative rule lives here: every step calls the op
+table's `vjp`/`jvp`, and `None` stands for a symbolic zero.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+
+from . import ops
+from .dispatch import const
+from .errors import DTypeError, GradError
+from .ir import Symbol, format_origin, origin_scope, toposort
+
+
+def _check_differentiable(x: Symbol) -> None:
+    if x.dtype is not None and np.dtype(x.dtype).kind not in "fc":
+        what = f"var {x.name!r}" if x.op == "var" else f"{x.op} node"
+        raise DTypeError(f"{format_origin(x.origin)}: cannot differentiate with respect to "
+                         f"{what} of dtype {x.dtype}: only floating inputs have gradients")
+
+
+def _as_symbols(wrt, what="wrt"):
+    items = [wrt] if isinstance(wrt, Symbol) else list(wrt)
+    for w in items:
+        if not isinstance(w, Symbol):
+            raise GradError(f"grad: {what} must be graphc symbols, got {type(w).__name__}")
+    return items
+
+
+def _depends(nodes: list[Symbol], sources: Sequence[Symbol]) -> set[int]:
+    """ids of the nodes through which a derivative can flow from `sources`."""
+    dep = {id(s) for s in sources}
+    for node in nodes:
+        if id(node) in dep or not node.opdef.differentiable:
+            continue
+        for i, x in enumerate(node.inputs):
+            if id(x) in dep and i not in node.opdef.nondiff_inputs:
+                dep.add(id(node))
+                break
+    return dep
+
+
+def backprop(outputs: Sequence[Symbol], heads: Sequence, wrt: Sequence[Symbol]) -> dict:
+    """Cotangents (id -> symbol) of `sum_i <outputs[i], heads[i]>` for every node on a path
+    from `wrt`; each shared node's contributions are summed once."""
+    nodes = toposort(outputs)
+    dep = _depends(nodes, wrt)
+    cts: dict[int, Symbol] = {}
+    for out, head in zip(outputs, heads):
+        if id(out) in dep:
+            cts[id(out)] = head if id(out) not in cts else ops.add(cts[id(out)], head)
+    for node in reversed(nodes):
+        g = cts.get(id(node))
+        if g is None or not node.inputs or not node.opdef.differentiable:
+            continue
+        targets = [id(x) in dep and i not in node.opdef.nondiff_inputs
+                   and _is_float(x) for i, x in enumerate(node.inputs)]
+        if not any(targets):
+            continue
+        with origin_scope(node.origin):
+            contribs = node.opdef.vjp(g, node, *node.inputs, **node.attrs)
+            for x, wanted, ct in zip(node.inputs, targets, contribs):
+                if wanted and ct is not None:
+                    prev = cts.get(id(x))
+                    cts[id(x)] = ct if prev is None else ops.add(prev, ct)
+    return cts
+
+
+def _is_float(x: Symbol) -> bool:
+    return x.dtype is None or np.dtype(x.dtype).kind in "fc"
+
+
+def _head_for(y: Symbol, head):
+    if head is None:
+        if y.shape is not None and any(d is not None and d != 1 for d in y.shape):
+            raise GradError(
+                f"{format_origin(y.origin)}: grad of a non-scalar output of shape {y.shape} "
+                "needs head= (an array or symbol of that shape, like PyTorch's "
+                "backward(gradient=...))")
+        return 1.0 if not y.shape else ops.ones_like(y)
+    if not isinstance(head, Symbol):
+        head = const(np.asarray(head, dtype=y.dtype if y.dtype is not None else None))
+    if head.shape is not None and y.shape is not None:
+        ops.base.broadcast_shapes(head.shape, y.shape, op="grad head")
+        if len(head.shape) != len(y.shape):
+            raise GradError(f"grad: head of shape {head.shape} does not match the output's "
+                            f"shape {y.shape}")
+    return head
+
+
+def grad(y, wrt, head=None, simplify: bool = True):
+    """Reverse-mode derivative of `y` with respect to `wrt` (a symbol, or a list of them).
+
+    >>> import graphc as gc
+    >>> x = gc.var("x")
+    >>> print(gc.grad(2 * gc.dot(x, x), x))
+    4*x
+    """
+    if not isinstance(y, Symbol):
+        raise GradError(f"grad: y must be a graphc symbol, got {type(y).__name__}")
+    if y.op == "group":
+        raise GradError("grad: y is a Group; differentiate one output, or their sum")
+    wrts = _as_symbols(wrt)
+    for w in wrts:
+        _check_differentiable(w)
+    _check_differentiable_output(y)
+    cts = backprop([y], [_head_for(y, head)], wrts)
+    results = []
+    for w in wrts:
+        g = cts.get(id(w))
+        with origin_scope(w.origin):
+            results.append(ops.zeros_like(w) if g is None else _as_symbol(g, w))
+    if simplify:
+        from .simplify import simplify as run_passes
+
+        results = run_passes(results)
+    return results[0] if isinstance(wrt, Symbol) else results
+
+
+def _check_differentiable_output(y: Symbol) -> None:
+    if y.dtype is not None and np.dtype(y.dtype).kind not in "fc":
+        raise DTypeError(f"{format_origin(y.origin)}: cannot differentiate {y.op} output "
+                         f"of dtype {y.dtype}")
+
+
+def _as_symbol(g, like: Symbol) -> Symbol:
+    """A cotangent as a node of `like`'s shape (Python-number heads become broadcasts)."""
+    if isinstance(g, Symbol):
+        return g
+    return ops.broadcast_like(const(g), like) if like.shape != () else const(g)
+
+
+def jvp(y, tangents: dict, simplify: bool = True):
+    """Forward-mode derivative of `y` along `tangents` (var -> tangent symbol or array)."""
+    outputs = _as_symbols(y, "y")
+    seeds: dict[int, Symbol] = {}
+    for x, t in tangents.items():
+        if not isinstance(x, Symbol):
+            raise GradError(f"jvp: tangents must be keyed by symbols, got {type(x).__name__}")
+        _check_differentiable(x)
+        t = t if isinstance(t, Symbol) else const(np.asarray(
+            t, dtype=x.dtype if x.dtype is not None else None))
+        if t.shape is not None and x.shape is not None and len(t.shape) != len(x.shape):
+            raise GradError(f"jvp: tangent of shape {t.shape} for {x} of shape {x.shape}")
+        seeds[id(x)] = t
+    results = forward(outputs, seeds)
+    if simplify:
+        from .simplify import simplify as run_passes
+
+        results = run_passes(results)
+    return results[0] if isinstance(y, Symbol) else results
+
+
+def forward(outputs: Sequence[Symbol], seeds: dict[int, Symbol]) -> list[Symbol]:
+    """Tangents of `outputs` given tangents of some nodes (id -> symbol)."""
+    tangents = dict(seeds)
+    for node in toposort(outputs):
+        if id(node) in tangents or not node.inputs or not node.opdef.differentiable:
+            continue
+        ts = [None if i in node.opdef.nondiff_inputs else tangents.get(id(x))
+              for i, x in enumerate(node.inputs)]
+        if all(t is None for t in ts):
+            continue
+        with origin_scope(node.origin):
+            t = node.opdef.jvp(ts, node, *node.inputs, **node.attrs)
+        if t is not None:
+            tangents[id(node)] = t
+    results = []
+    for out in outputs:
+        t = tangents.get(id(out))
+        with origin_scope(out.origin):
+            results.append(ops.zeros_like(out) if t is None else t)
+    return results
+
+
+def _static_shape(x: Symbol, what: str) -> tuple:
+    if x.shape is None or None in x.shape:
+        raise GradError(f"{what}: needs the static shape of {x}; declare it with "
+                        "gc.var(name, shape=...)")
+    return x.shape
+
+
+def jacobian(y: Symbol, x: Symbol, mode: str | None = None, simplify: bool = True) -> Symbol:
+    """dy/dx as a symbol of shape y.shape + x.shape: reverse mode row by row when y has
+    fewer entries than x, forward mode column by column otherwise."""
+    yshape, xshape = _static_shape(y, "jacobian"), _static_shape(x, "jacobian")
+    m, n = int(np.prod(yshape)), int(np.prod(xshape))
+    dtype = x.dtype if x.dtype is not None else np.float64
+    mode = mode or ("rev" if m <= n else "fwd")
+    if mode == "rev":
+        _check_differentiable(x)
+        rows = []
+        for i in range(m):
+            e = np.zeros(m, dtype=dtype)
+            e[i] = 1
+            rows.append(grad(y, x, head=e.reshape(yshape), simplify=False))
+        j = ops.reshape(ops.stack(rows), yshape + xshape)
+    else:
+        cols = []
+        for k in range(n):
+            e = np.zeros(n, dtype=dtype)
+            e[k] = 1
+            cols.append(jvp(y, {x: e.reshape(xshape)}, simplify=False))
+        j = ops.reshape(ops.stack(cols, axis=-1), yshape + xshape)
+    if simplify:
+        from .simplify import simplify as run_passes
+
+        j = run_passes([j])[0]
+    return j
+
+
+def hessian(y: Symbol, x: Symbol, simplify: bool = True) -> Symbol:
+    """d2y/dx2 of a scalar `y`, of shape x.shape + x.shape: forward-over-reverse (one JVP of
+    the gradient per entry of x, which avoids differentiating the reverse pass again)."""
+    return jacobian(grad(y, x, simplify=False), x, mode="fwd", simplify=simplify)

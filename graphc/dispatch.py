@@ -1,0 +1,104 @@
+"""The one place that decides what a `gc` function call means.
+
+Symbols among the inputs: build a graph node. Eager tensors: compute and record on the tape
+(`graphc.eager` installs the handler). Otherwise: plain numpy, returning numpy values.
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+from .errors import DTypeError, GraphcError, ShapeError
+from .ir import Symbol, format_origin, origin_code, user_origin
+
+_eager_handler = None
+
+
+def set_eager_handler(handler) -> None:
+    global _eager_handler
+    _eager_handler = handler
+
+
+def apply(op, inputs: tuple, attrs: dict):
+    eager = False
+    for x in inputs:
+        kind = getattr(type(x), "_graphc_kind", None)
+        if kind == "symbol":
+            return make_node(op, inputs, attrs)
+        if kind == "eager":
+            eager = True
+    if eager:
+        return _eager_handler(op, inputs, attrs)
+    return op.impl(*inputs, **attrs)
+
+
+def is_weak(value) -> bool:
+    """Python numbers are weakly typed, as in numpy: they take the other operand's dtype."""
+    return isinstance(value, (bool, int, float, complex)) and not isinstance(value, np.generic)
+
+
+def const(value, name: str | None = None) -> Symbol:
+    """A constant node; Python numbers stay weakly typed, arrays are copied read-only."""
+    from .ops import OPS
+
+    if isinstance(value, Symbol):
+        return value
+    if getattr(type(value), "_graphc_kind", None) == "eager":
+        raise GraphcError("an eager tensor cannot be used in a symbolic graph; "
+                          "pass tensor.numpy() to use its value as a constant")
+    if is_weak(value):
+        arr = np.asarray(value)
+        stored = value
+    else:
+        try:
+            arr = np.array(value)
+        except Exception as exc:  # ragged lists and the like
+            raise DTypeError(f"const: cannot make an array of {type(value).__name__}: {exc}")
+        if arr.dtype.kind not in "biufc":
+            raise DTypeError(f"const: unsupported dtype {arr.dtype} (numbers and booleans only)")
+        arr.setflags(write=False)
+        stored = arr
+    attrs = {"value": stored}
+    if name is not None:
+        if not isinstance(name, str):
+            raise TypeError("const: name must be a string")
+        attrs["name"] = name
+    return Symbol(OPS["const"], (), attrs, tuple(arr.shape), arr.dtype, origin=user_origin())
+
+
+def dtype_key(sym: Symbol):
+    """The dtype as numpy's promotion sees it: weak constants as an example Python value."""
+    if sym.op == "const":
+        v = sym.attrs["value"]
+        if is_weak(v):
+            return type(v)(0)
+    elif sym.opdef.weak:
+        return 0
+    return sym.dtype
+
+
+def make_node(op, inputs, attrs: dict, name: str | None = None) -> Symbol:
+    """Build a node: wrap constants, infer shape and dtype, and record the user's line."""
+    syms = tuple(x if isinstance(x, Symbol) else const(x) for x in inputs)
+    origin = user_origin()
+    try:
+        shape = op.shape(*(s.shape for s in syms), **attrs)
+        dtype = op.dtype(*(dtype_key(s) for s in syms), **attrs)
+    except (ShapeError, DTypeError) as exc:
+        raise type(exc)(located(origin, str(exc))) from None
+    except TypeError as exc:  # numpy refusing a dtype combination
+        raise DTypeError(located(origin, f"{op.name}: {exc}")) from None
+    return Symbol(op, syms, attrs, shape, dtype, name=name, origin=origin)
+
+
+def located(origin, message: str) -> str:
+    """Prefix an error message with the user's file:line and show the line's code."""
+    code = origin_code(origin)
+    text = f"{format_origin(origin)}: {message}"
+    return f"{text}\n    {code}" if code else text
+
+
+def is_number(x) -> bool:
+    return isinstance(x, numbers.Number)

@@ -1,0 +1,35 @@
+"""The exception hierarchy: everything graphc raises derives from `GraphcError`."""
+
+from __future__ import annotations
+
+
+class GraphcError(Exception):
+    """Base class of every error raised by graphc."""
+
+
+class ShapeError(GraphcError, ValueError):
+    """Shapes that do not fit an operation or a binding."""
+
+
+class DTypeError(GraphcError, TypeError):
+    """A dtype that an operation, a binding or a derivative cannot take."""
+
+
+class BindError(GraphcError, ValueError):
+    """Missing, extra or misspelt arguments when binding or calling."""
+
+
+class GradError(GraphcError):
+    """A derivative that cannot be taken as asked."""
+
+
+class GradientCheckError(GraphcError, AssertionError):
+    """`check_grad` found a gradient outside tolerance."""
+
+
+class SerializationError(GraphcError, ValueError):
+    """Malformed, cyclic or unknown input when loading a graph."""
+
+
+class ParseError(GraphcError, ValueError):
+    """An expression the safe parser does not accept."""

@@ -1,0 +1,193 @@
+"""`gc.compile` -> `Function`: argument checks, per-signature specialisation and caching.
+
+A call costs a signature lookup plus the emitted statements. The first call with a new
+signature (shapes and dtypes) checks the arguments, gives the graph's vars those static
+shapes, runs the specialisation and simplification passes, and emits one program.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Sequence
+
+import numpy as np
+
+from . import simplify as passes
+from .codegen import Program, emit_program
+from .errors import BindError, DTypeError, GraphcError, ShapeError
+from .ir import Symbol, flatten_outputs, free_vars, rebuild
+from .ops.base import fmt_shape
+
+
+def check_inputs(inputs) -> list[Symbol]:
+    """The vars a program takes, validated: symbols of op var with distinct names."""
+    if isinstance(inputs, Symbol):
+        inputs = [inputs]
+    inputs = list(inputs)
+    seen = set()
+    for v in inputs:
+        if not isinstance(v, Symbol) or v.op != "var":
+            raise BindError(f"compile: inputs must be vars made with gc.var, got {v!r}")
+        if v.name in seen:
+            raise BindError(f"compile: two inputs are named {v.name!r}")
+        seen.add(v.name)
+    return inputs
+
+
+def check_covered(inputs: Sequence[Symbol], outputs: Sequence[Symbol]) -> None:
+    names = {v.name for v in inputs}
+    for v in free_vars(outputs):
+        if v.name not in names:
+            raise BindError(f"{v.where()}: the outputs use var {v.name!r}, which is not among "
+                            f"the inputs {sorted(names)}")
+
+
+def as_array(value, var: Symbol, what: str = "argument") -> np.ndarray:
+    """`value` as an array fit for `var`; ShapeError/DTypeError naming the argument."""
+    arr = value if isinstance(value, np.ndarray) else np.asarray(value)
+    if arr.dtype.kind not in "biufc":
+        raise DTypeError(f"{what} {var.name!r}: unsupported dtype {arr.dtype}")
+    if var.dtype is not None and arr.dtype != var.dtype:
+        raise DTypeError(f"{what} {var.name!r}: expected dtype {var.dtype}, got {arr.dtype} "
+                         f"(declared at {var.where()})")
+    if var.shape is not None:
+        if len(var.shape) != arr.ndim or any(
+                d is not None and d != n for d, n in zip(var.shape, arr.shape)):
+            raise ShapeError(f"{what} {var.name!r}: expected shape {fmt_shape(var.shape)}, got "
+                             f"{arr.shape} (declared at {var.where()})")
+    return arr
+
+
+def specialize_graph(inputs: Sequence[Symbol], outputs: Sequence[Symbol],
+                     arrays: Sequence[np.ndarray]) -> tuple[list[Symbol], list[Symbol]]:
+    """Copies of the vars with the arrays' static shapes and dtypes, and the outputs rebuilt
+    on them (shape errors surface here, naming the user's line)."""
+    from .ops import OPS
+
+    by_name = {}
+    new_vars = []
+    for v, arr in zip(inputs, arrays):
+        nv = Symbol(OPS["var"], (), {}, tuple(arr.shape), arr.dtype, name=v.name,
+                    origin=v.origin)
+        by_name[v.name] = nv
+        new_vars.append(nv)
+
+    def rule(node, inputs_):
+        return by_name.get(node.name) if node.op == "var" else None
+
+    return new_vars, rebuild(outputs, rule)
+
+
+def optimize(outputs: Sequence[Symbol], simplify: bool) -> list[Symbol]:
+    outputs = passes.run(outputs, passes.SPECIALIZE)
+    return passes.run(outputs) if simplify else outputs
+
+
+class Function:
+    """A compiled graph: call it with arrays (positionally or by var name).
+
+    >>> import graphc as gc, numpy as np
+    >>> x = gc.var("x")
+    >>> f = gc.compile([x], gc.exp(x) * 2)
+    >>> f(np.zeros(2))
+    array([2., 2.])
+    """
+
+    def __init__(self, inputs, outputs, simplify: bool = True, output_names=None):
+        self.inputs = check_inputs(inputs)
+        self._single = isinstance(outputs, Symbol) and outputs.op != "group"
+        self.outputs = flatten_outputs(outputs)
+        check_covered(self.inputs, self.outputs)
+        self.simplify = simplify
+        self.output_names = output_names
+        self._names = [v.name for v in self.inputs]
+        self._nargs = len(self.inputs)
+        self._cache: dict = {}
+        self._programs: dict = {}
+        self._last: Program | None = None
+
+    def __call__(self, *args, **kwargs):
+        if kwargs or len(args) != self._nargs:
+            args = self._bind_args(args, kwargs)
+        try:
+            key = tuple([(a.shape, a.dtype) for a in args])
+            fn = self._cache[key]
+        except (AttributeError, KeyError):
+            args, key = self._convert(args)
+            fn = self._cache.get(key) or self._specialize(args, key)
+        try:
+            return fn(*args)
+        except Exception as exc:
+            self._annotate(exc, key)
+            raise
+
+    def _bind_args(self, args, kwargs):
+        if len(args) > self._nargs:
+            raise BindError(f"got {len(args)} arguments, expected {self._nargs}: {self._names}")
+        values = dict(zip(self._names, args))
+        for name, value in kwargs.items():
+            if name not in self._names:
+                raise BindError(f"unknown argument {name!r}; the arguments are {self._names}")
+            if name in values:
+                raise BindError(f"argument {name!r} given twice")
+            values[name] = value
+        missing = [n for n in self._names if n not in values]
+        if missing:
+            raise BindError(f"missing argument(s) {missing}; the arguments are {self._names}")
+        return tuple(values[n] for n in self._names)
+
+    def _convert(self, args):
+        arrays = tuple(as_array(a, v) for a, v in zip(args, self.inputs))
+        return arrays, tuple((a.shape, a.dtype) for a in arrays)
+
+    def _specialize(self, arrays, key):
+        program = self.program_for(arrays)
+        self._programs[key] = program
+        self._cache[key] = program.fn
+        self._last = program
+        return program.fn
+
+    def program_for(self, arrays) -> Program:
+        """The program specialised for arrays like these."""
+        new_vars, outs = specialize_graph(self.inputs, self.outputs, arrays)
+        outs = optimize(outs, self.simplify)
+        return emit_program(new_vars, outs, output_names=self.output_names,
+                            single=self._single)
+
+    def _annotate(self, exc: BaseException, key) -> None:
+        program = self._programs.get(key)
+        note = program.explain_error(exc) if program is not None else None
+        if note is None:
+            return
+        if sys.version_info >= (3, 11):
+            exc.add_note(note)
+        else:  # pragma: no cover - Python 3.10
+            exc.args = (f"{exc.args[0] if exc.args else ''}\n{note}",) + exc.args[1:]
+
+    def _generic(self) -> Program:
+        if self._last is None:
+            outs = passes.run(self.outputs) if self.simplify else self.outputs
+            self._last = emit_program(self.inputs, outs, output_names=self.output_names,
+                                      single=self._single)
+        return self._last
+
+    @property
+    def source(self) -> str:
+        """The emitted source of the most recently specialised program (or the
+        shape-generic one before the first call)."""
+        return self._generic().source
+
+    def export(self, path, name: str = "fn") -> None:
+        """Write a standalone module (numpy only) defining `name` with this signature."""
+        if not name.isidentifier() or name.startswith("_"):
+            raise GraphcError(f"export: {name!r} is not a valid function name")
+        with open(path, "w", encoding="utf-8") as fh:
+            fh.write(self._generic().export_text(name))
+
+    def __repr__(self):
+        return f"<graphc.Function ({', '.join(self._names)}) -> {len(self.outputs)} output(s)>"
+
+
+def compile(inputs, outputs, simplify: bool = True) -> Function:
+    """Compile `outputs` as a function of the vars `inputs` (see `Function`)."""
+    return Function(inputs, outputs, simplify=simplify)

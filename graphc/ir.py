@@ -1,0 +1,305 @@
+"""The graph IR: immutable `Symbol` nodes, `Graph`, walks and the `rebuild` helper.
+
+A `Symbol` is one node: an operation (`opdef`, an entry of the op table), its `inputs`, its
+frozen `attrs`, a static `shape` (a tuple of ints or `None` per dim, or `None` for an unknown
+rank) and `dtype` (`None` until data is bound), a `name` (vars only) and the `origin`, the user's
+file and line that created it. Hashing is by identity, and `==` builds a comparison node, so
+internal code keys dicts by `id()` and never uses `in`/`index` on lists of symbols.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import linecache
+import os
+import sys
+from typing import Any, Callable, Iterable, Sequence
+
+import numpy as np
+
+from .errors import GraphcError
+from .mixin import ArrayMixin
+
+_PKG_DIR = os.path.dirname(os.path.abspath(__file__))
+_origin_override: list[tuple[str, int] | None] = []
+
+
+def user_origin() -> tuple[str, int] | None:
+    """The (file, line) of the innermost stack frame outside the graphc package."""
+    if _origin_override:
+        return _origin_override[-1]
+    frame = sys._getframe(1)
+    while frame is not None:
+        filename = frame.f_code.co_filename
+        if not filename.startswith(_PKG_DIR) and not filename.startswith("<graphc-"):
+            return (filename, frame.f_lineno)
+        frame = frame.f_back
+    return None
+
+
+@contextlib.contextmanager
+def origin_scope(origin: tuple[str, int] | None):
+    """Nodes created inside the block get `origin` (derivative nodes get their primal's)."""
+    _origin_override.append(origin)
+    try:
+        yield
+    finally:
+        _origin_override.pop()
+
+
+def format_origin(origin: tuple[str, int] | None) -> str:
+    if origin is None:
+        return "<unknown>"
+    filename, line = origin
+    return f"{filename}:{line}"
+
+
+def origin_code(origin: tuple[str, int] | None) -> str:
+    if origin is None:
+        return ""
+    return linecache.getline(origin[0], origin[1]).strip()
+
+
+class Symbol(ArrayMixin):
+    """A node of the static graph; build them with `gc.var`, `gc.const` and `gc` functions."""
+
+    __slots__ = ("opdef", "inputs", "attrs", "shape", "dtype", "name", "origin", "__weakref__")
+    _graphc_kind = "symbol"
+
+    def __init__(self, opdef, inputs: tuple, attrs: dict, shape, dtype, name=None, origin=None):
+        object.__setattr__(self, "opdef", opdef)
+        object.__setattr__(self, "inputs", tuple(inputs))
+        object.__setattr__(self, "attrs", attrs)
+        object.__setattr__(self, "shape", shape)
+        object.__setattr__(self, "dtype", dtype)
+        object.__setattr__(self, "name", name)
+        object.__setattr__(self, "origin", origin)
+
+    def __setattr__(self, key, value):
+        raise AttributeError(f"graphc symbols are immutable (tried to set {key!r})")
+
+    __hash__ = object.__hash__
+
+    @property
+    def op(self) -> str:
+        """The operation's name (numpy's name for it)."""
+        return self.opdef.name
+
+    @property
+    def ndim(self) -> int | None:
+        return None if self.shape is None else len(self.shape)
+
+    def __bool__(self):
+        raise GraphcError(
+            f"{self.where()}: a symbolic value has no truth value before data is bound; "
+            "use gc.cond or gc.where for data-dependent choices, or decorate the function "
+            "with @gc.function to convert Python if/while/for"
+        )
+
+    def __len__(self):
+        if self.shape is None or not self.shape or self.shape[0] is None:
+            raise GraphcError(f"{self.where()}: len() of a symbol needs a known first dimension")
+        return self.shape[0]
+
+    def __iter__(self):
+        return (self[i] for i in range(len(self)))
+
+    def where(self) -> str:
+        """`file:line` of the user code that created this node."""
+        return format_origin(self.origin)
+
+    def __repr__(self):
+        from .printing import to_str
+
+        shape = "?" if self.shape is None else tuple("?" if d is None else d for d in self.shape)
+        dtype = "?" if self.dtype is None else self.dtype.name
+        return f"<Symbol {to_str(self)} shape={shape} dtype={dtype}>"
+
+    def __str__(self):
+        from .printing import to_str
+
+        return to_str(self)
+
+    def _repr_latex_(self):
+        from .printing import latex
+
+        return f"${latex(self)}$"
+
+    def to_sympy(self):
+        """This expression as a sympy expression (vars become `sympy.Symbol`s)."""
+        from .simplify.sympy_bridge import to_sympy
+
+        return to_sympy(self)
+
+    # MXNet-style surface (graphc.executor owns the work).
+    def list_arguments(self) -> list[str]:
+        return [v.name for v in free_vars(flatten_outputs(self))]
+
+    def list_outputs(self) -> list[str]:
+        from .executor import output_names
+
+        return output_names(self)
+
+    def infer_shape(self, **shapes):
+        from .executor import infer_shape
+
+        return infer_shape(self, shapes)
+
+    def infer_type(self, **dtypes):
+        from .executor import infer_type
+
+        return infer_type(self, dtypes)
+
+    def eval(self, **args):
+        from .executor import eval_symbol
+
+        return eval_symbol(self, args)
+
+    def bind(self, args, args_grad=None, grad_req="write"):
+        from .executor import Executor
+
+        return Executor(self, args, args_grad, grad_req)
+
+    def simple_bind(self, grad_req="write", **shapes):
+        from .executor import simple_bind
+
+        return simple_bind(self, grad_req, shapes)
+
+    def tojson(self) -> str:
+        from .serialize import tojson
+
+        return tojson(self)
+
+    def save(self, path) -> None:
+        from .serialize import save
+
+        save(self, path)
+
+
+class Graph:
+    """A sub-graph: parameter vars and outputs (control-flow bodies are held as attrs)."""
+
+    __slots__ = ("inputs", "outputs", "_nodes")
+
+    def __init__(self, inputs: Sequence[Symbol], outputs: Sequence[Symbol]):
+        self.inputs = tuple(inputs)
+        self.outputs = tuple(outputs)
+        self._nodes = None
+
+    @property
+    def nodes(self) -> list[Symbol]:
+        if self._nodes is None:
+            self._nodes = toposort(self.outputs)
+        return self._nodes
+
+    def __repr__(self):
+        return f"<Graph {len(self.inputs)} inputs -> {len(self.outputs)} outputs>"
+
+
+def flatten_outputs(outputs) -> list[Symbol]:
+    """A list of output symbols: a symbol, a Group, or a list/tuple of them."""
+    if isinstance(outputs, Symbol):
+        outputs = [outputs]
+    flat: list[Symbol] = []
+    for out in outputs:
+        if not isinstance(out, Symbol):
+            raise GraphcError(f"outputs must be graphc symbols, got {type(out).__name__}")
+        if out.op == "group":
+            flat.extend(out.inputs)
+        else:
+            flat.append(out)
+    return flat
+
+
+def toposort(outputs: Iterable[Symbol], stop: Iterable[Symbol] = ()) -> list[Symbol]:
+    """Nodes reachable from `outputs`, inputs before users, in depth-first left-to-right order.
+
+    Iterative, so graphs of any depth work. Nodes in `stop` are listed but not entered.
+    """
+    order: list[Symbol] = []
+    done: set[int] = set()
+    leaves = {id(s) for s in stop}
+    for root in outputs:
+        if id(root) in done:
+            continue
+        stack = [(root, 0)]
+        while stack:
+            node, i = stack[-1]
+            if i < len(node.inputs) and id(node) not in leaves:
+                stack[-1] = (node, i + 1)
+                child = node.inputs[i]
+                if id(child) not in done:
+                    stack.append((child, 0))
+            else:
+                stack.pop()
+                if id(node) not in done:
+                    done.add(id(node))
+                    order.append(node)
+    return order
+
+
+def free_vars(outputs: Iterable[Symbol]) -> list[Symbol]:
+    """The var nodes reachable from `outputs`, in order of first appearance."""
+    return [n for n in toposort(outputs) if n.op == "var"]
+
+
+def users(nodes: Sequence[Symbol]) -> dict[int, list[Symbol]]:
+    """id(node) -> the nodes (of `nodes`) that use it."""
+    result: dict[int, list[Symbol]] = {id(n): [] for n in nodes}
+    for node in nodes:
+        for x in node.inputs:
+            result.setdefault(id(x), []).append(node)
+    return result
+
+
+Rule = Callable[[Symbol, tuple], "Symbol | None"]
+
+
+def rebuild(outputs: Sequence[Symbol], rule: Rule | None = None,
+            memo: dict[int, Symbol] | None = None) -> list[Symbol]:
+    """Rebuild the graph bottom-up; `rule(node, new_inputs)` may return a replacement.
+
+    Untouched nodes are reused (the result is the same objects when nothing changed), and a
+    rebuilt node keeps its `origin`. `memo` (id(old) -> new) may pre-seed replacements.
+    """
+    from .dispatch import make_node
+
+    memo = {} if memo is None else memo
+    for node in toposort(outputs):
+        if id(node) in memo:
+            continue
+        new_inputs = tuple(memo.get(id(x), x) for x in node.inputs)
+        new = rule(node, new_inputs) if rule is not None else None
+        if new is None:
+            if all(a is b for a, b in zip(new_inputs, node.inputs)):
+                new = node
+            else:
+                with origin_scope(node.origin):
+                    new = make_node(node.opdef, new_inputs, node.attrs, name=node.name)
+        memo[id(node)] = new
+    return [memo[id(o)] for o in outputs]
+
+
+def is_constant(node: Symbol) -> bool:
+    return node.op == "const"
+
+
+def const_value(node: Symbol) -> Any:
+    return node.attrs["value"]
+
+
+def is_scalar_const(node: Symbol, value: float | None = None) -> bool:
+    """True for a constant that is a number (optionally equal to `value`) of any shape."""
+    if node.op != "const":
+        return False
+    v = node.attrs["value"]
+    if isinstance(v, np.ndarray):
+        if v.size == 0 or v.dtype == object:
+            return False
+        first = v.flat[0]
+        if not np.all(v == first):
+            return False
+        v = first
+    if value is None:
+        return True
+    return bool(v == value)

@@ -1,0 +1,277 @@
+"""`OpDef`, the registry `OPS`, and the family helper `elementwise`.
+
+An `OpDef` holds everything about one operation: how a call's arguments become inputs and
+attrs (`prepare`), the attribute schema, the shape and dtype rules, the numpy implementation
+(`impl`, used by plain-numpy calls, eager mode and constant folding), the numpy expression it
+emits (`emit`), its derivative rules (`vjp`, `jvp`) written with `gc` functions so that one rule
+serves graphs, eager tensors and arrays, its sympy mapping if elementwise, and its `domain`.
+Calling an `OpDef` is calling the public `gc` function.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from ..errors import ShapeError
+
+OPS: dict[str, "OpDef"] = {}
+
+# Sampling domains for tests, documenting where an op is smooth.
+REAL = (-2.0, 2.0)
+POSITIVE = (0.2, 3.0)
+UNIT = (-0.9, 0.9)  # open interval (-1, 1)
+NONZERO = "nonzero"  # |x| in [0.3, 2], either sign
+
+Shape = "tuple[int | None, ...] | None"
+
+
+class OpDef:
+    """One operation of the op table (subclass per op, or build with a family helper)."""
+
+    name: str = ""
+    nin: int | None = 1  # None: variadic
+    attr_names: tuple[str, ...] = ()
+    differentiable = True
+    elementwise = False
+    domain: Any = REAL
+    infix: str | None = None  # e.g. "+", for printing and emission
+    sympy: Any = None  # elementwise ops: callable(*sympy_args) -> sympy expr
+    # Argument positions whose values never get a cotangent (indices, conditions).
+    nondiff_inputs: tuple[int, ...] = ()
+    weak = False  # a result that promotes like a Python number (counts)
+    foldable = True  # constant folding may evaluate it when all inputs are constants
+
+    def __init__(self, **fields):
+        for key, value in fields.items():
+            setattr(self, key, value)
+
+    def __repr__(self):
+        return f"<op {self.name}>"
+
+    def __call__(self, *args, **kwargs):
+        from ..dispatch import apply
+
+        inputs, attrs = self.prepare(*args, **kwargs)
+        return apply(self, inputs, attrs)
+
+    # --- what a call means -------------------------------------------------------------
+    def prepare(self, *args, **kwargs) -> tuple[tuple, dict]:
+        """Split a call's arguments into (inputs, attrs); attrs are validated here."""
+        if self.nin is not None and len(args) != self.nin:
+            raise TypeError(f"{self.name}() takes {self.nin} array arguments, got {len(args)}")
+        unknown = set(kwargs) - set(self.attr_names)
+        if unknown:
+            raise TypeError(f"{self.name}() got unexpected keyword(s) {sorted(unknown)}")
+        return tuple(args), self.check_attrs(kwargs)
+
+    def check_attrs(self, attrs: dict) -> dict:
+        """Validate and normalise attrs (also used when loading JSON). Returns a new dict."""
+        return dict(attrs)
+
+    # --- static rules --------------------------------------------------------------------
+    def shape(self, *shapes, **attrs):
+        return broadcast_shapes(*shapes, op=self.name)
+
+    def dtype(self, *dtypes, **attrs):
+        return result_dtype(*dtypes)
+
+    # --- runtime -------------------------------------------------------------------------
+    def impl(self, *xs, **attrs):
+        raise NotImplementedError(self.name)
+
+    def emit(self, *names: str, **attrs) -> str:
+        raise NotImplementedError(self.name)
+
+    # --- derivatives (rules in gc functions) ----------------------------------------------
+    def vjp(self, g, y, *xs, **attrs):
+        raise NotImplementedError(f"{self.name} has no VJP rule")
+
+    def jvp(self, ts, y, *xs, **attrs):
+        raise NotImplementedError(f"{self.name} has no JVP rule")
+
+
+def register(op: OpDef) -> OpDef:
+    if op.name in OPS:
+        raise ValueError(f"op {op.name!r} registered twice")
+    OPS[op.name] = op
+    return op
+
+
+# --- shapes and dtypes -----------------------------------------------------------------
+
+
+def broadcast_shapes(*shapes, op: str = "broadcast"):
+    """numpy broadcasting over static shapes whose dims (or ranks) may be unknown (None)."""
+    if any(s is None for s in shapes):
+        return None
+    ndim = max((len(s) for s in shapes), default=0)
+    result = []
+    for i in range(-ndim, 0):
+        dims = [s[i] for s in shapes if len(s) >= -i]
+        known = {d for d in dims if d is not None and d != 1}
+        if len(known) > 1:
+            raise ShapeError(f"{op}: shapes {' and '.join(map(fmt_shape, shapes))} "
+                             "do not broadcast")
+        if known:
+            result.append(known.pop())
+        elif any(d is None for d in dims):
+            result.append(None)
+        else:
+            result.append(1)
+    return tuple(result)
+
+
+def fmt_shape(shape) -> str:
+    if shape is None:
+        return "(?)"
+    inner = ", ".join("?" if d is None else str(d) for d in shape)
+    return f"({inner},)" if len(shape) == 1 else f"({inner})"
+
+
+def result_dtype(*dtypes):
+    """numpy promotion; Python scalars (weak) are given as example values, e.g. 0.0."""
+    if any(d is None for d in dtypes):
+        return None
+    return np.result_type(*dtypes)
+
+
+def float_dtype(dtype):
+    """The floating dtype an op like exp gives for `dtype` (ints become float64)."""
+    if dtype is None:
+        return None
+    if isinstance(dtype, (bool, int, float)):
+        return np.result_type(np.float64, dtype) if not isinstance(dtype, float) else dtype
+    dtype = np.dtype(dtype)
+    if dtype.kind in "fc":
+        return dtype
+    return np.dtype(np.float64)
+
+
+def normalize_axis(axis, ndim: int | None, op: str):
+    """`axis` (None, int or tuple) as a sorted tuple of non-negative ints, or None for all."""
+    if axis is None:
+        return None
+    axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
+    if ndim is None:
+        return tuple(int(a) for a in axes)
+    out = []
+    for a in axes:
+        a = int(a)
+        if not -ndim <= a < ndim:
+            raise ShapeError(f"{op}: axis {a} is out of bounds for an array of rank {ndim}")
+        out.append(a % ndim)
+    if len(set(out)) != len(out):
+        raise ShapeError(f"{op}: repeated axis in {axis}")
+    return tuple(sorted(out))
+
+
+def check_axis_attr(axis, op: str):
+    """Validate an axis attr: None, an int or a tuple of ints."""
+    if axis is None:
+        return None
+    if isinstance(axis, (bool, np.bool_)):
+        raise TypeError(f"{op}: axis must be an int or a tuple of ints, got {axis!r}")
+    if isinstance(axis, (int, np.integer)):
+        return int(axis)
+    if isinstance(axis, (tuple, list)) and all(
+            isinstance(a, (int, np.integer)) and not isinstance(a, bool) for a in axis):
+        return tuple(int(a) for a in axis)
+    raise TypeError(f"{op}: axis must be an int or a tuple of ints, got {axis!r}")
+
+
+# --- the elementwise family ------------------------------------------------------------
+
+
+class Elementwise(OpDef):
+    """An op applied entry by entry with numpy broadcasting.
+
+    `d` gives each input's partial derivative `d(y, *xs)` (None: not differentiable in that
+    input; the number 1 or -1 is used as is). The VJP `sum_to(g * d_i, x_i)` and the JVP
+    `sum_i t_i * d_i` are derived here once, so broadcasting is handled in one place.
+    """
+
+    elementwise = True
+    fn: Callable = None  # the numpy callable
+    template: str = ""  # emitted expression, e.g. "np.exp({0})"
+    d: Sequence[Callable | None] = ()
+
+    def impl(self, *xs, **attrs):
+        return self.fn(*xs)
+
+    def emit(self, *names, **attrs):
+        return self.template.format(*names)
+
+    def dtype(self, *dtypes, **attrs):
+        if any(d is None for d in dtypes):
+            return None
+        return _probe_dtype(self, dtypes)
+
+    def vjp(self, g, y, *xs, **attrs):
+        from . import multiply, negative, sum_to
+
+        cts = []
+        for x, d in zip(xs, self.d):
+            if d is None:
+                cts.append(None)
+                continue
+            factor = d(y, *xs)
+            if isinstance(factor, (int, float)) and factor == 1:
+                ct = g
+            elif isinstance(factor, (int, float)) and factor == -1:
+                ct = negative(g)
+            else:
+                ct = multiply(g, factor)
+            cts.append(sum_to(ct, x))
+        return tuple(cts)
+
+    def jvp(self, ts, y, *xs, **attrs):
+        from . import add, broadcast_like, multiply, negative
+
+        total = None
+        for t, x, d in zip(ts, xs, self.d):
+            if t is None or d is None:
+                continue
+            factor = d(y, *xs)
+            if isinstance(factor, (int, float)) and factor == 1:
+                term = t
+            elif isinstance(factor, (int, float)) and factor == -1:
+                term = negative(t)
+            else:
+                term = multiply(t, factor)
+            total = term if total is None else add(total, term)
+        return None if total is None else broadcast_like(total, y)
+
+
+_probe_cache: dict = {}
+
+
+def _probe_dtype(op: OpDef, dtypes):
+    """Ask numpy itself for an elementwise op's result dtype (exact promotion rules)."""
+    key = (op.name, tuple(d if isinstance(d, np.dtype) else type(d) for d in dtypes))
+    hit = _probe_cache.get(key)
+    if hit is None:
+        args = [d if not isinstance(d, np.dtype) else np.ones((), d) for d in dtypes]
+        with np.errstate(all="ignore"):
+            hit = np.asarray(op.impl(*args)).dtype
+        _probe_cache[key] = hit
+    return hit
+
+
+def elementwise(name: str, fn: Callable, template: str, d=(), *, sympy=None, infix=None,
+                domain=REAL, differentiable=True, nin=None, vjp=None, jvp=None,
+                cls=Elementwise) -> OpDef:
+    """Define and register an elementwise op; `d` may be one callable or one per input."""
+    if callable(d):
+        d = (d,)
+    nin = nin if nin is not None else max(len(d), 1)
+    fields = dict(name=name, fn=staticmethod(fn), template=template, d=tuple(d), infix=infix,
+                  domain=domain, differentiable=differentiable, nin=nin)
+    op = type(f"Op_{name}", (cls,), fields)()
+    op.sympy = sympy
+    if vjp is not None:
+        op.vjp = vjp
+    if jvp is not None:
+        op.jvp = jvp
+    return register(op)

@@ -1,0 +1,159 @@
+"""Elementwise ops: one line each, with the partial derivatives `d` (see `Elementwise`).
+
+Partials reuse the output `y` where the math allows (exp, tanh, sigmoid, sqrt).
+"""
+
+from __future__ import annotations
+
+import operator
+
+import numpy as np
+import sympy as sp
+
+from .base import NONZERO, POSITIVE, REAL, UNIT, Elementwise, elementwise
+
+
+def _sigmoid(x):
+    # exp(-log(1 + exp(-x))): no overflow for large |x|, full relative precision for x << 0.
+    return np.exp(-np.logaddexp(0.0, -x))
+
+
+def _relu(x):
+    return np.maximum(x, 0)
+
+
+def _softplus(x):
+    return np.logaddexp(0.0, x)
+
+
+def _where_vjp(g, y, c, a, b):
+    return None, sum_to(where(c, g, 0), a), sum_to(where(c, 0, g), b)
+
+
+def _where_jvp(ts, y, c, a, b):
+    _, ta, tb = ts
+    if ta is None and tb is None:
+        return None
+    out = where(c, 0 if ta is None else ta, 0 if tb is None else tb)
+    return broadcast_like(out, y)
+
+
+def _extremum_rules(first_wins):
+    """VJP and JVP of maximum/minimum; ties split the gradient evenly (as PyTorch does)."""
+
+    def vjp(g, y, a, b):
+        half = 0.5 * g
+        ga = where(first_wins(a, b), g, where(equal(a, b), half, 0))
+        gb = where(first_wins(b, a), g, where(equal(a, b), half, 0))
+        return sum_to(ga, a), sum_to(gb, b)
+
+    def jvp(ts, y, a, b):
+        ta, tb = (0 if t is None else t for t in ts)
+        if ts[0] is None and ts[1] is None:
+            return None
+        tie = 0.5 * (ta + tb)
+        return broadcast_like(where(first_wins(a, b), ta,
+                                    where(equal(a, b), tie, tb)), y)
+
+    return vjp, jvp
+
+
+class _Comparison(Elementwise):
+    differentiable = False
+
+
+def _comparison(name, fn, infix):
+    return elementwise(name, fn, "{0} " + infix + " {1}", (None, None), infix=infix,
+                       differentiable=False, cls=_Comparison,
+                       sympy=getattr(sp, {"<": "Lt", "<=": "Le", ">": "Gt", ">=": "Ge",
+                                          "==": "Eq", "!=": "Ne"}[infix]))
+
+
+# Arithmetic.
+add = elementwise("add", np.add, "{0} + {1}", (lambda y, a, b: 1, lambda y, a, b: 1),
+                  infix="+", sympy=operator.add)
+subtract = elementwise("subtract", np.subtract, "{0} - {1}",
+                       (lambda y, a, b: 1, lambda y, a, b: -1), infix="-", sympy=operator.sub)
+multiply = elementwise("multiply", np.multiply, "{0} * {1}",
+                       (lambda y, a, b: b, lambda y, a, b: a), infix="*", sympy=operator.mul)
+divide = elementwise("divide", np.divide, "{0} / {1}",
+                     (lambda y, a, b: 1 / b, lambda y, a, b: negative(y) / b), infix="/",
+                     sympy=operator.truediv, domain=(REAL, NONZERO))
+power = elementwise("power", np.power, "{0} ** {1}",
+                    (lambda y, a, b: b * a ** (b - 1), lambda y, a, b: y * log(a)),
+                    infix="**", sympy=operator.pow, domain=(POSITIVE, REAL))
+negative = elementwise("negative", np.negative, "-{0}", lambda y, x: -1, infix="-",
+                       sympy=operator.neg)
+
+# Exponentials and logarithms.
+exp = elementwise("exp", np.exp, "np.exp({0})", lambda y, x: y, sympy=sp.exp)
+log = elementwise("log", np.log, "np.log({0})", lambda y, x: 1 / x, sympy=sp.log,
+                  domain=POSITIVE)
+log1p = elementwise("log1p", np.log1p, "np.log1p({0})", lambda y, x: 1 / (1 + x),
+                    sympy=lambda x: sp.log(1 + x), domain=POSITIVE)
+expm1 = elementwise("expm1", np.expm1, "np.expm1({0})", lambda y, x: y + 1,
+                    sympy=lambda x: sp.exp(x) - 1)
+sqrt = elementwise("sqrt", np.sqrt, "np.sqrt({0})", lambda y, x: 0.5 / y, sympy=sp.sqrt,
+                   domain=POSITIVE)
+square = elementwise("square", np.square, "np.square({0})", lambda y, x: 2 * x,
+                     sympy=lambda x: x ** 2)
+
+# Trigonometric and hyperbolic.
+sin = elementwise("sin", np.sin, "np.sin({0})", lambda y, x: cos(x), sympy=sp.sin)
+cos = elementwise("cos", np.cos, "np.cos({0})", lambda y, x: negative(sin(x)), sympy=sp.cos)
+tan = elementwise("tan", np.tan, "np.tan({0})", lambda y, x: 1 + y * y, sympy=sp.tan,
+                  domain=UNIT)
+arcsin = elementwise("arcsin", np.arcsin, "np.arcsin({0})",
+                     lambda y, x: 1 / sqrt(1 - x * x), sympy=sp.asin, domain=UNIT)
+arccos = elementwise("arccos", np.arccos, "np.arccos({0})",
+                     lambda y, x: -1 / sqrt(1 - x * x), sympy=sp.acos, domain=UNIT)
+arctan = elementwise("arctan", np.arctan, "np.arctan({0})", lambda y, x: 1 / (1 + x * x),
+                     sympy=sp.atan)
+sinh = elementwise("sinh", np.sinh, "np.sinh({0})", lambda y, x: cosh(x), sympy=sp.sinh)
+cosh = elementwise("cosh", np.cosh, "np.cosh({0})", lambda y, x: sinh(x), sympy=sp.cosh)
+tanh = elementwise("tanh", np.tanh, "np.tanh({0})", lambda y, x: 1 - y * y, sympy=sp.tanh)
+
+# Neural-network nonlinearities. relu'(0) = 0; abs'(0) = sign(0) = 0.
+sigmoid = elementwise("sigmoid", _sigmoid, "np.exp(-np.logaddexp(0.0, -{0}))",
+                      lambda y, x: y * (1 - y))
+relu = elementwise("relu", _relu, "np.maximum({0}, 0)", lambda y, x: x > 0)
+softplus = elementwise("softplus", _softplus, "np.logaddexp(0.0, {0})",
+                       lambda y, x: sigmoid(x))
+abs = elementwise("abs", np.abs, "np.abs({0})", lambda y, x: sign(x), sympy=sp.Abs,
+                  domain=NONZERO)
+sign = elementwise("sign", np.sign, "np.sign({0})", (None,), sympy=sp.sign, domain=NONZERO)
+
+# Selection.
+_max_vjp, _max_jvp = _extremum_rules(lambda a, b: greater(a, b))
+_min_vjp, _min_jvp = _extremum_rules(lambda a, b: less(a, b))
+maximum = elementwise("maximum", np.maximum, "np.maximum({0}, {1})", (None, None),
+                      sympy=sp.Max, vjp=_max_vjp, jvp=_max_jvp, nin=2)
+minimum = elementwise("minimum", np.minimum, "np.minimum({0}, {1})", (None, None),
+                      sympy=sp.Min, vjp=_min_vjp, jvp=_min_jvp, nin=2)
+where = elementwise("where", np.where, "np.where({0}, {1}, {2})", (None, None, None),
+                    vjp=_where_vjp, jvp=_where_jvp, nin=3)
+# The gradient passes where lo <= x <= hi (bounds included, as in PyTorch's clamp).
+clip = elementwise("clip", np.clip, "np.clip({0}, {1}, {2})",
+                   (lambda y, x, lo, hi: (x >= lo) * (x <= hi), None, None), nin=3)
+
+
+
+def _clip_prepare(x, a_min=None, a_max=None):
+    return (x, -np.inf if a_min is None else a_min, np.inf if a_max is None else a_max), {}
+
+
+clip.prepare = _clip_prepare
+
+zeros_like = elementwise("zeros_like", np.zeros_like, "np.zeros_like({0})", (None,))
+ones_like = elementwise("ones_like", np.ones_like, "np.ones_like({0})", (None,))
+
+# Comparisons give booleans and carry no gradient.
+less = _comparison("less", np.less, "<")
+less_equal = _comparison("less_equal", np.less_equal, "<=")
+greater = _comparison("greater", np.greater, ">")
+greater_equal = _comparison("greater_equal", np.greater_equal, ">=")
+equal = _comparison("equal", np.equal, "==")
+not_equal = _comparison("not_equal", np.not_equal, "!=")
+
+# Late imports used inside the rules above (they live in sibling modules).
+from .shape import broadcast_like, sum_to  # noqa: E402

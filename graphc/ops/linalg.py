@@ -1,0 +1,150 @@
+"""Products: matmul (`@`), dot and outer.
+
+Reverse-mode rules need the operands' ranks (or a scalar cotangent, which implies vectors);
+forward-mode rules are rank-generic because the products are bilinear.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import GradError, ShapeError
+from .base import OpDef, broadcast_shapes, fmt_shape, register
+
+
+def _check_inner(a, b, ka, kb, op):
+    if ka is not None and kb is not None and ka != kb:
+        raise ShapeError(f"{op}: shapes {fmt_shape(a)} and {fmt_shape(b)} are not aligned "
+                         f"({ka} != {kb})")
+
+
+def _swap(x, ndim):
+    """x with its last two axes swapped."""
+    return transpose(x, tuple(range(ndim - 2)) + (ndim - 1, ndim - 2))
+
+
+def _product_vjp(op, g, a, b):
+    """Cotangents of a @ b (and of dot for ranks up to 2)."""
+    na, nb = _rank(a), _rank(b)
+    if (na is None or nb is None) and getattr(g, "shape", None) == ():
+        na = nb = 1  # a scalar result: two vectors (or two scalars: the same rule)
+    if na is None or nb is None:
+        raise GradError(f"{op}: the gradient needs the ranks of both operands; "
+                        "declare the vars' shapes (dims may be None)")
+    if na == 0 or nb == 0 or (na == 1 and nb == 1):
+        return sum_to(g * b, a), sum_to(g * a, b)
+    if na == 1 and nb == 2:
+        return matmul(b, g), outer(a, g)
+    if na == 2 and nb == 1:
+        return outer(g, b), matmul(g, a)
+    if na >= 2 and nb >= 2 and (op == "matmul" or (na == 2 and nb == 2)):
+        return sum_to(matmul(g, _swap(b, nb)), a), sum_to(matmul(_swap(a, na), g), b)
+    raise GradError(f"{op}: gradients for operands of rank {na} and {nb} are not supported")
+
+
+def _rank(x):
+    shape = getattr(x, "shape", None)
+    return None if shape is None else len(shape)
+
+
+class MatMul(OpDef):
+    """`a @ b` with numpy's rules for 1-D operands and broadcast batch dims."""
+
+    name, nin, infix = "matmul", 2, "@"
+
+    def shape(self, a, b):
+        if a is None or b is None:
+            return None
+        if len(a) == 0 or len(b) == 0:
+            raise ShapeError("matmul: operands must not be scalars (use multiply)")
+        a2 = (1,) + a if len(a) == 1 else a
+        b2 = b + (1,) if len(b) == 1 else b
+        _check_inner(a, b, a2[-1], b2[-2], "matmul")
+        batch = broadcast_shapes(a2[:-2], b2[:-2], op="matmul")
+        out = batch + (a2[-2], b2[-1])
+        if len(a) == 1:
+            out = out[:-2] + out[-1:]
+        if len(b) == 1:
+            out = out[:-1]
+        return out
+
+    def impl(self, a, b):
+        return np.matmul(a, b)
+
+    def emit(self, a, b):
+        return f"{a} @ {b}"
+
+    def vjp(self, g, y, a, b):
+        return _product_vjp("matmul", g, a, b)
+
+    def jvp(self, ts, y, a, b):
+        return _bilinear_jvp(matmul, ts, a, b)
+
+
+def _bilinear_jvp(fn, ts, a, b):
+    ta, tb = ts
+    terms = [fn(ta, b) if ta is not None else None, fn(a, tb) if tb is not None else None]
+    terms = [t for t in terms if t is not None]
+    if not terms:
+        return None
+    return terms[0] if len(terms) == 1 else terms[0] + terms[1]
+
+
+class Dot(OpDef):
+    """`np.dot(a, b)`."""
+
+    name, nin = "dot", 2
+
+    def shape(self, a, b):
+        if a is None or b is None:
+            return None
+        if len(a) == 0 or len(b) == 0:
+            return broadcast_shapes(a, b, op="dot")
+        kb = b[0] if len(b) == 1 else b[-2]
+        _check_inner(a, b, a[-1], kb, "dot")
+        return a[:-1] + (b[:-2] + b[-1:] if len(b) >= 2 else ())
+
+    def impl(self, a, b):
+        return np.dot(a, b)
+
+    def emit(self, a, b):
+        return f"np.dot({a}, {b})"
+
+    def vjp(self, g, y, a, b):
+        return _product_vjp("dot", g, a, b)
+
+    def jvp(self, ts, y, a, b):
+        return _bilinear_jvp(dot, ts, a, b)
+
+
+class Outer(OpDef):
+    """`np.outer(a, b)` of two vectors."""
+
+    name, nin = "outer", 2
+
+    def shape(self, a, b):
+        if a is None or b is None:
+            return (None, None)
+        size = [None if None in s else int(np.prod(s)) for s in (a, b)]
+        return tuple(size)
+
+    def impl(self, a, b):
+        return np.outer(a, b)
+
+    def emit(self, a, b):
+        return f"np.outer({a}, {b})"
+
+    def vjp(self, g, y, a, b):
+        if _rank(a) != 1 or _rank(b) != 1:
+            raise GradError("outer: gradients need 1-D operands of known rank")
+        return matmul(g, b), matmul(a, g)
+
+    def jvp(self, ts, y, a, b):
+        return _bilinear_jvp(outer, ts, a, b)
+
+
+matmul = register(MatMul())
+dot = register(Dot())
+outer = register(Outer())
+
+from .shape import sum_to, transpose  # noqa: E402

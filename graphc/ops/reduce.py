@@ -1,0 +1,229 @@
+"""Reductions: sum, mean, max, min, prod, norm, logsumexp, and the helper `reduced_size`.
+
+Gradients put `g` back on the reduced axes (`expand_dims` where `keepdims` was False) and
+broadcast it over the input; they need no static shapes.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .. import runtime
+from .base import OpDef, check_axis_attr, normalize_axis, register
+
+
+class Reduction(OpDef):
+    """`np.<name>(x, axis, keepdims)`."""
+
+    attr_names = ("axis", "keepdims")
+
+    def prepare(self, x, axis=None, keepdims=False):
+        return (x,), self.check_attrs({"axis": axis, "keepdims": keepdims})
+
+    def check_attrs(self, attrs):
+        keepdims = attrs.get("keepdims", False)
+        if not isinstance(keepdims, (bool, np.bool_)):
+            raise TypeError(f"{self.name}: keepdims must be a bool, got {keepdims!r}")
+        return {"axis": check_axis_attr(attrs.get("axis"), self.name),
+                "keepdims": bool(keepdims)}
+
+    def shape(self, s, *, axis, keepdims):
+        if s is None:
+            return None
+        axes = normalize_axis(axis, len(s), self.name)
+        if axes is None:
+            return (1,) * len(s) if keepdims else ()
+        if keepdims:
+            return tuple(1 if i in axes else d for i, d in enumerate(s))
+        return tuple(d for i, d in enumerate(s) if i not in axes)
+
+    def dtype(self, d, *, axis, keepdims):
+        if d is None:
+            return None
+        key = d if isinstance(d, np.dtype) else np.asarray(d).dtype
+        return np.asarray(self.impl(np.ones((), key), axis=None, keepdims=False)).dtype
+
+    def impl(self, x, *, axis, keepdims):
+        return getattr(np, self.name)(x, axis=axis, keepdims=keepdims)
+
+    def emit(self, x, *, axis, keepdims):
+        return f"np.{self.name}({x}{_axis_args(axis, keepdims)})"
+
+
+def _axis_args(axis, keepdims):
+    text = "" if axis is None else f", axis={axis!r}"
+    return text + (", keepdims=True" if keepdims else "")
+
+
+def _expand(g, axis, keepdims):
+    """`g` with the reduced axes put back as size-1 dims."""
+    from . import expand_dims
+
+    return g if keepdims or axis is None else expand_dims(g, axis)
+
+
+def count(x, axis):
+    """How many entries a reduction over `axis` combines: an int when the shape is known."""
+    shape = getattr(x, "shape", np.shape(x))
+    if shape is not None and None not in shape:
+        axes = normalize_axis(axis, len(shape), "mean")
+        dims = shape if axes is None else [shape[a] for a in axes]
+        return int(np.prod(dims, dtype=np.int64))
+    return reduced_size(x, axis=axis)
+
+
+class Sum(Reduction):
+    """Sum over axes."""
+
+    name = "sum"
+
+    def vjp(self, g, y, x, *, axis, keepdims):
+        return (broadcast_like(_expand(g, axis, keepdims), x),)
+
+    def jvp(self, ts, y, x, *, axis, keepdims):
+        return sum(ts[0], axis, keepdims)
+
+
+class Mean(Reduction):
+    """Arithmetic mean over axes."""
+
+    name = "mean"
+
+    def vjp(self, g, y, x, *, axis, keepdims):
+        return (broadcast_like(_expand(g, axis, keepdims), x) / count(x, axis),)
+
+    def jvp(self, ts, y, x, *, axis, keepdims):
+        return mean(ts[0], axis, keepdims)
+
+
+class Extremum(Reduction):
+    """max/min: the gradient is shared evenly between tied entries."""
+
+    def _weights(self, y, x, axis, keepdims):
+        hit = equal(x, broadcast_like(_expand(y, axis, keepdims), x)) * ones_like(x)
+        return hit / sum(hit, axis, True)
+
+    def vjp(self, g, y, x, *, axis, keepdims):
+        return (broadcast_like(_expand(g, axis, keepdims), x) * self._weights(y, x, axis,
+                                                                              keepdims),)
+
+    def jvp(self, ts, y, x, *, axis, keepdims):
+        return sum(ts[0] * self._weights(y, x, axis, keepdims), axis, keepdims)
+
+
+class Max(Extremum):
+    """Maximum over axes."""
+
+    name = "max"
+
+
+class Min(Extremum):
+    """Minimum over axes."""
+
+    name = "min"
+
+
+class Prod(Reduction):
+    """Product over axes (its gradient y/x assumes no zero entries)."""
+
+    name = "prod"
+    domain = "nonzero"
+
+    def vjp(self, g, y, x, *, axis, keepdims):
+        return (broadcast_like(_expand(g * y, axis, keepdims), x) / x,)
+
+    def jvp(self, ts, y, x, *, axis, keepdims):
+        return y * sum(ts[0] / x, axis, keepdims)
+
+
+class LogSumExp(Reduction):
+    """log(sum(exp(x))), computed with the maximum shifted out."""
+
+    name = "logsumexp"
+
+    def dtype(self, d, *, axis, keepdims):
+        from .base import float_dtype
+
+        return float_dtype(d)
+
+    def impl(self, x, *, axis, keepdims):
+        return runtime._logsumexp(x, axis, keepdims)
+
+    def emit(self, x, *, axis, keepdims):
+        return f"_logsumexp({x}, {axis!r}, {keepdims!r})"
+
+    def vjp(self, g, y, x, *, axis, keepdims):
+        return (_expand(g, axis, keepdims) * exp(x - _expand(y, axis, keepdims)),)
+
+    def jvp(self, ts, y, x, *, axis, keepdims):
+        return sum(ts[0] * exp(x - _expand(y, axis, keepdims)), axis, keepdims)
+
+
+class Norm(OpDef):
+    """The L2 norm of all entries (its gradient x/y is undefined at x = 0)."""
+
+    name = "norm"
+    domain = "nonzero"
+
+    def shape(self, s):
+        return ()
+
+    def dtype(self, d):
+        from .base import float_dtype
+
+        return float_dtype(d)
+
+    def impl(self, x):
+        return np.linalg.norm(x)
+
+    def emit(self, x):
+        return f"np.linalg.norm({x})"
+
+    def vjp(self, g, y, x):
+        return (g * x / y,)
+
+    def jvp(self, ts, y, x):
+        return sum(x * ts[0]) / y
+
+
+class ReducedSize(OpDef):
+    """The number of entries a reduction over `axis` combines (an int, weakly typed)."""
+
+    name, attr_names = "reduced_size", ("axis",)
+    differentiable = False
+    weak = True
+
+    def prepare(self, x, axis=None):
+        return (x,), self.check_attrs({"axis": axis})
+
+    def check_attrs(self, attrs):
+        return {"axis": check_axis_attr(attrs.get("axis"), "reduced_size")}
+
+    def shape(self, s, *, axis):
+        return ()
+
+    def dtype(self, d, *, axis):
+        return np.dtype(np.int64)
+
+    def impl(self, x, *, axis):
+        shape = np.shape(x)
+        axes = normalize_axis(axis, len(shape), "reduced_size")
+        return int(np.prod(shape if axes is None else [shape[a] for a in axes]))
+
+    def emit(self, x, *, axis):
+        if axis is None:
+            return f"np.size({x})"
+        return f"int(np.prod([np.shape({x})[a] for a in {axis!r}]))"
+
+
+sum = register(Sum())
+mean = register(Mean())
+max = register(Max())
+min = register(Min())
+prod = register(Prod())
+logsumexp = register(LogSumExp())
+norm = register(Norm())
+reduced_size = register(ReducedSize())
+
+from .elementwise import equal, exp, ones_like  # noqa: E402
+from .shape import broadcast_like  # noqa: E402

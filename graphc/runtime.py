@@ -1,0 +1,163 @@
+"""Small numpy helpers that emitted code calls (`_sum_to`, `_index_grad`, ...).
+
+Each `_helper` depends on numpy only: `Function.export` copies the source of the ones a
+program uses into the standalone module. The index helpers validate and print basic indices.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .errors import ShapeError
+
+HELPERS = ("_sum_to", "_index_grad", "_logsumexp", "_softmax", "_log_softmax",
+           "_cross_entropy", "_one_hot")
+
+
+def _sum_to(x, shape):
+    """Sum x over the axes that broadcasting added or stretched, giving `shape`."""
+    x = np.asarray(x)
+    if x.shape == tuple(shape):
+        return x
+    lead = x.ndim - len(shape)
+    axes = tuple(range(lead)) + tuple(
+        lead + i for i, d in enumerate(shape) if d == 1 and x.shape[lead + i] != 1)
+    return np.sum(x, axis=axes).reshape(shape)
+
+
+def _index_grad(x, like, index):
+    """Zeros shaped like `like` with x written at a basic index."""
+    out = np.zeros(np.shape(like), dtype=np.result_type(x, np.float16))
+    out[index] = x
+    return out
+
+
+def _logsumexp(x, axis, keepdims):
+    """log(sum(exp(x))) with the maximum shifted out (finite for large |x|)."""
+    m = np.max(x, axis=axis, keepdims=True)
+    m = np.where(np.isfinite(m), m, 0)
+    out = np.log(np.sum(np.exp(x - m), axis=axis, keepdims=True)) + m
+    return out if keepdims else np.squeeze(out, axis=axis)
+
+
+def _softmax(x, axis):
+    e = np.exp(x - np.max(x, axis=axis, keepdims=True))
+    return e / np.sum(e, axis=axis, keepdims=True)
+
+
+def _log_softmax(x, axis):
+    s = x - np.max(x, axis=axis, keepdims=True)
+    return s - np.log(np.sum(np.exp(s), axis=axis, keepdims=True))
+
+
+def _cross_entropy(logits, labels):
+    """Mean over rows of -log_softmax(logits)[row, label]."""
+    s = logits - np.max(logits, axis=-1, keepdims=True)
+    lse = np.log(np.sum(np.exp(s), axis=-1))
+    picked = np.take_along_axis(s, labels[..., None], axis=-1)[..., 0]
+    return np.mean(lse - picked)
+
+
+def _one_hot(labels, like):
+    """One-hot rows of `like`'s shape (and dtype) for integer labels along the last axis."""
+    out = np.zeros(np.shape(like), dtype=np.result_type(like, np.float16))
+    np.put_along_axis(out, np.asarray(labels)[..., None], 1, axis=-1)
+    return out
+
+
+# --- basic indices: canonical form, shapes and printing --------------------------------
+# Canonical items: an int, None (newaxis), "..." (Ellipsis), ("slice", start, stop, step).
+
+
+def check_index(index):
+    """A user's basic index in canonical, hashable, JSON-friendly form."""
+    items = index if isinstance(index, (tuple, list)) and not _is_slice_tuple(index) \
+        else (index,)
+    out = []
+    for item in items:
+        if item is None or item == "...":
+            out.append(item)
+        elif item is Ellipsis:
+            out.append("...")
+        elif isinstance(item, slice):
+            out.append(("slice",) + tuple(_index_int(v) for v in
+                                          (item.start, item.stop, item.step)))
+        elif _is_slice_tuple(item):
+            out.append(("slice",) + tuple(_index_int(v) for v in item[1:]))
+        elif isinstance(item, (int, np.integer)) and not isinstance(item, (bool, np.bool_)):
+            out.append(int(item))
+        else:
+            raise ShapeError(f"getitem: only basic indexing (ints, slices, None, ...) is "
+                             f"supported, got {type(item).__name__}")
+    if sum(1 for i in out if i == "...") > 1:
+        raise ShapeError("getitem: an index can only have one ellipsis")
+    for i, item in enumerate(out):
+        if isinstance(item, tuple) and item[3] == 0:
+            raise ShapeError("getitem: slice step cannot be zero")
+    return tuple(out)
+
+
+def _is_slice_tuple(item):
+    return isinstance(item, (tuple, list)) and len(item) == 4 and item[0] == "slice"
+
+
+def _index_int(v):
+    if v is None:
+        return None
+    if isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_)):
+        return int(v)
+    raise ShapeError(f"getitem: slice bounds must be ints or None, got {v!r}")
+
+
+def to_numpy_index(index):
+    return tuple(Ellipsis if i == "..." else slice(*i[1:]) if isinstance(i, tuple) else i
+                 for i in index)
+
+
+def format_index(index, as_tuple=False):
+    """Source text of a canonical index: `0, 1:3, None` (or a tuple expression)."""
+    parts = []
+    for i in index:
+        if i == "...":
+            parts.append("...")
+        elif i is None:
+            parts.append("None")
+        elif isinstance(i, tuple):
+            start, stop, step = (repr(v) for v in i[1:])
+            if as_tuple:
+                parts.append(f"slice({start}, {stop}, {step})")
+            else:
+                s = ("" if i[1] is None else start) + ":" + ("" if i[2] is None else stop)
+                parts.append(s + ("" if i[3] is None else ":" + step))
+        else:
+            parts.append(repr(i))
+    if as_tuple:
+        return "(" + "".join(p + ", " for p in parts) + ")"
+    return ", ".join(parts) if parts else "()"
+
+
+def index_shape(shape, index):
+    """The static shape of `x[index]` for a shape whose dims may be None."""
+    n_real = sum(1 for i in index if i is not None and i != "...")
+    if n_real > len(shape):
+        raise IndexError(f"too many indices ({n_real}) for an array of rank {len(shape)}")
+    expanded = []
+    for i in index:
+        if i == "...":
+            expanded.extend([("slice", None, None, None)] * (len(shape) - n_real))
+        else:
+            expanded.append(i)
+    if "..." not in index:
+        expanded.extend([("slice", None, None, None)] * (len(shape) - n_real))
+    out, dim = [], 0
+    for i in expanded:
+        if i is None:
+            out.append(1)
+            continue
+        n = shape[dim]
+        dim += 1
+        if isinstance(i, tuple):
+            out.append(None if n is None else len(range(*slice(*i[1:]).indices(n))))
+        elif n is not None and not -n <= i < n:
+            raise IndexError(f"index {i} is out of bounds for axis {dim - 1} with size {n}")
+    return tuple(out)
