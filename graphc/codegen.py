@@ -183,21 +183,51 @@ class Emitter:
         keep = {id(o) for o in outputs}
         local: set[int] = set()
         for i, node in enumerate(nodes):
-            target = out_names.get(id(node)) or self.namer.temp()
             args = [self.expr(x) for x in node.inputs]
+            reuse = _reusable_input(node, i, last_use, local, keep)
+            target = out_names.get(id(node)) or (
+                self.names[id(reuse)] if reuse is not None else self.namer.temp())
             block = getattr(node.opdef, "emit_block", None)
             if block is not None:
                 block(self, node, args, target, indent)
+            elif reuse is not None:
+                self.statement(indent, _in_place(node, args, target), node)
             else:
                 self.statement(indent, f"{target} = {node.opdef.emit(*args, **node.attrs)}",
                                node)
             self.names[id(node)] = target
             local.add(id(node))
             dead = [self.names[id(x)] for x in _uses(node)
-                    if last_use.get(id(x)) == i and id(x) in local and id(x) not in keep]
+                    if last_use.get(id(x)) == i and id(x) in local and id(x) not in keep
+                    and x is not reuse]
             if dead:
                 self.statement(indent, "del " + ", ".join(dict.fromkeys(dead)))
         return [self.expr(o) for o in outputs]
+
+
+def _reusable_input(node: Symbol, i: int, last_use: dict, local: set, keep: set):
+    """An input whose buffer `node` can overwrite: a ufunc result in this block, dead after
+    `node`, of `node`'s exact shape and dtype, and not an output (liveness proves it safe;
+    user arrays and views are never written)."""
+    fn = getattr(node.opdef, "fn", None)
+    if not isinstance(fn, np.ufunc) or fn.nout != 1 or not node.shape or None in node.shape:
+        return None
+    for x in node.inputs:
+        if (id(x) in local and last_use.get(id(x)) == i and id(x) not in keep
+                and x.shape == node.shape and x.dtype == node.dtype and x.opdef.fresh):
+            return x
+    return None
+
+
+_AUGMENTED = {"add": "+=", "subtract": "-=", "multiply": "*=", "divide": "/=", "power": "**="}
+
+
+def _in_place(node: Symbol, args: list[str], target: str) -> str:
+    """`t1 += b` when the buffer is the first operand, else `np.ufunc(..., out=t1)`."""
+    aug = _AUGMENTED.get(node.op)
+    if aug is not None and args[0] == target:
+        return f"{target} {aug} {args[1]}"
+    return f"np.{node.opdef.fn.__name__}({', '.join(args)}, out={target})"
 
 
 def _uses(node: Symbol) -> list[Symbol]:

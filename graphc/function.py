@@ -7,6 +7,7 @@ shapes, runs the specialisation and simplification passes, and emits one program
 
 from __future__ import annotations
 
+import builtins
 import sys
 from typing import Sequence
 
@@ -106,17 +107,23 @@ class Function:
         self._programs: dict = {}
         self._last: Program | None = None
 
+    def __new__(cls, inputs, *args, **kwargs):
+        n = 1 if isinstance(inputs, Symbol) else len(inputs)
+        return object.__new__(_fast_call_class(n) if cls is Function else cls)
+
     def __call__(self, *args, **kwargs):
+        return self._slow_call(args, kwargs)
+
+    def _slow_call(self, args, kwargs):
+        """Any call the generated fast path does not take: keywords, conversions, new
+        signatures."""
+        args = tuple(a for a in args if a is not _NO)
         if kwargs or len(args) != self._nargs:
             args = self._bind_args(args, kwargs)
+        arrays, key = self._convert(args)
+        fn = self._cache.get(key) or self._specialize(arrays, key)
         try:
-            key = tuple([(a.shape, a.dtype) for a in args])
-            fn = self._cache[key]
-        except (AttributeError, KeyError):
-            args, key = self._convert(args)
-            fn = self._cache.get(key) or self._specialize(args, key)
-        try:
-            return fn(*args)
+            return fn(*arrays)
         except Exception as exc:
             self._annotate(exc, key)
             raise
@@ -138,7 +145,7 @@ class Function:
 
     def _convert(self, args):
         arrays = tuple(as_array(a, v) for a, v in zip(args, self.inputs))
-        return arrays, tuple((a.shape, a.dtype) for a in arrays)
+        return arrays, tuple(x for a in arrays for x in (a.shape, a.dtype))
 
     def _specialize(self, arrays, key):
         program = self.program_for(arrays)
@@ -186,6 +193,42 @@ class Function:
 
     def __repr__(self):
         return f"<graphc.Function ({', '.join(self._names)}) -> {len(self.outputs)} output(s)>"
+
+
+_NO = object()  # an argument the caller did not pass
+_fast_classes: dict[int, type] = {}
+
+
+def _fast_call_class(n: int) -> type:
+    """A `Function` subclass whose `__call__` is written for `n` positional arrays: one
+    signature-keyed dict lookup, then the emitted program. Generated from this fixed template
+    (only the integer `n` varies), once per arity."""
+    cls = _fast_classes.get(n)
+    if cls is None:
+        params = "".join(f", a{i}=_NO" for i in range(n))
+        names = ", ".join(f"a{i}" for i in range(n))
+        key = "".join(f"a{i}.shape, a{i}.dtype, " for i in range(n))
+        last = f" or a{n - 1} is _NO" if n else ""
+        source = (
+            f"def __call__(self{params}, *rest, **kwargs):\n"
+            f"    if rest or kwargs{last}:\n"
+            f"        return self._slow_call(({names}{',' if n else ''}) + rest, kwargs)\n"
+            f"    try:\n"
+            f"        fn = self._cache[({key})]\n"
+            f"    except (AttributeError, KeyError):\n"
+            f"        return self._slow_call(({names}{',' if n else ''}), kwargs)\n"
+            f"    try:\n"
+            f"        return fn({names})\n"
+            f"    except Exception as exc:\n"
+            f"        self._annotate(exc, ({key}))\n"
+            f"        raise\n")
+        namespace = {"_NO": _NO}
+        exec(builtins.compile(source, f"<graphc-call-{n}>", "exec"), namespace)
+        cls = type("Function", (Function,), {"__call__": namespace["__call__"],
+                                             "__module__": Function.__module__})
+        _fast_classes[n] = cls
+    return cls
+
 
 
 def compile(inputs, outputs, simplify: bool = True) -> Function:

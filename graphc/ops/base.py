@@ -42,6 +42,7 @@ class OpDef:
     nondiff_inputs: tuple[int, ...] = ()
     weak = False  # a result that promotes like a Python number (counts)
     foldable = True  # constant folding may evaluate it when all inputs are constants
+    fresh = False  # its result is a new array it owns (not a view): codegen may reuse it
 
     def __init__(self, **fields):
         for key, value in fields.items():
@@ -192,7 +193,7 @@ class Elementwise(OpDef):
     `sum_i t_i * d_i` are derived here once, so broadcasting is handled in one place.
     """
 
-    elementwise = True
+    elementwise = fresh = True
     fn: Callable = None  # the numpy callable
     template: str = ""  # emitted expression, e.g. "np.exp({0})"
     d: Sequence[Callable | None] = ()

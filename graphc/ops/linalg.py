@@ -50,6 +50,8 @@ def _rank(x):
 class MatMul(OpDef):
     """`a @ b` with numpy's rules for 1-D operands and broadcast batch dims."""
 
+    fresh = True
+
     name, nin, infix = "matmul", 2, "@"
 
     def shape(self, a, b):
@@ -93,6 +95,8 @@ def _bilinear_jvp(fn, ts, a, b):
 class Dot(OpDef):
     """`np.dot(a, b)`."""
 
+    fresh = True
+
     name, nin = "dot", 2
 
     def shape(self, a, b):
@@ -119,6 +123,8 @@ class Dot(OpDef):
 
 class Outer(OpDef):
     """`np.outer(a, b)` of two vectors."""
+
+    fresh = True
 
     name, nin = "outer", 2
 

@@ -15,6 +15,7 @@ from .base import OpDef, broadcast_shapes, float_dtype, register, result_dtype
 
 class _AxisOp(OpDef):
     attr_names = ("axis",)
+    fresh = True
 
     def prepare(self, x, axis=-1):
         return (x,), self.check_attrs({"axis": axis})
@@ -68,6 +69,7 @@ class OneHot(OpDef):
     """One-hot rows shaped (and typed) like `like` for integer labels (no gradient)."""
 
     name, nin = "one_hot", 2
+    fresh = True
     differentiable = False
 
     def shape(self, s, like):

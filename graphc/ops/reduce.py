@@ -16,6 +16,7 @@ class Reduction(OpDef):
     """`np.<name>(x, axis, keepdims)`."""
 
     attr_names = ("axis", "keepdims")
+    fresh = True
 
     def prepare(self, x, axis=None, keepdims=False):
         return (x,), self.check_attrs({"axis": axis, "keepdims": keepdims})

@@ -196,7 +196,9 @@ class Transpose(OpDef):
         return np.transpose(x, axes)
 
     def emit(self, x, *, axes):
-        return f"{x}.T" if axes is None else f"np.transpose({x}, {axes!r})"
+        if axes is None or axes == tuple(range(len(axes)))[::-1]:
+            return f"{x}.T"
+        return f"np.transpose({x}, {axes!r})"
 
     def vjp(self, g, y, x, *, axes):
         return (transpose(g, None if axes is None else tuple(np.argsort(axes).tolist())),)
@@ -248,7 +250,11 @@ class _LikeOp(OpDef):
         return like
 
     def dtype(self, d, like):
-        return d
+        # A weak Python number (e.g. the head 1.0 of a scalar output) takes the dtype numpy
+        # gives it next to `like`, so a float32 graph keeps float32 gradients.
+        if d is None or isinstance(d, np.dtype):
+            return d
+        return None if like is None else np.result_type(like, d)
 
     def jvp(self, ts, y, x, like):
         return None if ts[0] is None else type(self).__call__(self, ts[0], like)
@@ -387,6 +393,7 @@ class _Join(OpDef):
     """Shared by concatenate and stack: a list of arrays and an axis."""
 
     nin, attr_names = None, ("axis",)
+    fresh = True
 
     def prepare(self, arrays, axis=0):
         arrays = tuple(arrays)
@@ -529,6 +536,7 @@ class IndexGrad(OpDef):
     """Zeros of `like`'s shape with `x` written at `index` (the VJP of basic indexing)."""
 
     name, nin, attr_names = "index_grad", 2, ("index",)
+    fresh = True
     nondiff_inputs = (1,)
 
     def check_attrs(self, attrs):
