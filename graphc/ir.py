@@ -109,11 +109,17 @@ class Symbol(ArrayMixin):
         return format_origin(self.origin)
 
     def __repr__(self):
-        from .printing import to_str
-
         shape = "?" if self.shape is None else tuple("?" if d is None else d for d in self.shape)
         dtype = "?" if self.dtype is None else self.dtype.name
-        return f"<Symbol {to_str(self)} shape={shape} dtype={dtype}>"
+        if self.op == "var":
+            text = f"var {self.name!r}"
+        elif len(toposort([self])) <= 30:  # small graphs show their expression
+            from .printing import to_str
+
+            text = to_str(self)
+        else:
+            text = f"{self.op}(...)"
+        return f"<Symbol {text} shape={shape} dtype={dtype}>"
 
     def __str__(self):
         from .printing import to_str
@@ -218,23 +224,24 @@ def toposort(outputs: Iterable[Symbol], stop: Iterable[Symbol] = ()) -> list[Sym
     """
     order: list[Symbol] = []
     done: set[int] = set()
+    entered: set[int] = set()
     leaves = {id(s) for s in stop}
     for root in outputs:
-        if id(root) in done:
-            continue
-        stack = [(root, 0)]
+        stack = [root]
         while stack:
-            node, i = stack[-1]
-            if i < len(node.inputs) and id(node) not in leaves:
-                stack[-1] = (node, i + 1)
-                child = node.inputs[i]
-                if id(child) not in done:
-                    stack.append((child, 0))
-            else:
+            node = stack[-1]
+            key = id(node)
+            if key in done:
                 stack.pop()
-                if id(node) not in done:
-                    done.add(id(node))
-                    order.append(node)
+            elif key in entered:  # all inputs are done: emit (post-order)
+                stack.pop()
+                done.add(key)
+                order.append(node)
+            else:
+                entered.add(key)
+                if key not in leaves:
+                    # reversed, so the leftmost input is visited first
+                    stack.extend(x for x in reversed(node.inputs) if id(x) not in done)
     return order
 
 

@@ -105,6 +105,12 @@ def register(op: OpDef) -> OpDef:
 
 def broadcast_shapes(*shapes, op: str = "broadcast"):
     """numpy broadcasting over static shapes whose dims (or ranks) may be unknown (None)."""
+    if len(shapes) == 2:  # the common cases, fast
+        a, b = shapes
+        if a == b or b == ():
+            return a
+        if a == ():
+            return b
     if any(s is None for s in shapes):
         return None
     ndim = max((len(s) for s in shapes), default=0)
@@ -205,7 +211,7 @@ class Elementwise(OpDef):
         return self.template.format(*names)
 
     def dtype(self, *dtypes, **attrs):
-        if any(d is None for d in dtypes):
+        if None in dtypes:
             return None
         return _probe_dtype(self, dtypes)
 
@@ -250,7 +256,7 @@ _probe_cache: dict = {}
 
 def _probe_dtype(op: OpDef, dtypes):
     """Ask numpy itself for an elementwise op's result dtype (exact promotion rules)."""
-    key = (op.name, tuple(d if isinstance(d, np.dtype) else type(d) for d in dtypes))
+    key = (op.name, dtypes, tuple(map(type, dtypes)))  # types: 0 == 0.0 == False as keys
     hit = _probe_cache.get(key)
     if hit is None:
         args = [d if not isinstance(d, np.dtype) else np.ones((), d) for d in dtypes]
