@@ -11,15 +11,20 @@ import numpy as np
 
 from . import ops
 from .dispatch import const
-from .errors import DTypeError, GradError
+from .errors import DTypeError, GradError, HeadShapeError
 from .ir import Symbol, format_origin, origin_scope, toposort
+from .ops.base import fmt_shape
+
+
+def _describe(x: Symbol) -> str:
+    return f"var {x.name!r}" if x.op == "var" else f"the {x.op} node"
 
 
 def _check_differentiable(x: Symbol) -> None:
     if x.dtype is not None and np.dtype(x.dtype).kind not in "fc":
-        what = f"var {x.name!r}" if x.op == "var" else f"{x.op} node"
         raise DTypeError(f"{format_origin(x.origin)}: cannot differentiate with respect to "
-                         f"{what} of dtype {x.dtype}: only floating inputs have gradients")
+                         f"{_describe(x)} of dtype {x.dtype}: only floating inputs have "
+                         "gradients")
 
 
 def _as_symbols(wrt, what="wrt"):
@@ -31,10 +36,11 @@ def _as_symbols(wrt, what="wrt"):
 
 
 def _depends(nodes: list[Symbol], sources: Sequence[Symbol]) -> set[int]:
-    """ids of the nodes through which a derivative can flow from `sources`."""
+    """ids of the nodes through which a derivative can flow from `sources` (integer and
+    boolean values carry none: a cast to int is piecewise constant)."""
     dep = {id(s) for s in sources}
     for node in nodes:
-        if id(node) in dep or not node.opdef.differentiable:
+        if id(node) in dep or not node.opdef.differentiable or not _is_float(node):
             continue
         for i, x in enumerate(node.inputs):
             if id(x) in dep and i not in node.opdef.nondiff_inputs:
@@ -74,20 +80,41 @@ def _is_float(x: Symbol) -> bool:
 
 
 def _head_for(y: Symbol, head):
+    """The cotangent seeding `y`: 1 for a scalar, else the given head, checked.
+
+    An output of unknown shape is taken to be a scalar (there is nothing to check yet);
+    the executor checks again once shapes are bound.
+    """
     if head is None:
         if y.shape is not None and any(d is not None and d != 1 for d in y.shape):
             raise GradError(
-                f"{format_origin(y.origin)}: grad of a non-scalar output of shape {y.shape} "
-                "needs head= (an array or symbol of that shape, like PyTorch's "
+                f"{format_origin(y.origin)}: grad of the {y.op} output of shape "
+                f"{fmt_shape(y.shape)} needs head= (an array or symbol of that shape: the "
+                "result is the gradient of sum(y * head), like PyTorch's "
                 "backward(gradient=...))")
         return 1.0 if not y.shape else ops.ones_like(y)
     if not isinstance(head, Symbol):
-        head = const(np.asarray(head, dtype=y.dtype if y.dtype is not None else None))
-    if head.shape is not None and y.shape is not None:
-        ops.base.broadcast_shapes(head.shape, y.shape, op="grad head")
-        if len(head.shape) != len(y.shape):
-            raise GradError(f"grad: head of shape {head.shape} does not match the output's "
-                            f"shape {y.shape}")
+        if getattr(type(head), "_graphc_kind", None) == "eager":
+            head = head.numpy()
+        try:
+            arr = np.asarray(head)
+        except Exception as exc:
+            raise GradError(f"grad: head must be an array or a symbol: {exc}") from None
+        if arr.dtype.kind not in "biufc":
+            raise DTypeError(f"grad: head has unsupported dtype {arr.dtype}")
+        if y.dtype is not None and arr.dtype != y.dtype:
+            arr = arr.astype(y.dtype)
+        head = const(arr)
+    elif head.dtype is not None and head.dtype.kind not in "fc":
+        raise DTypeError(f"{head.where()}: grad: head of dtype {head.dtype} for the {y.op} "
+                         f"output of dtype {y.dtype}: heads must be floating")
+    if head.shape is not None and y.shape is not None and (
+            len(head.shape) != len(y.shape) or any(
+                a is not None and b is not None and a != b
+                for a, b in zip(head.shape, y.shape))):
+        raise HeadShapeError(f"{format_origin(y.origin)}: grad: head of shape "
+                             f"{fmt_shape(head.shape)} does not match the shape "
+                             f"{fmt_shape(y.shape)} of the {y.op} output")
     return head
 
 
@@ -143,8 +170,12 @@ def jvp(y, tangents: dict, simplify: bool = True):
         _check_differentiable(x)
         t = t if isinstance(t, Symbol) else const(np.asarray(
             t, dtype=x.dtype if x.dtype is not None else None))
-        if t.shape is not None and x.shape is not None and len(t.shape) != len(x.shape):
-            raise GradError(f"jvp: tangent of shape {t.shape} for {x} of shape {x.shape}")
+        if t.shape is not None and x.shape is not None and (
+                len(t.shape) != len(x.shape) or any(
+                    a is not None and b is not None and a != b
+                    for a, b in zip(t.shape, x.shape))):
+            raise HeadShapeError(f"jvp: tangent of shape {fmt_shape(t.shape)} for "
+                                 f"{_describe(x)} of shape {fmt_shape(x.shape)}")
         seeds[id(x)] = t
     results = forward(outputs, seeds)
     if simplify:
@@ -158,7 +189,8 @@ def forward(outputs: Sequence[Symbol], seeds: dict[int, Symbol]) -> list[Symbol]
     """Tangents of `outputs` given tangents of some nodes (id -> symbol)."""
     tangents = dict(seeds)
     for node in toposort(outputs):
-        if id(node) in tangents or not node.inputs or not node.opdef.differentiable:
+        if id(node) in tangents or not node.inputs or not node.opdef.differentiable \
+                or not _is_float(node):
             continue
         ts = [None if i in node.opdef.nondiff_inputs else tangents.get(id(x))
               for i, x in enumerate(node.inputs)]

@@ -90,6 +90,10 @@ def make_node(op, inputs, attrs: dict, name: str | None = None) -> Symbol:
         raise type(exc)(located(origin, str(exc))) from None
     except TypeError as exc:  # numpy refusing a dtype combination
         raise DTypeError(located(origin, f"{op.name}: {exc}")) from None
+    if dtype is not None and not isinstance(dtype, np.dtype):
+        # A rule that passed a weak Python number's example value through: a node's dtype
+        # is always a numpy dtype (or None).
+        dtype = np.result_type(dtype)
     return Symbol(op, syms, attrs, shape, dtype, name=name, origin=origin)
 
 

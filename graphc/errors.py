@@ -23,6 +23,11 @@ class GradError(GraphcError):
     """A derivative that cannot be taken as asked."""
 
 
+class HeadShapeError(ShapeError, GradError):
+    """A head (output gradient) whose shape is not the output's: both a shape and a grad
+    error, so either `except` clause catches it."""
+
+
 class GradientCheckError(GraphcError, AssertionError):
     """`check_grad` found a gradient outside tolerance."""
 

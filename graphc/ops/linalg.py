@@ -26,7 +26,8 @@ def _swap(x, ndim):
 def _product_vjp(op, g, a, b):
     """Cotangents of a @ b (and of dot for ranks up to 2)."""
     na, nb = _rank(a), _rank(b)
-    if (na is None or nb is None) and getattr(g, "shape", None) == ():
+    # A Python-number cotangent (the implicit head 1.0 of a scalar output) is a scalar too.
+    if (na is None or nb is None) and getattr(g, "shape", ()) == ():
         na = nb = 1  # a scalar result: two vectors (or two scalars: the same rule)
     if na is None or nb is None:
         raise GradError(f"{op}: the gradient needs the ranks of both operands; "

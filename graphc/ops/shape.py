@@ -552,7 +552,7 @@ class IndexGrad(OpDef):
         return runtime._index_grad(x, like, index)
 
     def emit(self, x, like, *, index):
-        return f"_index_grad({x}, {like}, {runtime.format_index(index)!s})"
+        return f"_index_grad({x}, {like}, {runtime.format_index(index, as_tuple=True)})"
 
     def vjp(self, g, y, x, like, *, index):
         return getitem(g, index), None
