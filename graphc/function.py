@@ -173,7 +173,7 @@ class Function:
 
     def _generic(self) -> Program:
         if self._last is None:
-            outs = passes.run(self.outputs) if self.simplify else self.outputs
+            outs = optimize(self.outputs, self.simplify)
             self._last = emit_program(self.inputs, outs, output_names=self.output_names,
                                       single=self._single)
         return self._last

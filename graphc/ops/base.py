@@ -92,6 +92,20 @@ class OpDef:
     def jvp(self, ts, y, *xs, **attrs):
         raise NotImplementedError(f"{self.name} has no JVP rule")
 
+    def vjp_some(self, wanted, g, y, *xs, **attrs):
+        """`vjp` for a caller that needs only the inputs flagged in `wanted` (the eager tape):
+        the others may come back as None. By default every cotangent is computed."""
+        return self.vjp(g, y, *xs, **attrs)
+
+    def resolve(self, *xs, **attrs):
+        """Once shapes are static: a simpler equivalent of this op on `xs`, or None."""
+        return None
+
+
+def known(shape) -> bool:
+    """A static shape with every dim known."""
+    return shape is not None and None not in shape
+
 
 def register(op: OpDef) -> OpDef:
     if op.name in OPS:
@@ -211,16 +225,23 @@ class Elementwise(OpDef):
         return self.template.format(*names)
 
     def dtype(self, *dtypes, **attrs):
-        if None in dtypes:
+        # Not `None in dtypes`: np.dtype("float64") == None is True (dtype(None) is float64).
+        if any(d is None for d in dtypes):
             return None
         return _probe_dtype(self, dtypes)
 
     def vjp(self, g, y, *xs, **attrs):
+        return self.vjp_some(None, g, y, *xs, **attrs)
+
+    def vjp_some(self, wanted, g, y, *xs, **attrs):
         from . import multiply, negative, sum_to
 
+        if "vjp" in self.__dict__:  # an op-specific rule replaces the family's (maximum, where)
+            return self.vjp(g, y, *xs, **attrs)
         cts = []
-        for x, d in zip(xs, self.d):
-            if d is None:
+        for i, (x, d) in enumerate(zip(xs, self.d)):
+            # Skipping unwanted inputs also avoids e.g. log(x) for the exponent of x ** 2.
+            if d is None or (wanted is not None and not wanted[i]):
                 cts.append(None)
                 continue
             factor = d(y, *xs)

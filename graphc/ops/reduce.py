@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import runtime
+from ..dispatch import const
 from .base import OpDef, check_axis_attr, normalize_axis, register
 
 
@@ -210,6 +211,10 @@ class ReducedSize(OpDef):
         shape = np.shape(x)
         axes = normalize_axis(axis, len(shape), "reduced_size")
         return int(np.prod(shape if axes is None else [shape[a] for a in axes]))
+
+    def resolve(self, x, *, axis):
+        n = count(x, axis)
+        return const(n) if isinstance(n, int) else None
 
     def emit(self, x, *, axis):
         if axis is None:

@@ -12,7 +12,8 @@ import numpy as np
 
 from .. import runtime
 from ..errors import DTypeError, GradError, ShapeError
-from .base import OpDef, broadcast_shapes, check_axis_attr, fmt_shape, normalize_axis, register
+from .base import (OpDef, broadcast_shapes, check_axis_attr, fmt_shape, known, normalize_axis,
+                   register)
 
 
 class Var(OpDef):
@@ -68,6 +69,9 @@ class StopGradient(OpDef):
 
     def jvp(self, ts, y, x):
         return None
+
+    def resolve(self, x):
+        return x
 
 
 class AsType(OpDef):
@@ -208,7 +212,9 @@ class Transpose(OpDef):
 
 
 class BroadcastTo(OpDef):
-    """`np.broadcast_to(x, shape)` (a read-only view)."""
+    """`np.broadcast_to(x, shape)` (a read-only view; never folded into a big constant)."""
+
+    foldable = False
 
     name, attr_names = "broadcast_to", ("shape",)
 
@@ -259,6 +265,11 @@ class _LikeOp(OpDef):
     def jvp(self, ts, y, x, like):
         return None if ts[0] is None else type(self).__call__(self, ts[0], like)
 
+    def resolve(self, x, like):
+        if known(x.shape) and known(like.shape):
+            return x if x.shape == like.shape else self.static(x, like.shape)
+        return None
+
 
 class SumTo(_LikeOp):
     """Sum `x` down to the shape of `like` (undoes broadcasting in derivatives)."""
@@ -278,11 +289,19 @@ class SumTo(_LikeOp):
     def vjp(self, g, y, x, like):
         return broadcast_like(g, x), None
 
+    def static(self, x, shape):
+        lead = len(x.shape) - len(shape)
+        if lead:
+            x = reduce_sum(x, axis=tuple(range(lead)))
+        ones = tuple(i for i, d in enumerate(shape) if d == 1 and x.shape[i] != 1)
+        return reduce_sum(x, axis=ones, keepdims=True) if ones else x
+
 
 class BroadcastLike(_LikeOp):
     """Broadcast `x` to the shape of `like`."""
 
     name = "broadcast_like"
+    foldable = False
 
     def impl(self, x, like):
         return np.broadcast_to(x, np.shape(like))
@@ -292,6 +311,9 @@ class BroadcastLike(_LikeOp):
 
     def vjp(self, g, y, x, like):
         return sum_to(g, x), None
+
+    def static(self, x, shape):
+        return broadcast_to(x, shape)
 
 
 class ReshapeLike(_LikeOp):
@@ -307,6 +329,9 @@ class ReshapeLike(_LikeOp):
 
     def vjp(self, g, y, x, like):
         return reshape_like(g, x), None
+
+    def static(self, x, shape):
+        return reshape(x, shape)
 
 
 class ExpandDims(OpDef):
@@ -606,3 +631,4 @@ index_grad = register(IndexGrad())
 get = register(Get())
 
 from .elementwise import zeros_like  # noqa: E402
+from .reduce import sum as reduce_sum  # noqa: E402

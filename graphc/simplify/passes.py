@@ -11,6 +11,8 @@ import numpy as np
 from .. import ops
 from ..dispatch import const, is_weak, make_node
 from ..ir import Symbol, origin_scope, rebuild, toposort
+from ..errors import ShapeError
+from ..ops.base import broadcast_shapes, known
 
 FOLD_LIMIT = 1 << 16  # constant results larger than this stay as computations
 
@@ -72,12 +74,36 @@ def _fold_rule(node: Symbol, inputs: tuple):
     if op == "divide" and _neutral(node, inputs[0], inputs[1], 1):
         return inputs[0]
     if op in ("sum_to", "broadcast_like", "reshape_like"):
-        x, like = inputs
-        if x.shape == like.shape and _known(x.shape) or (op == "sum_to" and x.shape == ()):
-            return x
+        if op == "sum_to" and inputs[0].shape == ():
+            return inputs[0]
+        return node.opdef.resolve(*inputs)
+    if node.opdef.elementwise:
+        return _drop_implicit_broadcasts(node, inputs)
     if op == "negative" and inputs[0].op == "negative":
         return inputs[0].inputs[0]
     return None
+
+
+def _drop_implicit_broadcasts(node: Symbol, inputs: tuple):
+    """Elementwise ops broadcast by themselves: compute on the broadcasts' sources and
+    broadcast the (smaller) result only if the shape still needs it, so `broadcast_to(1, s)
+    / 12 * x` becomes `0.0833 * x`."""
+    if not known(node.shape) or not any(
+            x.op in ("broadcast_to", "broadcast_like") for x in inputs):
+        return None
+    sources = tuple(x.inputs[0] if x.op in ("broadcast_to", "broadcast_like") else x
+                    for x in inputs)
+    inner = make_node(node.opdef, sources, node.attrs)
+    if _all_const(sources):
+        folded = _fold_rule(inner, sources)
+        inner = inner if folded is None else folded
+    if inner.shape == node.shape:
+        return inner
+    return ops.broadcast_to(inner, node.shape) if known(inner.shape) else None
+
+
+def _all_const(nodes) -> bool:
+    return all(x.op == "const" for x in nodes)
 
 
 def fold_constants(outputs):
@@ -135,39 +161,13 @@ def cse(outputs):
     return [memo[id(o)] for o in outputs] if changed else list(outputs)
 
 
-def _known(shape) -> bool:
-    return shape is not None and None not in shape
-
-
 def _specialize_rule(node: Symbol, inputs: tuple):
-    op = node.op
-    if op in ("sum_to", "broadcast_like", "reshape_like"):
-        x, like = inputs
-        if not (_known(x.shape) and _known(like.shape)):
-            return None
-        if x.shape == like.shape:
-            return x
-        if op == "reshape_like":
-            return ops.reshape(x, like.shape)
-        if op == "broadcast_like":
-            return ops.broadcast_to(x, like.shape)
-        lead = len(x.shape) - len(like.shape)
-        out = x
-        if lead:
-            out = ops.sum(out, axis=tuple(range(lead)))
-        ones = tuple(i for i, d in enumerate(like.shape) if d == 1 and out.shape[i] != 1)
-        if ones:
-            out = ops.sum(out, axis=ones, keepdims=True)
-        return out
-    if op == "reduced_size" and _known(inputs[0].shape):
-        return const(ops.reduce.count(inputs[0], node.attrs["axis"]))
-    if op == "stop_gradient":
-        return inputs[0]
-    return None
+    return node.opdef.resolve(*inputs, **node.attrs)
 
 
 def specialize(outputs):
-    """Resolve shape-generic helpers once shapes are known: `sum_to`, `broadcast_like` and
-    `reshape_like` become static ops or disappear, `reduced_size` becomes a number, and
-    `stop_gradient` (already used by differentiation) becomes the identity."""
+    """Resolve shape-generic ops once shapes are known, through each op's `resolve` rule:
+    `sum_to`, `broadcast_like` and `reshape_like` become static ops or disappear,
+    `reduced_size` becomes a number, `product_vjp` the rank-specific product, and
+    `stop_gradient` (already used by differentiation) the identity. Preserves values."""
     return _rebuild_keeping_origin(outputs, _specialize_rule)
