@@ -10,7 +10,7 @@ import numpy as np
 
 from .errors import ShapeError
 
-HELPERS = ("_sum_to", "_index_grad", "_logsumexp", "_softmax", "_log_softmax",
+HELPERS = ("_sum_to", "_index_grad", "_product_vjp", "_logsumexp", "_softmax", "_log_softmax",
            "_cross_entropy", "_one_hot")
 
 
@@ -23,6 +23,20 @@ def _sum_to(x, shape):
     axes = tuple(range(lead)) + tuple(
         lead + i for i, d in enumerate(shape) if d == 1 and x.shape[lead + i] != 1)
     return np.sum(x, axis=axes).reshape(shape)
+
+
+def _product_vjp(g, a, b, side):
+    """Cotangent of operand `side` of `a @ b` (or `np.dot` for ranks up to 2)."""
+    a, b, g = np.asarray(a), np.asarray(b), np.asarray(g)
+    if a.ndim == 0 or b.ndim == 0 or (a.ndim == 1 and b.ndim == 1):
+        ct = g * (b if side == 0 else a)
+    elif a.ndim == 1 and b.ndim == 2:
+        ct = b @ g if side == 0 else np.outer(a, g)
+    elif a.ndim == 2 and b.ndim == 1:
+        ct = np.outer(g, b) if side == 0 else g @ a
+    else:
+        ct = g @ np.swapaxes(b, -1, -2) if side == 0 else np.swapaxes(a, -1, -2) @ g
+    return _sum_to(ct, (a if side == 0 else b).shape)
 
 
 def _index_grad(x, like, index):

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import runtime
 from ..errors import GradError, ShapeError
-from .base import OpDef, broadcast_shapes, fmt_shape, register
+from .base import OpDef, broadcast_shapes, fmt_shape, register, result_dtype
 
 
 def _check_inner(a, b, ka, kb, op):
@@ -30,8 +31,8 @@ def _product_vjp(op, g, a, b):
     if (na is None or nb is None) and getattr(g, "shape", ()) == ():
         na = nb = 1  # a scalar result: two vectors (or two scalars: the same rule)
     if na is None or nb is None:
-        raise GradError(f"{op}: the gradient needs the ranks of both operands; "
-                        "declare the vars' shapes (dims may be None)")
+        # Ranks unknown until data is bound: a rank-generic node, made static by `resolve`.
+        return (product_vjp(g, a, b, side=0, kind=op), product_vjp(g, a, b, side=1, kind=op))
     if na == 0 or nb == 0 or (na == 1 and nb == 1):
         return sum_to(g * b, a), sum_to(g * a, b)
     if na == 1 and nb == 2:
@@ -150,8 +151,50 @@ class Outer(OpDef):
         return _bilinear_jvp(outer, ts, a, b)
 
 
+class ProductVJP(OpDef):
+    """The cotangent of operand `side` of `a @ b` or `dot(a, b)` while ranks are unknown;
+    specialisation replaces it by the rank-specific rule above."""
+
+    name, nin, attr_names = "product_vjp", 3, ("side", "kind")
+    fresh = True
+
+    def check_attrs(self, attrs):
+        side, kind = attrs.get("side"), attrs.get("kind")
+        if side not in (0, 1) or isinstance(side, bool) or kind not in ("dot", "matmul"):
+            raise ShapeError(f"product_vjp: bad attrs side={side!r}, kind={kind!r}")
+        return {"side": side, "kind": kind}
+
+    def shape(self, g, a, b, *, side, kind):
+        return (a, b)[side]
+
+    def dtype(self, g, a, b, *, side, kind):
+        return result_dtype(g, (b, a)[side])
+
+    def impl(self, g, a, b, *, side, kind):
+        return runtime._product_vjp(g, a, b, side)
+
+    def emit(self, g, a, b, *, side, kind):
+        return f"_product_vjp({g}, {a}, {b}, {side})"
+
+    def vjp(self, g, y, *xs, side, kind):
+        raise GradError(_HIGHER_ORDER.format(kind))
+
+    def jvp(self, ts, y, *xs, side, kind):
+        raise GradError(_HIGHER_ORDER.format(kind))
+
+
+_HIGHER_ORDER = ("{}: higher-order derivatives need the ranks of both operands; declare the "
+                 "vars' shapes (dims may be None)")
+
+    def resolve(self, g, a, b, *, side, kind):
+        if _rank(a) is None or _rank(b) is None:
+            return None
+        return _product_vjp(kind, g, a, b)[side]
+
+
 matmul = register(MatMul())
 dot = register(Dot())
 outer = register(Outer())
+product_vjp = register(ProductVJP())
 
 from .shape import sum_to, transpose  # noqa: E402
