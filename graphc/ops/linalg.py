@@ -151,6 +151,10 @@ class Outer(OpDef):
         return _bilinear_jvp(outer, ts, a, b)
 
 
+_HIGHER_ORDER = ("{}: higher-order derivatives need the ranks of both operands; declare the "
+                 "vars' shapes (dims may be None)")
+
+
 class ProductVJP(OpDef):
     """The cotangent of operand `side` of `a @ b` or `dot(a, b)` while ranks are unknown;
     specialisation replaces it by the rank-specific rule above."""
@@ -182,9 +186,6 @@ class ProductVJP(OpDef):
     def jvp(self, ts, y, *xs, side, kind):
         raise GradError(_HIGHER_ORDER.format(kind))
 
-
-_HIGHER_ORDER = ("{}: higher-order derivatives need the ranks of both operands; declare the "
-                 "vars' shapes (dims may be None)")
 
     def resolve(self, g, a, b, *, side, kind):
         if _rank(a) is None or _rank(b) is None:
