@@ -1,0 +1,211 @@
+"""Build the tutorial notebooks from their sources and execute them to save outputs.
+
+Each notebook is written as a plain Python file in ``notebooks/src/`` in the "percent" format
+(cells start with ``# %%``; markdown cells with ``# %% [markdown]`` and ``# `` before each
+line), which reads and diffs well. This script turns each source into ``notebooks/NAME.ipynb``
+with nbformat and runs it top to bottom with nbclient in a fresh kernel of the current
+interpreter, so the saved outputs are the ones a reader would get.
+
+A cell header may say ``needs: NAME, ...`` (features from ``FEATURES`` below). A cell whose
+features this checkout of graphc does not have yet is left out, with a note on stderr; the
+notebooks are regenerated when the feature lands. Usage::
+
+    python notebooks/build.py                 # build and execute every notebook
+    python notebooks/build.py 03 05           # only the notebooks whose names start so
+    python notebooks/build.py --no-execute    # write the notebooks without outputs
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import os
+import sys
+import tempfile
+import time
+import types
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+SRC = HERE / "src"
+KERNEL_NAME = "graphc-notebooks"
+CELL_TIMEOUT = 120  # seconds; every notebook takes well under a minute in total
+
+
+def _gc():
+    return importlib.import_module("graphc")
+
+
+def _has(module: str, *names: str) -> bool:
+    """Whether `module` imports and defines all `names` (a half-written module does not)."""
+    try:
+        mod = importlib.import_module(module)
+    except Exception:
+        return False
+    return all(hasattr(mod, n) for n in names)
+
+
+def _simplified_print() -> bool:
+    gc = _gc()
+    x = gc.var("x")
+    try:
+        return str(gc.grad(2 * gc.dot(x, x), x)) == "4*x"
+    except Exception:
+        return False
+
+
+# Feature name -> check against the graphc found on sys.path (the working tree first).
+FEATURES = {
+    "eager": lambda: _has("graphc.eager", "tensor", "Tensor", "no_grad", "arange"),
+    "executor": lambda: _has("graphc.executor", "Executor"),
+    "viz": lambda: all(hasattr(_gc(), n) for n in ("to_networkx", "draw")),
+    "explain": lambda: hasattr(_gc(), "explain"),
+    "latex": lambda: hasattr(_gc(), "latex"),
+    "value_and_grad": lambda: hasattr(_gc(), "value_and_grad"),
+    "check_grad": lambda: hasattr(_gc(), "check_grad"),
+    "control": lambda: all(hasattr(_gc(), n) for n in ("cond", "while_loop", "fori_loop")),
+    "function": lambda: callable(getattr(_gc(), "function", None))
+    and not isinstance(getattr(_gc(), "function"), types.ModuleType),
+    "simplified_print": _simplified_print,
+    "benchmarks": lambda: (ROOT / "benchmarks" / "__main__.py").is_file(),
+}
+
+
+def parse_source(text: str) -> list[dict]:
+    """Cells of a percent-format source: dicts with kind, source and needs."""
+    cells: list[dict] = []
+    current = None
+    for line in text.splitlines():
+        if line.startswith("# %%"):
+            header = line[4:].strip()
+            kind = "code"
+            if header.startswith("[markdown]"):
+                kind = "markdown"
+                header = header[len("[markdown]"):].strip()
+            needs: tuple[str, ...] = ()
+            if header.startswith("needs:"):
+                needs = tuple(n.strip() for n in header[len("needs:"):].split(",") if n.strip())
+                unknown = [n for n in needs if n not in FEATURES]
+                if unknown:
+                    raise ValueError(f"unknown features {unknown} in cell header {line!r}")
+            elif header:
+                raise ValueError(f"cannot read cell header {line!r}")
+            current = {"kind": kind, "lines": [], "needs": needs}
+            cells.append(current)
+        elif current is None:
+            if line.strip():  # text before the first cell (a module docstring) is not a cell
+                continue
+        else:
+            if current["kind"] == "markdown":
+                if line.startswith("# "):
+                    line = line[2:]
+                elif line.startswith("#"):
+                    line = line[1:]
+            current["lines"].append(line)
+    for cell in cells:
+        lines = cell.pop("lines")
+        while lines and not lines[-1].strip():
+            lines.pop()
+        while lines and not lines[0].strip():
+            lines.pop(0)
+        cell["source"] = "\n".join(lines)
+    return [c for c in cells if c["source"]]
+
+
+def make_notebook(cells: list[dict], available: dict[str, bool], name: str):
+    import nbformat
+
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
+                                 "language": "python"}
+    nb.metadata["language_info"] = {"name": "python"}
+    left_out = []
+    for cell in cells:
+        missing = [n for n in cell["needs"] if not available[n]]
+        if missing:
+            left_out.append((missing, cell["source"].splitlines()[0]))
+            continue
+        make = nbformat.v4.new_markdown_cell if cell["kind"] == "markdown" \
+            else nbformat.v4.new_code_cell
+        nb.cells.append(make(cell["source"]))
+    for i, cell in enumerate(nb.cells):  # stable ids keep regenerated files diffable
+        cell["id"] = f"{name[:2]}-{i:02d}"
+    return nb, left_out
+
+
+def write_kernelspec(directory: Path) -> Path:
+    """A kernelspec that starts ipykernel with this very interpreter (so, this venv)."""
+    spec_dir = directory / "kernels" / KERNEL_NAME
+    spec_dir.mkdir(parents=True, exist_ok=True)
+    spec = {"argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+            "display_name": f"Python ({sys.executable})", "language": "python"}
+    (spec_dir / "kernel.json").write_text(json.dumps(spec), encoding="utf-8")
+    return spec_dir.parent
+
+
+def execute(nb, kernels_dir: Path) -> None:
+    """Run `nb` in place with nbclient; raises CellExecutionError on the first error."""
+    from jupyter_client.kernelspec import KernelSpecManager
+    from jupyter_client.manager import KernelManager
+    from nbclient import NotebookClient
+
+    ksm = KernelSpecManager(kernel_dirs=[str(kernels_dir)])
+    km = KernelManager(kernel_name=KERNEL_NAME, kernel_spec_manager=ksm)
+    client = NotebookClient(nb, km=km, kernel_name=KERNEL_NAME, timeout=CELL_TIMEOUT,
+                            record_timing=False,
+                            resources={"metadata": {"path": str(HERE)}})
+    client.execute()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
+                                 "language": "python"}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("only", nargs="*", help="name prefixes of the notebooks to build")
+    parser.add_argument("--no-execute", action="store_true", help="write without outputs")
+    args = parser.parse_args(argv)
+
+    # The kernel and this script import graphc from the working tree, not an older install.
+    os.environ["PYTHONPATH"] = os.pathsep.join(
+        [str(ROOT)] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p])
+    sys.path.insert(0, str(ROOT))
+    os.environ.pop("MPLBACKEND", None)  # the inline backend, so figures are saved as images
+    available = {name: bool(check()) for name, check in FEATURES.items()}
+    absent = sorted(n for n, ok in available.items() if not ok)
+    if absent:
+        print(f"features not in this checkout (their cells are left out): {absent}",
+              file=sys.stderr)
+
+    import nbformat
+
+    sources = sorted(SRC.glob("[0-9][0-9]_*.py"))
+    if args.only:
+        sources = [s for s in sources if any(s.stem.startswith(p) for p in args.only)]
+    status = 0
+    with tempfile.TemporaryDirectory() as tmp:
+        kernels_dir = write_kernelspec(Path(tmp))
+        for src in sources:
+            cells = parse_source(src.read_text(encoding="utf-8"))
+            nb, left_out = make_notebook(cells, available, src.stem)
+            for missing, first_line in left_out:
+                print(f"{src.stem}: left out (needs {', '.join(missing)}): {first_line}",
+                      file=sys.stderr)
+            start = time.perf_counter()
+            if not args.no_execute:
+                try:
+                    execute(nb, kernels_dir)
+                except Exception as exc:  # report, keep the old file, build the others
+                    print(f"{src.stem}: FAILED\n{exc}", file=sys.stderr)
+                    status = 1
+                    continue
+            out = HERE / f"{src.stem}.ipynb"
+            nbformat.write(nb, str(out))
+            print(f"{out.relative_to(ROOT)}: {len(nb.cells)} cells, "
+                  f"{time.perf_counter() - start:.1f} s, {out.stat().st_size // 1024} KiB")
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())

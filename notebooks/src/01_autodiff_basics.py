@@ -1,0 +1,260 @@
+"""Source of 01_autodiff_basics.ipynb (run notebooks/build.py to regenerate)."""
+# ruff: noqa: E402  (a notebook imports where the story needs it)
+# %% [markdown]
+# # 1. Automatic differentiation, define-then-run
+#
+# The classic autograd tutorial (d2l's "automatic differentiation" chapter) runs PyTorch code
+# and lets the library record what happened. graphc works the other way round, like MXNet's
+# `sym` API: you **define** a graph over named placeholders, ask for its gradient **as
+# another graph**, read and simplify that gradient, compile it to plain numpy, and only then
+# **bind data**.
+#
+# For each tutorial example this notebook shows:
+#
+# 1. the graph and its derived gradient, printed and drawn;
+# 2. the numpy program graphc emits;
+# 3. the values, once data is bound;
+# 4. the same computation in `graphc.eager`, a PyTorch-like tape mode, beside it.
+
+# %%
+import numpy as np
+import matplotlib.pyplot as plt
+
+import graphc as gc
+
+plt.rcParams.update({"figure.figsize": (7, 2.8), "figure.dpi": 72})
+np.set_printoptions(precision=4, suppress=True)
+
+# %% needs: eager
+from graphc import eager
+
+# %% [markdown]
+# ## 1.1 A first gradient: $y = 2\,x^\top x$
+#
+# `gc.var("x")` is a placeholder: no shape, no data yet. Every operation on it builds a node.
+
+# %%
+x = gc.var("x")
+y = 2 * gc.dot(x, x)
+print(y)
+print("arguments:", y.list_arguments())
+
+# %% [markdown]
+# `gc.grad` derives the gradient **symbolically**. The result is an ordinary graph: we can
+# print it, draw it, compile it or differentiate it again. The tutorial expects $4x$.
+
+# %%
+dy = gc.grad(y, x)
+print(dy)
+
+# %% [markdown] needs: viz
+# Drawn, the forward graph and its derived, simplified gradient look like this
+# (`gc.draw` uses `gc.to_networkx` and matplotlib):
+
+# %% needs: viz
+fig, axes = plt.subplots(1, 2)
+gc.draw(y, ax=axes[0])
+axes[0].set_title("y = 2 * dot(x, x)")
+gc.draw(dy, ax=axes[1])
+axes[1].set_title("dy/dx, simplified")
+plt.show()
+
+# %% [markdown] needs: explain
+# `gc.explain` shows what the simplifier did: the gradient as the chain rule first writes it,
+# and after simplification, with their operation counts.
+
+# %% needs: explain
+print(gc.explain(y, x))
+
+# %% [markdown]
+# ## 1.2 Compile, then run
+#
+# `gc.compile` turns graphs into a Python function over numpy arrays. `f.source` is exactly
+# the program that runs: one line per operation, names taken from your vars.
+
+# %%
+f = gc.compile([x], [y, dy])
+print(f.source)
+
+# %%
+value, grad = f(np.arange(4.0))
+print("y =", value, "  dy/dx =", grad, "  equals 4x:", np.allclose(grad, 4 * np.arange(4.0)))
+
+# %% [markdown] needs: executor
+# ## 1.3 Bind data later (MXNet style)
+#
+# `bind` attaches arrays to a defined graph and gives an executor with `forward` and
+# `backward`; the gradient buffers live in `exe.grad_dict`.
+
+# %% needs: executor
+exe = y.bind({"x": np.arange(4.0)})
+print("forward:", exe.forward())
+exe.backward()
+print("grad_dict['x']:", exe.grad_dict["x"])
+
+# %% [markdown] needs: eager
+# ## 1.4 The same in eager mode
+#
+# `graphc.eager` records operations on a tape while they run, as PyTorch does. The **same**
+# `gc.dot` works on eager tensors, and the derivative rules are the ones the compiler used.
+
+# %% needs: eager
+xt = eager.arange(4.0)
+xt.requires_grad_(True)
+print("grad before backward:", xt.grad)
+yt = 2 * gc.dot(xt, xt)
+yt.backward()
+print("y =", yt.item(), "  x.grad =", xt.grad.numpy())
+
+# %% [markdown]
+# ## 1.5 Another function of x: `sum`
+#
+# The gradient of $\sum_i x_i$ is a vector of ones, whatever $x$ is.
+
+# %%
+s = x.sum()
+ds = gc.grad(s, x)
+print(ds)
+print(gc.compile([x], ds)(np.arange(4.0)))
+
+# %% [markdown] needs: eager
+# In eager mode gradients **accumulate** into `.grad`, so the tutorial clears them with
+# `zero_()` first. A symbolic gradient has no such state: each graph stands on its own.
+
+# %% needs: eager
+xt.grad.zero_()
+xt.sum().backward()
+print("after zero_():", xt.grad.numpy())
+xt.sum().backward()
+print("a second backward adds up:", xt.grad.numpy())
+
+# %% [markdown]
+# ## 1.6 Non-scalar outputs and head gradients
+#
+# The gradient of a vector output $y$ needs a *head* $v$ of $y$'s shape: graphc then
+# differentiates $\sum_i y_i v_i$ (a vector-Jacobian product), like PyTorch's
+# `backward(gradient=v)`. With $y = x \odot x$ and $v = 1$ we get $2x$.
+
+# %%
+y2 = x * x
+dy2 = gc.grad(y2, x, head=gc.ones_like(y2))
+print(dy2)
+print(gc.compile([x], dy2)(np.arange(4.0)))
+
+# %% [markdown]
+# The second tutorial builds $n = (m_0^2,\ m_1^3)$ and calls `n.backward(gradient=[1, 1])`
+# at $m = (2, 3)$, expecting $(4, 27)$. Here the head is a symbol too, so one compiled
+# program serves any head.
+
+# %%
+m = gc.var("m", shape=(2,))
+n = gc.stack([m[0] ** 2, m[1] ** 3])
+v = gc.var("v", shape=(2,))
+dn = gc.grad(n, m, head=v)
+vjp = gc.compile([m, v], dn)
+print("head (1, 1):", vjp(np.array([2.0, 3.0]), np.ones(2)))
+print("head (1, 0):", vjp(np.array([2.0, 3.0]), np.array([1.0, 0.0])))
+
+# %% needs: executor
+exe = n.bind({"m": np.array([2.0, 3.0])})
+exe.forward()
+exe.backward(out_grads=np.ones(2))
+print("executor, out_grads=(1, 1):", exe.grad_dict["m"])
+
+# %% needs: eager
+mt = eager.tensor([2.0, 3.0], requires_grad=True)
+nt = gc.stack([mt[0] ** 2, mt[1] ** 3])
+nt.backward(gradient=eager.tensor([1.0, 1.0]))
+print("eager:", mt.grad.numpy())
+
+# %% [markdown]
+# ## 1.7 Detaching a computation
+#
+# With $u = \mathrm{detach}(x \odot x)$ and $z = u \odot x$, the gradient of $\sum z$ treats
+# $u$ as a constant: it is $u$, not $3x^2$. `detach()` (or `gc.stop_gradient`) is part of
+# the graph, so the printed gradient shows exactly where the flow stops.
+
+# %%
+y3 = x * x
+u = y3.detach()
+z = u * x
+dz = gc.grad(z.sum(), x)
+dy3 = gc.grad(y3.sum(), x)
+print("d sum(z)/dx  =", dz)
+print("d sum(y)/dx  =", dy3)
+xs = np.arange(4.0)
+gz, gy = gc.compile([x], [dz, dy3])(xs)
+print("equals u:", np.allclose(gz, xs * xs), "  equals 2x:", np.allclose(gy, 2 * xs))
+
+# %% needs: eager
+xt = eager.arange(4.0).requires_grad_(True)
+yt = xt * xt
+ut = yt.detach()
+(ut * xt).sum().backward()
+print("eager x.grad == u:", np.allclose(xt.grad.numpy(), ut.numpy()))
+
+# %% [markdown] needs: function
+# ## 1.8 Python control flow: `while` and `if` that depend on the data
+#
+# The tutorial's last function doubles $b$ until its norm reaches 1000 and flips the sign
+# rule on the sum: how many times the loop runs depends on the input. A static graph cannot
+# branch on a value it does not have yet, so `gc.function` rewrites the `while` and the `if`
+# into graph nodes (`gc.while_loop` and `gc.cond`). The Python function itself is unchanged,
+# and the eager tape runs it as plain Python.
+
+# %% needs: function
+def f(a):
+    b = a * 2
+    while b.norm() < 1000:
+        b = b * 2
+    if b.sum() > 0:
+        c = b
+    else:
+        c = 100 * b
+    return c
+
+
+f_graph = gc.function(f)
+a = gc.var("a", shape=())
+d = f_graph(a)
+dd = gc.grad(d, a)
+fd = gc.compile([a], [d, dd])
+a0 = np.random.default_rng(0).standard_normal()
+d0, g0 = fd(np.float64(a0))
+print(f"a = {a0:.4f}   f(a) = {float(d0):.1f}   df/da = {float(g0):.1f}   f(a)/a = {d0 / a0:.1f}")
+
+# %% [markdown] needs: function
+# $f$ is piecewise linear, $f(a) = k\,a$ with $k$ set by the loop count and the branch, so
+# the gradient must equal $f(a)/a$. The compiled program runs once per value, the graph
+# was built once:
+
+# %% needs: function
+grid = np.linspace(-2.0, 2.0, 401)
+grid = grid[grid != 0]
+vals, grads = zip(*(fd(np.float64(t)) for t in grid))
+vals, grads = np.array(vals, dtype=float), np.array(grads, dtype=float)
+print("df/da == f(a)/a everywhere:", np.allclose(grads, vals / grid))
+fig, axes = plt.subplots(1, 2)
+axes[0].plot(grid, vals)
+axes[0].set(title="f(a)", xlabel="a")
+axes[1].semilogy(grid, np.abs(grads), ".", markersize=2)
+axes[1].set(title="|df/da| (one slope per loop count)", xlabel="a")
+plt.tight_layout()
+plt.show()
+
+# %% needs: function, eager
+at = eager.tensor(a0, requires_grad=True)
+dt = f(at)
+dt.backward()
+print(f"eager: f(a) = {dt.item():.1f}   a.grad = {at.grad.item():.1f}   "
+      f"same as the graph: {np.isclose(at.grad.item(), float(g0))}")
+
+# %% [markdown]
+# ## Summary
+#
+# * A graphc gradient is a graph: you can print it, draw it, simplify it and compile it.
+# * Compiling gives a plain numpy program whose source you can read; binding data comes last.
+# * Eager mode computes the same numbers from the same derivative rules, recording as it runs.
+#
+# Next: [02_graphs_and_modes](02_graphs_and_modes.ipynb) compares explicit and implicit graph
+# construction, and forward with reverse mode.
