@@ -1,0 +1,522 @@
+"""Save and load graphs as JSON, validated on the way in.
+
+Format (version 1)::
+
+    {"format": "graphc", "version": 1, "kind": "symbol" | "list",
+     "graph": {"nodes": [NODE, ...], "inputs": [ID, ...], "outputs": [ID, ...]}}
+
+    NODE = {"id": 0, "op": "var", "inputs": [ID, ...], "attrs": {NAME: VALUE, ...},
+            "name": str | null, "shape": [int | null, ...] | null, "dtype": str | null,
+            "origin": [file, line] | null}
+
+Nodes are listed in topological order with ids 0, 1, 2, ... (an id is its position), and an
+input must name an earlier id, so a loaded graph cannot have a cycle. Attr values are JSON
+values; what JSON cannot say is written as a one-key object: tuples are lists, and
+``{"$float": "nan"}``, ``{"$complex": [re, im]}``, ``{"$array": {"dtype", "shape", "data"}}``
+(little-endian bytes in base64, so every value, NaN and inf included, comes back bit for bit),
+``{"$scalar": ...}`` (a numpy scalar), ``{"$dtype": "float32"}``, ``{"$dict": [[k, v], ...]}``,
+``{"$slice": [start, stop, step]}``, ``{"$ellipsis": null}`` and ``{"$graph": GRAPH}`` (a
+sub-graph held by a control-flow op, with its own ids). Sub-graph ``inputs`` are its
+parameter vars.
+
+Loading executes nothing from the file: op names are looked up in `OPS`, attrs go through the
+op's `check_attrs` schema, and nodes are rebuilt with the ordinary shape and dtype rules.
+Anything wrong raises `SerializationError`.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import math
+from typing import Any
+
+import numpy as np
+
+from .errors import SerializationError
+from .ir import Graph, Symbol, origin_scope, toposort
+
+FORMAT = "graphc"
+VERSION = 1
+
+_MAX_DEPTH = 64  # nesting of attr values and sub-graphs
+_INT_RANGE = (-2 ** 63, 2 ** 64)  # integers numpy can hold without an object dtype
+_TAGS = ("$float", "$complex", "$array", "$scalar", "$dtype", "$dict", "$slice", "$ellipsis",
+         "$graph")
+
+
+# --- writing ---------------------------------------------------------------------------
+
+
+def tojson(sym) -> str:
+    """The graph of `sym` (a symbol, a Group, or a list of symbols) as JSON text.
+
+    >>> import graphc as gc
+    >>> x = gc.var("x", shape=(3,))
+    >>> text = gc.sum(x * x).tojson()
+    >>> y = gc.load_json(text)
+    >>> y.op, y.list_arguments(), y.inputs[0].inputs[0].shape
+    ('sum', ['x'], (3,))
+    """
+    if isinstance(sym, Symbol):
+        kind, outputs = "symbol", [sym]
+    elif isinstance(sym, (list, tuple)) and all(isinstance(s, Symbol) for s in sym):
+        kind, outputs = "list", list(sym)
+    else:
+        raise SerializationError(f"tojson: expected a graphc symbol or a list of symbols, "
+                                 f"got {type(sym).__name__}")
+    graph = _encode_graph([], outputs, depth=0)
+    return _dump_document({"format": FORMAT, "version": VERSION, "kind": kind,
+                           "graph": graph})
+
+
+def save(sym, path) -> None:
+    """Write `tojson(sym)` to the file `path` (UTF-8)."""
+    text = tojson(sym)
+    try:
+        with open(path, "w", encoding="utf-8") as fh:
+            fh.write(text)
+    except OSError as exc:
+        raise SerializationError(f"save: cannot write {path!s}: {exc}") from exc
+
+
+def _dump_document(doc: dict) -> str:
+    """JSON with one node per line, so saved graphs can be read and diffed."""
+    graph = doc["graph"]
+    head = {k: v for k, v in doc.items() if k != "graph"}
+    dump = _dumps
+    nodes = ",\n  ".join(dump(n) for n in graph["nodes"])
+    return (dump(head)[:-1] + ',\n "graph": {"inputs": ' + dump(graph["inputs"])
+            + ', "outputs": ' + dump(graph["outputs"]) + ',\n "nodes": [\n  ' + nodes
+            + "\n ]}}\n")
+
+
+def _dumps(value) -> str:
+    return json.dumps(value, allow_nan=False, ensure_ascii=False)
+
+
+def _encode_graph(inputs, outputs, depth: int) -> dict:
+    if depth > _MAX_DEPTH:
+        raise SerializationError("tojson: sub-graphs are nested too deeply")
+    nodes = toposort(list(inputs) + list(outputs))
+    ids = {id(n): i for i, n in enumerate(nodes)}
+    return {"inputs": [ids[id(s)] for s in inputs],
+            "outputs": [ids[id(s)] for s in outputs],
+            "nodes": [_encode_node(n, i, ids, depth) for i, n in enumerate(nodes)]}
+
+
+def _encode_node(node: Symbol, i: int, ids: dict, depth: int) -> dict:
+    where = f"tojson: {node.op} node"
+    out: dict[str, Any] = {"id": i, "op": node.op, "inputs": [ids[id(x)] for x in node.inputs],
+                           "attrs": {str(k): _encode_value(v, where, depth + 1)
+                                     for k, v in node.attrs.items()}}
+    if node.name is not None:
+        out["name"] = str(node.name)
+    out["shape"] = None if node.shape is None else [None if d is None else int(d)
+                                                    for d in node.shape]
+    out["dtype"] = None if node.dtype is None else np.dtype(node.dtype).str
+    origin = node.origin
+    out["origin"] = None if origin is None else [str(origin[0]), int(origin[1])]
+    return out
+
+
+def _encode_float(x: float):
+    if math.isfinite(x):
+        return x
+    return {"$float": "nan" if math.isnan(x) else ("inf" if x > 0 else "-inf")}
+
+
+def _encode_value(v, where: str, depth: int):
+    if depth > _MAX_DEPTH:
+        raise SerializationError(f"{where}: an attr value is nested too deeply")
+    if v is None or isinstance(v, (bool, int, str)) and not isinstance(v, np.generic):
+        return v
+    if isinstance(v, float) and not isinstance(v, np.generic):
+        return _encode_float(v)
+    if isinstance(v, complex) and not isinstance(v, np.generic):
+        return {"$complex": [_encode_float(v.real), _encode_float(v.imag)]}
+    if isinstance(v, (tuple, list)):
+        return [_encode_value(x, where, depth + 1) for x in v]
+    if isinstance(v, np.ndarray):
+        return {"$array": _encode_array(v, where)}
+    if isinstance(v, np.generic):
+        return {"$scalar": _encode_array(np.asarray(v), where)}
+    if isinstance(v, np.dtype):
+        return {"$dtype": v.str}
+    if isinstance(v, dict):
+        return {"$dict": [[_encode_value(k, where, depth + 1), _encode_value(x, where, depth + 1)]
+                          for k, x in v.items()]}
+    if isinstance(v, slice):
+        return {"$slice": [_encode_value(x, where, depth + 1) for x in (v.start, v.stop, v.step)]}
+    if v is Ellipsis:
+        return {"$ellipsis": None}
+    if isinstance(v, Graph):
+        return {"$graph": _encode_graph(v.inputs, v.outputs, depth + 1)}
+    raise SerializationError(f"{where}: cannot save an attr value of type {type(v).__name__}")
+
+
+def _encode_array(arr: np.ndarray, where: str) -> dict:
+    if arr.dtype.kind not in "biufc":
+        raise SerializationError(f"{where}: cannot save an array of dtype {arr.dtype}")
+    little = arr.astype(arr.dtype.newbyteorder("<"), copy=False)
+    data = np.ascontiguousarray(little).tobytes()
+    return {"dtype": little.dtype.str, "shape": list(arr.shape),
+            "data": base64.b64encode(data).decode("ascii")}
+
+
+# --- reading ---------------------------------------------------------------------------
+
+
+def load_json(text) -> Symbol | list[Symbol]:
+    """The graph saved by `tojson`; malformed, cyclic or unknown input raises
+    `SerializationError`. Nothing in the text is executed.
+
+    >>> import graphc as gc
+    >>> gc.load_json('{"format": "graphc", "version": 1, "graph": []}')
+    Traceback (most recent call last):
+    ...
+    graphc.errors.SerializationError: load_json: "graph" must be an object, got list
+    """
+    try:
+        if isinstance(text, (bytes, bytearray)):
+            text = bytes(text).decode("utf-8")
+        if not isinstance(text, str):
+            raise SerializationError(f"load_json: expected JSON text, got {type(text).__name__}")
+        try:
+            doc = json.loads(text, object_pairs_hook=_no_duplicates,
+                             parse_constant=_no_constant)
+        except ValueError as exc:
+            raise SerializationError(f"load_json: not valid JSON: {exc}") from None
+        return _decode_document(doc)
+    except SerializationError:
+        raise
+    except RecursionError:
+        raise SerializationError("load_json: the document is nested too deeply") from None
+    except Exception as exc:  # any other failure is still a bad document
+        raise SerializationError(f"load_json: invalid graph: {type(exc).__name__}: {exc}") \
+            from exc
+
+
+def load(path) -> Symbol | list[Symbol]:
+    """Read a graph written by `sym.save(path)` (see `load_json`)."""
+    try:
+        with open(path, "rb") as fh:
+            data = fh.read()
+    except (OSError, TypeError, ValueError) as exc:
+        raise SerializationError(f"load: cannot read {path!r}: {exc}") from exc
+    return load_json(data)
+
+
+def _no_duplicates(pairs):
+    obj = {}
+    for key, value in pairs:
+        if key in obj:
+            raise SerializationError(f"load_json: duplicate key {key!r}")
+        obj[key] = value
+    return obj
+
+
+def _no_constant(name):
+    raise SerializationError(f"load_json: {name} is not JSON (non-finite floats are written "
+                             'as {"$float": "nan"})')
+
+
+def _fail(msg: str):
+    raise SerializationError(f"load_json: {msg}")
+
+
+def _type(v) -> str:
+    return {dict: "object", list: "list", str: "string", bool: "bool", int: "int",
+            float: "float", type(None): "null"}.get(type(v), type(v).__name__)
+
+
+def _decode_document(doc):
+    if not isinstance(doc, dict):
+        _fail(f"expected a JSON object, got {_type(doc)}")
+    if doc.get("format") != FORMAT:
+        _fail(f'"format" must be "{FORMAT}", got {doc.get("format")!r}')
+    version = doc.get("version")
+    if type(version) is not int or version != VERSION:
+        _fail(f"unsupported version {version!r} (this graphc reads version {VERSION})")
+    extra = set(doc) - {"format", "version", "kind", "graph"}
+    if extra:
+        _fail(f"unknown key(s) {sorted(extra)}")
+    kind = doc.get("kind", "symbol")
+    if kind not in ("symbol", "list"):
+        _fail(f'"kind" must be "symbol" or "list", got {kind!r}')
+    graph = doc.get("graph")
+    if not isinstance(graph, dict):
+        _fail(f'"graph" must be an object, got {_type(graph)}')
+    _inputs, outputs = _decode_graph(graph, depth=0)
+    if kind == "symbol":
+        if len(outputs) != 1:
+            _fail(f'a "symbol" document has one output, got {len(outputs)}')
+        return outputs[0]
+    return outputs
+
+
+def _decode_graph(graph: dict, depth: int):
+    if depth > _MAX_DEPTH:
+        _fail("sub-graphs are nested too deeply")
+    extra = set(graph) - {"nodes", "inputs", "outputs"}
+    if extra:
+        _fail(f"unknown graph key(s) {sorted(extra)}")
+    nodes = graph.get("nodes")
+    if not isinstance(nodes, list):
+        _fail(f'"nodes" must be a list, got {_type(nodes)}')
+    built: list[Symbol] = []
+    for i, entry in enumerate(nodes):
+        built.append(_decode_node(entry, i, built, depth))
+    inputs = [_ref(r, built, "graph input") for r in _id_list(graph.get("inputs", []), "inputs")]
+    for s in inputs:
+        if s.op != "var":
+            _fail(f"graph inputs must be vars, got a {s.op} node")
+    outputs = [_ref(r, built, "graph output") for r in _id_list(graph.get("outputs"), "outputs")]
+    return inputs, outputs
+
+
+def _id_list(value, what: str) -> list:
+    if not isinstance(value, list):
+        _fail(f'"{what}" must be a list of node ids, got {_type(value)}')
+    return value
+
+
+def _ref(r, built: list, what: str) -> Symbol:
+    if type(r) is not int or not 0 <= r < len(built):
+        _fail(f"{what} {r!r} does not name an earlier node (ids 0..{len(built) - 1})")
+    return built[r]
+
+
+_NODE_KEYS = {"id", "op", "inputs", "attrs", "name", "shape", "dtype", "origin"}
+
+
+def _decode_node(entry, i: int, built: list, depth: int) -> Symbol:
+    from .ops import OPS
+
+    if not isinstance(entry, dict):
+        _fail(f"node {i} must be an object, got {_type(entry)}")
+    extra = set(entry) - _NODE_KEYS
+    if extra:
+        _fail(f"node {i}: unknown key(s) {sorted(extra)}")
+    if "id" in entry and (type(entry["id"]) is not int or entry["id"] != i):
+        _fail(f"node {i}: id {entry['id']!r} is not its position {i}")
+    opname = entry.get("op")
+    if not isinstance(opname, str) or opname not in OPS:
+        _fail(f"node {i}: unknown operation {opname!r}")
+    op = OPS[opname]
+    where = f"node {i} ({opname})"
+    inputs = tuple(_ref(r, built, f"{where}: input") for r in _id_list(entry.get("inputs", []),
+                                                                         f"{where} inputs"))
+    raw_attrs = entry.get("attrs", {})
+    if not isinstance(raw_attrs, dict):
+        _fail(f"{where}: attrs must be an object, got {_type(raw_attrs)}")
+    attrs = {k: _decode_value(v, where, depth + 1) for k, v in raw_attrs.items()}
+    name = entry.get("name")
+    if name is not None and not isinstance(name, str):
+        _fail(f"{where}: name must be a string, got {_type(name)}")
+    shape = _decode_shape(entry.get("shape"), where)
+    dtype = _decode_dtype(entry.get("dtype"), where)
+    origin = _decode_origin(entry.get("origin"), where)
+    with origin_scope(origin):
+        try:
+            if opname == "var":
+                node = _build_var(inputs, attrs, name, shape, dtype, where)
+            elif opname == "const":
+                node = _build_const(inputs, attrs, where)
+            else:
+                node = _build_op(op, inputs, attrs, name, where)
+        except SerializationError:
+            raise
+        except Exception as exc:
+            _fail(f"{where}: {type(exc).__name__}: {exc}")
+    return _refine(node, shape, dtype, where)
+
+
+def _decode_shape(shape, where: str):
+    if shape is None:
+        return None
+    if not isinstance(shape, list) or not all(
+            d is None or (type(d) is int and 0 <= d < _INT_RANGE[1]) for d in shape):
+        _fail(f"{where}: shape must be a list of non-negative ints or nulls, got {shape!r}")
+    return tuple(shape)
+
+
+def _decode_dtype(dtype, where: str):
+    if dtype is None:
+        return None
+    if not isinstance(dtype, str) or len(dtype) > 16:
+        _fail(f"{where}: dtype must be a short string, got {dtype!r}")
+    try:
+        dt = np.dtype(dtype)
+    except Exception:
+        _fail(f"{where}: not a dtype: {dtype!r}")
+    if dt.kind not in "biufc":
+        _fail(f"{where}: unsupported dtype {dtype!r}")
+    return dt if dt.isnative else dt.newbyteorder("=")
+
+
+def _decode_origin(origin, where: str):
+    if origin is None:
+        return None
+    if (not isinstance(origin, list) or len(origin) != 2 or not isinstance(origin[0], str)
+            or type(origin[1]) is not int or origin[1] < 0):
+        _fail(f"{where}: origin must be [file, line], got {origin!r}")
+    return (origin[0], origin[1])
+
+
+def _build_var(inputs, attrs, name, shape, dtype, where):
+    from . import var
+
+    if inputs or attrs:
+        _fail(f"{where}: a var has no inputs and no attrs")
+    if not name:
+        _fail(f"{where}: a var needs a non-empty name")
+    return var(name, shape=shape, dtype=dtype)
+
+
+def _build_const(inputs, attrs, where):
+    from .dispatch import const
+
+    if inputs:
+        _fail(f"{where}: a const has no inputs")
+    if set(attrs) - {"value", "name"} or "value" not in attrs:
+        _fail(f"{where}: a const has attrs value (and optionally name), got {sorted(attrs)}")
+    value, name = attrs["value"], attrs.get("name")
+    if name is not None and not isinstance(name, str):
+        _fail(f"{where}: a const's name must be a string")
+    if isinstance(value, bool):
+        pass
+    elif isinstance(value, int):
+        if not _INT_RANGE[0] <= value < _INT_RANGE[1]:
+            _fail(f"{where}: integer constant {value} does not fit 64 bits")
+    elif not isinstance(value, (float, complex, np.ndarray)):
+        _fail(f"{where}: a const's value must be a number or an array, got "
+              f"{type(value).__name__}")
+    return const(value, name=name)
+
+
+def _build_op(op, inputs, attrs, name, where):
+    from .dispatch import make_node
+
+    if op.nin is not None and len(inputs) != op.nin:
+        _fail(f"{where}: takes {op.nin} input(s), got {len(inputs)}")
+    if op.name == "group" and not inputs:
+        _fail(f"{where}: a group needs at least one input")
+    unknown = set(attrs) - set(op.attr_names)
+    if unknown:
+        _fail(f"{where}: unknown attr(s) {sorted(unknown)}")
+    attrs = op.check_attrs(attrs)
+    return make_node(op, inputs, attrs, name=name)
+
+
+def _refine(node: Symbol, shape, dtype, where: str) -> Symbol:
+    """Use the saved static shape/dtype where the rules leave them unknown; a saved value
+    that contradicts the rules is an error."""
+    new_shape, new_dtype = node.shape, node.dtype
+    if shape is not None:
+        if node.shape is None:
+            new_shape = shape
+        elif len(node.shape) != len(shape) or any(
+                a is not None and b is not None and a != b for a, b in zip(node.shape, shape)):
+            _fail(f"{where}: saved shape {list(shape)} contradicts the inferred shape "
+                  f"{list(node.shape)}")
+        else:
+            new_shape = tuple(a if a is not None else b for a, b in zip(node.shape, shape))
+    if dtype is not None:
+        if node.dtype is None:
+            new_dtype = dtype
+        elif np.dtype(node.dtype) != dtype:
+            _fail(f"{where}: saved dtype {dtype} contradicts the inferred dtype {node.dtype}")
+    if new_shape == node.shape and (new_dtype is None) == (node.dtype is None):
+        return node
+    return Symbol(node.opdef, node.inputs, node.attrs, new_shape, new_dtype, name=node.name,
+                  origin=node.origin)
+
+
+def _decode_value(v, where: str, depth: int):
+    if depth > _MAX_DEPTH:
+        _fail(f"{where}: an attr value is nested too deeply")
+    if v is None or isinstance(v, (bool, int, str)):
+        return v
+    if isinstance(v, float):
+        return v
+    if isinstance(v, list):
+        return tuple(_decode_value(x, where, depth + 1) for x in v)
+    if not isinstance(v, dict) or len(v) != 1:
+        _fail(f"{where}: an attr object must have exactly one tag key, got {_type(v)} "
+              f"with keys {sorted(v) if isinstance(v, dict) else []}")
+    (tag, body), = v.items()
+    if tag == "$float":
+        if body not in ("nan", "inf", "-inf"):
+            _fail(f'{where}: $float must be "nan", "inf" or "-inf", got {body!r}')
+        return float(body)
+    if tag == "$complex":
+        if not isinstance(body, list) or len(body) != 2:
+            _fail(f"{where}: $complex must be [re, im]")
+        re, im = (_decode_value(x, where, depth + 1) for x in body)
+        if not all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in (re, im)):
+            _fail(f"{where}: $complex parts must be numbers")
+        return complex(re, im)
+    if tag == "$array":
+        return _decode_array(body, where)
+    if tag == "$scalar":
+        arr = _decode_array(body, where)
+        if arr.shape != ():
+            _fail(f"{where}: $scalar must have shape []")
+        return arr[()]
+    if tag == "$dtype":
+        return _decode_dtype(body, where)
+    if tag == "$dict":
+        if not isinstance(body, list) or not all(isinstance(p, list) and len(p) == 2
+                                                 for p in body):
+            _fail(f"{where}: $dict must be a list of [key, value] pairs")
+        out = {}
+        for k, x in body:
+            key = _decode_value(k, where, depth + 1)
+            if not isinstance(key, (str, int, float, bool, tuple, type(None))):
+                _fail(f"{where}: unhashable $dict key")
+            out[key] = _decode_value(x, where, depth + 1)
+        return out
+    if tag == "$slice":
+        if not isinstance(body, list) or len(body) != 3 or not all(
+                x is None or type(x) is int for x in body):
+            _fail(f"{where}: $slice must be [start, stop, step] of ints or nulls")
+        return slice(*body)
+    if tag == "$ellipsis":
+        if body is not None:
+            _fail(f"{where}: $ellipsis takes null")
+        return Ellipsis
+    if tag == "$graph":
+        if not isinstance(body, dict):
+            _fail(f"{where}: $graph must be an object")
+        inputs, outputs = _decode_graph(body, depth + 1)
+        return Graph(inputs, outputs)
+    _fail(f"{where}: unknown attr tag {tag!r} (known: {', '.join(_TAGS)})")
+
+
+def _decode_array(body, where: str) -> np.ndarray:
+    if not isinstance(body, dict) or set(body) != {"dtype", "shape", "data"}:
+        _fail(f"{where}: an array needs exactly dtype, shape and data")
+    dtype = _decode_dtype(body["dtype"], where)
+    shape = body["shape"]
+    if not isinstance(shape, list) or not all(type(d) is int and d >= 0 for d in shape) \
+            or len(shape) > 32:
+        _fail(f"{where}: array shape must be a list of non-negative ints")
+    data = body["data"]
+    if not isinstance(data, str):
+        _fail(f"{where}: array data must be a base64 string")
+    try:
+        raw = base64.b64decode(data.encode("ascii"), validate=True)
+    except Exception:
+        _fail(f"{where}: array data is not valid base64")
+    size = math.prod(shape)
+    little = dtype.newbyteorder("<")
+    if size * little.itemsize != len(raw):
+        _fail(f"{where}: array of shape {shape} and dtype {dtype} needs "
+              f"{size * little.itemsize} bytes, got {len(raw)}")
+    if dtype.kind == "b":  # any nonzero byte is True, as numpy itself would read it
+        arr = (np.frombuffer(raw, dtype=np.uint8) != 0).reshape(shape)
+    else:
+        arr = np.frombuffer(raw, dtype=little).reshape(shape).astype(dtype.newbyteorder("="))
+    arr.setflags(write=False)
+    return arr
