@@ -184,7 +184,9 @@ class Emitter:
         local: set[int] = set()
         for i, node in enumerate(nodes):
             args = [self.expr(x) for x in node.inputs]
-            reuse = _reusable_input(node, i, last_use, local, keep)
+            # A node with a caller-given name is assigned to it, not written into a buffer.
+            reuse = None if id(node) in out_names else \
+                _reusable_input(node, i, last_use, local, keep)
             target = out_names.get(id(node)) or (
                 self.names[id(reuse)] if reuse is not None else self.namer.temp())
             block = getattr(node.opdef, "emit_block", None)
@@ -252,7 +254,10 @@ def emit_program(params: Sequence[Symbol], outputs: Sequence[Symbol],
     for out, oname in zip(outputs, output_names or [None] * len(outputs)):
         if oname is not None and id(out) not in wanted and out.op not in ("var", "const") \
                 and id(out) not in em.names:
-            wanted[id(out)] = namer.user(oname)
+            # Generated output names (grad_<name>) are claimed as given when free: user
+            # names shaped like them were mangled above, so they cannot collide.
+            wanted[id(out)] = namer.claim(oname) if _IDENT.match(oname) \
+                and _GENERATED.match(oname) and oname not in namer.used else namer.user(oname)
     results = em.emit_body(outputs, "    ", stop=params, out_names=wanted)
     body = [(f"def {fn_name}({', '.join(names)}):", None)] + em.lines
     ret = ", ".join(results) + ("," if len(results) == 1 and not single else "")

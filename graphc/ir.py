@@ -139,7 +139,8 @@ class Symbol(ArrayMixin):
 
     # MXNet-style surface (graphc.executor owns the work).
     def list_arguments(self) -> list[str]:
-        return [v.name for v in free_vars(flatten_outputs(self))]
+        # Vars that share a name are one argument (data is bound by name).
+        return list(dict.fromkeys(v.name for v in free_vars(flatten_outputs(self))))
 
     def list_outputs(self) -> list[str]:
         from .executor import output_names

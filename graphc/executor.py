@@ -1,0 +1,460 @@
+"""MXNet-style binding: `list_outputs`, `infer_shape`/`infer_type`, `eval`, `bind`,
+`simple_bind` and the `Executor`.
+
+A bound executor holds the user's arrays by reference and one `Plan`: the graph specialised to
+the bound shapes and dtypes (which is where shape errors surface, before anything runs), and
+its emitted programs, compiled lazily and cached per symbol and signature:
+
+- ``forward``: the outputs only (``forward(is_train=False)``, ``sym.eval``);
+- ``fused``: outputs and gradients in one program, the heads being the constant 1. Used by
+  ``forward(is_train=True)`` when every differentiable output is a scalar (size 1), so that
+  ``backward()`` only writes or adds the gradients already computed;
+- ``split``: a forward program returning the outputs and the *residuals* (the forward values
+  the backward part reads), and a backward program taking the residuals and the heads. Used
+  for non-scalar outputs, whose heads `backward(out_grads)` supplies later.
+
+Either way ``forward(is_train=True)`` then ``backward()`` does the forward work once.
+"""
+
+from __future__ import annotations
+
+import sys
+import types
+import weakref
+
+import numpy as np
+
+from .autodiff import _as_symbol, _depends, backprop
+from .binding import (_check_array, _check_args, _check_grads, _check_names, _check_reqs,
+                      _declared, _is_float, _shape_tuple, argument_vars, infer_shape,
+                      infer_type, output_names)
+from .codegen import emit_program
+from .errors import BindError, DTypeError, GradError, GraphcError, HeadShapeError, ShapeError
+from .function import optimize, specialize_graph
+from .ir import Symbol, flatten_outputs, toposort
+from .ops import OPS
+from .ops.base import fmt_shape
+
+__all__ = ["Executor", "Plan", "eval_symbol", "infer_shape", "infer_type", "output_names",
+           "simple_bind"]
+
+# id(symbol) -> (weak reference to it, signature -> Plan). Keyed by identity: a symbol's
+# `==` builds a node, so a WeakKeyDictionary cannot hold them.
+_PLANS: dict[int, tuple] = {}
+
+
+# --- the plan: specialised graph and its programs ----------------------------------------
+
+
+class Plan:
+    """The graph specialised to one signature, and its programs (built on first use)."""
+
+    def __init__(self, sym, names: list[str], arrays: list[np.ndarray]):
+        vars_by_name = argument_vars(sym)
+        reps = [vars_by_name[n][0] for n in names]
+        self.names = names
+        self.vars, self.outputs = specialize_graph(reps, flatten_outputs(sym), arrays)
+        self.out_names = output_names(sym)
+        self._programs: dict = {}
+
+    def _program(self, key, build):
+        prog = self._programs.get(key)
+        if prog is None:
+            prog = self._programs[key] = build()
+        return prog
+
+    def forward(self):
+        return self._program("forward", lambda: emit_program(
+            self.vars, optimize(self.outputs, True)))
+
+    def _backprop(self, wrt: tuple[str, ...], heads):
+        targets = [self.vars[self.names.index(n)] for n in wrt]
+        cts = backprop(self.outputs, heads, targets)
+        grads = [None if cts.get(id(w)) is None else _as_symbol(cts[id(w)], w)
+                 for w in targets]
+        reached = [i for i, g in enumerate(grads) if g is not None]
+        return [grads[i] for i in reached], reached
+
+    def differentiable_outputs(self, wrt) -> list[int]:
+        """Indices of the floating outputs through which a gradient reaches `wrt`."""
+        def build():
+            targets = [self.vars[self.names.index(n)] for n in wrt]
+            dep = _depends(toposort(self.outputs), targets)
+            return [k for k, o in enumerate(self.outputs)
+                    if id(o) in dep and o.dtype is not None and _is_float(o.dtype)]
+        return self._program(("diff", wrt), build)
+
+    def fused(self, wrt):
+        """(program returning outputs + reached gradients, reached indices into wrt)."""
+        def build():
+            diff = set(self.differentiable_outputs(wrt))
+            heads = [_unit_head(o) if k in diff else None
+                     for k, o in enumerate(self.outputs)]
+            grads, reached = self._backprop(wrt, heads)
+            n = len(self.outputs)
+            opt = optimize(self.outputs + grads, True)
+            names = [None] * n + [f"grad_{wrt[i]}" for i in reached]
+            return emit_program(self.vars, opt, output_names=names), reached
+        return self._program(("fused", wrt), build)
+
+    def split(self, wrt):
+        """(forward program -> outputs + residuals, backward program (args, residuals,
+        heads) -> reached gradients, reached indices, output indices that take a head)."""
+        def build():
+            diff = self.differentiable_outputs(wrt)
+            heads = [None] * len(self.outputs)
+            head_vars = []
+            for k in diff:
+                o = self.outputs[k]
+                heads[k] = Symbol(OPS["var"], (), {}, o.shape, o.dtype, name=f"head{k}",
+                                  origin=o.origin)
+                head_vars.append(heads[k])
+            grads, reached = self._backprop(wrt, heads)
+            n = len(self.outputs)
+            opt = optimize(self.outputs + grads, True)
+            outs, grads = opt[:n], opt[n:]
+            fwd_nodes = toposort(outs)
+            fwd_ids = {id(x) for x in fwd_nodes}
+            residuals = [x for x in toposort(grads, stop=fwd_nodes)
+                         if id(x) in fwd_ids and x.op not in ("var", "const")]
+            fwd = emit_program(self.vars, outs + residuals, fn_name="forward")
+            params = list(self.vars) + residuals + head_vars
+            labels = self.names + [f"r{i}" for i in range(len(residuals))] + \
+                [f"head{k}" for k in diff]
+            bwd = emit_program(params, grads, fn_name="backward", param_names=labels,
+                               output_names=[f"grad_{wrt[i]}" for i in reached])
+            return fwd, bwd, reached, diff
+        return self._program(("split", wrt), build)
+
+
+def _unit_head(out: Symbol):
+    """The head 1 for a size-1 output: a weak 1.0 for shape (), else ones of its shape."""
+    from .dispatch import const
+
+    if out.shape == ():
+        return 1.0
+    return const(np.ones(out.shape, out.dtype))
+
+
+def plan_for(sym, names: list[str], arrays: list[np.ndarray]) -> Plan:
+    """The cached plan of `sym` for arrays of these shapes and dtypes."""
+    key = tuple((a.shape, a.dtype.str) for a in arrays)
+    entry = _PLANS.get(id(sym))
+    if entry is None or entry[0]() is not sym:
+        entry = _PLANS[id(sym)] = (weakref.ref(sym), {})
+        weakref.finalize(sym, _PLANS.pop, id(sym), None)
+    per_sym = entry[1]
+    plan = per_sym.get(key)
+    if plan is None:
+        plan = per_sym[key] = Plan(sym, names, arrays)
+    return plan
+
+
+def _run(program, args):
+    try:
+        return program.fn(*args)
+    except Exception as exc:
+        note = program.explain_error(exc)
+        if note is not None:
+            if sys.version_info >= (3, 11):
+                exc.add_note(note)
+            else:  # pragma: no cover - Python 3.10
+                exc.args = (f"{exc.args[0] if exc.args else ''}\n{note}",) + exc.args[1:]
+        raise
+
+
+def eval_symbol(sym, args: dict) -> list[np.ndarray]:
+    """`sym.eval(**args)`: the outputs as a list of arrays."""
+    vars_by_name = argument_vars(sym)
+    arrays = _check_args("eval", dict(args), vars_by_name)
+    plan = plan_for(sym, list(vars_by_name), arrays)
+    return _as_outputs(_run(plan.forward(), arrays), arrays)
+
+
+def _as_outputs(values, arrays) -> list[np.ndarray]:
+    """Output arrays; an output that is a bound argument itself is copied, so that changing
+    one never changes the other."""
+    bound = {id(a) for a in arrays}
+    return [np.array(v) if id(v) in bound else np.asarray(v) for v in values]
+
+
+def simple_bind(sym, grad_req="write", shapes: dict | None = None) -> "Executor":
+    """Bind zero arrays of the given shapes (float64 unless a var declares a dtype)."""
+    shapes = shapes or {}
+    vars_by_name = argument_vars(sym)
+    names = list(vars_by_name)
+    _check_names("simple_bind", shapes, names)
+    args = {}
+    for name in names:
+        declared, dtype = _declared(vars_by_name[name])
+        if name in shapes:
+            shape = _shape_tuple("simple_bind", name, shapes[name])
+        elif declared is not None and None not in declared:
+            shape = declared
+        else:
+            raise BindError(f"simple_bind: the shape of argument {name!r} is not known "
+                            f"(declared {fmt_shape(declared)}); pass {name}=(...)")
+        args[name] = np.zeros(shape, dtype if dtype is not None else np.float64)
+    return Executor(sym, args, None, grad_req)
+
+
+class Executor:
+    """A graph bound to arrays (MXNet's `Executor`); made by `sym.bind` or `sym.simple_bind`.
+
+    Arrays are held by reference: changing `exe.arg_dict[name][...]` in place changes the
+    next `forward`, and gradients are written (or added) in place into `exe.grad_dict`.
+
+    >>> import graphc as gc, numpy as np
+    >>> x = gc.var("x")
+    >>> exe = (2 * gc.dot(x, x)).bind({"x": np.arange(4.0)})
+    >>> exe.forward(is_train=True)[0]
+    array(28.)
+    >>> exe.backward()
+    >>> exe.grad_dict["x"]
+    array([ 0.,  4.,  8., 12.])
+    """
+
+    def __init__(self, sym, args, args_grad=None, grad_req="write"):
+        if not isinstance(sym, Symbol):
+            raise BindError(f"bind: expected a graphc symbol, got {type(sym).__name__}")
+        vars_by_name = argument_vars(sym)
+        names = list(vars_by_name)
+        arrays = _check_args("bind", args, vars_by_name)
+        reqs = _check_reqs("bind", grad_req, names, arrays)
+        grads = _check_grads("bind", args_grad, names, arrays, reqs,
+                             explicit=isinstance(grad_req, dict))
+        plan = plan_for(sym, names, arrays)  # shape and dtype errors of the graph surface here
+        # Everything is validated: from here on nothing can fail.
+        self._symbol = sym
+        self._vars = vars_by_name
+        self._names = names
+        self._arrays = arrays
+        self._arg_dict = dict(zip(names, arrays))
+        self._grads = grads
+        self._reqs = {n: (r if n in grads else "null") for n, r in reqs.items()}
+        self._wrt = tuple(n for n in names if self._reqs[n] != "null")
+        self._plan = plan
+        self._outputs = [np.zeros(o.shape, o.dtype) if o.shape is not None and None not in
+                         o.shape and o.dtype is not None else None for o in plan.outputs]
+        self._state = None  # what the last forward(is_train=True) left for backward
+
+    # --- MXNet's attributes ------------------------------------------------------------
+    @property
+    def arg_dict(self):
+        """name -> bound array (read-only mapping; change the arrays in place)."""
+        return types.MappingProxyType(self._arg_dict)
+
+    @property
+    def grad_dict(self):
+        """name -> gradient array, for the arguments that have one."""
+        return types.MappingProxyType(self._grads)
+
+    @property
+    def arg_arrays(self) -> list[np.ndarray]:
+        return list(self._arrays)
+
+    @property
+    def grad_arrays(self) -> list:
+        return [self._grads.get(n) for n in self._names]
+
+    @property
+    def grad_req(self):
+        return types.MappingProxyType(self._reqs)
+
+    @property
+    def outputs(self) -> list:
+        return list(self._outputs)
+
+    @property
+    def output_dict(self):
+        return dict(zip(self._plan.out_names, self._outputs))
+
+    def list_arguments(self) -> list[str]:
+        return list(self._names)
+
+    def list_outputs(self) -> list[str]:
+        return list(self._plan.out_names)
+
+    def __repr__(self):
+        return (f"<graphc.Executor ({', '.join(self._names)}) -> "
+                f"{', '.join(self._plan.out_names)}>")
+
+    # --- running -------------------------------------------------------------------------
+    def _check_updates(self, what: str, updates: dict) -> list:
+        """Validate new values for bound arguments (all of them before any is copied)."""
+        _check_names(what, updates, self._names)
+        checked = []
+        for name, value in updates.items():
+            dst = self._arg_dict[name]
+            src = _check_array(what, name, value, self._vars[name])
+            if src.shape != dst.shape:
+                raise ShapeError(f"{what}: argument {name!r} is bound with shape {dst.shape},"
+                                 f" got {src.shape}")
+            if src.dtype != dst.dtype and not np.can_cast(src.dtype, dst.dtype, "same_kind"):
+                raise DTypeError(f"{what}: argument {name!r} is bound with dtype {dst.dtype};"
+                                 f" cannot copy {src.dtype} into it")
+            if not dst.flags.writeable:
+                raise BindError(f"{what}: the array bound to {name!r} is read-only")
+            checked.append((dst, src))
+        return checked
+
+    def copy_params_from(self, arg_params: dict, allow_extra_params: bool = False) -> None:
+        """Copy values into the bound arrays (MXNet's `copy_params_from`)."""
+        if allow_extra_params:
+            arg_params = {k: v for k, v in arg_params.items() if k in self._arg_dict}
+        for dst, src in self._check_updates("copy_params_from", dict(arg_params)):
+            np.copyto(dst, src, casting="same_kind")
+
+    def forward(self, is_train: bool = False, **args) -> list:
+        """Compute the outputs (a list, also kept in `exe.outputs`). Keyword arrays are
+        first copied into the bound arrays. With `is_train=True` the values `backward`
+        needs are kept (and, for scalar outputs, the gradients are computed already)."""
+        for dst, src in self._check_updates("forward", args):
+            np.copyto(dst, src, casting="same_kind")
+        self._state = None
+        if is_train and self._wrt:
+            self._train_forward()
+        else:
+            self._set_outputs(_run(self._plan.forward(), self._arrays))
+        return self.outputs
+
+    def _set_outputs(self, values) -> None:
+        self._outputs = _as_outputs(values, self._arrays)
+
+    def _scalar_heads(self) -> bool:
+        return all(_size(self._plan.outputs[k]) == 1
+                   for k in self._plan.differentiable_outputs(self._wrt))
+
+    def _train_forward(self) -> None:
+        n = len(self._plan.outputs)
+        if self._scalar_heads():
+            program, reached = self._plan.fused(self._wrt)
+            values = _run(program, self._arrays)
+            self._set_outputs(values[:n])
+            self._state = ("fused", values[n:], reached)
+        else:
+            fwd, _, _, _ = self._plan.split(self._wrt)
+            values = _run(fwd, self._arrays)
+            self._set_outputs(values[:n])
+            self._state = ("split", values[n:])
+
+    def backward(self, out_grads=None) -> None:
+        """Write (grad_req "write") or add ("add") the gradients into `exe.grad_dict`.
+
+        `out_grads` are the heads, one per output (an array for a single output, a list
+        otherwise; None entries mean 1 for scalar outputs): the gradient computed is that of
+        sum_k sum(output_k * out_grads[k]). They are required for non-scalar outputs.
+        Without a preceding `forward(is_train=True)` the forward pass runs first.
+        """
+        heads = self._check_heads(out_grads)
+        if not self._wrt:
+            return
+        if self._state is None:
+            self._train_forward()
+        diff = self._plan.differentiable_outputs(self._wrt)
+        given = [k for k in diff if heads[k] is not None]
+        if self._state[0] == "fused" and not given:
+            _, grads, reached = self._state
+        elif self._state[0] == "fused" and len(diff) == 1:
+            # One scalar output: a VJP is linear in its head, so scale what forward computed.
+            _, unit, reached = self._state
+            h = heads[diff[0]].reshape(())
+            grads = [g * h for g in unit]
+        else:
+            if self._state[0] == "fused":  # several scalar outputs with given heads
+                self._state = None
+                fwd = self._plan.split(self._wrt)[0]
+                self._state = ("split", _run(fwd, self._arrays)[len(self._plan.outputs):])
+            _, bwd, reached, diff = self._plan.split(self._wrt)
+            head_arrays = [heads[k] if heads[k] is not None else
+                           np.ones(self._plan.outputs[k].shape, self._plan.outputs[k].dtype)
+                           for k in diff]
+            grads = _run(bwd, list(self._arrays) + list(self._state[1]) + head_arrays)
+        self._write(grads, reached)
+
+    def _write(self, grads, reached) -> None:
+        done = set()
+        for i, g in zip(reached, grads):
+            name = self._wrt[i]
+            done.add(name)
+            dst = self._grads[name]
+            if self._reqs[name] == "write":
+                np.copyto(dst, g, casting="same_kind")
+            else:
+                np.add(dst, g, out=dst, casting="same_kind")
+        for name in self._wrt:
+            if name not in done and self._reqs[name] == "write":
+                dst = self._grads[name]
+                dst[...] = 0  # an argument the outputs do not depend on
+
+    def _check_heads(self, out_grads) -> list:
+        """One checked head array (or None) per output."""
+        outs = self._plan.outputs
+        n = len(outs)
+        if out_grads is None:
+            heads = [None] * n
+        elif isinstance(out_grads, (list, tuple)) and len(out_grads) == n and (
+                n > 1 or _is_entry_list(out_grads, outs[0])):
+            heads = list(out_grads)
+        elif n == 1:
+            heads = [out_grads]
+        else:
+            raise BindError(f"backward: out_grads must have one entry per output "
+                            f"{self._plan.out_names}, got {_describe_heads(out_grads)}")
+        checked = []
+        diff = set(self._plan.differentiable_outputs(self._wrt)) if self._wrt else set()
+        for k, (h, out, name) in enumerate(zip(heads, outs, self._plan.out_names)):
+            if h is None:
+                if k in diff and _size(out) != 1:
+                    raise GradError(f"backward: the output {name!r} has shape "
+                                    f"{fmt_shape(out.shape)}, so out_grads must give its "
+                                    "head gradient (an array of that shape): the result is "
+                                    "the gradient of sum(output * out_grads)")
+                checked.append(None)
+                continue
+            if getattr(type(h), "_graphc_kind", None) == "eager":
+                h = h.numpy()
+            try:
+                arr = np.asarray(h)
+            except Exception as exc:
+                raise DTypeError(f"backward: out_grads for {name!r}: {exc}") from None
+            if arr.dtype.kind not in "biufc":
+                raise DTypeError(f"backward: out_grads for {name!r} has unsupported dtype "
+                                 f"{arr.dtype}")
+            if arr.shape != out.shape and not (arr.size == 1 and _size(out) == 1):
+                raise HeadShapeError(f"backward: out_grads for {name!r} must have the "
+                                     f"output's shape {fmt_shape(out.shape)}, got {arr.shape}")
+            if out.dtype is not None and _is_float(out.dtype):
+                arr = arr.astype(out.dtype, copy=False).reshape(out.shape)
+            checked.append(arr)
+        return checked
+
+    def source(self, mode: str = "train") -> str:
+        """The emitted source of the programs this executor runs: "forward" (outputs
+        only) or "train" (forward(is_train=True) and backward)."""
+        if mode == "forward" or not self._wrt:
+            return self._plan.forward().source
+        if mode != "train":
+            raise GraphcError(f"source: mode must be 'forward' or 'train', got {mode!r}")
+        if self._scalar_heads():
+            return self._plan.fused(self._wrt)[0].source
+        fwd, bwd, _, _ = self._plan.split(self._wrt)
+        return fwd.source + "\n" + bwd.source
+
+
+def _size(out: Symbol):
+    return None if out.shape is None or None in out.shape else int(np.prod(out.shape))
+
+
+def _is_entry_list(out_grads, out: Symbol) -> bool:
+    """For a single output, is `out_grads` a list holding its one head (rather than the
+    head itself written as a list of numbers)?"""
+    first = out_grads[0]
+    return first is None or np.ndim(first) == len(out.shape or ()) or (
+        _size(out) == 1 and np.size(first) == 1)
+
+
+def _describe_heads(out_grads) -> str:
+    if isinstance(out_grads, (list, tuple)):
+        return f"a {type(out_grads).__name__} of {len(out_grads)}"
+    return type(out_grads).__name__

@@ -1,0 +1,217 @@
+"""Function-level helpers built on `grad` and `compile`: `value_and_grad` (JAX-like, traced
+and compiled once per input signature) and `check_grad` (reverse mode against central finite
+differences).
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+
+import numpy as np
+
+from .autodiff import grad
+from .binding import _check_args, argument_vars
+from .dispatch import const
+from .errors import BindError, DTypeError, GradError, GradientCheckError
+from .function import compile as compile_graph
+from .ir import Symbol
+
+
+class ValueAndGrad:
+    """The callable `gc.value_and_grad(fn, argnums)` returns (see there)."""
+
+    def __init__(self, fn, argnums=0):
+        if not callable(fn):
+            raise GradError(f"value_and_grad: fn must be callable, got {type(fn).__name__}")
+        self._single = isinstance(argnums, (int, np.integer)) and not isinstance(argnums, bool)
+        nums = (argnums,) if self._single else argnums
+        if not isinstance(nums, tuple) or not nums or not all(
+                isinstance(i, (int, np.integer)) and not isinstance(i, bool) for i in nums):
+            raise GradError(f"value_and_grad: argnums must be an int or a non-empty tuple of "
+                            f"ints, got {argnums!r}")
+        self.fn = fn
+        self.argnums = tuple(int(i) for i in nums)
+        try:
+            self._signature = inspect.signature(fn)
+        except (TypeError, ValueError):  # builtins without a signature
+            self._signature = None
+        self._cache: dict = {}
+        self._last = None
+        functools.update_wrapper(self, fn)
+
+    def _names(self, nargs: int) -> list[str]:
+        """One var name per positional argument: the parameter names (`*args` entries are
+        numbered)."""
+        names: list[str] = []
+        params = [] if self._signature is None else list(self._signature.parameters.values())
+        for p in params:
+            if len(names) == nargs:
+                break
+            if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD):
+                names.append(p.name)
+            elif p.kind == p.VAR_POSITIONAL:
+                names.extend(f"{p.name}{i}" for i in range(nargs - len(names)))
+        names.extend(f"arg{i}" for i in range(len(names), nargs))
+        return names
+
+    def __call__(self, *args, **kwargs):
+        nargs = len(args)
+        for i in self.argnums:
+            if not -nargs <= i < nargs:
+                raise GradError(f"value_and_grad: argnums {i} is out of range for "
+                                f"{nargs} positional argument(s)")
+        names = self._names(nargs) + list(kwargs)
+        values = list(args) + list(kwargs.values())
+        arrays, key = [], []
+        for name, value in zip(names, values):
+            if getattr(type(value), "_graphc_kind", None) == "eager":
+                value = value.numpy()
+            arr = np.asarray(value)
+            if arr.dtype.kind not in "biufc":
+                raise DTypeError(f"value_and_grad: argument {name!r} must be a numeric array "
+                                 f"or number, got {type(value).__name__}")
+            arrays.append(arr)
+            key.append((name, arr.shape, arr.dtype.str))
+        key = tuple(key)
+        compiled = self._cache.get(key)
+        if compiled is None:
+            compiled = self._cache[key] = self._trace(names, arrays, nargs)
+        self._last = compiled
+        results = compiled(*arrays)
+        value, grads = results[0], tuple(results[1:])
+        return value, (grads[0] if self._single else grads)
+
+    def _trace(self, names, arrays, nargs):
+        """Trace `fn` on vars of these shapes and dtypes; compile value and gradients as
+        one program."""
+        from . import var
+
+        vars_ = [var(n, shape=a.shape, dtype=a.dtype) for n, a in zip(names, arrays)]
+        out = self.fn(*vars_[:nargs], **dict(zip(names[nargs:], vars_[nargs:])))
+        if not isinstance(out, Symbol):
+            out = const(out)
+        if out.shape is not None and int(np.prod(out.shape)) != 1:
+            raise GradError(f"value_and_grad: {_fn_name(self.fn)} must return a scalar, got "
+                            f"shape {out.shape}")
+        wrt = [vars_[i] for i in self.argnums]
+        grads = grad(out, wrt, simplify=False)
+        return compile_graph(vars_, [out] + grads)
+
+    @property
+    def source(self) -> str:
+        """The emitted source of the program last used."""
+        if self._last is None:
+            raise GradError("value_and_grad: call the function once to compile it")
+        return self._last.source
+
+    def __repr__(self):
+        return f"<graphc.value_and_grad of {_fn_name(self.fn)}, argnums={self.argnums}>"
+
+
+def _fn_name(fn) -> str:
+    return getattr(fn, "__qualname__", None) or getattr(fn, "__name__", None) or repr(fn)
+
+
+def value_and_grad(fn, argnums=0) -> ValueAndGrad:
+    """`fn`'s value and its gradient with respect to the positional argument(s) `argnums`.
+
+    `fn` uses `gc` operations. It is traced once per input signature (shapes and dtypes) on
+    vars named after its parameters, and the value and the gradients are compiled into one
+    program, which is cached. The gradient is a tuple when `argnums` is a tuple.
+
+    >>> import graphc as gc, numpy as np
+    >>> vg = gc.value_and_grad(lambda w, b: gc.sum((w * 2.0 + b) ** 2), argnums=(0, 1))
+    >>> value, (dw, db) = vg(np.array([1.0, 2.0]), 0.5)
+    >>> float(value), dw.tolist(), float(db)
+    (26.5, [10.0, 18.0], 14.0)
+    """
+    return ValueAndGrad(fn, argnums)
+
+
+def _step(dtype: np.dtype, eps) -> float:
+    """The finite-difference step: the cube root of the dtype's machine epsilon balances the
+    O(h**2) truncation error of central differences against the O(eps/h) rounding error."""
+    if eps is not None:
+        return float(eps)
+    return float(np.finfo(dtype).eps) ** (1.0 / 3.0)
+
+
+def check_grad(y, wrt, args: dict, eps=None, rtol: float = 1e-5, atol: float = 1e-8) -> float:
+    """Compare `gc.grad(y, wrt)` with central finite differences at `args`.
+
+    `y` is a scalar symbol, `wrt` a var or a list of vars, `args` a dict name -> array for
+    every argument of `y`. Each entry is perturbed by a step chosen for its dtype (the cube
+    root of its machine epsilon, unless `eps` is given). Returns the largest absolute
+    difference; raises `GradientCheckError` naming the worst entry when some entry differs
+    by more than `atol + rtol * |numeric|`.
+
+    >>> import graphc as gc, numpy as np
+    >>> x = gc.var("x")
+    >>> gc.check_grad(gc.sum(gc.sin(x) * x), x, {"x": np.linspace(0.1, 1.0, 4)}) < 1e-8
+    True
+    """
+    if not isinstance(y, Symbol):
+        raise GradError(f"check_grad: y must be a graphc symbol, got {type(y).__name__}")
+    wrts = [wrt] if isinstance(wrt, Symbol) else list(wrt)
+    for w in wrts:
+        if not isinstance(w, Symbol) or w.op != "var":
+            raise GradError(f"check_grad: wrt must be vars made with gc.var, got {w!r}")
+    if not isinstance(args, dict):
+        raise BindError(f"check_grad: args must be a dict name -> array, got "
+                        f"{type(args).__name__}")
+    vars_by_name = argument_vars(y)
+    for w in wrts:
+        vars_by_name.setdefault(w.name, [w])
+    names = list(vars_by_name)
+    base = [np.array(a) for a in _check_args("check_grad", args, vars_by_name)]
+    position = {n: i for i, n in enumerate(names)}
+    for w in wrts:
+        kind = base[position[w.name]].dtype.kind
+        if kind != "f":
+            raise DTypeError(f"check_grad: var {w.name!r} is bound to "
+                             f"{base[position[w.name]].dtype} data; finite differences need "
+                             "a real floating array")
+    inputs = [vars_by_name[n][0] for n in names]
+    grads = grad(y, wrts, simplify=False)
+    analytic = compile_graph(inputs, [y] + grads)(*base)
+    value = np.asarray(analytic[0])
+    if value.size != 1:
+        raise GradError(f"check_grad: y must be a scalar, got shape {value.shape}")
+    f = compile_graph(inputs, y)
+    worst = None  # (ratio, name, index, analytic, numeric, difference, tolerance)
+    largest = 0.0
+    for w, g in zip(wrts, analytic[1:]):
+        k = position[w.name]
+        x0 = base[k]
+        h = _step(x0.dtype, eps)
+        numeric = np.empty(x0.shape, np.float64)
+        for i in np.ndindex(x0.shape):
+            orig = x0[i]
+            step = max(h, 4.0 * float(np.spacing(np.abs(orig))))
+            x0[i] = orig + step
+            plus, hi = float(f(*base)), float(x0[i])
+            x0[i] = orig - step
+            minus, lo = float(f(*base)), float(x0[i])
+            x0[i] = orig
+            numeric[i] = (plus - minus) / (hi - lo)
+        a = np.broadcast_to(np.asarray(g, np.float64), x0.shape)
+        diff = np.abs(a - numeric)
+        tol = atol + rtol * np.abs(numeric)
+        with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+            ratio = diff / np.maximum(tol, np.finfo(np.float64).tiny)
+        ratio = np.where(np.isnan(ratio), np.inf, ratio)  # a NaN on either side fails
+        if diff.size:
+            largest = max(largest, float(np.nanmax(np.where(np.isnan(diff), np.inf, diff))))
+            j = np.unravel_index(int(np.argmax(ratio)), x0.shape) if x0.shape else ()
+            if worst is None or ratio[j] > worst[0]:
+                worst = (float(ratio[j]), w.name, j, float(a[j]), float(numeric[j]),
+                         float(diff[j]), float(tol[j]), h)
+    if worst is not None and not worst[0] <= 1.0:
+        _, name, j, av, nv, dv, tv, h = worst
+        index = f"[{', '.join(map(str, j))}]" if j else ""
+        raise GradientCheckError(
+            f"check_grad: d({y.op} output)/d {name}{index}: reverse mode gives {av:.10g}, "
+            f"central differences (step {h:.3g}) give {nv:.10g}; the difference {dv:.3g} "
+            f"exceeds atol + rtol * |numeric| = {tv:.3g}")
+    return largest
