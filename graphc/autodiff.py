@@ -67,7 +67,7 @@ def backprop(outputs: Sequence[Symbol], heads: Sequence, wrt: Sequence[Symbol]) 
         if not any(targets):
             continue
         with origin_scope(node.origin):
-            contribs = node.opdef.vjp(g, node, *node.inputs, **node.attrs)
+            contribs = node.opdef.vjp_some(targets, g, node, *node.inputs, **node.attrs)
             for x, wanted, ct in zip(node.inputs, targets, contribs):
                 if wanted and ct is not None:
                     prev = cts.get(id(x))
