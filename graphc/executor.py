@@ -18,6 +18,7 @@ Either way ``forward(is_train=True)`` then ``backward()`` does the forward work 
 
 from __future__ import annotations
 
+import math
 import sys
 import types
 import weakref
@@ -237,6 +238,8 @@ class Executor:
         self._outputs = [np.zeros(o.shape, o.dtype) if o.shape is not None and None not in
                          o.shape and o.dtype is not None else None for o in plan.outputs]
         self._state = None  # what the last forward(is_train=True) left for backward
+        self._fused = None  # see _scalar_heads
+        self._diff: list[int] = []
 
     # --- MXNet's attributes ------------------------------------------------------------
     @property
@@ -322,8 +325,11 @@ class Executor:
         self._outputs = _as_outputs(values, self._arrays)
 
     def _scalar_heads(self) -> bool:
-        return all(_size(self._plan.outputs[k]) == 1
-                   for k in self._plan.differentiable_outputs(self._wrt))
+        """Is every output a gradient flows from a scalar (so that training is fused)?"""
+        if self._fused is None:
+            self._diff = self._plan.differentiable_outputs(self._wrt) if self._wrt else []
+            self._fused = all(_size(self._plan.outputs[k]) == 1 for k in self._diff)
+        return self._fused
 
     def _train_forward(self) -> None:
         n = len(self._plan.outputs)
@@ -351,7 +357,7 @@ class Executor:
             return
         if self._state is None:
             self._train_forward()
-        diff = self._plan.differentiable_outputs(self._wrt)
+        diff = self._diff
         given = [k for k in diff if heads[k] is not None]
         if self._state[0] == "fused" and not given:
             _, grads, reached = self._state
@@ -391,6 +397,8 @@ class Executor:
         """One checked head array (or None) per output."""
         outs = self._plan.outputs
         n = len(outs)
+        if out_grads is None and self._scalar_heads():
+            return [None] * n
         if out_grads is None:
             heads = [None] * n
         elif isinstance(out_grads, (list, tuple)) and len(out_grads) == n and (
@@ -402,7 +410,8 @@ class Executor:
             raise BindError(f"backward: out_grads must have one entry per output "
                             f"{self._plan.out_names}, got {_describe_heads(out_grads)}")
         checked = []
-        diff = set(self._plan.differentiable_outputs(self._wrt)) if self._wrt else set()
+        self._scalar_heads()
+        diff = set(self._diff)
         for k, (h, out, name) in enumerate(zip(heads, outs, self._plan.out_names)):
             if h is None:
                 if k in diff and _size(out) != 1:
@@ -443,7 +452,7 @@ class Executor:
 
 
 def _size(out: Symbol):
-    return None if out.shape is None or None in out.shape else int(np.prod(out.shape))
+    return None if out.shape is None or None in out.shape else math.prod(out.shape)
 
 
 def _is_entry_list(out_grads, out: Symbol) -> bool:
