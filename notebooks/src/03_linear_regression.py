@@ -169,7 +169,7 @@ for _ in range(STEPS):
     for name in ("theta0", "theta1"):
         exe.arg_dict[name][...] -= LR * exe.grad_dict[name]
 curves["bind/backward"] = losses
-print("bind/backward:", exe.arg_dict["theta0"], exe.arg_dict["theta1"])
+print("bind/backward:", np.array([exe.arg_dict["theta0"], exe.arg_dict["theta1"]]))
 
 # %% [markdown] needs: value_and_grad
 # `gc.value_and_grad` takes an ordinary Python function written with `gc` operations; it is
