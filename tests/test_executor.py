@@ -463,6 +463,20 @@ def test_copy_params_from():
     with pytest.raises(gc.BindError):
         exe.copy_params_from({"z": np.ones(2)})
     exe.copy_params_from({"z": np.ones(2)}, allow_extra_params=True)
+    with pytest.raises(gc.ShapeError):
+        exe.copy_params_from({"x": np.zeros(3)})
+    np.testing.assert_array_equal(exe.arg_dict["x"], [1.0, 1.0])
+
+
+def test_eval_checks_declared_shapes_and_dtypes():
+    x = gc.var("x", shape=(2,), dtype=np.float32)
+    y = x * 2
+    with pytest.raises(gc.ShapeError, match="'x'"):
+        y.eval(x=np.ones(3, np.float32))
+    with pytest.raises(gc.DTypeError, match="float32"):
+        y.eval(x=np.ones(2, np.float64))
+    # Numbers and lists are converted to the declared dtype.
+    assert y.eval(x=[1.0, 2.0])[0].dtype == np.float32
 
 
 def _line_of(text: str) -> int:
