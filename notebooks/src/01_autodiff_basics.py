@@ -193,16 +193,14 @@ ut = yt.detach()
 (ut * xt).sum().backward()
 print("eager x.grad == u:", np.allclose(xt.grad.numpy(), ut.numpy()))
 
-# %% [markdown] needs: function
+# %% [markdown]
 # ## 1.8 Python control flow: `while` and `if` that depend on the data
 #
-# The tutorial's last function doubles $b$ until its norm reaches 1000 and flips the sign
-# rule on the sum: how many times the loop runs depends on the input. A static graph cannot
-# branch on a value it does not have yet, so `gc.function` rewrites the `while` and the `if`
-# into graph nodes (`gc.while_loop` and `gc.cond`). The Python function itself is unchanged,
-# and the eager tape runs it as plain Python.
+# The tutorial's last function doubles $b$ until its norm reaches 1000, then picks a branch
+# by the sign of its sum: how often the loop runs depends on the input. Eager mode runs it as
+# plain Python, recording whatever operations happen to run:
 
-# %% needs: function
+# %%
 def f(a):
     b = a * 2
     while b.norm() < 1000:
@@ -214,40 +212,74 @@ def f(a):
     return c
 
 
-f_graph = gc.function(f)
+a0 = float(np.random.default_rng(0).standard_normal())
+
+# %% needs: eager
+at = eager.tensor(a0, requires_grad=True)
+dt = f(at)
+dt.backward()
+print(f"eager: a = {a0:.4f}   f(a) = {dt.item():.1f}   df/da = {at.grad.item():.1f}   "
+      f"f(a)/a = {dt.item() / a0:.1f}")
+
+# %% [markdown]
+# A graph is built *before* the data exists, so Python cannot decide `b.norm() < 1000` on
+# a symbol: graphc says so, and points to the way out.
+
+# %%
+try:
+    f(gc.var("a", shape=()))
+except gc.GraphcError as err:
+    print(type(err).__name__, ":", err)
+
+# %% [markdown] needs: control
+# The loop and the branch become graph nodes themselves: `gc.while_loop(cond, body, init)`
+# and `gc.cond(pred, true_fn, false_fn, *operands)`. Both are differentiable; the emitted
+# program keeps the loop count that the backward pass needs and replays it.
+
+# %% needs: control
+def f_static(a):
+    b = gc.while_loop(lambda b: b.norm() < 1000, lambda b: b * 2, a * 2)
+    return gc.cond(b.sum() > 0, lambda b: b, lambda b: 100 * b, b)
+
+
 a = gc.var("a", shape=())
-d = f_graph(a)
-dd = gc.grad(d, a)
-fd = gc.compile([a], [d, dd])
-a0 = np.random.default_rng(0).standard_normal()
-d0, g0 = fd(np.float64(a0))
-print(f"a = {a0:.4f}   f(a) = {float(d0):.1f}   df/da = {float(g0):.1f}   f(a)/a = {d0 / a0:.1f}")
+d = f_static(a)
+fd = gc.compile([a], [d, gc.grad(d, a)])
+print(fd.source)
 
-# %% [markdown] needs: function
+# %% [markdown] needs: control
 # $f$ is piecewise linear, $f(a) = k\,a$ with $k$ set by the loop count and the branch, so
-# the gradient must equal $f(a)/a$. The compiled program runs once per value, the graph
-# was built once:
+# the gradient must equal $f(a)/a$. The graph was built and compiled once; it runs for each
+# value:
 
-# %% needs: function
+# %% needs: control
 grid = np.linspace(-2.0, 2.0, 401)
 grid = grid[grid != 0]
 vals, grads = zip(*(fd(np.float64(t)) for t in grid))
 vals, grads = np.array(vals, dtype=float), np.array(grads, dtype=float)
 print("df/da == f(a)/a everywhere:", np.allclose(grads, vals / grid))
 fig, axes = plt.subplots(1, 2)
-axes[0].plot(grid, vals)
-axes[0].set(title="f(a)", xlabel="a")
+axes[0].plot(grid, vals, ".", markersize=2)
+axes[0].set_yscale("symlog")
+axes[0].set(title="f(a): 100 times larger for a < 0", xlabel="a")
 axes[1].semilogy(grid, np.abs(grads), ".", markersize=2)
-axes[1].set(title="|df/da| (one slope per loop count)", xlabel="a")
+axes[1].set(title="|df/da|: one slope per loop count", xlabel="a")
 plt.tight_layout()
 plt.show()
 
-# %% needs: function, eager
-at = eager.tensor(a0, requires_grad=True)
-dt = f(at)
-dt.backward()
-print(f"eager: f(a) = {dt.item():.1f}   a.grad = {at.grad.item():.1f}   "
-      f"same as the graph: {np.isclose(at.grad.item(), float(g0))}")
+# %% [markdown] needs: function
+# Writing loops as `while_loop` calls is what JAX asks of its users. `gc.function` does it
+# for you: it rewrites the Python `while` and `if` of the **unchanged** tutorial function
+# into the same nodes whenever their conditions are symbolic.
+
+# %% needs: function
+f_graph = gc.function(f)
+d2 = f_graph(a)
+fd2 = gc.compile([a], [d2, gc.grad(d2, a)])
+value, slope = fd2(np.float64(a0))
+print(f"gc.function: f(a) = {float(value):.1f}   df/da = {float(slope):.1f}")
+print("same as the explicit graph on the whole grid:",
+      np.allclose([fd2(np.float64(t))[1] for t in grid], grads))
 
 # %% [markdown]
 # ## Summary
