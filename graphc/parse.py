@@ -1,0 +1,418 @@
+"""A safe parser for expressions over vars and `gc` functions (the `grad` command's input).
+
+The text is parsed with Python's `ast` and walked with a whitelist; it is never evaluated.
+Accepted:
+
+- numbers (``2``, ``0.5``, ``1e-3``) and ``True``/``False``;
+- names, which become `gc.var`s (one var per distinct name, shapes optional);
+- ``+ - * / ** @``, unary ``-``/``+`` and single comparisons ``< <= > >= == !=``;
+- calls of the whitelisted `gc` functions (`FUNCTIONS`), written ``exp(x)`` or ``gc.exp(x)``
+  (``np.`` and ``numpy.`` are accepted as aliases), with positional arguments, lists or
+  tuples of expressions (``stack([a, b])``) and simple keywords (``axis=0``,
+  ``keepdims=True``, ``axes=(1, 0)``, ``shape=(2, 3)``, ``dtype="float32"``);
+- basic indexing: ``x[0]``, ``x[1:3]``, ``x[:, -1]``, ``x[None]``, ``x[..., 0]``.
+
+Everything else (attribute access, lambdas, comprehensions, strings outside keywords, ``**``
+with an exponent beyond `MAX_EXPONENT`, nesting deeper than `MAX_DEPTH`, ...) raises
+`ParseError` naming the offending part and its column. Arithmetic on numbers alone is folded
+here with checked Python arithmetic, so a huge constant is refused instead of computed.
+"""
+
+from __future__ import annotations
+
+import ast
+import math
+import operator
+import warnings
+from typing import Any
+
+from .errors import ParseError
+from .ir import Symbol, origin_scope
+
+MAX_LENGTH = 10_000  # characters of input
+MAX_NODES = 2_000  # syntax-tree nodes
+MAX_DEPTH = 100  # nesting of the syntax tree
+MAX_EXPONENT = 1_000  # |exponent| of a constant power
+MAX_ELEMENTS = 10_000_000  # entries of a shape given to broadcast_to / reshape
+_INT_MIN, _INT_MAX = -2 ** 63, 2 ** 63 - 1
+ORIGIN = ("<expression>", 1)  # the origin of every node the parser builds
+
+FUNCTIONS = (
+    "exp", "log", "log1p", "expm1", "sin", "cos", "tan", "tanh", "sinh", "cosh", "arcsin",
+    "arccos", "arctan", "sqrt", "square", "abs", "sign", "sigmoid", "relu", "softplus",
+    "maximum", "minimum", "where", "clip", "power", "sum", "mean", "max", "min", "prod", "dot",
+    "matmul", "outer", "transpose", "reshape", "broadcast_to", "concatenate", "stack",
+    "expand_dims", "squeeze", "softmax", "log_softmax", "logsumexp", "norm", "stop_gradient",
+    "zeros_like", "ones_like", "mse_loss", "cross_entropy", "add", "subtract", "multiply",
+    "divide", "negative", "astype",
+)
+_MODULE_ALIASES = ("gc", "graphc", "np", "numpy")
+_KEYWORDS = ("axis", "keepdims", "axes", "shape", "dtype", "a_min", "a_max")
+
+_BINOPS = {ast.Add: ("add", operator.add), ast.Sub: ("subtract", operator.sub),
+           ast.Mult: ("multiply", operator.mul), ast.Div: ("divide", operator.truediv),
+           ast.Pow: ("power", None), ast.MatMult: ("matmul", None)}
+_COMPARE = {ast.Lt: "less", ast.LtE: "less_equal", ast.Gt: "greater",
+            ast.GtE: "greater_equal", ast.Eq: "equal", ast.NotEq: "not_equal"}
+_DESCRIBE = {ast.Attribute: "attribute access", ast.Lambda: "a lambda",
+             ast.ListComp: "a comprehension", ast.SetComp: "a comprehension",
+             ast.DictComp: "a comprehension", ast.GeneratorExp: "a generator expression",
+             ast.Dict: "a dict", ast.Set: "a set", ast.IfExp: "a conditional expression",
+             ast.BoolOp: "and/or", ast.NamedExpr: "an assignment expression",
+             ast.Starred: "a starred argument", ast.JoinedStr: "an f-string",
+             ast.Await: "await", ast.Yield: "yield", ast.YieldFrom: "yield"}
+
+
+class Parsed:
+    """The result of `parse`: the expression and its vars by name (first appearance first)."""
+
+    __slots__ = ("expr", "vars")
+
+    def __init__(self, expr, vars: dict[str, Symbol]):
+        self.expr = expr
+        self.vars = vars
+
+    def __iter__(self):
+        return iter((self.expr, self.vars))
+
+    def __repr__(self):
+        return f"Parsed({self.expr!r}, vars={list(self.vars)})"
+
+
+def parse(text: str, shapes: dict | None = None, dtypes: dict | None = None) -> Parsed:
+    """Parse `text` into a graph; names become vars (`shapes`/`dtypes` by name, optional).
+
+    Returns a `Parsed` (unpacks as ``expr, vars``).
+
+    >>> from graphc.parse import parse
+    >>> y, xs = parse("2*dot(x, x)", shapes={"x": (4,)})
+    >>> y.op, list(xs), xs["x"].shape
+    ('multiply', ['x'], (4,))
+    >>> parse("x.__class__")
+    Traceback (most recent call last):
+    ...
+    graphc.errors.ParseError: attribute access is not allowed (column 1: 'x.__class__')
+    """
+    if not isinstance(text, str):
+        raise ParseError(f"expected an expression string, got {type(text).__name__}")
+    if not text.strip():
+        raise ParseError("empty expression")
+    if len(text) > MAX_LENGTH:
+        raise ParseError(f"expression too long ({len(text)} characters, limit {MAX_LENGTH})")
+    try:
+        with warnings.catch_warnings():  # e.g. "invalid decimal literal": the error says it
+            warnings.simplefilter("ignore")
+            tree = ast.parse(text.strip(), mode="eval")
+    except SyntaxError as exc:
+        col = f" at column {exc.offset}" if exc.offset else ""
+        raise ParseError(f"invalid syntax{col}: {exc.msg}") from None
+    except (RecursionError, MemoryError):
+        raise ParseError(f"expression nested too deeply (limit {MAX_DEPTH})") from None
+    except ValueError as exc:  # e.g. null bytes
+        raise ParseError(f"invalid expression: {exc}") from None
+    count = 0
+    for _ in ast.walk(tree):
+        count += 1
+        if count > MAX_NODES:
+            raise ParseError(f"expression too large (more than {MAX_NODES} syntax nodes)")
+    builder = _Builder(text.strip(), shapes or {}, dtypes or {})
+    # Nodes remember the expression, not the caller's line, as where they were made.
+    with origin_scope(ORIGIN):
+        expr = builder.expr(tree.body, 0)
+        if not isinstance(expr, Symbol):
+            expr = _const(expr)
+    return Parsed(expr, builder.vars)
+
+
+def _const(value):
+    from .dispatch import const
+
+    return const(value)
+
+
+class _Builder:
+    def __init__(self, text: str, shapes: dict, dtypes: dict):
+        self.text = text
+        self.shapes = shapes
+        self.dtypes = dtypes
+        self.vars: dict[str, Symbol] = {}
+
+    # --- errors ------------------------------------------------------------------------
+    def fail(self, node: ast.AST, what: str):
+        raise ParseError(f"{what} ({self.where(node)})")
+
+    def where(self, node: ast.AST) -> str:
+        segment = ast.get_source_segment(self.text, node) or ""
+        if len(segment) > 40:
+            segment = segment[:37] + "..."
+        line = getattr(node, "lineno", 1)
+        raw = self.text.splitlines()[line - 1] if self.text.splitlines() else ""
+        # col_offset counts UTF-8 bytes; report characters, 1-based.
+        col = len(raw.encode("utf-8")[:getattr(node, "col_offset", 0)]
+                  .decode("utf-8", "replace")) + 1
+        place = f"column {col}" if line == 1 else f"line {line}, column {col}"
+        return f"{place}: {segment!r}"
+
+    def depth_check(self, node, depth: int):
+        if depth > MAX_DEPTH:
+            self.fail(node, f"expression nested too deeply (limit {MAX_DEPTH})")
+
+    # --- expressions ---------------------------------------------------------------------
+    def expr(self, node: ast.AST, depth: int):
+        """A symbol or a Python number."""
+        self.depth_check(node, depth)
+        if isinstance(node, ast.Constant):
+            return self.number(node)
+        if isinstance(node, ast.Name):
+            return self.var(node)
+        if isinstance(node, ast.UnaryOp):
+            return self.unary(node, depth)
+        if isinstance(node, ast.BinOp):
+            return self.binop(node, depth)
+        if isinstance(node, ast.Compare):
+            return self.compare(node, depth)
+        if isinstance(node, ast.Call):
+            return self.call(node, depth)
+        if isinstance(node, ast.Subscript):
+            return self.subscript(node, depth)
+        if isinstance(node, (ast.List, ast.Tuple)):
+            self.fail(node, "a list or tuple is only allowed as a function argument")
+        self.fail(node, f"{_DESCRIBE.get(type(node), type(node).__name__)} is not allowed")
+
+    def number(self, node: ast.Constant):
+        value = node.value
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, int):
+            if not _INT_MIN <= value <= _INT_MAX:
+                self.fail(node, "integer constant does not fit 64 bits")
+            return value
+        if isinstance(value, float):
+            return value
+        if isinstance(value, complex):
+            self.fail(node, "complex numbers are not supported")
+        if value is None:
+            self.fail(node, "None is only allowed in indices and keyword arguments")
+        if value is Ellipsis:
+            self.fail(node, "... (Ellipsis) is only allowed in indices")
+        self.fail(node, f"a {type(value).__name__} constant is not allowed here")
+
+    def var(self, node: ast.Name) -> Symbol:
+        name = node.id
+        v = self.vars.get(name)
+        if v is None:
+            from . import var
+
+            try:
+                v = var(name, shape=self.shapes.get(name), dtype=self.dtypes.get(name))
+            except Exception as exc:
+                self.fail(node, f"var {name!r}: {exc}")
+            self.vars[name] = v
+        return v
+
+    def unary(self, node: ast.UnaryOp, depth: int):
+        x = self.expr(node.operand, depth + 1)
+        if isinstance(node.op, ast.UAdd):
+            return x
+        if not isinstance(node.op, ast.USub):
+            self.fail(node, f"the operator {type(node.op).__name__} is not allowed")
+        if isinstance(x, Symbol):
+            return self.apply(node, "negative", (x,))
+        return self.fold(node, operator.neg, x)
+
+    def binop(self, node: ast.BinOp, depth: int):
+        entry = _BINOPS.get(type(node.op))
+        if entry is None:
+            self.fail(node, f"the operator {type(node.op).__name__} is not allowed")
+        name, fn = entry
+        left = self.expr(node.left, depth + 1)
+        right = self.expr(node.right, depth + 1)
+        if name == "power" and not isinstance(right, Symbol):
+            if not isinstance(right, bool) and abs(right) > MAX_EXPONENT:
+                self.fail(node, f"exponent {right!r} is too large (limit {MAX_EXPONENT})")
+            if not isinstance(left, Symbol):
+                return self.fold(node, _checked_pow, left, right)
+        if isinstance(left, Symbol) or isinstance(right, Symbol):
+            return self.apply(node, name, (left, right))
+        if fn is None:
+            self.fail(node, "@ needs array operands")
+        return self.fold(node, fn, left, right)
+
+    def fold(self, node, fn, *args):
+        """Arithmetic on numbers alone, checked, in Python (weak types are kept)."""
+        try:
+            value = fn(*args)
+        except ZeroDivisionError:
+            self.fail(node, "division by zero in a constant")
+        except (ArithmeticError, ValueError, TypeError) as exc:
+            self.fail(node, f"constant arithmetic failed: {exc}")
+        if isinstance(value, int) and not isinstance(value, bool) and \
+                not _INT_MIN <= value <= _INT_MAX:
+            self.fail(node, "integer constant does not fit 64 bits")
+        if isinstance(value, complex):
+            self.fail(node, "the constant is complex")
+        return value
+
+    def compare(self, node: ast.Compare, depth: int):
+        if len(node.ops) != 1:
+            self.fail(node, "chained comparisons are not allowed")
+        name = _COMPARE.get(type(node.ops[0]))
+        if name is None:
+            self.fail(node, f"the comparison {type(node.ops[0]).__name__} is not allowed")
+        left = self.expr(node.left, depth + 1)
+        right = self.expr(node.comparators[0], depth + 1)
+        if not isinstance(left, Symbol) and not isinstance(right, Symbol):
+            left = _const(left)
+        return self.apply(node, name, (left, right))
+
+    def apply(self, node, name: str, args: tuple, kwargs: dict | None = None):
+        """Call the gc function `name`; any failure becomes a ParseError at `node`."""
+        from . import ops
+
+        fn = getattr(ops, name)
+        try:
+            return fn(*args, **(kwargs or {}))
+        except RecursionError:
+            self.fail(node, "expression nested too deeply")
+        except Exception as exc:
+            message = str(exc).strip().splitlines()[0] if str(exc).strip() else \
+                type(exc).__name__
+            prefix = f"{ORIGIN[0]}:{ORIGIN[1]}: "
+            message = message[len(prefix):] if message.startswith(prefix) else message
+            if not message.startswith(f"{name}:") and not message.startswith(f"{name}()"):
+                message = f"{name}: {message}"
+            self.fail(node, message)
+
+    # --- calls ---------------------------------------------------------------------------
+    def function_name(self, func: ast.AST) -> str:
+        if isinstance(func, ast.Name):
+            name = func.id
+        elif isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) \
+                and func.value.id in _MODULE_ALIASES:
+            name = func.attr
+        elif isinstance(func, ast.Attribute):
+            self.fail(func, "attribute access is not allowed (call gc functions by name, "
+                            "e.g. sum(x) rather than x.sum())")
+        else:
+            self.fail(func, "only gc functions can be called")
+        if name not in FUNCTIONS:
+            self.fail(func, f"{name!r} is not a gc function this parser accepts "
+                            f"(accepted: {', '.join(FUNCTIONS)})")
+        return name
+
+    def call(self, node: ast.Call, depth: int):
+        name = self.function_name(node.func)
+        args = []
+        for arg in node.args:
+            if isinstance(arg, ast.Starred):
+                self.fail(arg, "a starred argument is not allowed")
+            args.append(self.argument(arg, depth + 1))
+        kwargs = {}
+        for kw in node.keywords:
+            if kw.arg is None:
+                self.fail(kw.value, "**keyword arguments are not allowed")
+            if kw.arg not in _KEYWORDS:
+                self.fail(kw.value, f"keyword {kw.arg!r} is not allowed (accepted: "
+                                    f"{', '.join(_KEYWORDS)})")
+            kwargs[kw.arg] = self.keyword_value(kw.value, depth + 1)
+        if name in ("broadcast_to", "reshape"):
+            shape = kwargs.get("shape", args[1] if len(args) > 1 else None)
+            self.check_size(node, shape)
+        if not any(_has_symbol(a) for a in args):
+            # Numbers alone would be computed right away; build a graph node instead.
+            for i, a in enumerate(args):
+                if not isinstance(a, tuple):
+                    args[i] = _const(a)
+                    break
+        return self.apply(node, name, tuple(args), kwargs)
+
+    def check_size(self, node, shape):
+        dims = shape if isinstance(shape, tuple) else (shape,)
+        if all(isinstance(d, int) for d in dims) and math.prod(abs(d) for d in dims) > \
+                MAX_ELEMENTS:
+            self.fail(node, f"shape {shape} has more than {MAX_ELEMENTS} entries")
+
+    def argument(self, node: ast.AST, depth: int):
+        """An expression, or a list/tuple of expressions (kept as a tuple)."""
+        self.depth_check(node, depth)
+        if isinstance(node, (ast.List, ast.Tuple)):
+            return tuple(self.argument(e, depth + 1) for e in node.elts)
+        return self.expr(node, depth)
+
+    def keyword_value(self, node: ast.AST, depth: int) -> Any:
+        """A literal: int, bool, None, a string (dtype names), or a tuple of ints."""
+        self.depth_check(node, depth)
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            if len(node.value) > 32:
+                self.fail(node, "string too long")
+            return node.value
+        if isinstance(node, ast.Constant) and node.value is None:
+            return None
+        if isinstance(node, (ast.Tuple, ast.List)):
+            return tuple(self.int_literal(e) for e in node.elts)
+        value = self.int_or_number(node)
+        return value
+
+    def int_or_number(self, node: ast.AST):
+        if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub) and \
+                isinstance(node.operand, ast.Constant):
+            value = self.number(node.operand)
+            return self.fold(node, operator.neg, value)
+        if isinstance(node, ast.Constant):
+            return self.number(node)
+        self.fail(node, "keyword values must be numbers, True/False, None, strings or "
+                        "tuples of ints")
+
+    def int_literal(self, node: ast.AST) -> int:
+        value = self.int_or_number(node)
+        if not isinstance(value, int) or isinstance(value, bool):
+            self.fail(node, "expected an int")
+        return value
+
+    # --- indexing ------------------------------------------------------------------------
+    def subscript(self, node: ast.Subscript, depth: int):
+        target = self.expr(node.value, depth + 1)
+        if not isinstance(target, Symbol):
+            target = _const(target)
+        sl = node.slice
+        items = sl.elts if isinstance(sl, ast.Tuple) else [sl]
+        index = tuple(self.index_item(item) for item in items)
+        return self.apply(node, "getitem", (target, index if isinstance(sl, ast.Tuple)
+                                            else index[0]))
+
+    def index_item(self, node: ast.AST):
+        if isinstance(node, ast.Slice):
+            parts = [None if p is None else self.index_int(p)
+                     for p in (node.lower, node.upper, node.step)]
+            return slice(*parts)
+        if isinstance(node, ast.Constant) and node.value is None:
+            return None
+        if isinstance(node, ast.Constant) and node.value is Ellipsis:
+            return Ellipsis
+        return self.index_int(node)
+
+    def index_int(self, node: ast.AST) -> int:
+        if isinstance(node, ast.Constant) and node.value is None:
+            return None
+        try:
+            return self.int_literal(node)
+        except ParseError:
+            self.fail(node, "indices must be ints, slices of ints, None or ...")
+
+
+def _has_symbol(value) -> bool:
+    if isinstance(value, tuple):
+        return any(_has_symbol(v) for v in value)
+    return isinstance(value, Symbol)
+
+
+def _checked_pow(base, exponent):
+    """`base ** exponent` for numbers, refusing results too large to hold."""
+    if isinstance(base, int) and isinstance(exponent, int) and exponent >= 0:
+        if abs(base) > 1 and exponent * math.log2(abs(base)) > 64:
+            raise OverflowError("integer power too large")
+        return base ** exponent
+    result = float(base) ** exponent if isinstance(exponent, (int, float)) else None
+    if isinstance(result, complex):
+        raise ValueError("negative number to a fractional power")
+    return result

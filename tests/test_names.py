@@ -1,0 +1,136 @@
+"""Var names are data: any non-empty string compiles, runs, binds, saves and differentiates
+correctly, and none of it ever becomes code in the emitted source."""
+
+from __future__ import annotations
+
+import ast
+import importlib.util
+import keyword
+import re
+
+import numpy as np
+import pytest
+
+import graphc as gc
+
+SAFE_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+
+
+def hostile_names(marker):
+    return [
+        f"x); open({str(marker)!r}, 'w').close() #",
+        f"__import__('os').system('touch {marker}')",
+        "x); import os; os.system('touch /tmp/pwned') #",
+        f"a\nopen({str(marker)!r}, 'w')\n",
+        "line\nbreak", "tab\there", "carriage\rreturn", "nul\x00byte",
+        "import", "def", "class", "lambda", "None", "True", "match", "case", "_",
+        "np", "numpy", "print", "len", "__builtins__", "__name__", "_sum_to", "_index_grad",
+        "t1", "t2", "c0", "v0_x", "grad_x", "fn", "x y", "x-y", "1x", " x", "x ", "'", '"""',
+        "\\", "#", "{x}", "%s", "λ", "日本語", "x\u200b", "é", "🙂", "x" * 300,
+    ]
+
+
+def _check_source(source: str, names):
+    """The emitted source is valid Python whose every name is a plain ASCII identifier and
+    no user string appears in its code or its string literals."""
+    tree = ast.parse(source)
+    unsafe = [n for n in names if not (SAFE_IDENT.match(n) and n.isascii()) and len(n) > 2]
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name):
+            assert SAFE_IDENT.match(node.id) and node.id.isascii(), node.id
+        if isinstance(node, ast.arg):
+            assert SAFE_IDENT.match(node.arg) and not keyword.iskeyword(node.arg), node.arg
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            assert not any(n in node.value for n in unsafe), node.value
+    code = [line.split("#", 1)[0] for line in source.splitlines()]
+    for name in unsafe:
+        assert all(name not in line for line in code), name
+
+
+@pytest.fixture
+def names(tmp_path):
+    marker = tmp_path / "pwned"
+    yield hostile_names(marker)
+    assert not marker.exists(), "a var name was executed"
+
+
+def test_hostile_names_compile_and_run(names):
+    xs = [gc.var(name) for name in names]
+    y = sum((i + 1) * x for i, x in enumerate(xs))
+    fn = gc.compile(xs, [y] + gc.grad(y, xs))
+    values = [np.float64(i) for i in range(len(xs))]
+    out = fn(*values)
+    assert out[0] == sum((i + 1) * i for i in range(len(xs)))
+    assert [float(g) for g in out[1:]] == [float(i + 1) for i in range(len(xs))]
+    by_name = fn(**{name: v for name, v in zip(names, values)})
+    assert by_name[0] == out[0]
+    _check_source(fn.source, names)
+
+
+def test_names_that_collide_after_mangling(names):
+    # Distinct names whose safe forms would collide, and user names equal to generated ones.
+    group = ["a b", "a_b", "a-b", "a\nb", "v0_a_b", "v1_a_b", "t1", "t2", "c0", "fn", "grad_a"]
+    xs = [gc.var(n, shape=(2,)) for n in group]
+    y = gc.sum(gc.stack([x * (i + 1) for i, x in enumerate(xs)]) ** 2)
+    grads = gc.grad(y, xs)
+    fn = gc.compile(xs, [y] + grads)
+    values = [np.full(2, float(i)) for i in range(len(xs))]
+    out = fn(*values)
+    expected = sum(np.sum(((i + 1) * v) ** 2) for i, v in enumerate(values))
+    assert out[0] == pytest.approx(expected)
+    for i, (g, v) in enumerate(zip(out[1:], values)):
+        np.testing.assert_allclose(g, 2 * (i + 1) ** 2 * v)
+    _check_source(fn.source, group)
+    params = ast.parse(fn.source).body[-1].args.args
+    assert len({p.arg for p in params}) == len(group)
+
+
+def test_same_name_twice_is_refused():
+    with pytest.raises(gc.BindError, match="named 'x'"):
+        gc.compile([gc.var("x"), gc.var("x")], gc.var("x") * 2)
+
+
+def test_bad_names_are_refused():
+    for bad in ("", None, 3, b"x"):
+        with pytest.raises(gc.GraphcError):
+            gc.var(bad)
+
+
+def test_export_of_hostile_names_imports_only_numpy(names, tmp_path):
+    xs = [gc.var(name) for name in names[:8]]
+    y = gc.exp(xs[0]) * xs[1] + sum(xs[2:])
+    fn = gc.compile(xs, y)
+    path = tmp_path / "exported.py"
+    fn.export(path, name="model")
+    text = path.read_text()
+    _check_source(text, names[:8])
+    assert "import os" not in text and "open(" not in text
+    spec = importlib.util.spec_from_file_location("exported", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    args = [np.float64(i + 1) for i in range(8)]
+    assert module.model(*args) == pytest.approx(fn(*args))
+
+
+def test_names_in_bind_print_and_json(names):
+    a, b = gc.var(names[0]), gc.var(names[3])
+    c = 2 * a + b
+    assert c.list_arguments() == [names[0], names[3]]
+    exe = c.bind({names[0]: np.ones(2), names[3]: np.ones(2)})
+    np.testing.assert_array_equal(exe.forward()[0], [3.0, 3.0])
+    assert names[0] in str(c)  # printing shows the name as text
+    back = gc.load_json(c.tojson())
+    assert back.list_arguments() == [names[0], names[3]]
+    fn = gc.compile(gc.ir.free_vars([back]), back)
+    np.testing.assert_array_equal(fn(np.ones(2), np.zeros(2)), [2.0, 2.0])
+    _check_source(fn.source, names)
+
+
+def test_parsed_unicode_and_keyword_like_names():
+    from graphc.parse import parse
+
+    y, variables = parse("λ * np_ + t1 * 日本 + fn", shapes={})
+    fn = gc.compile(list(variables.values()), [y] + gc.grad(y, list(variables.values())))
+    out = fn(2.0, 3.0, 4.0, 5.0, 6.0)
+    assert out[0] == 2 * 3 + 4 * 5 + 6
+    _check_source(fn.source, list(variables))

@@ -1,0 +1,253 @@
+"""The safe expression parser: what it accepts builds the right graph; everything else,
+hostile or garbage, gives `ParseError` and nothing else (and nothing is ever evaluated)."""
+
+from __future__ import annotations
+
+import builtins
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import graphc as gc
+from graphc.parse import MAX_DEPTH, MAX_EXPONENT, MAX_LENGTH, parse
+
+X = np.array([0.5, -1.0, 2.0])
+W = np.array([[1.0, 2.0, 0.5], [-1.0, 0.0, 3.0]])
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("2*dot(x, x)", 2 * X @ X),
+    ("sum(x*x) / 3 - 1", np.sum(X * X) / 3 - 1),
+    ("-x ** 2 + +x", -X ** 2 + X),
+    ("2 ** 3 * x", 8 * X),
+    ("x ** -1", X ** -1.0),
+    ("mean(3*(x+3)**2)", np.mean(3 * (X + 3) ** 2)),
+    ("gc.exp(x) + np.log(abs(x)) + numpy.tanh(x)", np.exp(X) + np.log(abs(X)) + np.tanh(X)),
+    ("w @ x", W @ X),
+    ("sum(w, axis=0, keepdims=True)", np.sum(W, axis=0, keepdims=True)),
+    ("sum(w, axis=(0, 1))", np.sum(W)),
+    ("max(w, axis=-1)", np.max(W, axis=-1)),
+    ("transpose(w, axes=(1, 0))", W.T),
+    ("reshape(w, (3, 2))", W.reshape(3, 2)),
+    ("reshape(w, shape=(-1,))", W.reshape(-1)),
+    ("w[1, 0:3:2]", W[1, 0:3:2]),
+    ("w[:, -1]", W[:, -1]),
+    ("w[None, ..., 0]", W[None, ..., 0]),
+    ("x[::-1]", X[::-1]),
+    ("stack([x, 2*x], axis=1)", np.stack([X, 2 * X], axis=1)),
+    ("concatenate((x, x))", np.concatenate([X, X])),
+    ("where(x > 0, x, 0)", np.where(X > 0, X, 0)),
+    ("clip(x, a_min=0)", np.clip(X, 0, None)),
+    ("maximum(x, 1) + minimum(x, 1)", np.maximum(X, 1) + np.minimum(X, 1)),
+    ("astype(x, dtype='float32')", X.astype(np.float32)),
+    ("softmax(w, axis=0)", np.exp(W) / np.exp(W).sum(axis=0)),
+    ("x >= 0.5", X >= 0.5),
+    ("norm(x) * 1e-3", np.linalg.norm(X) * 1e-3),
+    ("sigmoid(x) * True", 1 / (1 + np.exp(-X))),
+    ("(x\n + 1)", X + 1),
+])
+def test_accepted_expressions_compute_like_numpy(text, expected):
+    y, variables = parse(text)
+    assert set(variables) <= {"x", "w"}
+    values = {"x": X, "w": W}
+    fn = gc.compile(list(variables.values()), y)
+    got = fn(**{name: values[name] for name in variables})
+    np.testing.assert_allclose(got, expected, rtol=1e-6)
+
+
+def test_shapes_dtypes_and_one_var_per_name():
+    y, variables = parse("x * x + y[0]", shapes={"x": (2,), "y": (3,)}, dtypes={"y": "int64"})
+    assert list(variables) == ["x", "y"]
+    assert variables["x"].shape == (2,) and variables["y"].dtype == np.int64
+    assert [n for n in gc.ir.free_vars([y])][0] is variables["x"]
+    assert len(gc.ir.free_vars([y])) == 2
+
+
+def test_numbers_alone_stay_lazy_and_weak():
+    y, variables = parse("exp(1) + 2")
+    assert isinstance(y, gc.Symbol) and not variables
+    y, _ = parse("2 * 3")
+    assert y.op == "const" and y.attrs["value"] == 6 and isinstance(y.attrs["value"], int)
+    y, variables = parse("x * 2", dtypes={"x": "float32"})
+    assert y.dtype == np.float32  # a Python number does not promote
+
+
+def test_gradient_of_a_parsed_expression():
+    y, v = parse("2*dot(x, x)", shapes={"x": (4,)})
+    f = gc.compile([v["x"]], gc.grad(y, v["x"]))
+    np.testing.assert_array_equal(f(np.arange(4.0)), [0.0, 4.0, 8.0, 12.0])
+
+
+HOSTILE = [
+    ("__import__('os').system('touch /tmp/pwned')", "attribute access"),
+    ("__import__('os')", "not a gc function"),
+    ("open('/etc/passwd')", "not a gc function"),
+    ("eval('1')", "not a gc function"),
+    ("exec('import os')", "not a gc function"),
+    ("x.__class__.__bases__", "attribute access"),
+    ("gc.__dict__", "attribute access"),
+    ("gc.ops.exp(x)", "attribute access"),
+    ("np.load('f.npy')", "not a gc function"),
+    ("sum.__globals__", "attribute access"),
+    ("().__class__", "attribute access"),
+    ("lambda: 0", "lambda"),
+    ("(lambda x: x)(1)", "only gc functions"),
+    ("[c for c in ()]", "comprehension"),
+    ("{c: 1 for c in x}", "comprehension"),
+    ("sum(c for c in x)", "generator"),
+    ("x if x else x", "conditional"),
+    ("x and y", "and/or"),
+    ("(y := 2)", "assignment"),
+    ("f'{x}'", "f-string"),
+    ("'abc'", "str"),
+    ("b'abc'", "bytes"),
+    ("{'a': 1}", "dict"),
+    ("{1, 2}", "set"),
+    ("[x, x]", "list or tuple"),
+    ("(x, x)", "list or tuple"),
+    ("x[y]", "indices"),
+    ("x[1.5]", "indices"),
+    ("x[0][::0]", "step"),
+    ("exp(*x)", "starred"),
+    ("exp(**x)", "keyword"),
+    ("sum(x, where=x)", "keyword 'where'"),
+    ("sum(x, axis=x)", "keyword values"),
+    ("sum(x, axis=__import__('os'))", "keyword values"),
+    ("x % 2", "Mod"),
+    ("x // 2", "FloorDiv"),
+    ("x << 2", "LShift"),
+    ("~x", "Invert"),
+    ("not x", "Not"),
+    ("x is x", "Is"),
+    ("x in x", "In"),
+    ("a < b < c", "chained"),
+    ("1j * x", "complex"),
+    ("None + x", "None"),
+    ("...", "Ellipsis"),
+    ("x = 1", "invalid syntax"),
+    ("import os", "invalid syntax"),
+    ("x; y", "invalid syntax"),
+    ("x\0", "null"),
+    ("", "empty"),
+    ("   ", "empty"),
+    ("await x", "await"),
+]
+
+
+@pytest.mark.parametrize("text, message", HOSTILE)
+def test_hostile_and_unsupported_input(text, message):
+    with pytest.raises(gc.ParseError, match=message):
+        parse(text)
+
+
+def test_errors_name_the_part_and_column():
+    with pytest.raises(gc.ParseError, match=r"column 9: 'x\.__class__'"):
+        parse("1 + 2 * x.__class__")
+    with pytest.raises(gc.ParseError, match=r"column 5: 'foo'"):
+        parse("x + foo(x)")
+    # Columns count characters, not UTF-8 bytes.
+    with pytest.raises(gc.ParseError, match=r"column 7: 'ü\.real'"):
+        parse("é + é+ü.real")
+    with pytest.raises(gc.ParseError, match=r"line 2, column 2: 'x\.T'"):
+        parse("(x\n+x.T)")
+    with pytest.raises(gc.ParseError, match=r"exp.*column 1: 'exp\(x, x\)'"):
+        parse("exp(x, x)")
+
+
+@pytest.mark.parametrize("text, message", [
+    ("x ** 10 ** 10", "too large"),
+    ("10 ** 10 ** 10", "too large"),
+    (f"x ** {MAX_EXPONENT + 1}", "too large"),
+    ("x ** 1e300", "too large"),
+    ("2 ** 64 * x", "64 bits"),
+    ("9" * 30 + " * x", "64 bits"),
+    ("9" * 5000, "64 bits|invalid syntax|too long"),
+    ("1e300 ** 2 * x", "constant arithmetic"),
+    ("(-8) ** 0.5 * x", "fractional"),
+    ("x + 1 / (1 - 1)", "division by zero"),
+    ("0 ** -1 + x", "division by zero"),
+    ("broadcast_to(1.0, (100000, 100000, 10))", "entries"),
+    ("(" * 300 + "x" + ")" * 300, "invalid syntax|nested"),
+    ("-" * 5000 + "x", "nested"),
+    ("+".join(["x"] * 3000), "too large|nested"),
+    ("exp(" * 150 + "x" + ")" * 150, "nested"),
+    ("x" * (MAX_LENGTH + 1), "too long"),
+    ("[" * 150 + "]" * 150, "nested|list"),
+])
+def test_resource_guards(text, message):
+    with pytest.raises(gc.ParseError, match=message):
+        parse(text)
+
+
+def test_depth_limit_leaves_ordinary_expressions_alone():
+    y, _ = parse("+".join(["x"] * (MAX_DEPTH // 2)))
+    assert isinstance(y, gc.Symbol)
+
+
+def test_parsing_never_evaluates(monkeypatch):
+    def refuse(*args, **kwargs):
+        raise AssertionError("eval/exec called while parsing")
+
+    monkeypatch.setattr(builtins, "eval", refuse)
+    monkeypatch.setattr(builtins, "exec", refuse)
+    parse("sum(exp(x) * w[0], axis=0) + 2 ** 3")
+    for text, _ in HOSTILE:
+        with pytest.raises(gc.ParseError):
+            parse(text)
+
+
+# --- hypothesis: garbage in, ParseError out ---------------------------------------------
+
+
+def _parse_or_parse_error(text):
+    try:
+        result = parse(text)
+    except gc.ParseError:
+        return None
+    assert isinstance(result.expr, gc.Symbol)
+    assert all(isinstance(v, gc.Symbol) and v.op == "var" for v in result.vars.values())
+    return result
+
+
+@given(st.text(max_size=60))
+def test_garbage_strings(text):
+    _parse_or_parse_error(text)
+
+
+TOKENS = ["x", "w", "1", "0", "-1", "2.5", "1e308", "9" * 25, "(", ")", "[", "]", ",", ":",
+          "...", ".", "*", "**", "+", "-", "/", "@", "<", "==", "=", "'", '"', "\\", "\n", "é",
+          "_", "__class__", "import", "lambda", "sum(", "exp(", "reshape(", "axis=", "None",
+          "True", "gc.", "os.", " ", "#", "\x00", "j", "{", "}", "if", "for"]
+VALID = ["2*dot(x, x)", "sum(w, axis=0, keepdims=True)", "x[1:3] ** 2 - w[:, 0]",
+         "stack([x, x], axis=-1)", "where(x > 0, x, -x)", "mean(3*(x+3)**2)",
+         "reshape(w, (3, 2)) @ x[0:2]", "gc.tanh(x) / 2"]
+
+
+@given(st.sampled_from(VALID), st.lists(st.tuples(st.integers(0, 40), st.integers(0, 3),
+                                                  st.sampled_from(TOKENS)), max_size=4))
+def test_mutated_valid_expressions(text, edits):
+    for position, cut, token in edits:
+        i = position % (len(text) + 1)
+        text = text[:i] + token + text[i + cut:]
+    _parse_or_parse_error(text)
+
+
+expressions = st.recursive(
+    st.sampled_from(["x", "w", "1", "2.5", "-3", "True"]),
+    lambda inner: st.one_of(
+        st.tuples(inner, st.sampled_from(["+", "-", "*", "/", "**", "@", ">"]), inner)
+        .map(lambda t: f"({t[0]} {t[1]} {t[2]})"),
+        st.tuples(st.sampled_from(["exp", "sum", "tanh", "abs", "relu", "transpose", "norm"]),
+                  inner).map(lambda t: f"{t[0]}({t[1]})"),
+        st.tuples(inner, st.sampled_from(["[0]", "[1:]", "[:, 0]", "[None]"]))
+        .map(lambda t: t[0] + t[1]),
+    ),
+    max_leaves=8)
+
+
+@given(expressions)
+def test_random_well_formed_expressions(text):
+    """Shape errors (x @ 1.0, w[:, 0] of a vector) are ParseErrors naming the call."""
+    _parse_or_parse_error(text)
