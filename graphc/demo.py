@@ -411,28 +411,41 @@ def mlp_training(d: Demo) -> None:
 
 
 def control_flow_example(d: Demo) -> None:
-    """The tutorial's f(a): a while loop and an if that depend on the data (@gc.function)."""
-    if not callable(getattr(gc, "function", None)):
-        d.say("  (control flow is not available in this build: gc.function is missing)")
+    """The tutorial's f(a): a while loop and an if that depend on the data, written with
+    @gc.function (Python control flow converted) or, without it, gc.while_loop and gc.cond."""
+    if callable(getattr(gc, "function", None)):
+        @gc.function
+        def f(a):
+            b = a * 2
+            while gc.norm(b) < 1000:
+                b = b * 2
+            if gc.sum(b) > 0:
+                c = b
+            else:
+                c = 100 * b
+            return c
+
+        d.say("  written with Python while/if under @gc.function")
+    elif hasattr(gc, "while_loop") and hasattr(gc, "cond"):
+        def f(a):
+            b = gc.while_loop(lambda b: gc.norm(b) < 1000, lambda b: b * 2, a * 2)
+            return gc.cond(gc.sum(b) > 0, lambda b: b, lambda b: 100 * b, b)
+
+        d.say("  written with gc.while_loop and gc.cond (@gc.function is not in this build)")
+    else:
+        d.say("  (control flow is not available in this build)")
         return
-
-    @gc.function
-    def f(a):
-        b = a * 2
-        while gc.norm(b) < 1000:
-            b = b * 2
-        if gc.sum(b) > 0:
-            c = b
-        else:
-            c = 100 * b
-        return c
-
     a = gc.var("a", shape=())
     dd = f(a)
     d.graph("d", dd)
     g = d.gradient(dd, a, "dd/da")
+    fn = gc.compile([a], [dd, g])
     av = np.float64(np.random.default_rng(3).normal())
-    dv, gv = gc.compile([a], [dd, g])(av)
+    dv, gv = fn(av)
+    d.source(fn, "emitted numpy code (the loop keeps its trip count for the reverse pass)")
+    back = gc.load_json(gc.Group([dd, g]).tojson())
+    sv, sg = gc.compile([v for v in gc.ir.free_vars([back])], back)(av)
+    d.say("  saved to JSON and loaded back: the loaded graph computes the same values")
 
     def eager(E):
         at = E.tensor(av, requires_grad=True)
@@ -444,7 +457,8 @@ def control_flow_example(d: Demo) -> None:
         return _numpy(c), _numpy(at.grad)
 
     de, ge = d.eager(eager) or (None, None)
-    d.compare([("d", dv, de, None), ("dd/da = d/a", gv, ge, dv / av)])
+    d.compare([("d", dv, de, sv), ("dd/da = d/a", gv, ge, dv / av), ("loaded dd/da", sg, None,
+                                                                      gv)])
 
 
 SECTIONS = [
@@ -457,7 +471,7 @@ SECTIONS = [
     ("gradient descent on w**2 + 20", descent_example),
     ("linear regression trained by gradient descent", linear_regression_training),
     ("a small MLP trained by gradient descent", mlp_training),
-    ("Python control flow: while and if on data (@gc.function)", control_flow_example),
+    ("Python control flow: while and if on data", control_flow_example),
 ]
 
 

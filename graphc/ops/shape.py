@@ -574,7 +574,7 @@ class IndexGrad(OpDef):
         return d
 
     def impl(self, x, like, *, index):
-        return runtime._index_grad(x, like, index)
+        return runtime._index_grad(x, like, runtime.to_numpy_index(index))
 
     def emit(self, x, like, *, index):
         return f"_index_grad({x}, {like}, {runtime.format_index(index, as_tuple=True)})"

@@ -1,0 +1,644 @@
+"""Registry-driven op tests: generated from `graphc.ops.OPS`, so no op escapes.
+
+Every registered op needs a recipe in `RECIPES` (its argument cases: shapes, attrs, integer
+labels, ...); an op without one fails `test_recipe`. For each case the tests check:
+
+- the static shape and dtype rules against the real result, with shapes declared in full,
+  as ranks only and not at all, and with dtypes unknown;
+- the emitted code against `impl`, and compiled results against the plain numpy call of
+  the `gc` function and an independent numpy reference;
+- VJP and JVP against finite differences and against each other, to second order, through
+  `graphc.testing.assert_grads`;
+- for elementwise ops, the partials `d` against `sympy.diff`, symbolically;
+- numpy's dtype promotion for elementwise ops (float32 with Python scalars stays float32,
+  integers to exp give float64, ...).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Callable
+
+import numpy as np
+import pytest
+import sympy as sp
+
+import graphc as gc
+from graphc import testing
+from graphc.ops import OPS
+from graphc.ops.base import Elementwise
+
+# Internal plumbing: not callable as array functions, or exercised by every graph anyway.
+EXEMPT = {
+    "var": "a leaf: every other test makes them",
+    "const": "a leaf: every other test makes them",
+    "group": "multi-output packaging, only valid as a graph output (tests/test_group*)",
+    "get": "selects from tuple-valued nodes; tested with the control-flow ops that make them",
+}
+
+
+# --- argument specs -----------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class Arg:
+    """One input: floats from a domain (the op's own by default), integer labels, booleans."""
+
+    shape: tuple
+    kind: str = "float"
+    domain: Any = None
+    high: int = 0
+
+    def make(self, default_domain, rng):
+        if self.kind == "int":
+            return rng.integers(0, self.high, size=self.shape).astype(np.int64)
+        if self.kind == "bool":
+            return rng.random(self.shape) < 0.5
+        return testing.sample(self.domain or default_domain, self.shape, rng)
+
+
+def F(*shape, domain=None):
+    return Arg(tuple(shape), domain=domain)
+
+
+def Int(shape, high):
+    return Arg(tuple(shape), "int", high=high)
+
+
+def Bool(*shape):
+    return Arg(tuple(shape), "bool")
+
+
+@dataclasses.dataclass
+class Recipe:
+    """How to call an op and what of it to check.
+
+    `cases` are (args, attrs) pairs; an arg is an `Arg` or a bare shape (floats from the
+    op's domain). `call(op, *args, **attrs)` defaults to `op(*args, **attrs)`. `ref` is an
+    independent numpy reference. `grads` / `generic`: None to check, else the reason not to.
+    """
+
+    cases: list
+    call: Callable | None = None
+    ref: Callable | None = None
+    order: int = 2
+    grads: str | None = None
+    generic: str | None = None
+    rtol: float = 1e-5
+    eps: float | None = None
+
+
+UNARY = [((),), ((1,),), ((3,),), ((2, 3),), ((1, 3, 1),)]
+BINARY = [((), ()), ((3,), ()), ((), (2, 3)), ((2, 3), (3,)), ((2, 1), (1, 3)), ((1,), (3,)),
+          ((2, 3), (2, 3))]
+REDUCE = [((), {}), ((3,), {}), ((2, 3), {"axis": 0}), ((2, 3), {"axis": 1, "keepdims": True}),
+          ((2, 3, 2), {"axis": (0, 2)}), ((2, 3), {"axis": -1}), ((2, 3), {"keepdims": True}),
+          ((1, 3), {"axis": 0})]
+
+
+def cases(shape_lists, attrs=None):
+    return [(tuple(shapes), dict(attrs or {})) for shapes in shape_lists]
+
+
+def reductions():
+    return [((shape,), attrs) for shape, attrs in REDUCE]
+
+
+def _np_ref(name):
+    return getattr(np, name)
+
+
+def _sigmoid_ref(x):
+    return 1 / (1 + np.exp(-x))
+
+
+def _softmax_ref(x, axis=-1):
+    e = np.exp(x)
+    return e / e.sum(axis=axis, keepdims=True)
+
+
+def _cross_entropy_ref(logits, labels):
+    logp = logits - np.log(np.exp(logits).sum(-1, keepdims=True))
+    return -np.mean(np.take_along_axis(logp, labels[..., None], -1))
+
+
+def _join(op, *xs, **attrs):
+    return op(list(xs), **attrs)
+
+
+def _sum_to_ref(x, like):
+    like = np.asarray(like)
+    lead = x.ndim - like.ndim
+    x = x.sum(axis=tuple(range(lead)))
+    return x.sum(axis=tuple(i for i, d in enumerate(like.shape) if d == 1),
+                 keepdims=True).reshape(like.shape)
+
+
+def _index_grad_ref(x, like, index):
+    out = np.zeros(np.shape(like))
+    out[index] = x
+    return out
+
+
+# Control flow goes through the public functions; the op nodes hold the traced sub-graphs.
+def _cond(op, p, x):
+    return gc.cond(p > 0, lambda a, q: gc.sin(a) * q, lambda a, q: gc.exp(a) - q, x, p)
+
+
+def _cond_ref(p, x):
+    return np.sin(x) * p if p > 0 else np.exp(x) - p
+
+
+def _while(op, x):
+    return gc.while_loop(lambda c: c[1] < 3, lambda c: (c[0] * 0.5 + gc.sin(c[0]), c[1] + 1),
+                         (x, 0))
+
+
+def _while_ref(x):
+    for _ in range(3):
+        x = x * 0.5 + np.sin(x)
+    return x, 3
+
+
+def _fori(op, x):
+    return gc.fori_loop(0, 3, lambda i, c: c * gc.cos(c) + 0.5, x)
+
+
+def _fori_ref(x):
+    for _ in range(3):
+        x = x * np.cos(x) + 0.5
+    return x
+
+
+def _scan(op, init, xs):
+    return gc.scan(lambda c, x: (c * gc.tanh(x) + gc.sin(x), c * x), init, xs)
+
+
+def _scan_ref(init, xs):
+    ys = []
+    for x in xs:
+        init, y = init * np.tanh(x) + np.sin(x), init * x
+        ys.append(y)
+    return init, np.stack(ys)
+
+
+RECIPES: dict[str, Recipe] = {}
+for _name in ["negative", "exp", "log", "log1p", "expm1", "sqrt", "square", "sin", "cos",
+              "tan", "arcsin", "arccos", "arctan", "sinh", "cosh", "tanh", "abs", "sign"]:
+    RECIPES[_name] = Recipe(cases(UNARY), ref=_np_ref(_name))
+for _name in ["add", "subtract", "multiply", "divide", "maximum", "minimum"]:
+    RECIPES[_name] = Recipe(cases(BINARY), ref=_np_ref(_name))
+for _name in ["less", "less_equal", "greater", "greater_equal", "equal", "not_equal"]:
+    RECIPES[_name] = Recipe(cases(BINARY), ref=_np_ref(_name))
+RECIPES.update({
+    # Constant exponents too: x ** 3 on negative bases, where d/db (y log a) is undefined
+    # but never needed.
+    "power": Recipe(cases(BINARY) + [((F(3, domain=(-2.0, 2.0)),), {"exponent": 3}),
+                                    ((F(2, 3),), {"exponent": 0.5})],
+                    call=lambda op, a, b=None, exponent=None:
+                    op(a, b) if exponent is None else op(a, exponent),
+                    ref=lambda a, b=None, exponent=None:
+                    np.power(a, b if exponent is None else exponent)),
+    "sigmoid": Recipe(cases(UNARY), ref=_sigmoid_ref),
+    "relu": Recipe(cases(UNARY), ref=lambda x: np.where(x > 0, x, 0.0)),
+    "softplus": Recipe(cases(UNARY), ref=lambda x: np.log(1 + np.exp(x))),
+    "zeros_like": Recipe(cases(UNARY), ref=np.zeros_like),
+    "ones_like": Recipe(cases(UNARY), ref=np.ones_like),
+    "where": Recipe([((Bool(3), (3,), (3,)), {}), ((Bool(2, 3), (3,), ()), {}),
+                     ((Bool(), (2,), (2,)), {}), ((Bool(2, 1), (1, 3), (2, 3)), {})],
+                    ref=np.where),
+    "clip": Recipe([(((3,), F(domain=(-1.0, -0.5)), F(domain=(0.5, 1.0))), {}),
+                    (((2, 3), F(3, domain=(-1.0, -0.5)), F(domain=(0.5, 1.0))), {}),
+                    ((F(domain=(-1.0, 1.0)), F(domain=(-1.0, -0.5)), F(domain=(0.5, 1.0))),
+                     {}),
+                    (((2, 3),), {"a_max": 0.5}), (((4,),), {"a_min": -0.5})],
+                   call=lambda op, x, lo=None, hi=None, a_min=None, a_max=None:
+                   op(x, lo, hi) if lo is not None else op(x, a_min, a_max),
+                   ref=lambda x, lo=None, hi=None, a_min=None, a_max=None:
+                   np.clip(x, lo, hi) if lo is not None else np.clip(x, a_min, a_max)),
+    "stop_gradient": Recipe(cases(UNARY), ref=lambda x: x,
+                            grads="its derivative is zero by definition, not the numeric "
+                                  "one; see test_stop_gradient_blocks_derivatives"),
+    "astype": Recipe([(((3,),), {"dtype": "float64"}), (((2, 3),), {"dtype": "float32"}),
+                      (((),), {"dtype": "int64"})],
+                     ref=lambda x, dtype: x.astype(dtype),
+                     # Outputs rounded to float32 (relative 6e-8) make a central difference
+                     # noisy by 6e-8 / eps; astype is linear, so a large step loses nothing.
+                     eps=1e-2, rtol=1e-4),
+    "reshape": Recipe([(((6,),), {"shape": (2, 3)}), (((2, 3),), {"shape": (-1,)}),
+                       (((),), {"shape": (1, 1)}), (((2, 3),), {"shape": (3, -1)})],
+                      ref=np.reshape),
+    "transpose": Recipe([(((2, 3),), {}), (((2, 3, 4),), {"axes": (1, 2, 0)}),
+                         (((3,),), {}), (((),), {})],
+                        ref=lambda x, axes=None: np.transpose(x, axes)),
+    "broadcast_to": Recipe([(((3,),), {"shape": (2, 3)}), (((),), {"shape": (2,)}),
+                            (((2, 1),), {"shape": (2, 3)}), (((1,),), {"shape": (1,)})],
+                           ref=np.broadcast_to),
+    "sum_to": Recipe(cases([((2, 3), (3,)), ((2, 3), (1, 3)), ((2, 3), (2, 1)), ((3,), ()),
+                            ((2, 3), (2, 3)), ((), ()), ((2, 1, 3), (1, 3))]),
+                     ref=_sum_to_ref),
+    "broadcast_like": Recipe(cases([((3,), (2, 3)), ((), (2,)), ((2, 1), (2, 3)), ((), ())]),
+                             ref=lambda x, like: np.broadcast_to(x, np.shape(like))),
+    "reshape_like": Recipe(cases([((6,), (2, 3)), ((2, 3), (3, 2)), ((1,), ())]),
+                           ref=lambda x, like: np.reshape(x, np.shape(like))),
+    "expand_dims": Recipe([(((3,),), {"axis": 0}), (((2, 3),), {"axis": -1}),
+                           (((),), {"axis": 0}), (((2, 3),), {"axis": (0, 2)})],
+                          ref=np.expand_dims),
+    "squeeze": Recipe([(((1, 3, 1),), {}), (((1, 3, 1),), {"axis": 0}), (((1,),), {}),
+                       (((2, 1),), {"axis": -1})],
+                      ref=lambda x, axis=None: np.squeeze(x, axis)),
+    "concatenate": Recipe([(((2, 3), (1, 3)), {"axis": 0}), (((2, 3), (2, 2)), {"axis": -1}),
+                           (((3,), (2,), (1,)), {})],
+                          call=_join, ref=lambda *xs, axis=0: np.concatenate(xs, axis),
+                          generic="its VJP needs the sizes along the axis (a GradError "
+                                  "asks to declare the shapes)"),
+    "stack": Recipe([(((3,), (3,)), {}), (((2, 3), (2, 3), (2, 3)), {"axis": -1}),
+                     (((), ()), {}), (((2,), (2,)), {"axis": 1})],
+                    call=_join, ref=lambda *xs, axis=0: np.stack(xs, axis)),
+    "getitem": Recipe([(((4,),), {"index": 1}), (((3, 4),), {"index": (slice(1, 3), 0)}),
+                       (((3, 4),), {"index": (Ellipsis, None, slice(None, None, 2))}),
+                       (((2, 3),), {"index": -1}), (((3,),), {"index": slice(None, None, -1)})],
+                      ref=lambda x, index: x[index]),
+    "index_grad": Recipe([(((), (4,)), {"index": (1,)}),
+                          (((2,), (3, 4)), {"index": (slice(1, 3), 0)}),
+                          (((2, 3), (2, 3)), {"index": ()})],
+                         ref=_index_grad_ref),
+    "matmul": Recipe(cases([((2, 3), (3, 4)), ((3,), (3, 2)), ((2, 3), (3,)), ((3,), (3,)),
+                            ((2, 2, 3), (3, 2)), ((2, 1, 2, 3), (3, 3, 2))]),
+                     ref=np.matmul),
+    "dot": Recipe(cases([((2, 3), (3, 4)), ((3,), (3,)), ((3,), (3, 2)), ((2, 3), (3,)),
+                         ((), (3,)), ((2, 3), ())]),
+                  ref=np.dot),
+    "product_vjp": Recipe([(((2, 4), (2, 3), (3, 4)), {"side": 0, "kind": "matmul"}),
+                           (((2, 4), (2, 3), (3, 4)), {"side": 1, "kind": "matmul"}),
+                           (((), (3,), (3,)), {"side": 1, "kind": "dot"}),
+                           (((2,), (2, 3), (3,)), {"side": 0, "kind": "dot"})],
+                          ref=lambda g, a, b, side, kind: (
+                              np.outer(g, b) if b.ndim == 1 and a.ndim == 2 and side == 0
+                              else g * (b, a)[side] if a.ndim == 1
+                              else g @ b.T if side == 0 else a.T @ g),
+                          grads="a placeholder for rank-generic matmul/dot VJPs: its own "
+                                "rules raise GradError by design (ranks needed)"),
+    "cond": Recipe([((F(domain=(0.2, 2.0)), (3,)), {}), ((F(domain=(-2.0, -0.2)), (2, 3)), {})],
+                   call=_cond, ref=_cond_ref),
+    "while_loop": Recipe([(((3,),), {}), (((),), {})], call=_while, ref=_while_ref),
+    "fori_loop": Recipe([(((3,),), {}), (((2, 2),), {})], call=_fori, ref=_fori_ref),
+    "scan": Recipe([(((2,), (4, 2)), {}), (((), (3,)), {})], call=_scan, ref=_scan_ref),
+    "outer": Recipe(cases([((3,), (2,)), ((1,), (4,))]), ref=np.outer),
+    "softmax": Recipe([(((3,),), {}), (((2, 3),), {"axis": 0}), (((2, 3),), {}),
+                       (((1,),), {})], ref=_softmax_ref),
+    "log_softmax": Recipe([(((3,),), {}), (((2, 3),), {"axis": 0}), (((2, 3),), {}),
+                           (((1,),), {})],
+                          ref=lambda x, axis=-1: np.log(_softmax_ref(x, axis))),
+    "one_hot": Recipe([((Int((3,), 4), (3, 4)), {}), ((Int((), 3), (3,)), {})],
+                      ref=lambda labels, like: np.eye(np.shape(like)[-1])[labels]),
+    "mse_loss": Recipe(cases([((3,), (3,)), ((2, 3), (3,)), ((), ()), ((2, 3), (2, 3))]),
+                       ref=lambda p, t: np.mean((p - t) ** 2)),
+    "cross_entropy": Recipe([(((3, 4), Int((3,), 4)), {}), (((4,), Int((), 4)), {}),
+                             (((2, 2, 3), Int((2, 2), 3)), {})],
+                            ref=_cross_entropy_ref),
+    "sum": Recipe(reductions(), ref=np.sum),
+    "mean": Recipe(reductions(), ref=np.mean),
+    "max": Recipe(reductions(), ref=np.max),
+    "min": Recipe(reductions(), ref=np.min),
+    "prod": Recipe(reductions(), ref=np.prod),
+    "logsumexp": Recipe(reductions(),
+                        ref=lambda x, axis=None, keepdims=False:
+                        np.log(np.sum(np.exp(x), axis=axis, keepdims=keepdims))),
+    "norm": Recipe(cases([((3,),), ((2, 3),), ((),)]),
+                   ref=lambda x: np.sqrt(np.sum(x * x))),
+    "reduced_size": Recipe([(((2, 3),), {}), (((2, 3),), {"axis": (1,)}), (((),), {}),
+                            (((2, 3, 4),), {"axis": (0, 2)})],
+                           ref=lambda x, axis=None: int(np.prod(
+                               np.shape(x) if axis is None else
+                               [np.shape(x)[a] for a in axis]))),
+})
+
+
+# --- building a case ----------------------------------------------------------------------
+
+
+def make_args(name, case, rng):
+    op = OPS[name]
+    specs, attrs = case
+    specs = [s if isinstance(s, Arg) else F(*s) for s in specs]
+    domains = testing.input_domains(op, len(specs))
+    return [s.make(d, rng) for s, d in zip(specs, domains)], attrs
+
+
+def call(name, *args, **attrs):
+    recipe = RECIPES[name]
+    op = OPS[name]
+    if recipe.call is not None:
+        return recipe.call(op, *args, **attrs)
+    return op(*args, **attrs)
+
+
+def params():
+    out = []
+    for name in sorted(OPS):
+        if name in EXEMPT:
+            continue
+        recipe = RECIPES.get(name)
+        if recipe is None:
+            out.append(pytest.param(name, None, id=f"{name}-no-recipe"))
+            continue
+        for i, case in enumerate(recipe.cases):
+            out.append(pytest.param(name, case, id=f"{name}-{i}"))
+    return out
+
+
+PARAMS = params()
+
+
+def _vars(arrays, declare="shape", dtypes=True):
+    out = []
+    for i, a in enumerate(arrays):
+        shape = {"shape": a.shape, "rank": (None,) * a.ndim, "none": None}[declare]
+        out.append(gc.var(f"x{i}", shape=shape, dtype=a.dtype if dtypes else None))
+    return out
+
+
+def _find(y, name):
+    """The node of op `name` that a recipe's call made (the output itself, usually)."""
+    for node in reversed(gc.ir.toposort([y])):
+        if node.op == name:
+            return node
+    raise AssertionError(f"the recipe's call made no {name} node")
+
+
+# --- the tests ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", sorted(OPS))
+def test_recipe(name):
+    """Every registered op has a recipe (or an exemption with a reason)."""
+    if name in EXEMPT:
+        return
+    assert name in RECIPES, (
+        f"op {name!r} is registered but has no recipe in tests/ops/test_registry.py RECIPES: "
+        "add its argument cases there so its rules get tested")
+    assert RECIPES[name].cases
+
+
+def _with_dtype(arrays, dtype):
+    return [a.astype(dtype) if a.dtype.kind == "f" else a for a in arrays]
+
+
+def _outputs(value):
+    return list(value) if isinstance(value, (list, tuple)) else [value]
+
+
+@pytest.mark.parametrize("name,case", PARAMS)
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_shape_dtype_rule(name, case, dtype, rng):
+    """Static shape and dtype agree with the real result, whatever the vars declare."""
+    assert case is not None, f"op {name!r} has no recipe"
+    arrays, attrs = make_args(name, case, rng)
+    arrays = _with_dtype(arrays, dtype)
+    reals = [np.asarray(r) for r in _outputs(call(name, *arrays, **attrs))]
+    for declare in ("shape", "rank", "none"):
+        for dtypes in (True, False):
+            ys = _outputs(call(name, *_vars(arrays, declare, dtypes), **attrs))
+            _find(ys[0], name)
+            assert len(ys) == len(reals)
+            for k, (y, real) in enumerate(zip(ys, reals)):
+                where = f"{name} output {k}, vars declaring {declare}, dtypes {dtypes}"
+                if declare == "shape":
+                    assert y.shape == real.shape, where
+                elif y.shape is not None:
+                    assert len(y.shape) == real.ndim, where
+                    assert all(d is None or d == r for d, r in zip(y.shape, real.shape)), where
+                if dtypes:
+                    assert y.dtype == real.dtype, f"{where}: {y.dtype} != {real.dtype}"
+                else:
+                    assert y.dtype is None or y.dtype == real.dtype, where
+
+
+def _value_of(node, env):
+    if node.op == "var":
+        return env[node.name]
+    assert node.op == "const", f"unexpected input {node.op}"
+    return node.attrs["value"]
+
+
+@pytest.mark.parametrize("name,case", PARAMS)
+def test_forward(name, case, rng):
+    """Emitted code == impl; compiled == plain numpy == an independent reference."""
+    assert case is not None, f"op {name!r} has no recipe"
+    recipe = RECIPES[name]
+    arrays, attrs = make_args(name, case, rng)
+    plains = _outputs(call(name, *arrays, **attrs))
+    assert not any(isinstance(p, gc.Symbol) for p in plains)
+    plains = [np.asarray(p) for p in plains]
+    if recipe.ref is not None:
+        expected = [np.asarray(e) for e in _outputs(recipe.ref(*arrays, **attrs))]
+        for p, e in zip(plains, expected, strict=True):
+            assert p.shape == e.shape
+            np.testing.assert_allclose(p, e, rtol=1e-12, atol=1e-14)
+    xs = _vars(arrays)
+    ys = _outputs(call(name, *xs, **attrs))
+    node = _find(ys[0], name)
+    if node is ys[0] and len(ys) == 1:
+        env = {x.name: a for x, a in zip(xs, arrays)}
+        impl = np.asarray(node.opdef.impl(*(_value_of(x, env) for x in node.inputs),
+                                          **node.attrs))
+        out = np.asarray(gc.compile(xs, node, simplify=False)(*arrays))
+        assert out.dtype == impl.dtype and out.shape == impl.shape
+        np.testing.assert_array_equal(out, impl)
+    for declare in ("shape", "rank", "none"):
+        xs = _vars(arrays, declare)
+        outs = gc.compile(xs, _outputs(call(name, *xs, **attrs)))(*arrays)
+        for k, (out, plain) in enumerate(zip(outs, plains, strict=True)):
+            out = np.asarray(out)
+            where = f"output {k}, vars declaring {declare}"
+            assert out.dtype == plain.dtype, f"{where}: {out.dtype} != {plain.dtype}"
+            assert out.shape == plain.shape, where
+            np.testing.assert_allclose(out, plain, rtol=1e-13, atol=1e-15, err_msg=where)
+
+
+@pytest.mark.parametrize("name,case", PARAMS)
+def test_grads(name, case, rng):
+    """VJP and JVP against finite differences and each other, to second order."""
+    assert case is not None, f"op {name!r} has no recipe"
+    op, recipe = OPS[name], RECIPES[name]
+    if not op.differentiable:
+        pytest.skip(f"{name} is marked not differentiable")
+    if recipe.grads is not None:
+        pytest.skip(recipe.grads)
+    arrays, attrs = make_args(name, case, rng)
+    if not any(a.dtype.kind == "f" for a in arrays):
+        pytest.skip("no floating input")
+    engines = testing.default_engines()
+    if recipe.generic is None:
+        engines += ("generic",)
+    testing.assert_grads(lambda *xs: call(name, *xs, **attrs), arrays, order=recipe.order,
+                         engines=engines, rtol=recipe.rtol, eps=recipe.eps, rng=rng)
+
+
+def test_stop_gradient_blocks_derivatives(rng):
+    x = gc.var("x", shape=(3,))
+    t = gc.var("t", shape=(3,))
+    y = gc.stop_gradient(x) * x
+    f = gc.compile([x, t], [gc.grad(gc.sum(y), x), gc.jvp(y, {x: t})])
+    a, b = rng.standard_normal(3), rng.standard_normal(3)
+    g, j = f(a, b)
+    np.testing.assert_allclose(g, a)
+    np.testing.assert_allclose(j, a * b)
+
+
+# --- elementwise partials against sympy -----------------------------------------------------
+
+
+def _to_sympy(sym, env, given):
+    """An elementwise graph as a sympy expression, through each op's `sympy` mapping;
+    `given` maps ids of nodes (the op's output `y`) to their expressions."""
+    memo = dict(given)
+    stop = [n for n in gc.ir.toposort([sym]) if id(n) in given]
+    for node in gc.ir.toposort([sym], stop=stop):
+        if id(node) in memo:
+            continue
+        if node.op == "var":
+            memo[id(node)] = env[node.name]
+        elif node.op == "const":
+            memo[id(node)] = sp.nsimplify(np.asarray(node.attrs["value"]).item())
+        else:
+            assert node.opdef.sympy is not None, f"{node.op} has no sympy mapping"
+            expr = node.opdef.sympy(*(memo[id(x)] for x in node.inputs))
+            if isinstance(expr, sp.core.relational.Relational):
+                expr = sp.Piecewise((1, expr), (0, True))  # a mask used as a number
+            memo[id(node)] = expr
+    return memo[id(sym)]
+
+
+def _sympy_symbol(name, domain):
+    if domain == "nonzero":
+        return sp.Symbol(name, real=True, nonzero=True)
+    lo, hi = domain
+    return sp.Symbol(name, positive=True) if lo > 0 else sp.Symbol(name, real=True)
+
+
+SYMPY_OPS = [name for name, op in sorted(OPS.items())
+             if isinstance(op, Elementwise) and op.sympy is not None and op.differentiable
+             and "vjp" not in vars(op)]
+
+
+@pytest.mark.parametrize("name", SYMPY_OPS)
+def test_partials_match_sympy(name):
+    """Each partial `d` equals sympy's derivative of the op's sympy mapping, symbolically."""
+    op = OPS[name]
+    domains = testing.input_domains(op, op.nin)
+    syms = [_sympy_symbol(f"x{i}", d) for i, d in enumerate(domains)]
+    expr = op.sympy(*syms)
+    xs = [gc.var(f"x{i}") for i in range(op.nin)]
+    y = op(*xs)
+    env = {f"x{i}": s for i, s in enumerate(syms)}
+    for i, d in enumerate(op.d):
+        exact = sp.diff(expr, syms[i])
+        if d is None:
+            # Not differentiable there: the derivative must vanish almost everywhere.
+            assert sp.simplify(exact.replace(sp.DiracDelta, lambda *a: 0)) == 0, name
+            continue
+        partial = d(y, *xs)
+        if isinstance(partial, (int, float)):
+            got = sp.nsimplify(partial)
+        else:
+            got = _to_sympy(partial, env, {id(y): expr})
+        if exact.has(sp.Heaviside):
+            # Masks (relu's x > 0) are Piecewise: compare with sympy's Heaviside the same way.
+            exact = exact.rewrite(sp.Piecewise)
+        difference = sp.piecewise_fold(got - exact)
+        assert sp.simplify(difference) == 0, f"{name}: d/dx{i} is {got}, sympy says {exact}"
+
+
+# --- dtype promotion, like numpy ---------------------------------------------------------
+
+def _int_values(domain):
+    if domain == "nonzero":
+        return np.array([-1, 2])
+    lo, hi = domain
+    if lo > 0:
+        return np.array([1, 2])
+    if hi < 1:
+        return np.array([0, 0])
+    return np.array([-1, 1])
+
+
+def _promotion_inputs(domains, kinds, rng):
+    out = []
+    for domain, kind in zip(domains, kinds):
+        if kind in ("float64", "float32"):
+            out.append(testing.sample(domain, (2,), rng, dtype=kind))
+        elif kind in ("int64", "int32"):
+            out.append(_int_values(domain).astype(kind))
+        elif kind == "pyfloat":
+            out.append(float(testing.sample(domain, (), rng)))
+        elif kind == "pyint":
+            out.append(int(_int_values(domain)[1]))
+    return out
+
+
+PROMOTIONS = {
+    1: [("float32",), ("int64",), ("int32",)],
+    2: [("float32", "pyfloat"), ("pyfloat", "float32"), ("float32", "pyint"),
+        ("int32", "pyint"), ("int64", "pyfloat"), ("float32", "float64"), ("int32", "float32"),
+        ("int64", "int32")],
+}
+ELEMENTWISE = [name for name, op in sorted(OPS.items())
+               if isinstance(op, Elementwise) and op.nin in PROMOTIONS]
+
+
+@pytest.mark.parametrize("name", ELEMENTWISE)
+def test_dtype_promotion(name, rng):
+    """Static dtype == numpy's result dtype == compiled dtype, Python scalars weakly typed."""
+    op = OPS[name]
+    domains = testing.input_domains(op, op.nin)
+    for kinds in PROMOTIONS[op.nin]:
+        values = _promotion_inputs(domains, kinds, rng)
+        with np.errstate(all="ignore"):
+            try:
+                real = np.asarray(op.fn(*values))
+            except (TypeError, ValueError):
+                continue  # numpy refuses the combination itself
+            plain = np.asarray(op(*values))
+        assert plain.dtype == real.dtype, (name, kinds)
+        xs = [gc.var(f"x{i}", np.shape(v), np.asarray(v).dtype)
+              for i, v in enumerate(values) if isinstance(v, np.ndarray)]
+        it = iter(xs)
+        args = [next(it) if isinstance(v, np.ndarray) else v for v in values]
+        y = op(*args)
+        assert y.dtype == real.dtype, f"{name}{kinds}: static {y.dtype}, numpy {real.dtype}"
+        with np.errstate(all="ignore"):
+            out = gc.compile(xs, y)(*[v for v in values if isinstance(v, np.ndarray)])
+        assert out.dtype == real.dtype, f"{name}{kinds}: compiled {out.dtype}, numpy {real.dtype}"
+
+
+@pytest.mark.parametrize("fn,dtype,expected", [
+    (lambda x: x * 2.0, "float32", "float32"),
+    (lambda x: 1.5 + x, "float32", "float32"),
+    (lambda x: x / 3, "float32", "float32"),
+    (lambda x: x ** 2, "float32", "float32"),
+    (lambda x: gc.exp(x), "int64", "float64"),
+    (lambda x: gc.sqrt(x), "int32", "float64"),
+    (lambda x: x / 2, "int64", "float64"),
+    (lambda x: x * 2, "int32", "int32"),
+    (lambda x: gc.sigmoid(x), "float32", "float32"),
+    (lambda x: gc.softplus(x), "float32", "float32"),
+    (lambda x: gc.mean(x), "int64", "float64"),
+    (lambda x: gc.sum(x), "int32", "int64"),
+    (lambda x: gc.softmax(x), "float32", "float32"),
+    (lambda x: gc.logsumexp(x), "int64", "float64"),
+    (lambda x: gc.norm(x), "float32", "float32"),
+    (lambda x: gc.mse_loss(x, 0.5), "float32", "float32"),
+    (lambda x: gc.relu(x), "float32", "float32"),
+    (lambda x: gc.clip(x, 0.0, 1.0), "float32", "float32"),
+    (lambda x: gc.where(x > 0, x, 0.0), "float32", "float32"),
+])
+def test_promotion_examples(fn, dtype, expected):
+    """The documented promotion cases, statically, compiled and on plain numpy."""
+    data = np.arange(1, 4).astype(dtype)
+    x = gc.var("x", shape=(3,), dtype=dtype)
+    y = fn(x)
+    assert y.dtype == np.dtype(expected)
+    assert gc.compile([x], y)(data).dtype == np.dtype(expected)
+    assert np.asarray(fn(data)).dtype == np.dtype(expected)
