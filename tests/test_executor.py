@@ -485,3 +485,18 @@ def _line_of(text: str) -> int:
             if text in line and "_line_of" not in line:
                 return i
     raise AssertionError(text)
+
+
+def test_vars_declared_with_a_shape_but_no_dtype_are_specialised():
+    # The bound data fixes the dtype: bool-valued steps (max's tie mask) must not be
+    # mistaken for float buffers.
+    a = gc.var("a", shape=(3, 4))
+    y = gc.sum(gc.max(a, axis=1) ** 2)
+    av = np.arange(12.0).reshape(3, 4)
+    exe = y.bind({"a": av})
+    exe.forward(is_train=True)
+    exe.backward()
+    expected = np.zeros((3, 4))
+    expected[:, 3] = 2 * av[:, 3]
+    np.testing.assert_array_equal(exe.grad_dict["a"], expected)
+    np.testing.assert_array_equal(gc.compile([a], gc.grad(y, a))(av), expected)
