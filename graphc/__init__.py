@@ -24,7 +24,7 @@ from .ops import (abs, add, arccos, arcsin, arctan, astype, broadcast_to, clip, 
                   multiply, negative, norm, ones_like, outer, power, prod, relu, reshape,
                   sigmoid, sign, sin, sinh, softmax, softplus, sqrt, square, squeeze, stack,
                   stop_gradient, subtract, sum, tan, tanh, transpose, where, zeros_like)
-from .simplify import simplify
+from . import simplify  # a callable module: gc.simplify(sym), gc.simplify.PIPELINE
 from .executor import Executor
 from .transforms import check_grad, value_and_grad
 from .serialize import load, load_json

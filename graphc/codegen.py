@@ -180,6 +180,13 @@ class Emitter:
         for i, node in enumerate(nodes):
             for x in _uses(node):
                 last_use[id(x)] = i
+        for i in range(len(nodes) - 1, -1, -1):
+            # A result that may be a view (x.T, reshape, indexing) keeps its inputs' buffers
+            # alive as long as itself: they must not be overwritten in place before.
+            node = nodes[i]
+            if not node.opdef.fresh and id(node) in last_use:
+                for x in _uses(node):
+                    last_use[id(x)] = max(last_use.get(id(x), i), last_use[id(node)])
         keep = {id(o) for o in outputs}
         local: set[int] = set()
         for i, node in enumerate(nodes):

@@ -68,8 +68,12 @@ def specialize_graph(inputs: Sequence[Symbol], outputs: Sequence[Symbol],
     by_name = {}
     new_vars = []
     for v, arr in zip(inputs, arrays):
-        nv = Symbol(OPS["var"], (), {}, tuple(arr.shape), arr.dtype, name=v.name,
-                    origin=v.origin)
+        nv = v
+        # (`v.dtype is None` first: np.dtype("float64") == None is True)
+        if v.shape != tuple(arr.shape) or v.dtype is None or v.dtype != arr.dtype:
+            # (a var declared with these very shape and dtype is kept: no rebuild)
+            nv = Symbol(OPS["var"], (), {}, tuple(arr.shape), arr.dtype, name=v.name,
+                        origin=v.origin)
         by_name[v.name] = nv
         new_vars.append(nv)
 

@@ -26,6 +26,27 @@ def _softplus(x):
     return np.logaddexp(0.0, x)
 
 
+def _sympy_function(name, derivative, rewrite_exp=None):
+    """A sympy function that prints as `name(x)` and that sympy can differentiate (`fdiff`),
+    for ops sympy has no function for; `rewrite_exp` gives `f.rewrite(sympy.exp)`."""
+    fields = {
+        "nargs": 1,
+        "fdiff": lambda self, argindex=1: derivative(self.args[0]),
+        "_eval_is_extended_real": lambda self: self.args[0].is_extended_real,
+    }
+    if rewrite_exp is not None:
+        fields["_eval_rewrite_as_exp"] = lambda self, x, **kwargs: rewrite_exp(x)
+    return type(name, (sp.Function,), fields)
+
+
+# relu'(0) = 0, as the graph rule below: Heaviside(0, 0) = 0.
+_sp_sigmoid = _sympy_function("sigmoid", lambda x: _sp_sigmoid(x) * (1 - _sp_sigmoid(x)),
+                              lambda x: 1 / (1 + sp.exp(-x)))
+_sp_relu = _sympy_function("relu", lambda x: sp.Heaviside(x, 0))
+_sp_softplus = _sympy_function("softplus", lambda x: _sp_sigmoid(x),
+                               lambda x: sp.log(1 + sp.exp(x)))
+
+
 def _where_vjp(g, y, c, a, b):
     return None, sum_to(where(c, g, 0), a), sum_to(where(c, 0, g), b)
 
@@ -115,10 +136,10 @@ tanh = elementwise("tanh", np.tanh, "np.tanh({0})", lambda y, x: 1 - y * y, symp
 
 # Neural-network nonlinearities. relu'(0) = 0; abs'(0) = sign(0) = 0.
 sigmoid = elementwise("sigmoid", _sigmoid, "np.exp(-np.logaddexp(0.0, -{0}))",
-                      lambda y, x: y * (1 - y))
-relu = elementwise("relu", _relu, "np.maximum({0}, 0)", lambda y, x: x > 0)
+                      lambda y, x: y * (1 - y), sympy=_sp_sigmoid)
+relu = elementwise("relu", _relu, "np.maximum({0}, 0)", lambda y, x: x > 0, sympy=_sp_relu)
 softplus = elementwise("softplus", _softplus, "np.logaddexp(0.0, {0})",
-                       lambda y, x: sigmoid(x))
+                       lambda y, x: sigmoid(x), sympy=_sp_softplus)
 abs = elementwise("abs", np.abs, "np.abs({0})", lambda y, x: sign(x), sympy=sp.Abs,
                   domain=NONZERO)
 sign = elementwise("sign", np.sign, "np.sign({0})", (None,), sympy=sp.sign, domain=NONZERO)

@@ -2,27 +2,118 @@
 
 `PIPELINE` is the default list, in order; `SPECIALIZE` runs before it once shapes are known
 (inside `gc.compile`). Print, reorder or replace them; `simplify=False` switches them off.
+
+- `rewrite`: local rules (constant folding, `x*1`, `x+0`, `--x`, no-op `sum_to`/broadcasts
+  proved by shape classes, `log(1+x)` -> `log1p(x)`, `exp(x)-1` -> `expm1(x)`,
+  `log(sum(exp(x)))` -> `logsumexp(x)`, `sum(x)/n` -> `mean(x)`), see `rewrites.py`;
+- `simplify_elementwise`: sympy on bounded elementwise clusters, kept only when smaller;
+- `rewrite` again (sympy's output can enable local rules), then `cse`.
+
+`count_ops(outputs)` counts the operations a program would emit (the measure the passes
+promise never to increase).
 """
 
 from __future__ import annotations
 
-from ..ir import Symbol
-from .passes import cse, fold_constants, specialize
+import sys
+import types
+import weakref
 
-PIPELINE = [fold_constants, cse]
+from ..ir import Symbol, toposort
+from .elementwise import simplify_elementwise
+from .passes import cse, fold_constants, specialize
+from .rewrites import rewrite
+from .sympy_bridge import from_sympy, to_sympy
+
+PIPELINE = [rewrite, simplify_elementwise, rewrite, cse]
 SPECIALIZE = [specialize]
+
+__all__ = ["PIPELINE", "SPECIALIZE", "count_ops", "cse", "fold_constants", "from_sympy",
+           "rewrite", "run", "simplify", "simplify_elementwise", "specialize", "to_sympy"]
+
+_NOT_OPS = ("var", "const", "group")
+
+
+def count_ops(outputs) -> int:
+    """The number of distinct operations (nodes other than vars, constants and groups) that
+    `outputs` (a symbol or a list of symbols) need.
+
+    >>> import graphc as gc
+    >>> from graphc.simplify import count_ops
+    >>> x = gc.var("x")
+    >>> count_ops(gc.exp(x) * x + 1)
+    3
+    """
+    if isinstance(outputs, Symbol):
+        outputs = [outputs]
+    return sum(1 for n in toposort(list(outputs)) if n.op not in _NOT_OPS)
+
+
+# Nodes that the default pipeline has produced (id -> node): a fixed point of it, so a later
+# run (gc.compile of an already simplified gradient) does not walk into them again.
+_NORMAL: weakref.WeakValueDictionary = weakref.WeakValueDictionary()
+_TAKES_KNOWN = (rewrite, simplify_elementwise, cse)
+
+
+def _frontier(outputs) -> dict:
+    """The normal-form nodes where a walk from `outputs` can stop (id -> node)."""
+    known: dict = {}
+    seen: set = set()
+    stack = list(outputs)
+    while stack:
+        n = stack.pop()
+        if id(n) in seen:
+            continue
+        seen.add(id(n))
+        if _NORMAL.get(id(n)) is n:
+            known[id(n)] = n
+        else:
+            stack.extend(n.inputs)
+    return known
 
 
 def run(outputs, passes=None):
     """Apply `passes` (default `PIPELINE`) in order to a list of output symbols."""
     outputs = list(outputs)
-    for p in PIPELINE if passes is None else passes:
-        outputs = p(outputs)
+    if passes is not None:
+        for p in passes:
+            outputs = p(outputs)
+        return outputs
+    known = _frontier(outputs)
+    settled = False  # has `rewrite` run with nothing changed since?
+    for p in PIPELINE:
+        if p is rewrite and settled:
+            continue  # rewriting is idempotent: skip a second run on an unchanged graph
+        new = p(outputs, known=known) if p in _TAKES_KNOWN else p(outputs)
+        if p is rewrite:
+            settled = True
+        elif any(a is not b for a, b in zip(new, outputs)):
+            settled = False
+        outputs = new
+    for n in toposort(outputs, stop=list(known.values())):
+        _NORMAL[id(n)] = n
     return outputs
 
 
 def simplify(sym):
-    """Simplify a symbol (or a list of symbols); the result computes the same values."""
+    """Simplify a symbol (or a list of symbols); the result computes the same values.
+
+    >>> import graphc as gc
+    >>> x = gc.var("x")
+    >>> print(gc.simplify(x * 2 + x * 2))
+    4*x
+    """
     if isinstance(sym, Symbol):
         return run([sym])[0]
     return run(sym)
+
+
+class _CallableModule(types.ModuleType):
+    """`gc.simplify` is this module, and calling it is calling `simplify`: so both
+    `gc.simplify(sym)` (SPEC) and `gc.simplify.PIPELINE`, `gc.simplify.count_ops` work."""
+
+    def __call__(self, sym):
+        return simplify(sym)
+
+
+sys.modules[__name__].__class__ = _CallableModule

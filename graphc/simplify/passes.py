@@ -71,7 +71,7 @@ def _fold_rule(node: Symbol, inputs: tuple):
             return a
         if _neutral(node, b, a, 1):
             return b
-    if op == "divide" and _neutral(node, inputs[0], inputs[1], 1):
+    if op in ("divide", "power") and _neutral(node, inputs[0], inputs[1], 1):
         return inputs[0]
     if op in ("sum_to", "broadcast_like", "reshape_like"):
         if op == "sum_to" and inputs[0].shape == ():
@@ -134,20 +134,36 @@ def _attr_key(value):
     return ("id", id(value))
 
 
-def cse(outputs):
-    """Merge nodes with the same op, inputs and attrs (vars by identity). Preserves values."""
+def _input_key(x: Symbol):
+    if x.op == "const" and is_weak(_value(x)):
+        return ("number", type(_value(x)).__name__, repr(_value(x)))
+    return id(x)
+
+
+def cse(outputs, known=None):
+    """Merge nodes with the same op, inputs and attrs (vars by identity). Preserves values.
+    Nodes in `known` (id -> node) are already merged: the walk does not enter them."""
     memo: dict[int, Symbol] = {}
     seen: dict = {}
     changed = False
-    for node in toposort(outputs):
+    for node in toposort(outputs, stop=known.values() if known else ()):
         inputs = tuple(memo.get(id(x), x) for x in node.inputs)
         if node.op == "var":
             memo[id(node)] = node
             continue
-        key = (node.op, tuple(id(x) for x in inputs),
+        if node.op == "const" and is_weak(_value(node)):
+            # Python numbers are emitted as literals: merging them saves nothing, and users
+            # compare them by value below.
+            memo[id(node)] = node
+            continue
+        key = (node.op, tuple(_input_key(x) for x in inputs),
                tuple(sorted((k, _attr_key(v)) for k, v in node.attrs.items())))
         if node.op == "const":
             key += (type(_value(node)).__name__,)
+        if known and id(node) in known:
+            seen.setdefault(key, node)
+            memo[id(node)] = node
+            continue
         hit = seen.get(key)
         if hit is None:
             if all(a is b for a, b in zip(inputs, node.inputs)):

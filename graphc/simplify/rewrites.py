@@ -1,0 +1,415 @@
+"""Local graph rewrites, applied bottom-up in one walk (`rewrite`).
+
+Each rule is a small function named for the identity it applies; it receives the original
+node and its already-rewritten inputs and returns a replacement or None. A replacement is
+itself rewritten until no rule applies, so rules may build nodes with `gc` functions.
+
+Shapes are often unknown when gradients are derived, so `sum_to(g, x)` cannot be resolved
+from static shapes. `ShapeClasses` proves shape equalities anyway: an elementwise result has
+the broadcast shape of its operands, `sum_to(g, x)`/`broadcast_like(g, x)` have `x`'s shape,
+and so on. A node's class is the set of "atoms" (a known shape, or a node of unknown shape)
+whose broadcast gives its shape; two nodes with equal classes have equal shapes.
+
+No rule changes a value on real inputs, except where floating-point rounding differs (moving
+a scalar factor out of a sum) and the documented cancellations of the sympy pass.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+
+from .. import ops
+from ..dispatch import is_weak
+from ..ir import Symbol, _origin_override, origin_scope, toposort
+from .passes import _fold_rule, _is_const, _value
+
+EMPTY: frozenset = frozenset()
+_LIKE_OPS = ("sum_to", "broadcast_like", "reshape_like")
+_SAME_SHAPE = ("stop_gradient", "astype")
+
+
+class ShapeClasses:
+    """Shape classes of nodes (see the module docstring), computed on demand."""
+
+    def __init__(self):
+        self._classes: dict[int, frozenset] = {}
+        self._nodes: dict[int, Symbol] = {}  # keeps every classified node (and its id) alive
+        self._first: dict[frozenset, Symbol] = {}  # the first node seen of each class
+
+    def of(self, node: Symbol) -> frozenset:
+        hit = self._classes.get(id(node))
+        if hit is not None:
+            return hit
+        for n in walk_new(node, self._classes):
+            self.set(n, self.compute(n, n.inputs))
+        return self._classes[id(node)]
+
+    def set(self, node: Symbol, cls: frozenset) -> None:
+        self._classes[id(node)] = cls
+        self._nodes[id(node)] = node
+        if cls and cls not in self._first:
+            self._first[cls] = node
+
+    def compute(self, node: Symbol, inputs: tuple) -> frozenset:
+        """The class of `node` rebuilt on `inputs` (whose classes are known)."""
+        shape = node.shape
+        if shape is not None and None not in shape:
+            return EMPTY if shape == () else frozenset([("shape", shape)])
+        op = node.op
+        if node.opdef.elementwise:
+            return frozenset().union(*(self.of(x) for x in inputs))
+        if op in _LIKE_OPS:
+            if op == "sum_to" and inputs[0].shape == ():
+                return EMPTY
+            return self.of(inputs[1])
+        if op == "index_grad":
+            return self.of(inputs[1])
+        if op in _SAME_SHAPE:
+            return self.of(inputs[0])
+        self._nodes[id(node)] = node
+        return frozenset([id(node)])
+
+    def representative(self, node: Symbol) -> Symbol:
+        """A node with the same shape as `node` that is as close to the graph's leaves as the
+        classes know: a var rather than an expression of it, else the first node seen (in
+        the walk's bottom-up order) with that shape."""
+        cls = self.of(node)
+        if len(cls) == 1:
+            (atom,) = cls
+            if isinstance(atom, int):
+                return self._nodes[atom]
+        return self._first.get(cls, node)
+
+    def same(self, a: Symbol, b: Symbol) -> bool:
+        return self.of(a) == self.of(b)
+
+    def within(self, a: Symbol, b: Symbol) -> bool:
+        """Does `a` broadcast to `b`'s shape (its class is part of b's)?"""
+        return self.of(a) <= self.of(b)
+
+
+def walk_new(root: Symbol, known) -> list[Symbol]:
+    """The nodes under `root` (inputs first) that are not keys of `known` (by id); known
+    nodes are not entered, so the cost is the number of new nodes."""
+    order: list[Symbol] = []
+    if id(root) in known:
+        return order
+    seen = {id(root)}
+    stack = [(root, False)]
+    while stack:
+        node, expanded = stack.pop()
+        if expanded:
+            order.append(node)
+            continue
+        stack.append((node, True))
+        for x in reversed(node.inputs):
+            if id(x) not in known and id(x) not in seen:
+                seen.add(id(x))
+                stack.append((x, False))
+    return order
+
+
+def _scalar(x: Symbol) -> bool:
+    return x.shape == ()
+
+
+def _float_or_unknown(x: Symbol) -> bool:
+    return x.dtype is None or x.dtype.kind == "f"
+
+
+def _weak_number(x: Symbol, value=None) -> bool:
+    if x.op != "const" or not is_weak(_value(x)):
+        return False
+    return value is None or _value(x) == value
+
+
+# --- rules -----------------------------------------------------------------------------
+# Each: rule(ctx, node, inputs) -> Symbol | None
+
+
+def remove_noop_like(ctx, node, inputs):
+    """`sum_to(x, like)`, `broadcast_like(x, like)`, `reshape_like(x, like)` -> x when x
+    already has like's shape."""
+    x, like = inputs
+    if ctx.classes.same(x, like) or (node.op == "sum_to" and x.shape == ()):
+        return x
+    return None
+
+
+def merge_sum_to(ctx, node, inputs):
+    """`sum_to(sum_to(x, a), b)` -> `sum_to(x, b)` when b broadcasts to a's shape."""
+    inner, like = inputs
+    if inner.op != "sum_to" or not ctx.classes.within(like, inner.inputs[1]):
+        return None
+    return ops.sum_to(inner.inputs[0], like)
+
+
+def canonical_like(ctx, node, inputs):
+    """A shape-only input (`like` of sum_to etc., the input of `reduced_size`) is replaced by
+    its class representative, so the expression it named need not be computed."""
+    i = 0 if node.op == "reduced_size" else 1
+    rep = ctx.classes.representative(inputs[i])
+    if rep is inputs[i]:
+        return None
+    new = list(inputs)
+    new[i] = rep
+    return ctx.remake(node, new)
+
+
+def ones_from_broadcast(ctx, node, inputs):
+    """`broadcast_like(1.0, x)` -> `ones_like(x)` (and 0.0 -> `zeros_like`) for float x: the
+    gradient of `sum(x)` reads as ones of x's shape, with x's dtype."""
+    c, like = inputs
+    if not (_weak_number(c) and isinstance(_value(c), float) and _value(c) in (0.0, 1.0)):
+        return None
+    rep = ctx.classes.representative(like)
+    if not _float_or_unknown(rep):
+        rep = like
+    if not _float_or_unknown(rep):
+        return None
+    return ops.ones_like(rep) if _value(c) == 1.0 else ops.zeros_like(rep)
+
+
+def drop_broadcast_operand(ctx, node, inputs):
+    """`op(broadcast_like(a, like), b)` -> `op(a, b)` when b alone already gives the result
+    its shape, else -> `broadcast_like(op(a, b), like)` when b fits in like's shape (the
+    broadcast moves towards a user that makes it a no-op); `ones_like(z) * b` -> b when the
+    shapes and dtypes agree."""
+    cls = ctx.classes.compute(node, inputs)
+    for i, b in enumerate(inputs):
+        if b.op == "broadcast_like":
+            a, like = b.inputs
+            others = [x for j, x in enumerate(inputs) if j != i]
+            new = list(inputs)
+            new[i] = a
+            if frozenset().union(ctx.classes.of(a), *(ctx.classes.of(x) for x in others)) \
+                    == cls:
+                return ctx.remake(node, new)
+            if all(ctx.classes.within(x, like) for x in others) and not ctx.shared(b):
+                return ops.broadcast_like(ctx.remake(node, new), like)
+    if node.op == "multiply":
+        for i in (0, 1):
+            ones, other = inputs[i], inputs[1 - i]
+            if ones.op == "ones_like" and ctx.classes.of(other) == cls and (
+                    node.dtype == other.dtype):
+                return other
+    return None
+
+
+def hoist_scalar_from_sum(ctx, node, inputs):
+    """`sum(a * s)` -> `sum(a) * s` and `sum(a / s)` -> `sum(a) / s` for a scalar s (also
+    `sum_to`, `mean`, and `sum(-a)` -> `-sum(a)`): one multiplication instead of many."""
+    x = inputs[0]
+    if x.op == "negative":
+        return None if ctx.shared(x) else _negated(node, inputs, x.inputs[0])
+    if x.op not in ("multiply", "divide"):
+        return None
+    a, s = x.inputs
+    if x.op == "multiply" and _scalar(a) and not _scalar(s):
+        a, s = s, a
+    if not _scalar(s) or _scalar(a) or not ctx.classes.same(a, x) or ctx.shared(x):
+        return None
+    new_inner = list(inputs)
+    new_inner[0] = a
+    reduced = ctx.remake(node, new_inner)
+    out = ops.multiply(reduced, s) if x.op == "multiply" else ops.divide(reduced, s)
+    return out if out.dtype == node.dtype else None
+
+
+def _negated(node, inputs, a):
+    from ..dispatch import make_node
+
+    reduced = make_node(node.opdef, (a,) + tuple(inputs[1:]), node.attrs)
+    out = ops.negative(reduced)
+    return out if out.dtype == node.dtype else None
+
+
+def recognise_mean(ctx, node, inputs):
+    """`sum(x, axis) / n` -> `mean(x, axis)` when n is the number of entries summed."""
+    total, n = inputs
+    if total.op != "sum":
+        return None
+    x = total.inputs[0]
+    axis, keepdims = total.attrs["axis"], total.attrs["keepdims"]
+    if n.op == "reduced_size":
+        if n.attrs["axis"] != axis or not ctx.classes.same(n.inputs[0], x):
+            return None
+    elif _weak_number(n) or (n.op == "const" and _is_const(n) and n.shape == ()):
+        if x.shape is None or None in x.shape:
+            return None
+        count = ops.reduce.count(x, axis)
+        value = _value(n)
+        if not isinstance(count, int) or float(np.asarray(value)) != count:
+            return None
+    else:
+        return None
+    out = ops.mean(x, axis=axis, keepdims=keepdims)
+    return out if out.dtype == node.dtype else None
+
+
+def use_log1p(ctx, node, inputs):
+    """`log(1 + x)` -> `log1p(x)`: accurate for small x."""
+    s = inputs[0]
+    if s.op != "add":
+        return None
+    a, b = s.inputs
+    for one, x in ((a, b), (b, a)):
+        if _weak_number(one, 1) and ctx.classes.same(x, s):
+            out = ops.log1p(x)
+            return out if out.dtype == node.dtype else None
+    return None
+
+
+def use_expm1(ctx, node, inputs):
+    """`exp(x) - 1` (or `exp(x) + -1`) -> `expm1(x)`: accurate for small x."""
+    a, b = inputs
+    if node.op == "add" and a.op != "exp":
+        a, b = b, a
+    if a.op != "exp" or not ctx.classes.same(a, node):
+        return None
+    if not _weak_number(b, 1 if node.op == "subtract" else -1):
+        return None
+    out = ops.expm1(a.inputs[0])
+    return out if out.dtype == node.dtype else None
+
+
+def use_logsumexp(ctx, node, inputs):
+    """`log(sum(exp(x), axis))` -> `logsumexp(x, axis)`: no overflow for large x."""
+    s = inputs[0]
+    if s.op != "sum" or s.inputs[0].op != "exp":
+        return None
+    out = ops.logsumexp(s.inputs[0].inputs[0], axis=s.attrs["axis"],
+                        keepdims=s.attrs["keepdims"])
+    return out if out.dtype == node.dtype else None
+
+
+def fold(ctx, node, inputs):
+    """Constant folding, `x*1`, `x+0`, `x-0`, `x/1`, `--x` (see `passes.fold_constants`)."""
+    return _fold_rule(node, inputs)
+
+
+RULES: dict[str, tuple[Callable, ...]] = {
+    "sum_to": (remove_noop_like, merge_sum_to, canonical_like, hoist_scalar_from_sum),
+    "broadcast_like": (remove_noop_like, canonical_like),
+    "reshape_like": (remove_noop_like, canonical_like),
+    "index_grad": (canonical_like,),
+    "reduced_size": (canonical_like,),
+    "sum": (hoist_scalar_from_sum,),
+    "mean": (hoist_scalar_from_sum,),
+    "divide": (recognise_mean,),
+    "log": (use_log1p, use_logsumexp),
+    "subtract": (use_expm1,),
+    "add": (use_expm1,),
+}
+ELEMENTWISE_RULES: tuple[Callable, ...] = (drop_broadcast_operand,)
+MAX_STEPS = 16  # rewrites of one node before the walk moves on (a guard against cycles)
+
+
+class _Rewriter:
+    def __init__(self, rules, elementwise_rules):
+        self.rules = rules
+        self.elementwise_rules = elementwise_rules
+        self.classes = ShapeClasses()
+        self.done: dict[int, Symbol] = {}  # id(node) -> its rewritten form
+        self.keep: list[Symbol] = []  # pins the ids of nodes seen
+        self.uses: dict[int, int] = {}  # id(node) -> number of uses in the input graph
+
+    def shared(self, node: Symbol) -> bool:
+        """Does `node` (or the node it was rewritten from) have other users?"""
+        return self.uses.get(id(node), 1) > 1
+
+    def remake(self, node: Symbol, inputs) -> Symbol:
+        from ..dispatch import make_node
+
+        return make_node(node.opdef, tuple(inputs), node.attrs, name=node.name)
+
+    def step(self, node: Symbol, inputs: tuple):
+        """One rule application (the first that fires), or None."""
+        opdef = node.opdef
+        if not inputs:
+            return None
+        hit = fold(self, node, inputs)
+        if hit is not None:
+            return hit
+        for rule in self.rules.get(opdef.name, ()):
+            hit = rule(self, node, inputs)
+            if hit is not None:
+                return hit
+        if opdef.elementwise:
+            for rule in self.elementwise_rules:
+                hit = rule(self, node, inputs)
+                if hit is not None:
+                    return hit
+        return None
+
+    def visit(self, node: Symbol, inputs: tuple, steps: int = 0) -> Symbol:
+        # Nodes that rules build take the user line of the node they replace.
+        _origin_override.append(node.origin)
+        try:
+            hit = self.step(node, inputs)
+            if hit is None:
+                if all(a is b for a, b in zip(inputs, node.inputs)):
+                    return node
+                return self.remake(node, inputs)
+        finally:
+            _origin_override.pop()
+        return hit if steps >= MAX_STEPS else self.settle(hit, steps + 1)
+
+    def settle(self, root: Symbol, steps: int) -> Symbol:
+        """Rewrite the nodes a rule just built (those the walk has not seen)."""
+        for n in walk_new(root, self.done):
+            inputs = tuple(self.done.get(id(x), x) for x in n.inputs)
+            self.keep.append(n)
+            out = self.visit(n, inputs, steps)
+            self.done[id(n)] = out
+            self.done.setdefault(id(out), out)
+        return self.done[id(root)]
+
+    def run(self, outputs, known=None):
+        outputs = list(outputs)
+        nodes = toposort(outputs, stop=known.values() if known else ())
+        uses = self.uses
+        for node in nodes:
+            for x in node.inputs:
+                uses[id(x)] = uses.get(id(x), 0) + 1
+        for o in outputs:
+            uses[id(o)] = uses.get(id(o), 0) + 1
+        for node in nodes:
+            if known and id(node) in known:
+                self.done[id(node)] = node
+                continue
+            inputs = tuple([self.done[id(x)] for x in node.inputs])
+            self.keep.append(node)
+            out = self.visit(node, inputs)
+            self.done[id(node)] = out
+            if out is not node:
+                # out now serves node's users (a lower bound when several nodes meet in one)
+                self.uses[id(out)] = max(self.uses.get(id(out), 0), self.uses.get(id(node), 0))
+            self.done.setdefault(id(out), out)
+        result = [self.done[id(o)] for o in outputs]
+        for i, out in enumerate(result):
+            # A broadcast that reached an output made no user a no-op: say what it is.
+            if out.op == "broadcast_like":
+                with origin_scope(out.origin):
+                    ones = ones_from_broadcast(self, out, out.inputs)
+                if ones is not None:
+                    result[i] = ones
+        return outputs if all(a is b for a, b in zip(result, outputs)) else result
+
+
+def rewrite(outputs, rules=None, elementwise_rules=None, known=None):
+    """Apply the local rewrite rules (`RULES`, `ELEMENTWISE_RULES`, and constant folding)
+    bottom-up until none applies. Preserves values (up to rounding); returns the same list
+    when nothing changed. `known` (id -> node) names nodes already in normal form: the walk
+    does not enter them.
+
+    >>> import graphc as gc
+    >>> x = gc.var("x")
+    >>> print(rewrite([gc.log(1 + x)])[0])
+    log(x + 1)
+    """
+    engine = _Rewriter(RULES if rules is None else rules,
+                       ELEMENTWISE_RULES if elementwise_rules is None else elementwise_rules)
+    return engine.run(outputs, known)
