@@ -90,7 +90,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(
         f"graphc benchmarks, {meta['date']}, {meta.get('cpu') or meta['machine']}, "
-        f"{meta['cpu_count']} cpus, python {meta['python']}, numpy {meta['numpy']}"
+        f"{meta['cpu_count']} cpus, load {meta['loadavg'] and meta['loadavg'][0]}, "
+        f"python {meta['python']}, numpy {meta['numpy']}"
         + (" (quick: tiny sizes, not a measurement)" if args.quick else "")
     )
     for s in systems:
@@ -126,6 +127,7 @@ def main(argv: list[str] | None = None) -> int:
             if args.verbose and o.traceback:
                 print(o.traceback, file=sys.stderr)
         sys.stdout.flush()
+    meta["loadavg_end"] = harness.load_average()
     for line in harness.summary_lines(outcomes):
         print(line)
     failed = [o for o in outcomes if o.status == "FAILED"]

@@ -271,6 +271,14 @@ def run_workload(
 # reporting
 
 
+def load_average() -> list[float] | None:
+    """The 1, 5 and 15 minute load averages: other work on a shared machine skews timings."""
+    try:
+        return [round(x, 2) for x in os.getloadavg()]
+    except (AttributeError, OSError):
+        return None
+
+
 def machine_info() -> dict[str, Any]:
     """Date, machine and library versions for the report."""
     info: dict[str, Any] = {
@@ -282,6 +290,7 @@ def machine_info() -> dict[str, Any]:
         "python": sys.version.split()[0],
         "numpy": np.__version__,
         "OPENBLAS_CORETYPE": os.environ.get("OPENBLAS_CORETYPE"),
+        "loadavg": load_average(),
     }
     try:
         with open("/proc/cpuinfo", encoding="utf-8") as fh:
