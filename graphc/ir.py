@@ -57,7 +57,12 @@ def format_origin(origin: tuple[str, int] | None) -> str:
 def origin_code(origin: tuple[str, int] | None) -> str:
     if origin is None:
         return ""
-    return linecache.getline(origin[0], origin[1]).strip()
+    filename = origin[0]
+    # Only regular files or registered source: a loaded graph's origin is data and could
+    # name a device or a FIFO, which reading would hang on.
+    if filename not in linecache.cache and not os.path.isfile(filename):
+        return ""
+    return linecache.getline(filename, origin[1]).strip()
 
 
 class Symbol(ArrayMixin):

@@ -317,7 +317,9 @@ def _decode_node(entry, i: int, built: list, depth: int) -> Symbol:
     shape = _decode_shape(entry.get("shape"), where)
     dtype = _decode_dtype(entry.get("dtype"), where)
     origin = _decode_origin(entry.get("origin"), where)
-    with origin_scope(origin):
+    # Built under no origin: an error message while loading must not read the file that a
+    # saved origin names (it is data, and could name a device or a FIFO).
+    with origin_scope(None):
         try:
             if opname == "var":
                 node = _build_var(inputs, attrs, name, shape, dtype, where)
@@ -328,8 +330,8 @@ def _decode_node(entry, i: int, built: list, depth: int) -> Symbol:
         except SerializationError:
             raise
         except Exception as exc:
-            _fail(f"{where}: {type(exc).__name__}: {exc}")
-    return _refine(node, shape, dtype, where)
+            _fail(f"{where}: {type(exc).__name__}: {str(exc).removeprefix('<unknown>: ')}")
+    return _refine(node, shape, dtype, origin, where)
 
 
 def _decode_shape(shape, where: str):
@@ -409,9 +411,9 @@ def _build_op(op, inputs, attrs, name, where):
     return make_node(op, inputs, attrs, name=name)
 
 
-def _refine(node: Symbol, shape, dtype, where: str) -> Symbol:
-    """Use the saved static shape/dtype where the rules leave them unknown; a saved value
-    that contradicts the rules is an error."""
+def _refine(node: Symbol, shape, dtype, origin, where: str) -> Symbol:
+    """Attach the saved origin, and use the saved static shape/dtype where the rules leave
+    them unknown; a saved value that contradicts the rules is an error."""
     new_shape, new_dtype = node.shape, node.dtype
     if shape is not None:
         if node.shape is None:
@@ -427,10 +429,11 @@ def _refine(node: Symbol, shape, dtype, where: str) -> Symbol:
             new_dtype = dtype
         elif np.dtype(node.dtype) != dtype:
             _fail(f"{where}: saved dtype {dtype} contradicts the inferred dtype {node.dtype}")
-    if new_shape == node.shape and (new_dtype is None) == (node.dtype is None):
+    if new_shape == node.shape and (new_dtype is None) == (node.dtype is None) \
+            and origin == node.origin:
         return node
     return Symbol(node.opdef, node.inputs, node.attrs, new_shape, new_dtype, name=node.name,
-                  origin=node.origin)
+                  origin=origin)
 
 
 def _decode_value(v, where: str, depth: int):

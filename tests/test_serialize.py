@@ -454,3 +454,31 @@ def test_mutated_text(data):
         j = i + data.draw(st.integers(0, 3))
         text = text[:i] + piece + text[j:]
     _load_or_serialization_error(text)
+
+
+def test_saved_origins_are_never_read(monkeypatch):
+    """An origin is data: errors for loaded nodes must not open the file it names (a device
+    or a FIFO would hang the reader)."""
+    import linecache
+
+    real_getline = linecache.getline
+
+    def guarded(filename, *args, **kwargs):
+        assert filename != "/dev/zero", "a saved origin was read"
+        return real_getline(filename, *args, **kwargs)
+
+    monkeypatch.setattr(linecache, "getline", guarded)
+    origin = ["/dev/zero", 1]
+    bad = _doc([{"id": 0, "op": "var", "name": "x", "shape": [2], "origin": origin},
+                {"id": 1, "op": "var", "name": "y", "shape": [3], "origin": origin},
+                {"id": 2, "op": "add", "inputs": [0, 1], "origin": origin}], outputs=(2,))
+    with pytest.raises(gc.SerializationError, match="do not broadcast"):
+        gc.load_json(bad)
+    ok = _doc([{"id": 0, "op": "var", "name": "x", "origin": origin},
+               {"id": 1, "op": "var", "name": "y", "origin": origin},
+               {"id": 2, "op": "add", "inputs": [0, 1], "origin": origin}], outputs=(2,))
+    y = gc.load_json(ok)
+    assert y.origin == ("/dev/zero", 1)
+    fn = gc.compile(gc.ir.free_vars([y]), y)
+    with pytest.raises(gc.ShapeError, match="/dev/zero:1"):
+        fn(np.ones(2), np.ones(3))
