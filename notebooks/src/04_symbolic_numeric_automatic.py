@@ -79,6 +79,20 @@ for _ in range(3):
     l4 = 4 * l4 * (1 - l4)
 print(gc.compile([x], [l4, gc.grad(l4, x)]).source)
 
+# %% [markdown] needs: viz
+# Drawn as graphs, $l_3$ and its derivative: every intermediate value is one node, however
+# many times it is used.
+
+# %% needs: viz
+l3 = 4 * x * (1 - x)
+l3 = 4 * l3 * (1 - l3)
+fig, axes = plt.subplots(1, 2, figsize=(8, 3.5))
+gc.draw(l3, ax=axes[0])
+axes[0].set_title("l_3")
+gc.draw(gc.grad(l3, x), ax=axes[1])
+axes[1].set_title("d l_3 / dx")
+plt.show()
+
 # %% [markdown]
 # ## 4.2 Numeric differentiation: how small a step?
 #
