@@ -25,6 +25,8 @@ from .ops import (abs, add, arccos, arcsin, arctan, astype, broadcast_to, clip, 
                   sigmoid, sign, sin, sinh, softmax, softplus, sqrt, square, squeeze, stack,
                   stop_gradient, subtract, sum, tan, tanh, transpose, where, zeros_like)
 from . import simplify  # a callable module: gc.simplify(sym), gc.simplify.PIPELINE
+from .printing import explain, latex
+from .viz import draw, to_dot, to_networkx
 from .executor import Executor
 from .transforms import check_grad, value_and_grad
 from .serialize import load, load_json

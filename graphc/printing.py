@@ -1,40 +1,253 @@
-"""Readable text for graphs: infix `str`, LaTeX, and `explain`."""
+"""Readable text for graphs: infix `str`, LaTeX, and `explain`.
+
+`str(sym)` is sympy's printing of `sym.to_sympy()`: elementwise operations print as sympy
+prints them (`4*x`, `1 - tanh(x)**2`), other operations with numpy's names (`dot(x, w)`,
+`sum(x, axis=0)`). A few graphc helpers print under their own names: `ones_like(x)` (the
+gradient of `sum(x)`: ones of x's shape and dtype), `sum_to(g, x)` (g summed down to x's
+shape, when shapes are unknown), `reduced_size(x)` (how many entries a reduction combines),
+`stop_gradient(x)` (a detached value).
+
+Large or deep graphs would make sympy's recursive printers overflow the stack and a tree
+print exponentially long, so beyond `TREE_LIMIT` tree nodes or `DEPTH_LIMIT` levels the
+text names sub-expressions and reads `let t1 = ...; t2 = ... in <expression>`. Every walk
+here is iterative and linear in the graph's size.
+"""
 
 from __future__ import annotations
 
-import numpy as np
+import html
+import re
+from typing import Sequence
 
+import sympy as sp
+
+from .errors import GraphcError
 from .ir import Symbol, toposort
 
+TREE_LIMIT = 2000  # an expression printed in one piece, counted as a tree
+DEPTH_LIMIT = 60  # and its depth (sympy's printers recurse about 5 frames per level)
+PIECE = 40  # in the let-form, a part bigger than this (as a tree) gets a name
+PIECE_DEPTH = 20  # ... or deeper than this
+SHARED = 8  # ... and a part used twice that is bigger than this
 
-def _fmt_attr(value) -> str:
-    return repr(value)
+
+def _check(sym) -> Symbol:
+    if not isinstance(sym, Symbol):
+        raise GraphcError(f"expected a graphc symbol, got {type(sym).__name__}")
+    return sym
+
+
+def _plan(root: Symbol) -> tuple[list[Symbol], set[int]]:
+    """The nodes under `root` and the ids of those the text should name."""
+    nodes = toposort([root])
+    size: dict[int, int] = {}
+    depth: dict[int, int] = {}
+    for n in nodes:
+        size[id(n)] = min(TREE_LIMIT + 1, 1 + sum(size[id(x)] for x in n.inputs))
+        depth[id(n)] = 1 + max((depth[id(x)] for x in n.inputs), default=0)
+    if size[id(root)] <= TREE_LIMIT and depth[id(root)] <= DEPTH_LIMIT:
+        return nodes, set()
+    uses: dict[int, int] = {}
+    for n in nodes:
+        for x in n.inputs:
+            uses[id(x)] = uses.get(id(x), 0) + 1
+    named: set[int] = set()
+    for n in nodes:
+        if not n.inputs:
+            size[id(n)], depth[id(n)] = 1, 1
+            continue
+        inner = [x for x in n.inputs if id(x) not in named]
+        s = 1 + sum(size[id(x)] for x in inner)
+        d = 1 + max((depth[id(x)] for x in inner), default=0)
+        if s > PIECE or d > PIECE_DEPTH:
+            for x in inner:
+                if x.inputs:
+                    named.add(id(x))
+            s, d = 1 + len(n.inputs), 2
+        size[id(n)], depth[id(n)] = s, d
+        if uses.get(id(n), 0) > 1 and s > SHARED and n is not root:
+            named.add(id(n))
+    return nodes, named
+
+
+def _temp_prefix(nodes: Sequence[Symbol]) -> str:
+    """`t`, unless a var is named like t1: then `tmp`, `_t`, ..."""
+    names = {n.name for n in nodes if n.op == "var"}
+    names |= {n.attrs["name"] for n in nodes if n.op == "const" and "name" in n.attrs}
+    for prefix in ("t", "tmp", "_t", "__t"):
+        if not any(re.fullmatch(re.escape(prefix) + r"\d+", name) for name in names):
+            return prefix
+    return "_" * (1 + max(len(name) for name in names)) + "t"
+
+
+def _pieces(root: Symbol):
+    """[(name, expr)] for the named parts, in order, and the expression of `root`."""
+    from .simplify.sympy_bridge import node_to_sympy
+
+    nodes, named = _plan(root)
+    prefix = _temp_prefix(nodes) if named else ""
+    exprs: dict[int, sp.Expr] = {}
+    lets: list[tuple[str, sp.Expr]] = []
+    for n in nodes:
+        e = node_to_sympy(n, [exprs[id(x)] for x in n.inputs])
+        if id(n) in named:
+            name = f"{prefix}{len(lets) + 1}"
+            lets.append((name, e))
+            e = sp.Symbol(name)
+        exprs[id(n)] = e
+    return lets, exprs[id(root)]
 
 
 def to_str(sym: Symbol) -> str:
-    """An infix expression, numpy's names for non-elementwise operations."""
-    texts: dict[int, str] = {}
-    for node in toposort([sym]):
-        texts[id(node)] = _node_text(node, [texts[id(x)] for x in node.inputs])
-    return texts[id(sym)]
+    """The expression as text: `str(sym.to_sympy())`, in let-form for very large graphs.
+
+    >>> import graphc as gc
+    >>> x = gc.var("x")
+    >>> to_str(gc.grad(2 * gc.dot(x, x), x))
+    '4*x'
+    """
+    lets, expr = _pieces(_check(sym))
+    if not lets:
+        return str(expr)
+    width = len(lets[-1][0])
+    lines = [f"{'let' if i == 0 else '   '} {name.ljust(width)} = {e}"
+             for i, (name, e) in enumerate(lets)]
+    return "\n".join(lines + [f"in {expr}"])
 
 
-def _node_text(node: Symbol, args: list[str]) -> str:
-    op = node.opdef
-    if node.op == "var":
-        return node.name
-    if node.op == "const":
-        value = node.attrs["value"]
-        if "name" in node.attrs:
-            return node.attrs["name"]
-        if isinstance(value, np.ndarray):
-            return np.array2string(value, separator=", ") if value.size <= 6 else \
-                f"const{value.shape}"
-        return repr(value)
-    if op.infix and len(args) == 2:
-        return f"({args[0]} {op.infix} {args[1]})"
-    if op.infix and len(args) == 1:
-        return f"({op.infix}{args[0]})"
-    attrs = [f"{k}={_fmt_attr(v)}" for k, v in node.attrs.items()
-             if not (v is None or v is False)]
-    return f"{node.op}({', '.join(args + attrs)})"
+def latex(sym: Symbol) -> str:
+    """The expression as LaTeX (without `$`); large graphs as an `aligned` block.
+
+    >>> import graphc as gc
+    >>> x = gc.var("x")
+    >>> latex(gc.exp(x) / 2)
+    '\\\\frac{e^{x}}{2}'
+    """
+    lets, expr = _pieces(_check(sym))
+    if not lets:
+        return sp.latex(expr)
+    rows = [rf"{sp.latex(sp.Symbol(name))} &= {sp.latex(e)}" for name, e in lets]
+    rows.append(rf"&\phantom{{=}}\;{sp.latex(expr)}")
+    return r"\begin{aligned}" + r" \\ ".join(rows) + r"\end{aligned}"
+
+
+# --- explain ---------------------------------------------------------------------------
+
+
+class GradientRow:
+    """One gradient in an `Explanation`: its input, its forms and their operation counts."""
+
+    __slots__ = ("wrt", "name", "before", "after", "ops_before", "ops_after")
+
+    def __init__(self, wrt, name, before, after, ops_before, ops_after):
+        self.wrt = wrt
+        self.name = name
+        self.before = before
+        self.after = after
+        self.ops_before = ops_before
+        self.ops_after = ops_after
+
+    def __repr__(self):
+        return (f"<GradientRow d/d{self.name}: {self.ops_before} ops -> {self.ops_after} ops: "
+                f"{_short(to_str(self.after), 60)}>")
+
+
+def _short(text: str, width: int) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[:width - 1] + "…"
+
+
+class Explanation:
+    """What simplification did to the gradients of one output: a printable table.
+
+    `rows` holds one `GradientRow` per input (iterate, index by position or by var name);
+    `stages` the operation count of all gradients together after each pass.
+    """
+
+    WIDTH = 60  # expression columns are cut to this many characters in the text table
+
+    def __init__(self, output: Symbol, rows: list[GradientRow], stages: list[tuple[str, int]]):
+        self.output = output
+        self.rows = rows
+        self.stages = stages
+
+    def __iter__(self):
+        return iter(self.rows)
+
+    def __len__(self):
+        return len(self.rows)
+
+    def __getitem__(self, key):
+        if isinstance(key, str):
+            for row in self.rows:
+                if row.name == key:
+                    return row
+            raise KeyError(key)
+        return self.rows[key]
+
+    def _cells(self, width: int | None):
+        cut = (lambda s: _short(s, width)) if width else (lambda s: " ".join(s.split()))
+        return [(f"d/d{r.name}", str(r.ops_before), str(r.ops_after), cut(to_str(r.before)),
+                 cut(to_str(r.after))) for r in self.rows]
+
+    def __str__(self):
+        head = ("gradient", "ops before", "ops after", "before simplification",
+                "after simplification")
+        rows = [head] + self._cells(self.WIDTH)
+        widths = [max(len(r[i]) for r in rows) for i in range(len(head))]
+        right = (False, True, True, False, False)
+
+        def line(cells):
+            return "  ".join(c.rjust(w) if r else c.ljust(w)
+                             for c, w, r in zip(cells, widths, right)).rstrip()
+
+        out = [f"gradients of {_short(to_str(self.output), 70)}", line(head),
+               "  ".join("-" * w for w in widths)]
+        out += [line(r) for r in rows[1:]]
+        if self.stages:
+            out.append("operations after each pass: " + ", ".join(
+                f"{name} {count}" for name, count in self.stages))
+        return "\n".join(out)
+
+    __repr__ = __str__
+
+    def _repr_html_(self):
+        esc = html.escape
+        head = "".join(f"<th>{esc(h)}</th>" for h in (
+            "gradient", "ops before", "ops after", "before simplification",
+            "after simplification"))
+        body = "".join(
+            "<tr>" + "".join(f"<td><code>{esc(c)}</code></td>" if i >= 3 else
+                             f"<td>{esc(c)}</td>" for i, c in enumerate(cells)) + "</tr>"
+            for cells in self._cells(200))
+        stages = esc(", ".join(f"{name} {count}" for name, count in self.stages))
+        return (f"<p>gradients of <code>{esc(_short(to_str(self.output), 200))}</code></p>"
+                f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+                f"<p>operations after each pass: {stages}</p>")
+
+
+def explain(y: Symbol, wrt, head=None) -> Explanation:
+    """The gradients of `y` before and after simplification, with their operation counts.
+
+    >>> import graphc as gc
+    >>> x = gc.var("x")
+    >>> e = gc.explain(gc.sum(x * x), x)
+    >>> e["x"].ops_after, str(e["x"].after)
+    (1, '2*x')
+    """
+    from .autodiff import grad
+    from .simplify import PIPELINE, count_ops
+
+    _check(y)
+    wrts = [wrt] if isinstance(wrt, Symbol) else list(wrt)
+    raw = grad(y, wrts, head=head, simplify=False)
+    stages = [("derived", count_ops(raw))]
+    current = list(raw)
+    for p in PIPELINE:
+        current = p(current)
+        stages.append((getattr(p, "__name__", repr(p)), count_ops(current)))
+    rows = []
+    for i, (w, before, after) in enumerate(zip(wrts, raw, current)):
+        name = w.name if w.op == "var" else to_str(w)
+        rows.append(GradientRow(w, name, before, after, count_ops(before), count_ops(after)))
+    return Explanation(y, rows, stages)

@@ -82,6 +82,10 @@ def _extremum_rules(first_wins):
 class _Comparison(Elementwise):
     differentiable = False
 
+    def dtype(self, *dtypes, **attrs):
+        # Boolean whatever the inputs: known before data is bound (x * (x > 0) is not 1.0*x).
+        return np.dtype(bool)
+
 
 def _comparison(name, fn, infix):
     return elementwise(name, fn, "{0} " + infix + " {1}", (None, None), infix=infix,

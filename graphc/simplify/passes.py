@@ -178,6 +178,10 @@ def cse(outputs, known=None):
 
 
 def _specialize_rule(node: Symbol, inputs: tuple):
+    if inputs and all(x.op == "const" and is_weak(_value(x)) for x in inputs):
+        # Python numbers first (a gradient's head 1.0 times a constant): a broadcast resolved
+        # below then sees a weak constant and gives it the dtype of the array it meets.
+        return _fold_rule(node, inputs)
     return node.opdef.resolve(*inputs, **node.attrs)
 
 

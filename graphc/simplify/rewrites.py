@@ -138,6 +138,25 @@ def remove_noop_like(ctx, node, inputs):
     return None
 
 
+def sum_to_scalar(ctx, node, inputs):
+    """`sum_to(x, s)` -> `sum(x)` when s is a scalar: everything is summed."""
+    x, like = inputs
+    if like.shape != () or x.shape == ():
+        return None
+    out = ops.sum(x)
+    return out if out.dtype == node.dtype else None
+
+
+def total_of_sum_to(ctx, node, inputs):
+    """`sum(sum_to(x, a))` -> `sum(x)`: a total does not depend on partial sums first."""
+    inner = inputs[0]
+    if inner.op != "sum_to" or node.attrs["axis"] is not None or node.attrs["keepdims"] \
+            or ctx.shared(inner):
+        return None
+    out = ops.sum(inner.inputs[0])
+    return out if out.dtype == node.dtype else None
+
+
 def merge_sum_to(ctx, node, inputs):
     """`sum_to(sum_to(x, a), b)` -> `sum_to(x, b)` when b broadcasts to a's shape."""
     inner, like = inputs
@@ -226,6 +245,21 @@ def _negated(node, inputs, a):
     return out if out.dtype == node.dtype else None
 
 
+def whole_axis(ctx, node, inputs):
+    """A reduction over every axis names no axis: `sum(x, axis=(0,))` -> `sum(x)` for a
+    vector (the same op, printed as numpy users write it)."""
+    axis, x = node.attrs.get("axis"), inputs[0]
+    if axis is None or x.shape is None or node.attrs.get("keepdims"):
+        return None
+    axes = (axis,) if isinstance(axis, int) else axis
+    if sorted(a % len(x.shape) if len(x.shape) else a for a in axes) != list(
+            range(len(x.shape))):
+        return None
+    from ..dispatch import make_node
+
+    return make_node(node.opdef, inputs, {**node.attrs, "axis": None}, name=node.name)
+
+
 def recognise_mean(ctx, node, inputs):
     """`sum(x, axis) / n` -> `mean(x, axis)` when n is the number of entries summed."""
     total, n = inputs
@@ -291,13 +325,18 @@ def fold(ctx, node, inputs):
 
 
 RULES: dict[str, tuple[Callable, ...]] = {
-    "sum_to": (remove_noop_like, merge_sum_to, canonical_like, hoist_scalar_from_sum),
+    "sum_to": (remove_noop_like, sum_to_scalar, merge_sum_to, canonical_like,
+               hoist_scalar_from_sum),
     "broadcast_like": (remove_noop_like, canonical_like),
     "reshape_like": (remove_noop_like, canonical_like),
     "index_grad": (canonical_like,),
     "reduced_size": (canonical_like,),
-    "sum": (hoist_scalar_from_sum,),
-    "mean": (hoist_scalar_from_sum,),
+    "sum": (whole_axis, total_of_sum_to, hoist_scalar_from_sum),
+    "mean": (whole_axis, hoist_scalar_from_sum),
+    "max": (whole_axis,),
+    "min": (whole_axis,),
+    "prod": (whole_axis,),
+    "logsumexp": (whole_axis,),
     "divide": (recognise_mean,),
     "log": (use_log1p, use_logsumexp),
     "subtract": (use_expm1,),
@@ -315,6 +354,7 @@ class _Rewriter:
         self.done: dict[int, Symbol] = {}  # id(node) -> its rewritten form
         self.keep: list[Symbol] = []  # pins the ids of nodes seen
         self.uses: dict[int, int] = {}  # id(node) -> number of uses in the input graph
+        self.output_ids: set[int] = set()
 
     def shared(self, node: Symbol) -> bool:
         """Does `node` (or the node it was rewritten from) have other users?"""
@@ -330,6 +370,11 @@ class _Rewriter:
         opdef = node.opdef
         if not inputs:
             return None
+        if opdef.name == "broadcast_like" and id(node) in self.output_ids:
+            # A broadcast that is itself a result serves no user: say what it is.
+            hit = ones_from_broadcast(self, node, inputs)
+            if hit is not None:
+                return hit
         hit = fold(self, node, inputs)
         if hit is not None:
             return hit
@@ -376,6 +421,7 @@ class _Rewriter:
                 uses[id(x)] = uses.get(id(x), 0) + 1
         for o in outputs:
             uses[id(o)] = uses.get(id(o), 0) + 1
+        self.output_ids = {id(o) for o in outputs}
         for node in nodes:
             if known and id(node) in known:
                 self.done[id(node)] = node

@@ -21,6 +21,7 @@ become opaque functions, so sympy's complex-analysis identities such as `exp(log
 from __future__ import annotations
 
 import math
+from fractions import Fraction
 from typing import Callable, Mapping
 
 import numpy as np
@@ -36,8 +37,9 @@ _ARITH = ("add", "subtract", "multiply", "divide", "negative", "power")
 
 
 def float_to_sympy(value: float) -> sp.Expr:
-    """An exact, readable sympy number for a float: integers as `Integer`, short decimals as
-    `Rational` (0.1 -> 1/10; converting back gives the same float), others as `Float`."""
+    """An exact, readable sympy number for a float: integers as `Integer`, short decimals and
+    the floats nearest to simple fractions as `Rational` (0.1 -> 1/10, 1/6. -> 1/6; converting
+    back gives the same float), others as `Float`."""
     if math.isnan(value):
         return sp.nan
     if math.isinf(value):
@@ -48,6 +50,9 @@ def float_to_sympy(value: float) -> sp.Expr:
     mantissa = text.lstrip("-").split("e")[0].replace(".", "").lstrip("0")
     if len(mantissa) <= 8:
         return sp.Rational(text)
+    frac = Fraction(value).limit_denominator(10 ** 6)
+    if float(frac) == value:  # 1/6 computed in floats is still 1/6
+        return sp.Rational(frac.numerator, frac.denominator)
     return sp.Float(value)
 
 
@@ -211,8 +216,34 @@ def node_to_sympy(node: Symbol, args: list, safe: bool = False) -> sp.Expr:
             return args[0] ** n if n is not None else opaque_function(name)(*args)
         if safe and _guarded(op):
             return opaque_function(name)(*args)
+        if not safe and name in ("multiply", "divide"):
+            return _keep_factor(name, *args)
+        if not safe:
+            # Printing shows what the graph computes: exp(log(x)) stays (sympy would print x).
+            func = _get_table().funcs.get(name)
+            if func is not None:
+                return func(*args, evaluate=False)
+            if name in ("power", "square", "sqrt") and args[0].is_Pow \
+                    and not args[0].exp.is_Integer:
+                exponent = {"square": 2, "sqrt": sp.Rational(1, 2)}.get(name)
+                return sp.Pow(args[0], args[1] if exponent is None else exponent,
+                              evaluate=False)
         return op.sympy(*args)
     return graph_function(op, node.attrs)(*args)
+
+
+def _keep_factor(name: str, a, b):
+    """`a*b` or `a/b`, but a number times a sum stays factored (sympy would distribute:
+    `(x - y)/100` prints as such, not as `x/100 - y/100`)."""
+    if name == "divide":
+        if b.is_Number and b != 0 and isinstance(a, sp.Add):
+            return sp.Mul(1 / b, a, evaluate=False)
+        return a / b
+    if a.is_Number and isinstance(b, sp.Add) and a not in (0, 1, -1):
+        return sp.Mul(a, b, evaluate=False)
+    if b.is_Number and isinstance(a, sp.Add) and b not in (0, 1, -1):
+        return sp.Mul(b, a, evaluate=False)
+    return a * b
 
 
 def to_sympy(sym: Symbol, leaves: Mapping[Symbol, sp.Expr] | None = None) -> sp.Expr:
@@ -248,6 +279,7 @@ class _Table:
 
         self.ops = OPS
         self.heads: dict = {}
+        self.funcs: dict = {}  # op name -> its sympy function, for direct mappings
         self.composites: dict = {}
         for op in OPS.values():
             if not op.elementwise or op.sympy is None or op.name in _ARITH \
@@ -258,6 +290,7 @@ class _Table:
             if set(template.args) == set(dummies) and len(template.args) == len(dummies) \
                     and template.func not in (sp.Add, sp.Mul, sp.Pow):
                 self.heads.setdefault(template.func, op)
+                self.funcs[op.name] = template.func
                 continue
             wilds = [sp.Wild(f"w{i}") for i in range(len(dummies))]
             pattern = template.xreplace(dict(zip(dummies, wilds)))

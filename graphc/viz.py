@@ -1,0 +1,162 @@
+"""Pictures of graphs: `to_networkx`, `to_dot` (Graphviz text) and `draw` (matplotlib).
+
+Nodes are numbered in topological order (inputs first). Every walk is iterative, so graphs of
+any depth work; user strings (var names, constants) only ever appear as escaped labels.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .errors import GraphcError
+from .ir import Symbol, flatten_outputs, toposort
+
+LABEL_LIMIT = 40  # characters of a constant's label
+
+
+def _outputs(sym) -> list[Symbol]:
+    if isinstance(sym, Symbol):
+        return [sym] if sym.op != "group" else list(sym.inputs)
+    if isinstance(sym, (list, tuple)):
+        return flatten_outputs(list(sym))
+    raise GraphcError(f"expected a graphc symbol or a list of them, got {type(sym).__name__}")
+
+
+def _shape_text(shape) -> str:
+    if shape is None:
+        return "?"
+    return "(" + ", ".join("?" if d is None else str(d) for d in shape) + \
+        ("," if len(shape) == 1 else "") + ")"
+
+
+def node_label(node: Symbol) -> str:
+    """A short label: the var's name, the constant's value, or the op's name and attrs."""
+    if node.op == "var":
+        return node.name
+    if node.op == "const":
+        if "name" in node.attrs:
+            return node.attrs["name"]
+        value = node.attrs["value"]
+        if isinstance(value, np.ndarray) and value.size > 6:
+            return f"const{_shape_text(value.shape)}"
+        text = np.array2string(np.asarray(value), separator=", ") \
+            if isinstance(value, np.ndarray) else repr(value)
+        return text if len(text) <= LABEL_LIMIT else text[:LABEL_LIMIT - 1] + "…"
+    op = node.opdef
+    if op.infix and len(node.inputs) in (1, 2):
+        return op.infix
+    attrs = [f"{k}={v!r}" for k, v in node.attrs.items()
+             if v is not None and v is not False and not hasattr(v, "outputs")]
+    return node.op + (f" {', '.join(attrs)}" if attrs else "")
+
+
+def to_networkx(sym):
+    """The graph as a `networkx.DiGraph`: nodes 0, 1, ... in topological order with the
+    attributes `op`, `shape`, `dtype` (numpy's name or None), `label` (and `name` for vars);
+    an edge runs from each input to its user, with `index` (the first argument position) and
+    `positions` (all of them, for `x * x`).
+
+    >>> import graphc as gc
+    >>> x = gc.var("x")
+    >>> g = gc.to_networkx(gc.exp(x) + x)
+    >>> sorted(d["op"] for _, d in g.nodes(data=True))
+    ['add', 'exp', 'var']
+    """
+    import networkx as nx
+
+    nodes = toposort(_outputs(sym))
+    number = {id(n): k for k, n in enumerate(nodes)}
+    g = nx.DiGraph()
+    for k, n in enumerate(nodes):
+        attrs = dict(op=n.op, shape=n.shape,
+                     dtype=None if n.dtype is None else np.dtype(n.dtype).name,
+                     label=node_label(n))
+        if n.op == "var":
+            attrs["name"] = n.name
+        g.add_node(k, **attrs)
+    for n in nodes:
+        for i, x in enumerate(n.inputs):
+            u, v = number[id(x)], number[id(n)]
+            if g.has_edge(u, v):
+                g.edges[u, v]["positions"] += (i,)
+            else:
+                g.add_edge(u, v, index=i, positions=(i,))
+    return g
+
+
+def _dot_escape(text: str) -> str:
+    """A safe DOT double-quoted string body: backslashes, quotes and line breaks escaped,
+    other control characters dropped."""
+    out = []
+    for ch in str(text):
+        if ch == "\\":
+            out.append("\\\\")
+        elif ch == '"':
+            out.append('\\"')
+        elif ch == "\n":
+            out.append("\\n")
+        elif ch == "\r" or ord(ch) < 32 or ord(ch) == 127:
+            continue
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+def to_dot(sym, name: str = "graphc") -> str:
+    """The graph as Graphviz DOT text (inputs at the top; vars as ellipses, constants as
+    plain text, operations as boxes labelled with op, shape and dtype).
+
+    >>> import graphc as gc
+    >>> print(gc.to_dot(gc.var("x") * 2).splitlines()[0])
+    digraph "graphc" {
+    """
+    nodes = toposort(_outputs(sym))
+    number = {id(n): k for k, n in enumerate(nodes)}
+    lines = [f'digraph "{_dot_escape(name)}" {{', "  rankdir=TB;",
+             '  node [fontname="Helvetica", fontsize=10];']
+    for k, n in enumerate(nodes):
+        if n.op == "var":
+            shape, label = "ellipse", node_label(n)
+        elif n.op == "const":
+            shape, label = "plaintext", node_label(n)
+        else:
+            shape = "box"
+            dtype = "?" if n.dtype is None else np.dtype(n.dtype).name
+            label = f"{node_label(n)}\n{_shape_text(n.shape)} {dtype}"
+        lines.append(f'  n{k} [label="{_dot_escape(label)}", shape={shape}];')
+    for n in nodes:
+        for i, x in enumerate(n.inputs):
+            extra = f' [label="{i}"]' if len(n.inputs) > 1 and not n.opdef.elementwise else ""
+            lines.append(f"  n{number[id(x)]} -> n{number[id(n)]}{extra};")
+    lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
+def draw(sym, ax=None):
+    """Draw the graph with matplotlib (layered: inputs at the top); returns the axes.
+
+    Needs matplotlib (`pip install matplotlib`); raises `GraphcError` without it.
+    """
+    try:
+        import matplotlib.pyplot as plt
+    except ImportError as exc:  # an optional dependency
+        raise GraphcError("gc.draw needs matplotlib: pip install matplotlib") from exc
+    import networkx as nx
+
+    g = to_networkx(sym)
+    depth: dict[int, int] = {}
+    for k in sorted(g.nodes):  # numbered in topological order
+        depth[k] = 1 + max((depth[p] for p in g.predecessors(k)), default=-1)
+    for k, d in depth.items():
+        g.nodes[k]["layer"] = d
+    pos = nx.multipartite_layout(g, subset_key="layer", align="horizontal")
+    pos = {k: (x, -y) for k, (x, y) in pos.items()}  # layer 0 (the inputs) on top
+    if ax is None:
+        _, ax = plt.subplots(figsize=(max(4, len(g) ** 0.5 * 2), max(3, len(set(
+            depth.values())) * 0.8)))
+    colors = ["#cfe8ff" if d["op"] == "var" else "#eeeeee" if d["op"] == "const"
+              else "#ffe9c7" for _, d in g.nodes(data=True)]
+    nx.draw_networkx(g, pos, ax=ax, labels=nx.get_node_attributes(g, "label"),
+                     node_color=colors, node_size=900, font_size=8, arrows=True)
+    ax.set_axis_off()
+    return ax
