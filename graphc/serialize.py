@@ -2,22 +2,23 @@
 
 Format (version 1)::
 
-    {"format": "graphc", "version": 1, "kind": "symbol" | "list",
-     "graph": {"nodes": [NODE, ...], "inputs": [ID, ...], "outputs": [ID, ...]}}
+    {"format": "graphc", "version": 1, "kind": "symbol" | "list", "files": [FILE, ...],
+     "graph": {"inputs": [ID, ...], "outputs": [ID, ...], "nodes": [NODE, ...]}}
 
     NODE = {"id": 0, "op": "var", "inputs": [ID, ...], "attrs": {NAME: VALUE, ...},
-            "name": str | null, "shape": [int | null, ...] | null, "dtype": str | null,
-            "origin": [file, line] | null}
+            "name": str, "shape": [int | null, ...], "dtype": "<f8", "origin": [FILE_ID, LINE]}
 
 Nodes are listed in topological order with ids 0, 1, 2, ... (an id is its position), and an
-input must name an earlier id, so a loaded graph cannot have a cycle. Attr values are JSON
-values; what JSON cannot say is written as a one-key object: tuples are lists, and
-``{"$float": "nan"}``, ``{"$complex": [re, im]}``, ``{"$array": {"dtype", "shape", "data"}}``
-(little-endian bytes in base64, so every value, NaN and inf included, comes back bit for bit),
-``{"$scalar": ...}`` (a numpy scalar), ``{"$dtype": "float32"}``, ``{"$dict": [[k, v], ...]}``,
+input must name an earlier id, so a loaded graph cannot have a cycle. Keys at their default
+(no inputs, no attrs, no name, unknown shape or dtype, no origin) are left out. An origin
+names the user's file by its index in ``files`` (the file:line that made the node, kept as
+data; loading never reads that file). Attr values are JSON values; what JSON cannot say is
+written as a one-key object: tuples are lists, and ``{"$float": "nan"}``,
+``{"$complex": [re, im]}``, ``{"$array": {"dtype", "shape", "data"}}`` (little-endian bytes in
+base64, so every value, NaN and inf included, comes back bit for bit), ``{"$scalar": ...}``
+(a numpy scalar), ``{"$dtype": "<f4"}``, ``{"$dict": [[k, v], ...]}``,
 ``{"$slice": [start, stop, step]}``, ``{"$ellipsis": null}`` and ``{"$graph": GRAPH}`` (a
-sub-graph held by a control-flow op, with its own ids). Sub-graph ``inputs`` are its
-parameter vars.
+sub-graph held by a control-flow op, with its own ids; its ``inputs`` are its parameter vars).
 
 Loading executes nothing from the file: op names are looked up in `OPS`, attrs go through the
 op's `check_attrs` schema, and nodes are rebuilt with the ordinary shape and dtype rules.
@@ -29,7 +30,7 @@ from __future__ import annotations
 import base64
 import json
 import math
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -65,9 +66,10 @@ def tojson(sym) -> str:
     else:
         raise SerializationError(f"tojson: expected a graphc symbol or a list of symbols, "
                                  f"got {type(sym).__name__}")
-    graph = _encode_graph([], outputs, depth=0)
+    writer = _Writer()
+    graph = writer.graph([], outputs, depth=0)
     return _dump_document({"format": FORMAT, "version": VERSION, "kind": kind,
-                           "graph": graph})
+                           "files": writer.files, "graph": graph})
 
 
 def save(sym, path) -> None:
@@ -95,64 +97,80 @@ def _dumps(value) -> str:
     return json.dumps(value, allow_nan=False, ensure_ascii=False)
 
 
-def _encode_graph(inputs, outputs, depth: int) -> dict:
-    if depth > _MAX_DEPTH:
-        raise SerializationError("tojson: sub-graphs are nested too deeply")
-    nodes = toposort(list(inputs) + list(outputs))
-    ids = {id(n): i for i, n in enumerate(nodes)}
-    return {"inputs": [ids[id(s)] for s in inputs],
-            "outputs": [ids[id(s)] for s in outputs],
-            "nodes": [_encode_node(n, i, ids, depth) for i, n in enumerate(nodes)]}
+class _Writer:
+    """Encodes graphs; collects the origin file names into one table."""
 
+    def __init__(self):
+        self.files: list[str] = []
+        self._file_ids: dict[str, int] = {}
 
-def _encode_node(node: Symbol, i: int, ids: dict, depth: int) -> dict:
-    where = f"tojson: {node.op} node"
-    out: dict[str, Any] = {"id": i, "op": node.op, "inputs": [ids[id(x)] for x in node.inputs],
-                           "attrs": {str(k): _encode_value(v, where, depth + 1)
-                                     for k, v in node.attrs.items()}}
-    if node.name is not None:
-        out["name"] = str(node.name)
-    out["shape"] = None if node.shape is None else [None if d is None else int(d)
-                                                    for d in node.shape]
-    out["dtype"] = None if node.dtype is None else np.dtype(node.dtype).str
-    origin = node.origin
-    out["origin"] = None if origin is None else [str(origin[0]), int(origin[1])]
-    return out
+    def graph(self, inputs, outputs, depth: int) -> dict:
+        if depth > _MAX_DEPTH:
+            raise SerializationError("tojson: sub-graphs are nested too deeply")
+        nodes = toposort(list(inputs) + list(outputs))
+        ids = {id(n): i for i, n in enumerate(nodes)}
+        return {"inputs": [ids[id(s)] for s in inputs],
+                "outputs": [ids[id(s)] for s in outputs],
+                "nodes": [self.node(n, i, ids, depth) for i, n in enumerate(nodes)]}
+
+    def node(self, node: Symbol, i: int, ids: dict, depth: int) -> dict:
+        out: dict[str, Any] = {"id": i, "op": node.op}
+        if node.inputs:
+            out["inputs"] = [ids[id(x)] for x in node.inputs]
+        if node.attrs:
+            where = f"tojson: {node.op} node"
+            out["attrs"] = {str(k): self.value(v, where, depth + 1)
+                            for k, v in node.attrs.items()}
+        if node.name is not None:
+            out["name"] = str(node.name)
+        if node.shape is not None:
+            out["shape"] = [None if d is None else int(d) for d in node.shape]
+        if node.dtype is not None:
+            out["dtype"] = np.dtype(node.dtype).str
+        if node.origin is not None:
+            filename = str(node.origin[0])
+            if filename not in self._file_ids:
+                self._file_ids[filename] = len(self.files)
+                self.files.append(filename)
+            out["origin"] = [self._file_ids[filename], int(node.origin[1])]
+        return out
+
+    def value(self, v, where: str, depth: int):
+        """An attr value as JSON (tagged objects for what JSON cannot say)."""
+        if depth > _MAX_DEPTH:
+            raise SerializationError(f"{where}: an attr value is nested too deeply")
+        if v is None or isinstance(v, (bool, int, str)) and not isinstance(v, np.generic):
+            return v
+        if isinstance(v, float) and not isinstance(v, np.generic):
+            return _encode_float(v)
+        if isinstance(v, complex) and not isinstance(v, np.generic):
+            return {"$complex": [_encode_float(v.real), _encode_float(v.imag)]}
+        if isinstance(v, (tuple, list)):
+            return [self.value(x, where, depth + 1) for x in v]
+        if isinstance(v, np.ndarray):
+            return {"$array": _encode_array(v, where)}
+        if isinstance(v, np.generic):
+            return {"$scalar": _encode_array(np.asarray(v), where)}
+        if isinstance(v, np.dtype):
+            return {"$dtype": v.str}
+        if isinstance(v, dict):
+            return {"$dict": [[self.value(k, where, depth + 1), self.value(x, where, depth + 1)]
+                              for k, x in v.items()]}
+        if isinstance(v, slice):
+            return {"$slice": [self.value(x, where, depth + 1)
+                               for x in (v.start, v.stop, v.step)]}
+        if v is Ellipsis:
+            return {"$ellipsis": None}
+        if isinstance(v, Graph):
+            return {"$graph": self.graph(v.inputs, v.outputs, depth + 1)}
+        raise SerializationError(f"{where}: cannot save an attr value of type "
+                                 f"{type(v).__name__}")
 
 
 def _encode_float(x: float):
     if math.isfinite(x):
         return x
     return {"$float": "nan" if math.isnan(x) else ("inf" if x > 0 else "-inf")}
-
-
-def _encode_value(v, where: str, depth: int):
-    if depth > _MAX_DEPTH:
-        raise SerializationError(f"{where}: an attr value is nested too deeply")
-    if v is None or isinstance(v, (bool, int, str)) and not isinstance(v, np.generic):
-        return v
-    if isinstance(v, float) and not isinstance(v, np.generic):
-        return _encode_float(v)
-    if isinstance(v, complex) and not isinstance(v, np.generic):
-        return {"$complex": [_encode_float(v.real), _encode_float(v.imag)]}
-    if isinstance(v, (tuple, list)):
-        return [_encode_value(x, where, depth + 1) for x in v]
-    if isinstance(v, np.ndarray):
-        return {"$array": _encode_array(v, where)}
-    if isinstance(v, np.generic):
-        return {"$scalar": _encode_array(np.asarray(v), where)}
-    if isinstance(v, np.dtype):
-        return {"$dtype": v.str}
-    if isinstance(v, dict):
-        return {"$dict": [[_encode_value(k, where, depth + 1), _encode_value(x, where, depth + 1)]
-                          for k, x in v.items()]}
-    if isinstance(v, slice):
-        return {"$slice": [_encode_value(x, where, depth + 1) for x in (v.start, v.stop, v.step)]}
-    if v is Ellipsis:
-        return {"$ellipsis": None}
-    if isinstance(v, Graph):
-        return {"$graph": _encode_graph(v.inputs, v.outputs, depth + 1)}
-    raise SerializationError(f"{where}: cannot save an attr value of type {type(v).__name__}")
 
 
 def _encode_array(arr: np.ndarray, where: str) -> dict:
@@ -238,16 +256,19 @@ def _decode_document(doc):
     version = doc.get("version")
     if type(version) is not int or version != VERSION:
         _fail(f"unsupported version {version!r} (this graphc reads version {VERSION})")
-    extra = set(doc) - {"format", "version", "kind", "graph"}
+    extra = set(doc) - {"format", "version", "kind", "files", "graph"}
     if extra:
         _fail(f"unknown key(s) {sorted(extra)}")
     kind = doc.get("kind", "symbol")
     if kind not in ("symbol", "list"):
         _fail(f'"kind" must be "symbol" or "list", got {kind!r}')
+    files = doc.get("files", [])
+    if not isinstance(files, list) or not all(isinstance(f, str) for f in files):
+        _fail('"files" must be a list of file names')
     graph = doc.get("graph")
     if not isinstance(graph, dict):
         _fail(f'"graph" must be an object, got {_type(graph)}')
-    _inputs, outputs = _decode_graph(graph, depth=0)
+    _inputs, outputs = _decode_graph(graph, 0, files)
     if kind == "symbol":
         if len(outputs) != 1:
             _fail(f'a "symbol" document has one output, got {len(outputs)}')
@@ -255,7 +276,7 @@ def _decode_document(doc):
     return outputs
 
 
-def _decode_graph(graph: dict, depth: int):
+def _decode_graph(graph: dict, depth: int, files: Sequence[str] = ()):
     if depth > _MAX_DEPTH:
         _fail("sub-graphs are nested too deeply")
     extra = set(graph) - {"nodes", "inputs", "outputs"}
@@ -266,7 +287,7 @@ def _decode_graph(graph: dict, depth: int):
         _fail(f'"nodes" must be a list, got {_type(nodes)}')
     built: list[Symbol] = []
     for i, entry in enumerate(nodes):
-        built.append(_decode_node(entry, i, built, depth))
+        built.append(_decode_node(entry, i, built, depth, files))
     inputs = [_ref(r, built, "graph input") for r in _id_list(graph.get("inputs", []), "inputs")]
     for s in inputs:
         if s.op != "var":
@@ -290,7 +311,7 @@ def _ref(r, built: list, what: str) -> Symbol:
 _NODE_KEYS = {"id", "op", "inputs", "attrs", "name", "shape", "dtype", "origin"}
 
 
-def _decode_node(entry, i: int, built: list, depth: int) -> Symbol:
+def _decode_node(entry, i: int, built: list, depth: int, files: Sequence[str]) -> Symbol:
     from .ops import OPS
 
     if not isinstance(entry, dict):
@@ -310,13 +331,13 @@ def _decode_node(entry, i: int, built: list, depth: int) -> Symbol:
     raw_attrs = entry.get("attrs", {})
     if not isinstance(raw_attrs, dict):
         _fail(f"{where}: attrs must be an object, got {_type(raw_attrs)}")
-    attrs = {k: _decode_value(v, where, depth + 1) for k, v in raw_attrs.items()}
+    attrs = {k: _decode_value(v, where, depth + 1, files) for k, v in raw_attrs.items()}
     name = entry.get("name")
     if name is not None and not isinstance(name, str):
         _fail(f"{where}: name must be a string, got {_type(name)}")
     shape = _decode_shape(entry.get("shape"), where)
     dtype = _decode_dtype(entry.get("dtype"), where)
-    origin = _decode_origin(entry.get("origin"), where)
+    origin = _decode_origin(entry.get("origin"), where, files)
     # Built under no origin: an error message while loading must not read the file that a
     # saved origin names (it is data, and could name a device or a FIFO).
     with origin_scope(None):
@@ -357,13 +378,15 @@ def _decode_dtype(dtype, where: str):
     return dt if dt.isnative else dt.newbyteorder("=")
 
 
-def _decode_origin(origin, where: str):
+def _decode_origin(origin, where: str, files: Sequence[str]):
     if origin is None:
         return None
-    if (not isinstance(origin, list) or len(origin) != 2 or not isinstance(origin[0], str)
-            or type(origin[1]) is not int or origin[1] < 0):
-        _fail(f"{where}: origin must be [file, line], got {origin!r}")
-    return (origin[0], origin[1])
+    if (not isinstance(origin, list) or len(origin) != 2 or type(origin[0]) is not int
+            or not 0 <= origin[0] < len(files) or type(origin[1]) is not int
+            or origin[1] < 0):
+        _fail(f"{where}: origin must be [file id, line] with a file id below {len(files)}, "
+              f"got {origin!r}")
+    return (files[origin[0]], origin[1])
 
 
 def _build_var(inputs, attrs, name, shape, dtype, where):
@@ -436,7 +459,7 @@ def _refine(node: Symbol, shape, dtype, origin, where: str) -> Symbol:
                   origin=origin)
 
 
-def _decode_value(v, where: str, depth: int):
+def _decode_value(v, where: str, depth: int, files: Sequence[str] = ()):
     if depth > _MAX_DEPTH:
         _fail(f"{where}: an attr value is nested too deeply")
     if v is None or isinstance(v, (bool, int, str)):
@@ -444,7 +467,7 @@ def _decode_value(v, where: str, depth: int):
     if isinstance(v, float):
         return v
     if isinstance(v, list):
-        return tuple(_decode_value(x, where, depth + 1) for x in v)
+        return tuple(_decode_value(x, where, depth + 1, files) for x in v)
     if not isinstance(v, dict) or len(v) != 1:
         _fail(f"{where}: an attr object must have exactly one tag key, got {_type(v)} "
               f"with keys {sorted(v) if isinstance(v, dict) else []}")
@@ -475,10 +498,10 @@ def _decode_value(v, where: str, depth: int):
             _fail(f"{where}: $dict must be a list of [key, value] pairs")
         out = {}
         for k, x in body:
-            key = _decode_value(k, where, depth + 1)
+            key = _decode_value(k, where, depth + 1, files)
             if not isinstance(key, (str, int, float, bool, tuple, type(None))):
                 _fail(f"{where}: unhashable $dict key")
-            out[key] = _decode_value(x, where, depth + 1)
+            out[key] = _decode_value(x, where, depth + 1, files)
         return out
     if tag == "$slice":
         if not isinstance(body, list) or len(body) != 3 or not all(
@@ -492,7 +515,7 @@ def _decode_value(v, where: str, depth: int):
     if tag == "$graph":
         if not isinstance(body, dict):
             _fail(f"{where}: $graph must be an object")
-        inputs, outputs = _decode_graph(body, depth + 1)
+        inputs, outputs = _decode_graph(body, depth + 1, files)
         return Graph(inputs, outputs)
     _fail(f"{where}: unknown attr tag {tag!r} (known: {', '.join(_TAGS)})")
 
