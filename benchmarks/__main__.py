@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from dataclasses import asdict, replace
 
@@ -51,6 +52,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="also run peers a workload skips as too slow to compile (jax, pytensor on "
         "recurrence T>=100: minutes)",
     )
+    parser.add_argument(
+        "--threads",
+        type=int,
+        metavar="N",
+        help="cap BLAS (threadpoolctl), torch and XLA threads at N; steadier on a busy machine",
+    )
     parser.add_argument("--list", action="store_true", help="list the workloads and exit")
     parser.add_argument(
         "-v",
@@ -81,6 +88,12 @@ def main(argv: list[str] | None = None) -> int:
         settings = replace(settings, budget_s=args.budget)
     if args.no_skip:
         settings = replace(settings, no_skip=True)
+    if args.threads:
+        settings = replace(settings, threads=args.threads)
+        if args.threads == 1 and "jax" not in sys.modules:  # read when jax starts
+            flags = os.environ.get("XLA_FLAGS", "")
+            os.environ["XLA_FLAGS"] = f"{flags} --xla_cpu_multi_thread_eigen=false".strip()
+        harness.limit_threads(args.threads)
 
     meta = harness.machine_info()
     meta.update(

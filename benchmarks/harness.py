@@ -52,6 +52,7 @@ class Settings:
     max_rounds: int = 60
     budget_s: float = 6.0  # per workload, for the timed rounds
     no_skip: bool = False  # run systems a workload would skip as too slow to compile
+    threads: int | None = None  # cap BLAS and torch threads (None: the libraries' defaults)
 
     @classmethod
     def quick(cls) -> Settings:
@@ -139,6 +140,23 @@ def _first_line(exc: BaseException) -> str:
 
 # --------------------------------------------------------------------------------------------
 # measuring
+
+
+def limit_threads(n: int) -> None:
+    """Cap the threads of every loaded BLAS/OpenMP pool (threadpoolctl) and of torch.
+
+    On a shared 2-core machine, multi-threaded matrix products wait for each other whenever
+    another process holds a core; one thread per library makes medians far steadier.
+    """
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        pass
+    else:
+        threadpool_limits(limits=n)
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        torch.set_num_threads(n)
 
 
 def peak_memory(fn: Callable[..., Any], args: tuple[Any, ...]) -> int:
@@ -251,6 +269,8 @@ def run_workload(
         ready[system.name] = prepared
     if not ready:
         return outcomes
+    if settings.threads:
+        limit_threads(settings.threads)  # again: preparing may have loaded another BLAS
     log(f"  {w.name}: timing {', '.join(ready)}")
     timed = time_round_robin({k: (p.fn, p.args) for k, p in ready.items()}, settings)
     base = statistics.median(timed["numpy"][0]) if "numpy" in timed else None
