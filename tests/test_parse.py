@@ -251,3 +251,12 @@ expressions = st.recursive(
 def test_random_well_formed_expressions(text):
     """Shape errors (x @ 1.0, w[:, 0] of a vector) are ParseErrors naming the call."""
     _parse_or_parse_error(text)
+
+
+def test_every_whitelisted_function_is_a_gc_operation():
+    from graphc import ops
+    from graphc.parse import FUNCTIONS
+
+    for name in FUNCTIONS:
+        assert callable(getattr(ops, name)), name
+        assert getattr(gc, name, None) is getattr(ops, name), name
