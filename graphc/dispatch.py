@@ -21,10 +21,24 @@ def set_eager_handler(handler) -> None:
     _eager_handler = handler
 
 
+class _KindCache(dict):
+    """type -> its `_graphc_kind` (None for numpy and Python values): a dict hit is much
+    cheaper than a failing `getattr` on `np.ndarray`, and this runs on every `gc` call."""
+
+    def __missing__(self, cls):
+        kind = self[cls] = getattr(cls, "_graphc_kind", None)
+        return kind
+
+
+_kinds = _KindCache()
+
+
 def apply(op, inputs: tuple, attrs: dict):
     eager = False
     for x in inputs:
-        kind = getattr(type(x), "_graphc_kind", None)
+        kind = _kinds[type(x)]
+        if kind is None:
+            continue
         if kind == "symbol":
             return make_node(op, inputs, attrs)
         if kind == "eager":

@@ -246,15 +246,17 @@ class Tensor(ArrayMixin):
 
 
 class Node:
-    """A tape entry, shown as a tensor's `grad_fn`: the op, its inputs and attrs.
+    """A tape entry, shown as a tensor's `grad_fn`: the op, its inputs (tensors and
+    constants), their values `args`, the attrs, and `mask`: which inputs required grad.
 
-    `inputs` becomes None when a backward pass without `retain_graph=True` frees it.
+    `inputs` and `args` become None when a backward pass without `retain_graph=True` frees
+    them.
     """
 
-    __slots__ = ("op", "inputs", "attrs")
+    __slots__ = ("op", "inputs", "args", "attrs", "mask")
 
-    def __init__(self, op, inputs: tuple, attrs: dict):
-        self.op, self.inputs, self.attrs = op, inputs, attrs
+    def __init__(self, op, inputs: tuple, args: list, attrs: dict, mask: list):
+        self.op, self.inputs, self.args, self.attrs, self.mask = op, inputs, args, attrs, mask
 
     def name(self) -> str:
         """PyTorch-style name, e.g. `MulBackward`."""
@@ -265,7 +267,7 @@ class Node:
         """(grad_fn of each input or None, 0), as in PyTorch (leaves give None)."""
         if self.inputs is None:
             return ()
-        return tuple((x._node if isinstance(x, Tensor) else None, 0) for x in self.inputs)
+        return tuple((x._node if m else None, 0) for x, m in zip(self.inputs, self.mask))
 
     def __repr__(self) -> str:
         return f"<{_backward_name(self.op)}>"
@@ -418,13 +420,17 @@ def _apply(op, inputs: tuple, attrs: dict) -> Tensor:
     """Compute `op` on the tensors' data; record a tape entry when a gradient may flow."""
     record = False
     args = []
+    mask = []
     for x in inputs:
         if isinstance(x, Tensor):
             args.append(x._data)
             if x._rg:
                 record = True
+                mask.append(True)
+                continue
         else:
             args.append(x)
+        mask.append(False)
     try:
         out = op.impl(*args, **attrs)
     except GraphcError as exc:
@@ -438,7 +444,7 @@ def _apply(op, inputs: tuple, attrs: dict) -> Tensor:
         return inputs[0]
     if record and _grad_enabled and op.differentiable and out.dtype.kind in "fc" \
             and op.name not in _NO_RECORD:
-        return _wrap(out, True, Node(op, inputs, attrs))
+        return _wrap(out, True, Node(op, inputs, args, attrs, mask))
     return _wrap(out)
 
 
@@ -486,10 +492,11 @@ def _toposort(roots: Sequence[Tensor]) -> list[Tensor]:
         stack.append((t, True))
         node = t._node
         if node is not None:
-            if node.inputs is None:
+            inputs = node.inputs
+            if inputs is None:
                 raise _freed_error(node)
-            for x in reversed(node.inputs):
-                if isinstance(x, Tensor) and x._rg and id(x) not in seen:
+            for x, m in zip(inputs, node.mask):
+                if m and id(x) not in seen:
                     stack.append((x, False))
     return order
 
@@ -500,8 +507,8 @@ def _relevant(order: list[Tensor], targets: Sequence[Tensor]) -> set[int]:
     for t in order:
         node = t._node
         if node is not None and id(t) not in rel:
-            for x in node.inputs:
-                if id(x) in rel:
+            for x, m in zip(node.inputs, node.mask):
+                if m and id(x) in rel:
                     rel.add(id(t))
                     break
     return rel
@@ -515,8 +522,12 @@ def _backprop(roots, heads, targets, retain: bool, create: bool):
     """
     global _grad_enabled
     order = _toposort(roots)
-    rel = None if targets is None else _relevant(order, targets)
     target_ids = () if targets is None else {id(x) for x in targets}
+    rel = None
+    if targets is not None and (any(x._node is not None for x in targets) or not all(
+            id(t) in target_ids for t in order if t._node is None)):
+        # Some leaves or intermediate results are not wanted: prune what leads only there.
+        rel = _relevant(order, targets)
     cts: dict[int, object] = {}
     for r, h in zip(roots, heads):
         if r._rg:
@@ -531,7 +542,7 @@ def _backprop(roots, heads, targets, retain: bool, create: bool):
             if g is None:
                 continue
             node = t._node
-            if rel is not None:
+            if targets is not None:
                 if id(t) in target_ids:
                     found[id(t)] = g
             elif node is None or t._retain:
@@ -539,20 +550,19 @@ def _backprop(roots, heads, targets, retain: bool, create: bool):
             if node is None:
                 continue
             inputs = node.inputs
-            wanted = [isinstance(x, Tensor) and x._rg and (rel is None or id(x) in rel)
-                      for x in inputs]
+            wanted = node.mask if rel is None else \
+                [m and id(x) in rel for x, m in zip(inputs, node.mask)]
             if True in wanted:
                 if create:
                     contribs = node.op.vjp_some(wanted, g, t, *inputs, **node.attrs)
                 else:
-                    xs = [x._data if isinstance(x, Tensor) else x for x in inputs]
-                    contribs = node.op.vjp_some(wanted, g, t._data, *xs, **node.attrs)
+                    contribs = node.op.vjp_some(wanted, g, t._data, *node.args, **node.attrs)
                 for x, w, ct in zip(inputs, wanted, contribs):
                     if w and ct is not None:
                         prev = cts.get(id(x))
                         cts[id(x)] = ct if prev is None else prev + ct
             if not retain:
-                node.inputs = None
+                node.inputs = node.args = None
     finally:
         _grad_enabled = saved_mode
     return found

@@ -52,20 +52,19 @@ class OpDef:
         return f"<op {self.name}>"
 
     def __call__(self, *args, **kwargs):
-        from ..dispatch import apply
-
         inputs, attrs = self.prepare(*args, **kwargs)
-        return apply(self, inputs, attrs)
+        return (_apply or _load_apply())(self, inputs, attrs)
 
     # --- what a call means -------------------------------------------------------------
     def prepare(self, *args, **kwargs) -> tuple[tuple, dict]:
         """Split a call's arguments into (inputs, attrs); attrs are validated here."""
         if self.nin is not None and len(args) != self.nin:
             raise TypeError(f"{self.name}() takes {self.nin} array arguments, got {len(args)}")
-        unknown = set(kwargs) - set(self.attr_names)
-        if unknown:
-            raise TypeError(f"{self.name}() got unexpected keyword(s) {sorted(unknown)}")
-        return tuple(args), self.check_attrs(kwargs)
+        if kwargs:
+            unknown = set(kwargs) - set(self.attr_names)
+            if unknown:
+                raise TypeError(f"{self.name}() got unexpected keyword(s) {sorted(unknown)}")
+        return args, self.check_attrs(kwargs)
 
     def check_attrs(self, attrs: dict) -> dict:
         """Validate and normalise attrs (also used when loading JSON). Returns a new dict."""
@@ -105,6 +104,27 @@ class OpDef:
 def known(shape) -> bool:
     """A static shape with every dim known."""
     return shape is not None and None not in shape
+
+
+# Bound on first use (a function-level import costs a microsecond on every call):
+_apply = None  # dispatch.apply (dispatch imports the op table lazily)
+_ops = None  # the graphc.ops package, whose functions the family rules call
+
+
+def _load_apply():
+    global _apply
+    from ..dispatch import apply
+
+    _apply = apply
+    return apply
+
+
+def _load_ops():
+    global _ops
+    from .. import ops
+
+    _ops = ops
+    return ops
 
 
 def register(op: OpDef) -> OpDef:
@@ -234,10 +254,10 @@ class Elementwise(OpDef):
         return self.vjp_some(None, g, y, *xs, **attrs)
 
     def vjp_some(self, wanted, g, y, *xs, **attrs):
-        from . import multiply, negative, sum_to
-
         if "vjp" in self.__dict__:  # an op-specific rule replaces the family's (maximum, where)
             return self.vjp(g, y, *xs, **attrs)
+        ops = _ops or _load_ops()
+        multiply, negative, sum_to = ops.multiply, ops.negative, ops.sum_to
         cts = []
         for i, (x, d) in enumerate(zip(xs, self.d)):
             # Skipping unwanted inputs also avoids e.g. log(x) for the exponent of x ** 2.
@@ -255,8 +275,9 @@ class Elementwise(OpDef):
         return tuple(cts)
 
     def jvp(self, ts, y, *xs, **attrs):
-        from . import add, broadcast_like, multiply, negative
-
+        ops = _ops or _load_ops()
+        add, broadcast_like, multiply, negative = (ops.add, ops.broadcast_like, ops.multiply,
+                                                   ops.negative)
         total = None
         for t, x, d in zip(ts, xs, self.d):
             if t is None or d is None:

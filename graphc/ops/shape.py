@@ -276,6 +276,13 @@ class SumTo(_LikeOp):
 
     name = "sum_to"
 
+    def __call__(self, x, like):
+        # Every elementwise VJP calls this, and on two arrays of one shape it is the identity:
+        # skip the generic call path (eager backward passes spend their time in such calls).
+        if type(x) is np.ndarray and type(like) is np.ndarray and x.shape == like.shape:
+            return x
+        return OpDef.__call__(self, x, like)
+
     def shape(self, s, like):
         # Summing never grows an array: a scalar stays a scalar whatever `like` is.
         return () if s == () else like
