@@ -90,7 +90,16 @@ def dtype_key(sym: Symbol):
             return type(v)(0)
     elif sym.opdef.weak:
         return 0
+    elif sym.opdef.infix is not None and sym.dtype is not None and sym.inputs and all(
+            isinstance(dtype_key(x), (bool, int, float, complex)) for x in sym.inputs):
+        # Python numbers combined by an infix operator stay Python numbers (the emitted code
+        # uses Python's operators on them), so the result is weak too: a gradient's implicit
+        # head 1.0 times a constant does not make a float32 graph float64.
+        return _WEAK_EXAMPLE.get(sym.dtype.kind, sym.dtype)
     return sym.dtype
+
+
+_WEAK_EXAMPLE = {"b": False, "i": 0, "u": 0, "f": 0.0, "c": 0j}
 
 
 def make_node(op, inputs, attrs: dict, name: str | None = None) -> Symbol:

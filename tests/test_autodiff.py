@@ -385,3 +385,15 @@ def test_check_grad_errors():
         gc.check_grad(x * 2, x, {"x": np.ones(2)})
     with pytest.raises(gc.GradError):
         gc.check_grad(gc.sum(x), x * 2, {"x": np.ones(2)})
+
+
+@pytest.mark.parametrize("fn", [
+    lambda x: gc.mean(x) * 1.0, lambda x: 2.0 * gc.mean(x * 3) / 4, lambda x: gc.sum(x),
+    lambda x: gc.max(x) + gc.norm(x) * 0.5, lambda x: gc.logsumexp(x * 2.0)])
+def test_float32_inputs_keep_float32_gradients(fn):
+    # The implicit head 1.0 and Python constants are weakly typed, as numpy's scalars are.
+    x32 = np.array([0.5, 1.5, -1.0], np.float32)
+    value, g = gc.value_and_grad(fn)(x32)
+    assert value.dtype == np.float32 and g.dtype == np.float32
+    x = gc.var("x")
+    assert gc.compile([x], gc.grad(fn(x), x))(x32).dtype == np.float32

@@ -267,7 +267,16 @@ class _LikeOp(OpDef):
 
     def resolve(self, x, like):
         if known(x.shape) and known(like.shape):
-            return x if x.shape == like.shape else self.static(x, like.shape)
+            if x.shape == like.shape:
+                return x
+            if x.op == "const" and like.dtype is not None and _is_weak(x.attrs["value"]):
+                # The static op would type a weak number on its own (1.0 -> float64): give it
+                # the dtype it has next to `like`, as `dtype` above does.
+                from ..dispatch import const
+
+                value = x.attrs["value"]
+                x = const(np.asarray(value, dtype=np.result_type(like.dtype, value)))
+            return self.static(x, like.shape)
         return None
 
 
@@ -522,6 +531,12 @@ class Stack(_Join):
         if all(t is None for t in ts):
             return None
         return stack([zeros_like(x) if t is None else t for t, x in zip(ts, xs)], axis)
+
+
+def _is_weak(value) -> bool:
+    from ..dispatch import is_weak
+
+    return is_weak(value)
 
 
 def _static(x):
