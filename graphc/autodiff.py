@@ -119,7 +119,37 @@ def _head_for(y: Symbol, head):
 
 
 def grad(y, wrt, head=None, simplify: bool = True):
-    """Reverse-mode derivative of `y` with respect to `wrt` (a symbol, or a list of them).
+    """Reverse-mode derivative of `y` with respect to `wrt`.
+
+    Parameters
+    ----------
+    y : Symbol
+        A scalar (size-1) output, or any output when `head` is given.
+    wrt : Symbol or list/tuple of Symbols
+        Floating vars (or intermediate nodes) to differentiate with respect to.
+    head : Symbol or array, optional
+        The output gradient, of `y`'s shape: the result is the gradient of
+        ``sum(y * head)``, the vector-Jacobian product (PyTorch's ``backward(gradient=...)``).
+    simplify : bool
+        Run the simplification pipeline on the result.
+
+    Returns
+    -------
+    A symbol (`wrt` a symbol) or a list of symbols (`wrt` a list or tuple), each of its
+    input's shape; an input `y` does not depend on gets ``zeros_like``. The result is an
+    ordinary symbol: print, compile, bind or differentiate it again.
+
+    Raises
+    ------
+    GradError
+        `y` is not scalar and no `head` is given (or is a Group); a head of the wrong shape
+        is a `ShapeError` too.
+    DTypeError
+        An integer or boolean `wrt`, or `y`.
+
+    `stop_gradient`/`.detach()` block the flow; each node shared by several paths has its
+    cotangent contributions summed once. An output whose shape is unknown is taken to be a
+    scalar.
 
     >>> import graphc as gc
     >>> x = gc.var("x")
@@ -161,7 +191,20 @@ def _as_symbol(g, like: Symbol) -> Symbol:
 
 
 def jvp(y, tangents: dict, simplify: bool = True):
-    """Forward-mode derivative of `y` along `tangents` (var -> tangent symbol or array)."""
+    """Forward-mode derivative of `y` (a symbol, or a list of them) along `tangents`.
+
+    `tangents` maps vars (or nodes) to tangent symbols or arrays of their shapes; the result
+    is the Jacobian-vector product ``J t``, of `y`'s shape (zeros where `y` does not depend
+    on the tangents). The rules are the op table's `jvp`s, walked inputs first.
+
+    >>> import graphc as gc, numpy as np
+    >>> x = gc.var("x")
+    >>> t = gc.jvp(gc.sin(x) * x, {x: 1.0})
+    >>> print(t)
+    x*cos(x) + sin(x)
+    >>> float(gc.compile([x], t)(0.0))
+    0.0
+    """
     outputs = _as_symbols(y, "y")
     seeds: dict[int, Symbol] = {}
     for x, t in tangents.items():
@@ -216,12 +259,30 @@ def _static_shape(x: Symbol, what: str) -> tuple:
 
 
 def jacobian(y: Symbol, x: Symbol, mode: str | None = None, simplify: bool = True) -> Symbol:
-    """dy/dx as a symbol of shape y.shape + x.shape: reverse mode row by row when y has
-    fewer entries than x, forward mode column by column otherwise."""
+    """dy/dx as a symbol of shape ``y.shape + x.shape`` (both shapes must be static).
+
+    The Jacobian is built from as few passes as possible: reverse mode row by row (one VJP
+    per entry of `y`) when `y` has fewer entries than `x`, forward mode column by column
+    (one JVP per entry of `x`) otherwise; `mode="rev"` or `"fwd"` forces one.
+
+    >>> import graphc as gc, numpy as np
+    >>> x = gc.var("x", shape=(2,))
+    >>> j = gc.jacobian(x * x, x)
+    >>> j.shape
+    (2, 2)
+    >>> gc.compile([x], j)(np.array([1.0, 3.0]))
+    array([[2., 0.],
+           [0., 6.]])
+    """
+    if mode not in (None, "rev", "fwd"):
+        raise GradError(f"jacobian: mode must be 'rev', 'fwd' or None, got {mode!r}")
     yshape, xshape = _static_shape(y, "jacobian"), _static_shape(x, "jacobian")
     m, n = int(np.prod(yshape)), int(np.prod(xshape))
     dtype = x.dtype if x.dtype is not None else np.float64
     mode = mode or ("rev" if m <= n else "fwd")
+    if m == 0 or n == 0:
+        _check_differentiable(x)
+        return const(np.zeros(yshape + xshape, dtype))
     if mode == "rev":
         _check_differentiable(x)
         rows = []
@@ -245,6 +306,17 @@ def jacobian(y: Symbol, x: Symbol, mode: str | None = None, simplify: bool = Tru
 
 
 def hessian(y: Symbol, x: Symbol, simplify: bool = True) -> Symbol:
-    """d2y/dx2 of a scalar `y`, of shape x.shape + x.shape: forward-over-reverse (one JVP of
-    the gradient per entry of x, which avoids differentiating the reverse pass again)."""
+    """d2y/dx2 of a scalar `y`, of shape ``x.shape + x.shape`` (static).
+
+    Forward-over-reverse: one reverse pass builds the gradient graph, then one forward-mode
+    JVP of that graph per entry of `x` gives the columns. Reverse-over-reverse would need
+    as many passes but each would transpose the gradient graph again, a larger graph with
+    more values kept alive; a JVP follows the gradient graph's own order and size.
+
+    >>> import graphc as gc, numpy as np
+    >>> x = gc.var("x", shape=(2,))
+    >>> gc.compile([x], gc.hessian(gc.sum(x ** 3), x))(np.array([1.0, 2.0]))
+    array([[ 6.,  0.],
+           [ 0., 12.]])
+    """
     return jacobian(grad(y, x, simplify=False), x, mode="fwd", simplify=simplify)

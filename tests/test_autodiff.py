@@ -397,3 +397,11 @@ def test_float32_inputs_keep_float32_gradients(fn):
     assert value.dtype == np.float32 and g.dtype == np.float32
     x = gc.var("x")
     assert gc.compile([x], gc.grad(fn(x), x))(x32).dtype == np.float32
+
+
+def test_jacobian_mode_and_empty_shapes():
+    x = gc.var("x", shape=(0,))
+    j = gc.jacobian(gc.sin(x), x)
+    assert j.shape == (0, 0)
+    with pytest.raises(gc.GradError, match="mode"):
+        gc.jacobian(gc.sin(x), x, mode="sideways")
