@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from . import ops as _ops
 from .autodiff import grad, hessian, jacobian, jvp
+from .control import cond, fori_loop, scan, while_loop
 from .dispatch import const
 from .errors import (BindError, DTypeError, GradError, GradientCheckError, GraphcError,
                      ParseError, SerializationError, ShapeError)
@@ -69,3 +70,8 @@ def Group(symbols) -> Symbol:
     from .ir import flatten_outputs
 
     return make_node(_ops.OPS["group"], tuple(flatten_outputs(list(symbols))), {})
+
+
+# Last: `gc.function` is the decorator, not the submodule graphc.function (importing a
+# submodule binds its name on the package, so this must follow every such import).
+from .autograph import function  # noqa: E402

@@ -71,8 +71,16 @@ def backprop(outputs: Sequence[Symbol], heads: Sequence, wrt: Sequence[Symbol]) 
             for x, wanted, ct in zip(node.inputs, targets, contribs):
                 if wanted and ct is not None:
                     prev = cts.get(id(x))
-                    cts[id(x)] = ct if prev is None else ops.add(prev, ct)
+                    cts[id(x)] = ct if prev is None else _add_cotangents(prev, ct)
     return cts
+
+
+def _add_cotangents(a, b):
+    """a + b; a tuple-valued node (a loop, a cond) has a tuple of cotangents, None = zero."""
+    if isinstance(a, tuple):
+        return tuple(q if p is None else p if q is None else ops.add(p, q)
+                     for p, q in zip(a, b))
+    return ops.add(a, b)
 
 
 def _is_float(x: Symbol) -> bool:

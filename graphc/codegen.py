@@ -26,7 +26,7 @@ import numpy as np
 
 from . import runtime
 from .errors import GraphcError
-from .ir import Symbol, format_origin, origin_code, toposort
+from .ir import Symbol, format_origin, origin_code, toposort, users
 
 _IDENT = re.compile(r"[A-Za-z][A-Za-z0-9_]*\Z")
 _GENERATED = re.compile(r"(t\d+|c\d+|v\d+_.*|grad_.*|fn)\Z")
@@ -142,6 +142,8 @@ class Emitter:
         self.consts: dict[str, np.ndarray] = {}
         self.helpers: set[str] = set()
         self.names: dict[int, str] = {}
+        self.block_readers: dict[int, list[Symbol]] = {}
+        self.block_out_names: dict[int, str] = {}
 
     def expr(self, node: Symbol) -> str:
         """The expression that reads `node`'s value: a name, a literal or a constant."""
@@ -189,7 +191,19 @@ class Emitter:
                     last_use[id(x)] = max(last_use.get(id(x), i), last_use[id(node)])
         keep = {id(o) for o in outputs}
         local: set[int] = set()
+        outer = self.block_readers, self.block_out_names
+        self.block_readers, self.block_out_names = users(nodes), out_names
+        try:
+            self._emit_nodes(nodes, indent, out_names, last_use, keep, local)
+        finally:
+            self.block_readers, self.block_out_names = outer
+        return [self.expr(o) for o in outputs]
+
+    def _emit_nodes(self, nodes, indent, out_names, last_use, keep, local) -> None:
         for i, node in enumerate(nodes):
+            if id(node) in self.names:  # written by a control-flow block: one of its results
+                local.add(id(node))
+                continue
             args = [self.expr(x) for x in node.inputs]
             # A node with a caller-given name is assigned to it, not written into a buffer.
             reuse = None if id(node) in out_names else \
@@ -211,7 +225,15 @@ class Emitter:
                     and x is not reuse]
             if dead:
                 self.statement(indent, "del " + ", ".join(dict.fromkeys(dead)))
-        return [self.expr(o) for o in outputs]
+
+    def readers(self, node: Symbol) -> list[Symbol]:
+        """The nodes of the block being emitted that read `node` (for `emit_block`: a
+        tuple-valued op names the `get`s of its results and skips unread ones)."""
+        return self.block_readers.get(id(node), [])
+
+    def result_name(self, node: Symbol) -> str:
+        """The name `node`'s value gets: the caller's output name, or a new temporary."""
+        return self.block_out_names.get(id(node)) or self.namer.temp()
 
 
 def _reusable_input(node: Symbol, i: int, last_use: dict, local: set, keep: set):

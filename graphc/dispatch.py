@@ -107,8 +107,12 @@ def make_node(op, inputs, attrs: dict, name: str | None = None) -> Symbol:
     syms = tuple(x if isinstance(x, Symbol) else const(x) for x in inputs)
     origin = user_origin()
     try:
-        shape = op.shape(*(s.shape for s in syms), **attrs)
-        dtype = op.dtype(*(dtype_key(s) for s in syms), **attrs)
+        node_type = getattr(op, "node_type", None)
+        if node_type is not None:  # a rule that needs the input nodes, not just their types
+            shape, dtype = node_type(syms, attrs)
+        else:
+            shape = op.shape(*(s.shape for s in syms), **attrs)
+            dtype = op.dtype(*(dtype_key(s) for s in syms), **attrs)
     except (ShapeError, DTypeError) as exc:
         raise type(exc)(located(origin, str(exc))) from None
     except TypeError as exc:  # numpy refusing a dtype combination

@@ -22,6 +22,9 @@ from .mixin import ArrayMixin
 
 _PKG_DIR = os.path.dirname(os.path.abspath(__file__))
 _origin_override: list[tuple[str, int] | None] = []
+# Control flow traces a body by running it once; the nodes made meanwhile are recorded here
+# (innermost trace last), so that every other symbol the body reads is a capture.
+_creation_logs: list[list] = []
 
 
 def user_origin() -> tuple[str, int] | None:
@@ -45,6 +48,17 @@ def origin_scope(origin: tuple[str, int] | None):
         yield
     finally:
         _origin_override.pop()
+
+
+@contextlib.contextmanager
+def recording_creations():
+    """Yield a list that collects every node created inside the block."""
+    log: list = []
+    _creation_logs.append(log)
+    try:
+        yield log
+    finally:
+        _creation_logs.pop()
 
 
 def format_origin(origin: tuple[str, int] | None) -> str:
@@ -79,6 +93,8 @@ class Symbol(ArrayMixin):
         object.__setattr__(self, "dtype", dtype)
         object.__setattr__(self, "name", name)
         object.__setattr__(self, "origin", origin)
+        if _creation_logs:
+            _creation_logs[-1].append(self)
 
     def __setattr__(self, key, value):
         raise AttributeError(f"graphc symbols are immutable (tried to set {key!r})")

@@ -626,11 +626,33 @@ class Get(OpDef):
     def dtype(self, d, *, index):
         return None
 
+    def node_type(self, inputs, attrs):
+        """The element's static shape and dtype, when the producer (an op with an
+        `element_types(node)` method: loops, cond) knows them."""
+        (x,) = inputs
+        types = getattr(x.opdef, "element_types", None)
+        if types is None:
+            return None, None
+        types = types(x)
+        index = attrs["index"]
+        if index >= len(types):
+            raise ShapeError(f"get: index {index} out of range for the {len(types)} results "
+                             f"of {x.op}")
+        return types[index]
+
     def impl(self, x, *, index):
         return x[index]
 
     def emit(self, x, *, index):
         return f"{x}[{index}]"
+
+    def vjp(self, g, y, x, *, index):
+        # The cotangent of a tuple-valued node is a tuple, None standing for zero.
+        n = len(x.opdef.element_types(x))
+        return (tuple(g if i == index else None for i in range(n)),)
+
+    def jvp(self, ts, y, x, *, index):
+        return None if ts[0] is None else ts[0][index]
 
 
 var_op = register(Var())

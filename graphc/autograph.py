@@ -1,0 +1,426 @@
+"""`@gc.function`: Python `if`/`while`/`for i in range(...)` on symbols, by an AST rewrite.
+
+The decorated function's own source (`inspect.getsource`) is parsed and each `if`, `while`
+and `for ... in range(...)` statement becomes a call of a runtime helper with the statement's
+bodies as local functions: the variables a body assigns are its parameters and results (loop
+carries are found this way). At run time the helper looks at the condition or bounds: Python
+values run the statement as ordinary Python; symbols build `cond`, `while_loop` or
+`fori_loop`. Nothing but the rewritten AST of the user's own function is compiled.
+
+Statements a body cannot leave through a local function (`break`, `continue`, `return`,
+`yield`, `del`, `global`/`nonlocal` names, `while ... else`) stay as they are; their condition
+is checked at run time and a symbolic one raises `GraphcError` naming the line (Tangent's
+language fence).
+"""
+
+from __future__ import annotations
+
+import ast
+import functools
+import inspect
+import sys
+import textwrap
+import types
+
+import numpy as np
+
+from .errors import GraphcError
+from .ir import Symbol
+from .subgraph import flatten, unflatten
+
+_TYPE_PARAMS = {"type_params": []} if sys.version_info >= (3, 12) else {}
+_RT = "_gc_rt"  # the per-function runtime object, bound in the rewritten function's closure
+_UNSUPPORTED = (ast.Return, ast.Yield, ast.YieldFrom, ast.Await, ast.Delete, ast.Global,
+                ast.Nonlocal)
+
+
+def _walk_scope(nodes):
+    """AST nodes of `nodes` without entering nested functions, classes and lambdas."""
+    stack = list(nodes)
+    while stack:
+        node = stack.pop()
+        yield node
+        for child in ast.iter_child_nodes(node):
+            if not isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef,
+                                      ast.Lambda, ast.ListComp, ast.SetComp, ast.DictComp,
+                                      ast.GeneratorExp)):
+                stack.append(child)
+            elif isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                stack.append(ast.Name(id=child.name, ctx=ast.Store()))
+
+
+def assigned_names(stmts) -> list[str]:
+    """Names the statements bind in the enclosing function's scope, in order."""
+    names = []
+    for node in _walk_scope(stmts):
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+            names.append(node.id)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            names.extend((a.asname or a.name).split(".")[0] for a in node.names)
+    return sorted(set(names), key=names.index)
+
+
+def _blocker(stmts, loop: bool) -> ast.AST | None:
+    """The first statement that cannot move into a local function: break/continue of this
+    loop (not of a nested one), return, yield, del, global/nonlocal."""
+    stack = list(stmts)
+    while stack:
+        node = stack.pop(0)
+        if isinstance(node, _UNSUPPORTED) or (isinstance(node, ast.NamedExpr)):
+            return node
+        if isinstance(node, (ast.Break, ast.Continue)):
+            return node
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef,
+                                  ast.Lambda)):
+                continue
+            if isinstance(child, (ast.For, ast.While, ast.AsyncFor)):
+                # break/continue inside a nested loop belong to it
+                stack.extend(c for c in ast.walk(child)
+                             if isinstance(c, _UNSUPPORTED + (ast.NamedExpr,)))
+                continue
+            stack.append(child)
+    return None
+
+
+def _describe(node) -> str:
+    return {ast.Break: "break", ast.Continue: "continue", ast.Return: "return",
+            ast.Yield: "yield", ast.YieldFrom: "yield from", ast.Await: "await",
+            ast.Delete: "del", ast.Global: "global", ast.Nonlocal: "nonlocal",
+            ast.NamedExpr: "an assignment expression (:=)"}.get(type(node), type(node).__name__)
+
+
+class _Rewriter(ast.NodeTransformer):
+    """Turns if/while/for-range statements into runtime-helper calls."""
+
+    def __init__(self):
+        self.count = 0
+
+    def _name(self, kind: str) -> str:
+        self.count += 1
+        return f"_gc_{kind}_{self.count}"
+
+    @staticmethod
+    def _rt(attr: str):
+        return ast.Attribute(value=ast.Name(id=_RT, ctx=ast.Load()), attr=attr, ctx=ast.Load())
+
+    def _call(self, attr, *args):
+        return ast.Call(func=self._rt(attr), args=list(args), keywords=[])
+
+    @staticmethod
+    def _def(name, params, body, results):
+        ret = None if results is None else ast.Return(value=ast.Tuple(
+            elts=[ast.Name(id=n, ctx=ast.Load()) for n in results], ctx=ast.Load()))
+        return ast.FunctionDef(
+            name=name, args=ast.arguments(posonlyargs=[], args=[ast.arg(arg=p) for p in params],
+                                          kwonlyargs=[], kw_defaults=[], defaults=[]),
+            body=list(body) + [ret] if results is not None else list(body),
+            decorator_list=[], returns=None, **_TYPE_PARAMS)
+
+    def _assign(self, names, value):
+        if not names:
+            return ast.Expr(value=value)
+        return ast.Assign(targets=[ast.Tuple(elts=[ast.Name(id=n, ctx=ast.Store())
+                                                   for n in names], ctx=ast.Store())],
+                          value=value)
+
+    def _load(self, names):
+        return self._call("load", ast.Call(func=ast.Name(id="locals", ctx=ast.Load()),
+                                           args=[], keywords=[]),
+                          ast.Constant(value=tuple(names)))
+
+    def _guard(self, test, node, blocker, what):
+        reason = f"`{what}` containing `{_describe(blocker)}` (line {blocker.lineno})"
+        return self._call("python_test", test, ast.Constant(value=node.lineno),
+                          ast.Constant(value=reason))
+
+    def _test(self, test):
+        """`and`/`or`/`not` in a condition, evaluated lazily and symbol-aware."""
+        if isinstance(test, ast.BoolOp):
+            op = "and_" if isinstance(test.op, ast.And) else "or_"
+            thunks = [ast.Lambda(args=ast.arguments(posonlyargs=[], args=[], kwonlyargs=[],
+                                                    kw_defaults=[], defaults=[]),
+                                 body=self._test(v)) for v in test.values]
+            return ast.copy_location(self._call(op, *thunks), test)
+        if isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not):
+            return ast.copy_location(self._call("not_", self._test(test.operand)), test)
+        return test
+
+    # --- statements -----------------------------------------------------------------
+    def visit_If(self, node):
+        names = assigned_names(node.body + node.orelse)
+        blocker = _blocker(node.body + node.orelse, loop=False) or _blocker([node.test], False)
+        self.generic_visit(node)
+        node.test = self._test(node.test)
+        if blocker is not None:
+            node.test = self._guard(node.test, node, blocker, "if")
+            return node
+        true_name, false_name = self._name("if_true"), self._name("if_false")
+        stmts = [self._def(true_name, names, node.body, names),
+                 self._def(false_name, names, node.orelse or [ast.Pass()], names),
+                 self._assign(names, self._call(
+                     "if_stmt", node.test, ast.Name(id=true_name, ctx=ast.Load()),
+                     ast.Name(id=false_name, ctx=ast.Load()), self._load(names),
+                     ast.Constant(value=tuple(names)), ast.Constant(value=node.lineno)))]
+        return [ast.copy_location(s, node) for s in stmts]
+
+    def visit_While(self, node):
+        names = assigned_names(node.body)
+        blocker = _blocker(node.body, loop=True) or _blocker([node.test], False)
+        self.generic_visit(node)
+        node.test = self._test(node.test)
+        if blocker is not None:
+            node.test = self._guard(node.test, node, blocker, "while")
+            return node
+        if node.orelse:
+            node.test = self._call("python_test", node.test, ast.Constant(value=node.lineno),
+                                   ast.Constant(value="`while ... else`"))
+            return node
+        cond_name, body_name = self._name("while_cond"), self._name("while_body")
+        cond_def = self._def(cond_name, names, [ast.Return(value=node.test)], None)
+        stmts = [cond_def, self._def(body_name, names, node.body, names),
+                 self._assign(names, self._call(
+                     "while_stmt", ast.Name(id=cond_name, ctx=ast.Load()),
+                     ast.Name(id=body_name, ctx=ast.Load()), self._load(names),
+                     ast.Constant(value=tuple(names)), ast.Constant(value=node.lineno)))]
+        return [ast.copy_location(s, node) for s in stmts]
+
+    def visit_For(self, node):
+        it = node.iter
+        is_range = (isinstance(it, ast.Call) and isinstance(it.func, ast.Name)
+                    and it.func.id == "range" and not it.keywords and 1 <= len(it.args) <= 3
+                    and not any(isinstance(a, ast.Starred) for a in it.args)
+                    and isinstance(node.target, ast.Name))
+        if not is_range:
+            self.generic_visit(node)
+            return node
+        target = node.target.id
+        names = [n for n in assigned_names(node.body) if n != target]
+        blocker = _blocker(node.body, loop=True)
+        self.generic_visit(node)
+        if blocker is None and node.orelse:
+            blocker = node
+        if blocker is not None:
+            node.iter = self._call("python_range", ast.Tuple(elts=it.args, ctx=ast.Load()),
+                                   ast.Constant(value=node.lineno),
+                                   ast.Constant(value=f"`for` containing "
+                                                      f"`{_describe(blocker)}` (line "
+                                                      f"{blocker.lineno})"
+                                                if blocker is not node else
+                                                "`for ... else`"))
+            return node
+        body_name = self._name("for_body")
+        stmts = [self._def(body_name, [target] + names, node.body, names),
+                 self._assign([target] + names, self._call(
+                     "for_stmt", ast.Name(id=body_name, ctx=ast.Load()),
+                     ast.Tuple(elts=it.args, ctx=ast.Load()), self._load(names),
+                     ast.Constant(value=tuple(names)), ast.Constant(value=node.lineno)))]
+        return [ast.copy_location(s, node) for s in stmts]
+
+    def visit_IfExp(self, node):
+        self.generic_visit(node)
+        empty = ast.arguments(posonlyargs=[], args=[], kwonlyargs=[], kw_defaults=[],
+                              defaults=[])
+        return ast.copy_location(self._call(
+            "if_exp", self._test(node.test), ast.Lambda(args=empty, body=node.body),
+            ast.Lambda(args=empty, body=node.orelse), ast.Constant(value=node.lineno)), node)
+
+
+def convert(fn):
+    """The rewritten function (same globals, closure cells and defaults) and its source."""
+    from .autograph_runtime import Runtime
+
+    if not isinstance(fn, types.FunctionType):
+        raise GraphcError(f"@gc.function: expected a Python function, got {type(fn).__name__}")
+    try:
+        lines, first = inspect.getsourcelines(fn)
+        filename = inspect.getsourcefile(fn) or fn.__code__.co_filename
+    except (OSError, TypeError) as exc:
+        raise GraphcError(f"@gc.function: cannot read the source of {fn.__qualname__}: {exc}"
+                          ) from None
+    tree = ast.parse(textwrap.dedent("".join(lines)))
+    ast.increment_lineno(tree, first - 1)  # the file's own line numbers, for errors
+    fdef = tree.body[0]
+    if not isinstance(fdef, ast.FunctionDef):
+        raise GraphcError(f"{filename}:{first}: @gc.function: expected a def statement "
+                          "(lambdas and async functions are not converted)")
+    fdef.decorator_list = []
+    _Rewriter().visit(fdef)
+    freevars = list(fn.__code__.co_freevars)
+    factory = ast.FunctionDef(
+        name="_gc_factory",
+        args=ast.arguments(posonlyargs=[], args=[ast.arg(arg=n) for n in freevars + [_RT]],
+                           kwonlyargs=[], kw_defaults=[], defaults=[]),
+        body=[fdef, ast.Return(value=ast.Name(id=fdef.name, ctx=ast.Load()))],
+        decorator_list=[], returns=None, **_TYPE_PARAMS)
+    module = ast.Module(body=[factory], type_ignores=[])
+    ast.copy_location(factory, fdef)
+    ast.fix_missing_locations(module)
+    code = compile(module, filename, "exec")  # the user's own function, rewritten
+    factory_code = next(c for c in code.co_consts if isinstance(c, types.CodeType))
+    inner = next(c for c in factory_code.co_consts
+                 if isinstance(c, types.CodeType) and c.co_name == fdef.name)
+    cells = dict(zip(freevars, fn.__closure__ or ()))
+    cells[_RT] = types.CellType(Runtime(filename))
+    new = types.FunctionType(inner, fn.__globals__, fn.__name__, fn.__defaults__,
+                             tuple(cells[n] for n in inner.co_freevars))
+    new.__kwdefaults__ = fn.__kwdefaults__
+    new.__qualname__ = fn.__qualname__
+    return new, ast.unparse(fdef)
+
+
+class GraphFunction:
+    """A function decorated with `@gc.function` (see `function`)."""
+
+    def __init__(self, fn):
+        functools.update_wrapper(self, fn)
+        self.python_function = fn
+        self.converted, self.converted_source = convert(fn)
+        self._signature = inspect.signature(fn)
+        self._cache: dict = {}
+        self.last_compiled = None
+
+    def __call__(self, *args, **kwargs):
+        leaves = flatten((args, kwargs))[0]
+        if any(isinstance(x, Symbol) for x in leaves):
+            return _defined(self.converted(*args, **kwargs))
+        if any(getattr(type(x), "_graphc_kind", None) == "eager" for x in leaves):
+            return self.python_function(*args, **kwargs)
+        return self._run(args, kwargs)
+
+    def __get__(self, obj, objtype=None):
+        return self if obj is None else functools.partial(self, obj)
+
+    def compiled(self, *args, **kwargs):
+        """The `gc.Function` that runs for arguments like these (compiled on first use)."""
+        return self._entry(args, kwargs)[0]
+
+    def _entry(self, args, kwargs):
+        from . import var
+        from .function import Function
+
+        bound = self._signature.bind(*args, **kwargs)
+        bound.apply_defaults()
+        items = list(bound.arguments.items())
+        flat, tree = flatten([v for _, v in items])
+        arrays, key, plan = [], [tree], []
+        for leaf in flat:
+            if _is_array_like(leaf):
+                arr = np.asarray(leaf)
+                arrays.append(arr)
+                key.append((arr.shape, arr.dtype.str))
+                plan.append(None)
+            else:
+                key.append(("static", _static_key(leaf)))
+                plan.append(leaf)
+        key = tuple(key)
+        hit = self._cache.get(key)
+        if hit is None:
+            names = _leaf_names(items)
+            syms, leaves = [], []
+            for leaf, static, name in zip(flat, plan, names):
+                if static is None and _is_array_like(leaf):
+                    arr = np.asarray(leaf)
+                    syms.append(var(name, shape=arr.shape, dtype=arr.dtype))
+                    leaves.append(syms[-1])
+                else:
+                    leaves.append(static)
+            call_args = unflatten(tree, leaves)
+            bound_new = dict(zip([k for k, _ in items], call_args))
+            result = _defined(self.converted(**_as_call(self._signature, bound_new)))
+            out_leaves, out_tree = flatten(result)
+            outs = [x for x in out_leaves if isinstance(x, Symbol)]
+            fn = Function(syms, outs)
+            hit = (fn, out_tree, out_leaves)
+            self._cache[key] = hit
+        self.last_compiled = hit[0]
+        return hit[0], hit[1], hit[2], arrays
+
+    def _run(self, args, kwargs):
+        fn, out_tree, out_leaves, arrays = self._entry(args, kwargs)
+        values = iter(fn(*arrays)) if fn.outputs else iter(())
+        results = [next(values) if isinstance(x, Symbol) else x for x in out_leaves]
+        return unflatten(out_tree, results)
+
+    @property
+    def source(self) -> str:
+        """The emitted source of the most recently compiled signature."""
+        if self.last_compiled is None:
+            raise GraphcError(f"{self.__name__}: not compiled yet; call it with arrays first")
+        return self.last_compiled.source
+
+
+def _defined(result):
+    """`result`, unless it holds a variable a converted statement left without a value."""
+    from .autograph_runtime import Undefined
+
+    for leaf in flatten(result)[0]:
+        if isinstance(leaf, Undefined):
+            leaf.fail()
+    return result
+
+
+def _is_array_like(x) -> bool:
+    return isinstance(x, (np.ndarray, np.generic, bool, int, float, complex)) and \
+        np.asarray(x).dtype.kind in "biufc"
+
+
+def _static_key(x):
+    try:
+        hash(x)
+        return (type(x).__name__, x)
+    except TypeError:
+        return ("id", id(x))
+
+
+def _leaf_names(items) -> list[str]:
+    names = []
+    for name, value in items:
+        count = len(flatten(value)[0])
+        names.extend([name] if count == 1 else [f"{name}{k}" for k in range(count)])
+    return names
+
+
+def _as_call(signature, values: dict) -> dict:
+    """Keyword arguments for a call, *args and **kwargs spread back out."""
+    out = {}
+    for name, param in signature.parameters.items():
+        if name not in values:
+            continue
+        if param.kind == param.VAR_POSITIONAL:
+            raise GraphcError("@gc.function: functions with *args are not compiled; call "
+                              "them with symbols")
+        if param.kind == param.VAR_KEYWORD:
+            out.update(values[name])
+        else:
+            out[name] = values[name]
+    return out
+
+
+def function(fn=None):
+    """Decorator: run `fn` as a static graph, converting Python control flow on symbols.
+
+    `if`/`elif`/`else`, `while` and `for i in range(...)` whose conditions or bounds are
+    symbolic become `gc.cond`, `gc.while_loop` and `gc.fori_loop` (the variables a body
+    assigns are its carries); Python-valued ones run as ordinary Python. Called with symbols
+    the function returns symbols; called with numpy arrays it is compiled once per signature
+    (shapes and dtypes) and run; called with eager tensors it runs the Python as is.
+
+    >>> import graphc as gc, numpy as np
+    >>> @gc.function
+    ... def f(a):
+    ...     b = a * 2
+    ...     while b.norm() < 1000:
+    ...         b = b * 2
+    ...     return b
+    >>> float(f(np.float64(3.0)))
+    1536.0
+    >>> "while" in f.source
+    True
+    """
+    if fn is None:
+        return function
+    return GraphFunction(fn)
+
+
+__all__ = ["function", "GraphFunction", "convert", "assigned_names"]

@@ -1,0 +1,408 @@
+"""Control flow in the static graph: `cond`, `while_loop`, `fori_loop` and `scan`.
+
+Each function accepts symbols (it traces the Python bodies once into sub-graphs and builds one
+tuple-valued node; its results are `get` nodes), eager tensors or numpy values (it runs the
+Python as is). A body may read outer symbols: they become explicit extra inputs of the node
+(captures). Branch outputs and loop carries must keep their structure, shapes and dtypes;
+errors name the line that called the control-flow function.
+
+The `build_*` functions are the flat interface the derivative rules use: bodies take and
+return flat lists of symbols.
+"""
+
+from __future__ import annotations
+
+import operator
+from typing import Callable, Sequence
+
+import numpy as np
+
+from . import ops
+from .dispatch import located
+from .errors import DTypeError, GraphcError, ShapeError
+from .ir import Graph, Symbol, origin_scope, user_origin
+from .ops.base import OPS, fmt_shape
+from .subgraph import (Traced, as_symbol, capture_params, captures, flatten, make_param,
+                       param_names, same_structure, substitute, union, unflatten)
+
+
+def _is_symbol(x) -> bool:
+    return isinstance(x, Symbol)
+
+
+def _any_symbol(leaves) -> bool:
+    return any(isinstance(x, Symbol) for x in leaves)
+
+
+def _params(leaves: Sequence[Symbol], names: Sequence[str], origin) -> list[Symbol]:
+    return [make_param(n, x.shape, x.dtype, origin) for x, n in zip(leaves, names)]
+
+
+def _results(traced: Traced, count: int | None, what: str, origin, dtypes=None) -> list:
+    """A traced body's flat results as symbols (numbers become constants of the expected
+    dtype when one is given)."""
+    leaves = traced.result
+    if count is not None and len(leaves) != count:
+        raise GraphcError(located(origin, f"{what} returned {len(leaves)} values, expected "
+                                          f"{count}"))
+    dtypes = dtypes or [None] * len(leaves)
+    return [as_symbol(v, f"{what} result {k}", origin, d)
+            for k, (v, d) in enumerate(zip(leaves, dtypes))]
+
+
+def _close(traced: Sequence[Traced], results: Sequence[list], params: list[Symbol], origin):
+    """Sub-graphs of the traced bodies, closed over their captures (one shared list of
+    capture params appended to `params`), and the captured outer symbols."""
+    caps = union([captures(res, tr) for tr, res in zip(traced, results)])
+    cparams = capture_params(caps, origin)
+    mapping = {id(c): p for c, p in zip(caps, cparams)}
+    graphs = [Graph(params + cparams, substitute(res, mapping, stop=caps)) for res in results]
+    return graphs, caps
+
+
+def _node(name: str, inputs: Sequence, attrs: dict, origin) -> Symbol:
+    from .dispatch import make_node
+
+    with origin_scope(origin):
+        return make_node(OPS[name], tuple(inputs), attrs)
+
+
+# --- builders (flat interface) ---------------------------------------------------------
+
+
+def build_cond(pred: Symbol, true_fn: Callable, false_fn: Callable, operands: Sequence,
+               names: Sequence[str] | None = None, origin=None) -> tuple[Symbol, object]:
+    """The cond node for flat branches `fn(*operands) -> (leaves, treedef)`; returns the
+    node and the branches' common output structure."""
+    origin = origin or user_origin()
+    operands = [as_symbol(x, "cond operand", origin) for x in operands]
+    names = names or [f"operand{k}" if len(operands) > 1 else "operand"
+                      for k in range(len(operands))]
+    params = _params(operands, names, origin)
+    traced, trees = [], []
+    for fn in (true_fn, false_fn):
+        tr = Traced(fn, params, params)
+        tr.result, tree = tr.result
+        traced.append(tr)
+        trees.append(tree)
+    if not same_structure(trees[0], trees[1]):
+        raise GraphcError(located(origin, "cond: the branches return different structures "
+                                          f"({_describe(trees[0])} and {_describe(trees[1])})"))
+    if not traced[0].result:
+        raise GraphcError(located(origin, "cond: the branches return no values"))
+    results = _branch_results(traced, origin)
+    graphs, caps = _close(traced, results, params, origin)
+    node = _node("cond", [pred] + operands + caps,
+                 {"true_fn": graphs[0], "false_fn": graphs[1]}, origin)
+    return node, trees[0]
+
+
+def _branch_results(traced: Sequence[Traced], origin) -> list[list[Symbol]]:
+    """Both branches' results as symbols; a number in one branch takes the dtype of the
+    other branch's symbol, as a Python number would."""
+    a, b = traced[0].result, traced[1].result
+    return [[as_symbol(v, f"cond branch result {k}", origin,
+                       like=other if _is_symbol(other) else None)
+             for k, (v, other) in enumerate(zip(mine, theirs))]
+            for mine, theirs in ((a, b), (b, a))]
+
+
+def _describe(tree) -> str:
+    if tree is None:
+        return "None"
+    if tree == "leaf":
+        return "a value"
+    kind, defs = tree
+    return f"a {kind.__name__} of {len(defs)}"
+
+
+def build_while(cond_fn: Callable, body_fn: Callable, init: Sequence,
+                names: Sequence[str] | None = None, origin=None) -> Symbol:
+    """The while_loop node for flat bodies: `cond_fn(*carry) -> bool symbol`,
+    `body_fn(*carry) -> list of carries`."""
+    origin = origin or user_origin()
+    init = [as_symbol(x, "while_loop carry", origin) for x in init]
+    names = names or param_names(body_fn, len(init), "val")
+    params = _params(init, names, origin)
+    tc = Traced(lambda *a: [cond_fn(*a)], params, params)
+    tc.result = _results(tc, 1, "while_loop cond_fun", origin)
+    tb = Traced(lambda *a: list(body_fn(*a)), params, params)
+    tb.result = _results(tb, len(init), "while_loop body_fun", origin,
+                         [x.dtype for x in init])
+    graphs, caps = _close([tc, tb], [tc.result, tb.result], params, origin)
+    return _node("while_loop", init + caps, {"cond": graphs[0], "body": graphs[1]}, origin)
+
+
+def build_fori(lower, upper, body_fn: Callable, init: Sequence,
+               names: Sequence[str] | None = None, origin=None) -> Symbol:
+    """The fori_loop node for a flat body `body_fn(i, *carry) -> list of carries`."""
+    origin = origin or user_origin()
+    lower = as_symbol(lower, "fori_loop lower", origin)
+    upper = as_symbol(upper, "fori_loop upper", origin)
+    for b, what in ((lower, "lower"), (upper, "upper")):
+        if b.dtype is not None and b.dtype.kind not in "iu":
+            raise DTypeError(located(origin, f"fori_loop: {what} bound must be an integer, "
+                                             f"got dtype {b.dtype}"))
+        if b.shape is not None and b.shape != ():
+            raise ShapeError(located(origin, f"fori_loop: {what} bound must be a scalar, got "
+                                             f"shape {fmt_shape(b.shape)}"))
+    init = [as_symbol(x, "fori_loop carry", origin) for x in init]
+    names = names or param_names(body_fn, 1 + len(init), "val")
+    idtype = None if lower.dtype is None or upper.dtype is None else \
+        np.result_type(lower.dtype, upper.dtype)
+    params = [make_param(names[0], (), idtype, origin)] + _params(init, names[1:], origin)
+    tb = Traced(lambda *a: list(body_fn(*a)), params, params)
+    tb.result = _results(tb, len(init), "fori_loop body_fun", origin, [x.dtype for x in init])
+    graphs, caps = _close([tb], [tb.result], params, origin)
+    return _node("fori_loop", [lower, upper] + init + caps, {"body": graphs[0]}, origin)
+
+
+def build_scan(fn: Callable, init: Sequence, xs: Sequence, reverse: bool = False,
+               names: Sequence[str] | None = None, origin=None) -> Symbol:
+    """The scan node for a flat body `fn(*carry, *x) -> (list of carries, list of ys)`."""
+    origin = origin or user_origin()
+    init = [as_symbol(x, "scan carry", origin) for x in init]
+    xs = [as_symbol(x, "scan xs", origin) for x in xs]
+    if not xs:
+        raise GraphcError(located(origin, "scan: needs at least one array to scan over"))
+    for x in xs:
+        if x.shape is not None and len(x.shape) == 0:
+            raise ShapeError(located(origin, "scan: xs must have a leading axis to scan "
+                                             f"over, got a scalar of dtype {x.dtype}"))
+    names = names or ([f"carry{k}" for k in range(len(init))]
+                      + [f"x{k}" for k in range(len(xs))])
+    slices = [make_param(n, None if x.shape is None else x.shape[1:], x.dtype, origin)
+              for x, n in zip(xs, names[len(init):])]
+    params = _params(init, names, origin) + slices
+    n = len(init)
+
+    def body(*a):
+        carry, ys = fn(*a)
+        return list(carry) + list(ys), len(list(ys))
+
+    tb = Traced(body, params, params)
+    tb.result, n_ys = tb.result
+    tb.result = _results(tb, None, "scan f", origin, [x.dtype for x in init] + [None] * n_ys)
+    graphs, caps = _close([tb], [tb.result], params, origin)
+    return _node("scan", init + xs + caps,
+                 {"body": graphs[0], "n_carry": n, "n_xs": len(xs), "reverse": bool(reverse)},
+                 origin)
+
+
+def results(node: Symbol, start: int, count: int) -> list[Symbol]:
+    """`get` nodes for results start .. start+count-1 of a tuple-valued node."""
+    with origin_scope(node.origin):
+        return [ops.get(node, index=k) for k in range(start, start + count)]
+
+
+# --- the public functions --------------------------------------------------------------
+
+
+def cond(pred, true_fn: Callable, false_fn: Callable, *operands):
+    """`true_fn(*operands)` if `pred` else `false_fn(*operands)`, inside the graph.
+
+    `pred` is a scalar boolean. With a symbolic `pred` both branches are traced once; they
+    must return the same structure (a value or nested tuples/lists), shapes and dtypes.
+    Branches may read outer symbols. Differentiable with respect to operands and captures.
+
+    >>> import graphc as gc, numpy as np
+    >>> x = gc.var("x")
+    >>> y = gc.cond(x > 0, lambda v: v * 2, lambda v: -v, x)
+    >>> [float(v) for v in gc.compile([x], [y, gc.grad(y, x)])(np.float64(-3.0))]
+    [3.0, -1.0]
+    """
+    if not _is_symbol(pred):
+        if np.ndim(pred) != 0:
+            raise ShapeError(f"cond: pred must be a scalar, got shape {np.shape(pred)}")
+        return true_fn(*operands) if pred else false_fn(*operands)
+    origin = user_origin()
+    if pred.shape is not None and pred.shape != ():
+        raise ShapeError(located(origin, f"cond: pred must be a scalar boolean, got shape "
+                                         f"{fmt_shape(pred.shape)}"))
+    if pred.dtype is not None and pred.dtype != np.bool_:
+        raise DTypeError(located(origin, f"cond: pred must be boolean, got dtype {pred.dtype}"
+                                         "; compare it (x > 0) or cast it"))
+    names = [n for n in param_names(true_fn, len(operands), "operand")]
+
+    def flat(fn):
+        def call(*args):
+            return flatten(fn(*args))
+        return call
+
+    node, tree = build_cond(pred, flat(true_fn), flat(false_fn), operands, names, origin)
+    count = len(node.attrs["true_fn"].outputs)
+    return unflatten(tree, results(node, 0, count))
+
+
+def while_loop(cond_fun: Callable, body_fun: Callable, init_val):
+    """Repeat `val = body_fun(val)` while `cond_fun(val)`; returns the final `val`.
+
+    `init_val` is a value or nested tuples/lists of them; `body_fun` must keep its structure,
+    shapes and dtypes. Differentiable in forward and reverse mode: the reverse pass saves
+    the carry at each iteration during the forward loop (only those the derivative reads)
+    and runs the derived body VJP in a reversed loop.
+
+    >>> import graphc as gc, numpy as np
+    >>> x = gc.var("x")
+    >>> y = gc.while_loop(lambda v: v < 100, lambda v: v * 3, x)
+    >>> [float(v) for v in gc.compile([x], [y, gc.grad(y, x)])(np.float64(2.0))]
+    [162.0, 81.0]
+    """
+    leaves, tree = flatten(init_val)
+    if not _any_symbol(leaves):
+        val = init_val
+        while True:
+            c = cond_fun(val)
+            if _is_symbol(c):  # the condition reads an outer symbol: the rest is a graph
+                return while_loop(cond_fun, body_fun, _as_consts(val))
+            if not c:
+                return val
+            val = body_fun(val)
+            if _any_symbol(flatten(val)[0]):
+                return while_loop(cond_fun, body_fun, val)
+    origin = user_origin()
+
+    def body(*flat):
+        out_leaves, out_tree = flatten(body_fun(unflatten(tree, flat)))
+        if not same_structure(out_tree, tree):
+            raise GraphcError(located(origin, "while_loop: body_fun returned "
+                                              f"{_describe(out_tree)}, but the carry is "
+                                              f"{_describe(tree)}"))
+        return out_leaves
+
+    names = _carry_names(body_fun, tree, len(leaves))
+    node = build_while(lambda *flat: cond_fun(unflatten(tree, flat)), body, leaves, names,
+                       origin)
+    return unflatten(tree, results(node, 0, len(leaves)))
+
+
+def fori_loop(lower, upper, body_fun: Callable, init_val):
+    """`for i in range(lower, upper): val = body_fun(i, val)`; returns the final `val`.
+
+    Bounds are integers (symbols or numbers); differentiable with respect to `init_val` and
+    the symbols the body reads.
+
+    >>> import graphc as gc, numpy as np
+    >>> x, n = gc.var("x"), gc.var("n", dtype=np.int64)
+    >>> y = gc.fori_loop(0, n, lambda i, v: v * x, 1.0)
+    >>> [float(v) for v in gc.compile([x, n], [y, gc.grad(y, x)])(np.float64(2.0), 3)]
+    [8.0, 12.0]
+    """
+    leaves, tree = flatten(init_val)
+    if not _any_symbol(leaves + [lower, upper]):
+        val = init_val
+        for i in range(_as_int(lower), _as_int(upper)):
+            val = body_fun(i, val)
+        return val
+    origin = user_origin()
+
+    def body(i, *flat):
+        out_leaves, out_tree = flatten(body_fun(i, unflatten(tree, flat)))
+        if not same_structure(out_tree, tree):
+            raise GraphcError(located(origin, "fori_loop: body_fun returned "
+                                              f"{_describe(out_tree)}, but the carry is "
+                                              f"{_describe(tree)}"))
+        return out_leaves
+
+    names = param_names(body_fun, 2, "val")
+    names = [names[0]] + _carry_names(body_fun, tree, len(leaves), position=1)
+    node = build_fori(lower, upper, body, leaves, names, origin)
+    return unflatten(tree, results(node, 0, len(leaves)))
+
+
+def scan(f: Callable, init, xs, reverse: bool = False):
+    """Scan `f(carry, x) -> (carry, y)` over the leading axis of `xs`; returns
+    `(carry, ys)` with the `y`s stacked along a new leading axis (JAX's `lax.scan`).
+
+    `init` and `xs` are values or nested tuples/lists; `reverse=True` runs from the last
+    element to the first (the `ys` stay aligned with `xs`). Differentiable.
+
+    >>> import graphc as gc, numpy as np
+    >>> xs = gc.var("xs")
+    >>> total, partial = gc.scan(lambda c, x: (c + x, c + x), 0.0, xs)
+    >>> total_value, partial_sums = gc.compile([xs], [total, partial])(np.arange(4.0))
+    >>> float(total_value), partial_sums
+    (6.0, array([0., 1., 3., 6.]))
+    """
+    c_leaves, c_tree = flatten(init)
+    x_leaves, x_tree = flatten(xs)
+    if not _any_symbol(c_leaves + x_leaves):
+        return _python_scan(f, init, x_leaves, x_tree, reverse)
+    origin = user_origin()
+    box = {}
+
+    def body(*flat):
+        carry = unflatten(c_tree, flat[:len(c_leaves)])
+        x = unflatten(x_tree, flat[len(c_leaves):])
+        out = f(carry, x)
+        if not isinstance(out, (tuple, list)) or len(out) != 2:
+            raise GraphcError(located(origin, "scan: f must return a pair (carry, y)"))
+        new_leaves, new_tree = flatten(out[0])
+        if not same_structure(new_tree, c_tree):
+            raise GraphcError(located(origin, f"scan: f returned a carry that is "
+                                              f"{_describe(new_tree)}, but the carry is "
+                                              f"{_describe(c_tree)}"))
+        y_leaves, box["y_tree"] = flatten(out[1])
+        return new_leaves, y_leaves
+
+    fn_names = param_names(f, 2, "carry")
+    names = (_tree_names(fn_names[0], len(c_leaves))
+             + _tree_names(fn_names[1] if fn_names[1] != "carry1" else "x", len(x_leaves)))
+    node = build_scan(body, c_leaves, x_leaves, reverse, names, origin)
+    n_c = len(c_leaves)
+    n_y = len(node.attrs["body"].outputs) - n_c
+    carry = unflatten(c_tree, results(node, 0, n_c))
+    return carry, unflatten(box["y_tree"], results(node, n_c, n_y))
+
+
+def _python_scan(f, init, x_leaves, x_tree, reverse):
+    """scan on numpy values or eager tensors: a Python loop, ys stacked with gc.stack."""
+    if not x_leaves:
+        raise GraphcError("scan: needs at least one array to scan over")
+    length = len(x_leaves[0])
+    if any(len(x) != length for x in x_leaves):
+        raise ShapeError(f"scan: xs have different leading lengths "
+                         f"{[len(x) for x in x_leaves]}")
+    carry, ys = init, []
+    steps = range(length - 1, -1, -1) if reverse else range(length)
+    for k in steps:
+        carry, y = f(carry, unflatten(x_tree, [x[k] for x in x_leaves]))
+        ys.append(y)
+    if reverse:
+        ys.reverse()
+    if not ys:
+        raise ShapeError("scan: cannot stack the ys of zero steps without running f; "
+                         "give xs at least one element")
+    y_leaves = [flatten(y)[0] for y in ys]
+    tree = flatten(ys[0])[1]
+    stacked = [ops.stack([row[j] for row in y_leaves]) for j in range(len(y_leaves[0]))]
+    return carry, unflatten(tree, stacked)
+
+
+def _tree_names(base: str, count: int) -> list[str]:
+    return [base] if count == 1 else [f"{base}_{k}" for k in range(count)]
+
+
+def _carry_names(fn: Callable, tree, count: int, position: int = 0) -> list[str]:
+    names = param_names(fn, position + 1, "val")
+    return _tree_names(names[position], count)
+
+
+def _as_consts(val):
+    leaves, tree = flatten(val)
+    return unflatten(tree, [as_symbol(x, "while_loop carry") for x in leaves])
+
+
+def _as_int(x) -> int:
+    if getattr(type(x), "_graphc_kind", None) == "eager":
+        x = x.numpy()
+    try:
+        return operator.index(x)
+    except TypeError:
+        arr = np.asarray(x)
+        if arr.ndim == 0 and arr.dtype.kind in "iu":
+            return int(arr)
+        raise DTypeError(f"fori_loop: bounds must be integers, got {x!r}") from None
+
+
+__all__ = ["cond", "while_loop", "fori_loop", "scan"]
