@@ -82,7 +82,7 @@ class Plan:
             targets = [self.vars[self.names.index(n)] for n in wrt]
             dep = _depends(toposort(self.outputs), targets)
             return [k for k, o in enumerate(self.outputs)
-                    if id(o) in dep and o.dtype is not None and _is_float(o.dtype)]
+                    if id(o) in dep and (o.dtype is None or _is_float(o.dtype))]
         return self._program(("diff", wrt), build)
 
     def fused(self, wrt):
