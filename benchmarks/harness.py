@@ -237,7 +237,7 @@ def run_workload(
     settings: Settings,
     log: Callable[[str], None] = lambda s: None,
 ) -> list[Outcome]:
-    """Check and time every system on ``w``; the first system must be the numpy baseline."""
+    """Check and time every system on ``w``; ratios are to the ``numpy`` system, if present."""
     reference = baseline_reference(w)
     outcomes: list[Outcome] = []
     ready: dict[str, Prepared] = {}
