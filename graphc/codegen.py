@@ -245,7 +245,8 @@ def _reusable_input(node: Symbol, i: int, last_use: dict, local: set, keep: set)
         return None
     for x in node.inputs:
         if (id(x) in local and last_use.get(id(x)) == i and id(x) not in keep
-                and x.shape == node.shape and x.dtype == node.dtype and x.opdef.fresh):
+                and x.shape == node.shape and x.dtype == node.dtype and x.opdef.fresh
+                and node.dtype is not None):
             return x
     return None
 
