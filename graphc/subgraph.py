@@ -248,7 +248,7 @@ class _Cache:
 
 
 _retyped = _Cache()
-_emission = _Cache()
+_specialized = _Cache()
 _vjps = _Cache()
 _jvps = _Cache()
 
@@ -279,12 +279,14 @@ def output_types(graph: Graph, types: Sequence[Type]) -> list[Type]:
     return [type_of(o) for o in retype(graph, types).outputs]
 
 
-def for_emission(graph: Graph, types: Sequence[Type], values: Sequence = ()) -> Graph:
-    """`graph` re-typed for the actual inputs and run through the compiler's passes (the
-    outer pipeline does not enter sub-graphs). `values` may give, per param, a constant
-    node the param is always bound to (a loop-invariant number): it is folded in."""
+def specialized(graph: Graph, types: Sequence[Type], values: Sequence = ()) -> Graph:
+    """`graph` re-typed for the actual inputs, with the specialisation pass, constant
+    folding and CSE applied (the compiler's passes do not enter sub-graphs; the control
+    ops' `resolve` calls this once shapes are known). `values` may give, per param, a
+    constant node it is always bound to (a loop-invariant number): it is folded in. The
+    same graph comes back when nothing changes."""
     from .dispatch import is_weak
-    from .function import optimize
+    from .simplify import cse, fold_constants, specialize
 
     fixed = {k: v for k, v in enumerate(values)
              if v is not None and v.op == "const" and is_weak(v.attrs["value"])}
@@ -295,11 +297,15 @@ def for_emission(graph: Graph, types: Sequence[Type], values: Sequence = ()) -> 
         if fixed:
             outs = substitute(outs, {id(g.inputs[k]): v for k, v in fixed.items()},
                               stop=g.inputs)
-        return Graph(g.inputs, optimize(outs, True))
+        for apply in (specialize, fold_constants, cse):
+            outs = apply(outs)
+        if g is graph and all(a is b for a, b in zip(outs, graph.outputs)):
+            return graph
+        return Graph(g.inputs, outs)
 
     key = _types_key(types) + tuple((k, type(v.attrs["value"]).__name__, v.attrs["value"])
                                     for k, v in sorted(fixed.items()))
-    return _emission.get(graph, key, make)
+    return _specialized.get(graph, key, make)
 
 
 # Inputs that an op reads only for their shape and dtype (`sum_to(x, like)`): a loop's VJP
@@ -444,5 +450,5 @@ def locate(origin, exc: Exception) -> Exception:
 
 __all__ = ["Traced", "captures", "union", "capture_params", "substitute", "inline", "flatten",
            "unflatten", "same_structure", "as_symbol", "type_of", "merge_types", "retype",
-           "output_types", "for_emission", "run_graph", "vjp_graph", "jvp_graph",
+           "output_types", "specialized", "run_graph", "vjp_graph", "jvp_graph",
            "emit_graph", "make_param", "param_names", "user_origin", "locate"]

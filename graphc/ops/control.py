@@ -30,9 +30,9 @@ import numpy as np
 
 from ..errors import DTypeError, GraphcError, ShapeError
 from ..ir import Graph
-from ..subgraph import (emit_graph, for_emission, fresh_name, inline, is_float_type,
+from ..subgraph import (emit_graph, fresh_name, inline, is_float_type,
                         jvp_graph, merge_shapes, merge_types, output_types, run_graph,
-                        type_of, vjp_graph)
+                        specialized, type_of, vjp_graph)
 from .base import OpDef, fmt_shape, register
 from .control_ad import (_get, _history, _is_float, ct, loop_jvp, loop_vjp, scan_jvp,
                          scan_vjp, spread)
@@ -98,6 +98,17 @@ class _ControlOp(OpDef):
 
         return getattr(control, self.name)(*args, **kwargs)
 
+    def resolve(self, *xs, **attrs):
+        """Once shapes are known: the same op with its sub-graphs re-typed for the inputs
+        and specialised (loop-invariant numbers folded in), or None if they already are."""
+        from ..dispatch import make_node
+
+        new, changed = dict(attrs), False
+        for key, (types, values) in self.param_types(xs, attrs).items():
+            new[key] = specialized(attrs[key], types, values)
+            changed |= new[key] is not attrs[key]
+        return make_node(self, xs, new) if changed else None
+
 
 class Cond(_ControlOp):
     """`true_fn(*args)` if `pred` else `false_fn(*args)`."""
@@ -115,6 +126,11 @@ class Cond(_ControlOp):
             raise GraphcError("cond: the branches must take the same params and give the same "
                               "number of results (at least one)")
         return {"true_fn": t, "false_fn": f}
+
+    def param_types(self, inputs, attrs):
+        """Per sub-graph: the types of its params and the values bound to them."""
+        types = [type_of(x) for x in inputs[1:]]
+        return {"true_fn": (types, inputs[1:]), "false_fn": (types, inputs[1:])}
 
     def types(self, inputs, attrs):
         t, f = attrs["true_fn"], attrs["false_fn"]
@@ -166,12 +182,10 @@ class Cond(_ControlOp):
         t, f = node.attrs["true_fn"], node.attrs["false_fn"]
         names, aliases = result_names(em, node, len(t.outputs))
         read = [k for k, n in enumerate(names) if n is not None]
-        types = [type_of(x) for x in node.inputs[1:]]
         em.statement(indent, f"if {args[0]}:", node)
-        for branch, header in ((t, None), (f, "else:")):
+        for g, header in ((t, None), (f, "else:")):
             if header:
                 em.statement(indent, header, node)
-            g = for_emission(branch, types, node.inputs[1:])
             inner = indent + "    "
             start = len(em.lines)
             outs = [g.outputs[k] for k in read]
@@ -205,6 +219,12 @@ class WhileLoop(_ControlOp):
             raise GraphcError("while_loop: cond and body must take the same params; cond "
                               "gives one value and body one per carry")
         return {"cond": c, "body": b}
+
+    def param_types(self, inputs, attrs):
+        n = len(attrs["body"].outputs)
+        types = self.types(inputs, attrs)[:n] + [type_of(x) for x in inputs[n:]]
+        values = [None] * n + list(inputs[n:])
+        return {"cond": (types, values), "body": (types, values)}
 
     def types(self, inputs, attrs):
         cond, body = attrs["cond"], attrs["body"]
@@ -254,7 +274,7 @@ class WhileLoop(_ControlOp):
                                       + ["trips"])
         carry = [names[k] or fresh_name(em, body.inputs[k].name) for k in range(n)]
         hist, count = names[n:2 * n], names[2 * n]
-        types = self.element_types(node)[:n] + [type_of(x) for x in node.inputs[n:]]
+        types = self.element_types(node)[:n]
         caps = list(args[n:])
         for c, a in zip(carry, args[:n]):
             em.statement(indent, f"{c} = {a}", node)
@@ -264,15 +284,14 @@ class WhileLoop(_ControlOp):
         if count:
             em.statement(indent, f"{count} = 0", node)
         inner = indent + "    "
-        fixed = [None] * n + list(node.inputs[n:])
-        loop_test(em, node, for_emission(cond, types, fixed), carry + caps, indent)
+        loop_test(em, node, cond, carry + caps, indent)
         start = len(em.lines)
         for h, c in zip(hist, carry):
             if h:
                 em.statement(inner, f"{h}.append({c})")
         if count:
             em.statement(inner, f"{count} += 1")
-        _, finish = emit_update(em, node, for_emission(body, types, fixed), carry + caps, inner,
+        _, finish = emit_update(em, node, body, carry + caps, inner,
                                 {k: (k, carry[k]) for k in range(n)})
         finish()
         if len(em.lines) == start and not em.lines[start - 1][0].strip() == "break":
@@ -297,6 +316,12 @@ class ForiLoop(_ControlOp):
             raise GraphcError("fori_loop: the body takes (i, carries..., captures...) and "
                               "gives one value per carry")
         return {"body": b}
+
+    def param_types(self, inputs, attrs):
+        n = len(attrs["body"].outputs)
+        types = [_index_type(inputs)] + self.types(inputs, attrs)[:n] + \
+            [type_of(x) for x in inputs[2 + n:]]
+        return {"body": (types, [None] * (1 + n) + list(inputs[2 + n:]))}
 
     def types(self, inputs, attrs):
         body = attrs["body"]
@@ -356,8 +381,6 @@ class ForiLoop(_ControlOp):
         carry = [names[k] or fresh_name(em, body.inputs[1 + k].name) for k in range(n)]
         hist = names[n:]
         types = self.element_types(node)[:n]
-        in_types = [_index_type(node.inputs)] + types + \
-            [type_of(x) for x in node.inputs[2 + n:]]
         index = fresh_name(em, body.inputs[0].name)
         for c, a in zip(carry, args[2:2 + n]):
             em.statement(indent, f"{c} = {a}", node)
@@ -370,8 +393,7 @@ class ForiLoop(_ControlOp):
         for h, c in zip(hist, carry):
             if h:
                 em.statement(inner, f"{h}.append({c})")
-        fixed = [None] * (1 + n) + list(node.inputs[2 + n:])
-        _, finish = emit_update(em, node, for_emission(body, in_types, fixed),
+        _, finish = emit_update(em, node, body,
                                 [index] + carry + list(args[2 + n:]), inner,
                                 {k: (1 + k, carry[k]) for k in range(n)})
         finish()
@@ -408,6 +430,14 @@ class Scan(_ControlOp):
             raise GraphcError("scan: the body takes (carries, x slices, captures) and gives "
                               "(carries, ys), with at least one xs")
         return {"body": b, "n_carry": n_carry, "n_xs": n_xs, "reverse": bool(reverse)}
+
+    def param_types(self, inputs, attrs):
+        n_c, n_x = attrs["n_carry"], attrs["n_xs"]
+        slices = [(None if x.shape is None else x.shape[1:], x.dtype)
+                  for x in inputs[n_c:n_c + n_x]]
+        types = self.types(inputs, attrs)[:n_c] + slices + \
+            [type_of(x) for x in inputs[n_c + n_x:]]
+        return {"body": (types, [None] * (n_c + n_x) + list(inputs[n_c + n_x:]))}
 
     def types(self, inputs, attrs):
         body, n_c, n_x = attrs["body"], attrs["n_carry"], attrs["n_xs"]
@@ -489,10 +519,7 @@ class Scan(_ControlOp):
         steps = f"range({length} - 1, -1, -1)" if reverse else f"range({length})"
         em.statement(indent, f"for {k} in {steps}:", node)
         inner = indent + "    "
-        in_types = types[:n_c] + [((None if t[0] is None else t[0][1:]), t[1])
-                                  for t in (type_of(x) for x in node.inputs[n_c:n_c + n_x])]
-        in_types += [type_of(x) for x in node.inputs[n_c + n_x:]]
-        graph = for_emission(body, in_types, [None] * (n_c + n_x) + list(node.inputs[n_c + n_x:]))
+        graph = body
         used = {id(x) for x in graph.nodes}
         slices = []
         for j in range(n_x):
