@@ -221,7 +221,12 @@ class Graph:
         return self._nodes
 
     def __repr__(self):
-        return f"<Graph {len(self.inputs)} inputs -> {len(self.outputs)} outputs>"
+        # Read like the Python function it was traced from: `lambda b: norm(b) < 1000`.
+        from .printing import to_str
+
+        params = ", ".join(p.name or "_" for p in self.inputs)
+        outs = ", ".join(to_str(o) for o in self.outputs)
+        return f"lambda {params}: " + (outs if len(self.outputs) == 1 else f"({outs})")
 
 
 def flatten_outputs(outputs) -> list[Symbol]:
