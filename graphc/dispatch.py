@@ -90,11 +90,7 @@ def dtype_key(sym: Symbol):
             return type(v)(0)
     elif sym.opdef.weak:
         return 0
-    elif sym.opdef.infix is not None and sym.dtype is not None and sym.inputs and all(
-            isinstance(dtype_key(x), (bool, int, float, complex)) for x in sym.inputs):
-        # Python numbers combined by an infix operator stay Python numbers (the emitted code
-        # uses Python's operators on them), so the result is weak too: a gradient's implicit
-        # head 1.0 times a constant does not make a float32 graph float64.
+    elif sym.weak:
         return _WEAK_EXAMPLE.get(sym.dtype.kind, sym.dtype)
     return sym.dtype
 
@@ -121,7 +117,12 @@ def make_node(op, inputs, attrs: dict, name: str | None = None) -> Symbol:
         # A rule that passed a weak Python number's example value through: a node's dtype
         # is always a numpy dtype (or None).
         dtype = np.result_type(dtype)
-    return Symbol(op, syms, attrs, shape, dtype, name=name, origin=origin)
+    # Python numbers combined by an infix operator stay Python numbers (the emitted code uses
+    # Python's operators on them), so the result is weak too: a gradient's implicit head 1.0
+    # times a constant does not make a float32 graph float64.
+    weak = op.infix is not None and dtype is not None and bool(syms) and all(
+        isinstance(dtype_key(x), (bool, int, float, complex)) for x in syms)
+    return Symbol(op, syms, attrs, shape, dtype, name=name, origin=origin, weak=weak)
 
 
 def located(origin, message: str) -> str:

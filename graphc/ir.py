@@ -82,10 +82,12 @@ def origin_code(origin: tuple[str, int] | None) -> str:
 class Symbol(ArrayMixin):
     """A node of the static graph; build them with `gc.var`, `gc.const` and `gc` functions."""
 
-    __slots__ = ("opdef", "inputs", "attrs", "shape", "dtype", "name", "origin", "__weakref__")
+    __slots__ = ("opdef", "inputs", "attrs", "shape", "dtype", "name", "origin", "weak",
+                 "__weakref__")
     _graphc_kind = "symbol"
 
-    def __init__(self, opdef, inputs: tuple, attrs: dict, shape, dtype, name=None, origin=None):
+    def __init__(self, opdef, inputs: tuple, attrs: dict, shape, dtype, name=None, origin=None,
+                 weak: bool = False):
         object.__setattr__(self, "opdef", opdef)
         object.__setattr__(self, "inputs", tuple(inputs))
         object.__setattr__(self, "attrs", attrs)
@@ -93,6 +95,8 @@ class Symbol(ArrayMixin):
         object.__setattr__(self, "dtype", dtype)
         object.__setattr__(self, "name", name)
         object.__setattr__(self, "origin", origin)
+        # Weakly typed like a Python number (promotes as numpy promotes a Python scalar).
+        object.__setattr__(self, "weak", weak)
         if _creation_logs:
             _creation_logs[-1].append(self)
 

@@ -456,7 +456,7 @@ def _refine(node: Symbol, shape, dtype, origin, where: str) -> Symbol:
             and origin == node.origin:
         return node
     return Symbol(node.opdef, node.inputs, node.attrs, new_shape, new_dtype, name=node.name,
-                  origin=origin)
+                  origin=origin, weak=node.weak)
 
 
 def _decode_value(v, where: str, depth: int, files: Sequence[str] = ()):
