@@ -254,6 +254,9 @@ def while_loop(cond_fun: Callable, body_fun: Callable, init_val):
         while True:
             c = cond_fun(val)
             if _is_symbol(c):  # the condition reads an outer symbol: the rest is a graph
+                if not leaves:
+                    raise GraphcError(located(user_origin(), "while_loop: a symbolic "
+                                                             "condition needs a carry"))
                 return while_loop(cond_fun, body_fun, _as_consts(val))
             if not c:
                 return val
@@ -290,9 +293,11 @@ def fori_loop(lower, upper, body_fun: Callable, init_val):
     """
     leaves, tree = flatten(init_val)
     if not _any_symbol(leaves + [lower, upper]):
-        val = init_val
-        for i in range(_as_int(lower), _as_int(upper)):
+        val, upper = init_val, _as_int(upper)
+        for i in range(_as_int(lower), upper):
             val = body_fun(i, val)
+            if _any_symbol(flatten(val)[0]):  # the body reads outer symbols: one graph loop
+                return fori_loop(i + 1, upper, body_fun, val) if i + 1 < upper else val
         return val
     origin = user_origin()
 
