@@ -80,22 +80,57 @@ def _temp_prefix(nodes: Sequence[Symbol]) -> str:
     return "_" * (1 + max(len(name) for name in names)) + "t"
 
 
-def _pieces(root: Symbol):
-    """[(name, expr)] for the named parts, in order, and the expression of `root`."""
-    from .simplify.sympy_bridge import node_to_sympy
-
-    nodes, named = _plan(root)
-    prefix = _temp_prefix(nodes) if named else ""
-    exprs: dict[int, sp.Expr] = {}
-    lets: list[tuple[str, sp.Expr]] = []
+def _let_form(root: Symbol, nodes: list[Symbol], named: set[int]):
+    """[(name, text)] for the named parts, in order, and the text of `root`: a plain infix
+    printer (sympy's printers are far too slow for graphs of this size)."""
+    prefix = _temp_prefix(nodes)
+    texts: dict[int, tuple[str, int]] = {}
+    lets: list[tuple[str, str]] = []
     for n in nodes:
-        e = node_to_sympy(n, [exprs[id(x)] for x in n.inputs])
+        text, prec = _plain(n, [texts[id(x)] for x in n.inputs])
         if id(n) in named:
             name = f"{prefix}{len(lets) + 1}"
-            lets.append((name, e))
-            e = sp.Symbol(name)
-        exprs[id(n)] = e
-    return lets, exprs[id(root)]
+            lets.append((name, text))
+            text, prec = name, _ATOM
+        texts[id(n)] = (text, prec)
+    return lets, texts[id(root)][0]
+
+
+_ATOM, _POW, _UNARY, _MUL, _ADD, _CMP = 100, 60, 50, 40, 30, 20
+_TEMPLATES: dict = {}  # (op, number of inputs, attrs) -> text with placeholders
+_PLAIN_INFIX = {"add": (" + ", _ADD), "subtract": (" - ", _ADD), "multiply": ("*", _MUL),
+                "divide": ("/", _MUL), "power": ("**", _POW)}
+
+
+def _plain(node: Symbol, args: list[tuple[str, int]]) -> tuple[str, int]:
+    """Text and precedence of one node, given its inputs' (text, precedence)."""
+    from .simplify.sympy_bridge import _attrs_key, graph_function, node_to_sympy
+
+    op = node.op
+    if not node.inputs:
+        expr = node_to_sympy(node, [])
+        text = str(expr)
+        return text, _ATOM if expr.is_Atom and not text.startswith("-") else _UNARY
+    if op in _PLAIN_INFIX:
+        infix, prec = _PLAIN_INFIX[op]
+        (a, pa), (b, pb) = args
+        left = a if pa > prec or (pa == prec and op != "power") else f"({a})"
+        right = b if pb > prec else f"({b})"
+        return f"{left}{infix}{right}", prec
+    if op == "negative":
+        a, pa = args[0]
+        return (f"-{a}" if pa > _UNARY else f"-({a})"), _UNARY
+    # Everything else prints as the sympy printer prints the op, on placeholder arguments.
+    key = (op, len(args), _attrs_key(node.attrs))
+    text = _TEMPLATES.get(key)
+    if text is None:
+        holders = [sp.Symbol(f"\x00{i}\x00") for i in range(len(args))]
+        expr = node_to_sympy(node, holders) if node.opdef.elementwise else \
+            graph_function(node.opdef, node.attrs)(*holders)
+        text = _TEMPLATES[key] = str(expr)
+    for i, (a, _) in enumerate(args):
+        text = text.replace(f"\x00{i}\x00", a)
+    return text, _ATOM
 
 
 def to_str(sym: Symbol) -> str:
@@ -106,29 +141,51 @@ def to_str(sym: Symbol) -> str:
     >>> to_str(gc.grad(2 * gc.dot(x, x), x))
     '4*x'
     """
-    lets, expr = _pieces(_check(sym))
-    if not lets:
-        return str(expr)
+    root = _check(sym)
+    nodes, named = _plan(root)
+    if not named:
+        return str(_sympy_of(root, nodes))
+    lets, text = _let_form(root, nodes, named)
     width = len(lets[-1][0])
     lines = [f"{'let' if i == 0 else '   '} {name.ljust(width)} = {e}"
              for i, (name, e) in enumerate(lets)]
-    return "\n".join(lines + [f"in {expr}"])
+    return "\n".join(lines + [f"in {text}"])
+
+
+def _sympy_of(root: Symbol, nodes: list[Symbol]):
+    from .simplify.sympy_bridge import node_to_sympy
+
+    exprs: dict[int, sp.Expr] = {}
+    for n in nodes:
+        exprs[id(n)] = node_to_sympy(n, [exprs[id(x)] for x in n.inputs])
+    return exprs[id(root)]
 
 
 def latex(sym: Symbol) -> str:
-    """The expression as LaTeX (without `$`); large graphs as an `aligned` block.
+    """The expression as LaTeX (without `$`); large graphs as an `aligned` block of text.
 
     >>> import graphc as gc
     >>> x = gc.var("x")
     >>> latex(gc.exp(x) / 2)
     '\\\\frac{e^{x}}{2}'
     """
-    lets, expr = _pieces(_check(sym))
-    if not lets:
-        return sp.latex(expr)
-    rows = [rf"{sp.latex(sp.Symbol(name))} &= {sp.latex(e)}" for name, e in lets]
-    rows.append(rf"&\phantom{{=}}\;{sp.latex(expr)}")
+    root = _check(sym)
+    nodes, named = _plan(root)
+    if not named:
+        return sp.latex(_sympy_of(root, nodes))
+    lets, text = _let_form(root, nodes, named)
+    rows = [rf"\mathtt{{{_tex_escape(name)}}} &= \mathtt{{{_tex_escape(e)}}}"
+            for name, e in lets]
+    rows.append(rf"&\phantom{{=}}\;\mathtt{{{_tex_escape(text)}}}")
     return r"\begin{aligned}" + r" \\ ".join(rows) + r"\end{aligned}"
+
+
+_TEX_SPECIAL = {"\\": r"\backslash{}", "{": r"\{", "}": r"\}", "_": r"\_", "^": r"\^{}",
+                "#": r"\#", "%": r"\%", "&": r"\&", "$": r"\$", "~": r"\~{}"}
+
+
+def _tex_escape(text: str) -> str:
+    return "".join(_TEX_SPECIAL.get(ch, ch) for ch in text)
 
 
 # --- explain ---------------------------------------------------------------------------

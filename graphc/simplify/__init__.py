@@ -6,6 +6,7 @@
 - `rewrite`: local rules (constant folding, `x*1`, `x+0`, `--x`, no-op `sum_to`/broadcasts
   proved by shape classes, `log(1+x)` -> `log1p(x)`, `exp(x)-1` -> `expm1(x)`,
   `log(sum(exp(x)))` -> `logsumexp(x)`, `sum(x)/n` -> `mean(x)`), see `rewrites.py`;
+- `cse` (the sympy pass then sees one node per value, so clusters follow the real sharing);
 - `simplify_elementwise`: sympy on bounded elementwise clusters, kept only when smaller;
 - `rewrite` again (sympy's output can enable local rules), then `cse`.
 
@@ -25,7 +26,7 @@ from .passes import cse, fold_constants, specialize
 from .rewrites import rewrite
 from .sympy_bridge import from_sympy, to_sympy
 
-PIPELINE = [rewrite, simplify_elementwise, rewrite, cse]
+PIPELINE = [rewrite, cse, simplify_elementwise, rewrite, cse]
 SPECIALIZE = [specialize]
 
 __all__ = ["PIPELINE", "SPECIALIZE", "count_ops", "cse", "fold_constants", "from_sympy",
@@ -72,26 +73,36 @@ def _frontier(outputs) -> dict:
     return known
 
 
+MAX_ROUNDS = 3
+
+
 def run(outputs, passes=None):
-    """Apply `passes` (default `PIPELINE`) in order to a list of output symbols."""
+    """Apply `passes` (default `PIPELINE`) in order to a list of output symbols, again while a
+    round changes the graph after its first pass (cse can merge what the sympy pass wrote,
+    which can open more simplification), at most `MAX_ROUNDS` times."""
     outputs = list(outputs)
-    if passes is not None:
-        for p in passes:
-            outputs = p(outputs)
-        return outputs
-    known = _frontier(outputs)
+    default = passes is None
+    passes = PIPELINE if default else list(passes)
+    known = _frontier(outputs) if default else {}
     settled = False  # has `rewrite` run with nothing changed since?
-    for p in PIPELINE:
-        if p is rewrite and settled:
-            continue  # rewriting is idempotent: skip a second run on an unchanged graph
-        new = p(outputs, known=known) if p in _TAKES_KNOWN else p(outputs)
-        if p is rewrite:
-            settled = True
-        elif any(a is not b for a, b in zip(new, outputs)):
-            settled = False
-        outputs = new
-    for n in toposort(outputs, stop=list(known.values())):
-        _NORMAL[id(n)] = n
+    for _ in range(MAX_ROUNDS):
+        again = False
+        for i, p in enumerate(passes):
+            if p is rewrite and settled:
+                continue  # rewriting is idempotent: skip a second run on an unchanged graph
+            new = p(outputs, known=known) if known and p in _TAKES_KNOWN else p(outputs)
+            changed = any(a is not b for a, b in zip(new, outputs))
+            if p is rewrite:
+                settled = True
+            elif changed:
+                settled = False
+            again |= changed and i > 0
+            outputs = new
+        if not again:
+            break
+    if default:
+        for n in toposort(outputs, stop=list(known.values())):
+            _NORMAL[id(n)] = n
     return outputs
 
 

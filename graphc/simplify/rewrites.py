@@ -344,6 +344,7 @@ RULES: dict[str, tuple[Callable, ...]] = {
 }
 ELEMENTWISE_RULES: tuple[Callable, ...] = (drop_broadcast_operand,)
 MAX_STEPS = 16  # rewrites of one node before the walk moves on (a guard against cycles)
+MAX_WALKS = 4  # walks over the graph in one call of `rewrite`
 
 
 class _Rewriter:
@@ -355,10 +356,14 @@ class _Rewriter:
         self.keep: list[Symbol] = []  # pins the ids of nodes seen
         self.uses: dict[int, int] = {}  # id(node) -> number of uses in the input graph
         self.output_ids: set[int] = set()
+        self.declined = False  # did a rule decline because a node had other users?
 
     def shared(self, node: Symbol) -> bool:
         """Does `node` (or the node it was rewritten from) have other users?"""
-        return self.uses.get(id(node), 1) > 1
+        if self.uses.get(id(node), 1) > 1:
+            self.declined = True  # a rewrite may make it unshared: walk again (`rewrite`)
+            return True
+        return False
 
     def remake(self, node: Symbol, inputs) -> Symbol:
         from ..dispatch import make_node
@@ -412,8 +417,8 @@ class _Rewriter:
             self.done.setdefault(id(out), out)
         return self.done[id(root)]
 
-    def run(self, outputs, known=None):
-        outputs = list(outputs)
+    def run(self, given, known=None):
+        outputs = list(given)
         nodes = toposort(outputs, stop=known.values() if known else ())
         uses = self.uses
         for node in nodes:
@@ -442,7 +447,7 @@ class _Rewriter:
                     ones = ones_from_broadcast(self, out, out.inputs)
                 if ones is not None:
                     result[i] = ones
-        return outputs if all(a is b for a, b in zip(result, outputs)) else result
+        return given if all(a is b for a, b in zip(result, outputs)) else result
 
 
 def rewrite(outputs, rules=None, elementwise_rules=None, known=None):
@@ -456,6 +461,14 @@ def rewrite(outputs, rules=None, elementwise_rules=None, known=None):
     >>> print(rewrite([gc.log(1 + x)])[0])
     log(x + 1)
     """
-    engine = _Rewriter(RULES if rules is None else rules,
-                       ELEMENTWISE_RULES if elementwise_rules is None else elementwise_rules)
-    return engine.run(outputs, known)
+    outputs = list(outputs)
+    for _ in range(MAX_WALKS):
+        engine = _Rewriter(RULES if rules is None else rules,
+                           ELEMENTWISE_RULES if elementwise_rules is None else elementwise_rules)
+        result = engine.run(outputs, known)
+        if result is outputs or not engine.declined:
+            return result
+        # A rule declined for a node with several users, and the walk changed the graph:
+        # uses may have dropped (x + x -> 2 * x), so one more walk reaches the fixed point.
+        outputs = result
+    return result
