@@ -129,23 +129,25 @@ def _is_float(dtype) -> bool:
 class CompiledEngine:
     """Differentiate with `gc.grad`/`gc.jvp` on symbols and run through `gc.compile`.
 
-    `declare` says what the vars know: "shape" (the full static shape) or "rank" (only the
-    number of dims, every dim unknown until data is bound).
+    `declare` says what the vars know: "shape" (the full static shape), "rank" (only the
+    number of dims, every dim unknown until data is bound) or "none" (nothing, like
+    ``gc.var("x")``).
     """
 
     modes = ("rev", "fwd")
 
     def __init__(self, declare: str = "shape", simplify: bool = True):
-        if declare not in ("shape", "rank"):
-            raise ValueError(f"declare must be 'shape' or 'rank', got {declare!r}")
+        if declare not in ("shape", "rank", "none"):
+            raise ValueError(f"declare must be 'shape', 'rank' or 'none', got {declare!r}")
         self.declare = declare
         self.simplify = simplify
 
     def _vars(self, arrays):
         import graphc as gc
 
-        return [gc.var(f"x{i}", a.shape if self.declare == "shape" else (None,) * a.ndim,
-                       a.dtype) for i, a in enumerate(arrays)]
+        shapes = {"shape": lambda a: a.shape, "rank": lambda a: (None,) * a.ndim,
+                  "none": lambda a: None}[self.declare]
+        return [gc.var(f"x{i}", shapes(a), a.dtype) for i, a in enumerate(arrays)]
 
     def compile(self, fn: Callable, arrays: Sequence[np.ndarray]) -> Callable:
         """`fn` traced on vars like `arrays`, compiled: arrays -> list of arrays."""
@@ -245,6 +247,7 @@ class EagerEngine:
 ENGINES: dict[str, object] = {
     "compiled": CompiledEngine("shape"),
     "generic": CompiledEngine("rank", simplify=False),
+    "unshaped": CompiledEngine("none", simplify=False),
 }
 
 
@@ -401,14 +404,14 @@ def _check(engine, name, fn, arrays, diff, order, modes, tol, rng, path, primal=
                 raise GradientCheckError(
                     f"{label} {path}rev: the gradient of argument {i} is {ct.dtype} of shape "
                     f"{ct.shape}, expected {arrays[i].dtype} of shape {arrays[i].shape}")
-        _compare_inner(zip(cts, us), zip(vs, ju_fd), rtol, atol,
-                       f"{label} {path}rev: <J^T v, u> against finite differences")
         entries = getattr(engine, "check_entries", None)
         if entries is not None and sum(arrays[i].size for i in diff) <= FULL_CHECK_LIMIT:
-            try:
+            try:  # first, since it names the worst entry
                 entries(fn, arrays, diff, outs, vs, rtol, atol, eps)
             except GradientCheckError as exc:
                 raise GradientCheckError(f"{label} {path}rev, entry by entry: {exc}") from None
+        _compare_inner(zip(cts, us), zip(vs, ju_fd), rtol, atol,
+                       f"{label} {path}rev: <J^T v, u> against finite differences")
         derived.append(("rev", vjp_fn, vs, vjp))
     if ju is not None and cts is not None:
         _compare_inner(zip(cts, us), zip(vs, ju), rtol, atol,

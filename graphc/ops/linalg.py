@@ -145,9 +145,11 @@ class Outer(OpDef):
         return f"np.outer({a}, {b})"
 
     def vjp(self, g, y, a, b):
-        if _rank(a) != 1 or _rank(b) != 1:
-            raise GradError("outer: gradients need 1-D operands of known rank")
-        return matmul(g, b), matmul(a, g)
+        if _rank(a) == 1 and _rank(b) == 1:
+            return matmul(g, b), matmul(a, g)
+        # np.outer flattens its operands, so the rule does too: then it needs no ranks.
+        return (reshape_like(matmul(g, reshape(b, (-1,))), a),
+                reshape_like(matmul(reshape(a, (-1,)), g), b))
 
     def jvp(self, ts, y, a, b):
         return _bilinear_jvp(outer, ts, a, b)
@@ -200,4 +202,4 @@ dot = register(Dot())
 outer = register(Outer())
 product_vjp = register(ProductVJP())
 
-from .shape import sum_to, transpose  # noqa: E402
+from .shape import reshape, reshape_like, sum_to, transpose  # noqa: E402

@@ -10,6 +10,7 @@ labels, ...); an op without one fails `test_recipe`. For each case the tests che
 - VJP and JVP against finite differences and against each other, to second order, through
   `graphc.testing.assert_grads`;
 - for elementwise ops, the partials `d` against `sympy.diff`, symbolically;
+- a JSON round trip of the op and its gradient;
 - numpy's dtype promotion for elementwise ops (float32 with Python scalars stays float32,
   integers to exp give float64, ...).
 """
@@ -75,7 +76,8 @@ class Recipe:
 
     `cases` are (args, attrs) pairs; an arg is an `Arg` or a bare shape (floats from the
     op's domain). `call(op, *args, **attrs)` defaults to `op(*args, **attrs)`. `ref` is an
-    independent numpy reference. `grads` / `generic`: None to check, else the reason not to.
+    independent numpy reference. `grads` / `generic` / `unshaped`: None to check (gradients;
+    with vars declaring only ranks; with vars declaring nothing), else the reason not to.
     """
 
     cases: list
@@ -84,6 +86,7 @@ class Recipe:
     order: int = 2
     grads: str | None = None
     generic: str | None = None
+    unshaped: str | None = None
     rtol: float = 1e-5
     eps: float | None = None
 
@@ -251,7 +254,8 @@ RECIPES.update({
                            (((3,), (2,), (1,)), {})],
                           call=_join, ref=lambda *xs, axis=0: np.concatenate(xs, axis),
                           generic="its VJP needs the sizes along the axis (a GradError "
-                                  "asks to declare the shapes)"),
+                                  "asks to declare the shapes)",
+                          unshaped="its VJP needs the sizes along the axis"),
     "stack": Recipe([(((3,), (3,)), {}), (((2, 3), (2, 3), (2, 3)), {"axis": -1}),
                      (((), ()), {}), (((2,), (2,)), {"axis": 1})],
                     call=_join, ref=lambda *xs, axis=0: np.stack(xs, axis)),
@@ -284,7 +288,8 @@ RECIPES.update({
     "while_loop": Recipe([(((3,),), {}), (((),), {})], call=_while, ref=_while_ref),
     "fori_loop": Recipe([(((3,),), {}), (((2, 2),), {})], call=_fori, ref=_fori_ref),
     "scan": Recipe([(((2,), (4, 2)), {}), (((), (3,)), {})], call=_scan, ref=_scan_ref),
-    "outer": Recipe(cases([((3,), (2,)), ((1,), (4,))]), ref=np.outer),
+    "outer": Recipe(cases([((3,), (2,)), ((1,), (4,)), ((2, 2), (3,)), ((), (2,))]),
+                    ref=np.outer),
     "softmax": Recipe([(((3,),), {}), (((2, 3),), {"axis": 0}), (((2, 3),), {}),
                        (((1,),), {})], ref=_softmax_ref),
     "log_softmax": Recipe([(((3,),), {}), (((2, 3),), {"axis": 0}), (((2, 3),), {}),
@@ -458,6 +463,28 @@ def test_forward(name, case, rng):
 
 
 @pytest.mark.parametrize("name,case", PARAMS)
+def test_json_round_trip(name, case, rng):
+    """`load_json(tojson(y))` computes the same values, for the op and its gradient."""
+    assert case is not None, f"op {name!r} has no recipe"
+    arrays, attrs = make_args(name, case, rng)
+    xs = _vars(arrays)
+    ys = _outputs(call(name, *xs, **attrs))
+    floats = [y for y in ys if y.dtype is not None and y.dtype.kind == "f"]
+    if OPS[name].differentiable and RECIPES[name].grads is None and floats and any(
+            a.dtype.kind == "f" for a in arrays):
+        wrt = [x for x, a in zip(xs, arrays) if a.dtype.kind == "f"]
+        ys = ys + gc.grad(gc.sum(floats[0]), wrt)
+    loaded = gc.load_json(gc.Group(ys).tojson())
+    inputs = {x.name: a for x, a in zip(xs, arrays)}
+    params = gc.ir.free_vars([loaded])
+    before = gc.compile(xs, ys)(*arrays)
+    after = gc.compile(params, loaded)(*[inputs[v.name] for v in params])
+    assert len(before) == len(after)
+    for b, a in zip(before, after):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+
+
+@pytest.mark.parametrize("name,case", PARAMS)
 def test_grads(name, case, rng):
     """VJP and JVP against finite differences and each other, to second order."""
     assert case is not None, f"op {name!r} has no recipe"
@@ -472,8 +499,13 @@ def test_grads(name, case, rng):
     engines = testing.default_engines()
     if recipe.generic is None:
         engines += ("generic",)
-    testing.assert_grads(lambda *xs: call(name, *xs, **attrs), arrays, order=recipe.order,
-                         engines=engines, rtol=recipe.rtol, eps=recipe.eps, rng=rng)
+    fn = lambda *xs: call(name, *xs, **attrs)  # noqa: E731
+    testing.assert_grads(fn, arrays, order=recipe.order, engines=engines, rtol=recipe.rtol,
+                         eps=recipe.eps, rng=rng)
+    if recipe.unshaped is None:
+        # Vars declared with no shape at all (`gc.var("x")`, the MXNet default): first order.
+        testing.assert_grads(fn, arrays, order=1, engines=("unshaped",), rtol=recipe.rtol,
+                             eps=recipe.eps, rng=rng)
 
 
 def test_stop_gradient_blocks_derivatives(rng):
