@@ -5,8 +5,8 @@ labels, ...); an op without one fails `test_recipe`. For each case the tests che
 
 - the static shape and dtype rules against the real result, with shapes declared in full,
   as ranks only and not at all, and with dtypes unknown;
-- the emitted code against `impl`, and compiled results against the plain numpy call of
-  the `gc` function and an independent numpy reference;
+- the emitted code against `impl`, and compiled (and eager) results against the plain numpy
+  call of the `gc` function and an independent numpy reference;
 - VJP and JVP against finite differences and against each other, to second order, through
   `graphc.testing.assert_grads`;
 - for elementwise ops, the partials `d` against `sympy.diff`, symbolically;
@@ -451,6 +451,15 @@ def test_forward(name, case, rng):
         out = np.asarray(gc.compile(xs, node, simplify=False)(*arrays))
         assert out.dtype == impl.dtype and out.shape == impl.shape
         np.testing.assert_array_equal(out, impl)
+    if testing.eager_available():
+        from graphc import eager
+
+        tensors = [eager.tensor(a) for a in arrays]
+        for k, (t, plain) in enumerate(zip(_outputs(call(name, *tensors, **attrs)), plains,
+                                           strict=True)):
+            got = np.asarray(getattr(t, "data", t))
+            assert got.dtype == plain.dtype and got.shape == plain.shape, f"eager output {k}"
+            np.testing.assert_allclose(got, plain, rtol=1e-13, atol=1e-15)
     for declare in ("shape", "rank", "none"):
         xs = _vars(arrays, declare)
         outs = gc.compile(xs, _outputs(call(name, *xs, **attrs)))(*arrays)
@@ -506,6 +515,23 @@ def test_grads(name, case, rng):
         # Vars declared with no shape at all (`gc.var("x")`, the MXNet default): first order.
         testing.assert_grads(fn, arrays, order=1, engines=("unshaped",), rtol=recipe.rtol,
                              eps=recipe.eps, rng=rng)
+
+
+@pytest.mark.parametrize("fn,args", [
+    (gc.logsumexp, [np.array([1000.0, 999.5, -1000.0, 0.3])]),
+    (lambda x: gc.logsumexp(x, axis=1), [np.array([[1000.0, 999.5], [-1000.0, -1001.0]])]),
+    (gc.softmax, [np.array([[1000.0, 999.5, -1000.0], [-1000.0, -999.0, -1001.0]])]),
+    (gc.log_softmax, [np.array([[1000.0, 999.5, -1000.0], [-1000.0, -999.0, -1001.0]])]),
+    (gc.sigmoid, [np.array([1000.0, -1000.0, 0.3])]),
+    (gc.softplus, [np.array([1000.0, -1000.0, 0.3])]),
+    (gc.cross_entropy, [np.array([[1000.0, 999.5, -1000.0], [-1000.0, -999.0, -1001.0]]),
+                        np.array([0, 2])]),
+], ids=["logsumexp", "logsumexp-axis", "softmax", "log_softmax", "sigmoid", "softplus",
+        "cross_entropy"])
+def test_stable_at_magnitude_1000(fn, args, rng):
+    """Finite values and correct derivatives (to second order) for inputs of size 1000."""
+    assert np.all(np.isfinite(np.asarray(fn(*args))))
+    testing.assert_grads(fn, args, engines=testing.default_engines() + ("generic",), rng=rng)
 
 
 def test_stop_gradient_blocks_derivatives(rng):
