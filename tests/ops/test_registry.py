@@ -517,6 +517,29 @@ def test_grads(name, case, rng):
                              eps=recipe.eps, rng=rng)
 
 
+@pytest.mark.parametrize("name,case", PARAMS)
+def test_float32_derivatives_stay_float32(name, case, rng):
+    """Gradients take their input's dtype and tangents their output's: no silent float64."""
+    assert case is not None, f"op {name!r} has no recipe"
+    if not OPS[name].differentiable or RECIPES[name].grads is not None:
+        pytest.skip("no derivatives to check")
+    arrays, attrs = make_args(name, case, rng)
+    arrays = _with_dtype(arrays, np.float32)
+    xs = _vars(arrays)
+    ys = [y for y in _outputs(call(name, *xs, **attrs)) if y.dtype.kind == "f"]
+    wrt = [x for x, a in zip(xs, arrays) if a.dtype.kind == "f"]
+    if not ys or not wrt:
+        pytest.skip("no floating input or output")
+    total = gc.sum(ys[0] * rng.standard_normal(ys[0].shape).astype(np.float32))
+    tangents = {x: rng.standard_normal(x.shape).astype(np.float32) for x in wrt}
+    f = gc.compile(xs, gc.grad(total, wrt) + gc.jvp(ys, tangents))
+    outs = [np.asarray(o) for o in f(*arrays)]
+    for x, g in zip(wrt, outs):
+        assert g.dtype == x.dtype, f"gradient of {x.name}: {g.dtype}"
+    for y, t in zip(ys, outs[len(wrt):]):
+        assert t.dtype == y.dtype, f"tangent: {t.dtype}, output {y.dtype}"
+
+
 @pytest.mark.parametrize("fn,args", [
     (gc.logsumexp, [np.array([1000.0, 999.5, -1000.0, 0.3])]),
     (lambda x: gc.logsumexp(x, axis=1), [np.array([[1000.0, 999.5], [-1000.0, -1001.0]])]),
