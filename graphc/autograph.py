@@ -7,15 +7,18 @@ carries are found this way). At run time the helper looks at the condition or bo
 values run the statement as ordinary Python; symbols build `cond`, `while_loop` or
 `fori_loop`. Nothing but the rewritten AST of the user's own function is compiled.
 
-Statements a body cannot leave through a local function (`break`, `continue`, `return`,
-`yield`, `del`, `global`/`nonlocal` names, `while ... else`) stay as they are; their condition
-is checked at run time and a symbolic one raises `GraphcError` naming the line (Tangent's
-language fence).
+A loop's own `break` and `continue` become boolean flag variables (`break_1 = True`, the
+rest of the body under `if not break_1:`, the loop test `not break_1 and test`), and a loop's
+`else` runs after it under `if not break_1:`; the flags are then ordinary carries. Statements
+a body cannot leave through a local function (`return`, `yield`, `del`, `global`/`nonlocal`
+names, `:=` in a condition) stay as they are; their condition is checked at run time and a
+symbolic one raises `GraphcError` naming the line (Tangent's language fence).
 """
 
 from __future__ import annotations
 
 import ast
+import copy
 import functools
 import inspect
 import sys
@@ -60,27 +63,94 @@ def assigned_names(stmts) -> list[str]:
     return sorted(set(names), key=names.index)
 
 
-def _blocker(stmts, loop: bool) -> ast.AST | None:
+_SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)
+_LOOPS = (ast.For, ast.While, ast.AsyncFor)
+
+
+def _blocker(stmts, loop: bool = False, jumps: bool = True) -> ast.AST | None:
     """The first statement that cannot move into a local function: break/continue of this
-    loop (not of a nested one), return, yield, del, global/nonlocal."""
+    loop (not of a nested one; unless `jumps` is False), return, yield, del,
+    global/nonlocal."""
     stack = list(stmts)
     while stack:
         node = stack.pop(0)
         if isinstance(node, _UNSUPPORTED) or (isinstance(node, ast.NamedExpr)):
             return node
-        if isinstance(node, (ast.Break, ast.Continue)):
+        if jumps and isinstance(node, (ast.Break, ast.Continue)):
             return node
         for child in ast.iter_child_nodes(node):
-            if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef,
-                                  ast.Lambda)):
+            if isinstance(child, _SCOPES):
                 continue
-            if isinstance(child, (ast.For, ast.While, ast.AsyncFor)):
-                # break/continue inside a nested loop belong to it
+            if isinstance(child, _LOOPS):
+                # break/continue inside a nested loop belong to it (but not in its else)
                 stack.extend(c for c in ast.walk(child)
                              if isinstance(c, _UNSUPPORTED + (ast.NamedExpr,)))
+                stack.extend(child.orelse)
                 continue
             stack.append(child)
     return None
+
+
+def _jumps(stmts) -> set:
+    """The types of this loop's own break/continue statements in `stmts`."""
+    found, stack = set(), list(stmts)
+    while stack:
+        node = stack.pop()
+        if isinstance(node, (ast.Break, ast.Continue)):
+            found.add(type(node))
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, _LOOPS):
+                stack.extend(child.orelse)
+            elif not isinstance(child, _SCOPES):
+                stack.append(child)
+    return found
+
+
+def _flag(name: str, value: bool, where):
+    return ast.copy_location(ast.Assign(targets=[ast.Name(id=name, ctx=ast.Store())],
+                                        value=ast.Constant(value=value)), where)
+
+
+def _none_set(flags: dict):
+    names = [ast.Name(id=n, ctx=ast.Load()) for n in flags.values()]
+    test = names[0] if len(names) == 1 else ast.BoolOp(op=ast.Or(), values=names)
+    return ast.UnaryOp(op=ast.Not(), operand=test)
+
+
+def _lower(stmts, flags: dict):
+    """`stmts` with this loop's break/continue turned into assignments of their flags
+    (`flags`: statement type -> flag name) and the statements after one guarded by
+    `if not flag:`; None where a jump sits inside a statement this cannot rewrite. The
+    input is not modified."""
+    out = []
+    for k, st in enumerate(stmts):
+        if isinstance(st, (ast.Break, ast.Continue)):
+            out.append(_flag(flags[type(st)], True, st))
+            return out
+        if not _jumps([st]):
+            out.append(st)
+            continue
+        st = copy.copy(st)
+        if isinstance(st, ast.If):
+            parts = ["body", "orelse"]
+        elif isinstance(st, (ast.With, ast.AsyncWith)):
+            parts = ["body"]
+        else:
+            return None
+        for part in parts:
+            lowered = _lower(getattr(st, part), flags)
+            if lowered is None:
+                return None
+            setattr(st, part, lowered)
+        out.append(st)
+        if stmts[k + 1:]:
+            rest = _lower(stmts[k + 1:], flags)
+            if rest is None:
+                return None
+            out.append(ast.copy_location(ast.If(test=_none_set(flags), body=rest, orelse=[]),
+                                         stmts[k + 1]))
+        return out
+    return out
 
 
 def _describe(node) -> str:
@@ -95,6 +165,7 @@ class _Rewriter(ast.NodeTransformer):
 
     def __init__(self):
         self.count = 0
+        self.stops: dict[int, str] = {}  # id(for node) -> its break flag
 
     def _name(self, kind: str) -> str:
         self.count += 1
@@ -164,7 +235,48 @@ class _Rewriter(ast.NodeTransformer):
                      ast.Constant(value=tuple(names)), ast.Constant(value=node.lineno)))]
         return [ast.copy_location(s, node) for s in stmts]
 
+    def _lower_loop(self, node):
+        """The loop with its break/continue lowered to flags and its `else` moved after it:
+        (statements before, the loop, statements after). Unchanged if it cannot be."""
+        jumps = _jumps(node.body)
+        header = [node.test] if isinstance(node, ast.While) else [node.iter]
+        if _blocker(header) is not None or _blocker(node.body, jumps=False) is not None:
+            return [], node, []
+        flags = {kind: self._name("break" if kind is ast.Break else "continue")
+                 for kind in (ast.Break, ast.Continue) if kind in jumps}
+        body = _lower(node.body, flags) if flags else node.body
+        if body is None:
+            return [], node, []
+        new = copy.copy(node)
+        new.body, new.orelse = body, []
+        before, after = [], list(node.orelse)
+        if ast.Continue in flags:
+            new.body = [_flag(flags[ast.Continue], False, node)] + new.body
+        if ast.Break in flags:
+            brk = flags[ast.Break]
+            before = [_flag(brk, False, node)]
+            if isinstance(node, ast.While):
+                new.test = ast.copy_location(ast.BoolOp(op=ast.And(), values=[
+                    ast.UnaryOp(op=ast.Not(), operand=ast.Name(id=brk, ctx=ast.Load())),
+                    node.test]), node.test)
+            self.stops[id(new)] = brk  # for_stmt stops a Python-valued loop at a break
+            if after:
+                after = [ast.copy_location(ast.If(test=_none_set({ast.Break: brk}),
+                                                  body=after, orelse=[]), node)]
+        return before, new, after
+
+    def _with_lowered(self, node, convert):
+        before, node, after = self._lower_loop(node)
+        out = []
+        for stmt in before + [None] + after:
+            done = convert(node) if stmt is None else self.visit(stmt)
+            out.extend(done if isinstance(done, list) else [done])
+        return out
+
     def visit_While(self, node):
+        return self._with_lowered(node, self._while)
+
+    def _while(self, node):
         names = assigned_names(node.body)
         blocker = _blocker(node.body, loop=True) or _blocker([node.test], False)
         self.generic_visit(node)
@@ -194,6 +306,11 @@ class _Rewriter(ast.NodeTransformer):
         if not is_range:
             self.generic_visit(node)
             return node
+        return self._with_lowered(node, self._for)
+
+    def _for(self, node):
+        it = node.iter
+        stop = self.stops.get(id(node), "")
         target = node.target.id
         names = [n for n in assigned_names(node.body) if n != target]
         blocker = _blocker(node.body, loop=True)
@@ -214,7 +331,8 @@ class _Rewriter(ast.NodeTransformer):
                  self._assign([target] + names, self._call(
                      "for_stmt", ast.Name(id=body_name, ctx=ast.Load()),
                      ast.Tuple(elts=it.args, ctx=ast.Load()), self._load(names),
-                     ast.Constant(value=tuple(names)), ast.Constant(value=node.lineno)))]
+                     ast.Constant(value=tuple(names)), ast.Constant(value=node.lineno),
+                     ast.Constant(value=stop)))]
         return [ast.copy_location(s, node) for s in stmts]
 
     def visit_IfExp(self, node):
@@ -402,7 +520,9 @@ def function(fn=None):
 
     `if`/`elif`/`else`, `while` and `for i in range(...)` whose conditions or bounds are
     symbolic become `gc.cond`, `gc.while_loop` and `gc.fori_loop` (the variables a body
-    assigns are its carries); Python-valued ones run as ordinary Python. Called with symbols
+    assigns are its carries; `break`/`continue` become flags); Python-valued ones run as
+    ordinary Python. A `return` inside a converted statement, among others, raises
+    `GraphcError` naming the line when the condition is symbolic. Called with symbols
     the function returns symbols; called with numpy arrays it is compiled once per signature
     (shapes and dtypes) and run; called with eager tensors it runs the Python as is.
 

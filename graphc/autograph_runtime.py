@@ -48,13 +48,21 @@ def _numeric(x) -> bool:
 
 
 def _logical(op: str, a, b):
-    a = as_symbol(a, f"operand of `{op}`")
-    b = as_symbol(b, f"operand of `{op}`")
-    for x in (a, b):
-        if x.dtype is not None and x.dtype != np.bool_:
-            raise DTypeError(f"`{op}` of symbols needs booleans, got dtype {x.dtype}; "
-                             "compare first (x > 0)")
+    """`a and b` / `a or b` with a symbolic `a` (numpy's where, so no short cut)."""
+    if isinstance(b, (bool, np.bool_)):  # x and True is x, x or True is True, ...
+        if bool(b) == (op == "and"):
+            return _boolean(a, op)
+        return as_symbol(bool(b), f"operand of `{op}`")
+    a, b = _boolean(a, op), _boolean(b, op)
     return ops.where(a, b, False) if op == "and" else ops.where(a, True, b)
+
+
+def _boolean(x, op: str):
+    x = as_symbol(x, f"operand of `{op}`")
+    if x.dtype is not None and x.dtype != np.bool_:
+        raise DTypeError(f"`{op}` of symbols needs booleans, got dtype {x.dtype}; compare "
+                         "first (x > 0)")
+    return x
 
 
 class Runtime:
@@ -118,7 +126,7 @@ class Runtime:
     @staticmethod
     def not_(value):
         if isinstance(value, Symbol):
-            return ops.where(as_symbol(value, "operand of `not`"), False, True)
+            return ops.equal(_boolean(value, "not"), False)
         return not value
 
     def if_exp(self, test, then, other, lineno: int):
@@ -193,12 +201,16 @@ class Runtime:
                 return tuple(values)
             values = list(body_fn(*values))
 
-    def for_stmt(self, body_fn, bounds, values, names, lineno: int):
+    def for_stmt(self, body_fn, bounds, values, names, lineno: int, stop: str = ""):
+        """`for i in range(*bounds)`; `stop` names the flag a lowered `break` sets."""
         if not any(isinstance(b, Symbol) for b in bounds):
             index = Undefined("loop variable", self._where(lineno), "the range was empty")
             values = list(values)
+            flag = names.index(stop) if stop else None
             for index in range(*(_as_int(b) for b in bounds)):
                 values = list(body_fn(index, *values))
+                if flag is not None and values[flag] is True:
+                    break
             return (index,) + tuple(values)
         if len(bounds) == 3 and not (isinstance(bounds[2], (int, np.integer))
                                      and not isinstance(bounds[2], bool) and bounds[2] == 1):

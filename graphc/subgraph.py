@@ -178,8 +178,8 @@ def as_symbol(value, what: str, origin=None, dtype=None, like=None) -> Symbol:
         if like is not None and dtype is None:
             dtype = like.dtype
         if dtype is not None and not isinstance(value, (np.ndarray, np.generic)) and \
-                np.result_type(dtype, value) == dtype:
-            value = np.asarray(value, dtype=dtype)
+                np.asarray(value).dtype != dtype and np.result_type(dtype, value) == dtype:
+            value = np.asarray(value, dtype=dtype)  # a Python number stays one when it fits
         shape = getattr(like, "shape", None)
         if np.ndim(value) == 0 and shape and None not in shape:
             from . import ops
@@ -435,9 +435,12 @@ def fresh_name(em, base: str) -> str:
     plain name (else the namer's mangled form of it)."""
     from .codegen import _GENERATED, _IDENT, _RESERVED
 
+    base = base.lstrip("_")
+    base = base[3:] if base.startswith("gc_") else base  # autograph's flags: _gc_break_1
     if _IDENT.match(base) and not _GENERATED.match(base) and base not in _RESERVED:
         for k in range(1, 1000):
-            candidate = base if k == 1 else f"{base}{k}"
+            candidate = base if k == 1 else f"{base}_{k}" if base[-1].isdigit() else \
+                f"{base}{k}"
             if candidate not in em.namer.used and not _GENERATED.match(candidate):
                 return em.namer.claim(candidate)
     return em.namer.user(base)

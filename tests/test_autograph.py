@@ -178,19 +178,70 @@ def test_closures_and_nested_loops():
     gc.check_grad(y, x, {"x": np.float64(2.0)})
 
 
-def test_break_in_a_symbolic_loop_names_the_line():
+def test_break_and_continue_in_symbolic_loops():
     @gc.function
-    def f(x):
-        while x < 100:
+    def doubling(x):
+        while True:
             x = x * 2
             if x > 50:
                 break
         return x
 
+    @gc.function
+    def partial_sum(x, n):
+        total = x * 0
+        for i in range(n):
+            if i == 3:
+                continue
+            total = total + x * i
+            if total > 100:
+                break
+        else:
+            total = total - 1
+        return total
+
+    def partial_sum_reference(x, n):
+        total = x * 0
+        for i in range(n):
+            if i == 3:
+                continue
+            total = total + x * i
+            if total > 100:
+                break
+        else:
+            total = total - 1
+        return total
+
+    x, n = gc.var("x"), gc.var("n", dtype=np.int64)
+    y = doubling(x)
+    f = gc.compile([x], [y, gc.grad(y, x)])
+    assert [float(v) for v in f(np.float64(3.0))] == [96.0, 32.0]
+    assert "while " in f.source
+    y = partial_sum(x, n)
+    f = gc.compile([x, n], [y, gc.grad(y, x)])
+    assert "for i in range(0, n):" in f.source
+    for xv, nv in ((2.0, 10), (1.0, 6), (20.0, 10), (1.0, 2)):
+        value, grad = f(np.float64(xv), np.int64(nv))
+        slope = (partial_sum_reference(xv + 1e-3, nv) - partial_sum_reference(xv, nv)) / 1e-3
+        assert value == partial_sum_reference(xv, nv)
+        assert grad == pytest.approx(slope, rel=1e-6)
+    # Python-valued: the loop stops at the break, the loop variable keeps its value.
+    assert partial_sum(np.float64(20.0), 10) == partial_sum_reference(20.0, 10)
+
+
+def test_return_in_a_symbolic_loop_names_the_line():
+    @gc.function
+    def f(x):
+        while x < 100:
+            x = x * 2
+            if x > 50:
+                return x
+        return x
+
     line = _line_of("while x < 100:")
     with pytest.raises(gc.GraphcError, match=line) as err:
         f(gc.var("x"))
-    assert "break" in str(err.value)
+    assert "return" in str(err.value)
 
 
 def test_python_valued_loop_with_break_runs_as_python():
