@@ -54,6 +54,7 @@ def count_ops(outputs) -> int:
 # run (gc.compile of an already simplified gradient) does not walk into them again.
 _NORMAL: weakref.WeakValueDictionary = weakref.WeakValueDictionary()
 _TAKES_KNOWN = (rewrite, simplify_elementwise, cse)
+_IDEMPOTENT = (rewrite, cse)  # a second run on an unchanged graph changes nothing
 
 
 def _frontier(outputs) -> dict:
@@ -84,18 +85,17 @@ def run(outputs, passes=None):
     default = passes is None
     passes = PIPELINE if default else list(passes)
     known = _frontier(outputs) if default else {}
-    settled = False  # has `rewrite` run with nothing changed since?
+    version = 0  # bumped whenever a pass changes the graph
+    ran_at: dict = {}  # idempotent pass -> the version it last ran on
     for _ in range(MAX_ROUNDS):
         again = False
         for i, p in enumerate(passes):
-            if p is rewrite and settled:
-                continue  # rewriting is idempotent: skip a second run on an unchanged graph
+            if p in _IDEMPOTENT and ran_at.get(p) == version:
+                continue  # it would return the graph unchanged
             new = p(outputs, known=known) if known and p in _TAKES_KNOWN else p(outputs)
             changed = any(a is not b for a, b in zip(new, outputs))
-            if p is rewrite:
-                settled = True
-            elif changed:
-                settled = False
+            version += changed
+            ran_at[p] = version
             again |= changed and i > 0
             outputs = new
         if not again:

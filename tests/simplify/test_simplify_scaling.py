@@ -1,0 +1,68 @@
+"""The passes on deep graphs: walks are iterative, sympy only sees bounded clusters, and the
+work per node does not grow with depth (no timing asserts: counts and limits only)."""
+
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+
+import graphc as gc
+import graphc.simplify as S
+from graphc.ir import toposort
+from graphc.simplify.elementwise import MAX_CLUSTER, partition
+
+
+def _recurrence(steps: int):
+    a = gc.var("a", shape=(), dtype=np.float64)
+    xs = gc.var("xs", shape=(steps, 4), dtype=np.float64)
+    h = gc.tanh(xs[0])
+    for t in range(1, steps):
+        h = gc.tanh(a * h + xs[t])
+    return a, xs, gc.sum(h)
+
+
+def test_clusters_are_bounded():
+    a, xs, y = _recurrence(300)
+    g = gc.grad(y, a, simplify=False)
+    nodes = toposort([g])
+    clusters = partition(nodes, [g])
+    assert clusters and max(len(c) for c in clusters) <= MAX_CLUSTER
+    members = [id(n) for c in clusters for n in c]
+    assert len(members) == len(set(members))  # a partition: each node in one cluster
+
+
+def test_deep_recurrence_simplifies_without_recursion():
+    steps = 800
+    a, xs, y = _recurrence(steps)
+    old = sys.getrecursionlimit()
+    sys.setrecursionlimit(700)  # far below the graph's depth (~4000 nodes)
+    try:
+        raw = gc.grad(y, a, simplify=False)
+        g = gc.simplify(raw)
+        text = str(g)
+    finally:
+        sys.setrecursionlimit(old)
+    assert S.count_ops(g) < S.count_ops(raw)
+    assert text.startswith("let ")
+    data = (np.array(0.9), 0.5 * np.random.default_rng(0).standard_normal((steps, 4)))
+    got = gc.compile([a, xs], g)(*data)
+    want = gc.compile([a, xs], raw, simplify=False)(*data)
+    np.testing.assert_allclose(got, want, rtol=1e-10)
+
+
+def test_simplified_graphs_are_not_walked_again():
+    """gc.compile of an already simplified gradient does not redo the work: the pipeline
+    returns the very same nodes."""
+    a, xs, y = _recurrence(50)
+    g = gc.grad(y, a)
+    assert S.run([g])[0] is g
+    assert S.run([y, g])[1] is g
+
+
+def test_op_counts_grow_linearly():
+    counts = []
+    for steps in (25, 50, 100):
+        a, _, y = _recurrence(steps)
+        counts.append(S.count_ops(gc.grad(y, a)))
+    assert counts[2] - counts[1] == 2 * (counts[1] - counts[0])
