@@ -23,7 +23,6 @@ from __future__ import annotations
 import time
 from collections import OrderedDict
 
-import numpy as np
 import sympy as sp
 
 from ..dispatch import const as make_const

@@ -134,9 +134,11 @@ def _format_call(fn: GraphFunction, show: Callable, name_text: Callable,
             value = value.name
         text = f"{key}={value!r}" if not isinstance(value, str) else f"{key}={value}"
         shown.append(_latex_text(text) if latex else text)
+    inner = ", ".join(args + shown)
     if latex:
-        return rf"\operatorname{{{op.replace('_', chr(92) + '_')}}}\left({', '.join(args + shown)}\right)"
-    return f"{name_text(op)}({', '.join(args + shown)})"
+        name = op.replace("_", r"\_")
+        return rf"\operatorname{{{name}}}\left({inner}\right)"
+    return f"{name_text(op)}({inner})"
 
 
 def _wrap(arg, text: str) -> str:

@@ -13,7 +13,7 @@ near-cancellations (y = x + 1e-9, tiny x). For each program and for its gradient
 from __future__ import annotations
 
 import numpy as np
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import graphc as gc
@@ -96,6 +96,7 @@ def _close(got, want):
                                rtol=1e-9, atol=1e-9)
 
 
+@settings(max_examples=60)
 @given(plan=_plans(), data=_inputs(), declared=st.booleans())
 def test_simplified_programs_agree_and_are_not_bigger(plan, data, declared):
     shape = (3,) if declared else None
