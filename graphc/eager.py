@@ -21,6 +21,7 @@ tensor([ 0.,  4.,  8., 12.])
 from __future__ import annotations
 
 import functools
+import itertools
 from typing import Sequence
 
 import numpy as np
@@ -38,6 +39,7 @@ __all__ = ["Tensor", "tensor", "from_numpy", "arange", "zeros", "ones", "randn",
 float32, float64, int32, int64 = np.float32, np.float64, np.int32, np.int64
 
 _grad_enabled = True
+_counter = itertools.count()
 _new_object = object.__new__
 # Ops that give fresh values with no path back to their input (as in PyTorch).
 _NO_RECORD = frozenset(("stop_gradient", "zeros_like", "ones_like"))
@@ -253,10 +255,13 @@ class Node:
     them.
     """
 
-    __slots__ = ("op", "inputs", "args", "attrs", "mask")
+    __slots__ = ("op", "inputs", "args", "attrs", "mask", "seq")
 
     def __init__(self, op, inputs: tuple, args: list, attrs: dict, mask: list):
         self.op, self.inputs, self.args, self.attrs, self.mask = op, inputs, args, attrs, mask
+        # Creation order: a node is always made after its inputs' nodes, so sorting by it
+        # is a topological order.
+        self.seq = next(_counter)
 
     def name(self) -> str:
         """PyTorch-style name, e.g. `MulBackward`."""
@@ -466,6 +471,34 @@ def _impl_error(op, args, attrs, exc) -> GraphcError:
 dispatch.set_eager_handler(_apply)
 
 
+def _operator(name: str, reflected: bool = False):
+    """`Tensor.__add__` and friends: straight to `_apply`, skipping the generic call path of
+    the `gc` function (the same op and rules; this only saves per-op Python time)."""
+    op = OPS[name]
+    kinds = dispatch._kinds
+
+    if reflected:
+        def method(self, other):
+            if kinds[type(other)] == "symbol":
+                return op(other, self)
+            return _apply(op, (other, self), {})
+    else:
+        def method(self, other):
+            if kinds[type(other)] == "symbol":
+                return op(self, other)
+            return _apply(op, (self, other), {})
+
+    method.__name__ = f"__{'r' if reflected else ''}{name}__"
+    return method
+
+
+for _name, _method in (("add", "add"), ("subtract", "sub"), ("multiply", "mul"),
+                       ("divide", "truediv"), ("power", "pow"), ("matmul", "matmul")):
+    setattr(Tensor, f"__{_method}__", _operator(_name))
+    setattr(Tensor, f"__r{_method}__", _operator(_name, reflected=True))
+del _name, _method
+
+
 # --- backward ----------------------------------------------------------------------------
 
 
@@ -476,37 +509,46 @@ def _freed_error(node: Node) -> GradError:
                      "need to go through the graph again")
 
 
-def _toposort(roots: Sequence[Tensor]) -> list[Tensor]:
-    """Tensors that require grad reachable from `roots`, inputs before users (iterative)."""
-    order: list[Tensor] = []
-    seen: set[int] = set()
-    stack = [(r, False) for r in reversed(roots)]
-    while stack:
-        t, expanded = stack.pop()
-        if expanded:
-            order.append(t)
-            continue
+def _walk(roots: Sequence[Tensor]) -> tuple[list[Tensor], list[Tensor]]:
+    """The recorded tensors that lead to `roots`, users before inputs (by creation order,
+    which is topological), and the leaves that require grad among their inputs."""
+    seen: dict[int, tuple] = {}
+    leaves: dict[int, Tensor] = {}
+    stack = []
+    for r in roots:
+        if r._node is not None:
+            stack.append(r)
+        elif r._rg:
+            leaves[id(r)] = r
+    while stack:  # iterative: graphs of any depth
+        t = stack.pop()
         if id(t) in seen:
             continue
-        seen.add(id(t))
-        stack.append((t, True))
         node = t._node
-        if node is not None:
-            inputs = node.inputs
-            if inputs is None:
-                raise _freed_error(node)
-            for x, m in zip(inputs, node.mask):
-                if m and id(x) not in seen:
-                    stack.append((x, False))
-    return order
+        seen[id(t)] = (node.seq, t)
+        inputs = node.inputs
+        if inputs is None:
+            raise _freed_error(node)
+        for x, m in zip(inputs, node.mask):
+            if m:
+                if x._node is None:
+                    leaves[id(x)] = x
+                elif id(x) not in seen:
+                    stack.append(x)
+    order = [t for _, t in sorted(seen.values(), key=_first, reverse=True)]
+    return order, list(leaves.values())
+
+
+def _first(pair):
+    return pair[0]
 
 
 def _relevant(order: list[Tensor], targets: Sequence[Tensor]) -> set[int]:
     """ids of the tensors through which a derivative reaches one of `targets`."""
     rel = {id(t) for t in targets}
-    for t in order:
+    for t in reversed(order):  # inputs before users
         node = t._node
-        if node is not None and id(t) not in rel:
+        if id(t) not in rel:
             for x, m in zip(node.inputs, node.mask):
                 if m and id(x) in rel:
                     rel.add(id(t))
@@ -521,11 +563,11 @@ def _backprop(roots, heads, targets, retain: bool, create: bool):
     Otherwise: return {id(target): cotangent} and leave `.grad` alone.
     """
     global _grad_enabled
-    order = _toposort(roots)
+    order, leaves = _walk(roots)
     target_ids = () if targets is None else {id(x) for x in targets}
     rel = None
     if targets is not None and (any(x._node is not None for x in targets) or not all(
-            id(t) in target_ids for t in order if t._node is None)):
+            id(t) in target_ids for t in leaves)):
         # Some leaves or intermediate results are not wanted: prune what leads only there.
         rel = _relevant(order, targets)
     cts: dict[int, object] = {}
@@ -537,7 +579,7 @@ def _backprop(roots, heads, targets, retain: bool, create: bool):
     saved_mode = _grad_enabled
     _grad_enabled = create
     try:
-        for t in reversed(order):
+        for t in order:
             g = cts.pop(id(t), None)
             if g is None:
                 continue
@@ -545,10 +587,8 @@ def _backprop(roots, heads, targets, retain: bool, create: bool):
             if targets is not None:
                 if id(t) in target_ids:
                     found[id(t)] = g
-            elif node is None or t._retain:
+            elif t._retain:
                 _accumulate(t, g, create)
-            if node is None:
-                continue
             inputs = node.inputs
             wanted = node.mask if rel is None else \
                 [m and id(x) in rel for x, m in zip(inputs, node.mask)]
@@ -563,6 +603,14 @@ def _backprop(roots, heads, targets, retain: bool, create: bool):
                         cts[id(x)] = ct if prev is None else prev + ct
             if not retain:
                 node.inputs = node.args = None
+        for t in leaves:
+            g = cts.get(id(t))
+            if g is None:
+                continue
+            if targets is None:
+                _accumulate(t, g, create)
+            elif id(t) in target_ids:
+                found[id(t)] = g
     finally:
         _grad_enabled = saved_mode
     return found
@@ -656,7 +704,10 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph: bool | None = None,
             results.append(_wrap(np.zeros_like(x._data)))
         elif isinstance(g, Tensor):
             results.append(g)
-        else:
+        elif type(g) is np.ndarray and g.shape == x._data.shape and g.dtype == x._data.dtype \
+                and g.flags.writeable:
+            results.append(_wrap(g))  # a fresh result of the rules: no copy needed
+        else:  # a Python number, a broadcast view or another dtype
             results.append(_wrap(np.array(_fit(np.asarray(g), x), dtype=x._data.dtype)))
     return tuple(results)
 

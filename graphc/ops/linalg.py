@@ -22,7 +22,7 @@ def _check_inner(a, b, ka, kb, op):
 def _swap(x, ndim):
     """x with its last two axes swapped (`x.T` for a matrix: cheaper to call and to read)."""
     if ndim == 2:
-        return transpose(x)
+        return x.T
     return transpose(x, tuple(range(ndim - 2)) + (ndim - 1, ndim - 2))
 
 
@@ -42,7 +42,8 @@ def _product_vjp(op, g, a, b):
     if na == 2 and nb == 1:
         return outer(g, b), matmul(g, a)
     if na >= 2 and nb >= 2 and (op == "matmul" or (na == 2 and nb == 2)):
-        return sum_to(matmul(g, _swap(b, nb)), a), sum_to(matmul(_swap(a, na), g), b)
+        # Infix `@` is `matmul` on symbols and tensors, and costs no dispatch on arrays.
+        return sum_to(g @ _swap(b, nb), a), sum_to(_swap(a, na) @ g, b)
     raise GradError(f"{op}: gradients for operands of rank {na} and {nb} are not supported")
 
 
