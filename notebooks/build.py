@@ -6,9 +6,8 @@ line), which reads and diffs well. This script turns each source into ``notebook
 with nbformat and runs it top to bottom with nbclient in a fresh kernel of the current
 interpreter, so the saved outputs are the ones a reader would get.
 
-A cell header may say ``needs: NAME, ...`` (features from ``FEATURES`` below). A cell whose
-features this checkout of graphc does not have yet is left out, with a note on stderr; the
-notebooks are regenerated when the feature lands. Usage::
+Optional peers (torch, jax) appear only inside ``try: import ...`` cells that print a note
+when they are missing, so every notebook runs on a plain ``pip install graphc[test]``. Usage::
 
     python notebooks/build.py                 # build and execute every notebook
     python notebooks/build.py 03 05           # only the notebooks whose names start so
@@ -18,13 +17,11 @@ notebooks are regenerated when the feature lands. Usage::
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
 import os
 import sys
 import tempfile
 import time
-import types
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -34,47 +31,8 @@ KERNEL_NAME = "graphc-notebooks"
 CELL_TIMEOUT = 120  # seconds; every notebook takes well under a minute in total
 
 
-def _gc():
-    return importlib.import_module("graphc")
-
-
-def _has(module: str, *names: str) -> bool:
-    """Whether `module` imports and defines all `names` (a half-written module does not)."""
-    try:
-        mod = importlib.import_module(module)
-    except Exception:
-        return False
-    return all(hasattr(mod, n) for n in names)
-
-
-def _simplified_print() -> bool:
-    gc = _gc()
-    x = gc.var("x")
-    try:
-        return str(gc.grad(2 * gc.dot(x, x), x)) == "4*x"
-    except Exception:
-        return False
-
-
-# Feature name -> check against the graphc found on sys.path (the working tree first).
-FEATURES = {
-    "eager": lambda: _has("graphc.eager", "tensor", "Tensor", "no_grad", "arange"),
-    "executor": lambda: _has("graphc.executor", "Executor"),
-    "viz": lambda: all(hasattr(_gc(), n) for n in ("to_networkx", "draw")),
-    "explain": lambda: hasattr(_gc(), "explain"),
-    "latex": lambda: hasattr(_gc(), "latex"),
-    "value_and_grad": lambda: hasattr(_gc(), "value_and_grad"),
-    "check_grad": lambda: hasattr(_gc(), "check_grad"),
-    "control": lambda: all(hasattr(_gc(), n) for n in ("cond", "while_loop", "fori_loop")),
-    "function": lambda: callable(getattr(_gc(), "function", None))
-    and not isinstance(getattr(_gc(), "function"), types.ModuleType),
-    "simplified_print": _simplified_print,
-    "benchmarks": lambda: (ROOT / "benchmarks" / "__main__.py").is_file(),
-}
-
-
 def parse_source(text: str) -> list[dict]:
-    """Cells of a percent-format source: dicts with kind, source and needs."""
+    """Cells of a percent-format source: dicts with kind and source."""
     cells: list[dict] = []
     current = None
     for line in text.splitlines():
@@ -84,15 +42,9 @@ def parse_source(text: str) -> list[dict]:
             if header.startswith("[markdown]"):
                 kind = "markdown"
                 header = header[len("[markdown]"):].strip()
-            needs: tuple[str, ...] = ()
-            if header.startswith("needs:"):
-                needs = tuple(n.strip() for n in header[len("needs:"):].split(",") if n.strip())
-                unknown = [n for n in needs if n not in FEATURES]
-                if unknown:
-                    raise ValueError(f"unknown features {unknown} in cell header {line!r}")
-            elif header:
+            if header:
                 raise ValueError(f"cannot read cell header {line!r}")
-            current = {"kind": kind, "lines": [], "needs": needs}
+            current = {"kind": kind, "lines": []}
             cells.append(current)
         elif current is None:
             if line.strip():  # text before the first cell (a module docstring) is not a cell
@@ -114,25 +66,20 @@ def parse_source(text: str) -> list[dict]:
     return [c for c in cells if c["source"]]
 
 
-def make_notebook(cells: list[dict], available: dict[str, bool], name: str):
+def make_notebook(cells: list[dict], name: str):
     import nbformat
 
     nb = nbformat.v4.new_notebook()
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
                                  "language": "python"}
     nb.metadata["language_info"] = {"name": "python"}
-    left_out = []
     for cell in cells:
-        missing = [n for n in cell["needs"] if not available[n]]
-        if missing:
-            left_out.append((missing, cell["source"].splitlines()[0]))
-            continue
         make = nbformat.v4.new_markdown_cell if cell["kind"] == "markdown" \
             else nbformat.v4.new_code_cell
         nb.cells.append(make(cell["source"]))
     for i, cell in enumerate(nb.cells):  # stable ids keep regenerated files diffable
         cell["id"] = f"{name[:2]}-{i:02d}"
-    return nb, left_out
+    return nb
 
 
 def write_kernelspec(directory: Path) -> Path:
@@ -167,16 +114,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-execute", action="store_true", help="write without outputs")
     args = parser.parse_args(argv)
 
-    # The kernel and this script import graphc from the working tree, not an older install.
+    # The kernel imports graphc (and finds benchmarks/) from this checkout, not an install.
     os.environ["PYTHONPATH"] = os.pathsep.join(
         [str(ROOT)] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p])
-    sys.path.insert(0, str(ROOT))
     os.environ.pop("MPLBACKEND", None)  # the inline backend, so figures are saved as images
-    available = {name: bool(check()) for name, check in FEATURES.items()}
-    absent = sorted(n for n, ok in available.items() if not ok)
-    if absent:
-        print(f"features not in this checkout (their cells are left out): {absent}",
-              file=sys.stderr)
 
     import nbformat
 
@@ -188,10 +129,7 @@ def main(argv: list[str] | None = None) -> int:
         kernels_dir = write_kernelspec(Path(tmp))
         for src in sources:
             cells = parse_source(src.read_text(encoding="utf-8"))
-            nb, left_out = make_notebook(cells, available, src.stem)
-            for missing, first_line in left_out:
-                print(f"{src.stem}: left out (needs {', '.join(missing)}): {first_line}",
-                      file=sys.stderr)
+            nb = make_notebook(cells, src.stem)
             start = time.perf_counter()
             if not args.no_execute:
                 try:

@@ -25,7 +25,7 @@ import graphc as gc
 plt.rcParams.update({"figure.figsize": (7, 2.8), "figure.dpi": 72})
 np.set_printoptions(precision=4, suppress=True)
 
-# %% needs: eager
+# %%
 from graphc import eager
 
 # %% [markdown]
@@ -47,11 +47,11 @@ print("arguments:", y.list_arguments())
 dy = gc.grad(y, x)
 print(dy)
 
-# %% [markdown] needs: viz
+# %% [markdown]
 # Drawn, the forward graph and its derived, simplified gradient look like this
 # (`gc.draw` uses `gc.to_networkx` and matplotlib):
 
-# %% needs: viz
+# %%
 fig, axes = plt.subplots(1, 2)
 gc.draw(y, ax=axes[0])
 axes[0].set_title("y = 2 * dot(x, x)")
@@ -59,11 +59,11 @@ gc.draw(dy, ax=axes[1])
 axes[1].set_title("dy/dx, simplified")
 plt.show()
 
-# %% [markdown] needs: explain
+# %% [markdown]
 # `gc.explain` shows what the simplifier did: the gradient as the chain rule first writes it,
 # and after simplification, with their operation counts.
 
-# %% needs: explain
+# %%
 print(gc.explain(y, x))
 
 # %% [markdown]
@@ -80,25 +80,25 @@ print(f.source)
 value, grad = f(np.arange(4.0))
 print("y =", value, "  dy/dx =", grad, "  equals 4x:", np.allclose(grad, 4 * np.arange(4.0)))
 
-# %% [markdown] needs: executor
+# %% [markdown]
 # ## 1.3 Bind data later (MXNet style)
 #
 # `bind` attaches arrays to a defined graph and gives an executor with `forward` and
 # `backward`; the gradient buffers live in `exe.grad_dict`.
 
-# %% needs: executor
+# %%
 exe = y.bind({"x": np.arange(4.0)})
 print("forward:", exe.forward())
 exe.backward()
 print("grad_dict['x']:", exe.grad_dict["x"])
 
-# %% [markdown] needs: eager
+# %% [markdown]
 # ## 1.4 The same in eager mode
 #
 # `graphc.eager` records operations on a tape while they run, as PyTorch does. The **same**
 # `gc.dot` works on eager tensors, and the derivative rules are the ones the compiler used.
 
-# %% needs: eager
+# %%
 xt = eager.arange(4.0)
 xt.requires_grad_(True)
 print("grad before backward:", xt.grad)
@@ -117,11 +117,11 @@ ds = gc.grad(s, x)
 print(ds)
 print(gc.compile([x], ds)(np.arange(4.0)))
 
-# %% [markdown] needs: eager
+# %% [markdown]
 # In eager mode gradients **accumulate** into `.grad`, so the tutorial clears them with
 # `zero_()` first. A symbolic gradient has no such state: each graph stands on its own.
 
-# %% needs: eager
+# %%
 xt.grad.zero_()
 xt.sum().backward()
 print("after zero_():", xt.grad.numpy())
@@ -155,13 +155,13 @@ vjp = gc.compile([m, v], dn)
 print("head (1, 1):", vjp(np.array([2.0, 3.0]), np.ones(2)))
 print("head (1, 0):", vjp(np.array([2.0, 3.0]), np.array([1.0, 0.0])))
 
-# %% needs: executor
+# %%
 exe = n.bind({"m": np.array([2.0, 3.0])})
 exe.forward()
 exe.backward(out_grads=np.ones(2))
 print("executor, out_grads=(1, 1):", exe.grad_dict["m"])
 
-# %% needs: eager
+# %%
 mt = eager.tensor([2.0, 3.0], requires_grad=True)
 nt = gc.stack([mt[0] ** 2, mt[1] ** 3])
 nt.backward(gradient=eager.tensor([1.0, 1.0]))
@@ -186,7 +186,7 @@ xs = np.arange(4.0)
 gz, gy = gc.compile([x], [dz, dy3])(xs)
 print("equals u:", np.allclose(gz, xs * xs), "  equals 2x:", np.allclose(gy, 2 * xs))
 
-# %% needs: eager
+# %%
 xt = eager.arange(4.0).requires_grad_(True)
 yt = xt * xt
 ut = yt.detach()
@@ -214,7 +214,7 @@ def f(a):
 
 a0 = float(np.random.default_rng(0).standard_normal())
 
-# %% needs: eager
+# %%
 at = eager.tensor(a0, requires_grad=True)
 dt = f(at)
 dt.backward()
@@ -231,12 +231,12 @@ try:
 except gc.GraphcError as err:
     print(type(err).__name__, ":", err)
 
-# %% [markdown] needs: control
+# %% [markdown]
 # The loop and the branch become graph nodes themselves: `gc.while_loop(cond, body, init)`
 # and `gc.cond(pred, true_fn, false_fn, *operands)`. Both are differentiable; the emitted
 # program keeps the loop count that the backward pass needs and replays it.
 
-# %% needs: control
+# %%
 def f_static(a):
     b = gc.while_loop(lambda b: b.norm() < 1000, lambda b: b * 2, a * 2)
     return gc.cond(b.sum() > 0, lambda b: b, lambda b: 100 * b, b)
@@ -247,12 +247,12 @@ d = f_static(a)
 fd = gc.compile([a], [d, gc.grad(d, a)])
 print(fd.source)
 
-# %% [markdown] needs: control
+# %% [markdown]
 # $f$ is piecewise linear, $f(a) = k\,a$ with $k$ set by the loop count and the branch, so
 # the gradient must equal $f(a)/a$. The graph was built and compiled once; it runs for each
 # value:
 
-# %% needs: control
+# %%
 grid = np.linspace(-2.0, 2.0, 401)
 grid = grid[grid != 0]
 vals, grads = zip(*(fd(np.float64(t)) for t in grid))
@@ -267,12 +267,13 @@ axes[1].set(title="|df/da|: one slope per loop count", xlabel="a")
 plt.tight_layout()
 plt.show()
 
-# %% [markdown] needs: function
-# Writing loops as `while_loop` calls is what JAX asks of its users. `gc.function` does it
-# for you: it rewrites the Python `while` and `if` of the **unchanged** tutorial function
-# into the same nodes whenever their conditions are symbolic.
+# %% [markdown]
+# Writing loops as `while_loop` calls is what JAX asks of its users. `gc.function` (usually
+# written as the decorator `@gc.function`) does it for you: it rewrites the Python `while`
+# and `if` of the **unchanged** tutorial function into the same nodes whenever their
+# conditions are symbolic.
 
-# %% needs: function
+# %%
 f_graph = gc.function(f)
 d2 = f_graph(a)
 fd2 = gc.compile([a], [d2, gc.grad(d2, a)])

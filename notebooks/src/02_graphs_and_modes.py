@@ -26,7 +26,7 @@ import graphc as gc
 plt.rcParams.update({"figure.figsize": (7, 2.8), "figure.dpi": 72})
 np.set_printoptions(precision=4, suppress=True)
 
-# %% needs: eager
+# %%
 from graphc import eager
 
 # %% [markdown]
@@ -42,10 +42,10 @@ c = 2 * a + b
 print("c =", c)
 print("arguments:", c.list_arguments())
 
-# %% [markdown] needs: executor
+# %% [markdown]
 # Shapes can be inferred before any data exists, and data is bound when we have it:
 
-# %% needs: executor
+# %%
 arg_shapes, out_shapes = c.infer_shape(a=(2, 1), b=(2, 1))
 print("argument shapes:", arg_shapes, "  output shapes:", out_shapes)
 print(c.eval(a=np.ones((2, 1)), b=np.ones((2, 1)))[0])
@@ -58,21 +58,21 @@ f = gc.compile([a, b], c)
 print(f(np.ones((2, 1)), np.ones((2, 1))))
 print(f(a=np.arange(3.0), b=10.0))
 
-# %% [markdown] needs: viz
+# %% [markdown]
 # The graph, as `gc.draw` shows it:
 
-# %% needs: viz
+# %%
 fig, ax = plt.subplots(figsize=(3.5, 2.5))
 gc.draw(c, ax=ax)
 plt.show()
 
-# %% [markdown] needs: eager
+# %% [markdown]
 # ## 2.2 Implicit construction: record while running
 #
 # The tutorial's second snippet is MXNet's `autograd.record()`: values are computed at once
 # and the operations are recorded on the side. `graphc.eager` behaves so (like PyTorch):
 
-# %% needs: eager
+# %%
 a_t = eager.ones((2, 1)).requires_grad_(True)
 b_t = eager.ones((2, 1)).requires_grad_(True)
 c_t = 2 * a_t + b_t
@@ -92,7 +92,7 @@ def model(a, b):
 print("symbols:", model(a, b))
 print("numpy:  ", model(np.ones(2), np.zeros(2)))
 
-# %% needs: eager
+# %%
 print("eager:  ", model(eager.ones(2), eager.zeros(2)))
 
 # %% [markdown]

@@ -24,7 +24,7 @@ import graphc as gc
 plt.rcParams.update({"figure.figsize": (7, 2.8), "figure.dpi": 72})
 np.set_printoptions(precision=4, suppress=True)
 
-# %% needs: eager
+# %%
 from graphc import eager
 
 # %% [markdown]
@@ -42,11 +42,11 @@ step = gc.compile([w], dloss)
 w0 = np.array([10.0, 20.0])
 print("gradient:", step(w0), "  next weight:", w0 - 0.01 * step(w0))
 
-# %% [markdown] needs: executor
+# %% [markdown]
 # With an executor the gradient lands in a buffer that we can update in place, as the
 # tutorial updates `w.data`:
 
-# %% needs: executor
+# %%
 exe = loss.bind({"w": np.array([10.0, 20.0])})
 exe.forward()
 exe.backward()
@@ -72,7 +72,7 @@ for epoch in range(500):
     path.append(float(wv))
 print(f"after 500 steps: w = {path[-1]:.6f}   10 * 0.98**500 = {10 * 0.98 ** 500:.6f}")
 
-# %% needs: executor
+# %%
 exe1 = loss1.bind({"w1": np.array(10.0)})
 for epoch in range(500):
     exe1.forward(is_train=True)
@@ -80,7 +80,7 @@ for epoch in range(500):
     exe1.arg_dict["w1"][...] -= 0.01 * exe1.grad_dict["w1"]
 print(f"executor, after 500 steps: w = {float(exe1.arg_dict['w1']):.6f}")
 
-# %% needs: eager
+# %%
 wt = eager.tensor(10.0, requires_grad=True)
 for epoch in range(500):
     lt = wt ** 2 + 20
@@ -159,7 +159,7 @@ for _ in range(STEPS):
 curves["gc.compile"] = losses
 print("gc.compile:", theta)
 
-# %% needs: executor
+# %%
 exe = J.bind({"theta0": np.array(0.0), "theta1": np.array(0.0), "X": X_data, "Y": Y_data},
              grad_req={"theta0": "write", "theta1": "write", "X": "null", "Y": "null"})
 losses = []
@@ -171,11 +171,11 @@ for _ in range(STEPS):
 curves["bind/backward"] = losses
 print("bind/backward:", np.array([exe.arg_dict["theta0"], exe.arg_dict["theta1"]]))
 
-# %% [markdown] needs: value_and_grad
+# %% [markdown]
 # `gc.value_and_grad` takes an ordinary Python function written with `gc` operations; it is
 # traced once per input signature, and every later call runs the cached program.
 
-# %% needs: value_and_grad
+# %%
 def cost(theta, xv, yv):
     return gc.mean((theta[0] + theta[1] * xv - yv) ** 2 / 2)
 
@@ -190,7 +190,7 @@ for _ in range(STEPS):
 curves["value_and_grad"] = losses
 print("value_and_grad:", theta)
 
-# %% needs: eager
+# %%
 theta_t = eager.tensor([0.0, 0.0], requires_grad=True)
 X_t, Y_t = eager.tensor(X_data), eager.tensor(Y_data)
 losses = []

@@ -79,11 +79,11 @@ for _ in range(3):
     l4 = 4 * l4 * (1 - l4)
 print(gc.compile([x], [l4, gc.grad(l4, x)]).source)
 
-# %% [markdown] needs: viz
+# %% [markdown]
 # Drawn as graphs, $l_3$ and its derivative: every intermediate value is one node, however
 # many times it is used.
 
-# %% needs: viz
+# %%
 l3 = 4 * x * (1 - x)
 l3 = 4 * l3 * (1 - l3)
 fig, axes = plt.subplots(1, 2, figsize=(8, 3.5))
@@ -134,12 +134,12 @@ ax.set(xlabel="step h", ylabel="absolute error", title="error of d/dx exp(sin x)
 ax.legend(fontsize=8, loc="upper center")
 plt.show()
 
-# %% [markdown] needs: check_grad
+# %% [markdown]
 # Finite differences are still the best *test* of a gradient: `gc.check_grad` compares
 # graphc's gradient with central differences and raises `gc.GradientCheckError` (naming the
 # worst entry) when they disagree.
 
-# %% needs: check_grad
+# %%
 v = gc.var("v")
 energy = gc.sum(gc.exp(gc.sin(v)) * v ** 2)
 print("largest difference:",
@@ -156,18 +156,18 @@ print("largest difference:",
 print("graphc:", dfx)
 print("sympy: ", sp.diff(sp.exp(sp.sin(x_sp)), x_sp))
 
-# %% [markdown] needs: simplified_print
+# %% [markdown]
 # Both print the same formula, and graphc's expression converts to sympy with `to_sympy()`,
 # so we can let sympy confirm that they agree:
 
-# %% needs: simplified_print
+# %%
 print(sp.simplify(dfx.to_sympy() - sp.diff(sp.exp(sp.sin(x_sp)), x_sp)) == 0)
 
-# %% [markdown] needs: explain
+# %% [markdown]
 # `gc.explain` shows the simplifier's work on a gradient: the chain rule's first draft and
 # the simplified result, with operation counts.
 
-# %% needs: explain
+# %%
 print(gc.explain(fx * gc.cos(x) ** 2, x))
 
 # %% [markdown]

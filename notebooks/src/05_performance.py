@@ -37,10 +37,10 @@ def per_call_us(call, number=200, repeat=5):
     return min(timeit.repeat(call, number=number, repeat=repeat)) / number * 1e6
 
 
-# %% needs: eager
+# %%
 from graphc import eager
 
-# %% [markdown] needs: benchmarks
+# %% [markdown]
 # ## 5.1 The benchmark suite, quick run
 #
 # The suite checks every system's results against a hand-written numpy baseline before it
@@ -48,7 +48,7 @@ from graphc import eager
 # compile time. The quick run uses tiny sizes and few repeats: a smoke test that takes a few
 # seconds.
 
-# %% needs: benchmarks
+# %%
 root = Path.cwd().parent  # the notebooks live in the repository's notebooks/ folder
 with tempfile.TemporaryDirectory() as tmp:
     out = Path(tmp) / "bench.json"
@@ -57,7 +57,7 @@ with tempfile.TemporaryDirectory() as tmp:
     print(run.stdout)
     report = json.loads(out.read_text())
 
-# %% needs: benchmarks
+# %%
 rows = [r for r in report["results"] if r["status"] == "ok" and r["ratio"] is not None]
 workloads = list(dict.fromkeys(r["workload"] for r in rows))
 systems = [s for s in dict.fromkeys(r["system"] for r in rows) if s != "numpy"]
@@ -122,7 +122,7 @@ print("graphc equals hand-written numpy:",
 timings = {"hand-written numpy": per_call_us(lambda: numpy_value_and_grads(*args)),
            "graphc (compiled)": per_call_us(lambda: compiled(*args))}
 
-# %% needs: eager
+# %%
 def eager_value_and_grads(X, Y, W1, b1, W2, b2):
     ps = [eager.tensor(p, requires_grad=True) for p in (W1, b1, W2, b2)]
     value = mlp_loss(eager.tensor(X), eager.tensor(Y), *ps)
@@ -199,10 +199,11 @@ print(compiled.source)
 
 # %%
 a_var, x_var = gc.var("a", shape=()), gc.var("xs", shape=(None, 8))
-lengths = [5, 10, 20, 40, 80]
-compile_s, program_ops = [], []
 xs_data = np.random.default_rng(1).standard_normal((80, 8)) * 0.5
-for T in lengths:
+
+
+def compile_recurrence(T):
+    """Seconds from building the graph to the first result, and the program's size."""
     start = time.perf_counter()
     h = gc.zeros_like(x_var[0])
     for step in range(T):
@@ -210,9 +211,14 @@ for T in lengths:
     total = gc.sum(h)
     program = gc.compile([a_var, x_var], [total, gc.grad(total, a_var)])
     program(np.float64(0.9), xs_data[:T])
-    compile_s.append(time.perf_counter() - start)
+    seconds = time.perf_counter() - start
     body = [ln.strip() for ln in program.source.splitlines() if ln.startswith("    ")]
-    program_ops.append(sum(1 for ln in body if not ln.startswith(("del ", "return"))))
+    return seconds, sum(1 for ln in body if not ln.startswith(("del ", "return")))
+
+
+compile_recurrence(5)  # warm up: first-use imports and sympy's caches are not the graph's cost
+lengths = [5, 10, 20, 40, 80]
+compile_s, program_ops = zip(*(compile_recurrence(T) for T in lengths))
 
 for T, n, s in zip(lengths, program_ops, compile_s):
     print(f"T = {T:3d}: {n:4d} operations, compiled in {s * 1e3:6.1f} ms")
