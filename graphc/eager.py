@@ -2,8 +2,8 @@
 
 Every `gc` function given a `Tensor` computes at once with the op's numpy `impl`. When an input
 requires grad (and grad mode is on) the result remembers its `grad_fn`: the op, its inputs and
-attrs, a tape entry. `backward` walks that tape in reverse topological order and calls the same
-`op.vjp(g, y, *xs, **attrs)` rules that the symbolic compiler uses: on numpy arrays normally
+attrs, a tape entry (`graphc.tape`). `backward` walks that tape in reverse topological order
+and calls the same `op.vjp` rules that the symbolic compiler uses: on numpy arrays normally
 (fast, nothing recorded), or on tensors with `create_graph=True`, so that the backward pass is
 itself recorded and can be differentiated again. No derivative rule lives here.
 
@@ -21,8 +21,6 @@ tensor([ 0.,  4.,  8., 12.])
 from __future__ import annotations
 
 import functools
-import itertools
-from typing import Sequence
 
 import numpy as np
 
@@ -32,6 +30,7 @@ from .errors import DTypeError, GradError, GraphcError, ShapeError
 from .ir import user_origin
 from .mixin import ArrayMixin
 from .ops import OPS
+from .tape import Node, backprop, fit
 
 __all__ = ["Tensor", "tensor", "from_numpy", "arange", "zeros", "ones", "randn", "manual_seed",
            "no_grad", "enable_grad", "is_grad_enabled", "grad"]
@@ -39,7 +38,6 @@ __all__ = ["Tensor", "tensor", "from_numpy", "arange", "zeros", "ones", "randn",
 float32, float64, int32, int64 = np.float32, np.float64, np.int32, np.int64
 
 _grad_enabled = True
-_counter = itertools.count()
 _new_object = object.__new__
 # Ops that give fresh values with no path back to their input (as in PyTorch).
 _NO_RECORD = frozenset(("stop_gradient", "zeros_like", "ones_like"))
@@ -244,48 +242,8 @@ class Tensor(ArrayMixin):
         """
         retain = create_graph if retain_graph is None else bool(retain_graph)
         head = _head(self, gradient, create_graph, "backward")
-        _backprop([self], [head], None, retain, create_graph)
-
-
-class Node:
-    """A tape entry, shown as a tensor's `grad_fn`: the op, its inputs (tensors and
-    constants), their values `args`, the attrs, and `mask`: which inputs required grad.
-
-    `inputs` and `args` become None when a backward pass without `retain_graph=True` frees
-    them.
-    """
-
-    __slots__ = ("op", "inputs", "args", "attrs", "mask", "seq")
-
-    def __init__(self, op, inputs: tuple, args: list, attrs: dict, mask: list):
-        self.op, self.inputs, self.args, self.attrs, self.mask = op, inputs, args, attrs, mask
-        # Creation order: a node is always made after its inputs' nodes, so sorting by it
-        # is a topological order.
-        self.seq = next(_counter)
-
-    def name(self) -> str:
-        """PyTorch-style name, e.g. `MulBackward`."""
-        return _backward_name(self.op)
-
-    @property
-    def next_functions(self) -> tuple:
-        """(grad_fn of each input or None, 0), as in PyTorch (leaves give None)."""
-        if self.inputs is None:
-            return ()
-        return tuple((x._node if m else None, 0) for x, m in zip(self.inputs, self.mask))
-
-    def __repr__(self) -> str:
-        return f"<{_backward_name(self.op)}>"
-
-
-_SHORT_NAMES = {"add": "Add", "subtract": "Sub", "multiply": "Mul", "divide": "Div",
-                "power": "Pow", "negative": "Neg", "matmul": "MatMul", "getitem": "Index"}
-
-
-@functools.lru_cache(maxsize=None)
-def _backward_name(op) -> str:
-    short = _SHORT_NAMES.get(op.name) or "".join(p.capitalize() for p in op.name.split("_"))
-    return short + "Backward"
+        with _mode(create_graph):
+            backprop([self], [head], None, retain, create_graph, _wrap)
 
 
 # --- construction ------------------------------------------------------------------------
@@ -330,9 +288,10 @@ def tensor(data, requires_grad: bool = False, dtype=None) -> Tensor:
 
 def from_numpy(array: np.ndarray) -> Tensor:
     """A tensor sharing memory with `array`."""
-    if not isinstance(array, np.ndarray):
-        raise DTypeError(f"from_numpy: expected a numpy array, got {type(array).__name__}")
-    return _wrap(_as_data(array, None) if array.dtype.kind not in "biufc" else array)
+    if not isinstance(array, np.ndarray) or array.dtype.kind not in "biufc":
+        raise DTypeError(f"from_numpy: expected a numeric numpy array, got "
+                         f"{getattr(array, 'dtype', type(array).__name__)}")
+    return _wrap(array)
 
 
 def arange(start, stop=None, step=1, dtype=None, requires_grad: bool = False) -> Tensor:
@@ -416,6 +375,11 @@ class enable_grad(_GradMode):
 
 def is_grad_enabled() -> bool:
     return _grad_enabled
+
+
+def _mode(create: bool) -> _GradMode:
+    """Grad mode for running derivative rules: on to record them, off otherwise."""
+    return enable_grad() if create else no_grad()
 
 
 # --- the dispatch handler ----------------------------------------------------------------
@@ -502,147 +466,6 @@ del _name, _method
 # --- backward ----------------------------------------------------------------------------
 
 
-def _freed_error(node: Node) -> GradError:
-    return GradError(f"{node!r}: trying to backward through the graph a second time: its saved "
-                     "values were freed by an earlier backward pass; specify "
-                     "retain_graph=True on the first backward() or eager.grad() call if you "
-                     "need to go through the graph again")
-
-
-def _walk(roots: Sequence[Tensor]) -> tuple[list[Tensor], list[Tensor]]:
-    """The recorded tensors that lead to `roots`, users before inputs (by creation order,
-    which is topological), and the leaves that require grad among their inputs."""
-    seen: dict[int, tuple] = {}
-    leaves: dict[int, Tensor] = {}
-    stack = []
-    for r in roots:
-        if r._node is not None:
-            stack.append(r)
-        elif r._rg:
-            leaves[id(r)] = r
-    while stack:  # iterative: graphs of any depth
-        t = stack.pop()
-        if id(t) in seen:
-            continue
-        node = t._node
-        seen[id(t)] = (node.seq, t)
-        inputs = node.inputs
-        if inputs is None:
-            raise _freed_error(node)
-        for x, m in zip(inputs, node.mask):
-            if m:
-                if x._node is None:
-                    leaves[id(x)] = x
-                elif id(x) not in seen:
-                    stack.append(x)
-    order = [t for _, t in sorted(seen.values(), key=_first, reverse=True)]
-    return order, list(leaves.values())
-
-
-def _first(pair):
-    return pair[0]
-
-
-def _relevant(order: list[Tensor], targets: Sequence[Tensor]) -> set[int]:
-    """ids of the tensors through which a derivative reaches one of `targets`."""
-    rel = {id(t) for t in targets}
-    for t in reversed(order):  # inputs before users
-        node = t._node
-        if id(t) not in rel:
-            for x, m in zip(node.inputs, node.mask):
-                if m and id(x) in rel:
-                    rel.add(id(t))
-                    break
-    return rel
-
-
-def _backprop(roots, heads, targets, retain: bool, create: bool):
-    """Reverse pass from `roots` seeded with `heads`.
-
-    targets None: accumulate into `.grad` of leaves (and of tensors marked `retain_grad`).
-    Otherwise: return {id(target): cotangent} and leave `.grad` alone.
-    """
-    global _grad_enabled
-    order, leaves = _walk(roots)
-    target_ids = () if targets is None else {id(x) for x in targets}
-    rel = None
-    if targets is not None and (any(x._node is not None for x in targets) or not all(
-            id(t) in target_ids for t in leaves)):
-        # Some leaves or intermediate results are not wanted: prune what leads only there.
-        rel = _relevant(order, targets)
-    cts: dict[int, object] = {}
-    for r, h in zip(roots, heads):
-        if r._rg:
-            prev = cts.get(id(r))
-            cts[id(r)] = h if prev is None else prev + h
-    found: dict[int, object] = {}
-    saved_mode = _grad_enabled
-    _grad_enabled = create
-    try:
-        for t in order:
-            g = cts.pop(id(t), None)
-            if g is None:
-                continue
-            node = t._node
-            if targets is not None:
-                if id(t) in target_ids:
-                    found[id(t)] = g
-            elif t._retain:
-                _accumulate(t, g, create)
-            inputs = node.inputs
-            wanted = node.mask if rel is None else \
-                [m and id(x) in rel for x, m in zip(inputs, node.mask)]
-            if True in wanted:
-                if create:
-                    contribs = node.op.vjp_some(wanted, g, t, *inputs, **node.attrs)
-                else:
-                    contribs = node.op.vjp_some(wanted, g, t._data, *node.args, **node.attrs)
-                for x, w, ct in zip(inputs, wanted, contribs):
-                    if w and ct is not None:
-                        prev = cts.get(id(x))
-                        cts[id(x)] = ct if prev is None else prev + ct
-            if not retain:
-                node.inputs = node.args = None
-        for t in leaves:
-            g = cts.get(id(t))
-            if g is None:
-                continue
-            if targets is None:
-                _accumulate(t, g, create)
-            elif id(t) in target_ids:
-                found[id(t)] = g
-    finally:
-        _grad_enabled = saved_mode
-    return found
-
-
-def _accumulate(t: Tensor, g, create: bool) -> None:
-    """`t.grad += g`, in place when it is safe (PyTorch accumulates across backward calls)."""
-    if create:
-        g = g if isinstance(g, Tensor) else _wrap(_fit(np.asarray(g), t))
-        t._grad = g if t._grad is None else t._grad + g
-        return
-    g = _fit(np.asarray(g), t)
-    old = t._grad
-    if old is None:
-        t._grad = _wrap(np.array(g, dtype=t._data.dtype))
-    elif old._node is None and not old._rg and old._data.flags.writeable \
-            and old._data.shape == g.shape:
-        np.add(old._data, g, out=old._data, casting="unsafe")
-    else:
-        t._grad = _wrap((old._data + g).astype(t._data.dtype, copy=False))
-
-
-def _fit(g: np.ndarray, t: Tensor) -> np.ndarray:
-    if g.shape != t._data.shape:
-        try:
-            g = np.broadcast_to(g, t._data.shape)
-        except ValueError:
-            raise GradError(f"backward: a gradient of shape {g.shape} reached a tensor of "
-                            f"shape {t._data.shape}") from None
-    return g
-
-
 def _head(out: Tensor, gradient, create: bool, where: str):
     if not isinstance(out, Tensor):
         raise GradError(f"{where}: outputs must be eager tensors, got {type(out).__name__}")
@@ -696,7 +519,8 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph: bool | None = None,
                             "create it with requires_grad=True")
     heads = [_head(o, h, create_graph, "grad") for o, h in zip(outs, grad_outputs)]
     retain = create_graph if retain_graph is None else bool(retain_graph)
-    found = _backprop(outs, heads, ins, retain, create_graph)
+    with _mode(create_graph):
+        found = backprop(outs, heads, ins, retain, create_graph, _wrap)
     results = []
     for x in ins:
         g = found.get(id(x))
@@ -708,7 +532,7 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph: bool | None = None,
                 and g.flags.writeable:
             results.append(_wrap(g))  # a fresh result of the rules: no copy needed
         else:  # a Python number, a broadcast view or another dtype
-            results.append(_wrap(np.array(_fit(np.asarray(g), x), dtype=x._data.dtype)))
+            results.append(_wrap(np.array(fit(np.asarray(g), x), dtype=x._data.dtype)))
     return tuple(results)
 
 
