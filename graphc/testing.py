@@ -12,9 +12,11 @@ engine and compares, in float64:
 - up to `order`: the derived functions ``(x, v) -> J(x)^T v`` and ``(x, u) -> J(x) u`` are
   checked again in both modes, so order 2 checks derivatives of derivatives.
 
-Engines are pluggable (`register_engine`): "compiled" declares the vars' shapes, "generic"
-declares only their ranks (so rules must work before shapes are known), and "eager" (when
-`graphc.eager` exists) runs on the tape with ``create_graph=True``.
+Engines are pluggable (`register_engine`): "compiled" declares the vars' shapes and runs the
+full simplification pipeline; "generic" declares only their ranks and "unshaped" nothing (so
+the rules must work before shapes are known; both skip simplification, which keeps them fast
+and tests the rules as written); "eager" (when `graphc.eager` exists) runs on the tape with
+``create_graph=True``.
 
 The directional finite-difference core (`default_eps`, `central_difference`, `compare`) is
 public; per-entry differences are `gc.check_grad`'s job, so there is one loop of them.
@@ -26,7 +28,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from .errors import GradientCheckError
+from .errors import GradientCheckError, GraphcError
 
 # Up to this many differentiated entries the reverse mode is also checked entry by entry
 # (`gc.check_grad`); above it only along random directions (autograd's and JAX's scheme).
@@ -111,7 +113,7 @@ def sample(domain, shape, rng: np.random.Generator, dtype=np.float64) -> np.ndar
     elif is_interval(domain):
         out = rng.uniform(domain[0], domain[1], size=shape)
     else:
-        raise ValueError(f"sample: unknown domain {domain!r}")
+        raise GraphcError(f"sample: unknown domain {domain!r}")
     return np.asarray(out, dtype=dtype)
 
 
@@ -138,7 +140,8 @@ class CompiledEngine:
 
     def __init__(self, declare: str = "shape", simplify: bool = True):
         if declare not in ("shape", "rank", "none"):
-            raise ValueError(f"declare must be 'shape', 'rank' or 'none', got {declare!r}")
+            raise GraphcError("CompiledEngine: declare must be 'shape', 'rank' or 'none', "
+                              f"got {declare!r}")
         self.declare = declare
         self.simplify = simplify
 
@@ -276,7 +279,7 @@ def _engine(name: str):
     try:
         return ENGINES[name]
     except KeyError:
-        raise ValueError(f"assert_grads: unknown engine {name!r}; known: "
+        raise GraphcError(f"assert_grads: unknown engine {name!r}; known: "
                          f"{sorted(set(ENGINES) | {'eager'})}") from None
 
 
@@ -324,17 +327,17 @@ def assert_grads(fn: Callable, args: Sequence, order: int = 2,
     >>> assert_grads(lambda x, w: gc.tanh(x @ w), [np.ones((2, 3)), np.full((3,), 0.1)])
     """
     if order < 1:
-        raise ValueError(f"assert_grads: order must be at least 1, got {order}")
+        raise GraphcError(f"assert_grads: order must be at least 1, got {order}")
     unknown = set(modes) - {"rev", "fwd"}
     if unknown:
-        raise ValueError(f"assert_grads: unknown mode(s) {sorted(unknown)}")
+        raise GraphcError(f"assert_grads: unknown mode(s) {sorted(unknown)}")
     arrays = []
     for a in args:
         arr = np.asarray(a)
         arrays.append(arr.astype(np.float64) if arr.dtype.kind == "f" else arr)
     diff = [i for i, a in enumerate(arrays) if a.dtype.kind == "f"]
     if not diff:
-        raise ValueError("assert_grads: no floating argument to differentiate")
+        raise GraphcError("assert_grads: no floating argument to differentiate")
     rng = np.random.default_rng(0) if rng is None else rng
     tol = (rtol, atol, default_eps() if eps is None else eps)
     for name in default_engines() if engines is None else engines:
