@@ -313,3 +313,15 @@ def _vars(outputs):
     from graphc.ir import free_vars
 
     return free_vars(outputs)
+
+
+def test_loading_a_sub_graph_that_is_not_closed_fails():
+    import json
+
+    x, w = gc.var("x"), gc.var("w")
+    doc = json.loads(gc.while_loop(lambda v: v < 10, lambda v: v * w, x).tojson())
+    for key in ("cond", "body"):  # w is read by the body but no longer a param
+        doc["graph"]["nodes"][2]["attrs"][key]["$graph"]["inputs"] = [0]
+    doc["graph"]["nodes"][2]["inputs"] = [0]
+    with pytest.raises(gc.SerializationError, match="reads var 'w'"):
+        gc.load_json(json.dumps(doc))

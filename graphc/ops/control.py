@@ -29,7 +29,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import DTypeError, GraphcError, ShapeError
-from ..ir import Graph
+from ..ir import Graph, free_vars
 from ..subgraph import (emit_graph, fresh_name, inline, is_float_type,
                         jvp_graph, merge_shapes, merge_types, output_types, run_graph,
                         specialized, type_of, vjp_graph)
@@ -47,6 +47,11 @@ def _check_graph(graph, op: str, key: str) -> Graph:
     for p in graph.inputs:
         if getattr(p, "op", None) != "var":
             raise GraphcError(f"{op}: the params of sub-graph {key!r} must be vars")
+    params = {id(p) for p in graph.inputs}
+    for v in free_vars(graph.outputs):
+        if id(v) not in params:  # a sub-graph is closed: outer symbols are captures
+            raise GraphcError(f"{op}: sub-graph {key!r} reads var {v.name!r}, which is not "
+                              "one of its params")
     return graph
 
 
