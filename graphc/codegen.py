@@ -259,6 +259,8 @@ def _in_place(node: Symbol, args: list[str], target: str) -> str:
     aug = _AUGMENTED.get(node.op)
     if aug is not None and args[0] == target:
         return f"{target} {aug} {args[1]}"
+    if node.op in ("add", "multiply") and args[1] == target:  # commutative
+        return f"{target} {aug} {args[0]}"
     return f"np.{node.opdef.fn.__name__}({', '.join(args)}, out={target})"
 
 

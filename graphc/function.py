@@ -84,8 +84,13 @@ def specialize_graph(inputs: Sequence[Symbol], outputs: Sequence[Symbol],
 
 
 def optimize(outputs: Sequence[Symbol], simplify: bool) -> list[Symbol]:
+    """Specialise to the static shapes, simplify, and specialise again: simplification may
+    prefer forms that read better (`mean(x)`) over ones that run faster on numpy
+    (`x.sum() / 6`), and the emitted program should run fast."""
     outputs = passes.run(outputs, passes.SPECIALIZE)
-    return passes.run(outputs) if simplify else outputs
+    if not simplify:
+        return outputs
+    return passes.run(passes.run(outputs), passes.SPECIALIZE)
 
 
 class Function:

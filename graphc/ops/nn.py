@@ -113,6 +113,13 @@ class MSELoss(OpDef):
         t = tp if tt is None else (-tt if tp is None else tp - tt)
         return 2 * mean((pred - target) * t)
 
+    def resolve(self, pred, target):
+        diff = pred - target
+        n = count(diff, None)
+        if not isinstance(n, int) or diff.dtype is None or diff.dtype.kind not in "fc":
+            return None
+        return sum(square(diff)) / n
+
 
 class CrossEntropy(OpDef):
     """Mean softmax cross-entropy of `logits` (..., C) against integer `labels` (...)."""
@@ -156,6 +163,6 @@ one_hot = register(OneHot())
 mse_loss = register(MSELoss())
 cross_entropy = register(CrossEntropy())
 
-from .elementwise import exp  # noqa: E402
+from .elementwise import exp, square  # noqa: E402
 from .reduce import count, mean, sum  # noqa: E402
 from .shape import sum_to  # noqa: E402

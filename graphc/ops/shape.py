@@ -306,6 +306,8 @@ class SumTo(_LikeOp):
         return broadcast_like(g, x), None
 
     def static(self, x, shape):
+        if shape == ():
+            return reduce_sum(x)
         lead = len(x.shape) - len(shape)
         if lead:
             x = reduce_sum(x, axis=tuple(range(lead)))

@@ -182,7 +182,26 @@ def _specialize_rule(node: Symbol, inputs: tuple):
         # Python numbers first (a gradient's head 1.0 times a constant): a broadcast resolved
         # below then sees a weak constant and gives it the dtype of the array it meets.
         return _fold_rule(node, inputs)
-    return node.opdef.resolve(*inputs, **node.attrs)
+    resolved = node.opdef.resolve(*inputs, **node.attrs)
+    return _merge_scalings(node, inputs) if resolved is None else resolved
+
+
+def _weak_number(x: Symbol):
+    return _value(x) if x.op == "const" and is_weak(_value(x)) else None
+
+
+def _merge_scalings(node: Symbol, inputs: tuple):
+    """(x / a) / b -> x / (a*b) and (x * a) * b -> x * (a*b) for Python numbers a, b: one
+    pass over the array instead of two (what `sum(x)/n` then `/2` needs)."""
+    if node.op not in ("divide", "multiply") or len(inputs) != 2:
+        return None
+    inner, b = inputs
+    nb = _weak_number(b)
+    if nb is None or inner.op != node.op or _weak_number(inner.inputs[1]) is None:
+        return None
+    if isinstance(nb, bool) or isinstance(_weak_number(inner.inputs[1]), bool):
+        return None
+    return node.opdef(inner.inputs[0], _weak_number(inner.inputs[1]) * nb)
 
 
 def specialize(outputs):
