@@ -325,3 +325,15 @@ def test_loading_a_sub_graph_that_is_not_closed_fails():
     doc["graph"]["nodes"][2]["inputs"] = [0]
     with pytest.raises(gc.SerializationError, match="reads var 'w'"):
         gc.load_json(json.dumps(doc))
+
+
+def test_numbers_kept_in_variables_are_numpy_scalars():
+    # Emitted reductions call array methods (x.sum()): a branch or carry holding a Python
+    # number must still have them.
+    p, x = gc.var("p"), gc.var("x")
+    y = gc.cond(p > 0, lambda: 2.0, lambda: gc.sum(x))
+    f = gc.compile([p, x], gc.sum(y) * 3)
+    assert f(np.float64(1.0), np.ones(3)) == 6.0 and f(np.float64(-1.0), np.ones(3)) == 9.0
+    v = gc.while_loop(lambda c: gc.sum(c[1]) < 5.0, lambda c: (c[0], c[1] + gc.sum(c[0])),
+                      (1.0, x))
+    assert gc.compile([x], v[1])(np.float64(0.5)) == 5.5

@@ -37,7 +37,7 @@ from .base import OpDef, fmt_shape, register
 from .control_ad import (_get, _history, _is_float, ct, loop_jvp, loop_vjp, scan_jvp,
                          scan_vjp, spread)
 from .control_emit import (emit_update, loop_test, preallocate, result_names,
-                           stack_history, write_aliases)
+                           stack_history, typed, write_aliases)
 
 
 def _check_graph(graph, op: str, key: str) -> Graph:
@@ -199,7 +199,8 @@ class Cond(_ControlOp):
                       if ids.count(id(g.outputs[k])) == 1
                       and g.outputs[k].op not in ("var", "const")}
             exprs = emit_graph(em, g, args[1:], inner, outputs=read, out_names=direct)
-            pending = [(names[k], e) for k, e in zip(read, exprs) if e != names[k]]
+            pending = [(names[k], typed(e, g.outputs[k])) for k, e in zip(read, exprs)
+                       if e != names[k]]
             if pending:
                 em.statement(inner, f"{', '.join(n for n, _ in pending)} = "
                                     f"{', '.join(e for _, e in pending)}", node)
@@ -281,8 +282,8 @@ class WhileLoop(_ControlOp):
         hist, count = names[n:2 * n], names[2 * n]
         types = self.element_types(node)[:n]
         caps = list(args[n:])
-        for c, a in zip(carry, args[:n]):
-            em.statement(indent, f"{c} = {a}", node)
+        for c, a, x in zip(carry, args[:n], node.inputs):
+            em.statement(indent, f"{c} = {typed(a, x)}", node)
         for h in hist:
             if h:
                 em.statement(indent, f"{h} = []", node)
@@ -387,8 +388,8 @@ class ForiLoop(_ControlOp):
         hist = names[n:]
         types = self.element_types(node)[:n]
         index = fresh_name(em, body.inputs[0].name)
-        for c, a in zip(carry, args[2:2 + n]):
-            em.statement(indent, f"{c} = {a}", node)
+        for c, a, x in zip(carry, args[2:2 + n], node.inputs[2:]):
+            em.statement(indent, f"{c} = {typed(a, x)}", node)
         for h in hist:
             if h:
                 em.statement(indent, f"{h} = []", node)
@@ -512,8 +513,8 @@ class Scan(_ControlOp):
         known = [x.shape[0] for x in node.inputs[n_c:n_c + n_x]
                  if x.shape is not None and x.shape[0] is not None]
         length = str(known[0]) if known else f"len({seqs[0]})"
-        for c, a in zip(carry, args[:n_c]):
-            em.statement(indent, f"{c} = {a}", node)
+        for c, a, x in zip(carry, args[:n_c], node.inputs):
+            em.statement(indent, f"{c} = {typed(a, x)}", node)
         stacked = {}  # name -> preallocated?
         for name, t in zip(ys + hist, types[n_c:]):
             if name:

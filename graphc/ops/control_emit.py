@@ -35,6 +35,17 @@ def result_names(em, node, count: int, prefer=()) -> tuple[list, list]:
     return names, aliases
 
 
+def typed(expr: str, node) -> str:
+    """`expr` for a value that emitted code keeps in a variable: a Python number (a weak
+    constant's literal) becomes a numpy scalar of the node's dtype, so that array methods
+    (`x.sum()`) work on it whichever branch or iteration produced it."""
+    from ..dispatch import is_weak
+
+    if node.op == "const" and is_weak(node.attrs["value"]) and node.dtype is not None:
+        return f"{dtype_text(node.dtype)}({expr})"
+    return expr
+
+
 def write_aliases(em, aliases, indent: str) -> None:
     for alias, name in aliases:
         em.statement(indent, f"{alias} = {name}")
@@ -73,8 +84,8 @@ def emit_update(em, node, graph: Graph, args, indent: str, carries: dict,
     direct = _direct(graph, positions, carries)
     exprs = emit_graph(em, graph, args, indent, outputs=positions, out_names=direct)
     by_pos = dict(zip(positions, exprs))
-    pending = [(name, by_pos[k]) for k, (_, name) in sorted(carries.items())
-               if by_pos[k] != name]
+    pending = [(name, typed(by_pos[k], graph.outputs[k]))
+               for k, (_, name) in sorted(carries.items()) if by_pos[k] != name]
 
     def finish():
         if pending:
