@@ -24,6 +24,7 @@ import inspect
 import sys
 import textwrap
 import types
+import warnings
 
 import numpy as np
 
@@ -344,6 +345,10 @@ class _Rewriter(ast.NodeTransformer):
             ast.Lambda(args=empty, body=node.orelse), ast.Constant(value=node.lineno)), node)
 
 
+class _NoSource(GraphcError):
+    """The function's source is not available (defined by `exec` or `python -c`)."""
+
+
 def convert(fn):
     """The rewritten function (same globals, closure cells and defaults) and its source."""
     from .autograph_runtime import Runtime
@@ -354,8 +359,7 @@ def convert(fn):
         lines, first = inspect.getsourcelines(fn)
         filename = inspect.getsourcefile(fn) or fn.__code__.co_filename
     except (OSError, TypeError) as exc:
-        raise GraphcError(f"@gc.function: cannot read the source of {fn.__qualname__}: {exc}"
-                          ) from None
+        raise _NoSource(f"cannot read the source of {fn.__qualname__}: {exc}") from None
     tree = ast.parse(textwrap.dedent("".join(lines)))
     ast.increment_lineno(tree, first - 1)  # the file's own line numbers, for errors
     fdef = tree.body[0]
@@ -393,7 +397,14 @@ class GraphFunction:
     def __init__(self, fn):
         functools.update_wrapper(self, fn)
         self.python_function = fn
-        self.converted, self.converted_source = convert(fn)
+        try:
+            self.converted, self.converted_source = convert(fn)
+        except _NoSource as exc:
+            # Without source (python -c, exec) the function runs unconverted: Python control
+            # flow on a symbol then raises the usual "no truth value" error.
+            warnings.warn(f"@gc.function: {exc}; Python control flow on symbols will not be "
+                          "converted", stacklevel=3)
+            self.converted, self.converted_source = fn, None
         self._signature = inspect.signature(fn)
         self._cache: dict = {}
         self.last_compiled = None
