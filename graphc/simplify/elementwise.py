@@ -185,11 +185,19 @@ def _bad(expr, original) -> bool:
     return False
 
 
+def _expandable(e) -> bool:
+    """No power of a sum above the cube: `expand` stays small."""
+    return not any(p.is_Pow and p.base.is_Add and p.exp.is_Integer and abs(p.exp) > 3
+                   for p in sp.preorder_traversal(e))
+
+
 def _candidates(e0, size: int, deadline: float):
     yield e0, ()
-    for transform in (sp.expand, sp.factor_terms):
-        yield transform(e0), ()
-    yield sp.factor_terms(sp.expand(e0)), ()
+    yield sp.factor_terms(e0), ()
+    if _expandable(e0):
+        expanded = sp.expand(e0)
+        yield expanded, ()
+        yield sp.factor_terms(expanded), ()
     if size <= SIMPLIFY_CLUSTER and time.perf_counter() < deadline:
         yield sp.simplify(e0), ()
 

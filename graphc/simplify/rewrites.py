@@ -141,7 +141,8 @@ def remove_noop_like(ctx, node, inputs):
 def sum_to_scalar(ctx, node, inputs):
     """`sum_to(x, s)` -> `sum(x)` when s is a scalar: everything is summed."""
     x, like = inputs
-    if like.shape != () or x.shape == ():
+    # (x of unknown rank may be a Python number at run time, e.g. a loop's carry)
+    if like.shape != () or x.shape is None or x.shape == ():
         return None
     out = ops.sum(x)
     return out if out.dtype == node.dtype else None
