@@ -44,6 +44,23 @@ def test_notebooks_exist():
         assert any(n.startswith(prefix) for n in names), f"no notebook {prefix}* in {names}"
 
 
+def test_notebooks_match_their_sources():
+    """Each saved notebook was built from the current notebooks/src/*.py (no stale copy)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("notebooks_build",
+                                                  ROOT / "notebooks" / "build.py")
+    build = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(build)
+    for path in NOTEBOOKS:
+        source = ROOT / "notebooks" / "src" / f"{path.stem}.py"
+        assert source.is_file(), f"{path.name} has no source {source}"
+        want = [(c["kind"], c["source"]) for c in build.parse_source(source.read_text("utf-8"))]
+        nb = nbformat.read(str(path), as_version=4)
+        got = [(c.cell_type, c.source) for c in nb.cells]
+        assert got == want, f"{path.name} is stale: run python notebooks/build.py {path.stem}"
+
+
 def _errors(nb) -> list[str]:
     found = []
     for cell in nb.cells:
