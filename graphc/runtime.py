@@ -34,8 +34,12 @@ def _product_vjp(g, a, b, side):
         ct = b @ g if side == 0 else np.outer(a, g)
     elif a.ndim == 2 and b.ndim == 1:
         ct = np.outer(g, b) if side == 0 else g @ a
-    else:
-        ct = g @ np.swapaxes(b, -1, -2) if side == 0 else np.swapaxes(a, -1, -2) @ g
+    else:  # stacks of matrices; a vector operand becomes a matrix, as numpy does
+        a2 = a[None, :] if a.ndim == 1 else a
+        b2 = b[:, None] if b.ndim == 1 else b
+        g2 = g[..., None, :] if a.ndim == 1 else g[..., None] if b.ndim == 1 else g
+        ct = g2 @ np.swapaxes(b2, -1, -2) if side == 0 else np.swapaxes(a2, -1, -2) @ g2
+        return _sum_to(ct, (a2 if side == 0 else b2).shape).reshape((a, b)[side].shape)
     return _sum_to(ct, (a if side == 0 else b).shape)
 
 

@@ -27,7 +27,7 @@ def _swap(x, ndim):
 
 
 def _product_vjp(op, g, a, b):
-    """Cotangents of a @ b (and of dot for ranks up to 2)."""
+    """Cotangents of a @ b (and of dot for ranks up to 2, or with a vector operand)."""
     na, nb = _rank(a), _rank(b)
     # A Python-number cotangent (the implicit head 1.0 of a scalar output) is a scalar too.
     if (na is None or nb is None) and getattr(g, "shape", ()) == ():
@@ -44,6 +44,15 @@ def _product_vjp(op, g, a, b):
     if na >= 2 and nb >= 2 and (op == "matmul" or (na == 2 and nb == 2)):
         # Infix `@` is `matmul` on symbols and tensors, and costs no dispatch on arrays.
         return sum_to(g @ _swap(b, nb), a), sum_to(_swap(a, na) @ g, b)
+    if na == 1 or nb == 1:
+        # A vector against a stack of matrices (dot agrees with matmul here): make the vector
+        # a matrix as numpy does, use the batched rule, and drop the added axis again.
+        a2 = expand_dims(a, 0) if na == 1 else a
+        b2 = expand_dims(b, -1) if nb == 1 else b
+        g2 = expand_dims(g, -2 if na == 1 else -1)
+        ga = sum_to(g2 @ _swap(b2, max(nb, 2)), a2)
+        gb = sum_to(_swap(a2, max(na, 2)) @ g2, b2)
+        return reshape_like(ga, a), reshape_like(gb, b)
     raise GradError(f"{op}: gradients for operands of rank {na} and {nb} are not supported")
 
 
@@ -203,4 +212,4 @@ dot = register(Dot())
 outer = register(Outer())
 product_vjp = register(ProductVJP())
 
-from .shape import reshape, reshape_like, sum_to, transpose  # noqa: E402
+from .shape import expand_dims, reshape, reshape_like, sum_to, transpose  # noqa: E402
