@@ -48,6 +48,12 @@ dy = gc.grad(y, x)
 print(dy)
 
 # %% [markdown]
+# In a notebook a symbol also renders as mathematics (`gc.latex` gives the LaTeX text):
+
+# %%
+dy
+
+# %% [markdown]
 # Drawn, the forward graph and its derived, simplified gradient look like this
 # (`gc.draw` uses `gc.to_networkx` and matplotlib):
 

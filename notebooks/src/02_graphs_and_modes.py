@@ -266,4 +266,5 @@ plt.show()
 # cheap in time for one output but stores the forward pass; forward mode stores nothing but
 # needs a sweep per input.
 #
-# Next: [03_linear_regression](03_linear_regression.ipynb) trains a model in each of graphc's styles.
+# Next: [03_linear_regression](03_linear_regression.ipynb) trains a model in each of
+# graphc's styles.

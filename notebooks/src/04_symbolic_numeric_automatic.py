@@ -174,7 +174,7 @@ print(gc.explain(fx * gc.cos(x) ** 2, x))
 # | | symbolic (sympy) | numeric (finite differences) | automatic (graphc) |
 # | --- | --- | --- | --- |
 # | needs | a formula | only evaluations | a program (a graph) |
-# | cost | can swell exponentially | one or two evaluations per input | a small constant times one evaluation |
+# | cost | can swell exponentially | 1-2 evaluations per input | a few times one evaluation |
 # | accuracy | exact | $10^{-5}$ to $10^{-11}$, depends on $h$ | exact to rounding |
 # | result | a formula | a number | a graph: printable, compilable |
 #
