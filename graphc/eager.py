@@ -159,6 +159,22 @@ class Tensor(ArrayMixin):
     def tolist(self):
         return self._data.tolist()
 
+    def all(self, axis=None) -> Tensor:
+        """Whether every entry is true (a boolean tensor, no gradient)."""
+        return _wrap(np.asarray(self._data.all(axis=axis)))
+
+    def any(self, axis=None) -> Tensor:
+        """Whether some entry is true (a boolean tensor, no gradient)."""
+        return _wrap(np.asarray(self._data.any(axis=axis)))
+
+    def double(self) -> Tensor:
+        """As float64 (differentiable, like PyTorch's `.double()`)."""
+        return self.astype(np.float64)
+
+    def float(self) -> Tensor:
+        """As float32 (differentiable, like PyTorch's `.float()`)."""
+        return self.astype(np.float32)
+
     def item(self):
         """The one value as a Python number."""
         if self._data.size != 1:
@@ -469,6 +485,9 @@ del _name, _method
 def _head(out: Tensor, gradient, create: bool, where: str):
     if not isinstance(out, Tensor):
         raise GradError(f"{where}: outputs must be eager tensors, got {type(out).__name__}")
+    if out._data.dtype.kind not in "fc":
+        raise DTypeError(f"{where}: cannot differentiate a tensor of dtype {out._data.dtype}: "
+                         "only floating-point tensors have gradients")
     if not out._rg:
         raise GradError(f"{where}: the tensor does not require grad and has no grad_fn "
                         "(make a leaf with requires_grad=True and compute from it)")
@@ -514,6 +533,9 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph: bool | None = None,
     for x in ins:
         if not isinstance(x, Tensor):
             raise GradError(f"grad: inputs must be eager tensors, got {type(x).__name__}")
+        if x._data.dtype.kind not in "fc":
+            raise DTypeError(f"grad: cannot differentiate with respect to a tensor of dtype "
+                             f"{x._data.dtype}: only floating-point tensors have gradients")
         if not x._rg:
             raise GradError(f"grad: an input of shape {x.shape} does not require grad; "
                             "create it with requires_grad=True")

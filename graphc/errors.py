@@ -19,7 +19,7 @@ class BindError(GraphcError, ValueError):
     """Missing, extra or misspelt arguments when binding or calling."""
 
 
-class GradError(GraphcError):
+class GradError(GraphcError, RuntimeError):  # PyTorch raises RuntimeError for these
     """A derivative that cannot be taken as asked."""
 
 

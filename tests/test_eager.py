@@ -116,6 +116,21 @@ def test_seed_ways_to_make_a_tensor_that_requires_grad():
     assert not x.requires_grad
 
 
+def test_gradients_of_integer_tensors_are_dtype_errors():
+    x = eager.tensor([1, 2])
+    with pytest.raises(gc.DTypeError, match="int64"):
+        eager.grad(gc.sum(eager.tensor([1.0, 2.0], requires_grad=True) * x), x)
+    with pytest.raises(gc.DTypeError, match="int64"):
+        (x * 2).sum().backward()
+
+
+def test_grad_errors_are_runtime_errors_as_in_pytorch():
+    y = (eager.tensor([1.0, 2.0], requires_grad=True) * 2).sum()
+    y.backward()
+    with pytest.raises(RuntimeError, match="retain_graph=True"):
+        y.backward()
+
+
 def test_integer_tensors_cannot_require_grad():
     # Only floating-point tensors have gradients (the tutorial's note 1).
     assert eager.tensor([2, 3]).dtype == np.int64
@@ -264,6 +279,8 @@ def test_repr_and_conversions():
     with pytest.raises(gc.GraphcError, match="ambiguous"):
         bool(x > 1)
     assert bool(eager.tensor([3.0]) > 1)
+    assert bool((x == x).all()) and not bool((x > 1).all()) and bool((x > 1).any())
+    assert x.float().dtype == np.float32 and x.float().double().dtype == np.float64
     with pytest.raises(gc.GraphcError, match="item assignment"):
         x[0] = 1.0
 
