@@ -100,9 +100,10 @@ def test_kernel_is_this_interpreter(kernel_dirs, monkeypatch):
     from jupyter_client.manager import KernelManager
 
     nb = nbformat.v4.new_notebook()
-    nb.cells.append(nbformat.v4.new_code_cell("import sys; print(sys.executable)"))
+    nb.cells.append(nbformat.v4.new_code_cell("import sys; print(sys.prefix)"))
     km = KernelManager(kernel_name=KERNEL_NAME,
                        kernel_spec_manager=KernelSpecManager(kernel_dirs=kernel_dirs))
     nbclient.NotebookClient(nb, km=km, kernel_name=KERNEL_NAME, timeout=60).execute()
     printed = nb.cells[0].outputs[0]["text"].strip()
-    assert os.path.realpath(printed) == os.path.realpath(sys.executable)
+    # sys.prefix tells a venv from its base interpreter (their executables may be one file).
+    assert os.path.realpath(printed) == os.path.realpath(sys.prefix)
