@@ -393,7 +393,8 @@ class ForiLoop(_ControlOp):
         for h in hist:
             if h:
                 em.statement(indent, f"{h} = []", node)
-        em.statement(indent, f"for {index} in range({args[0]}, {args[1]}):", node)
+        # np.arange: the index is a numpy integer, like every other value in emitted code.
+        em.statement(indent, f"for {index} in np.arange({args[0]}, {args[1]}):", node)
         inner = indent + "    "
         start = len(em.lines)
         for h, c in zip(hist, carry):

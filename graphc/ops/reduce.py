@@ -50,7 +50,10 @@ class Reduction(OpDef):
 
     def emit(self, x, *, axis, keepdims):
         # The method form skips np.sum's Python wrapper: half the cost on small arrays.
-        return f"{x}.{self.name}({_axis_args(axis, keepdims)[2:]})"
+        # (Every name in emitted code holds a numpy value; a literal number does not.)
+        if x.isidentifier():
+            return f"{x}.{self.name}({_axis_args(axis, keepdims)[2:]})"
+        return f"np.{self.name}({x}{_axis_args(axis, keepdims)})"
 
 
 def _axis_args(axis, keepdims):
