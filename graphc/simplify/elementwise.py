@@ -29,7 +29,7 @@ from ..dispatch import const as make_const
 from ..dispatch import is_weak, make_node
 from ..errors import GraphcError
 from ..ir import Symbol, origin_scope, toposort
-from .rewrites import ShapeClasses
+from .rewrites import ShapeClasses, remake
 from .sympy_bridge import Converter, node_to_sympy, number_to_sympy
 
 MAX_CLUSTER = 40  # operations per cluster handed to sympy
@@ -350,7 +350,7 @@ def _apply(outputs, nodes, plans):
         if all(a is b for a, b in zip(inputs, node.inputs)):
             return node
         with origin_scope(node.origin):
-            return make_node(node.opdef, inputs, node.attrs, name=node.name)
+            return remake(node, inputs)
 
     for node in nodes:
         if id(node) not in needed:

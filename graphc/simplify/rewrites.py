@@ -21,7 +21,7 @@ from typing import Callable
 import numpy as np
 
 from .. import ops
-from ..dispatch import is_weak
+from ..dispatch import dtype_key, is_weak, make_node
 from ..ir import Symbol, _origin_override, origin_scope, toposort
 from .passes import _fold_rule, _is_const, _value
 
@@ -109,6 +109,23 @@ def walk_new(root: Symbol, known) -> list[Symbol]:
                 seen.add(id(x))
                 stack.append((x, False))
     return order
+
+
+def _same_type(a: Symbol, b: Symbol) -> bool:
+    if a.shape != b.shape:
+        return False
+    ka, kb = dtype_key(a), dtype_key(b)
+    return type(ka) is type(kb) and ka == kb
+
+
+def remake(node: Symbol, inputs: tuple) -> Symbol:
+    """`node`'s op on new inputs. When they have the old inputs' shapes and dtypes (as seen
+    by promotion), the shape and dtype rules would give the same answers: skip them."""
+    if getattr(node.opdef, "node_type", None) is None and len(inputs) == len(node.inputs) \
+            and all(_same_type(a, b) for a, b in zip(inputs, node.inputs)):
+        return Symbol(node.opdef, inputs, node.attrs, node.shape, node.dtype, name=node.name,
+                      origin=node.origin, weak=node.weak)
+    return make_node(node.opdef, inputs, node.attrs, name=node.name)
 
 
 def _scalar(x: Symbol) -> bool:
@@ -367,9 +384,7 @@ class _Rewriter:
         return False
 
     def remake(self, node: Symbol, inputs) -> Symbol:
-        from ..dispatch import make_node
-
-        return make_node(node.opdef, tuple(inputs), node.attrs, name=node.name)
+        return remake(node, tuple(inputs))
 
     def step(self, node: Symbol, inputs: tuple):
         """One rule application (the first that fires), or None."""
