@@ -7,8 +7,8 @@ stops growing at `MAX_CLUSTER` operations, so a 1000-step recurrence becomes man
 clusters instead of one huge sympy expression.
 
 Each cluster is written in sympy's *safe* form (see `sympy_bridge`), a few equivalent forms
-are tried (sympy's own normal form, `expand`, `factor_terms`, `cse`, and `sympy.simplify` for
-small clusters while the time budget lasts), each is converted back, and the smallest one
+are tried (sympy's own normal form, `expand`, `factor_terms`, `cse`, and `cancel` and
+`trigsimp` for small clusters while the time budget lasts), each is converted back, and the smallest one
 replaces the cluster only if it has strictly fewer operations. Results are cached by the
 cluster's structure (operations, wiring, constants, leaf dtypes), so the repeated steps of an
 unrolled loop cost one sympy call in all.
@@ -34,7 +34,7 @@ from .sympy_bridge import Converter, node_to_sympy, number_to_sympy
 
 MAX_CLUSTER = 40  # operations per cluster handed to sympy
 MAX_TREE = 400  # the cluster as a tree (shared parts repeated), bounding sympy's walks
-SIMPLIFY_CLUSTER = 8  # clusters up to this size also try sympy.simplify
+SIMPLIFY_CLUSTER = 8  # clusters up to this size also try sympy's cancel and trigsimp
 TIME_BUDGET = 1.0  # seconds of sympy per call of the pass; later clusters wait for a cache hit
 CACHE_SIZE = 4096
 
@@ -199,7 +199,10 @@ def _candidates(e0, size: int, deadline: float):
         yield expanded, ()
         yield sp.factor_terms(expanded), ()
     if size <= SIMPLIFY_CLUSTER and time.perf_counter() < deadline:
-        yield sp.simplify(e0), ()
+        # The parts of sympy.simplify that pay here (sympy.simplify itself would also import
+        # sympy.physics, most of a second, on first use).
+        yield sp.cancel(e0), ()
+        yield sp.trigsimp(e0), ()
 
 
 def plan_cluster(members: list[Symbol], leaves: list[Symbol], deadline: float):
