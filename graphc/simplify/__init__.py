@@ -50,9 +50,14 @@ def count_ops(outputs) -> int:
     return sum(1 for n in toposort(list(outputs)) if n.op not in _NOT_OPS)
 
 
-# Nodes that the default pipeline has produced (id -> node): a fixed point of it, so a later
-# run (gc.compile of an already simplified gradient) does not walk into them again.
-_NORMAL: weakref.WeakValueDictionary = weakref.WeakValueDictionary()
+# Nodes that the default pipeline has produced (id -> node), per pipeline (it is a list one
+# may edit): a fixed point of it, so a later run (gc.compile of an already simplified
+# gradient) does not walk into them again.
+_NORMAL: dict[tuple, weakref.WeakValueDictionary] = {}
+
+
+def _normal() -> weakref.WeakValueDictionary:
+    return _NORMAL.setdefault(tuple(PIPELINE), weakref.WeakValueDictionary())
 _TAKES_KNOWN = (rewrite, simplify_elementwise, cse)
 _IDEMPOTENT = (rewrite, cse)  # a second run on an unchanged graph changes nothing
 
@@ -61,13 +66,14 @@ def _frontier(outputs) -> dict:
     """The normal-form nodes where a walk from `outputs` can stop (id -> node)."""
     known: dict = {}
     seen: set = set()
+    normal = _normal()
     stack = list(outputs)
     while stack:
         n = stack.pop()
         if id(n) in seen:
             continue
         seen.add(id(n))
-        if _NORMAL.get(id(n)) is n:
+        if normal.get(id(n)) is n:
             known[id(n)] = n
         else:
             stack.extend(n.inputs)
@@ -101,8 +107,9 @@ def run(outputs, passes=None):
         if not again:
             break
     if default:
+        normal = _normal()
         for n in toposort(outputs, stop=list(known.values())):
-            _NORMAL[id(n)] = n
+            normal[id(n)] = n
     return outputs
 
 

@@ -66,3 +66,17 @@ def test_op_counts_grow_linearly():
         a, _, y = _recurrence(steps)
         counts.append(S.count_ops(gc.grad(y, a)))
     assert counts[2] - counts[1] == 2 * (counts[1] - counts[0])
+
+
+def test_pipeline_is_an_editable_list():
+    """Switching passes off (an edited PIPELINE) gives unsimplified results, and does not make
+    the default pipeline skip those nodes later."""
+    x = gc.var("x")
+    saved = list(S.PIPELINE)
+    S.PIPELINE[:] = []
+    try:
+        raw = gc.grad(2 * gc.dot(x, x), x)
+    finally:
+        S.PIPELINE[:] = saved
+    assert str(raw) != "4*x"
+    assert str(gc.simplify(raw)) == "4*x"
