@@ -236,6 +236,15 @@ class Tensor(ArrayMixin):
 
     __str__ = __repr__
 
+    def __reduce__(self):
+        # pickle and copy.deepcopy: values, the flag and .grad; a recorded history cannot be
+        # carried along (as in PyTorch, only leaves can be serialised).
+        if self._node is not None:
+            raise GradError("only leaf tensors can be pickled or deep-copied (a tape cannot "
+                            "be carried along); use .detach() first")
+        grad = None if self._grad is None else self._grad._data
+        return (_rebuild, (self._data, self._rg, grad))
+
     # --- autograd --------------------------------------------------------------------
     def detach(self) -> Tensor:
         """A tensor sharing these values with no history (no gradient flows through it)."""
@@ -269,6 +278,13 @@ def _wrap(data: np.ndarray, rg: bool = False, node: Node | None = None) -> Tenso
     """A Tensor around an ndarray, without the checks of the public constructor."""
     t = _new_object(Tensor)
     t._data, t._rg, t._node, t._grad, t._retain = data, rg, node, None, False
+    return t
+
+
+def _rebuild(data: np.ndarray, rg: bool, grad) -> Tensor:
+    t = _wrap(data, rg)
+    if grad is not None:
+        t._grad = _wrap(grad)
     return t
 
 

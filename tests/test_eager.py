@@ -5,6 +5,8 @@ plus PyTorch's semantics around them (accumulation, freed graphs, no_grad, leave
 
 from __future__ import annotations
 
+import copy
+import pickle
 import sys
 
 import numpy as np
@@ -408,6 +410,19 @@ def test_eager_namespace_reaches_gc_functions():
     assert eager.dot is gc.dot and eager.tanh is gc.tanh
     with pytest.raises(AttributeError):
         eager.no_such_function  # noqa: B018
+
+
+def test_pickle_and_deepcopy_of_leaves():
+    x = eager.tensor([1.0, 2.0], requires_grad=True)
+    (x * x).sum().backward()
+    for y in (pickle.loads(pickle.dumps(x)), copy.deepcopy(x)):
+        assert y.requires_grad and y.is_leaf and y is not x
+        np.testing.assert_array_equal(y.numpy(), [1.0, 2.0])
+        np.testing.assert_array_equal(y.grad.numpy(), [2.0, 4.0])
+    with pytest.raises(gc.GradError, match="leaf"):
+        pickle.dumps(x * 2)
+    detached = pickle.loads(pickle.dumps((x * 2).detach()))
+    np.testing.assert_array_equal(detached.numpy(), [2.0, 4.0])
 
 
 def test_creators():
