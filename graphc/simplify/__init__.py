@@ -58,6 +58,8 @@ _NORMAL: dict[tuple, weakref.WeakValueDictionary] = {}
 
 def _normal() -> weakref.WeakValueDictionary:
     return _NORMAL.setdefault(tuple(PIPELINE), weakref.WeakValueDictionary())
+
+
 _TAKES_KNOWN = (rewrite, simplify_elementwise, cse)
 _IDEMPOTENT = (rewrite, cse)  # a second run on an unchanged graph changes nothing
 

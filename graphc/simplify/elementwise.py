@@ -8,10 +8,10 @@ clusters instead of one huge sympy expression.
 
 Each cluster is written in sympy's *safe* form (see `sympy_bridge`), a few equivalent forms
 are tried (sympy's own normal form, `expand`, `factor_terms`, `cse`, and `cancel` and
-`trigsimp` for small clusters while the time budget lasts), each is converted back, and the smallest one
-replaces the cluster only if it has strictly fewer operations. Results are cached by the
-cluster's structure (operations, wiring, constants, leaf dtypes), so the repeated steps of an
-unrolled loop cost one sympy call in all.
+`trigsimp` for small clusters while the time budget lasts), each is converted back, and the
+smallest one replaces the cluster only if it has strictly fewer operations. Results are cached
+by the cluster's structure (operations, wiring, constants, leaf dtypes), so the repeated steps
+of an unrolled loop cost one sympy call in all.
 
 What sympy may cancel: `x - x` -> 0 and `x/x` -> 1 also where x is inf/nan or 0 (so a nan
 from such an expression can become a number). A result that would drop a leaf and with it
