@@ -293,16 +293,13 @@ def explain(y: Symbol, wrt, head=None) -> Explanation:
     (1, '2*x')
     """
     from .autodiff import grad
-    from .simplify import PIPELINE, count_ops
+    from .simplify import count_ops, run
 
     _check(y)
     wrts = [wrt] if isinstance(wrt, Symbol) else list(wrt)
     raw = grad(y, wrts, head=head, simplify=False)
     stages = [("derived", count_ops(raw))]
-    current = list(raw)
-    for p in PIPELINE:
-        current = p(current)
-        stages.append((getattr(p, "__name__", repr(p)), count_ops(current)))
+    current = run(raw, trace=lambda name, outs: stages.append((name, count_ops(outs))))
     rows = []
     for i, (w, before, after) in enumerate(zip(wrts, raw, current)):
         name = w.name if w.op == "var" else to_str(w)

@@ -85,10 +85,11 @@ def _frontier(outputs) -> dict:
 MAX_ROUNDS = 3
 
 
-def run(outputs, passes=None):
+def run(outputs, passes=None, trace=None):
     """Apply `passes` (default `PIPELINE`) in order to a list of output symbols, again while a
     round changes the graph after its first pass (cse can merge what the sympy pass wrote,
-    which can open more simplification), at most `MAX_ROUNDS` times."""
+    which can open more simplification), at most `MAX_ROUNDS` times. `trace(name, outputs)`,
+    if given, sees the outputs after each pass that ran."""
     outputs = list(outputs)
     default = passes is None
     passes = PIPELINE if default else list(passes)
@@ -106,6 +107,8 @@ def run(outputs, passes=None):
             ran_at[p] = version
             again |= changed and i > 0
             outputs = new
+            if trace is not None:
+                trace(getattr(p, "__name__", repr(p)), outputs)
         if not again:
             break
     if default:
