@@ -33,8 +33,9 @@ from graphc.ops.base import Elementwise
 EXEMPT = {
     "var": "a leaf: every other test makes them",
     "const": "a leaf: every other test makes them",
-    "group": "multi-output packaging, only valid as a graph output (tests/test_group*)",
-    "get": "selects from tuple-valued nodes; tested with the control-flow ops that make them",
+    "group": "multi-output packaging, only valid as a graph output (test_executor, "
+             "test_serialize; and test_json_round_trip here)",
+    "get": "selects from tuple-valued nodes; covered by the control-flow recipes below",
 }
 
 
@@ -597,6 +598,38 @@ def test_stable_at_magnitude_1000(fn, args, rng):
     """Finite values and correct derivatives (to second order) for inputs of size 1000."""
     assert np.all(np.isfinite(np.asarray(fn(*args))))
     testing.assert_grads(fn, args, engines=testing.default_engines() + ("generic",), rng=rng)
+
+
+BINARY_ELEMENTWISE = [name for name, op in sorted(OPS.items())
+                      if isinstance(op, Elementwise) and op.nin == 2]
+BAD_SHAPES = {
+    "sum": (lambda x: gc.sum(x, axis=2), [(2, 3)]),
+    "mean": (lambda x: gc.mean(x, axis=(0, 0)), [(2, 3)]),
+    "matmul": (lambda a, b: a @ b, [(2, 3), (4, 2)]),
+    "dot": (gc.dot, [(2, 3), (2,)]),
+    "reshape": (lambda x: gc.reshape(x, (4, 2)), [(2, 3)]),
+    "transpose": (lambda x: gc.transpose(x, (0, 2, 1)), [(2, 3)]),
+    "broadcast_to": (lambda x: gc.broadcast_to(x, (2, 4)), [(3,)]),
+    "squeeze": (lambda x: gc.squeeze(x, axis=0), [(2, 3)]),
+    "concatenate": (lambda a, b: gc.concatenate([a, b], axis=0), [(2, 3), (2, 4)]),
+    "stack": (lambda a, b: gc.stack([a, b]), [(2, 3), (3, 2)]),
+    "getitem": (lambda x: x[0, 0, 0], [(2, 3)]),
+    "softmax": (lambda x: gc.softmax(x, axis=2), [(2, 3)]),
+    "cross_entropy": (lambda x, y: gc.cross_entropy(x, y), [(2, 3), (3,)]),
+    "mse_loss": (gc.mse_loss, [(2, 3), (4,)]),
+}
+
+
+@pytest.mark.parametrize("name", BINARY_ELEMENTWISE + sorted(BAD_SHAPES))
+def test_shape_errors_name_the_op_and_the_line(name):
+    """Shapes that do not fit raise ShapeError when the node is built (static shapes),
+    naming the operation and this file's line."""
+    fn, shapes = BAD_SHAPES.get(name, (OPS[name], [(2, 3), (4,)]))
+    xs = [gc.var(f"x{i}", shape) for i, shape in enumerate(shapes)]
+    with pytest.raises(gc.ShapeError) as info:
+        fn(*xs)
+    message = str(info.value)
+    assert name in message and "test_registry.py:" in message, message
 
 
 def test_stop_gradient_blocks_derivatives(rng):
