@@ -116,7 +116,7 @@ def test_for_range_with_symbolic_bound_becomes_fori_loop():
     x, n = gc.var("x"), gc.var("n", dtype=np.int64)
     y = power_sum(x, n)
     f = gc.compile([x, n], [y, gc.grad(y, x)])
-    assert "for i in range(1, n):" in f.source
+    assert "for i in np.arange(1, n):" in f.source
     value, grad = f(np.float64(0.5), np.int64(5))
     assert value == pytest.approx(sum(0.5 ** k / k for k in range(1, 5)))
     assert grad == pytest.approx(sum(0.5 ** (k - 1) for k in range(1, 5)))
@@ -219,7 +219,7 @@ def test_break_and_continue_in_symbolic_loops():
     assert "while " in f.source
     y = partial_sum(x, n)
     f = gc.compile([x, n], [y, gc.grad(y, x)])
-    assert "for i in range(0, n):" in f.source
+    assert "for i in np.arange(0, n):" in f.source
     for xv, nv in ((2.0, 10), (1.0, 6), (20.0, 10), (1.0, 2)):
         value, grad = f(np.float64(xv), np.int64(nv))
         slope = (partial_sum_reference(xv + 1e-3, nv) - partial_sum_reference(xv, nv)) / 1e-3

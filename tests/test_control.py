@@ -171,7 +171,7 @@ def test_fori_loop_with_symbolic_bounds():
     for i in range(1, 4):
         ref = ref * np.cos(ref * i) + 0.3
     np.testing.assert_allclose(f(**args), ref)
-    assert "for i in range(1, n):" in f.source
+    assert "for i in np.arange(1, n):" in f.source
 
 
 def test_scan_values_gradients_and_reverse():
