@@ -134,10 +134,27 @@ def _attr_key(value):
     return ("id", id(value))
 
 
-def _input_key(x: Symbol):
+_COMMUTATIVE = frozenset({"add", "multiply", "maximum", "minimum", "equal", "not_equal"})
+
+
+def _input_key(x: Symbol, inexact: bool):
+    """A Python number by value (by float value where the result is inexact anyway: `x + 1`
+    and `x + 1.0` are the same node for a float x); anything else by identity."""
     if x.op == "const" and is_weak(_value(x)):
-        return ("number", type(_value(x)).__name__, repr(_value(x)))
-    return id(x)
+        v = _value(x)
+        if inexact and not isinstance(v, complex):
+            return (1, repr(float(v)))
+        return (1, f"{type(v).__name__}:{v!r}")
+    return (0, id(x))
+
+
+def _node_key(node: Symbol, inputs: tuple):
+    inexact = node.dtype is not None and node.dtype.kind in "fc"
+    keys = [_input_key(x, inexact) for x in inputs]
+    if node.op in _COMMUTATIVE:
+        keys.sort()
+    attrs = tuple(sorted((k, _attr_key(v)) for k, v in node.attrs.items()))
+    return (node.op, tuple(keys), attrs, None if node.dtype is None else node.dtype.str)
 
 
 def cse(outputs, known=None):
@@ -156,8 +173,7 @@ def cse(outputs, known=None):
             # compare them by value below.
             memo[id(node)] = node
             continue
-        key = (node.op, tuple(_input_key(x) for x in inputs),
-               tuple(sorted((k, _attr_key(v)) for k, v in node.attrs.items())))
+        key = _node_key(node, inputs)
         if node.op == "const":
             key += (type(_value(node)).__name__,)
         if known and id(node) in known:
