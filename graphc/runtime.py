@@ -10,8 +10,8 @@ import numpy as np
 
 from .errors import ShapeError
 
-HELPERS = ("_sum_to", "_index_grad", "_product_vjp", "_logsumexp", "_softmax", "_log_softmax",
-           "_cross_entropy", "_one_hot")
+HELPERS = ("_sum_to", "_split_like", "_index_grad", "_product_vjp", "_logsumexp", "_softmax",
+           "_log_softmax", "_cross_entropy", "_one_hot")
 
 
 def _sum_to(x, shape):
@@ -41,6 +41,14 @@ def _product_vjp(g, a, b, side):
         ct = g2 @ np.swapaxes(b2, -1, -2) if side == 0 else np.swapaxes(a2, -1, -2) @ g2
         return _sum_to(ct, (a2 if side == 0 else b2).shape).reshape((a, b)[side].shape)
     return _sum_to(ct, (a if side == 0 else b).shape)
+
+
+def _split_like(g, xs, axis, index):
+    """The piece of `g` along `axis` that the concatenation of `xs` took from xs[index]."""
+    start = sum(np.shape(x)[axis] for x in xs[:index])
+    cut = [slice(None)] * np.ndim(g)
+    cut[axis] = slice(start, start + np.shape(xs[index])[axis])
+    return np.asarray(g)[tuple(cut)]
 
 
 def _index_grad(x, like, index):

@@ -63,6 +63,7 @@ SAMPLES = {
     "stack": [lambda: gc.stack([a, b], axis=-1), lambda: gc.stack([c, c, c])],
     "getitem": [lambda: a[1, 0:3:2], lambda: a[None, ..., -1], lambda: a[:, 0], lambda: a[1:]],
     "index_grad": [lambda: ops.index_grad(c, a, index=(0,))],
+    "split_like": [lambda: ops.split_like(gc.concatenate([a, b]), a, b, axis=0, index=1)],
     "get": [lambda: ops.get(gc.Group([a, b]), index=1)],
     "matmul": [lambda: a @ d, lambda: gc.matmul(c, d), lambda: gc.var("e") @ gc.var("f")],
     "dot": [lambda: gc.dot(c, c), lambda: gc.dot(a, d), lambda: gc.dot(gc.var("e"), s)],

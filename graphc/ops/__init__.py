@@ -8,10 +8,10 @@ from __future__ import annotations
 from .base import OPS, OpDef, register  # noqa: F401
 from .elementwise import *  # noqa: F401,F403
 from .elementwise import abs, add, divide, equal, multiply, negative, power, subtract  # noqa
-from .linalg import dot, matmul, outer  # noqa: F401
+from .linalg import dot, matmul, outer, product_vjp  # noqa: F401
 from .nn import cross_entropy, log_softmax, mse_loss, one_hot, softmax  # noqa: F401
 from .reduce import logsumexp, max, mean, min, norm, prod, reduced_size, sum  # noqa: F401
 from . import control as _control  # noqa: F401  (cond, while_loop, fori_loop, scan)
 from .shape import (astype, broadcast_like, broadcast_to, concatenate, expand_dims,  # noqa
-                    get, getitem, index_grad, reshape, reshape_like, squeeze, stack,
-                    stop_gradient, sum_to, transpose)
+                    get, getitem, index_grad, reshape, reshape_like, split_like, squeeze,
+                    stack, stop_gradient, sum_to, transpose)

@@ -487,24 +487,78 @@ class Concatenate(_Join):
         return tuple(out)
 
     def vjp(self, g, y, *xs, axis):
-        sizes = [None if x.shape is None else x.shape[axis] for x in map(_static, xs)]
-        if None in sizes:
-            raise GradError("concatenate: the gradient needs the sizes along the axis; "
-                            "declare the inputs' shapes")
-        cts, start = [], 0
-        for size in sizes:
-            index = (Ellipsis, slice(start, start + size)) if axis < 0 else \
-                (slice(None),) * axis + (slice(start, start + size),)
-            if axis < 0:
-                index = index + (slice(None),) * (-axis - 1)
-            cts.append(getitem(g, index))
-            start += size
-        return tuple(cts)
+        # Static slices when the sizes along the axis are known, else `split_like` finds
+        # them when data is bound (and specialisation makes it a static slice).
+        pieces = _pieces(g, xs, axis)
+        if pieces is not None:
+            return pieces
+        return tuple(split_like(g, *xs, axis=axis, index=i) for i in range(len(xs)))
 
     def jvp(self, ts, y, *xs, axis):
         if all(t is None for t in ts):
             return None
         return concatenate([zeros_like(x) if t is None else t for t, x in zip(ts, xs)], axis)
+
+
+def _pieces(g, xs, axis):
+    """`g` cut along `axis` into pieces the sizes of `xs` (static slices), or None when a
+    size is unknown."""
+    shapes = [_static(x).shape for x in xs]
+    if any(s is None or s[axis] is None for s in shapes):
+        return None
+    cts, start = [], 0
+    for shape in shapes:
+        cut = slice(start, start + shape[axis])
+        index = (slice(None),) * axis + (cut,) if axis >= 0 else \
+            (Ellipsis, cut) + (slice(None),) * (-axis - 1)
+        cts.append(getitem(g, index))
+        start += shape[axis]
+    return tuple(cts)
+
+
+class SplitLike(OpDef):
+    """The piece of `g` (a concatenation of arrays shaped like `xs` along `axis`) that comes
+    from `xs[index]`: the VJP of concatenate before the sizes are known."""
+
+    name, nin, attr_names = "split_like", None, ("axis", "index")
+    nondiff_inputs = range(1, 1 << 62)  # the inputs after g give only their shapes
+
+    def prepare(self, g, *xs, axis, index):
+        return (g,) + xs, self.check_attrs({"axis": axis, "index": index})
+
+    def check_attrs(self, attrs):
+        axis, index = attrs.get("axis"), attrs.get("index")
+        if not all(isinstance(v, int) and not isinstance(v, bool) for v in (axis, index)) \
+                or index < 0:
+            raise ShapeError(f"split_like: axis and index must be ints (index >= 0), got "
+                             f"axis={axis!r}, index={index!r}")
+        return {"axis": axis, "index": index}
+
+    def shape(self, g, *shapes, axis, index):
+        if index >= len(shapes):
+            raise ShapeError(f"split_like: index {index} out of range for {len(shapes)} "
+                             "arrays")
+        return shapes[index]
+
+    def dtype(self, g, *dtypes, axis, index):
+        return g
+
+    def impl(self, g, *xs, axis, index):
+        return runtime._split_like(g, xs, axis, index)
+
+    def emit(self, g, *xs, axis, index):
+        return f"_split_like({g}, ({', '.join(xs)},), {axis}, {index})"
+
+    def vjp(self, gbar, y, g, *xs, axis, index):
+        parts = [gbar if i == index else zeros_like(x) for i, x in enumerate(xs)]
+        return (concatenate(parts, axis),) + (None,) * len(xs)
+
+    def jvp(self, ts, y, g, *xs, axis, index):
+        return None if ts[0] is None else split_like(ts[0], *xs, axis=axis, index=index)
+
+    def resolve(self, g, *xs, axis, index):
+        pieces = _pieces(g, xs, axis)
+        return None if pieces is None else pieces[index]
 
 
 class Stack(_Join):
@@ -671,6 +725,7 @@ reshape_like = register(ReshapeLike())
 expand_dims = register(ExpandDims())
 squeeze = register(Squeeze())
 concatenate = register(Concatenate())
+split_like = register(SplitLike())
 stack = register(Stack())
 getitem = register(GetItem())
 index_grad = register(IndexGrad())

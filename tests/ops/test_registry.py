@@ -268,10 +268,12 @@ RECIPES.update({
                       ref=lambda x, axis=None: np.squeeze(x, axis)),
     "concatenate": Recipe([(((2, 3), (1, 3)), {"axis": 0}), (((2, 3), (2, 2)), {"axis": -1}),
                            (((3,), (2,), (1,)), {})],
-                          call=_join, ref=lambda *xs, axis=0: np.concatenate(xs, axis),
-                          generic="its VJP needs the sizes along the axis (a GradError "
-                                  "asks to declare the shapes)",
-                          unshaped="its VJP needs the sizes along the axis"),
+                          call=_join, ref=lambda *xs, axis=0: np.concatenate(xs, axis)),
+    "split_like": Recipe([(((5, 3), (2, 3), (3, 3)), {"axis": 0, "index": 1}),
+                          (((2, 5), (2, 2), (2, 3)), {"axis": -1, "index": 0}),
+                          (((2, 6), (2, 1), (2, 2), (2, 3)), {"axis": 1, "index": 2})],
+                         ref=lambda g, *xs, axis, index: np.split(
+                             g, np.cumsum([x.shape[axis] for x in xs])[:-1], axis)[index]),
     "stack": Recipe([(((3,), (3,)), {}), (((2, 3), (2, 3), (2, 3)), {"axis": -1}),
                      (((), ()), {}), (((2,), (2,)), {"axis": 1})],
                     call=_join, ref=lambda *xs, axis=0: np.stack(xs, axis)),
