@@ -195,6 +195,8 @@ class Emitter:
         for i, node in enumerate(nodes):
             for x in _uses(node):
                 last_use[id(x)] = i
+        for o in outputs:  # outputs outlive the block, and so do the buffers they may view
+            last_use[id(o)] = len(nodes)
         for i in range(len(nodes) - 1, -1, -1):
             # A result that may be a view (x.T, reshape, indexing) keeps its inputs' buffers
             # alive as long as itself: they must not be overwritten in place before.

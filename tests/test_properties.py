@@ -15,7 +15,7 @@ two match finite differences through `graphc.testing.assert_grads`.
 from __future__ import annotations
 
 import numpy as np
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 import graphc as gc
@@ -165,7 +165,15 @@ def test_compiled_equals_numpy(drawn, seed):
             np.testing.assert_allclose(out, expected, rtol=1e-10, atol=1e-12)
 
 
+# Found by this test: an output that is a view (broadcast_to) of a buffer that codegen then
+# overwrote in place.
+VIEW_OF_REUSED_BUFFER = (("where", ("leaf", "a"),
+                          ("mse_loss", ("reduce", "sum", "last", (3,), ("leaf", "b")),
+                           ("unary", "tanh", ("leaf", "c")))), (2, 3))
+
+
 @given(drawn=trees(), seed=st.integers(0, 2 ** 16))
+@example(drawn=VIEW_OF_REUSED_BUFFER, seed=174)
 def test_gradients_match_finite_differences(drawn, seed):
     tree, _ = drawn
     fn, args, rng = function(tree), leaves(seed), np.random.default_rng(seed)
@@ -175,3 +183,14 @@ def test_gradients_match_finite_differences(drawn, seed):
     engines = tuple(e for e in testing.default_engines() if e != "compiled") + ("generic",)
     testing.assert_grads(fn, args, order=2, engines=engines, rng=rng)
     testing.assert_grads(fn, args, order=1, engines=("compiled",), rng=rng)
+
+
+def test_outputs_that_view_a_buffer_keep_it():
+    """A view returned as an output (broadcast_to of a temporary) keeps its buffer from
+    being reused in place by a later operation."""
+    x = gc.var("x", (None,))
+    t = x * 2.0
+    f = gc.compile([x], [gc.broadcast_to(t, (3,)), gc.sum(-t)], simplify=False)
+    view, total = f(np.ones(1))
+    np.testing.assert_array_equal(view, [2.0, 2.0, 2.0])
+    assert total == -2.0
