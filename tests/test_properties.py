@@ -7,6 +7,9 @@ defined only on part of the real line get a guard that maps any real into their 
 composition is smooth almost everywhere and finite. Shapes are tracked while drawing, so
 every tree is well formed with any declaration of the vars.
 
+View ops (reversed slices, transposes, reshapes, broadcasts) are mixed in, since emitted code
+reuses dead buffers in place and must never write into one that a live view shares.
+
 Properties: the compiled program equals the plain numpy evaluation of the same `gc` calls
 (with and without simplification, shapes declared or not), and gradients of all orders up to
 two match finite differences through `graphc.testing.assert_grads`.
@@ -45,6 +48,26 @@ BINARY = ["add", "subtract", "multiply", "maximum", "minimum", "divide", "power"
 REDUCTIONS = ["sum", "mean", "max", "min", "logsumexp", "prod"]
 
 
+# Ops that may return views of their input (which codegen must never overwrite in place),
+# each keeping every shape broadcastable with every other one.
+VIEWS = {
+    "reverse_first": lambda e, shape: e[::-1],
+    "reverse_last": lambda e, shape: e[..., ::-1],
+    "double_T": lambda e, shape: e.T.T,
+    "reshape": lambda e, shape: gc.reshape(e, shape),
+    "expand": lambda e, shape: gc.expand_dims(e, 0),
+    "broadcast": lambda e, shape: gc.broadcast_to(e, _broadcast(shape, (2, 3))),
+}
+
+
+def _viewed(how, shape):
+    if how == "expand":
+        return (1,) + shape
+    if how == "broadcast":
+        return _broadcast(shape, (2, 3))
+    return shape
+
+
 def _broadcast(*shapes):
     return tuple(np.broadcast_shapes(*shapes))
 
@@ -71,7 +94,7 @@ def trees(draw, depth=3):
         name = draw(st.sampled_from(sorted(LEAVES)))
         return ("leaf", name), LEAVES[name]
     kind = draw(st.sampled_from(["unary", "guarded", "binary", "binary", "reduce", "softmax",
-                                 "where", "matmul", "loss"]))
+                                 "where", "matmul", "loss", "view"]))
     child, shape = draw(trees(depth=depth - 1))
     if kind == "unary":
         return ("unary", draw(st.sampled_from(UNARY)), child), shape
@@ -89,6 +112,11 @@ def trees(draw, depth=3):
     if kind == "where":
         other, oshape = draw(trees(depth=depth - 1))
         return ("where", child, other), _broadcast(shape, oshape)
+    if kind == "view":
+        how = draw(st.sampled_from(sorted(VIEWS) if shape else ["reshape", "broadcast"]))
+        if how == "expand" and len(shape) > 2:
+            how = "reshape"
+        return ("view", how, shape, child), _viewed(how, shape)
     if kind == "matmul" and shape[-1:] == (3,):
         return ("matmul", child), shape
     if kind == "loss":
@@ -124,6 +152,8 @@ def build(tree, env):
     if kind == "where":
         left, right = build(tree[1], env), build(tree[2], env)
         return gc.where(left > right, left * right, gc.sin(right))
+    if kind == "view":
+        return VIEWS[tree[1]](build(tree[3], env), tree[2])
     if kind == "matmul":
         return gc.tanh(build(tree[1], env) @ env["w"])
     if kind == "cross_entropy":
