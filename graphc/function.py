@@ -90,7 +90,10 @@ def optimize(outputs: Sequence[Symbol], simplify: bool) -> list[Symbol]:
     outputs = passes.run(outputs, passes.SPECIALIZE)
     if not simplify:
         return outputs
-    return passes.run(passes.run(outputs), passes.SPECIALIZE)
+    outputs = passes.run(passes.run(outputs), passes.SPECIALIZE)
+    # One full CSE over the program: values and gradients simplified separately (gc.grad
+    # then gc.compile) meet here, and share `sin(x)`, `x**2`, ... computed once.
+    return passes.cse(outputs)
 
 
 class Function:
