@@ -37,6 +37,7 @@ class ValueAndGrad:
         except (TypeError, ValueError):  # builtins without a signature
             self._signature = None
         self._cache: dict = {}
+        self._fast: dict = {}  # (shape, dtype) per argument -> compiled, for ndarray calls
         self._last = None
         functools.update_wrapper(self, fn)
 
@@ -56,6 +57,18 @@ class ValueAndGrad:
         return names
 
     def __call__(self, *args, **kwargs):
+        if not kwargs:  # the fast path: arrays of a signature seen before
+            try:
+                compiled = self._fast[tuple([(a.shape, a.dtype) for a in args])]
+            except (AttributeError, KeyError):
+                pass
+            else:
+                self._last = compiled
+                results = compiled(*args)
+                return results[0], (results[1] if self._single else results[1:])
+        return self._call(args, kwargs)
+
+    def _call(self, args, kwargs):
         nargs = len(args)
         for i in self.argnums:
             if not -nargs <= i < nargs:
@@ -78,6 +91,8 @@ class ValueAndGrad:
         if compiled is None:
             compiled = self._cache[key] = self._trace(names, arrays, nargs)
         self._last = compiled
+        if not kwargs and all(a is b for a, b in zip(arrays, args)):
+            self._fast[tuple((a.shape, a.dtype) for a in arrays)] = compiled
         results = compiled(*arrays)
         value, grads = results[0], tuple(results[1:])
         return value, (grads[0] if self._single else grads)
