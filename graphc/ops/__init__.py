@@ -12,6 +12,6 @@ from .linalg import dot, matmul, outer, product_vjp  # noqa: F401
 from .nn import cross_entropy, log_softmax, mse_loss, one_hot, softmax  # noqa: F401
 from .reduce import logsumexp, max, mean, min, norm, prod, reduced_size, sum  # noqa: F401
 from . import control as _control  # noqa: F401  (cond, while_loop, fori_loop, scan)
-from .shape import (astype, broadcast_like, broadcast_to, concatenate, expand_dims,  # noqa
-                    get, getitem, index_grad, reshape, reshape_like, split_like, squeeze,
-                    stack, stop_gradient, sum_to, transpose)
+from .select import concatenate, getitem, index_grad, split_like, stack  # noqa: F401
+from .shape import (astype, broadcast_like, broadcast_to, expand_dims, get,  # noqa: F401
+                    reshape, reshape_like, squeeze, stop_gradient, sum_to, transpose)
