@@ -533,7 +533,10 @@ def from_sympy(expr, leaves) -> Symbol:
     """
     from ..dispatch import const, make_node
 
-    expr = sp.sympify(expr)
+    if isinstance(expr, (int, float, complex)) and not isinstance(expr, bool):
+        expr = sp.sympify(expr)
+    if not isinstance(expr, sp.Basic):  # never parse a string: that would evaluate it
+        raise GraphcError(f"from_sympy: expected a sympy expression, got {type(expr).__name__}")
     by_name = {}
     for key, value in dict(leaves).items():
         by_name[key if isinstance(key, str) else str(key)] = value
