@@ -145,7 +145,11 @@ def run_grad(args, out=None) -> None:
 
     shapes = _parse_shapes(args.shape)
     point = _parse_values(args.at, shapes)
-    parsed = parse(args.expr, shapes=shapes)
+    # A value given with --at fixes its var's shape (and dtype): the gradients are then
+    # derived for those shapes and print in their simplest form (mean(...), not sum_to(...)).
+    known = {**{n: a.shape for n, a in point.items()}, **shapes}
+    parsed = parse(args.expr, shapes=known,
+                   dtypes={n: a.dtype for n, a in point.items() if n not in shapes})
     expr, variables = parsed.expr, dict(parsed.vars)
     wrt_names = list(dict.fromkeys(args.wrt))
     for name in wrt_names:
