@@ -202,7 +202,19 @@ def _candidates(e0, size: int, deadline: float):
         # The parts of sympy.simplify that pay here (sympy.simplify itself would also import
         # sympy.physics, most of a second, on first use).
         yield sp.cancel(e0), ()
-        yield sp.trigsimp(e0), ()
+        if _trig_pairs(e0):
+            yield sp.trigsimp(e0), ()
+
+
+_TRIG = (sp.sin, sp.cos, sp.tan, sp.sinh, sp.cosh, sp.tanh)
+
+
+def _trig_pairs(e) -> bool:
+    """Does `e` hold two different trigonometric or hyperbolic functions (sin and cos,
+    tanh and cosh, ...)? Only then can trigsimp's identities shorten it; it is the costliest
+    candidate (most of a cold compile of a deep tanh network), so skip it otherwise."""
+    heads = {type(f) for f in e.atoms(*_TRIG)}
+    return len(heads) > 1
 
 
 def plan_cluster(members: list[Symbol], leaves: list[Symbol], deadline: float):
