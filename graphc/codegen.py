@@ -184,13 +184,12 @@ class Emitter:
         """Emit the statements computing `outputs` (nodes in `stop` or already named are
         taken as given) and return the expressions of the outputs."""
         out_names = out_names or {}
-        given = list(stop) + [n for n in toposort(outputs) if id(n) in self.names]
-        nodes = [n for n in toposort(outputs, stop=given)
-                 if id(n) not in self.names and n.op not in ("const", "var")]
-        for n in toposort(outputs, stop=given):
+        reached = toposort(outputs, stop_ids={id(s) for s in stop} | self.names.keys())
+        for n in reached:
             if n.op == "var" and id(n) not in self.names:
                 raise GraphcError(f"{format_origin(n.origin)}: var {n.name!r} is not an input "
                                   "of this program")
+        nodes = [n for n in reached if id(n) not in self.names and n.op not in ("const", "var")]
         last_use: dict[int, int] = {}
         for i, node in enumerate(nodes):
             for x in _uses(node):

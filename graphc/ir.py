@@ -248,15 +248,17 @@ def flatten_outputs(outputs) -> list[Symbol]:
     return flat
 
 
-def toposort(outputs: Iterable[Symbol], stop: Iterable[Symbol] = ()) -> list[Symbol]:
+def toposort(outputs: Iterable[Symbol], stop: Iterable[Symbol] = (),
+             stop_ids: set[int] | None = None) -> list[Symbol]:
     """Nodes reachable from `outputs`, inputs before users, in depth-first left-to-right order.
 
-    Iterative, so graphs of any depth work. Nodes in `stop` are listed but not entered.
+    Iterative, so graphs of any depth work. Nodes in `stop` (or whose ids are in `stop_ids`)
+    are listed but not entered.
     """
     order: list[Symbol] = []
     done: set[int] = set()
     entered: set[int] = set()
-    leaves = {id(s) for s in stop}
+    leaves = {id(s) for s in stop} | (stop_ids or set())
     for root in outputs:
         stack = [root]
         while stack:
