@@ -214,6 +214,8 @@ class Emitter:
         return [self.expr(o) for o in outputs]
 
     def _emit_nodes(self, nodes, indent, out_names, last_use, keep, local) -> None:
+        taken = _plan_free_buffers(nodes, out_names, last_use, keep)
+        kept_alive = {id(b) for b in taken.values()}
         for i, node in enumerate(nodes):
             if id(node) in self.names:  # written by a control-flow block: one of its results
                 local.add(id(node))
@@ -222,6 +224,8 @@ class Emitter:
             # A node with a caller-given name is assigned to it, not written into a buffer.
             reuse = None if id(node) in out_names else \
                 _reusable_input(node, i, last_use, local, keep)
+            if reuse is None and id(node) in taken:
+                reuse = taken[id(node)]  # a dead temporary's buffer (planned above)
             target = out_names.get(id(node)) or (
                 self.names[id(reuse)] if reuse is not None else self.namer.temp())
             block = getattr(node.opdef, "emit_block", None)
@@ -236,7 +240,7 @@ class Emitter:
             local.add(id(node))
             dead = [self.names[id(x)] for x in _uses(node)
                     if last_use.get(id(x)) == i and id(x) in local and id(x) not in keep
-                    and x is not reuse]
+                    and x is not reuse and id(x) not in kept_alive]
             if dead:
                 self.statement(indent, "del " + ", ".join(dict.fromkeys(dead)))
 
@@ -248,6 +252,42 @@ class Emitter:
     def result_name(self, node: Symbol) -> str:
         """The name `node`'s value gets: the caller's output name, or a new temporary."""
         return self.block_out_names.get(id(node)) or self.namer.temp()
+
+
+def _writes_out(node: Symbol) -> bool:
+    """Can `node` be emitted as `np.<ufunc>(..., out=buffer)` of its own shape and dtype?"""
+    fn = getattr(node.opdef, "fn", None)
+    return (isinstance(fn, np.ufunc) and fn.nout == 1 and bool(node.shape)
+            and None not in node.shape and node.dtype is not None)
+
+
+def _owns_buffer(x: Symbol) -> bool:
+    """Is `x` a whole array of known shape that nothing else owns?"""
+    return x.opdef.fresh and bool(x.shape) and None not in x.shape and x.dtype is not None
+
+
+def _plan_free_buffers(nodes, out_names, last_use, keep) -> dict[int, Symbol]:
+    """id(node) -> a temporary, dead by then, whose buffer `node` writes into instead of
+    allocating (same shape and dtype). Simulates the emission order: an input reused in
+    place is not free; a buffer is free from its last use on (views keep it alive longer,
+    see `last_use`), and it is not `del`-ed when a later node takes it."""
+    free: dict[tuple, list[Symbol]] = {}
+    taken: dict[int, Symbol] = {}
+    local: set[int] = set()
+    for i, node in enumerate(nodes):
+        reuse = None if id(node) in out_names else \
+            _reusable_input(node, i, last_use, local, keep)
+        if reuse is None and id(node) not in out_names and _writes_out(node) \
+                and getattr(node.opdef, "emit_block", None) is None:
+            pool = free.get((node.shape, node.dtype.str))
+            if pool:
+                taken[id(node)] = pool.pop()
+        local.add(id(node))
+        for x in _uses(node):
+            if (last_use.get(id(x)) == i and id(x) in local and id(x) not in keep
+                    and x is not reuse and _owns_buffer(x)):
+                free.setdefault((x.shape, x.dtype.str), []).append(x)
+    return taken
 
 
 def _reusable_input(node: Symbol, i: int, last_use: dict, local: set, keep: set):
