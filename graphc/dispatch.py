@@ -6,7 +6,6 @@ Symbols among the inputs: build a graph node. Eager tensors: compute and record 
 
 from __future__ import annotations
 
-import numbers
 
 import numpy as np
 
@@ -130,7 +129,3 @@ def located(origin, message: str) -> str:
     code = origin_code(origin)
     text = f"{format_origin(origin)}: {message}"
     return f"{text}\n    {code}" if code else text
-
-
-def is_number(x) -> bool:
-    return isinstance(x, numbers.Number)

@@ -13,9 +13,7 @@ import contextlib
 import linecache
 import os
 import sys
-from typing import Any, Callable, Iterable, Sequence
-
-import numpy as np
+from typing import Callable, Iterable, Sequence
 
 from .errors import GraphcError
 from .mixin import ArrayMixin
@@ -318,28 +316,3 @@ def rebuild(outputs: Sequence[Symbol], rule: Rule | None = None,
                     new = make_node(node.opdef, new_inputs, node.attrs, name=node.name)
         memo[id(node)] = new
     return [memo[id(o)] for o in outputs]
-
-
-def is_constant(node: Symbol) -> bool:
-    return node.op == "const"
-
-
-def const_value(node: Symbol) -> Any:
-    return node.attrs["value"]
-
-
-def is_scalar_const(node: Symbol, value: float | None = None) -> bool:
-    """True for a constant that is a number (optionally equal to `value`) of any shape."""
-    if node.op != "const":
-        return False
-    v = node.attrs["value"]
-    if isinstance(v, np.ndarray):
-        if v.size == 0 or v.dtype == object:
-            return False
-        first = v.flat[0]
-        if not np.all(v == first):
-            return False
-        v = first
-    if value is None:
-        return True
-    return bool(v == value)

@@ -11,8 +11,7 @@ import numpy as np
 from .. import ops
 from ..dispatch import const, is_weak, make_node
 from ..ir import Symbol, origin_scope, rebuild, toposort
-from ..errors import ShapeError
-from ..ops.base import broadcast_shapes, known
+from ..ops.base import known
 
 FOLD_LIMIT = 1 << 16  # constant results larger than this stay as computations
 
