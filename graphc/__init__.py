@@ -75,3 +75,29 @@ def Group(symbols) -> Symbol:
 # Last: `gc.function` is the decorator, not the submodule graphc.function (importing a
 # submodule binds its name on the package, so this must follow every such import).
 from .autograph import function  # noqa: E402
+
+__all__ = [
+    # define
+    "var", "const", "Group", "Symbol", "Graph",
+    # differentiate
+    "grad", "jvp", "jacobian", "hessian", "simplify", "value_and_grad", "check_grad",
+    # inspect
+    "explain", "latex", "to_networkx", "to_dot", "draw",
+    # compile and run
+    "compile", "Function", "Executor",
+    # control flow
+    "cond", "while_loop", "fori_loop", "scan", "function",
+    # save and load
+    "load", "load_json",
+    # errors
+    "GraphcError", "ShapeError", "DTypeError", "BindError", "GradError", "GradientCheckError",
+    "SerializationError", "ParseError",
+    # operations (numpy's names)
+    "abs", "add", "arccos", "arcsin", "arctan", "astype", "broadcast_to", "clip",
+    "concatenate", "cos", "cosh", "cross_entropy", "divide", "dot", "exp", "expand_dims",
+    "expm1", "log", "log1p", "log_softmax", "logsumexp", "matmul", "max", "maximum", "mean",
+    "min", "minimum", "mse_loss", "multiply", "negative", "norm", "ones_like", "outer",
+    "power", "prod", "relu", "reshape", "sigmoid", "sign", "sin", "sinh", "softmax",
+    "softplus", "sqrt", "square", "squeeze", "stack", "stop_gradient", "subtract", "sum",
+    "tan", "tanh", "transpose", "where", "zeros_like",
+]
