@@ -21,6 +21,7 @@ tensor([ 0.,  4.,  8., 12.])
 from __future__ import annotations
 
 import functools
+import threading
 
 import numpy as np
 
@@ -37,7 +38,18 @@ __all__ = ["Tensor", "tensor", "from_numpy", "arange", "zeros", "ones", "randn",
 
 float32, float64, int32, int64 = np.float32, np.float64, np.int32, np.int64
 
-_grad_enabled = True
+class _GradState(threading.local):
+    """Grad mode, one per thread (as in PyTorch): every thread starts with it enabled, and
+    `no_grad`, `enable_grad` and `backward()` change only their own thread's. `saved` holds
+    the modes to restore on leaving each open block, so that one context manager object may
+    be entered by several threads at once."""
+
+    def __init__(self):
+        self.enabled = True
+        self.saved = []
+
+
+_grad_state = _GradState()
 _new_object = object.__new__
 # Ops that give fresh values with no path back to their input (as in PyTorch).
 _NO_RECORD = frozenset(("stop_gradient", "zeros_like", "ones_like"))
@@ -375,13 +387,13 @@ class _GradMode:
     enabled = False
 
     def __enter__(self):
-        global _grad_enabled
-        self._prev = _grad_enabled
-        _grad_enabled = self.enabled
+        state = _grad_state
+        state.saved.append(state.enabled)
+        state.enabled = self.enabled
 
     def __exit__(self, *exc):
-        global _grad_enabled
-        _grad_enabled = self._prev
+        state = _grad_state
+        state.enabled = state.saved.pop()
         return False
 
     def __call__(self, fn):
@@ -406,7 +418,13 @@ class enable_grad(_GradMode):
 
 
 def is_grad_enabled() -> bool:
-    return _grad_enabled
+    """Whether operations in this thread record for backward (each thread has its own mode).
+
+    >>> with no_grad():
+    ...     is_grad_enabled()
+    False
+    """
+    return _grad_state.enabled
 
 
 def _mode(create: bool) -> _GradMode:
@@ -443,7 +461,7 @@ def _apply(op, inputs: tuple, attrs: dict) -> Tensor:
     if op.name in _ADAPTERS and isinstance(inputs[0], Tensor) \
             and out.shape == inputs[0]._data.shape:
         return inputs[0]
-    if record and _grad_enabled and op.differentiable and out.dtype.kind in "fc" \
+    if record and _grad_state.enabled and op.differentiable and out.dtype.kind in "fc" \
             and op.name not in _NO_RECORD:
         return _wrap(out, True, Node(op, inputs, args, attrs, mask))
     return _wrap(out)
