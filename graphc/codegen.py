@@ -66,18 +66,23 @@ class Namer:
 
 
 def literal(value) -> str | None:
-    """Source text for a Python number, or None when it must be a bound constant."""
-    if isinstance(value, bool):
-        return repr(value)
-    if isinstance(value, int):
-        text = repr(value)
-    elif isinstance(value, float):
+    """Source text for a Python number, or None when it must be a bound constant.
+
+    Only exact builtin numbers are written, each by its builtin type's own `__repr__`
+    (a subclass's `__repr__` is never called: its text would become code).
+    """
+    kind = type(value)
+    if kind is bool:
+        return "True" if value else "False"
+    if kind is int:
+        text = int.__repr__(value)
+    elif kind is float:
         if math.isnan(value):
             return "np.nan"
         if math.isinf(value):
             return "np.inf" if value > 0 else "(-np.inf)"
-        text = repr(value)
-    elif isinstance(value, complex):
+        text = float.__repr__(value)
+    elif kind is complex:
         return f"complex({literal(value.real)}, {literal(value.imag)})"
     else:
         return None

@@ -52,6 +52,32 @@ def is_weak(value) -> bool:
     return isinstance(value, (bool, int, float, complex)) and not isinstance(value, np.generic)
 
 
+def exact_number(value):
+    """A Python number as the builtin `bool`/`int`/`float`/`complex` holding its value.
+
+    A subclass (an `IntEnum` member, a float with its own `__repr__`) becomes the builtin
+    value through the builtin type's own slots, so nothing it overrides is called: the graph
+    and the code emitted from it only ever hold exact builtin numbers.
+
+    >>> import enum
+    >>> class Two(enum.IntEnum):
+    ...     TWO = 2
+    >>> v = exact_number(Two.TWO)
+    >>> v, type(v)
+    (2, <class 'int'>)
+    """
+    kind = type(value)
+    if kind in (bool, int, float, complex):
+        return value
+    if isinstance(value, int):  # bool cannot be subclassed
+        return int.__int__(value)
+    if isinstance(value, float):
+        return float.__float__(value)
+    if isinstance(value, complex):
+        return complex(complex.real.__get__(value), complex.imag.__get__(value))
+    raise TypeError(f"exact_number: not a Python number: {kind.__name__}")
+
+
 def const(value, name: str | None = None) -> Symbol:
     """A constant node; Python numbers stay weakly typed, arrays are copied read-only."""
     from .ops import OPS
@@ -62,8 +88,8 @@ def const(value, name: str | None = None) -> Symbol:
         raise GraphcError("an eager tensor cannot be used in a symbolic graph; "
                           "pass tensor.numpy() to use its value as a constant")
     if is_weak(value):
-        arr = np.asarray(value)
-        stored = value
+        stored = exact_number(value)
+        arr = np.asarray(stored)
     else:
         try:
             arr = np.array(value)

@@ -180,7 +180,8 @@ class ProductVJP(OpDef):
         side, kind = attrs.get("side"), attrs.get("kind")
         if side not in (0, 1) or isinstance(side, bool) or kind not in ("dot", "matmul"):
             raise ShapeError(f"product_vjp: bad attrs side={side!r}, kind={kind!r}")
-        return {"side": side, "kind": kind}
+        # Exact builtins (side is emitted).
+        return {"side": int(side), "kind": "dot" if kind == "dot" else "matmul"}
 
     def shape(self, g, a, b, *, side, kind):
         return (a, b)[side]

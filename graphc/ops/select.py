@@ -110,7 +110,7 @@ class SplitLike(OpDef):
                 or index < 0:
             raise ShapeError(f"split_like: axis and index must be ints (index >= 0), got "
                              f"axis={axis!r}, index={index!r}")
-        return {"axis": axis, "index": index}
+        return {"axis": int(axis), "index": int(index)}  # exact ints: they are emitted
 
     def shape(self, g, *shapes, axis, index):
         if index >= len(shapes):

@@ -448,7 +448,7 @@ class Get(OpDef):
         index = attrs["index"]
         if not isinstance(index, int) or isinstance(index, bool) or index < 0:
             raise ShapeError(f"get: index must be a non-negative int, got {index!r}")
-        return {"index": index}
+        return {"index": int(index)}  # an exact int: it is emitted
 
     def shape(self, s, *, index):
         return None
