@@ -59,6 +59,13 @@ def recording_creations():
         _creation_logs.pop()
 
 
+class LoadedOrigin(tuple):
+    """The (file, line) of a node read from JSON: data that is printed as `file:line`, never
+    a file to read (the document may name any file, a device or a FIFO)."""
+
+    __slots__ = ()
+
+
 def format_origin(origin: tuple[str, int] | None) -> str:
     if origin is None:
         return "<unknown>"
@@ -67,11 +74,12 @@ def format_origin(origin: tuple[str, int] | None) -> str:
 
 
 def origin_code(origin: tuple[str, int] | None) -> str:
-    if origin is None:
+    """The source line at `origin`, stripped; "" for a loaded origin or an unreadable one."""
+    if origin is None or isinstance(origin, LoadedOrigin):
         return ""
     filename = origin[0]
-    # Only regular files or registered source: a loaded graph's origin is data and could
-    # name a device or a FIFO, which reading would hang on.
+    # Only regular files or registered source (an origin made by `user_origin` names a
+    # code object's file).
     if filename not in linecache.cache and not os.path.isfile(filename):
         return ""
     return linecache.getline(filename, origin[1]).strip()

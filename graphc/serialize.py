@@ -12,11 +12,13 @@ Nodes are listed in topological order with ids 0, 1, 2, ... (an id is its positi
 input must name an earlier id, so a loaded graph cannot have a cycle. Keys at their default
 (no inputs, no attrs, no name, unknown shape or dtype, no origin) are left out. An origin
 names the user's file by its index in ``files`` (the file:line that made the node, kept as
-data; loading never reads that file). Attr values are JSON values; what JSON cannot say is
-written as a one-key object: tuples are lists, and ``{"$float": "nan"}``,
-``{"$complex": [re, im]}``, ``{"$array": {"dtype", "shape", "data"}}`` (little-endian bytes in
-base64, so every value, NaN and inf included, comes back bit for bit), ``{"$scalar": ...}``
-(a numpy scalar), ``{"$dtype": "<f4"}``, ``{"$dict": [[k, v], ...]}``,
+data: printed as ``file:line`` in messages, never read, by loading or by any later error
+message; a name is printable and at most 4096 characters). Attr values are JSON values;
+what JSON cannot say is written as a one-key object: tuples are lists, and
+``{"$float": "nan"}``, ``{"$complex": [re, im]}``,
+``{"$array": {"dtype", "shape", "data"}}`` (little-endian bytes in base64, so every value,
+NaN and inf included, comes back bit for bit), ``{"$scalar": ...}`` (a numpy scalar),
+``{"$dtype": "<f4"}``, ``{"$dict": [[k, v], ...]}``,
 ``{"$slice": [start, stop, step]}``, ``{"$ellipsis": null}`` and ``{"$graph": GRAPH}`` (a
 sub-graph held by a control-flow op, with its own ids; its ``inputs`` are its parameter vars).
 
@@ -35,13 +37,14 @@ from typing import Any, Sequence
 import numpy as np
 
 from .errors import SerializationError
-from .ir import Graph, Symbol, origin_scope, toposort
+from .ir import Graph, LoadedOrigin, Symbol, origin_scope, toposort
 
 FORMAT = "graphc"
 VERSION = 1
 
 _MAX_DEPTH = 64  # nesting of attr values and sub-graphs
 _INT_RANGE = (-2 ** 63, 2 ** 64)  # integers numpy can hold without an object dtype
+_MAX_FILE_NAME = 4096  # characters of an origin's file name
 _TAGS = ("$float", "$complex", "$array", "$scalar", "$dtype", "$dict", "$slice", "$ellipsis",
          "$graph")
 
@@ -263,8 +266,10 @@ def _decode_document(doc):
     if kind not in ("symbol", "list"):
         _fail(f'"kind" must be "symbol" or "list", got {kind!r}')
     files = doc.get("files", [])
-    if not isinstance(files, list) or not all(isinstance(f, str) for f in files):
-        _fail('"files" must be a list of file names')
+    if not isinstance(files, list) or not all(
+            isinstance(f, str) and len(f) <= _MAX_FILE_NAME and f.isprintable() for f in files):
+        _fail(f'"files" must be a list of file names (printable, at most {_MAX_FILE_NAME} '
+              "characters)")
     graph = doc.get("graph")
     if not isinstance(graph, dict):
         _fail(f'"graph" must be an object, got {_type(graph)}')
@@ -383,10 +388,11 @@ def _decode_origin(origin, where: str, files: Sequence[str]):
         return None
     if (not isinstance(origin, list) or len(origin) != 2 or type(origin[0]) is not int
             or not 0 <= origin[0] < len(files) or type(origin[1]) is not int
-            or origin[1] < 0):
+            or not 0 <= origin[1] < 2 ** 31):
         _fail(f"{where}: origin must be [file id, line] with a file id below {len(files)}, "
               f"got {origin!r}")
-    return (files[origin[0]], origin[1])
+    # Marked as loaded: printed as file:line, never opened.
+    return LoadedOrigin((files[origin[0]], origin[1]))
 
 
 def _build_var(inputs, attrs, name, shape, dtype, where):

@@ -4,6 +4,8 @@ files, `gc.load` reads only bounded regular files, and `np.matrix` data is plain
 from __future__ import annotations
 
 import enum
+import json
+import linecache
 
 import numpy as np
 import pytest
@@ -57,3 +59,60 @@ def test_literal_writes_only_exact_builtins(tmp_path):
     evil = _evil_number(float, tmp_path / "pwned")(1.5)
     assert literal(evil) is None  # a subclass is never formatted
     assert literal(1.5) == "1.5" and literal(-2) == "(-2)" and literal(True) == "True"
+
+
+def _graph_with_origin(sym, filename: str, line: int = 1) -> str:
+    """`sym`'s JSON with every origin pointing at `filename`:`line`."""
+    doc = json.loads(sym.tojson())
+    doc["files"] = [filename]
+    for node in doc["graph"]["nodes"]:
+        node["origin"] = [0, line]
+    return json.dumps(doc)
+
+
+@pytest.fixture
+def secret_file(tmp_path, monkeypatch):
+    """A file holding a secret, and the list of file names linecache is asked for."""
+    path = tmp_path / "secret.txt"
+    path.write_text("TOPSECRET=hunter2\n")
+    asked = []
+    for fn in ("getline", "getlines", "updatecache"):
+        real = getattr(linecache, fn)
+
+        def spy(filename, *args, _real=real, **kwargs):
+            asked.append(filename)
+            return _real(filename, *args, **kwargs)
+
+        monkeypatch.setattr(linecache, fn, spy)
+    return str(path), asked
+
+
+def test_loaded_origin_is_never_read_by_a_shape_error(secret_file):
+    path, asked = secret_file
+    x, y = gc.var("x"), gc.var("y")
+    z = gc.load_json(_graph_with_origin(x + y, path))
+    assert z.where() == f"{path}:1"
+    f = gc.compile([gc.var("x"), gc.var("y")], z)
+    with pytest.raises(gc.ShapeError) as info:
+        f(np.zeros(2), np.zeros(3))
+    assert f"{path}:1" in str(info.value)
+    assert "TOPSECRET" not in str(info.value) and path not in asked
+
+
+def test_loaded_origin_is_never_read_by_a_runtime_note(secret_file):
+    path, asked = secret_file
+    x, y = gc.var("x"), gc.var("y")
+    z = gc.load_json(_graph_with_origin(x ** y, path))
+    f = gc.compile([gc.var("x"), gc.var("y")], z, simplify=False)
+    with pytest.raises(Exception) as info:  # numpy: integers to negative integer powers
+        f(np.arange(3), np.array(-1))
+    notes = str(info.value) + "\n".join(getattr(info.value, "__notes__", []))
+    assert f"defined at {path}:1" in notes
+    assert "TOPSECRET" not in notes and path not in asked
+
+
+@pytest.mark.parametrize("name", ["x" * 5000, "a\nb.py", "\x00"],
+                         ids=["long", "newline", "nul"])
+def test_origin_file_names_are_bounded(name):
+    with pytest.raises(gc.SerializationError, match="file names"):
+        gc.load_json(_graph_with_origin(gc.var("x") * 2, name))
