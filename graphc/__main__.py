@@ -152,11 +152,7 @@ def run_grad(args, out=None) -> None:
                    dtypes={n: a.dtype for n, a in point.items() if n not in shapes})
     expr, variables = parsed.expr, dict(parsed.vars)
     wrt_names = list(dict.fromkeys(args.wrt))
-    for name in wrt_names:
-        if name not in variables:
-            # Not in the expression: its gradient is zero (gc.grad's rule), but say so.
-            variables[name] = gc.var(name, shape=shapes.get(name))
-    for option, names in (("--shape", shapes), ("--at", point)):
+    for option, names in (("--wrt", wrt_names), ("--shape", shapes), ("--at", point)):
         for name in names:
             if name not in variables:
                 raise CommandError(f"{option} names {name!r}, which is not a variable of the "

@@ -5,14 +5,14 @@ table's `vjp`/`jvp`, and `None` stands for a symbolic zero.
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Mapping, Sequence
 
 import numpy as np
 
 from . import ops
 from .dispatch import const
 from .errors import DTypeError, GradError, HeadShapeError
-from .ir import Symbol, format_origin, origin_scope, toposort
+from .ir import Symbol, format_origin, merged_var, origin_scope, toposort, unify_vars
 from .ops.base import fmt_shape
 
 
@@ -27,12 +27,35 @@ def _check_differentiable(x: Symbol) -> None:
                          "gradients")
 
 
-def _as_symbols(wrt, what="wrt"):
-    items = [wrt] if isinstance(wrt, Symbol) else list(wrt)
+def _as_symbols(wrt, what="wrt", names: bool = False):
+    kinds = (Symbol, str) if names else Symbol
+    items = [wrt] if isinstance(wrt, kinds) else list(wrt)
     for w in items:
-        if not isinstance(w, Symbol):
-            raise GradError(f"grad: {what} must be graphc symbols, got {type(w).__name__}")
+        if not isinstance(w, kinds):
+            raise GradError(f"grad: {what} must be graphc symbols{' or var names' * names}, "
+                            f"got {type(w).__name__}")
     return items
+
+
+def resolve(outputs: Sequence[Symbol], items: Sequence, what: str):
+    """`outputs` with one node per var name (`ir.unify_vars`), and the node of that graph
+    that each of `items` stands for: a var name or a var means the graph's argument of that
+    name (a var the graph lacks stands for itself, and gets a zero derivative; a name it
+    lacks is a GradError listing the arguments), another node is itself."""
+    canon, outputs, memo = unify_vars(outputs)
+    targets = []
+    for w in items:
+        if isinstance(w, str):
+            if w not in canon:
+                raise GradError(f"{what}: the graph has no argument named {w!r}; its "
+                                f"arguments are {list(canon)}")
+            targets.append(canon[w])
+        elif w.op == "var" and w.name in canon:
+            merged_var([canon[w.name], w])  # the same argument: declarations must agree
+            targets.append(canon[w.name])
+        else:
+            targets.append(memo.get(id(w), w))
+    return outputs, targets
 
 
 def _depends(nodes: list[Symbol], sources: Sequence[Symbol]) -> set[int]:
@@ -133,8 +156,10 @@ def grad(y, wrt, head=None, simplify: bool = True):
     ----------
     y : Symbol
         A scalar (size-1) output, or any output when `head` is given.
-    wrt : Symbol or list/tuple of Symbols
-        Floating vars (or intermediate nodes) to differentiate with respect to.
+    wrt : Symbol, str, or list/tuple of them
+        Floating vars (or intermediate nodes) to differentiate with respect to. Within a
+        graph a var is its name: a var, or its name as a string, stands for every var of
+        that name in `y`'s graph (their declarations must agree).
     head : Symbol or array, optional
         The output gradient, of `y`'s shape: the result is the gradient of
         ``sum(y * head)``, the vector-Jacobian product (PyTorch's ``backward(gradient=...)``).
@@ -143,8 +168,9 @@ def grad(y, wrt, head=None, simplify: bool = True):
 
     Returns
     -------
-    A symbol (`wrt` a symbol) or a list of symbols (`wrt` a list or tuple), each of its
-    input's shape; an input `y` does not depend on gets ``zeros_like``. The result is an
+    A symbol (`wrt` a symbol or name) or a list of symbols (`wrt` a list or tuple), each of
+    its input's shape; an input `y` does not depend on gets ``zeros_like`` (a name that `y`'s
+    graph does not contain is a `GradError` listing its arguments). The result is an
     ordinary symbol: print, compile, bind or differentiate it again.
 
     Raises
@@ -168,7 +194,7 @@ def grad(y, wrt, head=None, simplify: bool = True):
         raise GradError(f"grad: y must be a graphc symbol, got {type(y).__name__}")
     if y.op == "group":
         raise GradError("grad: y is a Group; differentiate one output, or their sum")
-    wrts = _as_symbols(wrt)
+    (y,), wrts = resolve([y], _as_symbols(wrt, names=True), "grad")
     for w in wrts:
         _check_differentiable(w)
     _check_differentiable_output(y)
@@ -182,7 +208,7 @@ def grad(y, wrt, head=None, simplify: bool = True):
         from .simplify import simplify as run_passes
 
         results = run_passes(results)
-    return results[0] if isinstance(wrt, Symbol) else results
+    return results[0] if isinstance(wrt, (Symbol, str)) else results
 
 
 def _check_differentiable_output(y: Symbol) -> None:
@@ -201,7 +227,8 @@ def _as_symbol(g, like: Symbol) -> Symbol:
 def jvp(y, tangents: dict, simplify: bool = True):
     """Forward-mode derivative of `y` (a symbol, or a list of them) along `tangents`.
 
-    `tangents` maps vars (or nodes) to tangent symbols or arrays of their shapes; the result
+    `tangents` maps vars, var names (or nodes) to tangent symbols or arrays of their shapes
+    (a var or a name stands for every var of that name in the graph); the result
     is the Jacobian-vector product ``J t``, of `y`'s shape (zeros where `y` does not depend
     on the tangents). The rules are the op table's `jvp`s, walked inputs first.
 
@@ -214,10 +241,18 @@ def jvp(y, tangents: dict, simplify: bool = True):
     0.0
     """
     outputs = _as_symbols(y, "y")
+    if not isinstance(tangents, Mapping):
+        raise GradError(f"jvp: tangents must be a dict var -> tangent, got "
+                        f"{type(tangents).__name__}")
+    for x in tangents:
+        if not isinstance(x, (Symbol, str)):
+            raise GradError(f"jvp: tangents must be keyed by symbols or var names, got "
+                            f"{type(x).__name__}")
+    outputs, keys = resolve(outputs, list(tangents), "jvp")
     seeds: dict[int, Symbol] = {}
-    for x, t in tangents.items():
-        if not isinstance(x, Symbol):
-            raise GradError(f"jvp: tangents must be keyed by symbols, got {type(x).__name__}")
+    for x, t in zip(keys, tangents.values()):
+        if id(x) in seeds:
+            raise GradError(f"jvp: two tangents for {_describe(x)}")
         _check_differentiable(x)
         t = t if isinstance(t, Symbol) else const(np.asarray(
             t, dtype=x.dtype if x.dtype is not None else None))
@@ -284,6 +319,9 @@ def jacobian(y: Symbol, x: Symbol, mode: str | None = None, simplify: bool = Tru
     """
     if mode not in (None, "rev", "fwd"):
         raise GradError(f"jacobian: mode must be 'rev', 'fwd' or None, got {mode!r}")
+    if not isinstance(y, Symbol):
+        raise GradError(f"jacobian: y must be a graphc symbol, got {type(y).__name__}")
+    (y,), (x,) = resolve([y], _as_symbols(x, "x", names=True), "jacobian")
     yshape, xshape = _static_shape(y, "jacobian"), _static_shape(x, "jacobian")
     m, n = int(np.prod(yshape)), int(np.prod(xshape))
     dtype = x.dtype if x.dtype is not None else np.float64
@@ -327,4 +365,7 @@ def hessian(y: Symbol, x: Symbol, simplify: bool = True) -> Symbol:
     array([[ 6.,  0.],
            [ 0., 12.]])
     """
+    if not isinstance(y, Symbol):
+        raise GradError(f"hessian: y must be a graphc symbol, got {type(y).__name__}")
+    (y,), (x,) = resolve([y], _as_symbols(x, "x", names=True), "hessian")
     return jacobian(grad(y, x, simplify=False), x, mode="fwd", simplify=simplify)

@@ -12,7 +12,7 @@ import difflib
 import numpy as np
 
 from .errors import BindError, DTypeError, ShapeError
-from .ir import Symbol, flatten_outputs, free_vars, rebuild, toposort
+from .ir import Symbol, flatten_outputs, merged_var, rebuild, toposort, var_groups
 from .ops import OPS
 from .ops.base import fmt_shape
 
@@ -25,10 +25,7 @@ GRAD_REQS = ("write", "add", "null")
 def argument_vars(sym) -> dict[str, list[Symbol]]:
     """name -> the var nodes of that name, in `list_arguments()` order (vars that share a
     name are one argument)."""
-    result: dict[str, list[Symbol]] = {}
-    for v in free_vars(flatten_outputs(sym)):
-        result.setdefault(v.name, []).append(v)
-    return result
+    return var_groups(flatten_outputs(sym))
 
 
 def output_names(sym) -> list[str]:
@@ -67,10 +64,9 @@ def _check_names(what: str, given, names: list[str]) -> None:
 
 
 def _declared(vars_: list[Symbol]):
-    """The first declared shape and dtype among vars sharing a name."""
-    shape = next((v.shape for v in vars_ if v.shape is not None), None)
-    dtype = next((v.dtype for v in vars_ if v.dtype is not None), None)
-    return shape, dtype
+    """The merged declared shape and dtype of vars sharing a name."""
+    v = merged_var(vars_)
+    return v.shape, v.dtype
 
 
 def _shape_tuple(what: str, name: str, value) -> tuple:

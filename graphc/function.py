@@ -16,7 +16,7 @@ import numpy as np
 from . import simplify as passes
 from .codegen import Program, emit_program
 from .errors import BindError, DTypeError, GraphcError, ShapeError
-from .ir import Symbol, flatten_outputs, free_vars, rebuild
+from .ir import Symbol, flatten_outputs, free_vars, rebuild, unify_vars
 from .ops.base import fmt_shape
 
 
@@ -107,10 +107,13 @@ class Function:
     """
 
     def __init__(self, inputs, outputs, simplify: bool = True, output_names=None):
-        self.inputs = check_inputs(inputs)
+        inputs = check_inputs(inputs)
         self._single = isinstance(outputs, Symbol) and outputs.op != "group"
-        self.outputs = flatten_outputs(outputs)
-        check_covered(self.inputs, self.outputs)
+        outputs = flatten_outputs(outputs)
+        check_covered(inputs, outputs)
+        # A var is its name: one node per name, with the most specific declaration.
+        canon, self.outputs, _ = unify_vars(outputs, inputs)
+        self.inputs = [canon[v.name] for v in inputs]
         self.simplify = simplify
         self.output_names = output_names
         self._names = [v.name for v in self.inputs]

@@ -15,7 +15,7 @@ import os
 import sys
 from typing import Callable, Iterable, Sequence
 
-from .errors import GraphcError
+from .errors import DTypeError, GraphcError, ShapeError
 from .mixin import ArrayMixin
 
 _PKG_DIR = os.path.dirname(os.path.abspath(__file__))
@@ -171,7 +171,7 @@ class Symbol(ArrayMixin):
     # MXNet-style surface (graphc.executor owns the work).
     def list_arguments(self) -> list[str]:
         # Vars that share a name are one argument (data is bound by name).
-        return list(dict.fromkeys(v.name for v in free_vars(flatten_outputs(self))))
+        return list(var_groups(flatten_outputs(self)))
 
     def list_outputs(self) -> list[str]:
         from .executor import output_names
@@ -287,6 +287,83 @@ def toposort(outputs: Iterable[Symbol], stop: Iterable[Symbol] = (),
 def free_vars(outputs: Iterable[Symbol]) -> list[Symbol]:
     """The var nodes reachable from `outputs`, in order of first appearance."""
     return [n for n in toposort(outputs) if n.op == "var"]
+
+
+def _shape_text(shape) -> str:
+    return "?" if shape is None else "(" + ", ".join(
+        "?" if d is None else str(d) for d in shape) + ("," if len(shape) == 1 else "") + ")"
+
+
+def _conflict(a: Symbol, b: Symbol) -> GraphcError | None:
+    """The error for two declarations of one name that cannot be one argument, or None."""
+    if a.shape is not None and b.shape is not None and (len(a.shape) != len(b.shape) or any(
+            p is not None and q is not None and p != q for p, q in zip(a.shape, b.shape))):
+        what, cls = (f"shape {_shape_text(a.shape)}", f"shape {_shape_text(b.shape)}"), \
+            ShapeError
+    elif a.dtype is not None and b.dtype is not None and a.dtype != b.dtype:
+        what, cls = (f"dtype {a.dtype}", f"dtype {b.dtype}"), DTypeError
+    else:
+        return None
+    return cls(f"var {a.name!r} is declared with {what[0]} at {a.where()} and with {what[1]} "
+               f"at {b.where()}: vars with the same name are one argument, so their "
+               "declarations must agree")
+
+
+def _same_dtype(a, b) -> bool:
+    # (np.dtype("float64") == None is True, so None is compared by identity)
+    return a is b if a is None or b is None else a == b
+
+
+def merged_var(vars_: Sequence[Symbol]) -> Symbol:
+    """The one argument that vars sharing a name stand for, with the most specific of their
+    declarations (the first var that has it, else a new var); conflicting declarations (rank,
+    a known dim or dtype) raise a ShapeError or DTypeError naming both lines."""
+    distinct: list[Symbol] = []
+    for v in vars_:
+        if any(v.shape == d.shape and _same_dtype(v.dtype, d.dtype) for d in distinct):
+            continue
+        for d in distinct:
+            error = _conflict(d, v)
+            if error is not None:
+                raise error
+        distinct.append(v)
+    if len(distinct) == 1:
+        return distinct[0]
+    shape = next((v.shape for v in distinct if v.shape is not None), None)
+    if shape is not None:
+        shape = tuple(next((v.shape[i] for v in distinct if v.shape is not None
+                            and v.shape[i] is not None), None) for i in range(len(shape)))
+    dtype = next((v.dtype for v in distinct if v.dtype is not None), None)
+    for v in distinct:
+        if v.shape == shape and _same_dtype(v.dtype, dtype):
+            return v
+    first = distinct[0]
+    return Symbol(first.opdef, (), {}, shape, dtype, name=first.name, origin=first.origin)
+
+
+def var_groups(outputs: Iterable[Symbol], extra: Sequence[Symbol] = ()) -> dict[str, list]:
+    """name -> the vars of that name (`extra` first, then those reachable from `outputs` in
+    order of first appearance), checked to be one argument each (see `merged_var`)."""
+    groups: dict[str, list[Symbol]] = {}
+    for v in list(extra) + free_vars(outputs):
+        groups.setdefault(v.name, []).append(v)
+    for vs in groups.values():
+        if len(vs) > 1:
+            merged_var(vs)
+    return groups
+
+
+def unify_vars(outputs: Sequence[Symbol], extra: Sequence[Symbol] = ()):
+    """Within a graph a var is its name: `(canon, outputs, memo)` where `canon` maps each
+    name to its one var (`merged_var`), `outputs` are rebuilt on those (the same objects when
+    each name already has one node) and `memo` maps id(old node) -> new node."""
+    groups = var_groups(outputs, extra)
+    canon = {name: merged_var(vs) for name, vs in groups.items()}
+    memo: dict[int, Symbol] = {}
+    if all(all(v is canon[name] for v in vs) for name, vs in groups.items()):
+        return canon, list(outputs), memo
+    outputs = rebuild(outputs, lambda n, _: canon[n.name] if n.op == "var" else None, memo)
+    return canon, outputs, memo
 
 
 def users(nodes: Sequence[Symbol]) -> dict[int, list[Symbol]]:

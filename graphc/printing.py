@@ -296,12 +296,12 @@ def explain(y: Symbol, wrt, head=None) -> Explanation:
     from .simplify import count_ops, run
 
     _check(y)
-    wrts = [wrt] if isinstance(wrt, Symbol) else list(wrt)
+    wrts = [wrt] if isinstance(wrt, (Symbol, str)) else list(wrt)
     raw = grad(y, wrts, head=head, simplify=False)
     stages = [("derived", count_ops(raw))]
     current = run(raw, trace=lambda name, outs: stages.append((name, count_ops(outs))))
     rows = []
     for i, (w, before, after) in enumerate(zip(wrts, raw, current)):
-        name = w.name if w.op == "var" else to_str(w)
+        name = w if isinstance(w, str) else w.name if w.op == "var" else to_str(w)
         rows.append(GradientRow(w, name, before, after, count_ops(before), count_ops(after)))
     return Explanation(y, rows, stages)

@@ -37,7 +37,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from .errors import SerializationError
-from .ir import Graph, LoadedOrigin, Symbol, origin_scope, toposort
+from .ir import Graph, LoadedOrigin, Symbol, origin_scope, toposort, var_groups
 
 FORMAT = "graphc"
 VERSION = 1
@@ -69,6 +69,7 @@ def tojson(sym) -> str:
     else:
         raise SerializationError(f"tojson: expected a graphc symbol or a list of symbols, "
                                  f"got {type(sym).__name__}")
+    var_groups(outputs)  # a var is its name: its declarations must agree
     writer = _Writer()
     graph = writer.graph([], outputs, depth=0)
     return _dump_document({"format": FORMAT, "version": VERSION, "kind": kind,

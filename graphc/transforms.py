@@ -155,7 +155,7 @@ def _step(dtype: np.dtype, eps) -> float:
 def check_grad(y, wrt, args: dict, eps=None, rtol: float = 1e-5, atol: float = 1e-8) -> float:
     """Compare `gc.grad(y, wrt)` with central finite differences at `args`.
 
-    `y` is a scalar symbol, `wrt` a var or a list of vars, `args` a dict name -> array for
+    `y` is a scalar symbol, `wrt` a var, a var name or a list of them, `args` a dict name -> array for
     every argument of `y`. Each entry is perturbed by a step chosen for its dtype (the cube
     root of its machine epsilon, unless `eps` is given). Returns the largest absolute
     difference; raises `GradientCheckError` naming the worst entry when some entry differs
@@ -168,14 +168,20 @@ def check_grad(y, wrt, args: dict, eps=None, rtol: float = 1e-5, atol: float = 1
     """
     if not isinstance(y, Symbol):
         raise GradError(f"check_grad: y must be a graphc symbol, got {type(y).__name__}")
-    wrts = [wrt] if isinstance(wrt, Symbol) else list(wrt)
-    for w in wrts:
-        if not isinstance(w, Symbol) or w.op != "var":
-            raise GradError(f"check_grad: wrt must be vars made with gc.var, got {w!r}")
+    wrts = [wrt] if isinstance(wrt, (Symbol, str)) else list(wrt)
+    vars_by_name = argument_vars(y)
+    for k, w in enumerate(wrts):
+        if isinstance(w, str):
+            if w not in vars_by_name:
+                raise GradError(f"check_grad: the graph has no argument named {w!r}; its "
+                                f"arguments are {list(vars_by_name)}")
+            wrts[k] = vars_by_name[w][0]
+        elif not isinstance(w, Symbol) or w.op != "var":
+            raise GradError(f"check_grad: wrt must be vars made with gc.var or their names, "
+                            f"got {w!r}")
     if not isinstance(args, dict):
         raise BindError(f"check_grad: args must be a dict name -> array, got "
                         f"{type(args).__name__}")
-    vars_by_name = argument_vars(y)
     for w in wrts:
         vars_by_name.setdefault(w.name, [w])
     names = list(vars_by_name)

@@ -58,11 +58,11 @@ def test_grad_without_at_prints_only_expressions(capsys):
     assert out.count("\n") == 3 and "df/dx = " in out and "df/dy = " in out
 
 
-def test_grad_of_var_not_in_expression_is_zero(capsys):
-    assert main(["grad", "x * 3", "--wrt", "x", "--wrt", "z", "--at", "x=2", "--at",
-                 "z=5"]) == 0
-    out = capsys.readouterr().out
-    assert values(out, "df/dx") == [3.0] and values(out, "df/dz") == [0.0]
+def test_wrt_a_name_not_in_the_expression_is_an_error(capsys):
+    assert main(["grad", "sin(x)", "--wrt", "z"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and captured.err.count("\n") == 1
+    assert "'z'" in captured.err and "variables: x" in captured.err
 
 
 @pytest.mark.parametrize("argv, message", [
