@@ -214,7 +214,9 @@ def cond(pred, true_fn: Callable, false_fn: Callable, *operands):
     if not _is_symbol(pred):
         if np.ndim(pred) != 0:
             raise ShapeError(f"cond: pred must be a scalar, got shape {np.shape(pred)}")
-        return true_fn(*operands) if pred else false_fn(*operands)
+        out = true_fn(*operands) if pred else false_fn(*operands)
+        return _eager_results(out, [pred, *operands]) if _any_eager([pred, *operands]) \
+            else out
     origin = user_origin()
     if pred.shape is not None and pred.shape != ():
         raise ShapeError(located(origin, f"cond: pred must be a scalar boolean, got shape "
@@ -382,6 +384,28 @@ def _python_scan(f, init, x_leaves, x_tree, reverse):
     tree = flatten(ys[0])[1]
     stacked = [ops.stack([row[j] for row in y_leaves]) for j in range(len(y_leaves[0]))]
     return carry, unflatten(tree, stacked)
+
+
+def _any_eager(values) -> bool:
+    return any(getattr(type(x), "_graphc_kind", None) == "eager" for x in values)
+
+
+def _eager_results(out, inputs):
+    """A cond branch's results in eager mode as tensors, as symbolic mode makes them symbols:
+    a branch may return a number or an array (a constant) where the other returns a tensor."""
+    from . import eager
+
+    leaves, tree = flatten(out)
+    converted = []
+    for k, v in enumerate(leaves):
+        if not _any_eager([v]):
+            try:
+                v = eager.tensor(v)
+            except GraphcError as exc:
+                raise GraphcError(located(user_origin(), f"cond: branch result {k} is not "
+                                                         f"an array: {exc}")) from None
+        converted.append(v)
+    return unflatten(tree, converted)
 
 
 def _tree_names(base: str, count: int) -> list[str]:

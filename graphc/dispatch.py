@@ -37,6 +37,8 @@ def apply(op, inputs: tuple, attrs: dict):
     for x in inputs:
         kind = _kinds[type(x)]
         if kind is None:
+            if type(x) in (list, tuple) and _holds_array_object(x):
+                return apply(op, tuple(_stacked(x) for x in inputs), attrs)
             continue
         if kind == "symbol":
             return make_node(op, inputs, attrs)
@@ -45,6 +47,24 @@ def apply(op, inputs: tuple, attrs: dict):
     if eager:
         return _eager_handler(op, inputs, attrs)
     return op.impl(*inputs, **attrs)
+
+
+def _holds_array_object(items) -> bool:
+    """A (nested) list or tuple that holds a symbol or an eager tensor."""
+    return any(_holds_array_object(v) if type(v) in (list, tuple) else
+               _kinds[type(v)] is not None for v in items)
+
+
+def _stacked(x):
+    """A list or tuple holding symbols or tensors as one array (numpy's reading of a nested
+    list as an array argument): `gc.mean([a, b])` is `gc.mean(gc.stack([a, b]))`."""
+    if type(x) not in (list, tuple) or not _holds_array_object(x):
+        return x
+    from .ops import stack
+
+    if not x:
+        return x
+    return stack([_stacked(v) for v in x])
 
 
 def is_weak(value) -> bool:

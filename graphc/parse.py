@@ -228,7 +228,7 @@ class _Builder:
         left = self.expr(node.left, depth + 1)
         right = self.expr(node.right, depth + 1)
         if name == "power" and not isinstance(right, Symbol):
-            if not isinstance(right, bool) and abs(right) > MAX_EXPONENT:
+            if not isinstance(right, bool) and not abs(right) <= MAX_EXPONENT:
                 self.fail(node, f"exponent {right!r} is too large (limit {MAX_EXPONENT})")
             if not isinstance(left, Symbol):
                 return self.fold(node, _checked_pow, left, right)
@@ -318,12 +318,10 @@ class _Builder:
         if name in ("broadcast_to", "reshape"):
             shape = kwargs.get("shape", args[1] if len(args) > 1 else None)
             self.check_size(node, shape)
-        if not any(_has_symbol(a) for a in args):
-            # Numbers alone would be computed right away; build a graph node instead.
-            for i, a in enumerate(args):
-                if not isinstance(a, tuple):
-                    args[i] = _const(a)
-                    break
+        if not any(_has_symbol(a) for a in args) and args:
+            # Numbers alone would be computed right away (to a numpy value, not a graph);
+            # a constant among them, even inside a list, makes the call build a node.
+            args[0] = _first_leaf_const(args[0])
         return self.apply(node, name, tuple(args), kwargs)
 
     def check_size(self, node, shape):
@@ -404,6 +402,15 @@ def _has_symbol(value) -> bool:
     if isinstance(value, tuple):
         return any(_has_symbol(v) for v in value)
     return isinstance(value, Symbol)
+
+
+def _first_leaf_const(value):
+    """`value` (a number or nested tuple of numbers) with its first number a constant."""
+    if not isinstance(value, tuple):
+        return _const(value)
+    if not value:
+        return value
+    return (_first_leaf_const(value[0]),) + value[1:]
 
 
 def _checked_pow(base, exponent):

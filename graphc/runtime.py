@@ -59,7 +59,12 @@ def _index_grad(x, like, index):
 
 
 def _logsumexp(x, axis, keepdims):
-    """log(sum(exp(x))) with the maximum shifted out (finite for large |x|)."""
+    """log(sum(exp(x))) with the maximum shifted out (finite for large |x|); -inf for an
+    empty sum, as scipy.special.logsumexp gives."""
+    x = np.asarray(x)
+    if x.size == 0:  # no maximum to shift out
+        with np.errstate(divide="ignore"):
+            return np.log(np.sum(np.exp(x), axis=axis, keepdims=keepdims))
     m = np.max(x, axis=axis, keepdims=True)
     m = np.where(np.isfinite(m), m, 0)
     out = np.log(np.sum(np.exp(x - m), axis=axis, keepdims=True)) + m
@@ -67,11 +72,18 @@ def _logsumexp(x, axis, keepdims):
 
 
 def _softmax(x, axis):
+    """exp(x) / sum(exp(x)) along `axis`, with the maximum shifted out; empty in, empty out
+    (as scipy.special.softmax)."""
+    if np.size(x) == 0:
+        return np.exp(x)
     e = np.exp(x - np.max(x, axis=axis, keepdims=True))
     return e / np.sum(e, axis=axis, keepdims=True)
 
 
 def _log_softmax(x, axis):
+    """x - logsumexp(x) along `axis`; empty in, empty out."""
+    if np.size(x) == 0:
+        return np.exp(x)
     s = x - np.max(x, axis=axis, keepdims=True)
     return s - np.log(np.sum(np.exp(s), axis=axis, keepdims=True))
 

@@ -105,6 +105,10 @@ class ValueAndGrad:
         vars_ = [var(n, shape=a.shape, dtype=a.dtype) for n, a in zip(names, arrays)]
         out = self.fn(*vars_[:nargs], **dict(zip(names[nargs:], vars_[nargs:])))
         if not isinstance(out, Symbol):
+            if isinstance(out, (tuple, list, dict)) or np.asarray(out).dtype.kind not in "biufc":
+                got = "None" if out is None else f"a {type(out).__name__}"
+                raise GradError(f"value_and_grad: {_fn_name(self.fn)} must return a scalar "
+                                f"(a gc expression of size 1), got {got}")
             out = const(out)
         if out.shape is not None and int(np.prod(out.shape)) != 1:
             raise GradError(f"value_and_grad: {_fn_name(self.fn)} must return a scalar, got "

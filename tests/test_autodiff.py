@@ -330,6 +330,9 @@ def test_value_and_grad_errors():
         gc.value_and_grad(lambda x: gc.sum(x), argnums=[0])
     with pytest.raises(gc.DTypeError):
         gc.value_and_grad(lambda x: gc.sum(x))("text")
+    for returned in [lambda x: (gc.sum(x), x), lambda x: [gc.sum(x)], lambda x: None]:
+        with pytest.raises(gc.GradError, match="must return a scalar"):
+            gc.value_and_grad(returned)(np.ones(3))
     # A function that ignores its argument has a zero gradient.
     value, g = gc.value_and_grad(lambda x: 3.0)(np.ones(2))
     assert value == 3.0

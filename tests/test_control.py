@@ -75,6 +75,18 @@ def test_cond_on_numbers_and_eager_tensors_runs_python():
     np.testing.assert_allclose(t.grad.numpy(), [3.0, 3.0])
 
 
+def test_eager_cond_gives_tensors_where_a_branch_returns_a_number():
+    t = eager.tensor(np.array(-2.0), requires_grad=True)
+    y = gc.cond(t > 0, lambda a: a * 2, lambda a: 0.0, t)
+    assert isinstance(y, eager.Tensor) and float(y) == 0.0
+    (y * t).backward()  # a constant times t: d/dt = 0.0
+    assert float(t.grad) == 0.0
+    pair = gc.cond(t < 0, lambda a: (a * 2, 1), lambda a: (0.0, 2), t)
+    assert all(isinstance(v, eager.Tensor) for v in pair)
+    with pytest.raises(gc.GraphcError, match="cond: branch result 0"):
+        gc.cond(t < 0, lambda a: "text", lambda a: a, t)
+
+
 def test_cond_errors_name_the_calling_line():
     x = gc.var("x", shape=(3,), dtype=np.float64)
     with pytest.raises(gc.ShapeError, match=_line(1)) as err:

@@ -74,6 +74,25 @@ def test_numbers_alone_stay_lazy_and_weak():
     assert y.dtype == np.float32  # a Python number does not promote
 
 
+@pytest.mark.parametrize("text,expected", [
+    # Found by fuzzing: a call on numbers alone inside a list is a graph node, so these are
+    # values (they raised numpy's "truth value of an array" and a "dtype object" error).
+    ("(0 ** stack([1e308, .5e-3, 1_000]))", [0.0, 0.0, 0.0]),
+    ("stack([0]) ** stack([0])", [1]),
+    ("2 ** stack([1, 2])", [2, 4]),
+    ("sum(concatenate(([1.0], [2.0])))", 3.0),
+])
+def test_calls_on_numbers_in_lists_are_graph_values(text, expected):
+    y, variables = parse(text)
+    assert isinstance(y, gc.Symbol) and not variables
+    np.testing.assert_array_equal(y.eval()[0], expected)
+
+
+def test_concatenate_of_scalars_is_a_parse_error_with_the_column():
+    with pytest.raises(gc.ParseError, match=r"same non-zero rank \(column 1: 'concatenate"):
+        parse("concatenate([1e999, 0, gc]) * 0")
+
+
 def test_gradient_of_a_parsed_expression():
     y, v = parse("2*dot(x, x)", shapes={"x": (4,)})
     f = gc.compile([v["x"]], gc.grad(y, v["x"]))

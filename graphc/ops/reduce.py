@@ -10,7 +10,8 @@ import numpy as np
 
 from .. import runtime
 from ..dispatch import const
-from .base import OpDef, check_axis_attr, normalize_axis, register
+from ..errors import ShapeError
+from .base import OpDef, check_axis_attr, fmt_shape, normalize_axis, register
 
 
 class Reduction(OpDef):
@@ -127,6 +128,16 @@ class Mean(Reduction):
 
 class Extremum(Reduction):
     """max/min: the gradient is shared evenly between tied entries."""
+
+    def shape(self, s, *, axis, keepdims):
+        out = super().shape(s, axis=axis, keepdims=keepdims)
+        if s is not None:
+            axes = normalize_axis(axis, len(s), self.name)
+            if any(s[a] == 0 for a in (range(len(s)) if axes is None else axes)):
+                raise ShapeError(f"{self.name}: the reduced axes of shape {fmt_shape(s)} are "
+                                 f"empty, and an empty {self.name} has no value (numpy "
+                                 "refuses it too)")
+        return out
 
     def _weights(self, y, x, axis, keepdims):
         hit = equal(x, broadcast_like(_expand(y, axis, keepdims), x)) * ones_like(x)

@@ -44,12 +44,13 @@ class Concatenate(_Join):
     name = "concatenate"
 
     def shape(self, *shapes, axis):
+        ranks = {len(s) for s in shapes if s is not None}
+        if 0 in ranks or len(ranks) > 1:  # known even while another rank is not
+            raise ShapeError(f"concatenate: shapes {', '.join(map(fmt_shape, shapes))} "
+                             "need the same non-zero rank")
         if any(s is None for s in shapes):
             return None
         ndim = len(shapes[0])
-        if ndim == 0 or any(len(s) != ndim for s in shapes):
-            raise ShapeError(f"concatenate: shapes {', '.join(map(fmt_shape, shapes))} "
-                             "need the same non-zero rank")
         a = normalize_axis(axis, ndim, "concatenate")[0]
         out = []
         for i in range(ndim):
@@ -67,6 +68,7 @@ class Concatenate(_Join):
     def vjp(self, g, y, *xs, axis):
         # Static slices when the sizes along the axis are known, else `split_like` finds
         # them when data is bound (and specialisation makes it a static slice).
+        g = _like_output(g, y)
         pieces = _pieces(g, xs, axis)
         if pieces is not None:
             return pieces
@@ -82,7 +84,7 @@ def _pieces(g, xs, axis):
     """`g` cut along `axis` into pieces the sizes of `xs` (static slices), or None when a
     size is unknown."""
     shapes = [_static(x).shape for x in xs]
-    if any(s is None or s[axis] is None for s in shapes):
+    if any(s is None or not -len(s) <= axis < len(s) or s[axis] is None for s in shapes):
         return None
     cts, start = [], 0
     for shape in shapes:
@@ -156,6 +158,7 @@ class Stack(_Join):
         return base[:a] + (len(shapes),) + base[a:]
 
     def vjp(self, g, y, *xs, axis):
+        g = _like_output(g, y)
         if axis >= 0:
             return tuple(getitem(g, (slice(None),) * axis + (i,)) for i in range(len(xs)))
         tail = (slice(None),) * (-axis - 1)
@@ -165,6 +168,14 @@ class Stack(_Join):
         if all(t is None for t in ts):
             return None
         return stack([zeros_like(x) if t is None else t for t, x in zip(ts, xs)], axis)
+
+
+def _like_output(g, y):
+    """The cotangent `g` of a join's output `y`, broadcast to `y`'s shape when it came as a
+    scalar: an output of unknown shape is seeded with 1 (see `autodiff`), and the rules
+    above cut `g` along an axis."""
+    shape = getattr(g, "shape", ())
+    return broadcast_like(g, y) if shape == () else g
 
 
 def _static(x):
@@ -243,3 +254,4 @@ getitem = register(GetItem())
 index_grad = register(IndexGrad())
 
 from .elementwise import zeros_like  # noqa: E402
+from .shape import broadcast_like  # noqa: E402
