@@ -32,6 +32,8 @@ from __future__ import annotations
 import base64
 import json
 import math
+import os
+import stat
 from typing import Any, Sequence
 
 import numpy as np
@@ -42,6 +44,7 @@ from .ir import Graph, LoadedOrigin, Symbol, origin_scope, toposort, var_groups
 FORMAT = "graphc"
 VERSION = 1
 
+MAX_LOAD_BYTES = 64 * 2 ** 20  # the largest file `load` reads
 _MAX_DEPTH = 64  # nesting of attr values and sub-graphs
 _INT_RANGE = (-2 ** 63, 2 ** 64)  # integers numpy can hold without an object dtype
 _MAX_FILE_NAME = 4096  # characters of an origin's file name
@@ -220,12 +223,45 @@ def load_json(text) -> Symbol | list[Symbol]:
 
 
 def load(path) -> Symbol | list[Symbol]:
-    """Read a graph written by `sym.save(path)` (see `load_json`)."""
+    """Read a graph written by `sym.save(path)` (see `load_json`).
+
+    Only a regular file of at most `MAX_LOAD_BYTES` (64 MiB) is read: a device, a FIFO, a
+    directory or a larger file raises `SerializationError` before anything is read (a FIFO is
+    opened without waiting for a writer).
+
+    >>> import graphc as gc, os, tempfile
+    >>> path = os.path.join(tempfile.mkdtemp(), "graph.json")
+    >>> gc.sin(gc.var("x")).save(path)
+    >>> print(gc.load(path))
+    sin(x)
+    """
+    limit = MAX_LOAD_BYTES
     try:
-        with open(path, "rb") as fh:
-            data = fh.read()
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
     except (OSError, TypeError, ValueError) as exc:
         raise SerializationError(f"load: cannot read {path!r}: {exc}") from exc
+    try:
+        info = os.fstat(fd)  # of the file opened: it cannot be swapped after the check
+        if not stat.S_ISREG(info.st_mode):
+            raise SerializationError(f"load: {path!r} is not a regular file")
+        if info.st_size > limit:
+            raise SerializationError(f"load: {path!r} has {info.st_size} bytes, more than "
+                                     f"the limit of {limit} (serialize.MAX_LOAD_BYTES)")
+        chunks, size = [], 0
+        while size <= limit:  # a file that grew meanwhile is still caught
+            chunk = os.read(fd, limit + 1 - size)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+    except OSError as exc:
+        raise SerializationError(f"load: cannot read {path!r}: {exc}") from exc
+    finally:
+        os.close(fd)
+    data = b"".join(chunks)
+    if len(data) > limit:
+        raise SerializationError(f"load: {path!r} has more than the limit of {limit} bytes "
+                                 "(serialize.MAX_LOAD_BYTES)")
     return load_json(data)
 
 

@@ -6,11 +6,13 @@ from __future__ import annotations
 import enum
 import json
 import linecache
+import os
 
 import numpy as np
 import pytest
 
 import graphc as gc
+from graphc import serialize
 from graphc.codegen import literal
 
 
@@ -116,3 +118,41 @@ def test_loaded_origin_is_never_read_by_a_runtime_note(secret_file):
 def test_origin_file_names_are_bounded(name):
     with pytest.raises(gc.SerializationError, match="file names"):
         gc.load_json(_graph_with_origin(gc.var("x") * 2, name))
+
+
+def test_load_reads_a_regular_file(tmp_path):
+    path = tmp_path / "g.json"
+    gc.sin(gc.var("x")).save(path)
+    assert str(gc.load(path)) == "sin(x)"
+    assert str(gc.load(str(path).encode())) == "sin(x)"
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs here")
+def test_load_refuses_a_fifo_without_waiting(tmp_path):
+    path = tmp_path / "fifo"
+    os.mkfifo(path)
+    with pytest.raises(gc.SerializationError, match="not a regular file"):
+        gc.load(path)
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/zero"), reason="no /dev/zero here")
+def test_load_refuses_a_device():
+    with pytest.raises(gc.SerializationError, match="not a regular file"):
+        gc.load("/dev/zero")
+
+
+def test_load_refuses_a_directory_and_a_missing_file(tmp_path):
+    with pytest.raises(gc.SerializationError, match="not a regular file|cannot read"):
+        gc.load(tmp_path)
+    with pytest.raises(gc.SerializationError, match="cannot read"):
+        gc.load(tmp_path / "missing.json")
+
+
+def test_load_refuses_a_file_over_the_limit(tmp_path, monkeypatch):
+    path = tmp_path / "g.json"
+    gc.sin(gc.var("x")).save(path)
+    monkeypatch.setattr(serialize, "MAX_LOAD_BYTES", path.stat().st_size - 1)
+    with pytest.raises(gc.SerializationError, match="limit"):
+        gc.load(path)
+    monkeypatch.setattr(serialize, "MAX_LOAD_BYTES", path.stat().st_size)
+    assert str(gc.load(path)) == "sin(x)"
