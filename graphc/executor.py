@@ -213,6 +213,10 @@ class Executor:
     >>> exe.backward()
     >>> exe.grad_dict["x"]
     array([ 0.,  4.,  8., 12.])
+
+    An executor pickles as its symbol (JSON, see `Symbol.__reduce__`), its bound and gradient
+    arrays and its `grad_req`; unpickling binds again (the last forward's outputs are not
+    kept). `copy.copy` binds the same symbol to the same arrays, `copy.deepcopy` to copies.
     """
 
     def __init__(self, sym, args, args_grad=None, grad_req="write"):
@@ -240,6 +244,10 @@ class Executor:
         self._state = None  # what the last forward(is_train=True) left for backward
         self._fused = None  # see _scalar_heads
         self._diff: list[int] = []
+
+    def __reduce__(self):
+        return _load_executor, (self._symbol, dict(self._arg_dict), dict(self._grads),
+                                dict(self._reqs))
 
     # --- MXNet's attributes ------------------------------------------------------------
     @property
@@ -449,6 +457,11 @@ class Executor:
             return self._plan.fused(self._wrt)[0].source
         fwd, bwd, _, _ = self._plan.split(self._wrt)
         return fwd.source + "\n" + bwd.source
+
+
+def _load_executor(sym, args, args_grad, grad_req) -> Executor:
+    """Unpickle (or copy) an `Executor`: bind again, with every check of `bind`."""
+    return Executor(sym, args, args_grad, grad_req)
 
 
 def _size(out: Symbol):

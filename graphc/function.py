@@ -104,6 +104,15 @@ class Function:
     >>> f = gc.compile([x], gc.exp(x) * 2)
     >>> f(np.zeros(2))
     array([2., 2.])
+
+    A function pickles as the JSON of its graph (see `gc.load_json`, which validates it on
+    the way in) and its settings (the inputs, `simplify`, output names); the unpickled copy
+    compiles again on its first call. `copy.copy` and `copy.deepcopy` give the function
+    itself (it is immutable).
+
+    >>> import pickle
+    >>> pickle.loads(pickle.dumps(f))(np.zeros(2))
+    array([2., 2.])
     """
 
     def __init__(self, inputs, outputs, simplify: bool = True, output_names=None):
@@ -128,6 +137,19 @@ class Function:
 
     def __call__(self, *args, **kwargs):
         return self._slow_call(args, kwargs)
+
+    def __copy__(self):
+        return self
+
+    def __deepcopy__(self, memo):
+        return self
+
+    def __reduce__(self):
+        from .serialize import tojson
+
+        names = None if self.output_names is None else list(self.output_names)
+        return _load_function, (tojson(self.inputs + self.outputs), len(self.inputs),
+                                self._single, self.simplify, names)
 
     def _slow_call(self, args, kwargs):
         """Any call the generated fast path does not take: keywords, conversions, new
@@ -244,6 +266,22 @@ def _fast_call_class(n: int) -> type:
         _fast_classes[n] = cls
     return cls
 
+
+
+def _load_function(text, n_inputs, single, simplify, output_names) -> Function:
+    """Unpickle a `Function`: its graph through `load_json`, its settings checked."""
+    from .serialize import load_json
+
+    syms = load_json(text)
+    if not (isinstance(syms, list) and type(n_inputs) is int and 0 <= n_inputs <= len(syms)
+            and type(single) is bool and type(simplify) is bool
+            and (not single or len(syms) == n_inputs + 1)
+            and (output_names is None or isinstance(output_names, list) and all(
+                n is None or type(n) is str for n in output_names))):
+        raise GraphcError("unpickling a graphc Function: malformed settings")
+    outputs = syms[n_inputs:]
+    return Function(syms[:n_inputs], outputs[0] if single else outputs, simplify=simplify,
+                    output_names=output_names)
 
 
 def compile(inputs, outputs, simplify: bool = True) -> Function:

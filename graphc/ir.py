@@ -213,6 +213,21 @@ class Symbol(ArrayMixin):
 
         save(self, path)
 
+    # Python protocols. A symbol is immutable, so a copy (shallow or deep) is the symbol itself,
+    # as for a tuple; containers of symbols deep-copy without entering graph internals.
+    def __copy__(self):
+        return self
+
+    def __deepcopy__(self, memo):
+        return self
+
+    def __reduce__(self):
+        """Pickled as its JSON text (`tojson`), rebuilt by `gc.load_json`, which validates it:
+        an unpickled graph is a loaded graph (its origins are printed, never read)."""
+        from .serialize import load_json
+
+        return load_json, (self.tojson(),)
+
 
 class Graph:
     """A sub-graph: parameter vars and outputs (control-flow bodies are held as attrs)."""
