@@ -21,7 +21,7 @@ import types
 import weakref
 
 from ..ir import Symbol, toposort
-from .elementwise import simplify_elementwise
+from .elementwise import shared_budget, simplify_elementwise
 from .passes import cse, fold_constants, specialize
 from .rewrites import rewrite
 from .sympy_bridge import from_sympy, to_sympy
@@ -89,11 +89,22 @@ def run(outputs, passes=None, trace=None):
     """Apply `passes` (default `PIPELINE`) in order to a list of output symbols, again while a
     round changes the graph after its first pass (cse can merge what the sympy pass wrote,
     which can open more simplification), at most `MAX_ROUNDS` times. `trace(name, outputs)`,
-    if given, sees the outputs after each pass that ran."""
+    if given, sees the outputs after each pass that ran. The rounds share one sympy time
+    budget (`elementwise.TIME_BUDGET`)."""
     outputs = list(outputs)
     default = passes is None
     passes = PIPELINE if default else list(passes)
     known = _frontier(outputs) if default else {}
+    with shared_budget():  # one sympy time budget for the whole run
+        outputs = _rounds(outputs, passes, known, trace)
+    if default:
+        normal = _normal()
+        for n in toposort(outputs, stop=list(known.values())):
+            normal[id(n)] = n
+    return outputs
+
+
+def _rounds(outputs, passes, known, trace):
     version = 0  # bumped whenever a pass changes the graph
     ran_at: dict = {}  # idempotent pass -> the version it last ran on
     for _ in range(MAX_ROUNDS):
@@ -111,10 +122,6 @@ def run(outputs, passes=None, trace=None):
                 trace(getattr(p, "__name__", repr(p)), outputs)
         if not again:
             break
-    if default:
-        normal = _normal()
-        for n in toposort(outputs, stop=list(known.values())):
-            normal[id(n)] = n
     return outputs
 
 

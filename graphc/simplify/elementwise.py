@@ -13,6 +13,13 @@ smallest one replaces the cluster only if it has strictly fewer operations. Resu
 by the cluster's structure (operations, wiring, constants, leaf dtypes), so the repeated steps
 of an unrolled loop cost one sympy call in all.
 
+Budget: one simplification (`run`) spends at most `TIME_BUDGET` seconds in sympy. In the main
+thread that is a hard deadline (a timer signal stops the sympy call, see `deadline`); in every
+thread, `expand`, `cancel` and `trigsimp` are not tried on a cluster whose expansion would
+have more than `MAX_TERMS` terms (a product of twenty sums has 2**20), the calls that take
+minutes. A cluster that runs out of budget stays as it was (correct, not smaller), and
+`stats` counts it.
+
 What sympy may cancel: `x - x` -> 0 and `x/x` -> 1 also where x is inf/nan or 0 (so a nan
 from such an expression can become a number). A result that would drop a leaf and with it
 change the shape or dtype is refused.
@@ -21,7 +28,9 @@ change the shape or dtype is refused.
 from __future__ import annotations
 
 import time
-from collections import OrderedDict
+from collections import Counter, OrderedDict
+from contextlib import contextmanager
+from contextvars import ContextVar
 
 import sympy as sp
 
@@ -29,16 +38,25 @@ from ..dispatch import const as make_const
 from ..dispatch import is_weak, make_node
 from ..errors import GraphcError
 from ..ir import Symbol, origin_scope, toposort
+from .deadline import Timeout, hard_deadline
 from .rewrites import ShapeClasses, remake
 from .sympy_bridge import Converter, node_to_sympy, number_to_sympy
 
 MAX_CLUSTER = 40  # operations per cluster handed to sympy
 MAX_TREE = 400  # the cluster as a tree (shared parts repeated), bounding sympy's walks
 SIMPLIFY_CLUSTER = 8  # clusters up to this size also try sympy's cancel and trigsimp
-TIME_BUDGET = 1.0  # seconds of sympy per call of the pass; later clusters wait for a cache hit
+TIME_BUDGET = 1.0  # seconds of sympy per simplification (`run`), a hard deadline where possible
+MAX_TERMS = 64  # `expand` is tried only when no (sub)expression would have more terms
 CACHE_SIZE = 4096
 
 _cache: OrderedDict = OrderedDict()
+_deadline: ContextVar[float | None] = ContextVar("graphc_sympy_deadline", default=None)
+
+# What the budget cost since import (clear() to reset): clusters whose sympy call the hard
+# deadline stopped ("timed_out"), clusters not tried because the budget was spent
+# ("skipped"), and clusters whose `expand` was not tried because it would have more than
+# `MAX_TERMS` terms ("too_large"). Each such cluster is left as it was: correct, not smaller.
+stats: Counter = Counter(timed_out=0, skipped=0, too_large=0)
 _COMPARISONS = ("less", "less_equal", "greater", "greater_equal", "equal", "not_equal")
 
 
@@ -185,19 +203,60 @@ def _bad(expr, original) -> bool:
     return False
 
 
-def _expandable(e) -> bool:
-    """No power of a sum above the cube: `expand` stays small."""
-    return not any(p.is_Pow and p.base.is_Add and p.exp.is_Integer and abs(p.exp) > 3
-                   for p in sp.preorder_traversal(e))
+def expansion_size(e, limit: int = MAX_TERMS) -> int:
+    """An upper bound (capped at `limit + 1`) on the number of terms that `sympy.expand`
+    writes for `e` or for any of its subexpressions: a sum adds its terms' counts, a product
+    multiplies them, `s**n` raises to `|n|`. A product of twenty two-term sums counts 2**20,
+    which `expand` would spend minutes on.
+
+    >>> import sympy as sp
+    >>> x, y = sp.symbols("x y")
+    >>> expansion_size((x + 1) * (y + 1))
+    4
+    """
+    terms: dict = {}
+    worst = 1
+    stack = [e]
+    while stack:
+        s = stack[-1]
+        if s in terms:
+            stack.pop()
+            continue
+        pending = [a for a in s.args if a not in terms]
+        if pending:
+            stack.extend(pending)
+            continue
+        stack.pop()
+        if s.is_Add:
+            n = sum(terms[a] for a in s.args)
+        elif s.is_Mul:
+            n = 1
+            for a in s.args:
+                n = min(limit + 1, n * terms[a])
+        elif s.is_Pow and s.exp.is_Integer:
+            n = min(limit + 1, terms[s.base] ** min(abs(int(s.exp)), 64))
+            if s.exp < 0:  # expanded in the denominator: one term outside
+                worst = max(worst, n)
+                n = 1
+        else:
+            n = 1
+        n = min(limit + 1, n)
+        terms[s] = n
+        worst = max(worst, n)
+        if worst > limit:
+            break
+    return min(worst, limit + 1)
 
 
 def _candidates(e0, size: int, deadline: float):
     yield e0, ()
     yield sp.factor_terms(e0), ()
-    if _expandable(e0):
-        expanded = sp.expand(e0)
-        yield expanded, ()
-        yield sp.factor_terms(expanded), ()
+    if expansion_size(e0) > MAX_TERMS:  # expand, cancel and trigsimp would multiply it out
+        stats["too_large"] += 1
+        return
+    expanded = sp.expand(e0)
+    yield expanded, ()
+    yield sp.factor_terms(expanded), ()
     if size <= SIMPLIFY_CLUSTER and time.perf_counter() < deadline:
         # The parts of sympy.simplify that pay here (sympy.simplify itself would also import
         # sympy.physics, most of a second, on first use).
@@ -311,6 +370,37 @@ def _store(key, value) -> None:
         _cache.popitem(last=False)
 
 
+_parameters = sp.core.parameters.global_parameters
+_AT_REST = (_parameters.evaluate, _parameters.distribute, _parameters.exp_is_pow)
+
+
+def _sympy_at_rest() -> bool:
+    """Are sympy's global switches at their defaults? (Not inside `with evaluate(False)`:
+    stopping there could skip the block's restore and leave sympy switched.)"""
+    p = _parameters
+    return (p.evaluate, p.distribute, p.exp_is_pow) == _AT_REST
+
+
+@contextmanager
+def shared_budget():
+    """Within the block, all calls of `simplify_elementwise` without their own `budget`
+    share one `TIME_BUDGET` (the outermost block's), instead of one each.
+
+    >>> import graphc as gc
+    >>> x = gc.var("x")
+    >>> with shared_budget():
+    ...     print(simplify_elementwise([x * 3 - x])[0])
+    2*x
+    """
+    token = _deadline.set(time.perf_counter() + TIME_BUDGET) if _deadline.get() is None \
+        else None
+    try:
+        yield
+    finally:
+        if token is not None:
+            _deadline.reset(token)
+
+
 def simplify_elementwise(outputs, budget: float | None = None, known=None):
     """Replace each elementwise cluster by the smallest equivalent form sympy finds, when it
     has strictly fewer operations. Preserves values (up to rounding and the cancellations
@@ -326,18 +416,30 @@ def simplify_elementwise(outputs, budget: float | None = None, known=None):
     nodes = toposort(outputs, stop=known.values() if known else ())
     if known:
         nodes = [n for n in nodes if id(n) not in known]
-    deadline = time.perf_counter() + (TIME_BUDGET if budget is None else budget)
+    shared = _deadline.get()
+    if budget is not None or shared is None:
+        deadline = time.perf_counter() + (TIME_BUDGET if budget is None else budget)
+    else:
+        deadline = shared
     plans: dict[int, tuple] = {}
     for members in partition(nodes, outputs):
         key, leaves = signature(members)
         template = _lookup(key)
         if template is _cache:
-            if time.perf_counter() > deadline or _tree_size(members, MAX_TREE) > MAX_TREE:
+            if _tree_size(members, MAX_TREE) > MAX_TREE:
+                continue
+            left = deadline - time.perf_counter()
+            if left <= 0:
+                stats["skipped"] += 1
                 continue
             try:
-                template = plan_cluster(members, leaves, deadline)
+                with hard_deadline(left, can_stop=_sympy_at_rest):
+                    template = plan_cluster(members, leaves, deadline)
             except (GraphcError, TypeError, ValueError, RecursionError):
                 template = None
+            except Timeout:
+                stats["timed_out"] += 1
+                continue  # not cached: a later call with budget left may finish it
             _store(key, template)
         if template is not None:
             plans[id(members[-1])] = (template, leaves, members)

@@ -1,0 +1,83 @@
+"""A hard deadline for one sympy call.
+
+sympy cannot be asked to stop, so a call that explodes (a cancel or factor_terms over a
+large expression) would run for minutes. Where Python allows it (the main thread of the
+main interpreter, on a platform with `SIGALRM`, and no `ITIMER_REAL` timer already armed by
+someone else), `hard_deadline` arms a one-shot `ITIMER_REAL` timer whose handler raises
+`Timeout` inside the call; the previous handler and the disarmed timer are restored before
+the block is left, whichever way it is left. It never interrupts an import (a module left
+half-executed would be executed again later), nor a section the caller marks unsafe.
+Elsewhere it arms nothing and says so (it yields False): callers then rely on their size
+caps alone.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+from contextlib import contextmanager
+
+_AVAILABLE = hasattr(signal, "setitimer") and hasattr(signal, "SIGALRM")
+_RETRY = 0.005  # seconds until the next try when the deadline found no safe point
+
+
+class Timeout(BaseException):
+    """The deadline passed. A BaseException, so that sympy's `except Exception` clauses do
+    not swallow it; only `hard_deadline`'s callers catch it."""
+
+
+def _disarm(state: list) -> None:
+    # Idempotent: the first caller (the handler or the block's exit) restores everything.
+    if state:
+        previous = state.pop()
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def _importing(frame) -> bool:
+    """Is a module being imported (its code running) somewhere up the stack? A module left
+    half-executed by an exception would be imported again later, defining its classes twice."""
+    while frame is not None:
+        if frame.f_code.co_filename.startswith("<frozen importlib"):
+            return True
+        frame = frame.f_back
+    return False
+
+
+@contextmanager
+def hard_deadline(seconds: float, can_stop=None):
+    """Raise `Timeout` inside the block once `seconds` have passed, where a timer signal can
+    be used; yields whether it could (False: the block runs unbounded). The raise waits while
+    a module is being imported or while `can_stop()` (if given) is false.
+
+    >>> with hard_deadline(5.0) as armed:
+    ...     total = sum(range(10))
+    >>> total
+    45
+    """
+    state: list = []
+    if _AVAILABLE and threading.current_thread() is threading.main_thread() \
+            and signal.getitimer(signal.ITIMER_REAL)[0] == 0:
+        previous = signal.getsignal(signal.SIGALRM)
+        if previous is not None:  # None: a handler not installed from Python, keep it
+
+            def on_alarm(signum, frame):
+                if not state:
+                    return
+                if _importing(frame) or (can_stop is not None and not can_stop()):
+                    signal.setitimer(signal.ITIMER_REAL, _RETRY)  # not here: a bit later
+                    return
+                _disarm(state)  # restore first, so the raise leaves nothing armed
+                raise Timeout
+
+            try:
+                signal.signal(signal.SIGALRM, on_alarm)
+            except ValueError:  # not the main interpreter
+                pass
+            else:
+                state.append(previous)
+                signal.setitimer(signal.ITIMER_REAL, max(seconds, 1e-3))
+    try:
+        yield bool(state)
+    finally:
+        _disarm(state)

@@ -1,0 +1,146 @@
+"""The simplifier's budget: size caps keep sympy off expressions that explode, a hard
+deadline stops a sympy call that runs too long, and a cluster that runs out of budget stays
+as it was (correct). No timing asserts: the recorded `stats` and the values are checked."""
+
+from __future__ import annotations
+
+import signal
+import threading
+import time
+from collections import OrderedDict
+
+import numpy as np
+import pytest
+
+import graphc as gc
+from graphc.simplify import deadline
+from graphc.simplify import elementwise as el
+
+
+@pytest.fixture
+def fresh(monkeypatch):
+    """An empty sympy result cache and zeroed stats, so the clusters are planned here."""
+    monkeypatch.setattr(el, "_cache", OrderedDict())
+    monkeypatch.setattr(el, "stats", el.Counter(timed_out=0, skipped=0, too_large=0))
+    return el
+
+
+def _deep_tanh(depth):
+    x = gc.var("x")
+    y = x
+    for _ in range(depth):
+        y = gc.tanh(y) * 0.9 + 0.01
+    return x, y
+
+
+def _deep_tanh_numpy(x, depth):
+    y, dy = x, np.ones_like(x)
+    for _ in range(depth):
+        t = np.tanh(y)
+        y, dy = t * 0.9 + 0.01, dy * (1 - t * t) * 0.9
+    return y, dy
+
+
+def test_deep_tanh_gradient_skips_expansion_and_is_right(fresh):
+    # Was: 120 s in sympy's expand of a product of 20 sums (2**20 terms).
+    x, y = _deep_tanh(20)
+    g = gc.grad(y, x)
+    f = gc.compile([x], [y, g])
+    assert fresh.stats["too_large"] > 0
+    at = np.array([0.3, -1.0, 2.0])
+    value, grad = f(at)
+    want_value, want_grad = _deep_tanh_numpy(at, 20)
+    np.testing.assert_allclose(value, want_value, rtol=1e-12)
+    np.testing.assert_allclose(grad, want_grad, rtol=1e-10)
+
+
+def test_large_powers_are_not_cancelled(fresh):
+    # sympy's cancel multiplies (x + 1)**3000 out: seconds, unbounded in the exponent.
+    x = gc.var("x")
+    y = gc.simplify((x + 1) ** 30 / (x + 1) + (x * x + 1) ** 2000 * 0)
+    assert fresh.stats["too_large"] > 0
+    at = np.array([0.5, -0.25])
+    np.testing.assert_allclose(gc.compile([x], y)(at), (at + 1) ** 29)
+
+
+def _stuck(seconds):
+    """A stand-in for a sympy call that runs for `seconds` (a few times the budget)."""
+
+    def plan(members, leaves, until):
+        end = time.perf_counter() + seconds
+        while time.perf_counter() < end:
+            pass
+        return None
+
+    return plan
+
+
+def test_deadline_stops_a_long_call_and_restores_the_timer(fresh, monkeypatch):
+    monkeypatch.setattr(el, "TIME_BUDGET", 0.05)
+    monkeypatch.setattr(el, "plan_cluster", _stuck(30.0))
+    before = signal.getsignal(signal.SIGALRM)
+    x = gc.var("x")
+    out = gc.simplify((x + 1) * (x + 1) - x * x)  # sympy would write 2*x + 1
+    assert fresh.stats["timed_out"] == 1  # stopped (else it would run 30 s and count 0)
+    assert str(out) == "-x**2 + (x + 1)**2"  # left as it was
+    assert signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)
+    assert signal.getsignal(signal.SIGALRM) is before
+    assert gc.compile([x], out)(np.array([1.5])) == 4.0
+    assert not fresh._cache  # not cached: a later run with budget left plans it
+
+
+def test_budget_is_shared_by_a_run_and_spent_clusters_are_skipped(fresh, monkeypatch):
+    monkeypatch.setattr(el, "TIME_BUDGET", 0.0)
+    x = gc.var("x")
+    y = gc.exp(x * 2 + x * 2) + gc.sin(gc.sum(x * 3 - x))
+    out = gc.simplify(y)
+    assert fresh.stats["skipped"] > 0 and fresh.stats["timed_out"] == 0
+    at = np.array([0.1, 0.2])
+    np.testing.assert_allclose(gc.compile([x], out)(at), gc.compile([x], y)(at))
+
+
+def test_no_timer_outside_the_main_thread(fresh, monkeypatch):
+    monkeypatch.setattr(el, "TIME_BUDGET", 0.01)
+    monkeypatch.setattr(el, "plan_cluster", _stuck(0.05))
+    seen = []
+
+    def work():
+        with deadline.hard_deadline(0.01) as armed:
+            seen.append(armed)
+        x = gc.var("x")
+        seen.append(gc.simplify((x + 1) * (x + 1) - x * x))
+
+    t = threading.Thread(target=work)
+    t.start()
+    t.join()
+    assert seen[0] is False
+    assert fresh.stats["timed_out"] == 0 and str(seen[1]) == "-x**2 + (x + 1)**2"
+    assert signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)
+
+
+def test_deadline_waits_for_a_safe_point():
+    calls = []
+
+    def can_stop():
+        calls.append(1)
+        return len(calls) > 2  # unsafe at the first two tries
+
+    with pytest.raises(deadline.Timeout):
+        with deadline.hard_deadline(0.01, can_stop=can_stop):
+            end = time.perf_counter() + 30
+            while time.perf_counter() < end:
+                pass
+    assert len(calls) == 3
+    assert signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)
+
+
+def test_someone_elses_timer_is_left_alone():
+    previous = signal.signal(signal.SIGALRM, lambda s, f: None)
+    try:
+        signal.setitimer(signal.ITIMER_REAL, 100.0)
+        with deadline.hard_deadline(0.01) as armed:
+            assert armed is False
+        assert signal.getitimer(signal.ITIMER_REAL)[0] > 50
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
