@@ -164,7 +164,11 @@ def grad(y, wrt, head=None, simplify: bool = True):
         The output gradient, of `y`'s shape: the result is the gradient of
         ``sum(y * head)``, the vector-Jacobian product (PyTorch's ``backward(gradient=...)``).
     simplify : bool
-        Run the simplification pipeline on the result.
+        Run the simplification pipeline on the result, and derive it from the stable forms
+        the simplifier computes values with: the gradient of ``log(sum(exp(x)))`` is that of
+        ``logsumexp(x)``, a softmax, finite where ``exp(x)`` overflows. With
+        ``simplify=False`` the literal formula is differentiated, as numpy would compute it
+        (``exp(x)/sum(exp(x))``, NaN where that overflows).
 
     Returns
     -------
@@ -198,6 +202,7 @@ def grad(y, wrt, head=None, simplify: bool = True):
     for w in wrts:
         _check_differentiable(w)
     _check_differentiable_output(y)
+    (y,) = _stable([y], wrts, simplify)
     cts = backprop([y], [_head_for(y, head)], wrts)
     results = []
     for w in wrts:
@@ -209,6 +214,17 @@ def grad(y, wrt, head=None, simplify: bool = True):
 
         results = run_passes(results)
     return results[0] if isinstance(wrt, (Symbol, str)) else results
+
+
+def _stable(outputs: list, keep: Sequence[Symbol], simplify: bool) -> list:
+    """With simplification on, derivatives are derived from the stable forms that the
+    simplifier computes values with (`simplify.rewrites.stabilize`: `log(sum(exp(x)))` is
+    `logsumexp(x)`, whose gradient is finite where exp(x) overflows). `keep` stays as is."""
+    if not simplify:
+        return list(outputs)
+    from .simplify.rewrites import stabilize
+
+    return stabilize(outputs, keep)
 
 
 def _check_differentiable_output(y: Symbol) -> None:
@@ -263,6 +279,7 @@ def jvp(y, tangents: dict, simplify: bool = True):
             raise HeadShapeError(f"jvp: tangent of shape {fmt_shape(t.shape)} for "
                                  f"{_describe(x)} of shape {fmt_shape(x.shape)}")
         seeds[id(x)] = t
+    outputs = _stable(outputs, keys, simplify)
     results = forward(outputs, seeds)
     if simplify:
         from .simplify import simplify as run_passes
@@ -322,6 +339,7 @@ def jacobian(y: Symbol, x: Symbol, mode: str | None = None, simplify: bool = Tru
     if not isinstance(y, Symbol):
         raise GradError(f"jacobian: y must be a graphc symbol, got {type(y).__name__}")
     (y,), (x,) = resolve([y], _as_symbols(x, "x", names=True), "jacobian")
+    (y,) = _stable([y], [x], simplify)
     yshape, xshape = _static_shape(y, "jacobian"), _static_shape(x, "jacobian")
     m, n = int(np.prod(yshape)), int(np.prod(xshape))
     dtype = x.dtype if x.dtype is not None else np.float64
@@ -368,4 +386,5 @@ def hessian(y: Symbol, x: Symbol, simplify: bool = True) -> Symbol:
     if not isinstance(y, Symbol):
         raise GradError(f"hessian: y must be a graphc symbol, got {type(y).__name__}")
     (y,), (x,) = resolve([y], _as_symbols(x, "x", names=True), "hessian")
+    (y,) = _stable([y], [x], simplify)
     return jacobian(grad(y, x, simplify=False), x, mode="fwd", simplify=simplify)

@@ -11,7 +11,7 @@ import numpy as np
 from .errors import ShapeError
 
 HELPERS = ("_sum_to", "_split_like", "_index_grad", "_product_vjp", "_logsumexp", "_softmax",
-           "_log_softmax", "_cross_entropy", "_one_hot")
+           "_log_softmax", "_cross_entropy", "_one_hot", "_prod_others")
 
 
 def _sum_to(x, shape):
@@ -56,6 +56,25 @@ def _index_grad(x, like, index):
     out = np.zeros(np.shape(like), dtype=np.result_type(x, np.float16))
     out[index] = x
     return out
+
+
+def _prod_others(x, axis):
+    """For each entry of x, the product of the other entries along `axis` (None: all), from
+    running products on either side: exact where entries are zero (no division)."""
+    x = np.asarray(x)
+    nd = x.ndim
+    axes = tuple(range(nd)) if axis is None else tuple(
+        a % nd for a in ((axis,) if isinstance(axis, int) else axis))
+    last = tuple(range(nd - len(axes), nd))
+    moved = np.moveaxis(x, axes, last)
+    n = int(np.prod([x.shape[a] for a in axes], dtype=np.int64))
+    rows = moved.reshape(moved.shape[:nd - len(axes)] + (n,))
+    ones = np.ones(rows.shape[:-1] + (1,), rows.dtype)
+    if n == 0:
+        return np.ones(x.shape, np.prod(ones).dtype)
+    left = np.cumprod(np.concatenate((ones, rows[..., :-1]), axis=-1), axis=-1)
+    right = np.cumprod(np.concatenate((ones, rows[..., :0:-1]), axis=-1), axis=-1)[..., ::-1]
+    return np.moveaxis((left * right).reshape(moved.shape), last, axes)
 
 
 def _logsumexp(x, axis, keepdims):

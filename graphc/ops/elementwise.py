@@ -104,8 +104,39 @@ multiply = elementwise("multiply", np.multiply, "{0} * {1}",
 divide = elementwise("divide", np.divide, "{0} / {1}",
                      (lambda y, a, b: 1 / b, lambda y, a, b: negative(y) / b), infix="/",
                      sympy=operator.truediv, domain=(REAL, NONZERO))
-power = elementwise("power", np.power, "{0} ** {1}",
-                    (lambda y, a, b: b * a ** (b - 1), lambda y, a, b: y * log(a)),
+def _known_value(v):
+    """The value of a number, an array or a constant node; None for anything computed."""
+    if isinstance(v, (bool, int, float, np.ndarray, np.generic)):
+        return np.asarray(v)
+    if getattr(v, "op", None) == "const":
+        return np.asarray(v.attrs["value"])
+    return None
+
+
+def _power_d_base(y, a, b):
+    """b * a**(b - 1), and 0 where b == 0 (a**0 is the constant 1, also at a = 0, where the
+    formula gives 0 * inf). A zero exponent is replaced by 1 inside the formula, so that its
+    derivatives are finite too (JAX's rule)."""
+    known = _known_value(b)
+    if known is not None and known.size and np.all(known != 0):
+        return b * a ** (b - 1)
+    if known is not None and known.size and np.all(known == 0):
+        return 0
+    nonzero = not_equal(b, 0)
+    safe = where(nonzero, b, 1)
+    return where(nonzero, safe * a ** (safe - 1), 0)
+
+
+def _power_d_exponent(y, a, b):
+    """a**b * log(a), with log(1) = 0 in place of log(0) at a = 0: d(0**b)/db is 0 where
+    0**b is finite (b >= 0), not 0 * -inf (JAX's rule)."""
+    known = _known_value(a)
+    if known is not None and known.size and np.all(known != 0):
+        return y * log(a)
+    return y * log(where(equal(a, 0), 1, a))
+
+
+power = elementwise("power", np.power, "{0} ** {1}", (_power_d_base, _power_d_exponent),
                     infix="**", sympy=operator.pow, domain=(POSITIVE, REAL))
 negative = elementwise("negative", np.negative, "-{0}", lambda y, x: -1, infix="-",
                        sympy=operator.neg)

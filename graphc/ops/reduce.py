@@ -1,4 +1,5 @@
-"""Reductions: sum, mean, max, min, prod, norm, logsumexp, and the helper `reduced_size`.
+"""Reductions: sum, mean, max, min, prod, norm, logsumexp, and the helpers `reduced_size` and
+`prod_others` (the derivative of prod).
 
 Gradients put `g` back on the reduced axes (`expand_dims` where `keepdims` was False) and
 broadcast it over the input; they need no static shapes.
@@ -164,16 +165,76 @@ class Min(Extremum):
 
 
 class Prod(Reduction):
-    """Product over axes (its gradient y/x assumes no zero entries)."""
+    """Product over axes. The derivative in each entry is the product of the other entries
+    (`prod_others`), exact where entries are zero, as in autograd and JAX."""
 
     name = "prod"
-    domain = "nonzero"
 
     def vjp(self, g, y, x, *, axis, keepdims):
-        return (broadcast_like(_expand(g * y, axis, keepdims), x) / x,)
+        return (broadcast_like(_expand(g, axis, keepdims), x) * prod_others(x, axis=axis),)
 
     def jvp(self, ts, y, x, *, axis, keepdims):
-        return y * sum(ts[0] / x, axis, keepdims)
+        return sum(ts[0] * prod_others(x, axis=axis), axis, keepdims)
+
+
+class ProdOthers(OpDef):
+    """For each entry of `x`, the product of the other entries along `axis` (all entries
+    when None): the derivative of `prod`, computed without division."""
+
+    name, attr_names = "prod_others", ("axis",)
+    fresh = True
+
+    def prepare(self, x, axis=None):
+        return (x,), self.check_attrs({"axis": axis})
+
+    def check_attrs(self, attrs):
+        return {"axis": check_axis_attr(attrs.get("axis"), self.name)}
+
+    def shape(self, s, *, axis):
+        if s is not None:
+            normalize_axis(axis, len(s), self.name)
+        return s
+
+    def dtype(self, d, *, axis):
+        if d is None:
+            return None
+        key = d if isinstance(d, np.dtype) else np.asarray(d).dtype
+        return self.impl(np.ones((2,), key), axis=None).dtype
+
+    def impl(self, x, *, axis):
+        return runtime._prod_others(x, axis)
+
+    def emit(self, x, *, axis):
+        return f"_prod_others({x}, {axis!r})"
+
+    # Its Jacobian is symmetric (d/dx_j of the product without x_i is the product without
+    # x_i and x_j), so the VJP and the JVP are one rule.
+    def vjp(self, g, y, x, *, axis):
+        return (_pair_products(g, x, axis),)
+
+    def jvp(self, ts, y, x, *, axis):
+        return _pair_products(ts[0], x, axis)
+
+
+def _pair_products(t, x, axis):
+    """For each entry j: the sum over i != j of t_i times the product of the entries other
+    than i and j (along `axis`). Exact at zeros: the nonzero entries' product `p` is taken
+    once, and the count of zeros selects the formula (none: p/x_j * (S - t_j/x_j); one, at
+    m: p*(S - t_m) at m, p*t_m/x_j elsewhere; two, at m and k: p*t_k at m, 0 elsewhere;
+    more: 0), where S is the sum of t_i/x_i over the nonzero entries, plus t_m."""
+    zero = equal(x, 0)
+    count_zeros = sum(zero, axis, True)
+    safe = where(zero, 1, x)  # x with its zeros replaced by 1
+    p = prod(safe, axis, True)
+    t_safe = t / safe
+    s = sum(t_safe, axis, True)
+    t_zero = sum(where(zero, t, 0), axis, True)  # t at the zeros
+    none_or_at_zero = (p / safe) * (s - t_safe)
+    one_elsewhere = p * t_zero / safe
+    two_at_zero = p * (t_zero - t)
+    return where(equal(count_zeros, 0), none_or_at_zero,
+                 where(equal(count_zeros, 1), where(zero, none_or_at_zero, one_elsewhere),
+                       where(equal(count_zeros, 2), where(zero, two_at_zero, 0), 0)))
 
 
 class LogSumExp(Reduction):
@@ -265,10 +326,11 @@ mean = register(Mean())
 max = register(Max())
 min = register(Min())
 prod = register(Prod())
+prod_others = register(ProdOthers())
 logsumexp = register(LogSumExp())
 norm = register(Norm())
 reduced_size = register(ReducedSize())
 
-from .elementwise import equal, exp, ones_like  # noqa: E402
+from .elementwise import equal, exp, ones_like, where  # noqa: E402
 from .linalg import dot  # noqa: E402
 from .shape import broadcast_like  # noqa: E402

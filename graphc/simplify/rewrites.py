@@ -22,7 +22,7 @@ import numpy as np
 
 from .. import ops
 from ..dispatch import dtype_key, is_weak, make_node
-from ..ir import Symbol, _origin_override, origin_scope, toposort
+from ..ir import Symbol, _origin_override, origin_scope, rebuild, toposort
 from .passes import _fold_rule, _is_const, _value
 
 EMPTY: frozenset = frozenset()
@@ -335,6 +335,36 @@ def use_logsumexp(ctx, node, inputs):
     out = ops.logsumexp(s.inputs[0].inputs[0], axis=s.attrs["axis"],
                         keepdims=s.attrs["keepdims"])
     return out if out.dtype == node.dtype else None
+
+
+def stabilize(outputs, keep=()) -> list:
+    """`outputs` with `log(sum(exp(x)))` written as `logsumexp(x)` (as `use_logsumexp` does
+    for values), for deriving gradients from: the literal form's gradient
+    `exp(x)/sum(exp(x))` is inf/inf = NaN where exp(x) overflows, the gradient of
+    `logsumexp` (a softmax) is finite. The nodes in `keep` (those differentiated with
+    respect to) are kept as they are, and never replaced.
+
+    >>> import graphc as gc
+    >>> x = gc.var("x")
+    >>> print(stabilize([gc.log(gc.sum(gc.exp(x))) * 2])[0])
+    2*logsumexp(x)
+    """
+    kept = {id(k): k for k in keep}
+
+    def rule(node, inputs):
+        s = inputs[0] if node.op == "log" else None
+        if s is None or s.op != "sum" or s.inputs[0].op != "exp" or id(s) in kept \
+                or id(s.inputs[0]) in kept:
+            return None
+        with origin_scope(node.origin):
+            out = ops.logsumexp(s.inputs[0].inputs[0], axis=s.attrs["axis"],
+                                keepdims=s.attrs["keepdims"])
+        return out if out.dtype == node.dtype and out.shape == node.shape else None
+
+    outputs = list(outputs)
+    if not any(n.op == "log" for n in toposort(outputs)):
+        return outputs
+    return rebuild(outputs, rule, dict(kept))
 
 
 def square_of_power(ctx, node, inputs):

@@ -113,6 +113,11 @@ def _cross_entropy_ref(logits, labels):
     return -np.mean(np.take_along_axis(logp, labels[..., None], -1))
 
 
+def _prod_others_ref(x, axis=None):
+    """Each entry's product of the other entries, by division (the samples have no zeros)."""
+    return np.prod(x, axis=axis, keepdims=True) / x
+
+
 def _join(op, *xs, **attrs):
     return op(list(xs), **attrs)
 
@@ -313,6 +318,8 @@ RECIPES.update({
     "max": Recipe(reductions(), ref=np.max),
     "min": Recipe(reductions(), ref=np.min),
     "prod": Recipe(reductions(), ref=np.prod),
+    "prod_others": Recipe([((shape,), {"axis": attrs.get("axis")}) for shape, attrs in REDUCE],
+                          ref=_prod_others_ref),
     "logsumexp": Recipe(reductions(),
                         ref=lambda x, axis=None, keepdims=False:
                         np.log(np.sum(np.exp(x), axis=axis, keepdims=keepdims))),
