@@ -28,6 +28,7 @@ import warnings
 
 import numpy as np
 
+from .dispatch import plain_array
 from .errors import GraphcError
 from .ir import Symbol
 from .subgraph import flatten, unflatten
@@ -435,7 +436,7 @@ class GraphFunction:
         arrays, key, plan = [], [tree], []
         for leaf in flat:
             if _is_array_like(leaf):
-                arr = np.asarray(leaf)
+                arr = plain_array(leaf)
                 arrays.append(arr)
                 key.append((arr.shape, arr.dtype.str))
                 plan.append(None)

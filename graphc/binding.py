@@ -11,6 +11,7 @@ import difflib
 
 import numpy as np
 
+from .dispatch import plain_array
 from .errors import BindError, DTypeError, ShapeError
 from .ir import Symbol, flatten_outputs, merged_var, rebuild, toposort, var_groups
 from .ops import OPS
@@ -155,7 +156,7 @@ def _check_array(what: str, name: str, value, vars_: list[Symbol]) -> np.ndarray
     converted, to the declared dtype if numpy's same-kind casting allows."""
     shape, dtype = _declared(vars_)
     if isinstance(value, np.ndarray):
-        arr = value
+        arr = plain_array(value)  # a view of an np.matrix: still bound by reference
     elif isinstance(value, Symbol):
         raise BindError(f"{what}: argument {name!r} must be an array, got a symbol")
     else:

@@ -25,7 +25,10 @@ class _KindCache(dict):
     cheaper than a failing `getattr` on `np.ndarray`, and this runs on every `gc` call."""
 
     def __missing__(self, cls):
-        kind = self[cls] = getattr(cls, "_graphc_kind", None)
+        kind = getattr(cls, "_graphc_kind", None)
+        if kind is None and issubclass(cls, np.ndarray) and cls is not np.ndarray:
+            kind = "ndarray subclass"  # np.matrix, masked arrays: see `plain_array`
+        self[cls] = kind
         return kind
 
 
@@ -44,6 +47,9 @@ def apply(op, inputs: tuple, attrs: dict):
             return make_node(op, inputs, attrs)
         if kind == "eager":
             eager = True
+        elif kind == "ndarray subclass":
+            return apply(op, tuple(plain_array(x) if isinstance(x, np.ndarray) else x
+                                   for x in inputs), attrs)
     if eager:
         return _eager_handler(op, inputs, attrs)
     return op.impl(*inputs, **attrs)
@@ -65,6 +71,28 @@ def _stacked(x):
     if not x:
         return x
     return stack([_stacked(v) for v in x])
+
+
+def plain_array(value) -> np.ndarray:
+    """`value` as a plain `np.ndarray`, the only array type graphc computes with.
+
+    An ndarray subclass becomes a plain view of its data (`np.matrix` would make `*` the
+    matrix product; in graphc it is elementwise, as for every array); a masked array is
+    refused, since dropping its mask would silently change the result.
+
+    >>> import numpy as np
+    >>> class Tagged(np.ndarray):
+    ...     pass
+    >>> a = plain_array(np.arange(2.0).view(Tagged))
+    >>> type(a).__name__, a
+    ('ndarray', array([0., 1.]))
+    """
+    if type(value) is np.ndarray:
+        return value
+    if isinstance(value, np.ma.MaskedArray):
+        raise DTypeError("masked arrays are not supported: pass arr.filled(value) or the "
+                         "unmasked entries instead")
+    return np.asarray(value)
 
 
 def is_weak(value) -> bool:
@@ -111,6 +139,8 @@ def const(value, name: str | None = None) -> Symbol:
         stored = exact_number(value)
         arr = np.asarray(stored)
     else:
+        if isinstance(value, np.ndarray):
+            value = plain_array(value)  # a masked array is refused
         try:
             arr = np.array(value)
         except Exception as exc:  # ragged lists and the like

@@ -26,7 +26,7 @@ import threading
 import numpy as np
 
 from . import dispatch
-from .dispatch import located
+from .dispatch import located, plain_array
 from .errors import DTypeError, GradError, GraphcError, ShapeError
 from .ir import user_origin
 from .mixin import ArrayMixin
@@ -303,6 +303,8 @@ def _rebuild(data: np.ndarray, rg: bool, grad) -> Tensor:
 def _as_data(data, dtype, default_float: bool = False) -> np.ndarray:
     if isinstance(data, Tensor):
         data = data._data
+    elif isinstance(data, np.ndarray):
+        data = plain_array(data)  # np.matrix: its data; a masked array is refused
     try:
         if dtype is None and default_float and not isinstance(data, np.ndarray):
             arr = np.array(data)
@@ -335,7 +337,7 @@ def from_numpy(array: np.ndarray) -> Tensor:
     if not isinstance(array, np.ndarray) or array.dtype.kind not in "biufc":
         raise DTypeError(f"from_numpy: expected a numeric numpy array, got "
                          f"{getattr(array, 'dtype', type(array).__name__)}")
-    return _wrap(array)
+    return _wrap(plain_array(array))  # a view of an np.matrix shares its memory
 
 
 def arange(start, stop=None, step=1, dtype=None, requires_grad: bool = False) -> Tensor:

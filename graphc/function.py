@@ -15,6 +15,7 @@ import numpy as np
 
 from . import simplify as passes
 from .codegen import Program, emit_program
+from .dispatch import plain_array
 from .errors import BindError, DTypeError, GraphcError, ShapeError
 from .ir import Symbol, flatten_outputs, free_vars, rebuild, unify_vars
 from .ops.base import fmt_shape
@@ -45,7 +46,7 @@ def check_covered(inputs: Sequence[Symbol], outputs: Sequence[Symbol]) -> None:
 
 def as_array(value, var: Symbol, what: str = "argument") -> np.ndarray:
     """`value` as an array fit for `var`; ShapeError/DTypeError naming the argument."""
-    arr = value if isinstance(value, np.ndarray) else np.asarray(value)
+    arr = plain_array(value)
     if arr.dtype.kind not in "biufc":
         raise DTypeError(f"{what} {var.name!r}: unsupported dtype {arr.dtype}")
     if var.dtype is not None and arr.dtype != var.dtype:
@@ -182,7 +183,7 @@ class Function:
 
     def _convert(self, args):
         arrays = tuple(as_array(a, v) for a, v in zip(args, self.inputs))
-        return arrays, tuple(x for a in arrays for x in (a.shape, a.dtype))
+        return arrays, tuple(x for a in arrays for x in (np.ndarray, a.shape, a.dtype))
 
     def _specialize(self, arrays, key):
         program = self.program_for(arrays)
@@ -244,7 +245,9 @@ def _fast_call_class(n: int) -> type:
     if cls is None:
         params = "".join(f", a{i}=_NO" for i in range(n))
         names = ", ".join(f"a{i}" for i in range(n))
-        key = "".join(f"a{i}.shape, a{i}.dtype, " for i in range(n))
+        # The type is part of the key: only plain ndarrays skip `as_array` (an np.matrix or
+        # another array-like of the same shape and dtype must be converted first).
+        key = "".join(f"a{i}.__class__, a{i}.shape, a{i}.dtype, " for i in range(n))
         last = f" or a{n - 1} is _NO" if n else ""
         source = (
             f"def __call__(self{params}, *rest, **kwargs):\n"

@@ -12,7 +12,7 @@ import numpy as np
 
 from .autodiff import grad
 from .binding import _check_args, argument_vars
-from .dispatch import const
+from .dispatch import const, plain_array
 from .errors import BindError, DTypeError, GradError, GradientCheckError
 from .function import compile as compile_graph
 from .ir import Symbol
@@ -37,7 +37,8 @@ class ValueAndGrad:
         except (TypeError, ValueError):  # builtins without a signature
             self._signature = None
         self._cache: dict = {}
-        self._fast: dict = {}  # (shape, dtype) per argument -> compiled, for ndarray calls
+        # (type, shape, dtype) per argument -> compiled, for plain ndarray calls
+        self._fast: dict = {}
         self._last = None
         functools.update_wrapper(self, fn)
 
@@ -59,7 +60,7 @@ class ValueAndGrad:
     def __call__(self, *args, **kwargs):
         if not kwargs:  # the fast path: arrays of a signature seen before
             try:
-                compiled = self._fast[tuple([(a.shape, a.dtype) for a in args])]
+                compiled = self._fast[tuple([(a.__class__, a.shape, a.dtype) for a in args])]
             except (AttributeError, KeyError):
                 pass
             else:
@@ -80,7 +81,7 @@ class ValueAndGrad:
         for name, value in zip(names, values):
             if getattr(type(value), "_graphc_kind", None) == "eager":
                 value = value.numpy()
-            arr = np.asarray(value)
+            arr = plain_array(value)
             if arr.dtype.kind not in "biufc":
                 raise DTypeError(f"value_and_grad: argument {name!r} must be a numeric array "
                                  f"or number, got {type(value).__name__}")
@@ -92,7 +93,7 @@ class ValueAndGrad:
             compiled = self._cache[key] = self._trace(names, arrays, nargs)
         self._last = compiled
         if not kwargs and all(a is b for a, b in zip(arrays, args)):
-            self._fast[tuple((a.shape, a.dtype) for a in arrays)] = compiled
+            self._fast[tuple((a.__class__, a.shape, a.dtype) for a in arrays)] = compiled
         results = compiled(*arrays)
         value, grads = results[0], tuple(results[1:])
         return value, (grads[0] if self._single else grads)

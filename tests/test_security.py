@@ -7,6 +7,7 @@ import enum
 import json
 import linecache
 import os
+import warnings
 
 import numpy as np
 import pytest
@@ -156,3 +157,62 @@ def test_load_refuses_a_file_over_the_limit(tmp_path, monkeypatch):
         gc.load(path)
     monkeypatch.setattr(serialize, "MAX_LOAD_BYTES", path.stat().st_size)
     assert str(gc.load(path)) == "sin(x)"
+
+
+with warnings.catch_warnings():  # numpy discourages np.matrix; users still pass it
+    warnings.simplefilter("ignore", PendingDeprecationWarning)
+    M = np.matrix([[1.0, 2.0], [3.0, 4.0]])
+SQUARES = np.array([[1.0, 4.0], [9.0, 16.0]])
+PRODUCT = np.array([[7.0, 10.0], [15.0, 22.0]])
+
+
+def test_matrix_is_plain_data_in_compiled_functions():
+    x = gc.var("x")
+    f = gc.compile([x], x * x)
+    f(np.ones((2, 2)))  # a plain array of the same signature first: the fast path's key
+    for _ in range(2):
+        out = f(M)
+        assert type(out) is np.ndarray
+        np.testing.assert_array_equal(out, SQUARES)
+    np.testing.assert_array_equal(f(x=M), SQUARES)
+    np.testing.assert_array_equal(gc.compile([x], x @ x)(M), PRODUCT)
+
+
+def test_matrix_is_plain_data_in_eval_bind_and_value_and_grad():
+    x = gc.var("x")
+    np.testing.assert_array_equal((x * x).eval(x=M)[0], SQUARES)
+    m = M.copy()
+    exe = gc.sum(x * x).bind({"x": m})
+    assert exe.forward()[0] == 30.0
+    m[0, 0] = 2.0  # still bound by reference (a view of the matrix's data)
+    assert exe.forward()[0] == 33.0
+    vg = gc.value_and_grad(lambda a: gc.sum(a * a))
+    vg(np.ones((2, 2)))
+    for _ in range(2):
+        value, g = vg(M)
+        assert value == 30.0 and type(g) is np.ndarray
+        np.testing.assert_array_equal(g, 2 * np.asarray(M))
+
+
+def test_matrix_is_plain_data_in_numpy_and_eager_calls():
+    from graphc import eager
+
+    out = gc.multiply(M, M)
+    assert type(out) is np.ndarray
+    np.testing.assert_array_equal(out, SQUARES)
+    np.testing.assert_array_equal((eager.tensor(M) * eager.tensor(M)).numpy(), SQUARES)
+    np.testing.assert_array_equal((eager.from_numpy(M) * M).numpy(), SQUARES)
+    x = gc.var("x")
+    np.testing.assert_array_equal(gc.compile([x], x * gc.const(M))(np.ones((2, 2))),
+                                  np.asarray(M))
+
+
+def test_masked_arrays_are_refused():
+    masked = np.ma.masked_array([1.0, 2.0], mask=[False, True])
+    x = gc.var("x")
+    with pytest.raises(gc.DTypeError, match="masked arrays"):
+        gc.compile([x], x * x)(masked)
+    with pytest.raises(gc.DTypeError, match="masked arrays"):
+        (x * x).eval(x=masked)
+    with pytest.raises(gc.DTypeError, match="masked arrays"):
+        gc.multiply(masked, 2.0)
