@@ -174,7 +174,8 @@ class Function:
             if name not in self._names:
                 raise BindError(f"unknown argument {name!r}; the arguments are {self._names}")
             if name in values:
-                raise BindError(f"argument {name!r} given twice")
+                raise BindError(f"argument {name!r} given twice (by position and by "
+                                f"keyword); the arguments are {self._names}")
             values[name] = value
         missing = [n for n in self._names if n not in values]
         if missing:
@@ -240,7 +241,8 @@ _fast_classes: dict[int, type] = {}
 def _fast_call_class(n: int) -> type:
     """A `Function` subclass whose `__call__` is written for `n` positional arrays: one
     signature-keyed dict lookup, then the emitted program. Generated from this fixed template
-    (only the integer `n` varies), once per arity."""
+    (only the integer `n` varies), once per arity. Its parameters are positional-only, so
+    no var name (`a0`, `self`, `rest`) can collide with them: keywords go to `_slow_call`."""
     cls = _fast_classes.get(n)
     if cls is None:
         params = "".join(f", a{i}=_NO" for i in range(n))
@@ -250,7 +252,8 @@ def _fast_call_class(n: int) -> type:
         key = "".join(f"a{i}.__class__, a{i}.shape, a{i}.dtype, " for i in range(n))
         last = f" or a{n - 1} is _NO" if n else ""
         source = (
-            f"def __call__(self{params}, *rest, **kwargs):\n"
+            # positional-only: a keyword is always a var name, bound in `_slow_call`
+            f"def __call__(self{params}, /, *rest, **kwargs):\n"
             f"    if rest or kwargs{last}:\n"
             f"        return self._slow_call(({names}{',' if n else ''}) + rest, kwargs)\n"
             f"    try:\n"

@@ -197,3 +197,39 @@ def test_wrt_name_absent_from_the_graph_is_an_error():
         gc.jvp(gc.sin(x), {"z": 1.0})
     # a var the output does not reach still gets zeros (SPEC)
     assert str(gc.grad(gc.sin(x), gc.var("z"))) == "zeros_like(z)"
+
+
+# --- keyword calls bind by var name only (issue 11, item 10) ------------------------------
+
+
+def test_keywords_bind_by_var_name_not_by_position():
+    a1, a0 = gc.var("a1"), gc.var("a0")
+    f = gc.compile([a1, a0], a1 - a0)
+    assert f(10.0, 1.0) == 9.0  # the fast path first: the keyword calls reuse its cache
+    assert f(a1=10.0, a0=1.0) == 9.0
+    assert f(a0=1.0, a1=10.0) == 9.0
+    assert f(10.0, a0=1.0) == 9.0
+    p = gc.var("p")
+    g = gc.compile([p, a1], p - a1)
+    assert g(a1=1.0, p=5.0) == 4.0
+
+
+@pytest.mark.parametrize("name", ["self", "rest", "kwargs", "args", "a0", "_NO", "fn",
+                                  "lambda", "class"])
+def test_any_var_name_is_a_keyword(name):
+    v, w = gc.var(name), gc.var("w")
+    f = gc.compile([w, v], w - 2 * v)
+    assert f(**{name: 1.0, "w": 5.0}) == 3.0
+    assert f(5.0, **{name: 1.0}) == 3.0
+    assert f(5.0, 1.0) == 3.0
+
+
+def test_bad_keyword_calls_are_bind_errors():
+    p, a1 = gc.var("p"), gc.var("a1")
+    g = gc.compile([p, a1], p - a1)
+    with pytest.raises(gc.BindError, match=r"'p' given twice.*\['p', 'a1'\]"):
+        g(1.0, p=2.0)
+    with pytest.raises(gc.BindError, match=r"unknown argument 'q'.*\['p', 'a1'\]"):
+        g(1.0, q=2.0)
+    with pytest.raises(gc.BindError, match=r"missing argument\(s\) \['a1'\]"):
+        g(p=1.0)
