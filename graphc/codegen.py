@@ -288,7 +288,9 @@ def _plan_free_buffers(nodes, out_names, last_use, keep) -> dict[int, Symbol]:
             if pool:
                 taken[id(node)] = pool.pop()
         local.add(id(node))
-        for x in _uses(node):
+        # Each input once: `t1 + t1` frees t1's buffer once, not twice (else two later
+        # nodes would both be given it while the first is still live).
+        for x in {id(x): x for x in _uses(node)}.values():
             if (last_use.get(id(x)) == i and id(x) in local and id(x) not in keep
                     and x is not reuse and _owns_buffer(x)):
                 free.setdefault((x.shape, x.dtype.str), []).append(x)
