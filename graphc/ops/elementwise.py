@@ -10,7 +10,9 @@ import operator
 import numpy as np
 import sympy as sp
 
-from .base import NONZERO, POSITIVE, REAL, UNIT, Elementwise, elementwise
+from ..errors import DTypeError
+from .base import (NONZERO, POSITIVE, REAL, UNIT, Elementwise, broadcast_shapes,
+                   elementwise)
 
 
 def _sigmoid(x):
@@ -138,6 +140,27 @@ def _power_d_exponent(y, a, b):
 
 power = elementwise("power", np.power, "{0} ** {1}", (_power_d_base, _power_d_exponent),
                     infix="**", sympy=operator.pow, domain=(POSITIVE, REAL))
+
+
+def _power_node_type(inputs, attrs):
+    """The usual shape and dtype, refusing an integer array to a negative constant integer
+    power as numpy does at run time, but with the user's line (Python numbers on both sides
+    keep Python's `**`, as the emitted code computes them)."""
+    from ..dispatch import dtype_key
+
+    base, exponent = inputs
+    keys = [dtype_key(x) for x in inputs]
+    dtype = power.dtype(*keys)
+    known = _known_value(exponent)
+    python_numbers = all(isinstance(k, (bool, int, float, complex)) for k in keys)
+    if dtype is not None and np.dtype(dtype).kind in "iu" and known is not None \
+            and known.dtype.kind in "iu" and np.any(known < 0) and not python_numbers:
+        raise DTypeError("power: integers to negative integer powers are not allowed "
+                         "(numpy refuses them); make one operand a float, e.g. x ** -2.0")
+    return broadcast_shapes(base.shape, exponent.shape, op="power"), dtype
+
+
+power.node_type = _power_node_type
 negative = elementwise("negative", np.negative, "-{0}", lambda y, x: -1, infix="-",
                        sympy=operator.neg)
 

@@ -45,8 +45,11 @@ def _fold_rule(node: Symbol, inputs: tuple):
     op = node.op
     if inputs and all(x.op == "const" for x in inputs) and node.opdef.foldable:
         values = [_value(x) for x in inputs]
-        with np.errstate(all="ignore"):
-            result = node.opdef.impl(*values, **node.attrs)
+        try:
+            with np.errstate(all="ignore"):
+                result = node.opdef.impl(*values, **node.attrs)
+        except (ArithmeticError, ValueError, TypeError):
+            return None  # not folded: the program raises it, with the user's line, if run
         if all(is_weak(v) for v in values) and np.ndim(result) == 0:
             result = np.asarray(result).item()
             return const(result) if is_weak(result) else None

@@ -59,3 +59,22 @@ def test_gradients_of_joins_whose_output_shape_is_unknown():
 def test_concatenate_of_a_scalar_is_refused_while_another_shape_is_unknown():
     with pytest.raises(gc.ShapeError, match="concatenate: .*same non-zero rank"):
         gc.concatenate([1.0, 0, gc.var("v")])
+
+
+def test_integer_power_with_a_negative_constant_exponent_is_a_dtype_error():
+    """numpy refuses an integer array to a negative integer power (ValueError at run time,
+    or from constant folding at compile time): a DTypeError naming the line when the graph is
+    built. Python numbers on both sides keep Python's `**` (found by fuzzing the parser:
+    power(-3, -3) raised numpy's ValueError from the simplifier's constant folding)."""
+    from graphc.parse import parse
+
+    n = gc.var("n", dtype=np.int64)
+    with pytest.raises(gc.DTypeError, match=r"test_edge_inputs.py:\d+: power: integers to "
+                                            "negative integer powers"):
+        n ** -2
+    with pytest.raises(gc.ParseError, match=r"power: integers.*column 1: 'power\(stack"):
+        parse("power(stack([-3]), -3)")
+    y = parse("power(-3, -3)").expr
+    assert float(gc.compile([], y)()) == (-3) ** -3 == float(gc.compile([], y, simplify=False)())
+    assert gc.compile([n], n ** -2.0)(np.array(2)) == 0.25
+    assert gc.compile([n], n ** 2)(np.array(3)) == 9
