@@ -427,6 +427,7 @@ class GraphFunction:
 
     def _entry(self, args, kwargs):
         from . import var
+        from .codegen import remember
         from .function import Function
 
         bound = self._signature.bind(*args, **kwargs)
@@ -461,8 +462,7 @@ class GraphFunction:
             out_leaves, out_tree = flatten(result)
             outs = [x for x in out_leaves if isinstance(x, Symbol)]
             fn = Function(syms, outs)
-            hit = (fn, out_tree, out_leaves)
-            self._cache[key] = hit
+            hit = remember(self._cache, key, (fn, out_tree, out_leaves))
         self.last_compiled = hit[0]
         return hit[0], hit[1], hit[2], arrays
 

@@ -373,3 +373,28 @@ def emit_program(params: Sequence[Symbol], outputs: Sequence[Symbol],
     linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
     weakref.finalize(fn, linecache.cache.pop, filename, None)
     return Program(source, fn, filename, line_nodes, em.consts, em.helpers, fn_name)
+
+
+# --- how many programs a caller keeps ---------------------------------------------------
+
+# Each compiled `Function`, `value_and_grad`, `@gc.function` and bound symbol keeps the
+# programs of its last SIGNATURE_CACHE signatures (shapes and dtypes; the oldest is dropped
+# first and compiled again if it comes back). Raise it for a function called with more
+# shapes in turn: `graphc.codegen.SIGNATURE_CACHE = 256`.
+SIGNATURE_CACHE = 64
+
+
+def remember(cache: dict, key, value):
+    """`cache[key] = value`, first dropping the oldest keys so that at most `SIGNATURE_CACHE`
+    stay; returns `value`.
+
+    >>> cache = {}
+    >>> for k in range(100):
+    ...     _ = remember(cache, k, str(k))
+    >>> len(cache), min(cache)
+    (64, 36)
+    """
+    while key not in cache and len(cache) >= max(1, SIGNATURE_CACHE):
+        del cache[next(iter(cache))]
+    cache[key] = value
+    return value

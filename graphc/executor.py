@@ -29,7 +29,7 @@ from .autodiff import _as_symbol, _depends, backprop
 from .binding import (_check_array, _check_args, _check_grads, _check_names, _check_reqs,
                       _declared, _is_float, _shape_tuple, argument_vars, infer_shape,
                       infer_type, output_names)
-from .codegen import emit_program
+from .codegen import emit_program, remember
 from .errors import BindError, DTypeError, GradError, GraphcError, HeadShapeError, ShapeError
 from .function import optimize, specialize_graph
 from .ir import Symbol, flatten_outputs, toposort
@@ -39,8 +39,9 @@ from .ops.base import fmt_shape
 __all__ = ["Executor", "Plan", "eval_symbol", "infer_shape", "infer_type", "output_names",
            "simple_bind"]
 
-# id(symbol) -> (weak reference to it, signature -> Plan). Keyed by identity: a symbol's
-# `==` builds a node, so a WeakKeyDictionary cannot hold them.
+# id(symbol) -> (weak reference to it, signature -> Plan), the entry dropped when the symbol
+# dies (a plan never holds its symbol) and at most SIGNATURE_CACHE signatures per symbol.
+# Keyed by identity: a symbol's `==` builds a node, so a WeakKeyDictionary cannot hold them.
 _PLANS: dict[int, tuple] = {}
 
 
@@ -53,8 +54,14 @@ class Plan:
     def __init__(self, sym, names: list[str], arrays: list[np.ndarray]):
         vars_by_name = argument_vars(sym)
         reps = [vars_by_name[n][0] for n in names]
+        # The plan is cached under `sym` until `sym` dies: it must not hold `sym` itself
+        # (an output, or the var bound), only a stand-in copy with the same inputs.
+        stand_in = Symbol(sym.opdef, sym.inputs, sym.attrs, sym.shape, sym.dtype,
+                          name=sym.name, origin=sym.origin, weak=sym.weak)
+        outputs = [stand_in if o is sym else o for o in flatten_outputs(sym)]
+        reps = [stand_in if v is sym else v for v in reps]
         self.names = names
-        self.vars, self.outputs = specialize_graph(reps, flatten_outputs(sym), arrays)
+        self.vars, self.outputs = specialize_graph(reps, outputs, arrays)
         self.out_names = output_names(sym)
         self._programs: dict = {}
 
@@ -147,7 +154,7 @@ def plan_for(sym, names: list[str], arrays: list[np.ndarray]) -> Plan:
     per_sym = entry[1]
     plan = per_sym.get(key)
     if plan is None:
-        plan = per_sym[key] = Plan(sym, names, arrays)
+        plan = remember(per_sym, key, Plan(sym, names, arrays))
     return plan
 
 

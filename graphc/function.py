@@ -3,6 +3,7 @@
 A call costs a signature lookup plus the emitted statements. The first call with a new
 signature (shapes and dtypes) checks the arguments, gives the graph's vars those static
 shapes, runs the specialisation and simplification passes, and emits one program.
+A function keeps the programs of its last `codegen.SIGNATURE_CACHE` signatures.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import Sequence
 import numpy as np
 
 from . import simplify as passes
-from .codegen import Program, emit_program
+from .codegen import Program, emit_program, remember
 from .dispatch import plain_array
 from .errors import BindError, DTypeError, GraphcError, ShapeError
 from .ir import Symbol, flatten_outputs, free_vars, rebuild, unify_vars
@@ -188,8 +189,8 @@ class Function:
 
     def _specialize(self, arrays, key):
         program = self.program_for(arrays)
-        self._programs[key] = program
-        self._cache[key] = program.fn
+        remember(self._programs, key, program)
+        remember(self._cache, key, program.fn)
         self._last = program
         return program.fn
 

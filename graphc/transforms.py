@@ -12,6 +12,7 @@ import numpy as np
 
 from .autodiff import grad
 from .binding import _check_args, argument_vars
+from .codegen import remember
 from .dispatch import const, plain_array
 from .errors import BindError, DTypeError, GradError, GradientCheckError
 from .function import compile as compile_graph
@@ -90,10 +91,11 @@ class ValueAndGrad:
         key = tuple(key)
         compiled = self._cache.get(key)
         if compiled is None:
-            compiled = self._cache[key] = self._trace(names, arrays, nargs)
+            compiled = remember(self._cache, key, self._trace(names, arrays, nargs))
         self._last = compiled
         if not kwargs and all(a is b for a, b in zip(arrays, args)):
-            self._fast[tuple((a.__class__, a.shape, a.dtype) for a in arrays)] = compiled
+            fast_key = tuple((a.__class__, a.shape, a.dtype) for a in arrays)
+            remember(self._fast, fast_key, compiled)
         results = compiled(*arrays)
         value, grads = results[0], tuple(results[1:])
         return value, (grads[0] if self._single else grads)
