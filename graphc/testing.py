@@ -117,6 +117,34 @@ def sample(domain, shape, rng: np.random.Generator, dtype=np.float64) -> np.ndar
     return np.asarray(out, dtype=dtype)
 
 
+# The points where ops are least forgiving, for differential tests (all modes must agree there,
+# NaN and inf included; finite differences only where the function is smooth).
+EDGE_KINDS = ("zeros", "ties", "large", "mixed")
+_EDGE_MIX = (0.0, 1.0, -1.0, 1e3, -1e3)
+
+
+def edge_sample(kind, shape, rng: np.random.Generator, dtype=np.float64) -> np.ndarray:
+    """Values of `shape` at edge points: "zeros"; "ties" (every entry 1.0, so entries of the
+    same or different arrays tie in max, min, maximum, clip, ...); "large" (magnitude 1e3,
+    random signs: exp overflows, tanh saturates); "mixed" (entries drawn from 0, +-1, +-1e3).
+
+    >>> import numpy as np
+    >>> edge_sample("ties", (2,), np.random.default_rng(0))
+    array([1., 1.])
+    """
+    if kind == "zeros":
+        out = np.zeros(shape)
+    elif kind == "ties":
+        out = np.ones(shape)
+    elif kind == "large":
+        out = np.where(rng.random(size=shape) < 0.5, -1e3, 1e3)
+    elif kind == "mixed":
+        out = rng.choice(_EDGE_MIX, size=shape)
+    else:
+        raise GraphcError(f"edge_sample: unknown kind {kind!r}; known: {EDGE_KINDS}")
+    return np.asarray(out, dtype=dtype)
+
+
 # --- engines ---------------------------------------------------------------------------
 
 

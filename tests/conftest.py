@@ -9,10 +9,14 @@ to run more examples locally.
 from __future__ import annotations
 
 import os
+import sys
 
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, settings
+
+# The shared test helpers (`op_recipes`, `random_graphs`) import by module name from any test.
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "ops"))
 
 settings.register_profile(
     "graphc",
