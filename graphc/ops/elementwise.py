@@ -211,11 +211,13 @@ minimum = elementwise("minimum", np.minimum, "np.minimum({0}, {1})", (None, None
                       sympy=sp.Min, vjp=_min_vjp, jvp=_min_jvp, nin=2)
 where = elementwise("where", np.where, "np.where({0}, {1}, {2})", (None, None, None),
                     vjp=_where_vjp, jvp=_where_jvp, nin=3)
-# The gradient passes to x where lo <= x <= hi (bounds included, as in PyTorch's clamp),
-# and to the bound that is active elsewhere (array bounds are differentiable; lo <= hi).
+# clip is minimum(maximum(x, lo), hi), as in numpy: hi wins where lo > hi. The gradient
+# passes to exactly one input: x where lo <= x <= hi (bounds included, as in PyTorch's clamp),
+# lo where x < lo <= hi, hi where maximum(x, lo) > hi (above hi, or lo > hi).
 clip = elementwise("clip", np.clip, "np.clip({0}, {1}, {2})",
                    (lambda y, x, lo, hi: (x >= lo) * (x <= hi),
-                    lambda y, x, lo, hi: x < lo, lambda y, x, lo, hi: x > hi), nin=3)
+                    lambda y, x, lo, hi: (x < lo) * (lo <= hi),
+                    lambda y, x, lo, hi: maximum(x, lo) > hi), nin=3)
 
 
 

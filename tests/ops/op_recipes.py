@@ -222,7 +222,9 @@ RECIPES.update({
                     (((2, 3), F(3, domain=(-1.0, -0.5)), F(domain=(0.5, 1.0))), {}),
                     ((F(domain=(-1.0, 1.0)), F(domain=(-1.0, -0.5)), F(domain=(0.5, 1.0))),
                      {}),
-                    (((2, 3),), {"a_max": 0.5}), (((4,),), {"a_min": -0.5})],
+                    (((2, 3),), {"a_max": 0.5}), (((4,),), {"a_min": -0.5}),
+                    # lo > hi: numpy gives hi everywhere
+                    (((3,), F(domain=(0.5, 1.0)), F(3, domain=(-1.0, -0.5))), {})],
                    call=lambda op, x, lo=None, hi=None, a_min=None, a_max=None:
                    op(x, lo, hi) if lo is not None else op(x, a_min, a_max),
                    ref=lambda x, lo=None, hi=None, a_min=None, a_max=None:

@@ -42,6 +42,11 @@ def _jvp(fn, args, tangents):
     # clip passes the gradient to x on the closed interval, to the active bound elsewhere.
     (gc.clip, [np.array([-2.0, -1.0, 0.0, 1.0, 2.0]), np.array(-1.0), np.array(1.0)],
      [[0.0, 1.0, 1.0, 1.0, 0.0], 1.0, 1.0]),
+    # With lo > hi, numpy's clip is hi everywhere (minimum(maximum(x, lo), hi)): only hi
+    # gets the gradient. With lo == hi and x below, lo does; never two inputs at once.
+    (gc.clip, [np.array([-2.0, 0.0, 2.0]), np.array(1.0), np.array(-1.0)], [[0.0] * 3, 0.0, 3.0]),
+    (gc.clip, [np.array([-2.0, 0.0, 2.0]), np.array(0.0), np.array(0.0)], [[0.0, 1.0, 0.0], 1.0,
+                                                                          1.0]),
     (lambda x: gc.where(x > 0, x * x, -x), [np.array([-1.0, 0.0, 3.0])], [[-1.0, -1.0, 6.0]]),
 ])
 def test_reverse_mode_conventions(fn, args, expected):
