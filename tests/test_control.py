@@ -230,6 +230,15 @@ def test_scan_rnn_gradient_matches_the_unrolled_rnn():
     assert "for k in range(4):" in gc.compile(params, scanned).source
 
 
+def test_scan_whose_emitted_body_is_empty():
+    # The gradient's forward scan keeps its carry and its ys are not needed: the emitted
+    # loop had no statement (an IndentationError at compile time).
+    x = gc.var("x", shape=(3,))
+    _, ys = gc.scan(lambda c, row: (c, x), x, gc.stack([x, x]))
+    g = gc.compile([x], gc.grad(gc.sum(ys), x))(np.ones(3))
+    np.testing.assert_array_equal(g, [2.0, 2.0, 2.0])
+
+
 # --- nesting, forward mode, higher order ---------------------------------------------------
 
 

@@ -36,7 +36,7 @@ from ..subgraph import (emit_graph, fresh_name, inline, is_float_type,
 from .base import OpDef, fmt_shape, register
 from .control_ad import (_get, _history, _is_float, ct, loop_jvp, loop_vjp, scan_jvp,
                          scan_vjp, spread)
-from .control_emit import (emit_update, loop_test, preallocate, result_names,
+from .control_emit import (close_block, emit_update, loop_test, preallocate, result_names,
                            stack_history, typed, write_aliases)
 
 
@@ -204,8 +204,7 @@ class Cond(_ControlOp):
             if pending:
                 em.statement(inner, f"{', '.join(n for n, _ in pending)} = "
                                     f"{', '.join(e for _, e in pending)}", node)
-            if len(em.lines) == start:
-                em.statement(inner, "pass")
+            close_block(em, start, inner)
         write_aliases(em, aliases, indent)
 
 
@@ -404,8 +403,7 @@ class ForiLoop(_ControlOp):
                                 [index] + carry + list(args[2 + n:]), inner,
                                 {k: (1 + k, carry[k]) for k in range(n)})
         finish()
-        if len(em.lines) == start:
-            em.statement(inner, "pass")
+        close_block(em, start, inner)
         for h, c, t in zip(hist, carry, types):
             if h:
                 em.statement(indent, f"{h} = {stack_history(h, c, t)}", node)
@@ -526,6 +524,7 @@ class Scan(_ControlOp):
         steps = f"range({length} - 1, -1, -1)" if reverse else f"range({length})"
         em.statement(indent, f"for {k} in {steps}:", node)
         inner = indent + "    "
+        start = len(em.lines)
         graph = body
         used = {id(x) for x in graph.nodes}
         slices = []
@@ -545,6 +544,7 @@ class Scan(_ControlOp):
             em.statement(inner, f"{name}[{k}] = {e}" if stacked[name] else
                          f"{name}.append({e})", node)
         finish()
+        close_block(em, start, inner)
         for name in ys:
             if name and not stacked[name]:
                 em.statement(indent, f"{name} = np.stack({name}{'[::-1]' if reverse else ''})",

@@ -46,6 +46,13 @@ def typed(expr: str, node) -> str:
     return expr
 
 
+def close_block(em, start: int, indent: str) -> None:
+    """End a block opened before line `start` (a loop or a branch): `pass` when its
+    statements turned out to be none (a body that leaves its carries unchanged)."""
+    if len(em.lines) == start:
+        em.statement(indent, "pass")
+
+
 def write_aliases(em, aliases, indent: str) -> None:
     for alias, name in aliases:
         em.statement(indent, f"{alias} = {name}")
