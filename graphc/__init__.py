@@ -14,9 +14,9 @@ from __future__ import annotations
 from . import ops as _ops
 from .autodiff import grad, hessian, jacobian, jvp
 from .control import cond, fori_loop, scan, while_loop
-from .dispatch import const
-from .errors import (BindError, DTypeError, GradError, GradientCheckError, GraphcError,
-                     ParseError, SerializationError, ShapeError)
+from .dispatch import checks_call, const
+from .errors import (ArgumentError, BindError, DTypeError, GradError, GradientCheckError,
+                     GraphcError, ParseError, SerializationError, ShapeError)
 from .function import Function, compile
 from .ir import Graph, Symbol
 from .ops import (abs, add, arccos, arcsin, arctan, astype, broadcast_to, clip, concatenate,
@@ -35,6 +35,7 @@ from .serialize import load, load_json
 __version__ = "0.1.0"
 
 
+@checks_call
 def var(name: str, shape=None, dtype=None) -> Symbol:
     """A placeholder bound to data later (MXNet's `sym.var`).
 
@@ -64,12 +65,13 @@ def var(name: str, shape=None, dtype=None) -> Symbol:
     return Symbol(_ops.OPS["var"], (), {}, shape, dtype, name=name, origin=user_origin())
 
 
+@checks_call
 def Group(symbols) -> Symbol:
     """One symbol with several outputs (MXNet's `Group`)."""
     from .dispatch import make_node
-    from .ir import flatten_outputs
+    from .ir import as_list, flatten_outputs
 
-    return make_node(_ops.OPS["group"], tuple(flatten_outputs(list(symbols))), {})
+    return make_node(_ops.OPS["group"], tuple(flatten_outputs(as_list(symbols, "Group"))), {})
 
 
 # Last: `gc.function` is the decorator, not the submodule graphc.function (importing a
@@ -90,8 +92,8 @@ __all__ = [
     # save and load
     "load", "load_json",
     # errors
-    "GraphcError", "ShapeError", "DTypeError", "BindError", "GradError", "GradientCheckError",
-    "SerializationError", "ParseError",
+    "GraphcError", "ArgumentError", "ShapeError", "DTypeError", "BindError", "GradError",
+    "GradientCheckError", "SerializationError", "ParseError",
     # operations (numpy's names)
     "abs", "add", "arccos", "arcsin", "arctan", "astype", "broadcast_to", "clip",
     "concatenate", "cos", "cosh", "cross_entropy", "divide", "dot", "exp", "expand_dims",

@@ -10,9 +10,9 @@ from typing import Mapping, Sequence
 import numpy as np
 
 from . import ops
-from .dispatch import const
+from .dispatch import checks_call, const
 from .errors import DTypeError, GradError, HeadShapeError
-from .ir import Symbol, format_origin, merged_var, origin_scope, toposort, unify_vars
+from .ir import Symbol, as_list, format_origin, merged_var, origin_scope, toposort, unify_vars
 from .ops.base import fmt_shape
 
 
@@ -29,7 +29,7 @@ def _check_differentiable(x: Symbol) -> None:
 
 def _as_symbols(wrt, what="wrt", names: bool = False):
     kinds = (Symbol, str) if names else Symbol
-    items = [wrt] if isinstance(wrt, kinds) else list(wrt)
+    items = [wrt] if isinstance(wrt, kinds) else as_list(wrt, f"grad: {what}")
     for w in items:
         if not isinstance(w, kinds):
             raise GradError(f"grad: {what} must be graphc symbols{' or var names' * names}, "
@@ -149,6 +149,7 @@ def _head_for(y: Symbol, head):
     return head
 
 
+@checks_call
 def grad(y, wrt, head=None, simplify: bool = True):
     """Reverse-mode derivative of `y` with respect to `wrt`.
 
@@ -240,6 +241,7 @@ def _as_symbol(g, like: Symbol) -> Symbol:
     return ops.broadcast_like(const(g), like) if like.shape != () else const(g)
 
 
+@checks_call
 def jvp(y, tangents: dict, simplify: bool = True):
     """Forward-mode derivative of `y` (a symbol, or a list of them) along `tangents`.
 
@@ -318,6 +320,7 @@ def _static_shape(x: Symbol, what: str) -> tuple:
     return x.shape
 
 
+@checks_call
 def jacobian(y: Symbol, x: Symbol, mode: str | None = None, simplify: bool = True) -> Symbol:
     """dy/dx as a symbol of shape ``y.shape + x.shape`` (both shapes must be static).
 
@@ -369,6 +372,7 @@ def jacobian(y: Symbol, x: Symbol, mode: str | None = None, simplify: bool = Tru
     return j
 
 
+@checks_call
 def hessian(y: Symbol, x: Symbol, simplify: bool = True) -> Symbol:
     """d2y/dx2 of a scalar `y`, of shape ``x.shape + x.shape`` (static).
 

@@ -28,7 +28,7 @@ import warnings
 
 import numpy as np
 
-from .dispatch import plain_array
+from .dispatch import checks_call, plain_array
 from .errors import GraphcError
 from .ir import Symbol
 from .subgraph import flatten, unflatten
@@ -527,6 +527,7 @@ def _as_call(signature, values: dict) -> dict:
     return out
 
 
+@checks_call
 def function(fn=None):
     """Decorator: run `fn` as a static graph, converting Python control flow on symbols.
 

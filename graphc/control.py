@@ -18,8 +18,8 @@ from typing import Callable, Sequence
 import numpy as np
 
 from . import ops
-from .dispatch import located
-from .errors import DTypeError, GraphcError, ShapeError
+from .dispatch import checks_call, located
+from .errors import ArgumentError, DTypeError, GraphcError, ShapeError
 from .ir import Graph, Symbol, origin_scope, user_origin
 from .ops.base import OPS, fmt_shape
 from .subgraph import (Traced, as_symbol, capture_params, captures, flatten, make_param,
@@ -198,6 +198,7 @@ def results(node: Symbol, start: int, count: int) -> list[Symbol]:
 # --- the public functions --------------------------------------------------------------
 
 
+@checks_call
 def cond(pred, true_fn: Callable, false_fn: Callable, *operands):
     """`true_fn(*operands)` if `pred` else `false_fn(*operands)`, inside the graph.
 
@@ -211,6 +212,7 @@ def cond(pred, true_fn: Callable, false_fn: Callable, *operands):
     >>> [float(v) for v in gc.compile([x], [y, gc.grad(y, x)])(np.float64(-3.0))]
     [3.0, -1.0]
     """
+    _check_callables("cond", true_fn=true_fn, false_fn=false_fn)
     if not _is_symbol(pred):
         if np.ndim(pred) != 0:
             raise ShapeError(f"cond: pred must be a scalar, got shape {np.shape(pred)}")
@@ -236,6 +238,7 @@ def cond(pred, true_fn: Callable, false_fn: Callable, *operands):
     return unflatten(tree, results(node, 0, count))
 
 
+@checks_call
 def while_loop(cond_fun: Callable, body_fun: Callable, init_val):
     """Repeat `val = body_fun(val)` while `cond_fun(val)`; returns the final `val`.
 
@@ -250,6 +253,7 @@ def while_loop(cond_fun: Callable, body_fun: Callable, init_val):
     >>> [float(v) for v in gc.compile([x], [y, gc.grad(y, x)])(np.float64(2.0))]
     [162.0, 81.0]
     """
+    _check_callables("while_loop", cond_fun=cond_fun, body_fun=body_fun)
     leaves, tree = flatten(init_val)
     if not _any_symbol(leaves):
         val = init_val
@@ -281,6 +285,7 @@ def while_loop(cond_fun: Callable, body_fun: Callable, init_val):
     return unflatten(tree, results(node, 0, len(leaves)))
 
 
+@checks_call
 def fori_loop(lower, upper, body_fun: Callable, init_val):
     """`for i in range(lower, upper): val = body_fun(i, val)`; returns the final `val`.
 
@@ -293,6 +298,7 @@ def fori_loop(lower, upper, body_fun: Callable, init_val):
     >>> [float(v) for v in gc.compile([x, n], [y, gc.grad(y, x)])(np.float64(2.0), 3)]
     [8.0, 12.0]
     """
+    _check_callables("fori_loop", body_fun=body_fun)
     leaves, tree = flatten(init_val)
     if not _any_symbol(leaves + [lower, upper]):
         val, upper = init_val, _as_int(upper)
@@ -317,6 +323,7 @@ def fori_loop(lower, upper, body_fun: Callable, init_val):
     return unflatten(tree, results(node, 0, len(leaves)))
 
 
+@checks_call
 def scan(f: Callable, init, xs, reverse: bool = False):
     """Scan `f(carry, x) -> (carry, y)` over the leading axis of `xs`; returns
     `(carry, ys)` with the `y`s stacked along a new leading axis (JAX's `lax.scan`).
@@ -331,6 +338,7 @@ def scan(f: Callable, init, xs, reverse: bool = False):
     >>> float(total_value), partial_sums
     (6.0, array([0., 1., 3., 6.]))
     """
+    _check_callables("scan", f=f)
     c_leaves, c_tree = flatten(init)
     x_leaves, x_tree = flatten(xs)
     if not _any_symbol(c_leaves + x_leaves):
@@ -362,10 +370,19 @@ def scan(f: Callable, init, xs, reverse: bool = False):
     return carry, unflatten(box["y_tree"], results(node, n_c, n_y))
 
 
+def _check_callables(op: str, **fns) -> None:
+    for name, fn in fns.items():
+        if not callable(fn):
+            raise ArgumentError(f"{op}: {name} must be a function, got {type(fn).__name__}")
+
+
 def _python_scan(f, init, x_leaves, x_tree, reverse):
     """scan on numpy values or eager tensors: a Python loop, ys stacked with gc.stack."""
     if not x_leaves:
         raise GraphcError("scan: needs at least one array to scan over")
+    for k, x in enumerate(x_leaves):
+        if not np.shape(x):
+            raise ShapeError(f"scan: xs {k} is a scalar; xs need a leading axis")
     length = len(x_leaves[0])
     if any(len(x) != length for x in x_leaves):
         raise ShapeError(f"scan: xs have different leading lengths "

@@ -7,10 +7,65 @@ Symbols among the inputs: build a graph node. Eager tensors: compute and record 
 from __future__ import annotations
 
 
+import functools
+import inspect
+
 import numpy as np
 
-from .errors import DTypeError, GraphcError, ShapeError
+from .errors import ArgumentError, DTypeError, GraphcError, ShapeError
 from .ir import Symbol, format_origin, origin_code, user_origin
+
+def call_mismatch(name: str, fn, args: tuple, kwargs: dict) -> ArgumentError | None:
+    """An `ArgumentError` saying why `args`/`kwargs` do not fit `fn`'s parameters (Python's
+    words, then the expected signature, under the public name `name`), or None if they fit.
+    """
+    try:
+        signature = inspect.signature(fn)
+        signature.bind(*args, **kwargs)
+    except TypeError as mismatch:
+        params = ", ".join(str(p.replace(annotation=p.empty))
+                           for p in signature.parameters.values())
+        return ArgumentError(located(user_origin(), f"{name}(): {mismatch}; expected "
+                                                    f"{name}({params})"))
+    except ValueError:  # no signature to compare with
+        pass
+    return None
+
+
+def checks_call(fn=None, *, name: str | None = None, skip_self: bool = False):
+    """Decorate a public function so that a call that does not fit its parameters (count,
+    keyword names) raises `ArgumentError` naming the function, instead of Python's bare
+    `TypeError`; other errors pass through unchanged (the check runs on the error path only).
+
+    >>> @checks_call
+    ... def area(width, height=1):
+    ...     return width * height
+    >>> area(2, depth=3)
+    Traceback (most recent call last):
+    ...
+    graphc.errors.ArgumentError: ...area(): got an unexpected keyword argument 'depth'; \
+expected area(width, height=1)
+    """
+    if fn is None:
+        return functools.partial(checks_call, name=name, skip_self=skip_self)
+    public = name or fn.__name__
+
+    @functools.wraps(fn)
+    def checked(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except TypeError as exc:
+            if isinstance(exc, GraphcError):
+                raise
+            bound = args[1:] if skip_self else args
+            target = functools.partial(fn, args[0]) if skip_self and args else fn
+            error = call_mismatch(public, target, bound, kwargs)
+            if error is None:
+                raise
+            raise error from None
+
+    return checked
+
 
 _eager_handler = None
 
@@ -52,7 +107,44 @@ def apply(op, inputs: tuple, attrs: dict):
                                    for x in inputs), attrs)
     if eager:
         return _eager_handler(op, inputs, attrs)
-    return op.impl(*inputs, **attrs)
+    try:
+        return op.impl(*inputs, **attrs)
+    except IMPL_ERRORS as exc:
+        raise impl_error(op, inputs, attrs, exc) from None
+
+
+# What an op's numpy implementation raises for operands it cannot take.
+IMPL_ERRORS = (GraphcError, ValueError, IndexError, TypeError, ArithmeticError)
+
+
+def impl_error(op, args, attrs, exc: Exception) -> GraphcError:
+    """numpy's complaint about `op` on `args` (eager or plain-numpy mode) as the graphc error
+    that the same call on symbols raises: the op's own shape rule words it when it can, else
+    numpy's message naming the op and the operands; with the user's line (error path only).
+    """
+    origin = user_origin()
+    if isinstance(exc, GraphcError):
+        return type(exc)(located(origin, str(exc)))
+    try:
+        op.shape(*(tuple(np.shape(a)) for a in args), **attrs)
+    except (ShapeError, DTypeError) as rule_exc:
+        return type(rule_exc)(located(origin, str(rule_exc)))
+    except Exception:  # the rule cannot judge these operands: report numpy's message
+        pass
+    desc = ", ".join(map(_describe, args))
+    cls = DTypeError if isinstance(exc, TypeError) else ShapeError
+    return cls(located(origin, f"{op.name}: {exc} (operands: {desc})"))
+
+
+def _describe(value) -> str:
+    """An operand's shape and dtype, or its type when it is no array."""
+    try:
+        arr = np.asarray(value)
+    except (TypeError, ValueError):  # e.g. a ragged list
+        return type(value).__name__
+    if arr.dtype.kind not in "biufc":
+        return type(value).__name__
+    return f"{arr.shape} {arr.dtype}"
 
 
 def _holds_array_object(items) -> bool:
@@ -126,6 +218,7 @@ def exact_number(value):
     raise TypeError(f"exact_number: not a Python number: {kind.__name__}")
 
 
+@checks_call
 def const(value, name: str | None = None) -> Symbol:
     """A constant node; Python numbers stay weakly typed, arrays are copied read-only."""
     from .ops import OPS
@@ -152,7 +245,7 @@ def const(value, name: str | None = None) -> Symbol:
     attrs = {"value": stored}
     if name is not None:
         if not isinstance(name, str):
-            raise TypeError("const: name must be a string")
+            raise ArgumentError(f"const: name must be a string, got {type(name).__name__}")
         attrs["name"] = name
     return Symbol(OPS["const"], (), attrs, tuple(arr.shape), arr.dtype, origin=user_origin())
 
@@ -205,3 +298,4 @@ def located(origin, message: str) -> str:
     code = origin_code(origin)
     text = f"{format_origin(origin)}: {message}"
     return f"{text}\n    {code}" if code else text
+

@@ -26,9 +26,8 @@ import threading
 import numpy as np
 
 from . import dispatch
-from .dispatch import located, plain_array
+from .dispatch import IMPL_ERRORS, impl_error, plain_array
 from .errors import DTypeError, GradError, GraphcError, ShapeError
-from .ir import user_origin
 from .mixin import ArrayMixin
 from .ops import OPS
 from .tape import Node, backprop, fit
@@ -454,10 +453,8 @@ def _apply(op, inputs: tuple, attrs: dict) -> Tensor:
         mask.append(False)
     try:
         out = op.impl(*args, **attrs)
-    except GraphcError as exc:
-        raise type(exc)(located(user_origin(), str(exc))) from None
-    except (ValueError, IndexError, TypeError) as exc:
-        raise _impl_error(op, args, attrs, exc) from None
+    except IMPL_ERRORS as exc:
+        raise impl_error(op, args, attrs, exc) from None
     if type(out) is not np.ndarray:
         out = np.asarray(out)
     if op.name in _ADAPTERS and isinstance(inputs[0], Tensor) \
@@ -467,21 +464,6 @@ def _apply(op, inputs: tuple, attrs: dict) -> Tensor:
             and op.name not in _NO_RECORD:
         return _wrap(out, True, Node(op, inputs, args, attrs, mask))
     return _wrap(out)
-
-
-def _impl_error(op, args, attrs, exc) -> GraphcError:
-    """numpy's complaint as a graphc error naming the op, the operands and the user's line;
-    the op's own shape rule words it when it can (this runs on the error path only)."""
-    origin = user_origin()
-    try:
-        op.shape(*(tuple(np.shape(a)) for a in args), **attrs)
-    except (ShapeError, DTypeError) as rule_exc:
-        return type(rule_exc)(located(origin, str(rule_exc)))
-    except Exception:  # the rule cannot judge these operands: report numpy's message
-        pass
-    desc = ", ".join(f"{np.shape(a)} {np.asarray(a).dtype}" for a in args)
-    cls = DTypeError if isinstance(exc, TypeError) else ShapeError
-    return cls(located(origin, f"{op.name}: {exc} (operands: {desc})"))
 
 
 dispatch.set_eager_handler(_apply)

@@ -15,6 +15,11 @@ class DTypeError(GraphcError, TypeError):
     """A dtype that an operation, a binding or a derivative cannot take."""
 
 
+class ArgumentError(GraphcError, TypeError):
+    """A call with arguments of the wrong number, name or type (also a `TypeError`, as
+    Python raises for a bad call)."""
+
+
 class BindError(GraphcError, ValueError):
     """Missing, extra or misspelt arguments when binding or calling."""
 

@@ -30,6 +30,7 @@ from .binding import (_check_array, _check_args, _check_grads, _check_names, _ch
                       _declared, _is_float, _shape_tuple, argument_vars, infer_shape,
                       infer_type, output_names)
 from .codegen import emit_program, remember
+from .dispatch import checks_call
 from .errors import BindError, DTypeError, GradError, GraphcError, HeadShapeError, ShapeError
 from .function import optimize, specialize_graph
 from .ir import Symbol, flatten_outputs, toposort
@@ -226,6 +227,7 @@ class Executor:
     kept). `copy.copy` binds the same symbol to the same arrays, `copy.deepcopy` to copies.
     """
 
+    @checks_call(name="Executor", skip_self=True)
     def __init__(self, sym, args, args_grad=None, grad_req="write"):
         if not isinstance(sym, Symbol):
             raise BindError(f"bind: expected a graphc symbol, got {type(sym).__name__}")

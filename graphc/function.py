@@ -16,9 +16,9 @@ import numpy as np
 
 from . import simplify as passes
 from .codegen import Program, emit_program, remember
-from .dispatch import plain_array
+from .dispatch import checks_call, plain_array
 from .errors import BindError, DTypeError, GraphcError, ShapeError
-from .ir import Symbol, flatten_outputs, free_vars, rebuild, unify_vars
+from .ir import Symbol, as_list, flatten_outputs, free_vars, rebuild, unify_vars
 from .ops.base import fmt_shape
 
 
@@ -26,7 +26,7 @@ def check_inputs(inputs) -> list[Symbol]:
     """The vars a program takes, validated: symbols of op var with distinct names."""
     if isinstance(inputs, Symbol):
         inputs = [inputs]
-    inputs = list(inputs)
+    inputs = as_list(inputs, "compile: inputs")
     seen = set()
     for v in inputs:
         if not isinstance(v, Symbol) or v.op != "var":
@@ -117,10 +117,11 @@ class Function:
     array([2., 2.])
     """
 
+    @checks_call(name="Function", skip_self=True)
     def __init__(self, inputs, outputs, simplify: bool = True, output_names=None):
         inputs = check_inputs(inputs)
         self._single = isinstance(outputs, Symbol) and outputs.op != "group"
-        outputs = flatten_outputs(outputs)
+        outputs = flatten_outputs(outputs, "compile: outputs")
         check_covered(inputs, outputs)
         # A var is its name: one node per name, with the most specific declaration.
         canon, self.outputs, _ = unify_vars(outputs, inputs)
@@ -133,8 +134,9 @@ class Function:
         self._programs: dict = {}
         self._last: Program | None = None
 
+    @checks_call(name="Function", skip_self=True)
     def __new__(cls, inputs, *args, **kwargs):
-        n = 1 if isinstance(inputs, Symbol) else len(inputs)
+        n = 1 if isinstance(inputs, Symbol) else len(as_list(inputs, "compile: inputs"))
         return object.__new__(_fast_call_class(n) if cls is Function else cls)
 
     def __call__(self, *args, **kwargs):
@@ -291,6 +293,7 @@ def _load_function(text, n_inputs, single, simplify, output_names) -> Function:
                     output_names=output_names)
 
 
+@checks_call
 def compile(inputs, outputs, simplify: bool = True) -> Function:
     """Compile `outputs` as a function of the vars `inputs` (see `Function`)."""
     return Function(inputs, outputs, simplify=simplify)

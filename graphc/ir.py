@@ -15,7 +15,7 @@ import os
 import sys
 from typing import Callable, Iterable, Sequence
 
-from .errors import DTypeError, GraphcError, ShapeError
+from .errors import ArgumentError, DTypeError, GraphcError, ShapeError
 from .mixin import ArrayMixin
 
 _PKG_DIR = os.path.dirname(os.path.abspath(__file__))
@@ -235,6 +235,7 @@ class Graph:
     __slots__ = ("inputs", "outputs", "_nodes")
 
     def __init__(self, inputs: Sequence[Symbol], outputs: Sequence[Symbol]):
+        inputs, outputs = as_list(inputs, "Graph: inputs"), as_list(outputs, "Graph: outputs")
         self.inputs = tuple(inputs)
         self.outputs = tuple(outputs)
         self._nodes = None
@@ -254,12 +255,29 @@ class Graph:
         return f"lambda {params}: " + (outs if len(self.outputs) == 1 else f"({outs})")
 
 
-def flatten_outputs(outputs) -> list[Symbol]:
+def as_list(items, what: str, expected: str = "a symbol or a list of symbols") -> list:
+    """`items` as a list; a value that is not iterable is an `ArgumentError` naming `what`.
+
+    >>> as_list(2.5, "compile: outputs")
+    Traceback (most recent call last):
+    ...
+    graphc.errors.ArgumentError: compile: outputs must be a symbol or a list of symbols, got float
+    """
+    try:
+        return list(items)
+    except TypeError:
+        if not hasattr(type(items), "__iter__"):
+            raise ArgumentError(f"{what} must be {expected}, got {type(items).__name__}") \
+                from None
+        raise
+
+
+def flatten_outputs(outputs, what: str = "outputs") -> list[Symbol]:
     """A list of output symbols: a symbol, a Group, or a list/tuple of them."""
     if isinstance(outputs, Symbol):
         outputs = [outputs]
     flat: list[Symbol] = []
-    for out in outputs:
+    for out in as_list(outputs, what):
         if not isinstance(out, Symbol):
             raise GraphcError(f"outputs must be graphc symbols, got {type(out).__name__}")
         if out.op == "group":

@@ -21,8 +21,9 @@ from typing import Sequence
 
 import sympy as sp
 
+from .dispatch import checks_call
 from .errors import GraphcError
-from .ir import Symbol, toposort
+from .ir import Symbol, as_list, toposort
 
 TREE_LIMIT = 2000  # an expression printed in one piece, counted as a tree
 DEPTH_LIMIT = 60  # and its depth (sympy's printers recurse about 5 frames per level)
@@ -161,6 +162,7 @@ def _sympy_of(root: Symbol, nodes: list[Symbol]):
     return exprs[id(root)]
 
 
+@checks_call
 def latex(sym: Symbol) -> str:
     """The expression as LaTeX (without `$`); large graphs as an `aligned` block of text.
 
@@ -283,6 +285,7 @@ class Explanation:
                 f"<p>operations after each pass: {stages}</p>")
 
 
+@checks_call
 def explain(y: Symbol, wrt, head=None) -> Explanation:
     """The gradients of `y` before and after simplification, with their operation counts.
 
@@ -296,7 +299,7 @@ def explain(y: Symbol, wrt, head=None) -> Explanation:
     from .simplify import count_ops, run
 
     _check(y)
-    wrts = [wrt] if isinstance(wrt, (Symbol, str)) else list(wrt)
+    wrts = [wrt] if isinstance(wrt, (Symbol, str)) else as_list(wrt, "explain: wrt")
     raw = grad(y, wrts, head=head, simplify=False)
     stages = [("derived", count_ops(raw))]
     current = run(raw, trace=lambda name, outs: stages.append((name, count_ops(outs))))

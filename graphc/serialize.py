@@ -38,6 +38,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from .dispatch import checks_call
 from .errors import SerializationError
 from .ir import Graph, LoadedOrigin, Symbol, origin_scope, toposort, var_groups
 
@@ -192,6 +193,7 @@ def _encode_array(arr: np.ndarray, where: str) -> dict:
 # --- reading ---------------------------------------------------------------------------
 
 
+@checks_call
 def load_json(text) -> Symbol | list[Symbol]:
     """The graph saved by `tojson`; malformed, cyclic or unknown input raises
     `SerializationError`. Nothing in the text is executed.
@@ -222,6 +224,7 @@ def load_json(text) -> Symbol | list[Symbol]:
             from exc
 
 
+@checks_call
 def load(path) -> Symbol | list[Symbol]:
     """Read a graph written by `sym.save(path)` (see `load_json`).
 

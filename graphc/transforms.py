@@ -13,7 +13,7 @@ import numpy as np
 from .autodiff import grad
 from .binding import _check_args, argument_vars
 from .codegen import remember
-from .dispatch import const, plain_array
+from .dispatch import checks_call, const, plain_array
 from .errors import BindError, DTypeError, GradError, GradientCheckError
 from .function import compile as compile_graph
 from .ir import Symbol
@@ -135,6 +135,7 @@ def _fn_name(fn) -> str:
     return getattr(fn, "__qualname__", None) or getattr(fn, "__name__", None) or repr(fn)
 
 
+@checks_call
 def value_and_grad(fn, argnums=0) -> ValueAndGrad:
     """`fn`'s value and its gradient with respect to the positional argument(s) `argnums`.
 
@@ -159,6 +160,7 @@ def _step(dtype: np.dtype, eps) -> float:
     return float(np.finfo(dtype).eps) ** (1.0 / 3.0)
 
 
+@checks_call
 def check_grad(y, wrt, args: dict, eps=None, rtol: float = 1e-5, atol: float = 1e-8) -> float:
     """Compare `gc.grad(y, wrt)` with central finite differences at `args`.
 

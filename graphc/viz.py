@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .errors import GraphcError
+from .dispatch import checks_call
+from .errors import ArgumentError, GraphcError
 from .ir import Symbol, flatten_outputs, toposort
 
 LABEL_LIMIT = 40  # characters of a constant's label
@@ -50,6 +51,7 @@ def node_label(node: Symbol) -> str:
     return node.op + (f" {', '.join(attrs)}" if attrs else "")
 
 
+@checks_call
 def to_networkx(sym):
     """The graph as a `networkx.DiGraph`: nodes 0, 1, ... in topological order with the
     attributes `op`, `shape`, `dtype` (numpy's name or None), `label` (and `name` for vars);
@@ -102,6 +104,7 @@ def _dot_escape(text: str) -> str:
     return "".join(out)
 
 
+@checks_call
 def to_dot(sym, name: str = "graphc") -> str:
     """The graph as Graphviz DOT text (inputs at the top; vars as ellipses, constants as
     plain text, operations as boxes labelled with op, shape and dtype).
@@ -132,6 +135,7 @@ def to_dot(sym, name: str = "graphc") -> str:
     return "\n".join(lines) + "\n"
 
 
+@checks_call
 def draw(sym, ax=None):
     """Draw the graph with matplotlib (layered: inputs at the top); returns the axes.
 
@@ -143,6 +147,8 @@ def draw(sym, ax=None):
         raise GraphcError("gc.draw needs matplotlib: pip install matplotlib") from exc
     import networkx as nx
 
+    if ax is not None and not hasattr(ax, "scatter"):
+        raise ArgumentError(f"draw: ax must be matplotlib axes, got {type(ax).__name__}")
     g = to_networkx(sym)
     depth: dict[int, int] = {}
     for k in sorted(g.nodes):  # numbered in topological order

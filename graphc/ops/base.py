@@ -14,7 +14,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from ..errors import ShapeError
+from ..errors import ArgumentError, ShapeError
 
 OPS: dict[str, "OpDef"] = {}
 
@@ -52,18 +52,35 @@ class OpDef:
         return f"<op {self.name}>"
 
     def __call__(self, *args, **kwargs):
-        inputs, attrs = self.prepare(*args, **kwargs)
+        try:
+            inputs, attrs = self.prepare(*args, **kwargs)
+        except ArgumentError as exc:
+            raise ArgumentError(_located(str(exc))) from None
+        except TypeError as exc:  # Python refusing the call itself (count, keyword names)
+            raise self.call_error(exc, args, kwargs) from None
         return (_apply or _load_apply())(self, inputs, attrs)
+
+    def call_error(self, exc: TypeError, args: tuple, kwargs: dict) -> Exception:
+        """A `TypeError` from `prepare` as an `ArgumentError` naming this function, what was
+        wrong and its signature, when the call does not fit `prepare`'s parameters; any other
+        `TypeError` is returned unchanged (a bug, not the caller's)."""
+        from ..dispatch import call_mismatch
+
+        return call_mismatch(self.name, self.prepare, args, kwargs) or exc
 
     # --- what a call means -------------------------------------------------------------
     def prepare(self, *args, **kwargs) -> tuple[tuple, dict]:
         """Split a call's arguments into (inputs, attrs); attrs are validated here."""
         if self.nin is not None and len(args) != self.nin:
-            raise TypeError(f"{self.name}() takes {self.nin} array arguments, got {len(args)}")
+            raise ArgumentError(f"{self.name}() takes {self.nin} array argument"
+                                f"{'s' if self.nin != 1 else ''}, got {len(args)}")
         if kwargs:
             unknown = set(kwargs) - set(self.attr_names)
             if unknown:
-                raise TypeError(f"{self.name}() got unexpected keyword(s) {sorted(unknown)}")
+                expected = (f"its keywords are {', '.join(self.attr_names)}" if self.attr_names
+                            else "it takes no keywords")
+                raise ArgumentError(f"{self.name}() got unexpected keyword(s) "
+                                    f"{', '.join(sorted(unknown))}; {expected}")
         return args, self.check_attrs(kwargs)
 
     def check_attrs(self, attrs: dict) -> dict:
@@ -109,6 +126,17 @@ def known(shape) -> bool:
 # Bound on first use (a function-level import costs a microsecond on every call):
 _apply = None  # dispatch.apply (dispatch imports the op table lazily)
 _ops = None  # the graphc.ops package, whose functions the family rules call
+
+
+def _located(message: str) -> str:
+    """`message` prefixed with the user's file:line (unless it already is)."""
+    from ..dispatch import located
+    from ..ir import format_origin, user_origin
+
+    origin = user_origin()
+    if origin is None or message.startswith(format_origin(origin) + ":"):
+        return message
+    return located(origin, message)
 
 
 def _load_apply():
@@ -213,13 +241,13 @@ def check_axis_attr(axis, op: str):
     if axis is None:
         return None
     if isinstance(axis, (bool, np.bool_)):
-        raise TypeError(f"{op}: axis must be an int or a tuple of ints, got {axis!r}")
+        raise ArgumentError(f"{op}: axis must be an int or a tuple of ints, got {axis!r}")
     if isinstance(axis, (int, np.integer)):
         return int(axis)
     if isinstance(axis, (tuple, list)) and all(
             isinstance(a, (int, np.integer)) and not isinstance(a, bool) for a in axis):
         return tuple(int(a) for a in axis)
-    raise TypeError(f"{op}: axis must be an int or a tuple of ints, got {axis!r}")
+    raise ArgumentError(f"{op}: axis must be an int or a tuple of ints, got {axis!r}")
 
 
 # --- the elementwise family ------------------------------------------------------------

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import runtime
-from ..errors import DTypeError, ShapeError
+from ..errors import ArgumentError, DTypeError, ShapeError
 from .base import OpDef, broadcast_shapes, float_dtype, register, result_dtype
 
 
@@ -23,7 +23,7 @@ class _AxisOp(OpDef):
     def check_attrs(self, attrs):
         axis = attrs.get("axis", -1)
         if not isinstance(axis, (int, np.integer)) or isinstance(axis, bool):
-            raise ShapeError(f"{self.name}: axis must be an int, got {axis!r}")
+            raise ArgumentError(f"{self.name}: axis must be an int, got {axis!r}")
         return {"axis": int(axis)}
 
     def shape(self, s, *, axis):

@@ -11,7 +11,7 @@ import numpy as np
 
 from .. import runtime
 from ..dispatch import const
-from ..errors import ShapeError
+from ..errors import ArgumentError, ShapeError
 from .base import OpDef, check_axis_attr, fmt_shape, normalize_axis, register
 
 
@@ -27,7 +27,7 @@ class Reduction(OpDef):
     def check_attrs(self, attrs):
         keepdims = attrs.get("keepdims", False)
         if not isinstance(keepdims, (bool, np.bool_)):
-            raise TypeError(f"{self.name}: keepdims must be a bool, got {keepdims!r}")
+            raise ArgumentError(f"{self.name}: keepdims must be a bool, got {keepdims!r}")
         return {"axis": check_axis_attr(attrs.get("axis"), self.name),
                 "keepdims": bool(keepdims)}
 

@@ -6,7 +6,8 @@ from __future__ import annotations
 import numpy as np
 
 from .. import runtime
-from ..errors import ShapeError
+from ..errors import ArgumentError, ShapeError
+from ..ir import as_list
 from .base import OpDef, broadcast_shapes, fmt_shape, normalize_axis, register
 
 
@@ -17,7 +18,7 @@ class _Join(OpDef):
     fresh = True
 
     def prepare(self, arrays, axis=0):
-        arrays = tuple(arrays)
+        arrays = tuple(as_list(arrays, f"{self.name}: arrays", "a list of arrays"))
         if not arrays:
             raise ShapeError(f"{self.name}: needs at least one array")
         return arrays, self.check_attrs({"axis": axis})
@@ -25,7 +26,7 @@ class _Join(OpDef):
     def check_attrs(self, attrs):
         axis = attrs.get("axis", 0)
         if not isinstance(axis, (int, np.integer)) or isinstance(axis, bool):
-            raise ShapeError(f"{self.name}: axis must be an int, got {axis!r}")
+            raise ArgumentError(f"{self.name}: axis must be an int, got {axis!r}")
         return {"axis": int(axis)}
 
     def dtype(self, *dtypes, axis):
@@ -110,7 +111,7 @@ class SplitLike(OpDef):
         axis, index = attrs.get("axis"), attrs.get("index")
         if not all(isinstance(v, int) and not isinstance(v, bool) for v in (axis, index)) \
                 or index < 0:
-            raise ShapeError(f"split_like: axis and index must be ints (index >= 0), got "
+            raise ArgumentError(f"split_like: axis and index must be ints (index >= 0), got "
                              f"axis={axis!r}, index={index!r}")
         return {"axis": int(axis), "index": int(index)}  # exact ints: they are emitted
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import runtime
-from ..errors import DTypeError, ShapeError
+from ..errors import ArgumentError, DTypeError, ShapeError
 from .base import (OpDef, broadcast_shapes, check_axis_attr, fmt_shape, known, normalize_axis,
                    register)
 
@@ -118,7 +118,7 @@ def _check_shape_attr(shape, op):
         shape = (shape,)
     if not isinstance(shape, (tuple, list)) or not all(
             isinstance(d, (int, np.integer)) and not isinstance(d, bool) for d in shape):
-        raise ShapeError(f"{op}: shape must be a tuple of ints, got {shape!r}")
+        raise ArgumentError(f"{op}: shape must be a tuple of ints, got {shape!r}")
     return tuple(int(d) for d in shape)
 
 

@@ -20,7 +20,9 @@ import sys
 import types
 import weakref
 
-from ..ir import Symbol, toposort
+from ..dispatch import checks_call
+from ..errors import ArgumentError
+from ..ir import Symbol, as_list, toposort
 from .elementwise import shared_budget, simplify_elementwise
 from .passes import cse, fold_constants, specialize
 from .rewrites import rewrite
@@ -135,13 +137,19 @@ def simplify(sym):
     """
     if isinstance(sym, Symbol):
         return run([sym])[0]
-    return run(sym)
+    items = as_list(sym, "simplify: sym")
+    for item in items:
+        if not isinstance(item, Symbol):
+            raise ArgumentError(f"simplify: sym must be a symbol or a list of symbols, got "
+                                f"{type(sym).__name__}")
+    return run(items)
 
 
 class _CallableModule(types.ModuleType):
     """`gc.simplify` is this module, and calling it is calling `simplify`: so both
     `gc.simplify(sym)` (SPEC) and `gc.simplify.PIPELINE`, `gc.simplify.count_ops` work."""
 
+    @checks_call(name="simplify", skip_self=True)
     def __call__(self, sym):
         return simplify(sym)
 
