@@ -132,7 +132,7 @@ def check_index(index):
         else (index,)
     out = []
     for item in items:
-        if item is None or item == "...":
+        if item is None or (isinstance(item, str) and item == "..."):
             out.append(item)
         elif item is Ellipsis:
             out.append("...")

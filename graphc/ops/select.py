@@ -190,6 +190,12 @@ class GetItem(OpDef):
     name, attr_names = "getitem", ("index",)
 
     def prepare(self, x, index):
+        items = index if isinstance(index, tuple) else (index,)
+        if any(isinstance(i, (list, np.ndarray)) or getattr(i, "_graphc_kind", None)
+               for i in items):
+            raise ShapeError("getitem: integer-array and boolean-mask indexing (x[[2, 0]], "
+                             "x[idx], x[mask]) are not supported; only basic indexing "
+                             "(ints, slices, None, ...) is")
         return (x,), self.check_attrs({"index": index})
 
     def check_attrs(self, attrs):
