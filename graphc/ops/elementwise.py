@@ -138,14 +138,33 @@ def _power_d_exponent(y, a, b):
     return y * log(where(equal(a, 0), 1, a))
 
 
-power = elementwise("power", np.power, "{0} ** {1}", (_power_d_base, _power_d_exponent),
+_NEGATIVE_INTEGER_POWER = ("power: integers to negative integer powers are not allowed (numpy "
+                           "refuses them); make one operand a float, e.g. x ** -2.0")
+
+
+def _power(a, b):
+    """`a ** b` as the emitted code computes it: Python's `**` on two Python ints (2 ** -1 is
+    0.5), numpy's power otherwise, whose refusal of integers to negative integer powers is a
+    DTypeError, as when the graph is built."""
+    if type(a) in (int, bool) and type(b) in (int, bool):
+        return a ** b
+    try:
+        return np.power(a, b)
+    except ValueError:
+        if np.result_type(a, b).kind in "biu":
+            raise DTypeError(_NEGATIVE_INTEGER_POWER) from None
+        raise
+
+
+power = elementwise("power", _power, "{0} ** {1}", (_power_d_base, _power_d_exponent),
                     infix="**", sympy=operator.pow, domain=(POSITIVE, REAL))
 
 
 def _power_node_type(inputs, attrs):
     """The usual shape and dtype, refusing an integer array to a negative constant integer
-    power as numpy does at run time, but with the user's line (Python numbers on both sides
-    keep Python's `**`, as the emitted code computes them)."""
+    power as numpy does at run time, but with the user's line. Python ints on both sides keep
+    Python's `**`, as the emitted code computes them: a float where the exponent is negative
+    (2 ** -1 is 0.5), so float64 then, and an unknown dtype while the sign is unknown."""
     from ..dispatch import dtype_key
 
     base, exponent = inputs
@@ -153,10 +172,12 @@ def _power_node_type(inputs, attrs):
     dtype = power.dtype(*keys)
     known = _known_value(exponent)
     python_numbers = all(isinstance(k, (bool, int, float, complex)) for k in keys)
-    if dtype is not None and np.dtype(dtype).kind in "iu" and known is not None \
-            and known.dtype.kind in "iu" and np.any(known < 0) and not python_numbers:
-        raise DTypeError("power: integers to negative integer powers are not allowed "
-                         "(numpy refuses them); make one operand a float, e.g. x ** -2.0")
+    negative = known is not None and known.dtype.kind in "iu" and bool(np.any(known < 0))
+    if dtype is not None and np.dtype(dtype).kind in "iu":
+        if python_numbers:  # Python's int ** int: a float for a negative exponent
+            dtype = np.dtype(np.float64) if negative else None if known is None else dtype
+        elif negative:
+            raise DTypeError(_NEGATIVE_INTEGER_POWER)
     return broadcast_shapes(base.shape, exponent.shape, op="power"), dtype
 
 
