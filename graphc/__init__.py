@@ -41,6 +41,7 @@ def var(name: str, shape=None, dtype=None) -> Symbol:
 
     `shape` is a tuple of ints or None (unknown dims), `dtype` a numpy dtype or None.
     """
+    from .dispatch import located
     from .ir import user_origin
     import numpy as np
 
@@ -55,6 +56,10 @@ def var(name: str, shape=None, dtype=None) -> Symbol:
             raise ShapeError(f"var {name!r}: shape must be a tuple of ints or None, "
                              f"got {shape!r}")
         shape = tuple(None if d is None else int(d) for d in shape)
+        try:
+            _ops.base.check_size(shape, f"var {name!r}")
+        except ShapeError as exc:
+            raise ShapeError(located(user_origin(), str(exc))) from None
     if dtype is not None:
         try:
             dtype = np.dtype(dtype)

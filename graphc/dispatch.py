@@ -266,6 +266,17 @@ def dtype_key(sym: Symbol):
 _WEAK_EXAMPLE = {"b": False, "i": 0, "u": 0, "f": 0.0, "c": 0j}
 
 
+_check_size = None  # ops.base.check_size, bound on first use (ops imports this module)
+
+
+def _load_check_size():
+    global _check_size
+    from .ops.base import check_size
+
+    _check_size = check_size
+    return check_size
+
+
 def make_node(op, inputs, attrs: dict, name: str | None = None) -> Symbol:
     """Build a node: wrap constants, infer shape and dtype, and record the user's line."""
     syms = tuple(x if isinstance(x, Symbol) else const(x) for x in inputs)
@@ -277,6 +288,7 @@ def make_node(op, inputs, attrs: dict, name: str | None = None) -> Symbol:
         else:
             shape = op.shape(*(s.shape for s in syms), **attrs)
             dtype = op.dtype(*(dtype_key(s) for s in syms), **attrs)
+        (_check_size or _load_check_size())(shape, op.name)
     except (ShapeError, DTypeError) as exc:
         raise type(exc)(located(origin, str(exc))) from None
     except TypeError as exc:  # numpy refusing a dtype combination

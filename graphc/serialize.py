@@ -39,8 +39,9 @@ from typing import Any, Sequence
 import numpy as np
 
 from .dispatch import checks_call
-from .errors import SerializationError
+from .errors import SerializationError, ShapeError
 from .ir import Graph, LoadedOrigin, Symbol, origin_scope, toposort, var_groups
+from .ops.base import check_size
 
 FORMAT = "graphc"
 VERSION = 1
@@ -406,6 +407,10 @@ def _decode_shape(shape, where: str):
     if not isinstance(shape, list) or not all(
             d is None or (type(d) is int and 0 <= d < _INT_RANGE[1]) for d in shape):
         _fail(f"{where}: shape must be a list of non-negative ints or nulls, got {shape!r}")
+    try:
+        check_size(tuple(shape), where)
+    except ShapeError as exc:
+        _fail(str(exc))
     return tuple(shape)
 
 

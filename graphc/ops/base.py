@@ -192,6 +192,34 @@ def broadcast_shapes(*shapes, op: str = "broadcast"):
     return tuple(result)
 
 
+# The largest static shape a node may have, in elements (known dims multiplied): 2**31 is
+# 16 GiB of float64. Larger shapes are refused when the graph is built, loaded or specialised
+# (a ShapeError naming the op and the user's line), not found out by a run that takes
+# minutes; raise it (`graphc.ops.base.MAX_ELEMENTS = 2**36`) to build larger arrays.
+MAX_ELEMENTS = 2 ** 31
+
+
+def check_size(shape, what: str) -> None:
+    """Raise a ShapeError if the known dims of `shape` multiply to more than `MAX_ELEMENTS`.
+
+    >>> check_size((1000, 1000), "ones")
+    >>> check_size((10**6, 10**6), "ones")
+    Traceback (most recent call last):
+    ...
+    graphc.errors.ShapeError: ones: shape (1000000, 1000000) has 1000000000000 elements, \
+more than graphc.ops.base.MAX_ELEMENTS = 2147483648 (raise it to build larger arrays)
+    """
+    if shape:
+        n = 1
+        for d in shape:
+            if d is not None:
+                n *= d
+        if n > MAX_ELEMENTS:
+            raise ShapeError(f"{what}: shape {fmt_shape(shape)} has {n} elements, more than "
+                             f"graphc.ops.base.MAX_ELEMENTS = {MAX_ELEMENTS} (raise it to "
+                             "build larger arrays)")
+
+
 def fmt_shape(shape) -> str:
     if shape is None:
         return "(?)"
