@@ -137,12 +137,13 @@ def _index_grad_ref(x, like, index):
 
 
 # Control flow goes through the public functions; the op nodes hold the traced sub-graphs.
+# The references take the array module `xp` (numpy, or torch in test_reference_ad).
 def _cond(op, p, x):
     return gc.cond(p > 0, lambda a, q: gc.sin(a) * q, lambda a, q: gc.exp(a) - q, x, p)
 
 
-def _cond_ref(p, x):
-    return np.sin(x) * p if p > 0 else np.exp(x) - p
+def cond_ref(p, x, xp=np):
+    return xp.sin(x) * p if p > 0 else xp.exp(x) - p
 
 
 def _while(op, x):
@@ -150,9 +151,9 @@ def _while(op, x):
                          (x, 0))
 
 
-def _while_ref(x):
+def while_ref(x, xp=np):
     for _ in range(3):
-        x = x * 0.5 + np.sin(x)
+        x = x * 0.5 + xp.sin(x)
     return x, 3
 
 
@@ -160,9 +161,9 @@ def _fori(op, x):
     return gc.fori_loop(0, 3, lambda i, c: c * gc.cos(c) + 0.5, x)
 
 
-def _fori_ref(x):
+def fori_ref(x, xp=np):
     for _ in range(3):
-        x = x * np.cos(x) + 0.5
+        x = x * xp.cos(x) + 0.5
     return x
 
 
@@ -170,12 +171,12 @@ def _scan(op, init, xs):
     return gc.scan(lambda c, x: (c * gc.tanh(x) + gc.sin(x), c * x), init, xs)
 
 
-def _scan_ref(init, xs):
+def scan_ref(init, xs, xp=np):
     ys = []
     for x in xs:
-        init, y = init * np.tanh(x) + np.sin(x), init * x
+        init, y = init * xp.tanh(x) + xp.sin(x), init * x
         ys.append(y)
-    return init, np.stack(ys)
+    return init, xp.stack(ys)
 
 
 def _product_vjp_ref(g, a, b, side, kind):
@@ -297,10 +298,10 @@ RECIPES.update({
                           grads="a placeholder for rank-generic matmul/dot VJPs: its own "
                                 "rules raise GradError by design (ranks needed)"),
     "cond": Recipe([((F(domain=(0.2, 2.0)), (3,)), {}), ((F(domain=(-2.0, -0.2)), (2, 3)), {})],
-                   call=_cond, ref=_cond_ref),
-    "while_loop": Recipe([(((3,),), {}), (((),), {})], call=_while, ref=_while_ref),
-    "fori_loop": Recipe([(((3,),), {}), (((2, 2),), {})], call=_fori, ref=_fori_ref),
-    "scan": Recipe([(((2,), (4, 2)), {}), (((), (3,)), {})], call=_scan, ref=_scan_ref),
+                   call=_cond, ref=cond_ref),
+    "while_loop": Recipe([(((3,),), {}), (((),), {})], call=_while, ref=while_ref),
+    "fori_loop": Recipe([(((3,),), {}), (((2, 2),), {})], call=_fori, ref=fori_ref),
+    "scan": Recipe([(((2,), (4, 2)), {}), (((), (3,)), {})], call=_scan, ref=scan_ref),
     "outer": Recipe(cases([((3,), (2,)), ((1,), (4,)), ((2, 2), (3,)), ((), (2,))]),
                     ref=np.outer),
     "softmax": Recipe([(((3,),), {}), (((2, 3),), {"axis": 0}), (((2, 3),), {}),
