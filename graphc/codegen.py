@@ -370,9 +370,21 @@ def emit_program(params: Sequence[Symbol], outputs: Sequence[Symbol],
     namespace = {"__name__": "graphc_generated", **em.consts}
     exec(compile(source, filename, "exec"), namespace)  # graphc-generated source only
     fn = namespace[fn_name]
+    _forget_dead_programs()
     linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
-    weakref.finalize(fn, linecache.cache.pop, filename, None)
+    weakref.finalize(fn, _DEAD_PROGRAMS.append, filename)
     return Program(source, fn, filename, line_nodes, em.consts, em.helpers, fn_name)
+
+
+# A collected program's linecache entry goes at the next registration, never from the
+# finalizer itself: a garbage collection can run inside `linecache.checkcache()` (doctest, pdb,
+# traceback printing), which reads every key of a snapshot and fails on a vanished one.
+_DEAD_PROGRAMS: list[str] = []
+
+
+def _forget_dead_programs() -> None:
+    while _DEAD_PROGRAMS:
+        linecache.cache.pop(_DEAD_PROGRAMS.pop(), None)
 
 
 # --- how many programs a caller keeps ---------------------------------------------------

@@ -15,7 +15,23 @@ from graphc import codegen, executor
 
 def _programs_in_linecache() -> int:
     pygc.collect()
+    codegen._forget_dead_programs()  # what the next compile does first
     return sum(1 for k in linecache.cache if str(k).startswith("<graphc-"))
+
+
+def test_collecting_a_program_never_changes_linecache_during_a_scan():
+    # Was: the finalizer popped the entry, so a collection inside linecache.checkcache()
+    # (which reads every key of a snapshot: doctest, pdb) raised KeyError.
+    x = gc.var("x")
+    f = gc.compile([x], x * 2.0)
+    f(np.ones(2))
+    snapshot = list(linecache.cache)
+    del f
+    pygc.collect()
+    for name in snapshot:
+        assert name in linecache.cache
+    linecache.checkcache()
+    assert _programs_in_linecache() < len([k for k in snapshot if str(k).startswith("<graphc-")])
 
 
 def _training_step(rng):
