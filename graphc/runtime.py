@@ -52,8 +52,11 @@ def _split_like(g, xs, axis, index):
 
 
 def _index_grad(x, like, index):
-    """Zeros shaped like `like` with x written at a basic index."""
-    out = np.zeros(np.shape(like), dtype=np.result_type(x, np.float16))
+    """Zeros shaped like `like` with x written at a basic index, of x's dtype (a Python
+    number, such as a gradient's head 1.0, takes the dtype it has next to `like`)."""
+    dtype = x.dtype if isinstance(x, (np.ndarray, np.generic)) else np.result_type(
+        x, np.asarray(like).dtype)
+    out = np.zeros(np.shape(like), dtype=dtype)
     out[index] = x
     return out
 
@@ -117,7 +120,8 @@ def _cross_entropy(logits, labels):
 
 def _one_hot(labels, like):
     """One-hot rows of `like`'s shape (and dtype) for integer labels along the last axis."""
-    out = np.zeros(np.shape(like), dtype=np.result_type(like, np.float16))
+    dtype = np.asarray(like).dtype
+    out = np.zeros(np.shape(like), dtype=dtype if dtype.kind in "fc" else np.float64)
     np.put_along_axis(out, np.asarray(labels)[..., None], 1, axis=-1)
     return out
 

@@ -239,7 +239,11 @@ class IndexGrad(OpDef):
         return like
 
     def dtype(self, d, like, *, index):
-        return d
+        # A weak Python number (the head 1.0 of a scalar output) takes the dtype numpy gives
+        # it next to `like`, as `runtime._index_grad` does.
+        if d is None or isinstance(d, np.dtype):
+            return d
+        return None if like is None else np.result_type(like, d)
 
     def impl(self, x, like, *, index):
         return runtime._index_grad(x, like, runtime.to_numpy_index(index))
