@@ -24,7 +24,8 @@ def _check_differentiable(x: Symbol) -> None:
     if x.dtype is not None and np.dtype(x.dtype).kind not in "fc":
         raise DTypeError(f"{format_origin(x.origin)}: cannot differentiate with respect to "
                          f"{_describe(x)} of dtype {x.dtype}: only floating inputs have "
-                         "gradients")
+                         "gradients; convert the data first, e.g. "
+                         f"{x.name if x.op == 'var' else 'x'}.astype(float)")
 
 
 def _as_symbols(wrt, what="wrt", names: bool = False):
@@ -113,8 +114,8 @@ def _is_float(x: Symbol) -> bool:
 def _head_for(y: Symbol, head):
     """The cotangent seeding `y`: 1 for a scalar, else the given head, checked.
 
-    An output of unknown shape is taken to be a scalar (there is nothing to check yet);
-    the executor checks again once shapes are bound.
+    An output whose size is not known yet gets the head 1 (ones of its shape) and is
+    checked once shapes are known (see `_typed_gradient`).
     """
     if head is None:
         if y.shape is not None and any(d is not None and d != 1 for d in y.shape):
@@ -187,8 +188,10 @@ def grad(y, wrt, head=None, simplify: bool = True):
         An integer or boolean `wrt`, or `y`.
 
     `stop_gradient`/`.detach()` block the flow; each node shared by several paths has its
-    cotangent contributions summed once. An output whose shape is unknown is taken to be a
-    scalar.
+    cotangent contributions summed once. An output whose shape is unknown is checked to
+    have size 1 once its shape is known (a compiled call, `bind`, `simple_bind`,
+    `infer_shape`), and a var whose dtype is unknown to be bound to floating data; the
+    result has `wrt`'s shape and dtype.
 
     >>> import graphc as gc
     >>> x = gc.var("x")
@@ -203,6 +206,7 @@ def grad(y, wrt, head=None, simplify: bool = True):
     for w in wrts:
         _check_differentiable(w)
     _check_differentiable_output(y)
+    unsized = y if head is None and not _size_one(y.shape) else None
     (y,) = _stable([y], wrts, simplify)
     cts = backprop([y], [_head_for(y, head)], wrts)
     results = []
@@ -214,6 +218,7 @@ def grad(y, wrt, head=None, simplify: bool = True):
         from .simplify import simplify as run_passes
 
         results = run_passes(results)
+    results = [_typed_gradient(g, w, unsized) for g, w in zip(results, wrts)]
     return results[0] if isinstance(wrt, (Symbol, str)) else results
 
 
@@ -226,6 +231,20 @@ def _stable(outputs: list, keep: Sequence[Symbol], simplify: bool) -> list:
     from .simplify.rewrites import stabilize
 
     return stabilize(outputs, keep)
+
+
+def _size_one(shape) -> bool:
+    return shape is not None and all(d == 1 for d in shape)
+
+
+def _typed_gradient(g: Symbol, w: Symbol, unsized: Symbol | None) -> Symbol:
+    """`g` as the gradient with respect to `w`: of w's shape and dtype, and refused when `w`
+    is bound to integers or the output `unsized` (differentiated without a head) turns out
+    not to have size 1. The checks run as soon as those types are known (now, or when
+    specialised: see `ops.checked_grad`); `g` itself when nothing is left to check."""
+    node = ops.checked_grad(g, w) if unsized is None else ops.checked_grad(g, w, unsized)
+    resolved = node.opdef.resolve(*node.inputs)
+    return node if resolved is None else resolved
 
 
 def _check_differentiable_output(y: Symbol) -> None:

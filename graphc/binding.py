@@ -35,6 +35,7 @@ def output_names(sym) -> list[str]:
     outputs = flatten_outputs(sym)
     counts: dict[str, int] = {}
     index: dict[int, str] = {}
+    outputs = [_shown(o) for o in outputs]
     for node in toposort(outputs):
         if node.op == "var":
             continue
@@ -50,6 +51,13 @@ def output_names(sym) -> list[str]:
         else:
             names.append(f"{index[id(out)]}_output")
     return names
+
+
+def _shown(node: Symbol) -> Symbol:
+    """The node an output is named after: a check (`checked_grad`) is named for its value."""
+    while node.opdef.transparent:
+        node = node.inputs[0]
+    return node
 
 
 def _suggest(name: str, names) -> str:

@@ -108,6 +108,8 @@ def _plain(node: Symbol, args: list[tuple[str, int]]) -> tuple[str, int]:
     from .simplify.sympy_bridge import _attrs_key, graph_function, node_to_sympy
 
     op = node.op
+    if node.opdef.transparent:
+        return args[0]
     if not node.inputs:
         expr = node_to_sympy(node, [])
         text = str(expr)
@@ -158,7 +160,8 @@ def _sympy_of(root: Symbol, nodes: list[Symbol]):
 
     exprs: dict[int, sp.Expr] = {}
     for n in nodes:
-        exprs[id(n)] = node_to_sympy(n, [exprs[id(x)] for x in n.inputs])
+        args = [exprs[id(x)] for x in n.inputs]
+        exprs[id(n)] = args[0] if n.opdef.transparent else node_to_sympy(n, args)
     return exprs[id(root)]
 
 

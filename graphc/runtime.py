@@ -11,7 +11,8 @@ import numpy as np
 from .errors import ShapeError
 
 HELPERS = ("_sum_to", "_split_like", "_index_grad", "_product_vjp", "_logsumexp", "_softmax",
-           "_log_softmax", "_cross_entropy", "_one_hot", "_prod_others")
+           "_log_softmax", "_cross_entropy", "_one_hot", "_prod_others", "_checked_grad",
+           "_check_grad_output", "_check_grad_input")
 
 
 def _sum_to(x, shape):
@@ -78,6 +79,38 @@ def _prod_others(x, axis):
     left = np.cumprod(np.concatenate((ones, rows[..., :-1]), axis=-1), axis=-1)
     right = np.cumprod(np.concatenate((ones, rows[..., :0:-1]), axis=-1), axis=-1)[..., ::-1]
     return np.moveaxis((left * right).reshape(moved.shape), last, axes)
+
+
+def _check_grad_output(shape, error=ValueError, where=""):
+    """Refuse an output differentiated without a head unless it has size 1 (as PyTorch);
+    dims still unknown (None) are not judged."""
+    if shape is not None and any(d is not None and d != 1 for d in shape):
+        dims = ", ".join("?" if d is None else str(d) for d in shape)
+        raise error(f"grad: the output must be a scalar (size 1) to be differentiated "
+                    f"without head=, got shape ({dims}{',' if len(shape) == 1 else ''})"
+                    f"{where}\n  pass head= (an array of the output's shape: the result is "
+                    "the gradient of sum(y * head)) or reduce the output first, e.g. sum(y)")
+
+
+def _check_grad_input(dtype, error=TypeError, what="an input", name="x"):
+    """Refuse a gradient with respect to integer or boolean data (None: not known yet)."""
+    if dtype is not None and np.dtype(dtype).kind not in "fc":
+        raise error(f"grad: cannot differentiate with respect to {what} bound to "
+                    f"{np.dtype(dtype)} data: only floating inputs have gradients; convert "
+                    f"the data first, e.g. {name}.astype(float)")
+
+
+def _checked_grad(g, wrt, *output, errors=(ValueError, TypeError)):
+    """`g` as the gradient with respect to `wrt` (its shape and dtype), after the checks of
+    `_check_grad_output` (for `output`, if given) and `_check_grad_input`."""
+    if output:
+        _check_grad_output(np.shape(output[0]), errors[0])
+    dtype = np.result_type(wrt)
+    _check_grad_input(dtype, errors[1])
+    if np.iscomplexobj(g) and dtype.kind != "c":
+        g = np.real(g)  # a real input's gradient is the real part, as in JAX
+    g = np.asarray(g, dtype=dtype)
+    return g if g.shape == np.shape(wrt) else np.broadcast_to(g, np.shape(wrt)).copy()
 
 
 def _logsumexp(x, axis, keepdims):

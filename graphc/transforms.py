@@ -201,7 +201,7 @@ def check_grad(y, wrt, args: dict, eps=None, rtol: float = 1e-5, atol: float = 1
         if kind != "f":
             raise DTypeError(f"check_grad: var {w.name!r} is bound to "
                              f"{base[position[w.name]].dtype} data; finite differences need "
-                             "a real floating array")
+                             f"a real floating array (e.g. {w.name}.astype(float))")
     inputs = [vars_by_name[n][0] for n in names]
     grads = grad(y, wrts, simplify=False)
     analytic = compile_graph(inputs, [y] + grads)(*base)

@@ -43,6 +43,7 @@ class OpDef:
     weak = False  # a result that promotes like a Python number (counts)
     foldable = True  # constant folding may evaluate it when all inputs are constants
     fresh = False  # its result is a new array it owns (not a view): codegen may reuse it
+    transparent = False  # printed as its first input (a check that does not change values)
 
     def __init__(self, **fields):
         for key, value in fields.items():

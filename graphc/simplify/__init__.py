@@ -49,7 +49,16 @@ def count_ops(outputs) -> int:
     """
     if isinstance(outputs, Symbol):
         outputs = [outputs]
-    return sum(1 for n in toposort(list(outputs)) if n.op not in _NOT_OPS)
+    # A check (`checked_grad`) costs nothing once specialised, nor do the nodes only it reads.
+    stack, seen, count = list(outputs), set(), 0
+    while stack:
+        node = stack.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        count += node.op not in _NOT_OPS and not node.opdef.transparent
+        stack.extend(node.inputs[:1] if node.opdef.transparent else node.inputs)
+    return count
 
 
 # Nodes that the default pipeline has produced (id -> node), per pipeline (it is a list one

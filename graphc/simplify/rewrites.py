@@ -64,7 +64,7 @@ class ShapeClasses:
             if op == "sum_to" and inputs[0].shape == ():
                 return EMPTY
             return self.of(inputs[1])
-        if op == "index_grad":
+        if op in ("index_grad", "checked_grad"):
             return self.of(inputs[1])
         if op in _SAME_SHAPE:
             return self.of(inputs[0])
