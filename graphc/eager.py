@@ -567,7 +567,10 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph: bool | None = None,
         if g is None:
             results.append(_wrap(np.zeros_like(x._data)))
         elif isinstance(g, Tensor):
-            results.append(g)
+            # (create_graph) x's shape and dtype, recorded: a float64 step of a float32
+            # computation does not make its gradient float64
+            same = g._data.shape == x._data.shape and g._data.dtype == x._data.dtype
+            results.append(g if same else OPS["checked_grad"](g, x))
         elif type(g) is np.ndarray and g.shape == x._data.shape and g.dtype == x._data.dtype \
                 and g.flags.writeable:
             results.append(_wrap(g))  # a fresh result of the rules: no copy needed

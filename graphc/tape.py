@@ -174,8 +174,12 @@ def backprop(roots, heads, targets, retain: bool, create: bool, wrap) -> dict:
 def accumulate(t, g, create: bool, wrap) -> None:
     """`t.grad += g`, in place when it is safe (PyTorch accumulates across backward calls)."""
     if create:
-        g = g if getattr(type(g), "_graphc_kind", None) == "eager" else \
-            wrap(fit(np.asarray(g), t))
+        if getattr(type(g), "_graphc_kind", None) != "eager":
+            g = wrap(fit(np.asarray(g), t))
+        elif g._data.shape != t._data.shape or g._data.dtype != t._data.dtype:
+            from .ops import checked_grad
+
+            g = checked_grad(g, t)  # t's shape and dtype, recorded (differentiable)
         t._grad = g if t._grad is None else t._grad + g
         return
     g = fit(np.asarray(g), t)

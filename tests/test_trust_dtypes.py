@@ -205,3 +205,15 @@ def test_every_entry_point_refuses_integer_data_alike():
     n = gc.var("n")
     exe = gc.sum(x * n).bind({"x": np.ones(2), "n": np.array([1, 2])})
     assert set(exe.grad_dict) == {"x"}
+
+
+def test_eager_create_graph_gradient_keeps_float32():
+    data = np.arange(3.0, dtype=np.float32)
+    t = eager.tensor(data, requires_grad=True)
+    (dx,) = eager.grad(eager.sum(t * t * np.ones(3)), t, create_graph=True)
+    assert dx.dtype == np.float32 and dx.numpy().tolist() == [0.0, 2.0, 4.0]
+    (ddx,) = eager.grad(eager.sum(dx), t)
+    assert ddx.dtype == np.float32 and ddx.numpy().tolist() == [2.0, 2.0, 2.0]
+    t = eager.tensor(data, requires_grad=True)
+    eager.sum(t * t * np.ones(3)).backward(create_graph=True)
+    assert t.grad.dtype == np.float32
