@@ -32,6 +32,8 @@ class Reduction(OpDef):
                 "keepdims": bool(keepdims)}
 
     def shape(self, s, *, axis, keepdims):
+        if axis is None and not keepdims:
+            return ()  # whatever the rank (a gradient's output is then known to be scalar)
         if s is None:
             return None
         axes = normalize_axis(axis, len(s), self.name)
