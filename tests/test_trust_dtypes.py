@@ -217,3 +217,18 @@ def test_eager_create_graph_gradient_keeps_float32():
     t = eager.tensor(data, requires_grad=True)
     eager.sum(t * t * np.ones(3)).backward(create_graph=True)
     assert t.grad.dtype == np.float32
+
+
+def test_real_input_of_a_complex_computation_gets_the_real_part(recwarn):
+    x = gc.var("x")
+    g = gc.compile([x], gc.grad(gc.sum(x * (2 + 1j)), x))(np.arange(3.0))
+    assert g.dtype == np.float64 and g.tolist() == [2.0] * 3  # as JAX: the real part
+    assert not [w for w in recwarn if "Complex" in str(w.category)]
+
+
+def test_full_reduction_of_unknown_rank_is_a_scalar():
+    x = gc.var("x")
+    assert gc.sum(x).shape == () and gc.mean(x * x).shape == ()
+    g = gc.grad(gc.sum(gc.sin(x) * gc.var("z")), x)
+    assert "z" in g.list_arguments()  # (through the derivative, not a deferred check)
+    assert g.op != "checked_grad" or len(g.inputs) == 2
