@@ -275,11 +275,7 @@ def regime_arrays(arrays, regime, rng, edge_kind=None):
 
 
 # Bugs the test found in areas other helpers own; strict, so their fix flips the mark.
-ASTYPE_UNKNOWN_DTYPE = ("issue 11 item 4 (shapes): with vars declaring no dtype, the gradient "
-                        "through astype(float32) of float64 data comes back float32")
-KNOWN: dict[tuple[str, str], str] = {
-    ("astype-1", "none"): ASTYPE_UNKNOWN_DTYPE,
-}
+KNOWN: dict[tuple[str, str], str] = {}
 # The same bugs, reached by random graphs, as (op, regime): such graphs are not drawn in that
 # regime until the strict marks above flip (then remove both).
 KNOWN_IN_GRAPHS: dict[tuple[str, str], str] = {}
