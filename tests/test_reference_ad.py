@@ -138,6 +138,7 @@ NOT_MAPPED = {
     "reshape_like": "derivative-rule adapter", "split_like": "derivative-rule adapter",
     "index_grad": "derivative-rule adapter", "product_vjp": "derivative-rule adapter",
     "prod_others": "prod's derivative rule",
+    "checked_grad": "gc.grad's deferred checks (identity, cast to the input's dtype)",
     "reduced_size": "derivative-rule adapter (an integer)",
 }
 
