@@ -26,7 +26,7 @@ import numpy as np
 import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
-from op_recipes import PARAMS, RECIPES, call, make_args, make_vars
+from op_recipes import BAD_SHAPE_NAMES, PARAMS, RECIPES, bad_shapes, call, make_args, make_vars
 from random_graphs import function, leaves, trees
 
 import graphc as gc
@@ -307,6 +307,21 @@ def test_op(name, case, regime, rng):
         data = regime_arrays(arrays, regime, rng, edge_kind)
         check_case(fn, data, regime, grads=grads, domains=domains,
                    eps=recipe.eps, fd_rtol=None if regime == "float32" else recipe.rtol)
+
+
+# `a @ b` and `x[i]` on numpy arrays are numpy's own operators, not graphc calls.
+NUMPY_OPERATORS = {"matmul", "getitem"}
+
+
+@pytest.mark.parametrize("regime", ["shape", "none"])
+@pytest.mark.parametrize("name", [n for n in BAD_SHAPE_NAMES if n not in NUMPY_OPERATORS])
+def test_op_errors(name, regime, rng):
+    """Shapes that do not fit: the same graphc error in every mode (with declared shapes when
+    the node is built, with unknown shapes when the compiled program is called)."""
+    fn, shapes = bad_shapes(name)
+    arrays = [rng.standard_normal(s) for s in shapes]
+    assert run_numpy(fn, arrays).error is not None
+    check_case(fn, arrays, regime)
 
 
 # --- random graphs ------------------------------------------------------------------------

@@ -15,6 +15,7 @@ import pytest
 import graphc as gc
 from graphc import testing
 from graphc.ops import OPS
+from graphc.ops.base import Elementwise
 
 # Internal plumbing: not callable as array functions, or exercised by every graph anyway.
 EXEMPT = {
@@ -337,6 +338,35 @@ RECIPES.update({
                                np.shape(x) if axis is None else
                                [np.shape(x)[a] for a in axis]))),
 })
+
+
+# Calls whose shapes do not fit: every mode must raise ShapeError (test_registry names the
+# op and line; test_differential checks all modes agree).
+BINARY_ELEMENTWISE = [name for name, op in sorted(OPS.items())
+                      if isinstance(op, Elementwise) and op.nin == 2]
+BAD_SHAPES = {
+    "sum": (lambda x: gc.sum(x, axis=2), [(2, 3)]),
+    "mean": (lambda x: gc.mean(x, axis=(0, 0)), [(2, 3)]),
+    "matmul": (lambda a, b: a @ b, [(2, 3), (4, 2)]),
+    "dot": (gc.dot, [(2, 3), (2,)]),
+    "reshape": (lambda x: gc.reshape(x, (4, 2)), [(2, 3)]),
+    "transpose": (lambda x: gc.transpose(x, (0, 2, 1)), [(2, 3)]),
+    "broadcast_to": (lambda x: gc.broadcast_to(x, (2, 4)), [(3,)]),
+    "squeeze": (lambda x: gc.squeeze(x, axis=0), [(2, 3)]),
+    "concatenate": (lambda a, b: gc.concatenate([a, b], axis=0), [(2, 3), (2, 4)]),
+    "stack": (lambda a, b: gc.stack([a, b]), [(2, 3), (3, 2)]),
+    "getitem": (lambda x: x[0, 0, 0], [(2, 3)]),
+    "softmax": (lambda x: gc.softmax(x, axis=2), [(2, 3)]),
+    "cross_entropy": (lambda x, y: gc.cross_entropy(x, y), [(2, 3), (3,)]),
+    "mse_loss": (gc.mse_loss, [(2, 3), (4,)]),
+}
+BAD_SHAPE_NAMES = BINARY_ELEMENTWISE + sorted(BAD_SHAPES)
+
+
+def bad_shapes(name):
+    """(function, input shapes) that do not fit op `name`."""
+    return BAD_SHAPES.get(name, (OPS[name], [(2, 3), (4,)]))
+
 
 
 # --- building a case ----------------------------------------------------------------------

@@ -21,13 +21,22 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import sympy as sp
-from op_recipes import EXEMPT, PARAMS, RECIPES, call, find_node, make_args, make_vars
+from op_recipes import (
+    BAD_SHAPE_NAMES,
+    EXEMPT,
+    PARAMS,
+    RECIPES,
+    bad_shapes,
+    call,
+    find_node,
+    make_args,
+    make_vars,
+)
 
 import graphc as gc
 from graphc import testing
 from graphc.ops import OPS
 from graphc.ops.base import Elementwise
-
 
 
 @pytest.mark.parametrize("name", sorted(OPS))
@@ -238,36 +247,17 @@ def test_stable_at_magnitude_1000(fn, args, rng):
     testing.assert_grads(fn, args, engines=testing.default_engines() + ("generic",), rng=rng)
 
 
-BINARY_ELEMENTWISE = [name for name, op in sorted(OPS.items())
-                      if isinstance(op, Elementwise) and op.nin == 2]
-BAD_SHAPES = {
-    "sum": (lambda x: gc.sum(x, axis=2), [(2, 3)]),
-    "mean": (lambda x: gc.mean(x, axis=(0, 0)), [(2, 3)]),
-    "matmul": (lambda a, b: a @ b, [(2, 3), (4, 2)]),
-    "dot": (gc.dot, [(2, 3), (2,)]),
-    "reshape": (lambda x: gc.reshape(x, (4, 2)), [(2, 3)]),
-    "transpose": (lambda x: gc.transpose(x, (0, 2, 1)), [(2, 3)]),
-    "broadcast_to": (lambda x: gc.broadcast_to(x, (2, 4)), [(3,)]),
-    "squeeze": (lambda x: gc.squeeze(x, axis=0), [(2, 3)]),
-    "concatenate": (lambda a, b: gc.concatenate([a, b], axis=0), [(2, 3), (2, 4)]),
-    "stack": (lambda a, b: gc.stack([a, b]), [(2, 3), (3, 2)]),
-    "getitem": (lambda x: x[0, 0, 0], [(2, 3)]),
-    "softmax": (lambda x: gc.softmax(x, axis=2), [(2, 3)]),
-    "cross_entropy": (lambda x, y: gc.cross_entropy(x, y), [(2, 3), (3,)]),
-    "mse_loss": (gc.mse_loss, [(2, 3), (4,)]),
-}
-
-
-@pytest.mark.parametrize("name", BINARY_ELEMENTWISE + sorted(BAD_SHAPES))
+@pytest.mark.parametrize("name", BAD_SHAPE_NAMES)
 def test_shape_errors_name_the_op_and_the_line(name):
     """Shapes that do not fit raise ShapeError when the node is built (static shapes),
-    naming the operation and this file's line."""
-    fn, shapes = BAD_SHAPES.get(name, (OPS[name], [(2, 3), (4,)]))
+    naming the operation and the user's line (the recipe's lambda, or the call here)."""
+    fn, shapes = bad_shapes(name)
     xs = [gc.var(f"x{i}", shape) for i, shape in enumerate(shapes)]
     with pytest.raises(gc.ShapeError) as info:
         fn(*xs)
     message = str(info.value)
-    assert name in message and "test_registry.py:" in message, message
+    line = "op_recipes.py:" if getattr(fn, "__name__", "") == "<lambda>" else "test_registry.py:"
+    assert name in message and line in message, message
 
 
 def test_stop_gradient_blocks_derivatives(rng):
