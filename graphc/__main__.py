@@ -37,29 +37,48 @@ def _one_line(text: str) -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="graphc", description="graphc: a symbolic-graph compiler for "
-                     "automatic differentiation (define, differentiate, simplify, emit numpy).")
+    parser = _Parser(
+        prog="graphc",
+        description="graphc: a symbolic-graph compiler for "
+        "automatic differentiation (define, differentiate, simplify, emit numpy).",
+    )
     from . import __version__
 
     parser.add_argument("--version", action="version", version=f"graphc {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
     demo = sub.add_parser("demo", help="run the worked examples end to end")
-    demo.add_argument("--no-eager", action="store_true",
-                      help="leave out the eager-mode column")
+    demo.add_argument("--no-eager", action="store_true", help="leave out the eager-mode column")
     grad = sub.add_parser(
-        "grad", help="differentiate an expression",
+        "grad",
+        help="differentiate an expression",
         description="Differentiate EXPR (Python expression syntax over vars and gc "
-                    "functions, parsed and never evaluated) and print each simplified "
-                    "gradient.")
+        "functions, parsed and never evaluated) and print each simplified "
+        "gradient.",
+    )
     grad.add_argument("expr", metavar="EXPR", help='e.g. "2*dot(x, x)" or "sum(tanh(w*x))"')
-    grad.add_argument("--wrt", metavar="NAME", action="append", required=True,
-                      help="a variable to differentiate with respect to (repeatable)")
-    grad.add_argument("--shape", metavar="NAME=D1,D2", action="append", default=[],
-                      help="declare a variable's shape (empty for a scalar, ? for unknown)")
-    grad.add_argument("--at", metavar="NAME=V1,V2,...", action="append", default=[],
-                      help="evaluate at this point (give every variable; reshaped to its "
-                           "--shape, else a scalar or a vector)")
+    grad.add_argument(
+        "--wrt",
+        metavar="NAME",
+        action="append",
+        required=True,
+        help="a variable to differentiate with respect to (repeatable)",
+    )
+    grad.add_argument(
+        "--shape",
+        metavar="NAME=D1,D2",
+        action="append",
+        default=[],
+        help="declare a variable's shape (empty for a scalar, ? for unknown)",
+    )
+    grad.add_argument(
+        "--at",
+        metavar="NAME=V1,V2,...",
+        action="append",
+        default=[],
+        help="evaluate at this point (give every variable; reshaped to its "
+        "--shape, else a scalar or a vector)",
+    )
     grad.add_argument("--source", action="store_true", help="print the emitted numpy code")
     return parser
 
@@ -88,8 +107,9 @@ def _parse_shapes(items: Sequence[str]) -> dict[str, tuple]:
             elif part.isdigit() and len(part) <= 9:
                 dims.append(int(part))
             else:
-                raise CommandError(f"--shape {name}: {part!r} is not a dimension "
-                                   "(a non-negative int or ?)")
+                raise CommandError(
+                    f"--shape {name}: {part!r} is not a dimension (a non-negative int or ?)"
+                )
         shapes[name] = tuple(dims)
     return shapes
 
@@ -112,8 +132,7 @@ def _parse_values(items: Sequence[str], shapes: dict) -> dict[str, np.ndarray]:
             if None in shape:
                 raise CommandError(f"--at {name}: its --shape has unknown dims")
             if int(np.prod(shape)) != arr.size:
-                raise CommandError(f"--at {name}: {arr.size} value(s) do not fill shape "
-                                   f"{shape}")
+                raise CommandError(f"--at {name}: {arr.size} value(s) do not fill shape {shape}")
             arr = arr.reshape(shape)
         elif arr.size == 1:
             arr = arr.reshape(())
@@ -123,8 +142,13 @@ def _parse_values(items: Sequence[str], shapes: dict) -> dict[str, np.ndarray]:
 
 def _format_value(value) -> str:
     # One line per value (numpy still summarises arrays of more than 1000 entries).
-    text = np.array2string(np.asarray(value), precision=6, suppress_small=True,
-                           separator=", ", max_line_width=1_000_000)
+    text = np.array2string(
+        np.asarray(value),
+        precision=6,
+        suppress_small=True,
+        separator=", ",
+        max_line_width=1_000_000,
+    )
     return " ".join(text.split())
 
 
@@ -148,23 +172,28 @@ def run_grad(args, out=None) -> None:
     # A value given with --at fixes its var's shape (and dtype): the gradients are then
     # derived for those shapes and print in their simplest form (mean(...), not sum_to(...)).
     known = {**{n: a.shape for n, a in point.items()}, **shapes}
-    parsed = parse(args.expr, shapes=known,
-                   dtypes={n: a.dtype for n, a in point.items() if n not in shapes})
+    parsed = parse(
+        args.expr, shapes=known, dtypes={n: a.dtype for n, a in point.items() if n not in shapes}
+    )
     expr, variables = parsed.expr, dict(parsed.vars)
     wrt_names = list(dict.fromkeys(args.wrt))
     for option, names in (("--wrt", wrt_names), ("--shape", shapes), ("--at", point)):
         for name in names:
             if name not in variables:
-                raise CommandError(f"{option} names {name!r}, which is not a variable of the "
-                                   f"expression (variables: {', '.join(variables) or 'none'})")
+                raise CommandError(
+                    f"{option} names {name!r}, which is not a variable of the "
+                    f"expression (variables: {', '.join(variables) or 'none'})"
+                )
     wrt = [variables[name] for name in wrt_names]
     missing = [name for name in variables if name not in point]
     if point and missing:
         raise CommandError(f"--at is missing value(s) for {', '.join(missing)}")
     if expr.shape is not None and any(d != 1 for d in expr.shape):
         shape = tuple("?" if d is None else d for d in expr.shape)
-        raise CommandError(f"the expression has shape {shape}, not a scalar: differentiate "
-                           f"sum(...) or mean(...) of it")
+        raise CommandError(
+            f"the expression has shape {shape}, not a scalar: differentiate "
+            f"sum(...) or mean(...) of it"
+        )
     grads = gc.grad(expr, wrt)
     lines = [f"f = {expr}"]
     lines += [f"df/d{name} = {g}" for name, g in zip(wrt_names, grads)]
@@ -175,8 +204,9 @@ def run_grad(args, out=None) -> None:
         where = ", ".join(f"{name}={_format_value(point[name])}" for name in variables)
         lines.append(f"at {where}:")
         lines.append(f"  f = {_format_value(results[0])}")
-        lines += [f"  df/d{name} = {_format_value(value)}"
-                  for name, value in zip(wrt_names, results[1:])]
+        lines += [
+            f"  df/d{name} = {_format_value(value)}" for name, value in zip(wrt_names, results[1:])
+        ]
     if args.source:
         lines.append("emitted numpy code (returns f and the gradients):")
         lines.append(fn.source.rstrip())
@@ -210,8 +240,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:  # graphc errors, and anything numpy says about the input
         from .errors import GraphcError
 
-        kind = "" if isinstance(exc, GraphcError) and type(exc).__name__ == "GraphcError" \
+        kind = (
+            ""
+            if isinstance(exc, GraphcError) and type(exc).__name__ == "GraphcError"
             else f"{type(exc).__name__}: "
+        )
         print(f"graphc grad: error: {kind}{_one_line(exc)}", file=sys.stderr)
         return EXIT_USAGE
     return 0

@@ -22,10 +22,12 @@ def _describe(x: Symbol) -> str:
 
 def _check_differentiable(x: Symbol) -> None:
     if x.dtype is not None and np.dtype(x.dtype).kind not in "fc":
-        raise DTypeError(f"{format_origin(x.origin)}: cannot differentiate with respect to "
-                         f"{_describe(x)} of dtype {x.dtype}: only floating inputs have "
-                         "gradients; convert the data first, e.g. "
-                         f"{x.name if x.op == 'var' else 'x'}.astype(float)")
+        raise DTypeError(
+            f"{format_origin(x.origin)}: cannot differentiate with respect to "
+            f"{_describe(x)} of dtype {x.dtype}: only floating inputs have "
+            "gradients; convert the data first, e.g. "
+            f"{x.name if x.op == 'var' else 'x'}.astype(float)"
+        )
 
 
 def _as_symbols(wrt, what="wrt", names: bool = False):
@@ -33,8 +35,10 @@ def _as_symbols(wrt, what="wrt", names: bool = False):
     items = [wrt] if isinstance(wrt, kinds) else as_list(wrt, f"grad: {what}")
     for w in items:
         if not isinstance(w, kinds):
-            raise GradError(f"grad: {what} must be graphc symbols{' or var names' * names}, "
-                            f"got {type(w).__name__}")
+            raise GradError(
+                f"grad: {what} must be graphc symbols{' or var names' * names}, "
+                f"got {type(w).__name__}"
+            )
     return items
 
 
@@ -48,8 +52,10 @@ def resolve(outputs: Sequence[Symbol], items: Sequence, what: str):
     for w in items:
         if isinstance(w, str):
             if w not in canon:
-                raise GradError(f"{what}: the graph has no argument named {w!r}; its "
-                                f"arguments are {list(canon)}")
+                raise GradError(
+                    f"{what}: the graph has no argument named {w!r}; its "
+                    f"arguments are {list(canon)}"
+                )
             targets.append(canon[w])
         elif w.op == "var" and w.name in canon:
             merged_var([canon[w.name], w])  # the same argument: declarations must agree
@@ -86,8 +92,10 @@ def backprop(outputs: Sequence[Symbol], heads: Sequence, wrt: Sequence[Symbol]) 
         g = cts.get(id(node))
         if g is None or not node.inputs or not node.opdef.differentiable:
             continue
-        targets = [id(x) in dep and i not in node.opdef.nondiff_inputs
-                   and _is_float(x) for i, x in enumerate(node.inputs)]
+        targets = [
+            id(x) in dep and i not in node.opdef.nondiff_inputs and _is_float(x)
+            for i, x in enumerate(node.inputs)
+        ]
         if not any(targets):
             continue
         with origin_scope(node.origin):
@@ -102,8 +110,7 @@ def backprop(outputs: Sequence[Symbol], heads: Sequence, wrt: Sequence[Symbol]) 
 def _add_cotangents(a, b):
     """a + b; a tuple-valued node (a loop, a cond) has a tuple of cotangents, None = zero."""
     if isinstance(a, tuple):
-        return tuple(q if p is None else p if q is None else ops.add(p, q)
-                     for p, q in zip(a, b))
+        return tuple(q if p is None else p if q is None else ops.add(p, q) for p, q in zip(a, b))
     return ops.add(a, b)
 
 
@@ -123,7 +130,8 @@ def _head_for(y: Symbol, head):
                 f"{format_origin(y.origin)}: grad of the {y.op} output of shape "
                 f"{fmt_shape(y.shape)} needs head= (an array or symbol of that shape: the "
                 "result is the gradient of sum(y * head), like PyTorch's "
-                "backward(gradient=...))")
+                "backward(gradient=...))"
+            )
         return 1.0 if not y.shape else ops.ones_like(y)
     if not isinstance(head, Symbol):
         if getattr(type(head), "_graphc_kind", None) == "eager":
@@ -138,15 +146,23 @@ def _head_for(y: Symbol, head):
             arr = arr.astype(y.dtype)
         head = const(arr)
     elif head.dtype is not None and head.dtype.kind not in "fc":
-        raise DTypeError(f"{head.where()}: grad: head of dtype {head.dtype} for the {y.op} "
-                         f"output of dtype {y.dtype}: heads must be floating")
-    if head.shape is not None and y.shape is not None and (
-            len(head.shape) != len(y.shape) or any(
-                a is not None and b is not None and a != b
-                for a, b in zip(head.shape, y.shape))):
-        raise HeadShapeError(f"{format_origin(y.origin)}: grad: head of shape "
-                             f"{fmt_shape(head.shape)} does not match the shape "
-                             f"{fmt_shape(y.shape)} of the {y.op} output")
+        raise DTypeError(
+            f"{head.where()}: grad: head of dtype {head.dtype} for the {y.op} "
+            f"output of dtype {y.dtype}: heads must be floating"
+        )
+    if (
+        head.shape is not None
+        and y.shape is not None
+        and (
+            len(head.shape) != len(y.shape)
+            or any(a is not None and b is not None and a != b for a, b in zip(head.shape, y.shape))
+        )
+    ):
+        raise HeadShapeError(
+            f"{format_origin(y.origin)}: grad: head of shape "
+            f"{fmt_shape(head.shape)} does not match the shape "
+            f"{fmt_shape(y.shape)} of the {y.op} output"
+        )
     return head
 
 
@@ -249,8 +265,9 @@ def _typed_gradient(g: Symbol, w: Symbol, unsized: Symbol | None) -> Symbol:
 
 def _check_differentiable_output(y: Symbol) -> None:
     if y.dtype is not None and np.dtype(y.dtype).kind not in "fc":
-        raise DTypeError(f"{format_origin(y.origin)}: cannot differentiate {y.op} output "
-                         f"of dtype {y.dtype}")
+        raise DTypeError(
+            f"{format_origin(y.origin)}: cannot differentiate {y.op} output of dtype {y.dtype}"
+        )
 
 
 def _as_symbol(g, like: Symbol) -> Symbol:
@@ -279,26 +296,39 @@ def jvp(y, tangents: dict, simplify: bool = True):
     """
     outputs = _as_symbols(y, "y")
     if not isinstance(tangents, Mapping):
-        raise GradError(f"jvp: tangents must be a dict var -> tangent, got "
-                        f"{type(tangents).__name__}")
+        raise GradError(
+            f"jvp: tangents must be a dict var -> tangent, got {type(tangents).__name__}"
+        )
     for x in tangents:
         if not isinstance(x, (Symbol, str)):
-            raise GradError(f"jvp: tangents must be keyed by symbols or var names, got "
-                            f"{type(x).__name__}")
+            raise GradError(
+                f"jvp: tangents must be keyed by symbols or var names, got {type(x).__name__}"
+            )
     outputs, keys = resolve(outputs, list(tangents), "jvp")
     seeds: dict[int, Symbol] = {}
     for x, t in zip(keys, tangents.values()):
         if id(x) in seeds:
             raise GradError(f"jvp: two tangents for {_describe(x)}")
         _check_differentiable(x)
-        t = t if isinstance(t, Symbol) else const(np.asarray(
-            t, dtype=x.dtype if x.dtype is not None else None))
-        if t.shape is not None and x.shape is not None and (
-                len(t.shape) != len(x.shape) or any(
-                    a is not None and b is not None and a != b
-                    for a, b in zip(t.shape, x.shape))):
-            raise HeadShapeError(f"jvp: tangent of shape {fmt_shape(t.shape)} for "
-                                 f"{_describe(x)} of shape {fmt_shape(x.shape)}")
+        t = (
+            t
+            if isinstance(t, Symbol)
+            else const(np.asarray(t, dtype=x.dtype if x.dtype is not None else None))
+        )
+        if (
+            t.shape is not None
+            and x.shape is not None
+            and (
+                len(t.shape) != len(x.shape)
+                or any(
+                    a is not None and b is not None and a != b for a, b in zip(t.shape, x.shape)
+                )
+            )
+        ):
+            raise HeadShapeError(
+                f"jvp: tangent of shape {fmt_shape(t.shape)} for "
+                f"{_describe(x)} of shape {fmt_shape(x.shape)}"
+            )
         seeds[id(x)] = t
     outputs = _stable(outputs, keys, simplify)
     results = forward(outputs, seeds)
@@ -313,11 +343,17 @@ def forward(outputs: Sequence[Symbol], seeds: dict[int, Symbol]) -> list[Symbol]
     """Tangents of `outputs` given tangents of some nodes (id -> symbol)."""
     tangents = dict(seeds)
     for node in toposort(outputs):
-        if id(node) in tangents or not node.inputs or not node.opdef.differentiable \
-                or not _is_float(node):
+        if (
+            id(node) in tangents
+            or not node.inputs
+            or not node.opdef.differentiable
+            or not _is_float(node)
+        ):
             continue
-        ts = [None if i in node.opdef.nondiff_inputs else tangents.get(id(x))
-              for i, x in enumerate(node.inputs)]
+        ts = [
+            None if i in node.opdef.nondiff_inputs else tangents.get(id(x))
+            for i, x in enumerate(node.inputs)
+        ]
         if all(t is None for t in ts):
             continue
         with origin_scope(node.origin):
@@ -334,8 +370,9 @@ def forward(outputs: Sequence[Symbol], seeds: dict[int, Symbol]) -> list[Symbol]
 
 def _static_shape(x: Symbol, what: str) -> tuple:
     if x.shape is None or None in x.shape:
-        raise GradError(f"{what}: needs the static shape of {x}; declare it with "
-                        "gc.var(name, shape=...)")
+        raise GradError(
+            f"{what}: needs the static shape of {x}; declare it with gc.var(name, shape=...)"
+        )
     return x.shape
 
 

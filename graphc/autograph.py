@@ -35,8 +35,15 @@ from .subgraph import flatten, unflatten
 
 _TYPE_PARAMS = {"type_params": []} if sys.version_info >= (3, 12) else {}
 _RT = "_gc_rt"  # the per-function runtime object, bound in the rewritten function's closure
-_UNSUPPORTED = (ast.Return, ast.Yield, ast.YieldFrom, ast.Await, ast.Delete, ast.Global,
-                ast.Nonlocal)
+_UNSUPPORTED = (
+    ast.Return,
+    ast.Yield,
+    ast.YieldFrom,
+    ast.Await,
+    ast.Delete,
+    ast.Global,
+    ast.Nonlocal,
+)
 
 
 def _walk_scope(nodes):
@@ -46,9 +53,19 @@ def _walk_scope(nodes):
         node = stack.pop()
         yield node
         for child in ast.iter_child_nodes(node):
-            if not isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef,
-                                      ast.Lambda, ast.ListComp, ast.SetComp, ast.DictComp,
-                                      ast.GeneratorExp)):
+            if not isinstance(
+                child,
+                (
+                    ast.FunctionDef,
+                    ast.AsyncFunctionDef,
+                    ast.ClassDef,
+                    ast.Lambda,
+                    ast.ListComp,
+                    ast.SetComp,
+                    ast.DictComp,
+                    ast.GeneratorExp,
+                ),
+            ):
                 stack.append(child)
             elif isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
                 stack.append(ast.Name(id=child.name, ctx=ast.Store()))
@@ -85,8 +102,9 @@ def _blocker(stmts, loop: bool = False, jumps: bool = True) -> ast.AST | None:
                 continue
             if isinstance(child, _LOOPS):
                 # break/continue inside a nested loop belong to it (but not in its else)
-                stack.extend(c for c in ast.walk(child)
-                             if isinstance(c, _UNSUPPORTED + (ast.NamedExpr,)))
+                stack.extend(
+                    c for c in ast.walk(child) if isinstance(c, _UNSUPPORTED + (ast.NamedExpr,))
+                )
                 stack.extend(child.orelse)
                 continue
             stack.append(child)
@@ -109,8 +127,10 @@ def _jumps(stmts) -> set:
 
 
 def _flag(name: str, value: bool, where):
-    return ast.copy_location(ast.Assign(targets=[ast.Name(id=name, ctx=ast.Store())],
-                                        value=ast.Constant(value=value)), where)
+    return ast.copy_location(
+        ast.Assign(targets=[ast.Name(id=name, ctx=ast.Store())], value=ast.Constant(value=value)),
+        where,
+    )
 
 
 def _none_set(flags: dict):
@@ -145,21 +165,32 @@ def _lower(stmts, flags: dict):
                 return None
             setattr(st, part, lowered)
         out.append(st)
-        if stmts[k + 1:]:
-            rest = _lower(stmts[k + 1:], flags)
+        if stmts[k + 1 :]:
+            rest = _lower(stmts[k + 1 :], flags)
             if rest is None:
                 return None
-            out.append(ast.copy_location(ast.If(test=_none_set(flags), body=rest, orelse=[]),
-                                         stmts[k + 1]))
+            out.append(
+                ast.copy_location(
+                    ast.If(test=_none_set(flags), body=rest, orelse=[]), stmts[k + 1]
+                )
+            )
         return out
     return out
 
 
 def _describe(node) -> str:
-    return {ast.Break: "break", ast.Continue: "continue", ast.Return: "return",
-            ast.Yield: "yield", ast.YieldFrom: "yield from", ast.Await: "await",
-            ast.Delete: "del", ast.Global: "global", ast.Nonlocal: "nonlocal",
-            ast.NamedExpr: "an assignment expression (:=)"}.get(type(node), type(node).__name__)
+    return {
+        ast.Break: "break",
+        ast.Continue: "continue",
+        ast.Return: "return",
+        ast.Yield: "yield",
+        ast.YieldFrom: "yield from",
+        ast.Await: "await",
+        ast.Delete: "del",
+        ast.Global: "global",
+        ast.Nonlocal: "nonlocal",
+        ast.NamedExpr: "an assignment expression (:=)",
+    }.get(type(node), type(node).__name__)
 
 
 class _Rewriter(ast.NodeTransformer):
@@ -182,38 +213,66 @@ class _Rewriter(ast.NodeTransformer):
 
     @staticmethod
     def _def(name, params, body, results):
-        ret = None if results is None else ast.Return(value=ast.Tuple(
-            elts=[ast.Name(id=n, ctx=ast.Load()) for n in results], ctx=ast.Load()))
+        ret = (
+            None
+            if results is None
+            else ast.Return(
+                value=ast.Tuple(
+                    elts=[ast.Name(id=n, ctx=ast.Load()) for n in results], ctx=ast.Load()
+                )
+            )
+        )
         return ast.FunctionDef(
-            name=name, args=ast.arguments(posonlyargs=[], args=[ast.arg(arg=p) for p in params],
-                                          kwonlyargs=[], kw_defaults=[], defaults=[]),
+            name=name,
+            args=ast.arguments(
+                posonlyargs=[],
+                args=[ast.arg(arg=p) for p in params],
+                kwonlyargs=[],
+                kw_defaults=[],
+                defaults=[],
+            ),
             body=list(body) + [ret] if results is not None else list(body),
-            decorator_list=[], returns=None, **_TYPE_PARAMS)
+            decorator_list=[],
+            returns=None,
+            **_TYPE_PARAMS,
+        )
 
     def _assign(self, names, value):
         if not names:
             return ast.Expr(value=value)
-        return ast.Assign(targets=[ast.Tuple(elts=[ast.Name(id=n, ctx=ast.Store())
-                                                   for n in names], ctx=ast.Store())],
-                          value=value)
+        return ast.Assign(
+            targets=[
+                ast.Tuple(elts=[ast.Name(id=n, ctx=ast.Store()) for n in names], ctx=ast.Store())
+            ],
+            value=value,
+        )
 
     def _load(self, names):
-        return self._call("load", ast.Call(func=ast.Name(id="locals", ctx=ast.Load()),
-                                           args=[], keywords=[]),
-                          ast.Constant(value=tuple(names)))
+        return self._call(
+            "load",
+            ast.Call(func=ast.Name(id="locals", ctx=ast.Load()), args=[], keywords=[]),
+            ast.Constant(value=tuple(names)),
+        )
 
     def _guard(self, test, node, blocker, what):
         reason = f"`{what}` containing `{_describe(blocker)}` (line {blocker.lineno})"
-        return self._call("python_test", test, ast.Constant(value=node.lineno),
-                          ast.Constant(value=reason))
+        return self._call(
+            "python_test", test, ast.Constant(value=node.lineno), ast.Constant(value=reason)
+        )
 
     def _test(self, test):
         """`and`/`or`/`not` in a condition, evaluated lazily and symbol-aware."""
         if isinstance(test, ast.BoolOp):
             op = "and_" if isinstance(test.op, ast.And) else "or_"
-            thunks = [ast.Lambda(args=ast.arguments(posonlyargs=[], args=[], kwonlyargs=[],
-                                                    kw_defaults=[], defaults=[]),
-                                 body=self._test(v)) for v in test.values]
+            thunks = [
+                ast.Lambda(
+                    args=ast.arguments(
+                        posonlyargs=[], args=[], kwonlyargs=[], kw_defaults=[], defaults=[]
+                    ),
+                    body=self._test(v),
+                )
+                for v in test.values
+            ]
             return ast.copy_location(self._call(op, *thunks), test)
         if isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not):
             return ast.copy_location(self._call("not_", self._test(test.operand)), test)
@@ -229,12 +288,22 @@ class _Rewriter(ast.NodeTransformer):
             node.test = self._guard(node.test, node, blocker, "if")
             return node
         true_name, false_name = self._name("if_true"), self._name("if_false")
-        stmts = [self._def(true_name, names, node.body, names),
-                 self._def(false_name, names, node.orelse or [ast.Pass()], names),
-                 self._assign(names, self._call(
-                     "if_stmt", node.test, ast.Name(id=true_name, ctx=ast.Load()),
-                     ast.Name(id=false_name, ctx=ast.Load()), self._load(names),
-                     ast.Constant(value=tuple(names)), ast.Constant(value=node.lineno)))]
+        stmts = [
+            self._def(true_name, names, node.body, names),
+            self._def(false_name, names, node.orelse or [ast.Pass()], names),
+            self._assign(
+                names,
+                self._call(
+                    "if_stmt",
+                    node.test,
+                    ast.Name(id=true_name, ctx=ast.Load()),
+                    ast.Name(id=false_name, ctx=ast.Load()),
+                    self._load(names),
+                    ast.Constant(value=tuple(names)),
+                    ast.Constant(value=node.lineno),
+                ),
+            ),
+        ]
         return [ast.copy_location(s, node) for s in stmts]
 
     def _lower_loop(self, node):
@@ -244,8 +313,11 @@ class _Rewriter(ast.NodeTransformer):
         header = [node.test] if isinstance(node, ast.While) else [node.iter]
         if _blocker(header) is not None or _blocker(node.body, jumps=False) is not None:
             return [], node, []
-        flags = {kind: self._name("break" if kind is ast.Break else "continue")
-                 for kind in (ast.Break, ast.Continue) if kind in jumps}
+        flags = {
+            kind: self._name("break" if kind is ast.Break else "continue")
+            for kind in (ast.Break, ast.Continue)
+            if kind in jumps
+        }
         body = _lower(node.body, flags) if flags else node.body
         if body is None:
             return [], node, []
@@ -258,13 +330,23 @@ class _Rewriter(ast.NodeTransformer):
             brk = flags[ast.Break]
             before = [_flag(brk, False, node)]
             if isinstance(node, ast.While):
-                new.test = ast.copy_location(ast.BoolOp(op=ast.And(), values=[
-                    ast.UnaryOp(op=ast.Not(), operand=ast.Name(id=brk, ctx=ast.Load())),
-                    node.test]), node.test)
+                new.test = ast.copy_location(
+                    ast.BoolOp(
+                        op=ast.And(),
+                        values=[
+                            ast.UnaryOp(op=ast.Not(), operand=ast.Name(id=brk, ctx=ast.Load())),
+                            node.test,
+                        ],
+                    ),
+                    node.test,
+                )
             self.stops[id(new)] = brk  # for_stmt stops a Python-valued loop at a break
             if after:
-                after = [ast.copy_location(ast.If(test=_none_set({ast.Break: brk}),
-                                                  body=after, orelse=[]), node)]
+                after = [
+                    ast.copy_location(
+                        ast.If(test=_none_set({ast.Break: brk}), body=after, orelse=[]), node
+                    )
+                ]
         return before, new, after
 
     def _with_lowered(self, node, convert):
@@ -287,24 +369,43 @@ class _Rewriter(ast.NodeTransformer):
             node.test = self._guard(node.test, node, blocker, "while")
             return node
         if node.orelse:
-            node.test = self._call("python_test", node.test, ast.Constant(value=node.lineno),
-                                   ast.Constant(value="`while ... else`"))
+            node.test = self._call(
+                "python_test",
+                node.test,
+                ast.Constant(value=node.lineno),
+                ast.Constant(value="`while ... else`"),
+            )
             return node
         cond_name, body_name = self._name("while_cond"), self._name("while_body")
         cond_def = self._def(cond_name, names, [ast.Return(value=node.test)], None)
-        stmts = [cond_def, self._def(body_name, names, node.body, names),
-                 self._assign(names, self._call(
-                     "while_stmt", ast.Name(id=cond_name, ctx=ast.Load()),
-                     ast.Name(id=body_name, ctx=ast.Load()), self._load(names),
-                     ast.Constant(value=tuple(names)), ast.Constant(value=node.lineno)))]
+        stmts = [
+            cond_def,
+            self._def(body_name, names, node.body, names),
+            self._assign(
+                names,
+                self._call(
+                    "while_stmt",
+                    ast.Name(id=cond_name, ctx=ast.Load()),
+                    ast.Name(id=body_name, ctx=ast.Load()),
+                    self._load(names),
+                    ast.Constant(value=tuple(names)),
+                    ast.Constant(value=node.lineno),
+                ),
+            ),
+        ]
         return [ast.copy_location(s, node) for s in stmts]
 
     def visit_For(self, node):
         it = node.iter
-        is_range = (isinstance(it, ast.Call) and isinstance(it.func, ast.Name)
-                    and it.func.id == "range" and not it.keywords and 1 <= len(it.args) <= 3
-                    and not any(isinstance(a, ast.Starred) for a in it.args)
-                    and isinstance(node.target, ast.Name))
+        is_range = (
+            isinstance(it, ast.Call)
+            and isinstance(it.func, ast.Name)
+            and it.func.id == "range"
+            and not it.keywords
+            and 1 <= len(it.args) <= 3
+            and not any(isinstance(a, ast.Starred) for a in it.args)
+            and isinstance(node.target, ast.Name)
+        )
         if not is_range:
             self.generic_visit(node)
             return node
@@ -320,30 +421,48 @@ class _Rewriter(ast.NodeTransformer):
         if blocker is None and node.orelse:
             blocker = node
         if blocker is not None:
-            node.iter = self._call("python_range", ast.Tuple(elts=it.args, ctx=ast.Load()),
-                                   ast.Constant(value=node.lineno),
-                                   ast.Constant(value=f"`for` containing "
-                                                      f"`{_describe(blocker)}` (line "
-                                                      f"{blocker.lineno})"
-                                                if blocker is not node else
-                                                "`for ... else`"))
+            node.iter = self._call(
+                "python_range",
+                ast.Tuple(elts=it.args, ctx=ast.Load()),
+                ast.Constant(value=node.lineno),
+                ast.Constant(
+                    value=f"`for` containing `{_describe(blocker)}` (line {blocker.lineno})"
+                    if blocker is not node
+                    else "`for ... else`"
+                ),
+            )
             return node
         body_name = self._name("for_body")
-        stmts = [self._def(body_name, [target] + names, node.body, names),
-                 self._assign([target] + names, self._call(
-                     "for_stmt", ast.Name(id=body_name, ctx=ast.Load()),
-                     ast.Tuple(elts=it.args, ctx=ast.Load()), self._load(names),
-                     ast.Constant(value=tuple(names)), ast.Constant(value=node.lineno),
-                     ast.Constant(value=stop)))]
+        stmts = [
+            self._def(body_name, [target] + names, node.body, names),
+            self._assign(
+                [target] + names,
+                self._call(
+                    "for_stmt",
+                    ast.Name(id=body_name, ctx=ast.Load()),
+                    ast.Tuple(elts=it.args, ctx=ast.Load()),
+                    self._load(names),
+                    ast.Constant(value=tuple(names)),
+                    ast.Constant(value=node.lineno),
+                    ast.Constant(value=stop),
+                ),
+            ),
+        ]
         return [ast.copy_location(s, node) for s in stmts]
 
     def visit_IfExp(self, node):
         self.generic_visit(node)
-        empty = ast.arguments(posonlyargs=[], args=[], kwonlyargs=[], kw_defaults=[],
-                              defaults=[])
-        return ast.copy_location(self._call(
-            "if_exp", self._test(node.test), ast.Lambda(args=empty, body=node.body),
-            ast.Lambda(args=empty, body=node.orelse), ast.Constant(value=node.lineno)), node)
+        empty = ast.arguments(posonlyargs=[], args=[], kwonlyargs=[], kw_defaults=[], defaults=[])
+        return ast.copy_location(
+            self._call(
+                "if_exp",
+                self._test(node.test),
+                ast.Lambda(args=empty, body=node.body),
+                ast.Lambda(args=empty, body=node.orelse),
+                ast.Constant(value=node.lineno),
+            ),
+            node,
+        )
 
 
 class _NoSource(GraphcError):
@@ -365,28 +484,46 @@ def convert(fn):
     ast.increment_lineno(tree, first - 1)  # the file's own line numbers, for errors
     fdef = tree.body[0]
     if not isinstance(fdef, ast.FunctionDef):
-        raise GraphcError(f"{filename}:{first}: @gc.function: expected a def statement "
-                          "(lambdas and async functions are not converted)")
+        raise GraphcError(
+            f"{filename}:{first}: @gc.function: expected a def statement "
+            "(lambdas and async functions are not converted)"
+        )
     fdef.decorator_list = []
     _Rewriter().visit(fdef)
     freevars = list(fn.__code__.co_freevars)
     factory = ast.FunctionDef(
         name="_gc_factory",
-        args=ast.arguments(posonlyargs=[], args=[ast.arg(arg=n) for n in freevars + [_RT]],
-                           kwonlyargs=[], kw_defaults=[], defaults=[]),
+        args=ast.arguments(
+            posonlyargs=[],
+            args=[ast.arg(arg=n) for n in freevars + [_RT]],
+            kwonlyargs=[],
+            kw_defaults=[],
+            defaults=[],
+        ),
         body=[fdef, ast.Return(value=ast.Name(id=fdef.name, ctx=ast.Load()))],
-        decorator_list=[], returns=None, **_TYPE_PARAMS)
+        decorator_list=[],
+        returns=None,
+        **_TYPE_PARAMS,
+    )
     module = ast.Module(body=[factory], type_ignores=[])
     ast.copy_location(factory, fdef)
     ast.fix_missing_locations(module)
     code = compile(module, filename, "exec")  # the user's own function, rewritten
     factory_code = next(c for c in code.co_consts if isinstance(c, types.CodeType))
-    inner = next(c for c in factory_code.co_consts
-                 if isinstance(c, types.CodeType) and c.co_name == fdef.name)
+    inner = next(
+        c
+        for c in factory_code.co_consts
+        if isinstance(c, types.CodeType) and c.co_name == fdef.name
+    )
     cells = dict(zip(freevars, fn.__closure__ or ()))
     cells[_RT] = types.CellType(Runtime(filename))
-    new = types.FunctionType(inner, fn.__globals__, fn.__name__, fn.__defaults__,
-                             tuple(cells[n] for n in inner.co_freevars))
+    new = types.FunctionType(
+        inner,
+        fn.__globals__,
+        fn.__name__,
+        fn.__defaults__,
+        tuple(cells[n] for n in inner.co_freevars),
+    )
     new.__kwdefaults__ = fn.__kwdefaults__
     new.__qualname__ = fn.__qualname__
     return new, ast.unparse(fdef)
@@ -403,8 +540,10 @@ class GraphFunction:
         except _NoSource as exc:
             # Without source (python -c, exec) the function runs unconverted: Python control
             # flow on a symbol then raises the usual "no truth value" error.
-            warnings.warn(f"@gc.function: {exc}; Python control flow on symbols will not be "
-                          "converted", stacklevel=3)
+            warnings.warn(
+                f"@gc.function: {exc}; Python control flow on symbols will not be converted",
+                stacklevel=3,
+            )
             self.converted, self.converted_source = fn, None
         self._signature = inspect.signature(fn)
         self._cache: dict = {}
@@ -491,8 +630,10 @@ def _defined(result):
 
 
 def _is_array_like(x) -> bool:
-    return isinstance(x, (np.ndarray, np.generic, bool, int, float, complex)) and \
-        np.asarray(x).dtype.kind in "biufc"
+    return (
+        isinstance(x, (np.ndarray, np.generic, bool, int, float, complex))
+        and np.asarray(x).dtype.kind in "biufc"
+    )
 
 
 def _static_key(x):
@@ -518,8 +659,9 @@ def _as_call(signature, values: dict) -> dict:
         if name not in values:
             continue
         if param.kind == param.VAR_POSITIONAL:
-            raise GraphcError("@gc.function: functions with *args are not compiled; call "
-                              "them with symbols")
+            raise GraphcError(
+                "@gc.function: functions with *args are not compiled; call them with symbols"
+            )
         if param.kind == param.VAR_KEYWORD:
             out.update(values[name])
         else:

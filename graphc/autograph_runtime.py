@@ -60,8 +60,9 @@ def _logical(op: str, a, b):
 def _boolean(x, op: str):
     x = as_symbol(x, f"operand of `{op}`")
     if x.dtype is not None and x.dtype != np.bool_:
-        raise DTypeError(f"`{op}` of symbols needs booleans, got dtype {x.dtype}; compare "
-                         "first (x > 0)")
+        raise DTypeError(
+            f"`{op}` of symbols needs booleans, got dtype {x.dtype}; compare first (x > 0)"
+        )
     return x
 
 
@@ -86,17 +87,23 @@ class Runtime:
     def python_test(self, test, lineno: int, construct: str):
         """The condition of a statement that cannot be converted: a symbol is an error."""
         if isinstance(test, Symbol):
-            raise GraphcError(located(self._origin(lineno), f"@gc.function: the condition is "
-                                                            f"symbolic, but a {construct} cannot "
-                                                            "be converted to graph control flow; "
-                                                            "restructure it without that "
-                                                            "statement"))
+            raise GraphcError(
+                located(
+                    self._origin(lineno),
+                    f"@gc.function: the condition is "
+                    f"symbolic, but a {construct} cannot "
+                    "be converted to graph control flow; "
+                    "restructure it without that "
+                    "statement",
+                )
+            )
         return test
 
     def python_range(self, bounds, lineno: int, construct: str):
         if any(isinstance(b, Symbol) for b in bounds):
-            self.python_test(bounds[0] if isinstance(bounds[0], Symbol) else bounds[-1],
-                             lineno, construct)
+            self.python_test(
+                bounds[0] if isinstance(bounds[0], Symbol) else bounds[-1], lineno, construct
+            )
         return range(*(_as_int(b) for b in bounds))
 
     @staticmethod
@@ -158,22 +165,40 @@ class Runtime:
             if a is b:
                 out[k] = back.get(id(a), a)
             elif isinstance(a, Undefined) or isinstance(b, Undefined):
-                out[k] = Undefined(names[k], self._where(lineno),
-                                   f"it is assigned in only one branch of the `if` at line "
-                                   f"{lineno}, whose condition is symbolic")
+                out[k] = Undefined(
+                    names[k],
+                    self._where(lineno),
+                    f"it is assigned in only one branch of the `if` at line "
+                    f"{lineno}, whose condition is symbolic",
+                )
             else:
                 keep.append(k)
         if not keep:
             return tuple(out)
         res = []
-        for mine, other in ((traced[0].result, traced[1].result),
-                            (traced[1].result, traced[0].result)):
-            res.append([self._value(mine[k], names[k], lineno, "if",
-                                    other[k] if isinstance(other[k], Symbol) else None)
-                        for k in keep])
+        for mine, other in (
+            (traced[0].result, traced[1].result),
+            (traced[1].result, traced[0].result),
+        ):
+            res.append(
+                [
+                    self._value(
+                        mine[k],
+                        names[k],
+                        lineno,
+                        "if",
+                        other[k] if isinstance(other[k], Symbol) else None,
+                    )
+                    for k in keep
+                ]
+            )
         graphs, caps = _close(traced, res, params, origin)
-        node = _node("cond", [test] + [values[k] for k in sym] + caps,
-                     {"true_fn": graphs[0], "false_fn": graphs[1]}, origin)
+        node = _node(
+            "cond",
+            [test] + [values[k] for k in sym] + caps,
+            {"true_fn": graphs[0], "false_fn": graphs[1]},
+            origin,
+        )
         for k, r in zip(keep, results(node, 0, len(keep))):
             out[k] = r
         return tuple(out)
@@ -182,12 +207,17 @@ class Runtime:
         if isinstance(value, Undefined):
             value.fail()
         if not _numeric(value):
-            raise GraphcError(located(self._origin(lineno), f"@gc.function: variable {name!r} "
-                                                            f"holds a {type(value).__name__} in "
-                                                            f"the `{construct}` whose condition "
-                                                            "is symbolic; only numbers and "
-                                                            "arrays can flow through graph "
-                                                            "control flow"))
+            raise GraphcError(
+                located(
+                    self._origin(lineno),
+                    f"@gc.function: variable {name!r} "
+                    f"holds a {type(value).__name__} in "
+                    f"the `{construct}` whose condition "
+                    "is symbolic; only numbers and "
+                    "arrays can flow through graph "
+                    "control flow",
+                )
+            )
         return as_symbol(value, name, self._origin(lineno), like=like)
 
     def while_stmt(self, cond_fn, body_fn, values, names, lineno: int):
@@ -195,8 +225,9 @@ class Runtime:
         while True:
             test = cond_fn(*values)
             if isinstance(test, Symbol):
-                return self._graph_loop("while", names, values, lineno,
-                                        cond_fn=cond_fn, body_fn=body_fn)
+                return self._graph_loop(
+                    "while", names, values, lineno, cond_fn=cond_fn, body_fn=body_fn
+                )
             if not test:
                 return tuple(values)
             values = list(body_fn(*values))
@@ -212,19 +243,29 @@ class Runtime:
                 if flag is not None and values[flag] is True:
                     break
             return (index,) + tuple(values)
-        if len(bounds) == 3 and not (isinstance(bounds[2], (int, np.integer))
-                                     and not isinstance(bounds[2], bool) and bounds[2] == 1):
-            raise GraphcError(located(self._origin(lineno), "@gc.function: a `for` over a "
-                                                            "symbolic range needs step 1"))
+        if len(bounds) == 3 and not (
+            isinstance(bounds[2], (int, np.integer))
+            and not isinstance(bounds[2], bool)
+            and bounds[2] == 1
+        ):
+            raise GraphcError(
+                located(
+                    self._origin(lineno),
+                    "@gc.function: a `for` over a symbolic range needs step 1",
+                )
+            )
         lower, upper = (0, bounds[0]) if len(bounds) == 1 else bounds[:2]
-        out = self._graph_loop("for", names, list(values), lineno, body_fn=body_fn,
-                               bounds=(lower, upper))
-        index = Undefined("loop variable", self._where(lineno),
-                          f"the `for` at line {lineno} ran over a symbolic range")
+        out = self._graph_loop(
+            "for", names, list(values), lineno, body_fn=body_fn, bounds=(lower, upper)
+        )
+        index = Undefined(
+            "loop variable",
+            self._where(lineno),
+            f"the `for` at line {lineno} ran over a symbolic range",
+        )
         return (index,) + out
 
-    def _graph_loop(self, kind, names, values, lineno, cond_fn=None, body_fn=None,
-                    bounds=None):
+    def _graph_loop(self, kind, names, values, lineno, cond_fn=None, body_fn=None, bounds=None):
         """A while_loop/fori_loop over the variables with values (numbers and symbols); the
         rest must pass through the body unchanged (or be loop-local temporaries)."""
         origin = self._origin(lineno)
@@ -247,20 +288,27 @@ class Runtime:
             for k, (v, o) in enumerate(zip(values, outs)):
                 if k not in carried and k not in local and o is not v:
                     self._value(o, names[k], lineno, kind)  # raises for non-numbers
-                    raise GraphcError(located(origin, f"@gc.function: variable {names[k]!r} "
-                                                      f"is assigned in the `{kind}` loop but "
-                                                      "holds no number before it"))
+                    raise GraphcError(
+                        located(
+                            origin,
+                            f"@gc.function: variable {names[k]!r} "
+                            f"is assigned in the `{kind}` loop but "
+                            "holds no number before it",
+                        )
+                    )
             return [outs[k] for k in carried]
 
         carry_names = [names[k] for k in carried]
         for attempt in range(2):
             try:
                 if kind == "while":
-                    node = build_while(lambda *flat: cond_fn(*fill(flat)), body, init,
-                                       carry_names, origin)
+                    node = build_while(
+                        lambda *flat: cond_fn(*fill(flat)), body, init, carry_names, origin
+                    )
                 else:
-                    node = build_fori(bounds[0], bounds[1], body, init,
-                                      ["i"] + carry_names, origin)
+                    node = build_fori(
+                        bounds[0], bounds[1], body, init, ["i"] + carry_names, origin
+                    )
                 break
             except DTypeError:
                 # A Python number that the loop turns into a float starts as a float.
@@ -273,18 +321,31 @@ class Runtime:
         for k, v in zip(carried, finals):
             out[k] = v
         for k in local:
-            out[k] = Undefined(names[k], self._where(lineno),
-                               f"it is first assigned inside the `{kind}` loop at line "
-                               f"{lineno}, which became a graph loop; define it before the "
-                               "loop")
+            out[k] = Undefined(
+                names[k],
+                self._where(lineno),
+                f"it is first assigned inside the `{kind}` loop at line "
+                f"{lineno}, which became a graph loop; define it before the "
+                "loop",
+            )
         return tuple(out)
 
 
 def _check_pred(test: Symbol, origin, what: str) -> None:
     if test.shape is not None and test.shape != ():
-        raise ShapeError(located(origin, f"@gc.function: the condition of this `{what}` must "
-                                         f"be a scalar, got shape {test.shape}; use gc.where "
-                                         "for elementwise choices"))
+        raise ShapeError(
+            located(
+                origin,
+                f"@gc.function: the condition of this `{what}` must "
+                f"be a scalar, got shape {test.shape}; use gc.where "
+                "for elementwise choices",
+            )
+        )
     if test.dtype is not None and test.dtype != np.bool_:
-        raise DTypeError(located(origin, f"@gc.function: the condition of this `{what}` must "
-                                         f"be boolean, got dtype {test.dtype}"))
+        raise DTypeError(
+            located(
+                origin,
+                f"@gc.function: the condition of this `{what}` must "
+                f"be boolean, got dtype {test.dtype}",
+            )
+        )

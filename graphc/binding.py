@@ -68,8 +68,10 @@ def _suggest(name: str, names) -> str:
 def _check_names(what: str, given, names: list[str]) -> None:
     for name in given:
         if name not in names:
-            raise BindError(f"{what}: unknown argument {name!r}{_suggest(name, names)}; the "
-                            f"arguments are {names}")
+            raise BindError(
+                f"{what}: unknown argument {name!r}{_suggest(name, names)}; the "
+                f"arguments are {names}"
+            )
 
 
 def _declared(vars_: list[Symbol]):
@@ -82,16 +84,18 @@ def _shape_tuple(what: str, name: str, value) -> tuple:
     if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
         value = (value,)
     if not isinstance(value, (tuple, list)) or not all(
-            isinstance(d, (int, np.integer)) and not isinstance(d, bool) and d >= 0
-            for d in value):
-        raise ShapeError(f"{what}: the shape of {name!r} must be a tuple of non-negative "
-                         f"ints, got {value!r}")
+        isinstance(d, (int, np.integer)) and not isinstance(d, bool) and d >= 0 for d in value
+    ):
+        raise ShapeError(
+            f"{what}: the shape of {name!r} must be a tuple of non-negative ints, got {value!r}"
+        )
     return tuple(int(d) for d in value)
 
 
 def _fits(shape, declared) -> bool:
-    return declared is None or (len(shape) == len(declared) and all(
-        d is None or d == n for d, n in zip(declared, shape)))
+    return declared is None or (
+        len(shape) == len(declared) and all(d is None or d == n for d, n in zip(declared, shape))
+    )
 
 
 def _respecialize(sym, shapes: dict, dtypes: dict) -> tuple[dict, list[Symbol]]:
@@ -102,8 +106,9 @@ def _respecialize(sym, shapes: dict, dtypes: dict) -> tuple[dict, list[Symbol]]:
         shape, dtype = _declared(vars_)
         shape = shapes.get(name, shape)
         dtype = dtypes.get(name, dtype)
-        new_vars[name] = Symbol(OPS["var"], (), {}, shape, dtype, name=name,
-                                origin=vars_[0].origin)
+        new_vars[name] = Symbol(
+            OPS["var"], (), {}, shape, dtype, name=name, origin=vars_[0].origin
+        )
 
     def rule(node, inputs):
         return new_vars[node.name] if node.op == "var" else None
@@ -121,8 +126,10 @@ def infer_shape(sym, shapes: dict):
         shape = _shape_tuple("infer_shape", name, value)
         for v in vars_by_name[name]:
             if not _fits(shape, v.shape):
-                raise ShapeError(f"infer_shape: argument {name!r} was declared with shape "
-                                 f"{fmt_shape(v.shape)} at {v.where()}, got {shape}")
+                raise ShapeError(
+                    f"infer_shape: argument {name!r} was declared with shape "
+                    f"{fmt_shape(v.shape)} at {v.where()}, got {shape}"
+                )
         given[name] = shape
     new_vars, outs = _respecialize(sym, given, {})
     return [new_vars[n].shape for n in names], [o.shape for o in outs]
@@ -148,8 +155,10 @@ def infer_type(sym, dtypes: dict):
         dt = _dtype("infer_type", name, value)
         for v in vars_by_name[name]:
             if v.dtype is not None and v.dtype != dt:
-                raise DTypeError(f"infer_type: argument {name!r} was declared with dtype "
-                                 f"{v.dtype} at {v.where()}, got {dt}")
+                raise DTypeError(
+                    f"infer_type: argument {name!r} was declared with dtype "
+                    f"{v.dtype} at {v.where()}, got {dt}"
+                )
         given[name] = dt
     new_vars, outs = _respecialize(sym, {}, given)
     return [new_vars[n].dtype for n in names], [o.dtype for o in outs]
@@ -173,20 +182,22 @@ def _check_array(what: str, name: str, value, vars_: list[Symbol]) -> np.ndarray
         try:
             arr = np.asarray(value)
         except Exception as exc:
-            raise DTypeError(f"{what}: argument {name!r}: cannot make an array: {exc}") \
-                from None
-        if dtype is not None and arr.dtype != dtype and np.can_cast(arr.dtype, dtype,
-                                                                     "same_kind"):
+            raise DTypeError(f"{what}: argument {name!r}: cannot make an array: {exc}") from None
+        if dtype is not None and arr.dtype != dtype and np.can_cast(arr.dtype, dtype, "same_kind"):
             arr = arr.astype(dtype)
     if arr.dtype.kind not in "biufc":
         raise DTypeError(f"{what}: argument {name!r} has unsupported dtype {arr.dtype}")
     for v in vars_:
         if v.dtype is not None and arr.dtype != v.dtype:
-            raise DTypeError(f"{what}: argument {name!r} expects dtype {v.dtype} (declared at "
-                             f"{v.where()}), got {arr.dtype}")
+            raise DTypeError(
+                f"{what}: argument {name!r} expects dtype {v.dtype} (declared at "
+                f"{v.where()}), got {arr.dtype}"
+            )
         if not _fits(arr.shape, v.shape):
-            raise ShapeError(f"{what}: argument {name!r} expects shape {fmt_shape(v.shape)} "
-                             f"(declared at {v.where()}), got {arr.shape}")
+            raise ShapeError(
+                f"{what}: argument {name!r} expects shape {fmt_shape(v.shape)} "
+                f"(declared at {v.where()}), got {arr.shape}"
+            )
     return arr
 
 
@@ -196,17 +207,20 @@ def _check_args(what: str, args, vars_by_name: dict) -> list[np.ndarray]:
         _check_names(what, args, names)
         missing = [n for n in names if n not in args]
         if missing:
-            raise BindError(f"{what}: missing argument(s) {missing}; the arguments are "
-                            f"{names}")
+            raise BindError(f"{what}: missing argument(s) {missing}; the arguments are {names}")
         values = [args[n] for n in names]
     elif isinstance(args, (list, tuple)):
         if len(args) != len(names):
-            raise BindError(f"{what}: got {len(args)} arrays, expected {len(names)}, one per "
-                            f"argument in list_arguments() order: {names}")
+            raise BindError(
+                f"{what}: got {len(args)} arrays, expected {len(names)}, one per "
+                f"argument in list_arguments() order: {names}"
+            )
         values = list(args)
     else:
-        raise BindError(f"{what}: args must be a dict name -> array or a list in "
-                        f"list_arguments() order, got {type(args).__name__}")
+        raise BindError(
+            f"{what}: args must be a dict name -> array or a list in "
+            f"list_arguments() order, got {type(args).__name__}"
+        )
     return [_check_array(what, n, val, vars_by_name[n]) for n, val in zip(names, values)]
 
 
@@ -226,17 +240,20 @@ def _check_reqs(what: str, grad_req, names: list[str], arrays: list[np.ndarray])
             reqs[n] = grad_req if _is_float(a.dtype) else "null"
         return reqs
     if not isinstance(grad_req, dict):
-        raise BindError(f"{what}: grad_req must be a string or a dict name -> string, got "
-                        f"{type(grad_req).__name__}")
+        raise BindError(
+            f"{what}: grad_req must be a string or a dict name -> string, got "
+            f"{type(grad_req).__name__}"
+        )
     _check_names(what + " grad_req", grad_req, names)
     for n, a in zip(names, arrays):
         req = grad_req.get(n, "null")
         if req not in GRAD_REQS:
-            raise BindError(f"{what}: grad_req for {n!r} must be one of {GRAD_REQS}, got "
-                            f"{req!r}")
+            raise BindError(f"{what}: grad_req for {n!r} must be one of {GRAD_REQS}, got {req!r}")
         if req != "null" and not _is_float(a.dtype):
-            raise DTypeError(f"{what}: argument {n!r} has dtype {a.dtype}; only floating "
-                             f"arguments have gradients (grad_req {req!r})")
+            raise DTypeError(
+                f"{what}: argument {n!r} has dtype {a.dtype}; only floating "
+                f"arguments have gradients (grad_req {req!r})"
+            )
         reqs[n] = req
     return reqs
 
@@ -246,16 +263,19 @@ def _check_grads(what: str, args_grad, names, arrays, reqs, explicit: bool) -> d
     the arguments it leaves out have none, unless a per-name `grad_req` (`explicit`) asks
     for one: then it is allocated."""
     if args_grad is None:
-        return {n: np.zeros(a.shape, a.dtype) for n, a in zip(names, arrays)
-                if reqs[n] != "null"}
+        return {n: np.zeros(a.shape, a.dtype) for n, a in zip(names, arrays) if reqs[n] != "null"}
     if isinstance(args_grad, (list, tuple)):
         if len(args_grad) != len(names):
-            raise BindError(f"{what}: args_grad has {len(args_grad)} entries, expected "
-                            f"{len(names)} (one per argument, None for none): {names}")
+            raise BindError(
+                f"{what}: args_grad has {len(args_grad)} entries, expected "
+                f"{len(names)} (one per argument, None for none): {names}"
+            )
         args_grad = {n: g for n, g in zip(names, args_grad) if g is not None}
     if not isinstance(args_grad, dict):
-        raise BindError(f"{what}: args_grad must be a dict name -> array or None, got "
-                        f"{type(args_grad).__name__}")
+        raise BindError(
+            f"{what}: args_grad must be a dict name -> array or None, got "
+            f"{type(args_grad).__name__}"
+        )
     _check_names(what + " args_grad", args_grad, names)
     result = {}
     for n, a in zip(names, arrays):
@@ -263,17 +283,23 @@ def _check_grads(what: str, args_grad, names, arrays, reqs, explicit: bool) -> d
         if g is None:
             continue
         if not isinstance(g, np.ndarray):
-            raise BindError(f"{what}: args_grad[{n!r}] must be a numpy array (it is written "
-                            f"in place), got {type(g).__name__}")
+            raise BindError(
+                f"{what}: args_grad[{n!r}] must be a numpy array (it is written "
+                f"in place), got {type(g).__name__}"
+            )
         if not _is_float(a.dtype):
-            raise DTypeError(f"{what}: argument {n!r} has dtype {a.dtype}; only floating "
-                             "arguments have gradients")
+            raise DTypeError(
+                f"{what}: argument {n!r} has dtype {a.dtype}; only floating "
+                "arguments have gradients"
+            )
         if g.shape != a.shape:
-            raise ShapeError(f"{what}: args_grad[{n!r}] must have the argument's shape "
-                             f"{a.shape}, got {g.shape}")
+            raise ShapeError(
+                f"{what}: args_grad[{n!r}] must have the argument's shape {a.shape}, got {g.shape}"
+            )
         if g.dtype != a.dtype:
-            raise DTypeError(f"{what}: args_grad[{n!r}] must have the argument's dtype "
-                             f"{a.dtype}, got {g.dtype}")
+            raise DTypeError(
+                f"{what}: args_grad[{n!r}] must have the argument's dtype {a.dtype}, got {g.dtype}"
+            )
         if not g.flags.writeable:
             raise BindError(f"{what}: args_grad[{n!r}] is read-only")
         result[n] = g
@@ -282,5 +308,3 @@ def _check_grads(what: str, args_grad, names, arrays, reqs, explicit: bool) -> d
             if n not in result and reqs[n] != "null":
                 result[n] = np.zeros(a.shape, a.dtype)
     return result
-
-

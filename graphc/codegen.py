@@ -49,8 +49,12 @@ class Namer:
 
     def user(self, name: str) -> str:
         """A safe identifier for a user-supplied name."""
-        if _IDENT.match(name) and name not in _RESERVED and not _GENERATED.match(name) \
-                and name not in self.used:
+        if (
+            _IDENT.match(name)
+            and name not in _RESERVED
+            and not _GENERATED.match(name)
+            and name not in self.used
+        ):
             return self.claim(name)
         letters = re.sub(r"[^A-Za-z0-9_]", "_", name.encode("ascii", "ignore").decode())[:24]
         while True:
@@ -92,8 +96,16 @@ def literal(value) -> str | None:
 class Program:
     """Emitted source, the compiled callable, and the line -> node map for errors."""
 
-    def __init__(self, source: str, fn, filename: str, line_nodes: dict, consts: dict,
-                 helpers: set, fn_name: str):
+    def __init__(
+        self,
+        source: str,
+        fn,
+        filename: str,
+        line_nodes: dict,
+        consts: dict,
+        helpers: set,
+        fn_name: str,
+    ):
         self.source = source
         self.fn = fn
         self.filename = filename
@@ -130,8 +142,10 @@ class Program:
             lines.append("")
         for cname, value in self.consts.items():
             arr = np.ascontiguousarray(value)
-            lines.append(f"{cname} = np.frombuffer(bytes.fromhex({arr.tobytes().hex()!r}), "
-                         f"dtype={arr.dtype.str!r}).reshape({tuple(arr.shape)!r})")
+            lines.append(
+                f"{cname} = np.frombuffer(bytes.fromhex({arr.tobytes().hex()!r}), "
+                f"dtype={arr.dtype.str!r}).reshape({tuple(arr.shape)!r})"
+            )
         body = self.source.split("\n")
         start = next(i for i, line in enumerate(body) if line.startswith("def "))
         body[start] = body[start].replace(f"def {self.fn_name}(", f"def {name}(", 1)
@@ -184,16 +198,22 @@ class Emitter:
             if helper + "(" in text:
                 self.helpers.add(helper)
 
-    def emit_body(self, outputs: Sequence[Symbol], indent: str, stop: Sequence[Symbol] = (),
-                  out_names: dict[int, str] | None = None) -> list[str]:
+    def emit_body(
+        self,
+        outputs: Sequence[Symbol],
+        indent: str,
+        stop: Sequence[Symbol] = (),
+        out_names: dict[int, str] | None = None,
+    ) -> list[str]:
         """Emit the statements computing `outputs` (nodes in `stop` or already named are
         taken as given) and return the expressions of the outputs."""
         out_names = out_names or {}
         reached = toposort(outputs, stop_ids={id(s) for s in stop} | self.names.keys())
         for n in reached:
             if n.op == "var" and id(n) not in self.names:
-                raise GraphcError(f"{format_origin(n.origin)}: var {n.name!r} is not an input "
-                                  "of this program")
+                raise GraphcError(
+                    f"{format_origin(n.origin)}: var {n.name!r} is not an input of this program"
+                )
         nodes = [n for n in reached if id(n) not in self.names and n.op not in ("const", "var")]
         last_use: dict[int, int] = {}
         for i, node in enumerate(nodes):
@@ -227,25 +247,32 @@ class Emitter:
                 continue
             args = [self.expr(x) for x in node.inputs]
             # A node with a caller-given name is assigned to it, not written into a buffer.
-            reuse = None if id(node) in out_names else \
-                _reusable_input(node, i, last_use, local, keep)
+            reuse = (
+                None if id(node) in out_names else _reusable_input(node, i, last_use, local, keep)
+            )
             if reuse is None and id(node) in taken:
                 reuse = taken[id(node)]  # a dead temporary's buffer (planned above)
             target = out_names.get(id(node)) or (
-                self.names[id(reuse)] if reuse is not None else self.namer.temp())
+                self.names[id(reuse)] if reuse is not None else self.namer.temp()
+            )
             block = getattr(node.opdef, "emit_block", None)
             if block is not None:
                 block(self, node, args, target, indent)
             elif reuse is not None:
                 self.statement(indent, _in_place(node, args, target), node)
             else:
-                self.statement(indent, f"{target} = {node.opdef.emit(*args, **node.attrs)}",
-                               node)
+                self.statement(indent, f"{target} = {node.opdef.emit(*args, **node.attrs)}", node)
             self.names[id(node)] = target
             local.add(id(node))
-            dead = [self.names[id(x)] for x in _uses(node)
-                    if last_use.get(id(x)) == i and id(x) in local and id(x) not in keep
-                    and x is not reuse and id(x) not in kept_alive]
+            dead = [
+                self.names[id(x)]
+                for x in _uses(node)
+                if last_use.get(id(x)) == i
+                and id(x) in local
+                and id(x) not in keep
+                and x is not reuse
+                and id(x) not in kept_alive
+            ]
             if dead:
                 self.statement(indent, "del " + ", ".join(dict.fromkeys(dead)))
 
@@ -262,8 +289,13 @@ class Emitter:
 def _writes_out(node: Symbol) -> bool:
     """Can `node` be emitted as `np.<ufunc>(..., out=buffer)` of its own shape and dtype?"""
     fn = getattr(node.opdef, "fn", None)
-    return (isinstance(fn, np.ufunc) and fn.nout == 1 and bool(node.shape)
-            and None not in node.shape and node.dtype is not None)
+    return (
+        isinstance(fn, np.ufunc)
+        and fn.nout == 1
+        and bool(node.shape)
+        and None not in node.shape
+        and node.dtype is not None
+    )
 
 
 def _owns_buffer(x: Symbol) -> bool:
@@ -280,10 +312,13 @@ def _plan_free_buffers(nodes, out_names, last_use, keep) -> dict[int, Symbol]:
     taken: dict[int, Symbol] = {}
     local: set[int] = set()
     for i, node in enumerate(nodes):
-        reuse = None if id(node) in out_names else \
-            _reusable_input(node, i, last_use, local, keep)
-        if reuse is None and id(node) not in out_names and _writes_out(node) \
-                and getattr(node.opdef, "emit_block", None) is None:
+        reuse = None if id(node) in out_names else _reusable_input(node, i, last_use, local, keep)
+        if (
+            reuse is None
+            and id(node) not in out_names
+            and _writes_out(node)
+            and getattr(node.opdef, "emit_block", None) is None
+        ):
             pool = free.get((node.shape, node.dtype.str))
             if pool:
                 taken[id(node)] = pool.pop()
@@ -291,8 +326,13 @@ def _plan_free_buffers(nodes, out_names, last_use, keep) -> dict[int, Symbol]:
         # Each input once: `t1 + t1` frees t1's buffer once, not twice (else two later
         # nodes would both be given it while the first is still live).
         for x in {id(x): x for x in _uses(node)}.values():
-            if (last_use.get(id(x)) == i and id(x) in local and id(x) not in keep
-                    and x is not reuse and _owns_buffer(x)):
+            if (
+                last_use.get(id(x)) == i
+                and id(x) in local
+                and id(x) not in keep
+                and x is not reuse
+                and _owns_buffer(x)
+            ):
                 free.setdefault((x.shape, x.dtype.str), []).append(x)
     return taken
 
@@ -305,9 +345,15 @@ def _reusable_input(node: Symbol, i: int, last_use: dict, local: set, keep: set)
     if not isinstance(fn, np.ufunc) or fn.nout != 1 or not node.shape or None in node.shape:
         return None
     for x in node.inputs:
-        if (id(x) in local and last_use.get(id(x)) == i and id(x) not in keep
-                and x.shape == node.shape and x.dtype == node.dtype and x.opdef.fresh
-                and node.dtype is not None):
+        if (
+            id(x) in local
+            and last_use.get(id(x)) == i
+            and id(x) not in keep
+            and x.shape == node.shape
+            and x.dtype == node.dtype
+            and x.opdef.fresh
+            and node.dtype is not None
+        ):
             return x
     return None
 
@@ -330,9 +376,14 @@ def _uses(node: Symbol) -> list[Symbol]:
     return list(node.inputs)
 
 
-def emit_program(params: Sequence[Symbol], outputs: Sequence[Symbol],
-                 output_names: Sequence[str | None] | None = None, fn_name: str = "fn",
-                 param_names: Sequence[str] | None = None, single: bool = False) -> Program:
+def emit_program(
+    params: Sequence[Symbol],
+    outputs: Sequence[Symbol],
+    output_names: Sequence[str | None] | None = None,
+    fn_name: str = "fn",
+    param_names: Sequence[str] | None = None,
+    single: bool = False,
+) -> Program:
     """Emit and compile `def fn(params...): ... return outputs` (a tuple, or the one
     output itself when `single`)."""
     namer = Namer()
@@ -345,12 +396,19 @@ def emit_program(params: Sequence[Symbol], outputs: Sequence[Symbol],
         em.names[id(p)] = names[-1]
     wanted = {}
     for out, oname in zip(outputs, output_names or [None] * len(outputs)):
-        if oname is not None and id(out) not in wanted and out.op not in ("var", "const") \
-                and id(out) not in em.names:
+        if (
+            oname is not None
+            and id(out) not in wanted
+            and out.op not in ("var", "const")
+            and id(out) not in em.names
+        ):
             # Generated output names (grad_<name>) are claimed as given when free: user
             # names shaped like them were mangled above, so they cannot collide.
-            wanted[id(out)] = namer.claim(oname) if _IDENT.match(oname) \
-                and _GENERATED.match(oname) and oname not in namer.used else namer.user(oname)
+            wanted[id(out)] = (
+                namer.claim(oname)
+                if _IDENT.match(oname) and _GENERATED.match(oname) and oname not in namer.used
+                else namer.user(oname)
+            )
     results = em.emit_body(outputs, "    ", stop=params, out_names=wanted)
     body = [(f"def {fn_name}({', '.join(names)}):", None)] + em.lines
     ret = ", ".join(results) + ("," if len(results) == 1 and not single else "")
@@ -363,8 +421,9 @@ def emit_program(params: Sequence[Symbol], outputs: Sequence[Symbol],
         header.append(f"# {cname}: a constant {arr.dtype} array of shape {arr.shape}")
     header.append("")
     lines = header + [text for text, _ in body]
-    line_nodes = {len(header) + i + 1: node for i, (_, node) in enumerate(body)
-                  if node is not None}
+    line_nodes = {
+        len(header) + i + 1: node for i, (_, node) in enumerate(body) if node is not None
+    }
     source = "\n".join(lines) + "\n"
     filename = f"<graphc-{next(_counter)}>"
     namespace = {"__name__": "graphc_generated", **em.consts}

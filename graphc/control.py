@@ -22,8 +22,19 @@ from .dispatch import checks_call, located
 from .errors import ArgumentError, DTypeError, GraphcError, ShapeError
 from .ir import Graph, Symbol, origin_scope, user_origin
 from .ops.base import OPS, fmt_shape
-from .subgraph import (Traced, as_symbol, capture_params, captures, flatten, make_param,
-                       param_names, same_structure, substitute, union, unflatten)
+from .subgraph import (
+    Traced,
+    as_symbol,
+    capture_params,
+    captures,
+    flatten,
+    make_param,
+    param_names,
+    same_structure,
+    substitute,
+    union,
+    unflatten,
+)
 
 
 def _is_symbol(x) -> bool:
@@ -43,11 +54,14 @@ def _results(traced: Traced, count: int | None, what: str, origin, dtypes=None) 
     dtype when one is given)."""
     leaves = traced.result
     if count is not None and len(leaves) != count:
-        raise GraphcError(located(origin, f"{what} returned {len(leaves)} values, expected "
-                                          f"{count}"))
+        raise GraphcError(
+            located(origin, f"{what} returned {len(leaves)} values, expected {count}")
+        )
     dtypes = dtypes or [None] * len(leaves)
-    return [as_symbol(v, f"{what} result {k}", origin, d)
-            for k, (v, d) in enumerate(zip(leaves, dtypes))]
+    return [
+        as_symbol(v, f"{what} result {k}", origin, d)
+        for k, (v, d) in enumerate(zip(leaves, dtypes))
+    ]
 
 
 def _close(traced: Sequence[Traced], results: Sequence[list], params: list[Symbol], origin):
@@ -70,14 +84,21 @@ def _node(name: str, inputs: Sequence, attrs: dict, origin) -> Symbol:
 # --- builders (flat interface) ---------------------------------------------------------
 
 
-def build_cond(pred: Symbol, true_fn: Callable, false_fn: Callable, operands: Sequence,
-               names: Sequence[str] | None = None, origin=None) -> tuple[Symbol, object]:
+def build_cond(
+    pred: Symbol,
+    true_fn: Callable,
+    false_fn: Callable,
+    operands: Sequence,
+    names: Sequence[str] | None = None,
+    origin=None,
+) -> tuple[Symbol, object]:
     """The cond node for flat branches `fn(*operands) -> (leaves, treedef)`; returns the
     node and the branches' common output structure."""
     origin = origin or user_origin()
     operands = [as_symbol(x, "cond operand", origin) for x in operands]
-    names = names or [f"operand{k}" if len(operands) > 1 else "operand"
-                      for k in range(len(operands))]
+    names = names or [
+        f"operand{k}" if len(operands) > 1 else "operand" for k in range(len(operands))
+    ]
     params = _params(operands, names, origin)
     traced, trees = [], []
     for fn in (true_fn, false_fn):
@@ -86,14 +107,20 @@ def build_cond(pred: Symbol, true_fn: Callable, false_fn: Callable, operands: Se
         traced.append(tr)
         trees.append(tree)
     if not same_structure(trees[0], trees[1]):
-        raise GraphcError(located(origin, "cond: the branches return different structures "
-                                          f"({_describe(trees[0])} and {_describe(trees[1])})"))
+        raise GraphcError(
+            located(
+                origin,
+                "cond: the branches return different structures "
+                f"({_describe(trees[0])} and {_describe(trees[1])})",
+            )
+        )
     if not traced[0].result:
         raise GraphcError(located(origin, "cond: the branches return no values"))
     results = _branch_results(traced, origin)
     graphs, caps = _close(traced, results, params, origin)
-    node = _node("cond", [pred] + operands + caps,
-                 {"true_fn": graphs[0], "false_fn": graphs[1]}, origin)
+    node = _node(
+        "cond", [pred] + operands + caps, {"true_fn": graphs[0], "false_fn": graphs[1]}, origin
+    )
     return node, trees[0]
 
 
@@ -101,10 +128,15 @@ def _branch_results(traced: Sequence[Traced], origin) -> list[list[Symbol]]:
     """Both branches' results as symbols; a number in one branch takes the dtype of the
     other branch's symbol, as a Python number would."""
     a, b = traced[0].result, traced[1].result
-    return [[as_symbol(v, f"cond branch result {k}", origin,
-                       like=other if _is_symbol(other) else None)
-             for k, (v, other) in enumerate(zip(mine, theirs))]
-            for mine, theirs in ((a, b), (b, a))]
+    return [
+        [
+            as_symbol(
+                v, f"cond branch result {k}", origin, like=other if _is_symbol(other) else None
+            )
+            for k, (v, other) in enumerate(zip(mine, theirs))
+        ]
+        for mine, theirs in ((a, b), (b, a))
+    ]
 
 
 def _describe(tree) -> str:
@@ -116,8 +148,13 @@ def _describe(tree) -> str:
     return f"a {kind.__name__} of {len(defs)}"
 
 
-def build_while(cond_fn: Callable, body_fn: Callable, init: Sequence,
-                names: Sequence[str] | None = None, origin=None) -> Symbol:
+def build_while(
+    cond_fn: Callable,
+    body_fn: Callable,
+    init: Sequence,
+    names: Sequence[str] | None = None,
+    origin=None,
+) -> Symbol:
     """The while_loop node for flat bodies: `cond_fn(*carry) -> bool symbol`,
     `body_fn(*carry) -> list of carries`."""
     origin = origin or user_origin()
@@ -127,29 +164,42 @@ def build_while(cond_fn: Callable, body_fn: Callable, init: Sequence,
     tc = Traced(lambda *a: [cond_fn(*a)], params, params)
     tc.result = _results(tc, 1, "while_loop cond_fun", origin)
     tb = Traced(lambda *a: list(body_fn(*a)), params, params)
-    tb.result = _results(tb, len(init), "while_loop body_fun", origin,
-                         [x.dtype for x in init])
+    tb.result = _results(tb, len(init), "while_loop body_fun", origin, [x.dtype for x in init])
     graphs, caps = _close([tc, tb], [tc.result, tb.result], params, origin)
     return _node("while_loop", init + caps, {"cond": graphs[0], "body": graphs[1]}, origin)
 
 
-def build_fori(lower, upper, body_fn: Callable, init: Sequence,
-               names: Sequence[str] | None = None, origin=None) -> Symbol:
+def build_fori(
+    lower,
+    upper,
+    body_fn: Callable,
+    init: Sequence,
+    names: Sequence[str] | None = None,
+    origin=None,
+) -> Symbol:
     """The fori_loop node for a flat body `body_fn(i, *carry) -> list of carries`."""
     origin = origin or user_origin()
     lower = as_symbol(lower, "fori_loop lower", origin)
     upper = as_symbol(upper, "fori_loop upper", origin)
     for b, what in ((lower, "lower"), (upper, "upper")):
         if b.dtype is not None and b.dtype.kind not in "iu":
-            raise DTypeError(located(origin, f"fori_loop: {what} bound must be an integer, "
-                                             f"got dtype {b.dtype}"))
+            raise DTypeError(
+                located(origin, f"fori_loop: {what} bound must be an integer, got dtype {b.dtype}")
+            )
         if b.shape is not None and b.shape != ():
-            raise ShapeError(located(origin, f"fori_loop: {what} bound must be a scalar, got "
-                                             f"shape {fmt_shape(b.shape)}"))
+            raise ShapeError(
+                located(
+                    origin,
+                    f"fori_loop: {what} bound must be a scalar, got shape {fmt_shape(b.shape)}",
+                )
+            )
     init = [as_symbol(x, "fori_loop carry", origin) for x in init]
     names = names or param_names(body_fn, 1 + len(init), "val")
-    idtype = None if lower.dtype is None or upper.dtype is None else \
-        np.result_type(lower.dtype, upper.dtype)
+    idtype = (
+        None
+        if lower.dtype is None or upper.dtype is None
+        else np.result_type(lower.dtype, upper.dtype)
+    )
     params = [make_param(names[0], (), idtype, origin)] + _params(init, names[1:], origin)
     tb = Traced(lambda *a: list(body_fn(*a)), params, params)
     tb.result = _results(tb, len(init), "fori_loop body_fun", origin, [x.dtype for x in init])
@@ -157,8 +207,14 @@ def build_fori(lower, upper, body_fn: Callable, init: Sequence,
     return _node("fori_loop", [lower, upper] + init + caps, {"body": graphs[0]}, origin)
 
 
-def build_scan(fn: Callable, init: Sequence, xs: Sequence, reverse: bool = False,
-               names: Sequence[str] | None = None, origin=None) -> Symbol:
+def build_scan(
+    fn: Callable,
+    init: Sequence,
+    xs: Sequence,
+    reverse: bool = False,
+    names: Sequence[str] | None = None,
+    origin=None,
+) -> Symbol:
     """The scan node for a flat body `fn(*carry, *x) -> (list of carries, list of ys)`."""
     origin = origin or user_origin()
     init = [as_symbol(x, "scan carry", origin) for x in init]
@@ -167,12 +223,18 @@ def build_scan(fn: Callable, init: Sequence, xs: Sequence, reverse: bool = False
         raise GraphcError(located(origin, "scan: needs at least one array to scan over"))
     for x in xs:
         if x.shape is not None and len(x.shape) == 0:
-            raise ShapeError(located(origin, "scan: xs must have a leading axis to scan "
-                                             f"over, got a scalar of dtype {x.dtype}"))
-    names = names or ([f"carry{k}" for k in range(len(init))]
-                      + [f"x{k}" for k in range(len(xs))])
-    slices = [make_param(n, None if x.shape is None else x.shape[1:], x.dtype, origin)
-              for x, n in zip(xs, names[len(init):])]
+            raise ShapeError(
+                located(
+                    origin,
+                    "scan: xs must have a leading axis to scan "
+                    f"over, got a scalar of dtype {x.dtype}",
+                )
+            )
+    names = names or ([f"carry{k}" for k in range(len(init))] + [f"x{k}" for k in range(len(xs))])
+    slices = [
+        make_param(n, None if x.shape is None else x.shape[1:], x.dtype, origin)
+        for x, n in zip(xs, names[len(init) :])
+    ]
     params = _params(init, names, origin) + slices
     n = len(init)
 
@@ -184,9 +246,12 @@ def build_scan(fn: Callable, init: Sequence, xs: Sequence, reverse: bool = False
     tb.result, n_ys = tb.result
     tb.result = _results(tb, None, "scan f", origin, [x.dtype for x in init] + [None] * n_ys)
     graphs, caps = _close([tb], [tb.result], params, origin)
-    return _node("scan", init + xs + caps,
-                 {"body": graphs[0], "n_carry": n, "n_xs": len(xs), "reverse": bool(reverse)},
-                 origin)
+    return _node(
+        "scan",
+        init + xs + caps,
+        {"body": graphs[0], "n_carry": n, "n_xs": len(xs), "reverse": bool(reverse)},
+        origin,
+    )
 
 
 def results(node: Symbol, start: int, count: int) -> list[Symbol]:
@@ -217,20 +282,28 @@ def cond(pred, true_fn: Callable, false_fn: Callable, *operands):
         if np.ndim(pred) != 0:
             raise ShapeError(f"cond: pred must be a scalar, got shape {np.shape(pred)}")
         out = true_fn(*operands) if pred else false_fn(*operands)
-        return _eager_results(out, [pred, *operands]) if _any_eager([pred, *operands]) \
-            else out
+        return _eager_results(out, [pred, *operands]) if _any_eager([pred, *operands]) else out
     origin = user_origin()
     if pred.shape is not None and pred.shape != ():
-        raise ShapeError(located(origin, f"cond: pred must be a scalar boolean, got shape "
-                                         f"{fmt_shape(pred.shape)}"))
+        raise ShapeError(
+            located(
+                origin, f"cond: pred must be a scalar boolean, got shape {fmt_shape(pred.shape)}"
+            )
+        )
     if pred.dtype is not None and pred.dtype != np.bool_:
-        raise DTypeError(located(origin, f"cond: pred must be boolean, got dtype {pred.dtype}"
-                                         "; compare it (x > 0) or cast it"))
+        raise DTypeError(
+            located(
+                origin,
+                f"cond: pred must be boolean, got dtype {pred.dtype}"
+                "; compare it (x > 0) or cast it",
+            )
+        )
     names = [n for n in param_names(true_fn, len(operands), "operand")]
 
     def flat(fn):
         def call(*args):
             return flatten(fn(*args))
+
         return call
 
     node, tree = build_cond(pred, flat(true_fn), flat(false_fn), operands, names, origin)
@@ -261,8 +334,9 @@ def while_loop(cond_fun: Callable, body_fun: Callable, init_val):
             c = cond_fun(val)
             if _is_symbol(c):  # the condition reads an outer symbol: the rest is a graph
                 if not leaves:
-                    raise GraphcError(located(user_origin(), "while_loop: a symbolic "
-                                                             "condition needs a carry"))
+                    raise GraphcError(
+                        located(user_origin(), "while_loop: a symbolic condition needs a carry")
+                    )
                 return while_loop(cond_fun, body_fun, _as_consts(val))
             if not c:
                 return val
@@ -274,14 +348,18 @@ def while_loop(cond_fun: Callable, body_fun: Callable, init_val):
     def body(*flat):
         out_leaves, out_tree = flatten(body_fun(unflatten(tree, flat)))
         if not same_structure(out_tree, tree):
-            raise GraphcError(located(origin, "while_loop: body_fun returned "
-                                              f"{_describe(out_tree)}, but the carry is "
-                                              f"{_describe(tree)}"))
+            raise GraphcError(
+                located(
+                    origin,
+                    "while_loop: body_fun returned "
+                    f"{_describe(out_tree)}, but the carry is "
+                    f"{_describe(tree)}",
+                )
+            )
         return out_leaves
 
     names = _carry_names(body_fun, tree, len(leaves))
-    node = build_while(lambda *flat: cond_fun(unflatten(tree, flat)), body, leaves, names,
-                       origin)
+    node = build_while(lambda *flat: cond_fun(unflatten(tree, flat)), body, leaves, names, origin)
     return unflatten(tree, results(node, 0, len(leaves)))
 
 
@@ -312,9 +390,14 @@ def fori_loop(lower, upper, body_fun: Callable, init_val):
     def body(i, *flat):
         out_leaves, out_tree = flatten(body_fun(i, unflatten(tree, flat)))
         if not same_structure(out_tree, tree):
-            raise GraphcError(located(origin, "fori_loop: body_fun returned "
-                                              f"{_describe(out_tree)}, but the carry is "
-                                              f"{_describe(tree)}"))
+            raise GraphcError(
+                located(
+                    origin,
+                    "fori_loop: body_fun returned "
+                    f"{_describe(out_tree)}, but the carry is "
+                    f"{_describe(tree)}",
+                )
+            )
         return out_leaves
 
     names = param_names(body_fun, 2, "val")
@@ -347,22 +430,28 @@ def scan(f: Callable, init, xs, reverse: bool = False):
     box = {}
 
     def body(*flat):
-        carry = unflatten(c_tree, flat[:len(c_leaves)])
-        x = unflatten(x_tree, flat[len(c_leaves):])
+        carry = unflatten(c_tree, flat[: len(c_leaves)])
+        x = unflatten(x_tree, flat[len(c_leaves) :])
         out = f(carry, x)
         if not isinstance(out, (tuple, list)) or len(out) != 2:
             raise GraphcError(located(origin, "scan: f must return a pair (carry, y)"))
         new_leaves, new_tree = flatten(out[0])
         if not same_structure(new_tree, c_tree):
-            raise GraphcError(located(origin, f"scan: f returned a carry that is "
-                                              f"{_describe(new_tree)}, but the carry is "
-                                              f"{_describe(c_tree)}"))
+            raise GraphcError(
+                located(
+                    origin,
+                    f"scan: f returned a carry that is "
+                    f"{_describe(new_tree)}, but the carry is "
+                    f"{_describe(c_tree)}",
+                )
+            )
         y_leaves, box["y_tree"] = flatten(out[1])
         return new_leaves, y_leaves
 
     fn_names = param_names(f, 2, "carry")
-    names = (_tree_names(fn_names[0], len(c_leaves))
-             + _tree_names(fn_names[1] if fn_names[1] != "carry1" else "x", len(x_leaves)))
+    names = _tree_names(fn_names[0], len(c_leaves)) + _tree_names(
+        fn_names[1] if fn_names[1] != "carry1" else "x", len(x_leaves)
+    )
     node = build_scan(body, c_leaves, x_leaves, reverse, names, origin)
     n_c = len(c_leaves)
     n_y = len(node.attrs["body"].outputs) - n_c
@@ -385,8 +474,7 @@ def _python_scan(f, init, x_leaves, x_tree, reverse):
             raise ShapeError(f"scan: xs {k} is a scalar; xs need a leading axis")
     length = len(x_leaves[0])
     if any(len(x) != length for x in x_leaves):
-        raise ShapeError(f"scan: xs have different leading lengths "
-                         f"{[len(x) for x in x_leaves]}")
+        raise ShapeError(f"scan: xs have different leading lengths {[len(x) for x in x_leaves]}")
     carry, ys = init, []
     steps = range(length - 1, -1, -1) if reverse else range(length)
     for k in steps:
@@ -395,8 +483,10 @@ def _python_scan(f, init, x_leaves, x_tree, reverse):
     if reverse:
         ys.reverse()
     if not ys:
-        raise ShapeError("scan: cannot stack the ys of zero steps without running f; "
-                         "give xs at least one element")
+        raise ShapeError(
+            "scan: cannot stack the ys of zero steps without running f; "
+            "give xs at least one element"
+        )
     y_leaves = [flatten(y)[0] for y in ys]
     tree = flatten(ys[0])[1]
     stacked = [ops.stack([row[j] for row in y_leaves]) for j in range(len(y_leaves[0]))]
@@ -419,8 +509,9 @@ def _eager_results(out, inputs):
             try:
                 v = eager.tensor(v)
             except GraphcError as exc:
-                raise GraphcError(located(user_origin(), f"cond: branch result {k} is not "
-                                                         f"an array: {exc}")) from None
+                raise GraphcError(
+                    located(user_origin(), f"cond: branch result {k} is not an array: {exc}")
+                ) from None
         converted.append(v)
     return unflatten(tree, converted)
 

@@ -25,14 +25,15 @@ def _fmt(value) -> str:
     if value is None:
         return "n/a"
     arr = np.asarray(value)
-    text = np.array2string(arr, precision=4, suppress_small=True, separator=", ",
-                           max_line_width=10_000).replace("\n", "")
-    return text if len(text) <= _WIDTH else text[:_WIDTH - 3] + "..."
+    text = np.array2string(
+        arr, precision=4, suppress_small=True, separator=", ", max_line_width=10_000
+    ).replace("\n", "")
+    return text if len(text) <= _WIDTH else text[: _WIDTH - 3] + "..."
 
 
 def _short(text: str, limit: int = 160) -> str:
     text = " ".join(str(text).split())
-    return text if len(text) <= limit else text[:limit - 5] + " ... "
+    return text if len(text) <= limit else text[: limit - 5] + " ... "
 
 
 def _count(sym) -> int:
@@ -90,23 +91,31 @@ class Demo:
 
     def compare(self, rows) -> None:
         """rows: (quantity, graphc value, eager value or None, expected value or None)."""
-        self.say(f"  {'quantity':<14}{'graphc (compiled)':<{_WIDTH + 2}}"
-                 f"{'eager':<{_WIDTH + 2}}{'expected':<{_WIDTH + 2}}")
+        self.say(
+            f"  {'quantity':<14}{'graphc (compiled)':<{_WIDTH + 2}}"
+            f"{'eager':<{_WIDTH + 2}}{'expected':<{_WIDTH + 2}}"
+        )
         for name, got, eager_value, expected in rows:
-            ok = all(_close(got, other) for other in (eager_value, expected)
-                     if other is not None)
+            ok = all(_close(got, other) for other in (eager_value, expected) if other is not None)
             mark = "ok" if ok else "MISMATCH"
             if not ok:
-                self.failures.append(f"{name}: graphc {_fmt(got)}, eager {_fmt(eager_value)}, "
-                                     f"expected {_fmt(expected)}")
-            self.say(f"  {name:<14}{_fmt(got):<{_WIDTH + 2}}{_fmt(eager_value):<{_WIDTH + 2}}"
-                     f"{_fmt(expected):<{_WIDTH + 2}}{mark}")
+                self.failures.append(
+                    f"{name}: graphc {_fmt(got)}, eager {_fmt(eager_value)}, "
+                    f"expected {_fmt(expected)}"
+                )
+            self.say(
+                f"  {name:<14}{_fmt(got):<{_WIDTH + 2}}{_fmt(eager_value):<{_WIDTH + 2}}"
+                f"{_fmt(expected):<{_WIDTH + 2}}{mark}"
+            )
 
 
 def _close(a, b) -> bool:
     try:
-        return bool(np.allclose(np.asarray(a, dtype=float), np.asarray(b, dtype=float),
-                                rtol=1e-5, atol=1e-6))
+        return bool(
+            np.allclose(
+                np.asarray(a, dtype=float), np.asarray(b, dtype=float), rtol=1e-5, atol=1e-6
+            )
+        )
     except Exception:
         return False
 
@@ -226,8 +235,10 @@ def mxnet_example(d: Demo) -> None:
         first = np.array(exe.forward()[0])
         exe.arg_dict["a"][...] = 2.0  # bound by reference: the next forward sees it
         second = np.array(exe.forward()[0])
-        d.say("  bound with c.bind({'a': ones((2, 1)), 'b': ones((2, 1))}), then "
-              "exe.arg_dict['a'][...] = 2")
+        d.say(
+            "  bound with c.bind({'a': ones((2, 1)), 'b': ones((2, 1))}), then "
+            "exe.arg_dict['a'][...] = 2"
+        )
     except Exception as exc:  # bind arrives with graphc.executor
         d.say(f"  (bind unavailable: {type(exc).__name__}; using gc.compile)")
         f = gc.compile([a, b], c)
@@ -238,8 +249,9 @@ def mxnet_example(d: Demo) -> None:
         return _numpy(2 * at + bt), _numpy(2 * (2 * at) + bt)
 
     e1, e2 = d.eager(eager) or (None, None)
-    d.compare([("c", first, e1, np.full((2, 1), 3.0)), ("c, a = 2", second, e2,
-                                                         np.full((2, 1), 5.0))])
+    d.compare(
+        [("c", first, e1, np.full((2, 1), 3.0)), ("c, a = 2", second, e2, np.full((2, 1), 5.0))]
+    )
 
 
 def linear_regression_grad(d: Demo) -> None:
@@ -256,11 +268,14 @@ def linear_regression_grad(d: Demo) -> None:
     lv, g0v, g1v = f(0.0, 0.0, X, Y)
     d.source(f)
     if hasattr(gc, "value_and_grad"):
-        vg = gc.value_and_grad(lambda a, b, xx, yy: gc.sum((a + b * xx - yy) ** 2) / (2 * 6),
-                               argnums=(0, 1))
+        vg = gc.value_and_grad(
+            lambda a, b, xx, yy: gc.sum((a + b * xx - yy) ** 2) / (2 * 6), argnums=(0, 1)
+        )
         value, grads = vg(np.float64(0.0), np.float64(0.0), X, Y)
-        d.say(f"  value_and_grad(argnums=(0, 1)) -> {_fmt(value)}, "
-              f"({_fmt(grads[0])}, {_fmt(grads[1])})")
+        d.say(
+            f"  value_and_grad(argnums=(0, 1)) -> {_fmt(value)}, "
+            f"({_fmt(grads[0])}, {_fmt(grads[1])})"
+        )
 
     def eager(E):
         a = E.tensor(0.0, requires_grad=True)
@@ -270,14 +285,19 @@ def linear_regression_grad(d: Demo) -> None:
         return _numpy(lt), _numpy(ga), _numpy(gb)
 
     le, g0e, g1e = d.eager(eager) or (None, None, None)
-    d.compare([("loss", lv, le, np.sum(Y ** 2) / 12),
-               ("d/dtheta0", g0v, g0e, -20.5), ("d/dtheta1", g1v, g1e, -490.0 / 6)])
+    d.compare(
+        [
+            ("loss", lv, le, np.sum(Y**2) / 12),
+            ("d/dtheta0", g0v, g0e, -20.5),
+            ("d/dtheta1", g1v, g1e, -490.0 / 6),
+        ]
+    )
 
 
 def descent_example(d: Demo) -> None:
     """Gradient descent on w**2 + 20: 500 steps from 10 with rate 0.01."""
     w = gc.var("w")
-    loss = w ** 2 + 20
+    loss = w**2 + 20
     d.graph("loss", loss)
     g = d.gradient(loss, w, "dloss/dw")
     step = gc.compile([w], w - 0.01 * g)
@@ -286,22 +306,21 @@ def descent_example(d: Demo) -> None:
     for _ in range(500):
         wv = step(wv)
     w2 = gc.var("w2")
-    two = gc.compile([w2], w2 - 0.01 * gc.grad(gc.sum(2 * w2 ** 2), w2))(np.array([10., 20.]))
+    two = gc.compile([w2], w2 - 0.01 * gc.grad(gc.sum(2 * w2**2), w2))(np.array([10.0, 20.0]))
 
     def eager(E):
         wt = E.tensor(10.0, requires_grad=True)
         for _ in range(500):
             if wt.grad is not None:
                 wt.grad.zero_()
-            (wt ** 2 + 20).sum().backward()
+            (wt**2 + 20).sum().backward()
             wt.data = wt.data - 0.01 * wt.grad.data
         w2t = E.tensor([10.0, 20.0], requires_grad=True)
-        (2 * w2t ** 2).sum().backward()
+        (2 * w2t**2).sum().backward()
         return _numpy(wt), _numpy(w2t.data - 0.01 * w2t.grad.data)
 
     we, twoe = d.eager(eager) or (None, None)
-    d.compare([("w after 500", wv, we, 10 * 0.98 ** 500),
-               ("2w**2, 1 step", two, twoe, [9.6, 19.2])])
+    d.compare([("w after 500", wv, we, 10 * 0.98**500), ("2w**2, 1 step", two, twoe, [9.6, 19.2])])
 
 
 def _train(d: Demo, params: dict, loss, data: dict, steps: int, rate: float, report):
@@ -359,10 +378,16 @@ def linear_regression_training(d: Demo) -> None:
         return _numpy(wt), _numpy(bt)
 
     we, be = d.eager(eager) or (None, None)
-    d.compare([("w", final["w"].ravel(), None if we is None else we.ravel(), None),
-               ("b", final["b"], be, None)])
-    d.say(f"  true w = {true_w.ravel().tolist()}, b = {true_b.tolist()}; fitted w = "
-          f"{np.round(final['w'].ravel(), 3).tolist()}, b = {np.round(final['b'], 3).tolist()}")
+    d.compare(
+        [
+            ("w", final["w"].ravel(), None if we is None else we.ravel(), None),
+            ("b", final["b"], be, None),
+        ]
+    )
+    d.say(
+        f"  true w = {true_w.ravel().tolist()}, b = {true_b.tolist()}; fitted w = "
+        f"{np.round(final['w'].ravel(), 3).tolist()}, b = {np.round(final['b'], 3).tolist()}"
+    )
     if not np.allclose(final["w"], true_w, atol=0.05):
         d.failures.append("linear regression did not fit")
 
@@ -378,8 +403,12 @@ def mlp_training(d: Demo) -> None:
     d.gradient(loss, w1, "dloss/dw1")
     xd = rng.uniform(-2, 2, size=(128, 2))
     yd = (np.sin(xd[:, 0]) * np.cos(xd[:, 1]))[:, None]
-    init = {"w1": rng.normal(size=(2, 16)) * 0.8, "b1": np.zeros(16),
-            "w2": rng.normal(size=(16, 1)) * 0.3, "b2": np.zeros(1)}
+    init = {
+        "w1": rng.normal(size=(2, 16)) * 0.8,
+        "b1": np.zeros(16),
+        "w2": rng.normal(size=(16, 1)) * 0.3,
+        "b2": np.zeros(1),
+    }
     params = {"w1": w1, "b1": b1, "w2": w2, "b2": b2}
     steps, rate = 400, 0.2
     report = {"init": init, "at": (0, 100, 200, 400)}
@@ -414,6 +443,7 @@ def control_flow_example(d: Demo) -> None:
     """The tutorial's f(a): a while loop and an if that depend on the data, written with
     @gc.function (Python control flow converted) or, without it, gc.while_loop and gc.cond."""
     if callable(getattr(gc, "function", None)):
+
         @gc.function
         def f(a):
             b = a * 2
@@ -427,6 +457,7 @@ def control_flow_example(d: Demo) -> None:
 
         d.say("  written with Python while/if under @gc.function")
     elif hasattr(gc, "while_loop") and hasattr(gc, "cond"):
+
         def f(a):
             b = gc.while_loop(lambda b: gc.norm(b) < 1000, lambda b: b * 2, a * 2)
             return gc.cond(gc.sum(b) > 0, lambda b: b, lambda b: 100 * b, b)
@@ -457,8 +488,9 @@ def control_flow_example(d: Demo) -> None:
         return _numpy(c), _numpy(at.grad)
 
     de, ge = d.eager(eager) or (None, None)
-    d.compare([("d", dv, de, sv), ("dd/da = d/a", gv, ge, dv / av), ("loaded dd/da", sg, None,
-                                                                      gv)])
+    d.compare(
+        [("d", dv, de, sv), ("dd/da = d/a", gv, ge, dv / av), ("loaded dd/da", sg, None, gv)]
+    )
 
 
 SECTIONS = [
@@ -493,8 +525,10 @@ def run_demo(eager: bool = True, out=None) -> int:
             except Exception as exc:
                 where = traceback.extract_tb(exc.__traceback__)[-1]
                 d.failures.append(f"section {number} raised {type(exc).__name__}")
-                d.say(f"  !! this section failed: {type(exc).__name__}: {_short(exc, 200)} "
-                      f"(at {where.filename}:{where.lineno})")
+                d.say(
+                    f"  !! this section failed: {type(exc).__name__}: {_short(exc, 200)} "
+                    f"(at {where.filename}:{where.lineno})"
+                )
             if len(d.failures) > before:
                 d.say(f"  !! {len(d.failures) - before} problem(s) in this section")
     d.say()

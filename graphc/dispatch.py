@@ -15,6 +15,7 @@ import numpy as np
 from .errors import ArgumentError, DTypeError, GraphcError, ShapeError
 from .ir import Symbol, format_origin, origin_code, user_origin
 
+
 def call_mismatch(name: str, fn, args: tuple, kwargs: dict) -> ArgumentError | None:
     """An `ArgumentError` saying why `args`/`kwargs` do not fit `fn`'s parameters (Python's
     words, then the expected signature, under the public name `name`), or None if they fit.
@@ -23,10 +24,12 @@ def call_mismatch(name: str, fn, args: tuple, kwargs: dict) -> ArgumentError | N
         signature = inspect.signature(fn)
         signature.bind(*args, **kwargs)
     except TypeError as mismatch:
-        params = ", ".join(str(p.replace(annotation=p.empty))
-                           for p in signature.parameters.values())
-        return ArgumentError(located(user_origin(), f"{name}(): {mismatch}; expected "
-                                                    f"{name}({params})"))
+        params = ", ".join(
+            str(p.replace(annotation=p.empty)) for p in signature.parameters.values()
+        )
+        return ArgumentError(
+            located(user_origin(), f"{name}(): {mismatch}; expected {name}({params})")
+        )
     except ValueError:  # no signature to compare with
         pass
     return None
@@ -103,8 +106,11 @@ def apply(op, inputs: tuple, attrs: dict):
         if kind == "eager":
             eager = True
         elif kind == "ndarray subclass":
-            return apply(op, tuple(plain_array(x) if isinstance(x, np.ndarray) else x
-                                   for x in inputs), attrs)
+            return apply(
+                op,
+                tuple(plain_array(x) if isinstance(x, np.ndarray) else x for x in inputs),
+                attrs,
+            )
     if eager:
         return _eager_handler(op, inputs, attrs)
     try:
@@ -149,8 +155,10 @@ def _describe(value) -> str:
 
 def _holds_array_object(items) -> bool:
     """A (nested) list or tuple that holds a symbol or an eager tensor."""
-    return any(_holds_array_object(v) if type(v) in (list, tuple) else
-               _kinds[type(v)] is not None for v in items)
+    return any(
+        _holds_array_object(v) if type(v) in (list, tuple) else _kinds[type(v)] is not None
+        for v in items
+    )
 
 
 def _stacked(x):
@@ -182,8 +190,10 @@ def plain_array(value) -> np.ndarray:
     if type(value) is np.ndarray:
         return value
     if isinstance(value, np.ma.MaskedArray):
-        raise DTypeError("masked arrays are not supported: pass arr.filled(value) or the "
-                         "unmasked entries instead")
+        raise DTypeError(
+            "masked arrays are not supported: pass arr.filled(value) or the "
+            "unmasked entries instead"
+        )
     return np.asarray(value)
 
 
@@ -226,8 +236,10 @@ def const(value, name: str | None = None) -> Symbol:
     if isinstance(value, Symbol):
         return value
     if getattr(type(value), "_graphc_kind", None) == "eager":
-        raise GraphcError("an eager tensor cannot be used in a symbolic graph; "
-                          "pass tensor.numpy() to use its value as a constant")
+        raise GraphcError(
+            "an eager tensor cannot be used in a symbolic graph; "
+            "pass tensor.numpy() to use its value as a constant"
+        )
     if is_weak(value):
         stored = exact_number(value)
         arr = np.asarray(stored)
@@ -300,8 +312,12 @@ def make_node(op, inputs, attrs: dict, name: str | None = None) -> Symbol:
     # Python numbers combined by an infix operator stay Python numbers (the emitted code uses
     # Python's operators on them), so the result is weak too: a gradient's implicit head 1.0
     # times a constant does not make a float32 graph float64.
-    weak = op.infix is not None and dtype is not None and bool(syms) and all(
-        isinstance(dtype_key(x), (bool, int, float, complex)) for x in syms)
+    weak = (
+        op.infix is not None
+        and dtype is not None
+        and bool(syms)
+        and all(isinstance(dtype_key(x), (bool, int, float, complex)) for x in syms)
+    )
     return Symbol(op, syms, attrs, shape, dtype, name=name, origin=origin, weak=weak)
 
 
@@ -310,4 +326,3 @@ def located(origin, message: str) -> str:
     code = origin_code(origin)
     text = f"{format_origin(origin)}: {message}"
     return f"{text}\n    {code}" if code else text
-

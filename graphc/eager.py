@@ -32,10 +32,23 @@ from .mixin import ArrayMixin
 from .ops import OPS
 from .tape import Node, backprop, fit
 
-__all__ = ["Tensor", "tensor", "from_numpy", "arange", "zeros", "ones", "randn", "manual_seed",
-           "no_grad", "enable_grad", "is_grad_enabled", "grad"]
+__all__ = [
+    "Tensor",
+    "tensor",
+    "from_numpy",
+    "arange",
+    "zeros",
+    "ones",
+    "randn",
+    "manual_seed",
+    "no_grad",
+    "enable_grad",
+    "is_grad_enabled",
+    "grad",
+]
 
 float32, float64, int32, int64 = np.float32, np.float64, np.int32, np.int64
+
 
 class _GradState(threading.local):
     """Grad mode, one per thread (as in PyTorch): every thread starts with it enabled, and
@@ -86,8 +99,10 @@ class Tensor(ArrayMixin):
     def data(self, value) -> None:
         arr = value._data if isinstance(value, Tensor) else np.asarray(value)
         if self._rg and arr.dtype.kind not in "fc":
-            raise DTypeError(f"Tensor.data: a tensor that requires grad needs floating "
-                             f"data, got dtype {arr.dtype}")
+            raise DTypeError(
+                f"Tensor.data: a tensor that requires grad needs floating "
+                f"data, got dtype {arr.dtype}"
+            )
         self._data = arr
 
     @property
@@ -100,8 +115,10 @@ class Tensor(ArrayMixin):
         if value is not None and not isinstance(value, Tensor):
             value = tensor(value, dtype=self._data.dtype)
         if value is not None and value.shape != self.shape:
-            raise ShapeError(f"Tensor.grad: assigned gradient of shape {value.shape} to a "
-                             f"tensor of shape {self.shape}")
+            raise ShapeError(
+                f"Tensor.grad: assigned gradient of shape {value.shape} to a "
+                f"tensor of shape {self.shape}"
+            )
         self._grad = value
 
     @property
@@ -117,14 +134,17 @@ class Tensor(ArrayMixin):
         flag = bool(flag)
         if self._node is not None:
             if not flag:
-                raise GradError("requires_grad_: only leaf tensors can stop requiring grad; "
-                                "use .detach() to get a tensor without history")
+                raise GradError(
+                    "requires_grad_: only leaf tensors can stop requiring grad; "
+                    "use .detach() to get a tensor without history"
+                )
             return self
         if flag and self._data.dtype.kind not in "fc":
             raise DTypeError(
                 f"only floating-point tensors can require gradients, got dtype "
                 f"{self._data.dtype} (as in PyTorch, make it from floats, e.g. "
-                f"eager.tensor([2., 3.]), or pass dtype=np.float64)")
+                f"eager.tensor([2., 3.]), or pass dtype=np.float64)"
+            )
         self._rg = flag
         return self
 
@@ -189,8 +209,10 @@ class Tensor(ArrayMixin):
     def item(self):
         """The one value as a Python number."""
         if self._data.size != 1:
-            raise ShapeError(f"item: a tensor with {self._data.size} elements cannot be "
-                             "converted to a Python number")
+            raise ShapeError(
+                f"item: a tensor with {self._data.size} elements cannot be "
+                "converted to a Python number"
+            )
         return self._data.item()
 
     def __array__(self, dtype=None, copy=None):
@@ -200,9 +222,11 @@ class Tensor(ArrayMixin):
 
     def __bool__(self) -> bool:
         if self._data.size != 1:
-            raise GraphcError(f"the truth value of a tensor with {self._data.size} elements "
-                              "is ambiguous; use .any() style reductions such as "
-                              "gc.max(t) > 0, or compare a single element")
+            raise GraphcError(
+                f"the truth value of a tensor with {self._data.size} elements "
+                "is ambiguous; use .any() style reductions such as "
+                "gc.max(t) > 0, or compare a single element"
+            )
         return bool(self._data)
 
     def __float__(self) -> float:
@@ -213,8 +237,10 @@ class Tensor(ArrayMixin):
 
     def __index__(self) -> int:
         if self._data.dtype.kind not in "iu":
-            raise DTypeError(f"only integer tensors of one element can be used as an index, "
-                             f"got dtype {self._data.dtype}")
+            raise DTypeError(
+                f"only integer tensors of one element can be used as an index, "
+                f"got dtype {self._data.dtype}"
+            )
         return int(self.item())
 
     def __len__(self) -> int:
@@ -226,8 +252,10 @@ class Tensor(ArrayMixin):
         return (self[i] for i in range(len(self)))
 
     def __setitem__(self, index, value):
-        raise GraphcError("eager tensors do not support item assignment; build the value "
-                          "with gc.stack, gc.concatenate or gc.where instead")
+        raise GraphcError(
+            "eager tensors do not support item assignment; build the value "
+            "with gc.stack, gc.concatenate or gc.where instead"
+        )
 
     def __format__(self, spec: str) -> str:
         if self._data.ndim == 0:
@@ -251,8 +279,10 @@ class Tensor(ArrayMixin):
         # pickle and copy.deepcopy: values, the flag and .grad; a recorded history cannot be
         # carried along (as in PyTorch, only leaves can be serialised).
         if self._node is not None:
-            raise GradError("only leaf tensors can be pickled or deep-copied (a tape cannot "
-                            "be carried along); use .detach() first")
+            raise GradError(
+                "only leaf tensors can be pickled or deep-copied (a tape cannot "
+                "be carried along); use .detach() first"
+            )
         grad = None if self._grad is None else self._grad._data
         return (_rebuild, (self._data, self._rg, grad))
 
@@ -269,8 +299,9 @@ class Tensor(ArrayMixin):
             self._data = np.zeros(self._data.shape, self._data.dtype)
         return self
 
-    def backward(self, gradient=None, retain_graph: bool | None = None,
-                 create_graph: bool = False) -> None:
+    def backward(
+        self, gradient=None, retain_graph: bool | None = None, create_graph: bool = False
+    ) -> None:
         """Accumulate d(self)/d(leaf) into `.grad` of every leaf that requires grad.
 
         A non-scalar tensor needs `gradient` (the head: the result is the gradient of
@@ -312,8 +343,7 @@ def _as_data(data, dtype, default_float: bool = False) -> np.ndarray:
         else:
             arr = np.array(data, dtype=dtype)
     except (TypeError, ValueError) as exc:
-        raise DTypeError(f"tensor: cannot make an array of {type(data).__name__}: {exc}") \
-            from None
+        raise DTypeError(f"tensor: cannot make an array of {type(data).__name__}: {exc}") from None
     if arr.dtype.kind not in "biufc":
         raise DTypeError(f"tensor: unsupported dtype {arr.dtype} (numbers and booleans only)")
     return arr
@@ -334,15 +364,20 @@ def tensor(data, requires_grad: bool = False, dtype=None) -> Tensor:
 def from_numpy(array: np.ndarray) -> Tensor:
     """A tensor sharing memory with `array`."""
     if not isinstance(array, np.ndarray) or array.dtype.kind not in "biufc":
-        raise DTypeError(f"from_numpy: expected a numeric numpy array, got "
-                         f"{getattr(array, 'dtype', type(array).__name__)}")
+        raise DTypeError(
+            f"from_numpy: expected a numeric numpy array, got "
+            f"{getattr(array, 'dtype', type(array).__name__)}"
+        )
     return _wrap(plain_array(array))  # a view of an np.matrix shares its memory
 
 
 def arange(start, stop=None, step=1, dtype=None, requires_grad: bool = False) -> Tensor:
     """`np.arange` as a tensor: `arange(4.0)` is `tensor([0., 1., 2., 3.])`."""
-    data = np.arange(start, dtype=dtype) if stop is None else \
-        np.arange(start, stop, step, dtype=dtype)
+    data = (
+        np.arange(start, dtype=dtype)
+        if stop is None
+        else np.arange(start, stop, step, dtype=dtype)
+    )
     return tensor(data, requires_grad=requires_grad)
 
 
@@ -457,11 +492,19 @@ def _apply(op, inputs: tuple, attrs: dict) -> Tensor:
         raise impl_error(op, args, attrs, exc) from None
     if type(out) is not np.ndarray:
         out = np.asarray(out)
-    if op.name in _ADAPTERS and isinstance(inputs[0], Tensor) \
-            and out.shape == inputs[0]._data.shape:
+    if (
+        op.name in _ADAPTERS
+        and isinstance(inputs[0], Tensor)
+        and out.shape == inputs[0]._data.shape
+    ):
         return inputs[0]
-    if record and _grad_state.enabled and op.differentiable and out.dtype.kind in "fc" \
-            and op.name not in _NO_RECORD:
+    if (
+        record
+        and _grad_state.enabled
+        and op.differentiable
+        and out.dtype.kind in "fc"
+        and op.name not in _NO_RECORD
+    ):
         return _wrap(out, True, Node(op, inputs, args, attrs, mask))
     return _wrap(out)
 
@@ -476,11 +519,13 @@ def _operator(name: str, reflected: bool = False):
     kinds = dispatch._kinds
 
     if reflected:
+
         def method(self, other):
             if kinds[type(other)] == "symbol":
                 return op(other, self)
             return _apply(op, (other, self), {})
     else:
+
         def method(self, other):
             if kinds[type(other)] == "symbol":
                 return op(self, other)
@@ -490,8 +535,14 @@ def _operator(name: str, reflected: bool = False):
     return method
 
 
-for _name, _method in (("add", "add"), ("subtract", "sub"), ("multiply", "mul"),
-                       ("divide", "truediv"), ("power", "pow"), ("matmul", "matmul")):
+for _name, _method in (
+    ("add", "add"),
+    ("subtract", "sub"),
+    ("multiply", "mul"),
+    ("divide", "truediv"),
+    ("power", "pow"),
+    ("matmul", "matmul"),
+):
     setattr(Tensor, f"__{_method}__", _operator(_name))
     setattr(Tensor, f"__r{_method}__", _operator(_name, reflected=True))
 del _name, _method
@@ -504,32 +555,47 @@ def _head(out: Tensor, gradient, create: bool, where: str):
     if not isinstance(out, Tensor):
         raise GradError(f"{where}: outputs must be eager tensors, got {type(out).__name__}")
     if out._data.dtype.kind not in "fc":
-        raise DTypeError(f"{where}: cannot differentiate a tensor of dtype {out._data.dtype}: "
-                         "only floating-point tensors have gradients")
+        raise DTypeError(
+            f"{where}: cannot differentiate a tensor of dtype {out._data.dtype}: "
+            "only floating-point tensors have gradients"
+        )
     if not out._rg:
-        raise GradError(f"{where}: the tensor does not require grad and has no grad_fn "
-                        "(make a leaf with requires_grad=True and compute from it)")
+        raise GradError(
+            f"{where}: the tensor does not require grad and has no grad_fn "
+            "(make a leaf with requires_grad=True and compute from it)"
+        )
     if gradient is None:
         if out._data.size != 1:
-            raise GradError(f"{where}: grad can be implicitly created only for scalar outputs; "
-                            f"this output has shape {out.shape}: pass gradient= (a tensor of "
-                            "that shape, e.g. ones) or reduce it first, e.g. y.sum()")
+            raise GradError(
+                f"{where}: grad can be implicitly created only for scalar outputs; "
+                f"this output has shape {out.shape}: pass gradient= (a tensor of "
+                "that shape, e.g. ones) or reduce it first, e.g. y.sum()"
+            )
         head = np.ones_like(out._data)
         return _wrap(head) if create else head
     if isinstance(gradient, Tensor):
         if gradient.shape != out.shape:
-            raise ShapeError(f"{where}: gradient of shape {gradient.shape} does not match the "
-                             f"output's shape {out.shape}")
+            raise ShapeError(
+                f"{where}: gradient of shape {gradient.shape} does not match the "
+                f"output's shape {out.shape}"
+            )
         return gradient if create else gradient._data
     head = np.asarray(gradient, dtype=out._data.dtype)
     if head.shape != out.shape:
-        raise ShapeError(f"{where}: gradient of shape {head.shape} does not match the "
-                         f"output's shape {out.shape}")
+        raise ShapeError(
+            f"{where}: gradient of shape {head.shape} does not match the "
+            f"output's shape {out.shape}"
+        )
     return _wrap(head) if create else head
 
 
-def grad(outputs, inputs, grad_outputs=None, retain_graph: bool | None = None,
-         create_graph: bool = False) -> tuple:
+def grad(
+    outputs,
+    inputs,
+    grad_outputs=None,
+    retain_graph: bool | None = None,
+    create_graph: bool = False,
+) -> tuple:
     """Gradients of `outputs` with respect to `inputs`, as a tuple (`torch.autograd.grad`).
 
     `.grad` is left alone. With `create_graph=True` the results record their own history, so
@@ -544,19 +610,24 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph: bool | None = None,
     outs = [outputs] if isinstance(outputs, Tensor) else list(outputs)
     ins = [inputs] if isinstance(inputs, Tensor) else list(inputs)
     if grad_outputs is None or isinstance(grad_outputs, (Tensor, np.ndarray)):
-        grad_outputs = [grad_outputs] * len(outs) if len(outs) == 1 or grad_outputs is None \
-            else None
+        grad_outputs = (
+            [grad_outputs] * len(outs) if len(outs) == 1 or grad_outputs is None else None
+        )
     if grad_outputs is None or len(grad_outputs) != len(outs):
         raise GradError(f"grad: expected {len(outs)} grad_outputs, one per output")
     for x in ins:
         if not isinstance(x, Tensor):
             raise GradError(f"grad: inputs must be eager tensors, got {type(x).__name__}")
         if x._data.dtype.kind not in "fc":
-            raise DTypeError(f"grad: cannot differentiate with respect to a tensor of dtype "
-                             f"{x._data.dtype}: only floating-point tensors have gradients")
+            raise DTypeError(
+                f"grad: cannot differentiate with respect to a tensor of dtype "
+                f"{x._data.dtype}: only floating-point tensors have gradients"
+            )
         if not x._rg:
-            raise GradError(f"grad: an input of shape {x.shape} does not require grad; "
-                            "create it with requires_grad=True")
+            raise GradError(
+                f"grad: an input of shape {x.shape} does not require grad; "
+                "create it with requires_grad=True"
+            )
     heads = [_head(o, h, create_graph, "grad") for o, h in zip(outs, grad_outputs)]
     retain = create_graph if retain_graph is None else bool(retain_graph)
     with _mode(create_graph):
@@ -571,8 +642,12 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph: bool | None = None,
             # computation does not make its gradient float64
             same = g._data.shape == x._data.shape and g._data.dtype == x._data.dtype
             results.append(g if same else OPS["checked_grad"](g, x))
-        elif type(g) is np.ndarray and g.shape == x._data.shape and g.dtype == x._data.dtype \
-                and g.flags.writeable:
+        elif (
+            type(g) is np.ndarray
+            and g.shape == x._data.shape
+            and g.dtype == x._data.dtype
+            and g.flags.writeable
+        ):
             results.append(_wrap(g))  # a fresh result of the rules: no copy needed
         else:  # a Python number, a broadcast view or another dtype
             results.append(_wrap(np.array(fit(np.asarray(g), x), dtype=x._data.dtype)))

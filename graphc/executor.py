@@ -26,9 +26,20 @@ import weakref
 import numpy as np
 
 from .autodiff import _as_symbol, _depends, backprop
-from .binding import (_check_array, _check_args, _check_grads, _check_names, _check_reqs,
-                      _declared, _is_float, _shape_tuple, argument_vars, infer_shape,
-                      infer_type, output_names)
+from .binding import (
+    _check_array,
+    _check_args,
+    _check_grads,
+    _check_names,
+    _check_reqs,
+    _declared,
+    _is_float,
+    _shape_tuple,
+    argument_vars,
+    infer_shape,
+    infer_type,
+    output_names,
+)
 from .codegen import emit_program, remember
 from .dispatch import checks_call
 from .errors import BindError, DTypeError, GradError, GraphcError, HeadShapeError, ShapeError
@@ -37,8 +48,15 @@ from .ir import Symbol, flatten_outputs, toposort
 from .ops import OPS
 from .ops.base import fmt_shape
 
-__all__ = ["Executor", "Plan", "eval_symbol", "infer_shape", "infer_type", "output_names",
-           "simple_bind"]
+__all__ = [
+    "Executor",
+    "Plan",
+    "eval_symbol",
+    "infer_shape",
+    "infer_type",
+    "output_names",
+    "simple_bind",
+]
 
 # id(symbol) -> (weak reference to it, signature -> Plan), the entry dropped when the symbol
 # dies (a plan never holds its symbol) and at most SIGNATURE_CACHE signatures per symbol.
@@ -57,8 +75,16 @@ class Plan:
         reps = [vars_by_name[n][0] for n in names]
         # The plan is cached under `sym` until `sym` dies: it must not hold `sym` itself
         # (an output, or the var bound), only a stand-in copy with the same inputs.
-        stand_in = Symbol(sym.opdef, sym.inputs, sym.attrs, sym.shape, sym.dtype,
-                          name=sym.name, origin=sym.origin, weak=sym.weak)
+        stand_in = Symbol(
+            sym.opdef,
+            sym.inputs,
+            sym.attrs,
+            sym.shape,
+            sym.dtype,
+            name=sym.name,
+            origin=sym.origin,
+            weak=sym.weak,
+        )
         outputs = [stand_in if o is sym else o for o in flatten_outputs(sym)]
         reps = [stand_in if v is sym else v for v in reps]
         self.names = names
@@ -73,50 +99,58 @@ class Plan:
         return prog
 
     def forward(self):
-        return self._program("forward", lambda: emit_program(
-            self.vars, optimize(self.outputs, True)))
+        return self._program(
+            "forward", lambda: emit_program(self.vars, optimize(self.outputs, True))
+        )
 
     def _backprop(self, wrt: tuple[str, ...], heads):
         targets = [self.vars[self.names.index(n)] for n in wrt]
         cts = backprop(self.outputs, heads, targets)
-        grads = [None if cts.get(id(w)) is None else _as_symbol(cts[id(w)], w)
-                 for w in targets]
+        grads = [None if cts.get(id(w)) is None else _as_symbol(cts[id(w)], w) for w in targets]
         reached = [i for i, g in enumerate(grads) if g is not None]
         return [grads[i] for i in reached], reached
 
     def differentiable_outputs(self, wrt) -> list[int]:
         """Indices of the floating outputs through which a gradient reaches `wrt`."""
+
         def build():
             targets = [self.vars[self.names.index(n)] for n in wrt]
             dep = _depends(toposort(self.outputs), targets)
-            return [k for k, o in enumerate(self.outputs)
-                    if id(o) in dep and (o.dtype is None or _is_float(o.dtype))]
+            return [
+                k
+                for k, o in enumerate(self.outputs)
+                if id(o) in dep and (o.dtype is None or _is_float(o.dtype))
+            ]
+
         return self._program(("diff", wrt), build)
 
     def fused(self, wrt):
         """(program returning outputs + reached gradients, reached indices into wrt)."""
+
         def build():
             diff = set(self.differentiable_outputs(wrt))
-            heads = [_unit_head(o) if k in diff else None
-                     for k, o in enumerate(self.outputs)]
+            heads = [_unit_head(o) if k in diff else None for k, o in enumerate(self.outputs)]
             grads, reached = self._backprop(wrt, heads)
             n = len(self.outputs)
             opt = optimize(self.outputs + grads, True)
             names = [None] * n + [f"grad_{wrt[i]}" for i in reached]
             return emit_program(self.vars, opt, output_names=names), reached
+
         return self._program(("fused", wrt), build)
 
     def split(self, wrt):
         """(forward program -> outputs + residuals, backward program (args, residuals,
         heads) -> reached gradients, reached indices, output indices that take a head)."""
+
         def build():
             diff = self.differentiable_outputs(wrt)
             heads = [None] * len(self.outputs)
             head_vars = []
             for k in diff:
                 o = self.outputs[k]
-                heads[k] = Symbol(OPS["var"], (), {}, o.shape, o.dtype, name=f"head{k}",
-                                  origin=o.origin)
+                heads[k] = Symbol(
+                    OPS["var"], (), {}, o.shape, o.dtype, name=f"head{k}", origin=o.origin
+                )
                 head_vars.append(heads[k])
             grads, reached = self._backprop(wrt, heads)
             n = len(self.outputs)
@@ -124,15 +158,25 @@ class Plan:
             outs, grads = opt[:n], opt[n:]
             fwd_nodes = toposort(outs)
             fwd_ids = {id(x) for x in fwd_nodes}
-            residuals = [x for x in toposort(grads, stop=fwd_nodes)
-                         if id(x) in fwd_ids and x.op not in ("var", "const")]
+            residuals = [
+                x
+                for x in toposort(grads, stop=fwd_nodes)
+                if id(x) in fwd_ids and x.op not in ("var", "const")
+            ]
             fwd = emit_program(self.vars, outs + residuals, fn_name="forward")
             params = list(self.vars) + residuals + head_vars
-            labels = self.names + [f"r{i}" for i in range(len(residuals))] + \
-                [f"head{k}" for k in diff]
-            bwd = emit_program(params, grads, fn_name="backward", param_names=labels,
-                               output_names=[f"grad_{wrt[i]}" for i in reached])
+            labels = (
+                self.names + [f"r{i}" for i in range(len(residuals))] + [f"head{k}" for k in diff]
+            )
+            bwd = emit_program(
+                params,
+                grads,
+                fn_name="backward",
+                param_names=labels,
+                output_names=[f"grad_{wrt[i]}" for i in reached],
+            )
             return fwd, bwd, reached, diff
+
         return self._program(("split", wrt), build)
 
 
@@ -201,8 +245,10 @@ def simple_bind(sym, grad_req="write", shapes: dict | None = None) -> "Executor"
         elif declared is not None and None not in declared:
             shape = declared
         else:
-            raise BindError(f"simple_bind: the shape of argument {name!r} is not known "
-                            f"(declared {fmt_shape(declared)}); pass {name}=(...)")
+            raise BindError(
+                f"simple_bind: the shape of argument {name!r} is not known "
+                f"(declared {fmt_shape(declared)}); pass {name}=(...)"
+            )
         args[name] = np.zeros(shape, dtype if dtype is not None else np.float64)
     return Executor(sym, args, None, grad_req)
 
@@ -235,8 +281,9 @@ class Executor:
         names = list(vars_by_name)
         arrays = _check_args("bind", args, vars_by_name)
         reqs = _check_reqs("bind", grad_req, names, arrays)
-        grads = _check_grads("bind", args_grad, names, arrays, reqs,
-                             explicit=isinstance(grad_req, dict))
+        grads = _check_grads(
+            "bind", args_grad, names, arrays, reqs, explicit=isinstance(grad_req, dict)
+        )
         plan = plan_for(sym, names, arrays)  # shape and dtype errors of the graph surface here
         # Everything is validated: from here on nothing can fail.
         self._symbol = sym
@@ -248,15 +295,23 @@ class Executor:
         self._reqs = {n: (r if n in grads else "null") for n, r in reqs.items()}
         self._wrt = tuple(n for n in names if self._reqs[n] != "null")
         self._plan = plan
-        self._outputs = [np.zeros(o.shape, o.dtype) if o.shape is not None and None not in
-                         o.shape and o.dtype is not None else None for o in plan.outputs]
+        self._outputs = [
+            np.zeros(o.shape, o.dtype)
+            if o.shape is not None and None not in o.shape and o.dtype is not None
+            else None
+            for o in plan.outputs
+        ]
         self._state = None  # what the last forward(is_train=True) left for backward
         self._fused = None  # see _scalar_heads
         self._diff: list[int] = []
 
     def __reduce__(self):
-        return _load_executor, (self._symbol, dict(self._arg_dict), dict(self._grads),
-                                dict(self._reqs))
+        return _load_executor, (
+            self._symbol,
+            dict(self._arg_dict),
+            dict(self._grads),
+            dict(self._reqs),
+        )
 
     # --- MXNet's attributes ------------------------------------------------------------
     @property
@@ -296,8 +351,7 @@ class Executor:
         return list(self._plan.out_names)
 
     def __repr__(self):
-        return (f"<graphc.Executor ({', '.join(self._names)}) -> "
-                f"{', '.join(self._plan.out_names)}>")
+        return f"<graphc.Executor ({', '.join(self._names)}) -> {', '.join(self._plan.out_names)}>"
 
     # --- running -------------------------------------------------------------------------
     def _check_updates(self, what: str, updates: dict) -> list:
@@ -308,11 +362,14 @@ class Executor:
             dst = self._arg_dict[name]
             src = _check_array(what, name, value, self._vars[name])
             if src.shape != dst.shape:
-                raise ShapeError(f"{what}: argument {name!r} is bound with shape {dst.shape},"
-                                 f" got {src.shape}")
+                raise ShapeError(
+                    f"{what}: argument {name!r} is bound with shape {dst.shape}, got {src.shape}"
+                )
             if src.dtype != dst.dtype and not np.can_cast(src.dtype, dst.dtype, "same_kind"):
-                raise DTypeError(f"{what}: argument {name!r} is bound with dtype {dst.dtype};"
-                                 f" cannot copy {src.dtype} into it")
+                raise DTypeError(
+                    f"{what}: argument {name!r} is bound with dtype {dst.dtype};"
+                    f" cannot copy {src.dtype} into it"
+                )
             if not dst.flags.writeable:
                 raise BindError(f"{what}: the array bound to {name!r} is read-only")
             checked.append((dst, src))
@@ -387,11 +444,14 @@ class Executor:
             if self._state[0] == "fused":  # several scalar outputs with given heads
                 self._state = None
                 fwd = self._plan.split(self._wrt)[0]
-                self._state = ("split", _run(fwd, self._arrays)[len(self._plan.outputs):])
+                self._state = ("split", _run(fwd, self._arrays)[len(self._plan.outputs) :])
             _, bwd, reached, diff = self._plan.split(self._wrt)
-            head_arrays = [heads[k] if heads[k] is not None else
-                           np.ones(self._plan.outputs[k].shape, self._plan.outputs[k].dtype)
-                           for k in diff]
+            head_arrays = [
+                heads[k]
+                if heads[k] is not None
+                else np.ones(self._plan.outputs[k].shape, self._plan.outputs[k].dtype)
+                for k in diff
+            ]
             grads = _run(bwd, list(self._arrays) + list(self._state[1]) + head_arrays)
         self._write(grads, reached)
 
@@ -418,24 +478,31 @@ class Executor:
             return [None] * n
         if out_grads is None:
             heads = [None] * n
-        elif isinstance(out_grads, (list, tuple)) and len(out_grads) == n and (
-                n > 1 or _is_entry_list(out_grads, outs[0])):
+        elif (
+            isinstance(out_grads, (list, tuple))
+            and len(out_grads) == n
+            and (n > 1 or _is_entry_list(out_grads, outs[0]))
+        ):
             heads = list(out_grads)
         elif n == 1:
             heads = [out_grads]
         else:
-            raise BindError(f"backward: out_grads must have one entry per output "
-                            f"{self._plan.out_names}, got {_describe_heads(out_grads)}")
+            raise BindError(
+                f"backward: out_grads must have one entry per output "
+                f"{self._plan.out_names}, got {_describe_heads(out_grads)}"
+            )
         checked = []
         self._scalar_heads()
         diff = set(self._diff)
         for k, (h, out, name) in enumerate(zip(heads, outs, self._plan.out_names)):
             if h is None:
                 if k in diff and _size(out) != 1:
-                    raise GradError(f"backward: the output {name!r} has shape "
-                                    f"{fmt_shape(out.shape)}, so out_grads must give its "
-                                    "head gradient (an array of that shape): the result is "
-                                    "the gradient of sum(output * out_grads)")
+                    raise GradError(
+                        f"backward: the output {name!r} has shape "
+                        f"{fmt_shape(out.shape)}, so out_grads must give its "
+                        "head gradient (an array of that shape): the result is "
+                        "the gradient of sum(output * out_grads)"
+                    )
                 checked.append(None)
                 continue
             if getattr(type(h), "_graphc_kind", None) == "eager":
@@ -445,11 +512,14 @@ class Executor:
             except Exception as exc:
                 raise DTypeError(f"backward: out_grads for {name!r}: {exc}") from None
             if arr.dtype.kind not in "biufc":
-                raise DTypeError(f"backward: out_grads for {name!r} has unsupported dtype "
-                                 f"{arr.dtype}")
+                raise DTypeError(
+                    f"backward: out_grads for {name!r} has unsupported dtype {arr.dtype}"
+                )
             if arr.shape != out.shape and not (arr.size == 1 and _size(out) == 1):
-                raise HeadShapeError(f"backward: out_grads for {name!r} must have the "
-                                     f"output's shape {fmt_shape(out.shape)}, got {arr.shape}")
+                raise HeadShapeError(
+                    f"backward: out_grads for {name!r} must have the "
+                    f"output's shape {fmt_shape(out.shape)}, got {arr.shape}"
+                )
             if out.dtype is not None and _is_float(out.dtype):
                 arr = arr.astype(out.dtype, copy=False).reshape(out.shape)
             checked.append(arr)
@@ -481,8 +551,11 @@ def _is_entry_list(out_grads, out: Symbol) -> bool:
     """For a single output, is `out_grads` a list holding its one head (rather than the
     head itself written as a list of numbers)?"""
     first = out_grads[0]
-    return first is None or np.ndim(first) == len(out.shape or ()) or (
-        _size(out) == 1 and np.size(first) == 1)
+    return (
+        first is None
+        or np.ndim(first) == len(out.shape or ())
+        or (_size(out) == 1 and np.size(first) == 1)
+    )
 
 
 def _describe_heads(out_grads) -> str:

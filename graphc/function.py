@@ -41,8 +41,10 @@ def check_covered(inputs: Sequence[Symbol], outputs: Sequence[Symbol]) -> None:
     names = {v.name for v in inputs}
     for v in free_vars(outputs):
         if v.name not in names:
-            raise BindError(f"{v.where()}: the outputs use var {v.name!r}, which is not among "
-                            f"the inputs {sorted(names)}")
+            raise BindError(
+                f"{v.where()}: the outputs use var {v.name!r}, which is not among "
+                f"the inputs {sorted(names)}"
+            )
 
 
 def as_array(value, var: Symbol, what: str = "argument") -> np.ndarray:
@@ -51,18 +53,24 @@ def as_array(value, var: Symbol, what: str = "argument") -> np.ndarray:
     if arr.dtype.kind not in "biufc":
         raise DTypeError(f"{what} {var.name!r}: unsupported dtype {arr.dtype}")
     if var.dtype is not None and arr.dtype != var.dtype:
-        raise DTypeError(f"{what} {var.name!r}: expected dtype {var.dtype}, got {arr.dtype} "
-                         f"(declared at {var.where()})")
+        raise DTypeError(
+            f"{what} {var.name!r}: expected dtype {var.dtype}, got {arr.dtype} "
+            f"(declared at {var.where()})"
+        )
     if var.shape is not None:
         if len(var.shape) != arr.ndim or any(
-                d is not None and d != n for d, n in zip(var.shape, arr.shape)):
-            raise ShapeError(f"{what} {var.name!r}: expected shape {fmt_shape(var.shape)}, got "
-                             f"{arr.shape} (declared at {var.where()})")
+            d is not None and d != n for d, n in zip(var.shape, arr.shape)
+        ):
+            raise ShapeError(
+                f"{what} {var.name!r}: expected shape {fmt_shape(var.shape)}, got "
+                f"{arr.shape} (declared at {var.where()})"
+            )
     return arr
 
 
-def specialize_graph(inputs: Sequence[Symbol], outputs: Sequence[Symbol],
-                     arrays: Sequence[np.ndarray]) -> tuple[list[Symbol], list[Symbol]]:
+def specialize_graph(
+    inputs: Sequence[Symbol], outputs: Sequence[Symbol], arrays: Sequence[np.ndarray]
+) -> tuple[list[Symbol], list[Symbol]]:
     """Copies of the vars with the arrays' static shapes and dtypes, and the outputs rebuilt
     on them (shape errors surface here, naming the user's line)."""
     from .ops import OPS
@@ -74,8 +82,9 @@ def specialize_graph(inputs: Sequence[Symbol], outputs: Sequence[Symbol],
         # (`v.dtype is None` first: np.dtype("float64") == None is True)
         if v.shape != tuple(arr.shape) or v.dtype is None or v.dtype != arr.dtype:
             # (a var declared with these very shape and dtype is kept: no rebuild)
-            nv = Symbol(OPS["var"], (), {}, tuple(arr.shape), arr.dtype, name=v.name,
-                        origin=v.origin)
+            nv = Symbol(
+                OPS["var"], (), {}, tuple(arr.shape), arr.dtype, name=v.name, origin=v.origin
+            )
         by_name[v.name] = nv
         new_vars.append(nv)
 
@@ -152,8 +161,13 @@ class Function:
         from .serialize import tojson
 
         names = None if self.output_names is None else list(self.output_names)
-        return _load_function, (tojson(self.inputs + self.outputs), len(self.inputs),
-                                self._single, self.simplify, names)
+        return _load_function, (
+            tojson(self.inputs + self.outputs),
+            len(self.inputs),
+            self._single,
+            self.simplify,
+            names,
+        )
 
     def _slow_call(self, args, kwargs):
         """Any call the generated fast path does not take: keywords, conversions, new
@@ -177,8 +191,10 @@ class Function:
             if name not in self._names:
                 raise BindError(f"unknown argument {name!r}; the arguments are {self._names}")
             if name in values:
-                raise BindError(f"argument {name!r} given twice (by position and by "
-                                f"keyword); the arguments are {self._names}")
+                raise BindError(
+                    f"argument {name!r} given twice (by position and by "
+                    f"keyword); the arguments are {self._names}"
+                )
             values[name] = value
         missing = [n for n in self._names if n not in values]
         if missing:
@@ -200,8 +216,7 @@ class Function:
         """The program specialised for arrays like these."""
         new_vars, outs = specialize_graph(self.inputs, self.outputs, arrays)
         outs = optimize(outs, self.simplify)
-        return emit_program(new_vars, outs, output_names=self.output_names,
-                            single=self._single)
+        return emit_program(new_vars, outs, output_names=self.output_names, single=self._single)
 
     def _annotate(self, exc: BaseException, key) -> None:
         program = self._programs.get(key)
@@ -216,8 +231,9 @@ class Function:
     def _generic(self) -> Program:
         if self._last is None:
             outs = optimize(self.outputs, self.simplify)
-            self._last = emit_program(self.inputs, outs, output_names=self.output_names,
-                                      single=self._single)
+            self._last = emit_program(
+                self.inputs, outs, output_names=self.output_names, single=self._single
+            )
         return self._last
 
     @property
@@ -267,14 +283,17 @@ def _fast_call_class(n: int) -> type:
             f"        return fn({names})\n"
             f"    except Exception as exc:\n"
             f"        self._annotate(exc, ({key}))\n"
-            f"        raise\n")
+            f"        raise\n"
+        )
         namespace = {"_NO": _NO}
         exec(builtins.compile(source, f"<graphc-call-{n}>", "exec"), namespace)
-        cls = type("Function", (Function,), {"__call__": namespace["__call__"],
-                                             "__module__": Function.__module__})
+        cls = type(
+            "Function",
+            (Function,),
+            {"__call__": namespace["__call__"], "__module__": Function.__module__},
+        )
         _fast_classes[n] = cls
     return cls
-
 
 
 def _load_function(text, n_inputs, single, simplify, output_names) -> Function:
@@ -282,15 +301,27 @@ def _load_function(text, n_inputs, single, simplify, output_names) -> Function:
     from .serialize import load_json
 
     syms = load_json(text)
-    if not (isinstance(syms, list) and type(n_inputs) is int and 0 <= n_inputs <= len(syms)
-            and type(single) is bool and type(simplify) is bool
-            and (not single or len(syms) == n_inputs + 1)
-            and (output_names is None or isinstance(output_names, list) and all(
-                n is None or type(n) is str for n in output_names))):
+    if not (
+        isinstance(syms, list)
+        and type(n_inputs) is int
+        and 0 <= n_inputs <= len(syms)
+        and type(single) is bool
+        and type(simplify) is bool
+        and (not single or len(syms) == n_inputs + 1)
+        and (
+            output_names is None
+            or isinstance(output_names, list)
+            and all(n is None or type(n) is str for n in output_names)
+        )
+    ):
         raise GraphcError("unpickling a graphc Function: malformed settings")
     outputs = syms[n_inputs:]
-    return Function(syms[:n_inputs], outputs[0] if single else outputs, simplify=simplify,
-                    output_names=output_names)
+    return Function(
+        syms[:n_inputs],
+        outputs[0] if single else outputs,
+        simplify=simplify,
+        output_names=output_names,
+    )
 
 
 @checks_call

@@ -88,12 +88,30 @@ def origin_code(origin: tuple[str, int] | None) -> str:
 class Symbol(ArrayMixin):
     """A node of the static graph; build them with `gc.var`, `gc.const` and `gc` functions."""
 
-    __slots__ = ("opdef", "inputs", "attrs", "shape", "dtype", "name", "origin", "weak",
-                 "__weakref__")
+    __slots__ = (
+        "opdef",
+        "inputs",
+        "attrs",
+        "shape",
+        "dtype",
+        "name",
+        "origin",
+        "weak",
+        "__weakref__",
+    )
     _graphc_kind = "symbol"
 
-    def __init__(self, opdef, inputs: tuple, attrs: dict, shape, dtype, name=None, origin=None,
-                 weak: bool = False):
+    def __init__(
+        self,
+        opdef,
+        inputs: tuple,
+        attrs: dict,
+        shape,
+        dtype,
+        name=None,
+        origin=None,
+        weak: bool = False,
+    ):
         object.__setattr__(self, "opdef", opdef)
         object.__setattr__(self, "inputs", tuple(inputs))
         object.__setattr__(self, "attrs", attrs)
@@ -267,8 +285,7 @@ def as_list(items, what: str, expected: str = "a symbol or a list of symbols") -
         return list(items)
     except TypeError:
         if not hasattr(type(items), "__iter__"):
-            raise ArgumentError(f"{what} must be {expected}, got {type(items).__name__}") \
-                from None
+            raise ArgumentError(f"{what} must be {expected}, got {type(items).__name__}") from None
         raise
 
 
@@ -287,8 +304,9 @@ def flatten_outputs(outputs, what: str = "outputs") -> list[Symbol]:
     return flat
 
 
-def toposort(outputs: Iterable[Symbol], stop: Iterable[Symbol] = (),
-             stop_ids: set[int] | None = None) -> list[Symbol]:
+def toposort(
+    outputs: Iterable[Symbol], stop: Iterable[Symbol] = (), stop_ids: set[int] | None = None
+) -> list[Symbol]:
     """Nodes reachable from `outputs`, inputs before users, in depth-first left-to-right order.
 
     Iterative, so graphs of any depth work. Nodes in `stop` (or whose ids are in `stop_ids`)
@@ -323,23 +341,36 @@ def free_vars(outputs: Iterable[Symbol]) -> list[Symbol]:
 
 
 def _shape_text(shape) -> str:
-    return "?" if shape is None else "(" + ", ".join(
-        "?" if d is None else str(d) for d in shape) + ("," if len(shape) == 1 else "") + ")"
+    return (
+        "?"
+        if shape is None
+        else "("
+        + ", ".join("?" if d is None else str(d) for d in shape)
+        + ("," if len(shape) == 1 else "")
+        + ")"
+    )
 
 
 def _conflict(a: Symbol, b: Symbol) -> GraphcError | None:
     """The error for two declarations of one name that cannot be one argument, or None."""
-    if a.shape is not None and b.shape is not None and (len(a.shape) != len(b.shape) or any(
-            p is not None and q is not None and p != q for p, q in zip(a.shape, b.shape))):
-        what, cls = (f"shape {_shape_text(a.shape)}", f"shape {_shape_text(b.shape)}"), \
-            ShapeError
+    if (
+        a.shape is not None
+        and b.shape is not None
+        and (
+            len(a.shape) != len(b.shape)
+            or any(p is not None and q is not None and p != q for p, q in zip(a.shape, b.shape))
+        )
+    ):
+        what, cls = (f"shape {_shape_text(a.shape)}", f"shape {_shape_text(b.shape)}"), ShapeError
     elif a.dtype is not None and b.dtype is not None and a.dtype != b.dtype:
         what, cls = (f"dtype {a.dtype}", f"dtype {b.dtype}"), DTypeError
     else:
         return None
-    return cls(f"var {a.name!r} is declared with {what[0]} at {a.where()} and with {what[1]} "
-               f"at {b.where()}: vars with the same name are one argument, so their "
-               "declarations must agree")
+    return cls(
+        f"var {a.name!r} is declared with {what[0]} at {a.where()} and with {what[1]} "
+        f"at {b.where()}: vars with the same name are one argument, so their "
+        "declarations must agree"
+    )
 
 
 def _same_dtype(a, b) -> bool:
@@ -364,8 +395,13 @@ def merged_var(vars_: Sequence[Symbol]) -> Symbol:
         return distinct[0]
     shape = next((v.shape for v in distinct if v.shape is not None), None)
     if shape is not None:
-        shape = tuple(next((v.shape[i] for v in distinct if v.shape is not None
-                            and v.shape[i] is not None), None) for i in range(len(shape)))
+        shape = tuple(
+            next(
+                (v.shape[i] for v in distinct if v.shape is not None and v.shape[i] is not None),
+                None,
+            )
+            for i in range(len(shape))
+        )
     dtype = next((v.dtype for v in distinct if v.dtype is not None), None)
     for v in distinct:
         if v.shape == shape and _same_dtype(v.dtype, dtype):
@@ -411,8 +447,9 @@ def users(nodes: Sequence[Symbol]) -> dict[int, list[Symbol]]:
 Rule = Callable[[Symbol, tuple], "Symbol | None"]
 
 
-def rebuild(outputs: Sequence[Symbol], rule: Rule | None = None,
-            memo: dict[int, Symbol] | None = None) -> list[Symbol]:
+def rebuild(
+    outputs: Sequence[Symbol], rule: Rule | None = None, memo: dict[int, Symbol] | None = None
+) -> list[Symbol]:
     """Rebuild the graph bottom-up; `rule(node, new_inputs)` may return a replacement.
 
     Untouched nodes are reused (the result is the same objects when nothing changed), and a

@@ -34,33 +34,103 @@ MAX_NODES = 2_000  # syntax-tree nodes
 MAX_DEPTH = 100  # nesting of the syntax tree
 MAX_EXPONENT = 1_000  # |exponent| of a constant power
 MAX_ELEMENTS = 10_000_000  # entries of a shape given to broadcast_to / reshape
-_INT_MIN, _INT_MAX = -2 ** 63, 2 ** 63 - 1
+_INT_MIN, _INT_MAX = -(2**63), 2**63 - 1
 ORIGIN = ("<expression>", 1)  # the origin of every node the parser builds
 
 FUNCTIONS = (
-    "exp", "log", "log1p", "expm1", "sin", "cos", "tan", "tanh", "sinh", "cosh", "arcsin",
-    "arccos", "arctan", "sqrt", "square", "abs", "sign", "sigmoid", "relu", "softplus",
-    "maximum", "minimum", "where", "clip", "power", "sum", "mean", "max", "min", "prod", "dot",
-    "matmul", "outer", "transpose", "reshape", "broadcast_to", "concatenate", "stack",
-    "expand_dims", "squeeze", "softmax", "log_softmax", "logsumexp", "norm", "stop_gradient",
-    "zeros_like", "ones_like", "mse_loss", "cross_entropy", "add", "subtract", "multiply",
-    "divide", "negative", "astype",
+    "exp",
+    "log",
+    "log1p",
+    "expm1",
+    "sin",
+    "cos",
+    "tan",
+    "tanh",
+    "sinh",
+    "cosh",
+    "arcsin",
+    "arccos",
+    "arctan",
+    "sqrt",
+    "square",
+    "abs",
+    "sign",
+    "sigmoid",
+    "relu",
+    "softplus",
+    "maximum",
+    "minimum",
+    "where",
+    "clip",
+    "power",
+    "sum",
+    "mean",
+    "max",
+    "min",
+    "prod",
+    "dot",
+    "matmul",
+    "outer",
+    "transpose",
+    "reshape",
+    "broadcast_to",
+    "concatenate",
+    "stack",
+    "expand_dims",
+    "squeeze",
+    "softmax",
+    "log_softmax",
+    "logsumexp",
+    "norm",
+    "stop_gradient",
+    "zeros_like",
+    "ones_like",
+    "mse_loss",
+    "cross_entropy",
+    "add",
+    "subtract",
+    "multiply",
+    "divide",
+    "negative",
+    "astype",
 )
 _MODULE_ALIASES = ("gc", "graphc", "np", "numpy")
 _KEYWORDS = ("axis", "keepdims", "axes", "shape", "dtype", "a_min", "a_max")
 
-_BINOPS = {ast.Add: ("add", operator.add), ast.Sub: ("subtract", operator.sub),
-           ast.Mult: ("multiply", operator.mul), ast.Div: ("divide", operator.truediv),
-           ast.Pow: ("power", None), ast.MatMult: ("matmul", None)}
-_COMPARE = {ast.Lt: "less", ast.LtE: "less_equal", ast.Gt: "greater",
-            ast.GtE: "greater_equal", ast.Eq: "equal", ast.NotEq: "not_equal"}
-_DESCRIBE = {ast.Attribute: "attribute access", ast.Lambda: "a lambda",
-             ast.ListComp: "a comprehension", ast.SetComp: "a comprehension",
-             ast.DictComp: "a comprehension", ast.GeneratorExp: "a generator expression",
-             ast.Dict: "a dict", ast.Set: "a set", ast.IfExp: "a conditional expression",
-             ast.BoolOp: "and/or", ast.NamedExpr: "an assignment expression",
-             ast.Starred: "a starred argument", ast.JoinedStr: "an f-string",
-             ast.Await: "await", ast.Yield: "yield", ast.YieldFrom: "yield"}
+_BINOPS = {
+    ast.Add: ("add", operator.add),
+    ast.Sub: ("subtract", operator.sub),
+    ast.Mult: ("multiply", operator.mul),
+    ast.Div: ("divide", operator.truediv),
+    ast.Pow: ("power", None),
+    ast.MatMult: ("matmul", None),
+}
+_COMPARE = {
+    ast.Lt: "less",
+    ast.LtE: "less_equal",
+    ast.Gt: "greater",
+    ast.GtE: "greater_equal",
+    ast.Eq: "equal",
+    ast.NotEq: "not_equal",
+}
+_DESCRIBE = {
+    ast.Attribute: "attribute access",
+    ast.Lambda: "a lambda",
+    ast.ListComp: "a comprehension",
+    ast.SetComp: "a comprehension",
+    ast.DictComp: "a comprehension",
+    ast.GeneratorExp: "a generator expression",
+    ast.Dict: "a dict",
+    ast.Set: "a set",
+    ast.IfExp: "a conditional expression",
+    ast.BoolOp: "and/or",
+    ast.NamedExpr: "an assignment expression",
+    ast.Starred: "a starred argument",
+    ast.JoinedStr: "an f-string",
+    ast.Await: "await",
+    ast.Yield: "yield",
+    ast.YieldFrom: "yield",
+}
 
 
 class Parsed:
@@ -148,8 +218,10 @@ class _Builder:
         line = getattr(node, "lineno", 1)
         raw = self.text.splitlines()[line - 1] if self.text.splitlines() else ""
         # col_offset counts UTF-8 bytes; report characters, 1-based.
-        col = len(raw.encode("utf-8")[:getattr(node, "col_offset", 0)]
-                  .decode("utf-8", "replace")) + 1
+        col = (
+            len(raw.encode("utf-8")[: getattr(node, "col_offset", 0)].decode("utf-8", "replace"))
+            + 1
+        )
         place = f"column {col}" if line == 1 else f"line {line}, column {col}"
         return f"{place}: {segment!r}"
 
@@ -246,8 +318,11 @@ class _Builder:
             self.fail(node, "division by zero in a constant")
         except (ArithmeticError, ValueError, TypeError) as exc:
             self.fail(node, f"constant arithmetic failed: {exc}")
-        if isinstance(value, int) and not isinstance(value, bool) and \
-                not _INT_MIN <= value <= _INT_MAX:
+        if (
+            isinstance(value, int)
+            and not isinstance(value, bool)
+            and not _INT_MIN <= value <= _INT_MAX
+        ):
             self.fail(node, "integer constant does not fit 64 bits")
         if isinstance(value, complex):
             self.fail(node, "the constant is complex")
@@ -275,10 +350,9 @@ class _Builder:
         except RecursionError:
             self.fail(node, "expression nested too deeply")
         except Exception as exc:
-            message = str(exc).strip().splitlines()[0] if str(exc).strip() else \
-                type(exc).__name__
+            message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             prefix = f"{ORIGIN[0]}:{ORIGIN[1]}: "
-            message = message[len(prefix):] if message.startswith(prefix) else message
+            message = message[len(prefix) :] if message.startswith(prefix) else message
             if not message.startswith(f"{name}:") and not message.startswith(f"{name}()"):
                 message = f"{name}: {message}"
             self.fail(node, message)
@@ -287,17 +361,26 @@ class _Builder:
     def function_name(self, func: ast.AST) -> str:
         if isinstance(func, ast.Name):
             name = func.id
-        elif isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) \
-                and func.value.id in _MODULE_ALIASES:
+        elif (
+            isinstance(func, ast.Attribute)
+            and isinstance(func.value, ast.Name)
+            and func.value.id in _MODULE_ALIASES
+        ):
             name = func.attr
         elif isinstance(func, ast.Attribute):
-            self.fail(func, "attribute access is not allowed (call gc functions by name, "
-                            "e.g. sum(x) rather than x.sum())")
+            self.fail(
+                func,
+                "attribute access is not allowed (call gc functions by name, "
+                "e.g. sum(x) rather than x.sum())",
+            )
         else:
             self.fail(func, "only gc functions can be called")
         if name not in FUNCTIONS:
-            self.fail(func, f"{name!r} is not a gc function this parser accepts "
-                            f"(accepted: {', '.join(FUNCTIONS)})")
+            self.fail(
+                func,
+                f"{name!r} is not a gc function this parser accepts "
+                f"(accepted: {', '.join(FUNCTIONS)})",
+            )
         return name
 
     def call(self, node: ast.Call, depth: int):
@@ -312,8 +395,10 @@ class _Builder:
             if kw.arg is None:
                 self.fail(kw.value, "**keyword arguments are not allowed")
             if kw.arg not in _KEYWORDS:
-                self.fail(kw.value, f"keyword {kw.arg!r} is not allowed (accepted: "
-                                    f"{', '.join(_KEYWORDS)})")
+                self.fail(
+                    kw.value,
+                    f"keyword {kw.arg!r} is not allowed (accepted: {', '.join(_KEYWORDS)})",
+                )
             kwargs[kw.arg] = self.keyword_value(kw.value, depth + 1)
         if name in ("broadcast_to", "reshape"):
             shape = kwargs.get("shape", args[1] if len(args) > 1 else None)
@@ -326,8 +411,10 @@ class _Builder:
 
     def check_size(self, node, shape):
         dims = shape if isinstance(shape, tuple) else (shape,)
-        if all(isinstance(d, int) for d in dims) and math.prod(abs(d) for d in dims) > \
-                MAX_ELEMENTS:
+        if (
+            all(isinstance(d, int) for d in dims)
+            and math.prod(abs(d) for d in dims) > MAX_ELEMENTS
+        ):
             self.fail(node, f"shape {shape} has more than {MAX_ELEMENTS} entries")
 
     def argument(self, node: ast.AST, depth: int):
@@ -352,14 +439,18 @@ class _Builder:
         return value
 
     def int_or_number(self, node: ast.AST):
-        if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub) and \
-                isinstance(node.operand, ast.Constant):
+        if (
+            isinstance(node, ast.UnaryOp)
+            and isinstance(node.op, ast.USub)
+            and isinstance(node.operand, ast.Constant)
+        ):
             value = self.number(node.operand)
             return self.fold(node, operator.neg, value)
         if isinstance(node, ast.Constant):
             return self.number(node)
-        self.fail(node, "keyword values must be numbers, True/False, None, strings or "
-                        "tuples of ints")
+        self.fail(
+            node, "keyword values must be numbers, True/False, None, strings or tuples of ints"
+        )
 
     def int_literal(self, node: ast.AST) -> int:
         value = self.int_or_number(node)
@@ -375,13 +466,16 @@ class _Builder:
         sl = node.slice
         items = sl.elts if isinstance(sl, ast.Tuple) else [sl]
         index = tuple(self.index_item(item) for item in items)
-        return self.apply(node, "getitem", (target, index if isinstance(sl, ast.Tuple)
-                                            else index[0]))
+        return self.apply(
+            node, "getitem", (target, index if isinstance(sl, ast.Tuple) else index[0])
+        )
 
     def index_item(self, node: ast.AST):
         if isinstance(node, ast.Slice):
-            parts = [None if p is None else self.index_int(p)
-                     for p in (node.lower, node.upper, node.step)]
+            parts = [
+                None if p is None else self.index_int(p)
+                for p in (node.lower, node.upper, node.step)
+            ]
             return slice(*parts)
         if isinstance(node, ast.Constant) and node.value is None:
             return None
@@ -418,7 +512,7 @@ def _checked_pow(base, exponent):
     if isinstance(base, int) and isinstance(exponent, int) and exponent >= 0:
         if abs(base) > 1 and exponent * math.log2(abs(base)) > 64:
             raise OverflowError("integer power too large")
-        return base ** exponent
+        return base**exponent
     result = float(base) ** exponent if isinstance(exponent, (int, float)) else None
     if isinstance(result, complex):
         raise ValueError("negative number to a fractional power")

@@ -99,8 +99,13 @@ def _let_form(root: Symbol, nodes: list[Symbol], named: set[int]):
 
 _ATOM, _POW, _UNARY, _MUL, _ADD, _CMP = 100, 60, 50, 40, 30, 20
 _TEMPLATES: dict = {}  # (op, number of inputs, attrs) -> text with placeholders
-_PLAIN_INFIX = {"add": (" + ", _ADD), "subtract": (" - ", _ADD), "multiply": ("*", _MUL),
-                "divide": ("/", _MUL), "power": ("**", _POW)}
+_PLAIN_INFIX = {
+    "add": (" + ", _ADD),
+    "subtract": (" - ", _ADD),
+    "multiply": ("*", _MUL),
+    "divide": ("/", _MUL),
+    "power": ("**", _POW),
+}
 
 
 def _plain(node: Symbol, args: list[tuple[str, int]]) -> tuple[str, int]:
@@ -128,8 +133,11 @@ def _plain(node: Symbol, args: list[tuple[str, int]]) -> tuple[str, int]:
     text = _TEMPLATES.get(key)
     if text is None:
         holders = [sp.Symbol(f"\x00{i}\x00") for i in range(len(args))]
-        expr = node_to_sympy(node, holders) if node.opdef.elementwise else \
-            graph_function(node.opdef, node.attrs)(*holders)
+        expr = (
+            node_to_sympy(node, holders)
+            if node.opdef.elementwise
+            else graph_function(node.opdef, node.attrs)(*holders)
+        )
         text = _TEMPLATES[key] = str(expr)
     for i, (a, _) in enumerate(args):
         text = text.replace(f"\x00{i}\x00", a)
@@ -150,8 +158,10 @@ def to_str(sym: Symbol) -> str:
         return str(_sympy_of(root, nodes))
     lets, text = _let_form(root, nodes, named)
     width = len(lets[-1][0])
-    lines = [f"{'let' if i == 0 else '   '} {name.ljust(width)} = {e}"
-             for i, (name, e) in enumerate(lets)]
+    lines = [
+        f"{'let' if i == 0 else '   '} {name.ljust(width)} = {e}"
+        for i, (name, e) in enumerate(lets)
+    ]
     return "\n".join(lines + [f"in {text}"])
 
 
@@ -179,14 +189,23 @@ def latex(sym: Symbol) -> str:
     if not named:
         return sp.latex(_sympy_of(root, nodes))
     lets, text = _let_form(root, nodes, named)
-    rows = [rf"\mathtt{{{_tex_escape(name)}}} &= \mathtt{{{_tex_escape(e)}}}"
-            for name, e in lets]
+    rows = [rf"\mathtt{{{_tex_escape(name)}}} &= \mathtt{{{_tex_escape(e)}}}" for name, e in lets]
     rows.append(rf"&\phantom{{=}}\;\mathtt{{{_tex_escape(text)}}}")
     return r"\begin{aligned}" + r" \\ ".join(rows) + r"\end{aligned}"
 
 
-_TEX_SPECIAL = {"\\": r"\backslash{}", "{": r"\{", "}": r"\}", "_": r"\_", "^": r"\^{}",
-                "#": r"\#", "%": r"\%", "&": r"\&", "$": r"\$", "~": r"\~{}"}
+_TEX_SPECIAL = {
+    "\\": r"\backslash{}",
+    "{": r"\{",
+    "}": r"\}",
+    "_": r"\_",
+    "^": r"\^{}",
+    "#": r"\#",
+    "%": r"\%",
+    "&": r"\&",
+    "$": r"\$",
+    "~": r"\~{}",
+}
 
 
 def _tex_escape(text: str) -> str:
@@ -210,13 +229,15 @@ class GradientRow:
         self.ops_after = ops_after
 
     def __repr__(self):
-        return (f"<GradientRow d/d{self.name}: {self.ops_before} ops -> {self.ops_after} ops: "
-                f"{_short(to_str(self.after), 60)}>")
+        return (
+            f"<GradientRow d/d{self.name}: {self.ops_before} ops -> {self.ops_after} ops: "
+            f"{_short(to_str(self.after), 60)}>"
+        )
 
 
 def _short(text: str, width: int) -> str:
     text = " ".join(text.split())
-    return text if len(text) <= width else text[:width - 1] + "…"
+    return text if len(text) <= width else text[: width - 1] + "…"
 
 
 class Explanation:
@@ -249,43 +270,76 @@ class Explanation:
 
     def _cells(self, width: int | None):
         cut = (lambda s: _short(s, width)) if width else (lambda s: " ".join(s.split()))
-        return [(f"d/d{r.name}", str(r.ops_before), str(r.ops_after), cut(to_str(r.before)),
-                 cut(to_str(r.after))) for r in self.rows]
+        return [
+            (
+                f"d/d{r.name}",
+                str(r.ops_before),
+                str(r.ops_after),
+                cut(to_str(r.before)),
+                cut(to_str(r.after)),
+            )
+            for r in self.rows
+        ]
 
     def __str__(self):
-        head = ("gradient", "ops before", "ops after", "before simplification",
-                "after simplification")
+        head = (
+            "gradient",
+            "ops before",
+            "ops after",
+            "before simplification",
+            "after simplification",
+        )
         rows = [head] + self._cells(self.WIDTH)
         widths = [max(len(r[i]) for r in rows) for i in range(len(head))]
         right = (False, True, True, False, False)
 
         def line(cells):
-            return "  ".join(c.rjust(w) if r else c.ljust(w)
-                             for c, w, r in zip(cells, widths, right)).rstrip()
+            return "  ".join(
+                c.rjust(w) if r else c.ljust(w) for c, w, r in zip(cells, widths, right)
+            ).rstrip()
 
-        out = [f"gradients of {_short(to_str(self.output), 70)}", line(head),
-               "  ".join("-" * w for w in widths)]
+        out = [
+            f"gradients of {_short(to_str(self.output), 70)}",
+            line(head),
+            "  ".join("-" * w for w in widths),
+        ]
         out += [line(r) for r in rows[1:]]
         if self.stages:
-            out.append("operations after each pass: " + ", ".join(
-                f"{name} {count}" for name, count in self.stages))
+            out.append(
+                "operations after each pass: "
+                + ", ".join(f"{name} {count}" for name, count in self.stages)
+            )
         return "\n".join(out)
 
     __repr__ = __str__
 
     def _repr_html_(self):
         esc = html.escape
-        head = "".join(f"<th>{esc(h)}</th>" for h in (
-            "gradient", "ops before", "ops after", "before simplification",
-            "after simplification"))
+        head = "".join(
+            f"<th>{esc(h)}</th>"
+            for h in (
+                "gradient",
+                "ops before",
+                "ops after",
+                "before simplification",
+                "after simplification",
+            )
+        )
         body = "".join(
-            "<tr>" + "".join(f"<td><code>{esc(c)}</code></td>" if i >= 3 else
-                             f"<td>{esc(c)}</td>" for i, c in enumerate(cells)) + "</tr>"
-            for cells in self._cells(200))
+            "<tr>"
+            + "".join(
+                f"<td><code>{esc(c)}</code></td>" if i >= 3 else f"<td>{esc(c)}</td>"
+                for i, c in enumerate(cells)
+            )
+            + "</tr>"
+            for cells in self._cells(200)
+        )
         stages = esc(", ".join(f"{name} {count}" for name, count in self.stages))
-        return (f"<p>gradients of <code>{esc(_short(to_str(self.output), 200))}</code></p>"
-                f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
-                f"<p>operations after each pass: {stages}</p>")
+        return (
+            f"<p>gradients of <code>{esc(_short(to_str(self.output), 200))}</code></p>"
+            f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+            f"<p>operations after each pass: {stages}</p>"
+        )
 
 
 @checks_call

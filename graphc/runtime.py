@@ -10,9 +10,21 @@ import numpy as np
 
 from .errors import ShapeError
 
-HELPERS = ("_sum_to", "_split_like", "_index_grad", "_product_vjp", "_logsumexp", "_softmax",
-           "_log_softmax", "_cross_entropy", "_one_hot", "_prod_others", "_checked_grad",
-           "_check_grad_output", "_check_grad_input")
+HELPERS = (
+    "_sum_to",
+    "_split_like",
+    "_index_grad",
+    "_product_vjp",
+    "_logsumexp",
+    "_softmax",
+    "_log_softmax",
+    "_cross_entropy",
+    "_one_hot",
+    "_prod_others",
+    "_checked_grad",
+    "_check_grad_output",
+    "_check_grad_input",
+)
 
 
 def _sum_to(x, shape):
@@ -22,7 +34,8 @@ def _sum_to(x, shape):
         return x
     lead = x.ndim - len(shape)
     axes = tuple(range(lead)) + tuple(
-        lead + i for i, d in enumerate(shape) if d == 1 and x.shape[lead + i] != 1)
+        lead + i for i, d in enumerate(shape) if d == 1 and x.shape[lead + i] != 1
+    )
     return np.add.reduce(x, axis=axes).reshape(shape)  # np.sum's result, without its wrappers
 
 
@@ -55,8 +68,11 @@ def _split_like(g, xs, axis, index):
 def _index_grad(x, like, index):
     """Zeros shaped like `like` with x written at a basic index, of x's dtype (a Python
     number, such as a gradient's head 1.0, takes the dtype it has next to `like`)."""
-    dtype = x.dtype if isinstance(x, (np.ndarray, np.generic)) else np.result_type(
-        x, np.asarray(like).dtype)
+    dtype = (
+        x.dtype
+        if isinstance(x, (np.ndarray, np.generic))
+        else np.result_type(x, np.asarray(like).dtype)
+    )
     out = np.zeros(np.shape(like), dtype=dtype)
     out[index] = x
     return out
@@ -67,12 +83,15 @@ def _prod_others(x, axis):
     running products on either side: exact where entries are zero (no division)."""
     x = np.asarray(x)
     nd = x.ndim
-    axes = tuple(range(nd)) if axis is None else tuple(
-        a % nd for a in ((axis,) if isinstance(axis, int) else axis))
+    axes = (
+        tuple(range(nd))
+        if axis is None
+        else tuple(a % nd for a in ((axis,) if isinstance(axis, int) else axis))
+    )
     last = tuple(range(nd - len(axes), nd))
     moved = np.moveaxis(x, axes, last)
     n = int(np.prod([x.shape[a] for a in axes], dtype=np.int64))
-    rows = moved.reshape(moved.shape[:nd - len(axes)] + (n,))
+    rows = moved.reshape(moved.shape[: nd - len(axes)] + (n,))
     ones = np.ones(rows.shape[:-1] + (1,), rows.dtype)
     if n == 0:
         return np.ones(x.shape, np.prod(ones).dtype)
@@ -86,18 +105,22 @@ def _check_grad_output(shape, error=ValueError, where=""):
     dims still unknown (None) are not judged."""
     if shape is not None and any(d is not None and d != 1 for d in shape):
         dims = ", ".join("?" if d is None else str(d) for d in shape)
-        raise error(f"grad: the output must be a scalar (size 1) to be differentiated "
-                    f"without head=, got shape ({dims}{',' if len(shape) == 1 else ''})"
-                    f"{where}\n  pass head= (an array of the output's shape: the result is "
-                    "the gradient of sum(y * head)) or reduce the output first, e.g. sum(y)")
+        raise error(
+            f"grad: the output must be a scalar (size 1) to be differentiated "
+            f"without head=, got shape ({dims}{',' if len(shape) == 1 else ''})"
+            f"{where}\n  pass head= (an array of the output's shape: the result is "
+            "the gradient of sum(y * head)) or reduce the output first, e.g. sum(y)"
+        )
 
 
 def _check_grad_input(dtype, error=TypeError, what="an input", name="x"):
     """Refuse a gradient with respect to integer or boolean data (None: not known yet)."""
     if dtype is not None and np.dtype(dtype).kind not in "fc":
-        raise error(f"grad: cannot differentiate with respect to {what} bound to "
-                    f"{np.dtype(dtype)} data: only floating inputs have gradients; convert "
-                    f"the data first, e.g. {name}.astype(float)")
+        raise error(
+            f"grad: cannot differentiate with respect to {what} bound to "
+            f"{np.dtype(dtype)} data: only floating inputs have gradients; convert "
+            f"the data first, e.g. {name}.astype(float)"
+        )
 
 
 def _checked_grad(g, wrt, *output, errors=(ValueError, TypeError)):
@@ -165,8 +188,7 @@ def _one_hot(labels, like):
 
 def check_index(index):
     """A user's basic index in canonical, hashable, JSON-friendly form."""
-    items = index if isinstance(index, (tuple, list)) and not _is_slice_tuple(index) \
-        else (index,)
+    items = index if isinstance(index, (tuple, list)) and not _is_slice_tuple(index) else (index,)
     out = []
     for item in items:
         if item is None or (isinstance(item, str) and item == "..."):
@@ -174,15 +196,18 @@ def check_index(index):
         elif item is Ellipsis:
             out.append("...")
         elif isinstance(item, slice):
-            out.append(("slice",) + tuple(_index_int(v) for v in
-                                          (item.start, item.stop, item.step)))
+            out.append(
+                ("slice",) + tuple(_index_int(v) for v in (item.start, item.stop, item.step))
+            )
         elif _is_slice_tuple(item):
             out.append(("slice",) + tuple(_index_int(v) for v in item[1:]))
         elif isinstance(item, (int, np.integer)) and not isinstance(item, (bool, np.bool_)):
             out.append(int(item))
         else:
-            raise ShapeError(f"getitem: only basic indexing (ints, slices, None, ...) is "
-                             f"supported, got {type(item).__name__}")
+            raise ShapeError(
+                f"getitem: only basic indexing (ints, slices, None, ...) is "
+                f"supported, got {type(item).__name__}"
+            )
     if sum(1 for i in out if i == "...") > 1:
         raise ShapeError("getitem: an index can only have one ellipsis")
     for i, item in enumerate(out):
@@ -204,8 +229,9 @@ def _index_int(v):
 
 
 def to_numpy_index(index):
-    return tuple(Ellipsis if i == "..." else slice(*i[1:]) if isinstance(i, tuple) else i
-                 for i in index)
+    return tuple(
+        Ellipsis if i == "..." else slice(*i[1:]) if isinstance(i, tuple) else i for i in index
+    )
 
 
 def format_index(index, as_tuple=False):

@@ -46,12 +46,21 @@ from .ops.base import check_size
 FORMAT = "graphc"
 VERSION = 1
 
-MAX_LOAD_BYTES = 64 * 2 ** 20  # the largest file `load` reads
+MAX_LOAD_BYTES = 64 * 2**20  # the largest file `load` reads
 _MAX_DEPTH = 64  # nesting of attr values and sub-graphs
-_INT_RANGE = (-2 ** 63, 2 ** 64)  # integers numpy can hold without an object dtype
+_INT_RANGE = (-(2**63), 2**64)  # integers numpy can hold without an object dtype
 _MAX_FILE_NAME = 4096  # characters of an origin's file name
-_TAGS = ("$float", "$complex", "$array", "$scalar", "$dtype", "$dict", "$slice", "$ellipsis",
-         "$graph")
+_TAGS = (
+    "$float",
+    "$complex",
+    "$array",
+    "$scalar",
+    "$dtype",
+    "$dict",
+    "$slice",
+    "$ellipsis",
+    "$graph",
+)
 
 
 # --- writing ---------------------------------------------------------------------------
@@ -72,13 +81,15 @@ def tojson(sym) -> str:
     elif isinstance(sym, (list, tuple)) and all(isinstance(s, Symbol) for s in sym):
         kind, outputs = "list", list(sym)
     else:
-        raise SerializationError(f"tojson: expected a graphc symbol or a list of symbols, "
-                                 f"got {type(sym).__name__}")
+        raise SerializationError(
+            f"tojson: expected a graphc symbol or a list of symbols, got {type(sym).__name__}"
+        )
     var_groups(outputs)  # a var is its name: its declarations must agree
     writer = _Writer()
     graph = writer.graph([], outputs, depth=0)
-    return _dump_document({"format": FORMAT, "version": VERSION, "kind": kind,
-                           "files": writer.files, "graph": graph})
+    return _dump_document(
+        {"format": FORMAT, "version": VERSION, "kind": kind, "files": writer.files, "graph": graph}
+    )
 
 
 def save(sym, path) -> None:
@@ -97,9 +108,16 @@ def _dump_document(doc: dict) -> str:
     head = {k: v for k, v in doc.items() if k != "graph"}
     dump = _dumps
     nodes = ",\n  ".join(dump(n) for n in graph["nodes"])
-    return (dump(head)[:-1] + ',\n "graph": {"inputs": ' + dump(graph["inputs"])
-            + ', "outputs": ' + dump(graph["outputs"]) + ',\n "nodes": [\n  ' + nodes
-            + "\n ]}}\n")
+    return (
+        dump(head)[:-1]
+        + ',\n "graph": {"inputs": '
+        + dump(graph["inputs"])
+        + ', "outputs": '
+        + dump(graph["outputs"])
+        + ',\n "nodes": [\n  '
+        + nodes
+        + "\n ]}}\n"
+    )
 
 
 def _dumps(value) -> str:
@@ -118,9 +136,11 @@ class _Writer:
             raise SerializationError("tojson: sub-graphs are nested too deeply")
         nodes = toposort(list(inputs) + list(outputs))
         ids = {id(n): i for i, n in enumerate(nodes)}
-        return {"inputs": [ids[id(s)] for s in inputs],
-                "outputs": [ids[id(s)] for s in outputs],
-                "nodes": [self.node(n, i, ids, depth) for i, n in enumerate(nodes)]}
+        return {
+            "inputs": [ids[id(s)] for s in inputs],
+            "outputs": [ids[id(s)] for s in outputs],
+            "nodes": [self.node(n, i, ids, depth) for i, n in enumerate(nodes)],
+        }
 
     def node(self, node: Symbol, i: int, ids: dict, depth: int) -> dict:
         out: dict[str, Any] = {"id": i, "op": node.op}
@@ -128,8 +148,7 @@ class _Writer:
             out["inputs"] = [ids[id(x)] for x in node.inputs]
         if node.attrs:
             where = f"tojson: {node.op} node"
-            out["attrs"] = {str(k): self.value(v, where, depth + 1)
-                            for k, v in node.attrs.items()}
+            out["attrs"] = {str(k): self.value(v, where, depth + 1) for k, v in node.attrs.items()}
         if node.name is not None:
             out["name"] = str(node.name)
         if node.shape is not None:
@@ -163,17 +182,19 @@ class _Writer:
         if isinstance(v, np.dtype):
             return {"$dtype": v.str}
         if isinstance(v, dict):
-            return {"$dict": [[self.value(k, where, depth + 1), self.value(x, where, depth + 1)]
-                              for k, x in v.items()]}
+            return {
+                "$dict": [
+                    [self.value(k, where, depth + 1), self.value(x, where, depth + 1)]
+                    for k, x in v.items()
+                ]
+            }
         if isinstance(v, slice):
-            return {"$slice": [self.value(x, where, depth + 1)
-                               for x in (v.start, v.stop, v.step)]}
+            return {"$slice": [self.value(x, where, depth + 1) for x in (v.start, v.stop, v.step)]}
         if v is Ellipsis:
             return {"$ellipsis": None}
         if isinstance(v, Graph):
             return {"$graph": self.graph(v.inputs, v.outputs, depth + 1)}
-        raise SerializationError(f"{where}: cannot save an attr value of type "
-                                 f"{type(v).__name__}")
+        raise SerializationError(f"{where}: cannot save an attr value of type {type(v).__name__}")
 
 
 def _encode_float(x: float):
@@ -187,8 +208,11 @@ def _encode_array(arr: np.ndarray, where: str) -> dict:
         raise SerializationError(f"{where}: cannot save an array of dtype {arr.dtype}")
     little = arr.astype(arr.dtype.newbyteorder("<"), copy=False)
     data = np.ascontiguousarray(little).tobytes()
-    return {"dtype": little.dtype.str, "shape": list(arr.shape),
-            "data": base64.b64encode(data).decode("ascii")}
+    return {
+        "dtype": little.dtype.str,
+        "shape": list(arr.shape),
+        "data": base64.b64encode(data).decode("ascii"),
+    }
 
 
 # --- reading ---------------------------------------------------------------------------
@@ -211,8 +235,7 @@ def load_json(text) -> Symbol | list[Symbol]:
         if not isinstance(text, str):
             raise SerializationError(f"load_json: expected JSON text, got {type(text).__name__}")
         try:
-            doc = json.loads(text, object_pairs_hook=_no_duplicates,
-                             parse_constant=_no_constant)
+            doc = json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_no_constant)
         except ValueError as exc:
             raise SerializationError(f"load_json: not valid JSON: {exc}") from None
         return _decode_document(doc)
@@ -221,8 +244,7 @@ def load_json(text) -> Symbol | list[Symbol]:
     except RecursionError:
         raise SerializationError("load_json: the document is nested too deeply") from None
     except Exception as exc:  # any other failure is still a bad document
-        raise SerializationError(f"load_json: invalid graph: {type(exc).__name__}: {exc}") \
-            from exc
+        raise SerializationError(f"load_json: invalid graph: {type(exc).__name__}: {exc}") from exc
 
 
 @checks_call
@@ -249,8 +271,10 @@ def load(path) -> Symbol | list[Symbol]:
         if not stat.S_ISREG(info.st_mode):
             raise SerializationError(f"load: {path!r} is not a regular file")
         if info.st_size > limit:
-            raise SerializationError(f"load: {path!r} has {info.st_size} bytes, more than "
-                                     f"the limit of {limit} (serialize.MAX_LOAD_BYTES)")
+            raise SerializationError(
+                f"load: {path!r} has {info.st_size} bytes, more than "
+                f"the limit of {limit} (serialize.MAX_LOAD_BYTES)"
+            )
         chunks, size = [], 0
         while size <= limit:  # a file that grew meanwhile is still caught
             chunk = os.read(fd, limit + 1 - size)
@@ -264,8 +288,9 @@ def load(path) -> Symbol | list[Symbol]:
         os.close(fd)
     data = b"".join(chunks)
     if len(data) > limit:
-        raise SerializationError(f"load: {path!r} has more than the limit of {limit} bytes "
-                                 "(serialize.MAX_LOAD_BYTES)")
+        raise SerializationError(
+            f"load: {path!r} has more than the limit of {limit} bytes (serialize.MAX_LOAD_BYTES)"
+        )
     return load_json(data)
 
 
@@ -279,8 +304,9 @@ def _no_duplicates(pairs):
 
 
 def _no_constant(name):
-    raise SerializationError(f"load_json: {name} is not JSON (non-finite floats are written "
-                             'as {"$float": "nan"})')
+    raise SerializationError(
+        f'load_json: {name} is not JSON (non-finite floats are written as {{"$float": "nan"}})'
+    )
 
 
 def _fail(msg: str):
@@ -288,8 +314,15 @@ def _fail(msg: str):
 
 
 def _type(v) -> str:
-    return {dict: "object", list: "list", str: "string", bool: "bool", int: "int",
-            float: "float", type(None): "null"}.get(type(v), type(v).__name__)
+    return {
+        dict: "object",
+        list: "list",
+        str: "string",
+        bool: "bool",
+        int: "int",
+        float: "float",
+        type(None): "null",
+    }.get(type(v), type(v).__name__)
 
 
 def _decode_document(doc):
@@ -308,9 +341,12 @@ def _decode_document(doc):
         _fail(f'"kind" must be "symbol" or "list", got {kind!r}')
     files = doc.get("files", [])
     if not isinstance(files, list) or not all(
-            isinstance(f, str) and len(f) <= _MAX_FILE_NAME and f.isprintable() for f in files):
-        _fail(f'"files" must be a list of file names (printable, at most {_MAX_FILE_NAME} '
-              "characters)")
+        isinstance(f, str) and len(f) <= _MAX_FILE_NAME and f.isprintable() for f in files
+    ):
+        _fail(
+            f'"files" must be a list of file names (printable, at most {_MAX_FILE_NAME} '
+            "characters)"
+        )
     graph = doc.get("graph")
     if not isinstance(graph, dict):
         _fail(f'"graph" must be an object, got {_type(graph)}')
@@ -372,8 +408,10 @@ def _decode_node(entry, i: int, built: list, depth: int, files: Sequence[str]) -
         _fail(f"node {i}: unknown operation {opname!r}")
     op = OPS[opname]
     where = f"node {i} ({opname})"
-    inputs = tuple(_ref(r, built, f"{where}: input") for r in _id_list(entry.get("inputs", []),
-                                                                         f"{where} inputs"))
+    inputs = tuple(
+        _ref(r, built, f"{where}: input")
+        for r in _id_list(entry.get("inputs", []), f"{where} inputs")
+    )
     raw_attrs = entry.get("attrs", {})
     if not isinstance(raw_attrs, dict):
         _fail(f"{where}: attrs must be an object, got {_type(raw_attrs)}")
@@ -405,7 +443,8 @@ def _decode_shape(shape, where: str):
     if shape is None:
         return None
     if not isinstance(shape, list) or not all(
-            d is None or (type(d) is int and 0 <= d < _INT_RANGE[1]) for d in shape):
+        d is None or (type(d) is int and 0 <= d < _INT_RANGE[1]) for d in shape
+    ):
         _fail(f"{where}: shape must be a list of non-negative ints or nulls, got {shape!r}")
     try:
         check_size(tuple(shape), where)
@@ -431,11 +470,18 @@ def _decode_dtype(dtype, where: str):
 def _decode_origin(origin, where: str, files: Sequence[str]):
     if origin is None:
         return None
-    if (not isinstance(origin, list) or len(origin) != 2 or type(origin[0]) is not int
-            or not 0 <= origin[0] < len(files) or type(origin[1]) is not int
-            or not 0 <= origin[1] < 2 ** 31):
-        _fail(f"{where}: origin must be [file id, line] with a file id below {len(files)}, "
-              f"got {origin!r}")
+    if (
+        not isinstance(origin, list)
+        or len(origin) != 2
+        or type(origin[0]) is not int
+        or not 0 <= origin[0] < len(files)
+        or type(origin[1]) is not int
+        or not 0 <= origin[1] < 2**31
+    ):
+        _fail(
+            f"{where}: origin must be [file id, line] with a file id below {len(files)}, "
+            f"got {origin!r}"
+        )
     # Marked as loaded: printed as file:line, never opened.
     return LoadedOrigin((files[origin[0]], origin[1]))
 
@@ -466,8 +512,7 @@ def _build_const(inputs, attrs, where):
         if not _INT_RANGE[0] <= value < _INT_RANGE[1]:
             _fail(f"{where}: integer constant {value} does not fit 64 bits")
     elif not isinstance(value, (float, complex, np.ndarray)):
-        _fail(f"{where}: a const's value must be a number or an array, got "
-              f"{type(value).__name__}")
+        _fail(f"{where}: a const's value must be a number or an array, got {type(value).__name__}")
     return const(value, name=name)
 
 
@@ -493,9 +538,12 @@ def _refine(node: Symbol, shape, dtype, origin, where: str) -> Symbol:
         if node.shape is None:
             new_shape = shape
         elif len(node.shape) != len(shape) or any(
-                a is not None and b is not None and a != b for a, b in zip(node.shape, shape)):
-            _fail(f"{where}: saved shape {list(shape)} contradicts the inferred shape "
-                  f"{list(node.shape)}")
+            a is not None and b is not None and a != b for a, b in zip(node.shape, shape)
+        ):
+            _fail(
+                f"{where}: saved shape {list(shape)} contradicts the inferred shape "
+                f"{list(node.shape)}"
+            )
         else:
             new_shape = tuple(a if a is not None else b for a, b in zip(node.shape, shape))
     if dtype is not None:
@@ -503,11 +551,22 @@ def _refine(node: Symbol, shape, dtype, origin, where: str) -> Symbol:
             new_dtype = dtype
         elif np.dtype(node.dtype) != dtype:
             _fail(f"{where}: saved dtype {dtype} contradicts the inferred dtype {node.dtype}")
-    if new_shape == node.shape and (new_dtype is None) == (node.dtype is None) \
-            and origin == node.origin:
+    if (
+        new_shape == node.shape
+        and (new_dtype is None) == (node.dtype is None)
+        and origin == node.origin
+    ):
         return node
-    return Symbol(node.opdef, node.inputs, node.attrs, new_shape, new_dtype, name=node.name,
-                  origin=origin, weak=node.weak)
+    return Symbol(
+        node.opdef,
+        node.inputs,
+        node.attrs,
+        new_shape,
+        new_dtype,
+        name=node.name,
+        origin=origin,
+        weak=node.weak,
+    )
 
 
 def _decode_value(v, where: str, depth: int, files: Sequence[str] = ()):
@@ -520,9 +579,11 @@ def _decode_value(v, where: str, depth: int, files: Sequence[str] = ()):
     if isinstance(v, list):
         return tuple(_decode_value(x, where, depth + 1, files) for x in v)
     if not isinstance(v, dict) or len(v) != 1:
-        _fail(f"{where}: an attr object must have exactly one tag key, got {_type(v)} "
-              f"with keys {sorted(v) if isinstance(v, dict) else []}")
-    (tag, body), = v.items()
+        _fail(
+            f"{where}: an attr object must have exactly one tag key, got {_type(v)} "
+            f"with keys {sorted(v) if isinstance(v, dict) else []}"
+        )
+    ((tag, body),) = v.items()
     if tag == "$float":
         if body not in ("nan", "inf", "-inf"):
             _fail(f'{where}: $float must be "nan", "inf" or "-inf", got {body!r}')
@@ -544,8 +605,9 @@ def _decode_value(v, where: str, depth: int, files: Sequence[str] = ()):
     if tag == "$dtype":
         return _decode_dtype(body, where)
     if tag == "$dict":
-        if not isinstance(body, list) or not all(isinstance(p, list) and len(p) == 2
-                                                 for p in body):
+        if not isinstance(body, list) or not all(
+            isinstance(p, list) and len(p) == 2 for p in body
+        ):
             _fail(f"{where}: $dict must be a list of [key, value] pairs")
         out = {}
         for k, x in body:
@@ -555,8 +617,11 @@ def _decode_value(v, where: str, depth: int, files: Sequence[str] = ()):
             out[key] = _decode_value(x, where, depth + 1, files)
         return out
     if tag == "$slice":
-        if not isinstance(body, list) or len(body) != 3 or not all(
-                x is None or type(x) is int for x in body):
+        if (
+            not isinstance(body, list)
+            or len(body) != 3
+            or not all(x is None or type(x) is int for x in body)
+        ):
             _fail(f"{where}: $slice must be [start, stop, step] of ints or nulls")
         return slice(*body)
     if tag == "$ellipsis":
@@ -576,8 +641,11 @@ def _decode_array(body, where: str) -> np.ndarray:
         _fail(f"{where}: an array needs exactly dtype, shape and data")
     dtype = _decode_dtype(body["dtype"], where)
     shape = body["shape"]
-    if not isinstance(shape, list) or not all(type(d) is int and d >= 0 for d in shape) \
-            or len(shape) > 32:
+    if (
+        not isinstance(shape, list)
+        or not all(type(d) is int and d >= 0 for d in shape)
+        or len(shape) > 32
+    ):
         _fail(f"{where}: array shape must be a list of non-negative ints")
     data = body["data"]
     if not isinstance(data, str):
@@ -589,8 +657,10 @@ def _decode_array(body, where: str) -> np.ndarray:
     size = math.prod(shape)
     little = dtype.newbyteorder("<")
     if size * little.itemsize != len(raw):
-        _fail(f"{where}: array of shape {shape} and dtype {dtype} needs "
-              f"{size * little.itemsize} bytes, got {len(raw)}")
+        _fail(
+            f"{where}: array of shape {shape} and dtype {dtype} needs "
+            f"{size * little.itemsize} bytes, got {len(raw)}"
+        )
     if dtype.kind == "b":  # any nonzero byte is True, as numpy itself would read it
         arr = (np.frombuffer(raw, dtype=np.uint8) != 0).reshape(shape)
     else:

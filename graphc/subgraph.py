@@ -39,7 +39,8 @@ def param_names(fn: Callable, count: int, default: str) -> list[str]:
     except (TypeError, ValueError):
         params = []
     if len(params) == count and all(
-            p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) for p in params):
+        p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) for p in params
+    ):
         return [p.name for p in params]
     return [default if count == 1 else f"{default}{k}" for k in range(count)]
 
@@ -88,12 +89,15 @@ def union(groups: Sequence[Sequence[Symbol]]) -> list[Symbol]:
 
 
 def capture_params(caps: Sequence[Symbol], origin) -> list[Symbol]:
-    return [make_param(c.name if c.op == "var" else f"capture{k}", c.shape, c.dtype, origin)
-            for k, c in enumerate(caps)]
+    return [
+        make_param(c.name if c.op == "var" else f"capture{k}", c.shape, c.dtype, origin)
+        for k, c in enumerate(caps)
+    ]
 
 
-def substitute(outputs: Sequence[Symbol], mapping: dict[int, Symbol],
-               stop: Sequence[Symbol] = ()) -> list[Symbol]:
+def substitute(
+    outputs: Sequence[Symbol], mapping: dict[int, Symbol], stop: Sequence[Symbol] = ()
+) -> list[Symbol]:
     """`outputs` rebuilt with the nodes in `mapping` (id -> symbol) replaced; nodes that
     depend on none of them are reused, rebuilt ones keep their origin."""
     memo = dict(mapping)
@@ -120,8 +124,9 @@ def inline(graph: Graph, args: Sequence) -> list[Symbol]:
             memo[id(node)] = node
             continue
         if node.op == "var":
-            raise GraphcError(f"{node.where()}: internal: var {node.name!r} is not a "
-                              "parameter of the sub-graph")
+            raise GraphcError(
+                f"{node.where()}: internal: var {node.name!r} is not a parameter of the sub-graph"
+            )
         inputs = tuple(memo[id(x)] for x in node.inputs)
         with origin_scope(node.origin):
             memo[id(node)] = make_node(node.opdef, inputs, node.attrs, name=node.name)
@@ -153,7 +158,7 @@ def unflatten(treedef, leaves: Sequence):
     kind, defs = treedef
     out, start = [], 0
     for count, d in defs:
-        out.append(unflatten(d, leaves[start:start + count]))
+        out.append(unflatten(d, leaves[start : start + count]))
         start += count
     return kind(out)
 
@@ -163,7 +168,8 @@ def same_structure(a, b) -> bool:
     if a is None or a == "leaf" or b is None or b == "leaf":
         return a == b
     return len(a[1]) == len(b[1]) and all(
-        ca == cb and same_structure(da, db) for (ca, da), (cb, db) in zip(a[1], b[1]))
+        ca == cb and same_structure(da, db) for (ca, da), (cb, db) in zip(a[1], b[1])
+    )
 
 
 def as_symbol(value, what: str, origin=None, dtype=None, like=None) -> Symbol:
@@ -177,8 +183,12 @@ def as_symbol(value, what: str, origin=None, dtype=None, like=None) -> Symbol:
     if isinstance(value, (bool, int, float, complex, np.generic, np.ndarray)):
         if like is not None and dtype is None:
             dtype = like.dtype
-        if dtype is not None and not isinstance(value, (np.ndarray, np.generic)) and \
-                np.asarray(value).dtype != dtype and np.result_type(dtype, value) == dtype:
+        if (
+            dtype is not None
+            and not isinstance(value, (np.ndarray, np.generic))
+            and np.asarray(value).dtype != dtype
+            and np.result_type(dtype, value) == dtype
+        ):
             value = np.asarray(value, dtype=dtype)  # a Python number stays one when it fits
         shape = getattr(like, "shape", None)
         if np.ndim(value) == 0 and shape and None not in shape:
@@ -186,8 +196,9 @@ def as_symbol(value, what: str, origin=None, dtype=None, like=None) -> Symbol:
 
             return ops.broadcast_to(const(value), shape)
         return const(value)
-    raise GraphcError(located(origin, f"{what} must be a graphc symbol or a number, got "
-                                      f"{type(value).__name__}"))
+    raise GraphcError(
+        located(origin, f"{what} must be a graphc symbol or a number, got {type(value).__name__}")
+    )
 
 
 # --- types -----------------------------------------------------------------------------
@@ -203,8 +214,7 @@ def merge_shapes(a, b):
         return b
     if b is None:
         return a
-    if len(a) != len(b) or any(x is not None and y is not None and x != y
-                               for x, y in zip(a, b)):
+    if len(a) != len(b) or any(x is not None and y is not None and x != y for x, y in zip(a, b)):
         raise ValueError
     return tuple(x if x is not None else y for x, y in zip(a, b))
 
@@ -215,8 +225,9 @@ def merge_types(a: Type, b: Type, what: str, first: str, second: str) -> Type:
     try:
         shape = merge_shapes(a[0], b[0])
     except ValueError:
-        raise ShapeError(f"{what}: {first} has shape {fmt_shape(a[0])} but {second} has "
-                         f"shape {fmt_shape(b[0])}") from None
+        raise ShapeError(
+            f"{what}: {first} has shape {fmt_shape(a[0])} but {second} has shape {fmt_shape(b[0])}"
+        ) from None
     if a[1] is not None and b[1] is not None and np.dtype(a[1]) != np.dtype(b[1]):
         raise DTypeError(f"{what}: {first} has dtype {a[1]} but {second} has dtype {b[1]}")
     return shape, a[1] if a[1] is not None else b[1]
@@ -268,8 +279,9 @@ def retype(graph: Graph, types: Sequence[Type]) -> Graph:
 
     def make():
         params = [make_param(p.name, s, d, p.origin) for p, (s, d) in zip(graph.inputs, types)]
-        outs = substitute(graph.outputs, {id(p): q for p, q in zip(graph.inputs, params)},
-                          stop=graph.inputs)
+        outs = substitute(
+            graph.outputs, {id(p): q for p, q in zip(graph.inputs, params)}, stop=graph.inputs
+        )
         return Graph(params, outs)
 
     return _retyped.get(graph, _types_key(types), make)
@@ -288,31 +300,41 @@ def specialized(graph: Graph, types: Sequence[Type], values: Sequence = ()) -> G
     from .dispatch import is_weak
     from .simplify import cse, fold_constants, specialize
 
-    fixed = {k: v for k, v in enumerate(values)
-             if v is not None and v.op == "const" and is_weak(v.attrs["value"])}
+    fixed = {
+        k: v
+        for k, v in enumerate(values)
+        if v is not None and v.op == "const" and is_weak(v.attrs["value"])
+    }
 
     def make():
         g = retype(graph, types)
         outs = list(g.outputs)
         if fixed:
-            outs = substitute(outs, {id(g.inputs[k]): v for k, v in fixed.items()},
-                              stop=g.inputs)
+            outs = substitute(outs, {id(g.inputs[k]): v for k, v in fixed.items()}, stop=g.inputs)
         for apply in (specialize, fold_constants, cse):
             outs = apply(outs)
         if g is graph and all(a is b for a, b in zip(outs, graph.outputs)):
             return graph
         return Graph(g.inputs, outs)
 
-    key = _types_key(types) + tuple((k, type(v.attrs["value"]).__name__, v.attrs["value"])
-                                    for k, v in sorted(fixed.items()))
+    key = _types_key(types) + tuple(
+        (k, type(v.attrs["value"]).__name__, v.attrs["value"]) for k, v in sorted(fixed.items())
+    )
     return _specialized.get(graph, key, make)
 
 
 # Inputs that an op reads only for their shape and dtype (`sum_to(x, like)`): a loop's VJP
 # that reads a carry only this way needs no saved history of it.
-_SHAPE_ONLY = {"sum_to": (1,), "broadcast_like": (1,), "reshape_like": (1,),
-               "index_grad": (1,), "one_hot": (1,), "zeros_like": (0,), "ones_like": (0,),
-               "reduced_size": (0,)}
+_SHAPE_ONLY = {
+    "sum_to": (1,),
+    "broadcast_like": (1,),
+    "reshape_like": (1,),
+    "index_grad": (1,),
+    "one_hot": (1,),
+    "zeros_like": (0,),
+    "ones_like": (0,),
+    "reduced_size": (0,),
+}
 
 
 def value_reads(graph: Graph) -> tuple[set, set]:
@@ -385,10 +407,14 @@ def jvp_graph(graph: Graph, in_mask: Sequence[bool], out_mask: Sequence[bool]) -
     from .simplify import run
 
     def make():
-        tangents = [make_param(f"t_{p.name}", p.shape, p.dtype, p.origin)
-                    for p, m in zip(graph.inputs, in_mask) if m]
-        seeds = {id(p): t for p, t in
-                 zip([p for p, m in zip(graph.inputs, in_mask) if m], tangents)}
+        tangents = [
+            make_param(f"t_{p.name}", p.shape, p.dtype, p.origin)
+            for p, m in zip(graph.inputs, in_mask)
+            if m
+        ]
+        seeds = {
+            id(p): t for p, t in zip([p for p, m in zip(graph.inputs, in_mask) if m], tangents)
+        }
         outs = [o for o, m in zip(graph.outputs, out_mask) if m]
         results = forward(outs, seeds)
         return Graph(list(graph.inputs) + tangents, run(list(graph.outputs) + results))
@@ -399,9 +425,14 @@ def jvp_graph(graph: Graph, in_mask: Sequence[bool], out_mask: Sequence[bool]) -
 # --- emission --------------------------------------------------------------------------
 
 
-def emit_graph(em, graph: Graph, args: Sequence[str], indent: str,
-               outputs: Sequence[int] | None = None,
-               out_names: dict[int, str] | None = None) -> list[str]:
+def emit_graph(
+    em,
+    graph: Graph,
+    args: Sequence[str],
+    indent: str,
+    outputs: Sequence[int] | None = None,
+    out_names: dict[int, str] | None = None,
+) -> list[str]:
     """Write `graph`'s statements inline at `indent`, its params bound to the expressions
     `args`; return the expressions of the outputs at positions `outputs` (default all).
     `out_names` (position -> name) asks for outputs computed by an op of the body to be
@@ -439,8 +470,7 @@ def fresh_name(em, base: str) -> str:
     base = base[3:] if base.startswith("gc_") else base  # autograph's flags: _gc_break_1
     if _IDENT.match(base) and not _GENERATED.match(base) and base not in _RESERVED:
         for k in range(1, 1000):
-            candidate = base if k == 1 else f"{base}_{k}" if base[-1].isdigit() else \
-                f"{base}{k}"
+            candidate = base if k == 1 else f"{base}_{k}" if base[-1].isdigit() else f"{base}{k}"
             if candidate not in em.namer.used and not _GENERATED.match(candidate):
                 return em.namer.claim(candidate)
     return em.namer.user(base)
@@ -451,7 +481,28 @@ def locate(origin, exc: Exception) -> Exception:
     return type(exc)(located(origin, str(exc)))
 
 
-__all__ = ["Traced", "captures", "union", "capture_params", "substitute", "inline", "flatten",
-           "unflatten", "same_structure", "as_symbol", "type_of", "merge_types", "retype",
-           "output_types", "specialized", "run_graph", "vjp_graph", "jvp_graph",
-           "emit_graph", "make_param", "param_names", "user_origin", "locate"]
+__all__ = [
+    "Traced",
+    "captures",
+    "union",
+    "capture_params",
+    "substitute",
+    "inline",
+    "flatten",
+    "unflatten",
+    "same_structure",
+    "as_symbol",
+    "type_of",
+    "merge_types",
+    "retype",
+    "output_types",
+    "specialized",
+    "run_graph",
+    "vjp_graph",
+    "jvp_graph",
+    "emit_graph",
+    "make_param",
+    "param_names",
+    "user_origin",
+    "locate",
+]

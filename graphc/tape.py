@@ -51,8 +51,16 @@ class Node:
         return f"<{backward_name(self.op)}>"
 
 
-_SHORT_NAMES = {"add": "Add", "subtract": "Sub", "multiply": "Mul", "divide": "Div",
-                "power": "Pow", "negative": "Neg", "matmul": "MatMul", "getitem": "Index"}
+_SHORT_NAMES = {
+    "add": "Add",
+    "subtract": "Sub",
+    "multiply": "Mul",
+    "divide": "Div",
+    "power": "Pow",
+    "negative": "Neg",
+    "matmul": "MatMul",
+    "getitem": "Index",
+}
 
 
 @functools.lru_cache(maxsize=None)
@@ -62,10 +70,12 @@ def backward_name(op) -> str:
 
 
 def freed_error(node: Node) -> GradError:
-    return GradError(f"{node!r}: trying to backward through the graph a second time: its saved "
-                     "values were freed by an earlier backward pass; specify "
-                     "retain_graph=True on the first backward() or eager.grad() call if you "
-                     "need to go through the graph again")
+    return GradError(
+        f"{node!r}: trying to backward through the graph a second time: its saved "
+        "values were freed by an earlier backward pass; specify "
+        "retain_graph=True on the first backward() or eager.grad() call if you "
+        "need to go through the graph again"
+    )
 
 
 def walk(roots: Sequence) -> tuple[list, list]:
@@ -126,8 +136,9 @@ def backprop(roots, heads, targets, retain: bool, create: bool, wrap) -> dict:
     order, leaves = walk(roots)
     target_ids = () if targets is None else {id(x) for x in targets}
     rel = None
-    if targets is not None and (any(x._node is not None for x in targets) or not all(
-            id(t) in target_ids for t in leaves)):
+    if targets is not None and (
+        any(x._node is not None for x in targets) or not all(id(t) in target_ids for t in leaves)
+    ):
         # Some leaves or intermediate results are not wanted: prune what leads only there.
         rel = relevant(order, targets)
     cts: dict[int, object] = {}
@@ -147,8 +158,9 @@ def backprop(roots, heads, targets, retain: bool, create: bool, wrap) -> dict:
         elif t._retain:
             accumulate(t, g, create, wrap)
         inputs = node.inputs
-        wanted = node.mask if rel is None else \
-            [m and id(x) in rel for x, m in zip(inputs, node.mask)]
+        wanted = (
+            node.mask if rel is None else [m and id(x) in rel for x, m in zip(inputs, node.mask)]
+        )
         if True in wanted:
             if create:
                 contribs = node.op.vjp_some(wanted, g, t, *inputs, **node.attrs)
@@ -186,8 +198,12 @@ def accumulate(t, g, create: bool, wrap) -> None:
     old = t._grad
     if old is None:
         t._grad = wrap(np.array(g, dtype=t._data.dtype))
-    elif old._node is None and not old._rg and old._data.flags.writeable \
-            and old._data.shape == g.shape:
+    elif (
+        old._node is None
+        and not old._rg
+        and old._data.flags.writeable
+        and old._data.shape == g.shape
+    ):
         np.add(old._data, g, out=old._data, casting="unsafe")
     else:
         t._grad = wrap((old._data + g).astype(t._data.dtype, copy=False))
@@ -199,6 +215,8 @@ def fit(g: np.ndarray, t) -> np.ndarray:
         try:
             g = np.broadcast_to(g, t._data.shape)
         except ValueError:
-            raise GradError(f"backward: a gradient of shape {g.shape} reached a tensor of "
-                            f"shape {t._data.shape}") from None
+            raise GradError(
+                f"backward: a gradient of shape {g.shape} reached a tensor of "
+                f"shape {t._data.shape}"
+            ) from None
     return g

@@ -48,8 +48,12 @@ def _perturbed(arrays, directions, step):
     return [a if d is None else a + step * d for a, d in zip(arrays, directions)]
 
 
-def central_difference(fn: Callable, arrays: Sequence[np.ndarray],
-                       directions: Sequence[np.ndarray | None], eps: float | None = None):
+def central_difference(
+    fn: Callable,
+    arrays: Sequence[np.ndarray],
+    directions: Sequence[np.ndarray | None],
+    eps: float | None = None,
+):
     """``(fn(x + eps d) - fn(x - eps d)) / (2 eps)``: the directional derivative of `fn`.
 
     `fn` maps arrays to a list of arrays; `directions` has one entry per array (`None` keeps
@@ -58,8 +62,10 @@ def central_difference(fn: Callable, arrays: Sequence[np.ndarray],
     eps = default_eps() if eps is None else eps
     plus = fn(*_perturbed(arrays, directions, eps))
     minus = fn(*_perturbed(arrays, directions, -eps))
-    return [(np.asarray(p, np.float64) - np.asarray(m, np.float64)) / (2 * eps)
-            for p, m in zip(plus, minus)]
+    return [
+        (np.asarray(p, np.float64) - np.asarray(m, np.float64)) / (2 * eps)
+        for p, m in zip(plus, minus)
+    ]
 
 
 def compare(actual, expected, rtol: float, atol: float, what: str) -> float:
@@ -80,7 +86,8 @@ def compare(actual, expected, rtol: float, atol: float, what: str) -> float:
         where = f" at entry {tuple(int(k) for k in j)}" if a.ndim else ""
         raise GradientCheckError(
             f"{what}: worst{where}: got {a[j]!r}, expected {e[j]!r} "
-            f"(|error| {err[j]:.3g} > atol {atol:g} + rtol {rtol:g} * |expected|)")
+            f"(|error| {err[j]:.3g} > atol {atol:g} + rtol {rtol:g} * |expected|)"
+        )
     return float(err.max()) if err.size else 0.0
 
 
@@ -90,8 +97,10 @@ def compare(actual, expected, rtol: float, atol: float, what: str) -> float:
 def is_interval(domain) -> bool:
     """A single domain: an interval ``(lo, hi)`` or a named one such as "nonzero"."""
     return isinstance(domain, str) or (
-        isinstance(domain, tuple) and len(domain) == 2
-        and all(isinstance(v, (int, float)) for v in domain))
+        isinstance(domain, tuple)
+        and len(domain) == 2
+        and all(isinstance(v, (int, float)) for v in domain)
+    )
 
 
 def input_domains(op, n: int) -> list:
@@ -168,16 +177,20 @@ class CompiledEngine:
 
     def __init__(self, declare: str = "shape", simplify: bool = True):
         if declare not in ("shape", "rank", "none"):
-            raise GraphcError("CompiledEngine: declare must be 'shape', 'rank' or 'none', "
-                              f"got {declare!r}")
+            raise GraphcError(
+                f"CompiledEngine: declare must be 'shape', 'rank' or 'none', got {declare!r}"
+            )
         self.declare = declare
         self.simplify = simplify
 
     def _vars(self, arrays):
         import graphc as gc
 
-        shapes = {"shape": lambda a: a.shape, "rank": lambda a: (None,) * a.ndim,
-                  "none": lambda a: None}[self.declare]
+        shapes = {
+            "shape": lambda a: a.shape,
+            "rank": lambda a: (None,) * a.ndim,
+            "none": lambda a: None,
+        }[self.declare]
         return [gc.var(f"x{i}", shapes(a), a.dtype) for i, a in enumerate(arrays)]
 
     def compile(self, fn: Callable, arrays: Sequence[np.ndarray]) -> Callable:
@@ -189,8 +202,9 @@ class CompiledEngine:
         f = gc.compile(xs, outs, simplify=self.simplify)
         return lambda *arrs: [np.asarray(o) for o in f(*arrs)]
 
-    def vjp_fn(self, fn: Callable, nargs: int, diff: Sequence[int],
-               outs: Sequence[int]) -> Callable:
+    def vjp_fn(
+        self, fn: Callable, nargs: int, diff: Sequence[int], outs: Sequence[int]
+    ) -> Callable:
         """``(*xs, *heads) -> [J^T head for x in xs[diff]]`` over the outputs `outs`."""
         import graphc as gc
 
@@ -208,19 +222,20 @@ class CompiledEngine:
 
         return vjp
 
-    def jvp_fn(self, fn: Callable, nargs: int, diff: Sequence[int],
-               outs: Sequence[int]) -> Callable:
+    def jvp_fn(
+        self, fn: Callable, nargs: int, diff: Sequence[int], outs: Sequence[int]
+    ) -> Callable:
         """``(*xs, *tangents) -> [J t for each output in outs]``."""
         import graphc as gc
 
         def jvp(*values):
             xs, ts = values[:nargs], values[nargs:]
             ys = _as_list(fn(*xs))
-            return gc.jvp([ys[k] for k in outs], {xs[i]: t for i, t in zip(diff, ts)},
-                          simplify=self.simplify)
+            return gc.jvp(
+                [ys[k] for k in outs], {xs[i]: t for i, t in zip(diff, ts)}, simplify=self.simplify
+            )
 
         return jvp
-
 
     def check_entries(self, fn: Callable, arrays, diff, outs, heads, rtol, atol, eps):
         """`gc.check_grad` of ``sum_k <heads[k], outputs[k]>``: reverse mode against one
@@ -235,8 +250,14 @@ class CompiledEngine:
             total = total + gc.sum(ys[k] * h)
         wrt = [xs[i] for i in diff]
         used = {v.name for v in free_vars([total])} | {w.name for w in wrt}
-        gc.check_grad(total, wrt, {x.name: a for x, a in zip(xs, arrays) if x.name in used},
-                      eps=eps, rtol=rtol, atol=atol)
+        gc.check_grad(
+            total,
+            wrt,
+            {x.name: a for x, a in zip(xs, arrays) if x.name in used},
+            eps=eps,
+            rtol=rtol,
+            atol=atol,
+        )
 
 
 class EagerEngine:
@@ -264,12 +285,14 @@ class EagerEngine:
             wrt = [xs[i] for i in diff]
             # As in PyTorch, an output with no history (zeros_like(x), sign(x)) cannot be
             # differentiated: it contributes zero.
-            live = [(ys[k], h) for k, h in zip(outs, heads)
-                    if getattr(ys[k], "requires_grad", False)]
+            live = [
+                (ys[k], h) for k, h in zip(outs, heads) if getattr(ys[k], "requires_grad", False)
+            ]
             if not live:
                 return [gc.zeros_like(x) for x in wrt]
-            grads = eager.grad([y for y, _ in live], wrt, grad_outputs=[h for _, h in live],
-                               create_graph=True)
+            grads = eager.grad(
+                [y for y, _ in live], wrt, grad_outputs=[h for _, h in live], create_graph=True
+            )
             return [gc.zeros_like(x) if g is None else g for g, x in zip(grads, wrt)]
 
         return vjp
@@ -307,17 +330,25 @@ def _engine(name: str):
     try:
         return ENGINES[name]
     except KeyError:
-        raise GraphcError(f"assert_grads: unknown engine {name!r}; known: "
-                         f"{sorted(set(ENGINES) | {'eager'})}") from None
+        raise GraphcError(
+            f"assert_grads: unknown engine {name!r}; known: {sorted(set(ENGINES) | {'eager'})}"
+        ) from None
 
 
 # --- the helper ------------------------------------------------------------------------
 
 
-def assert_grads(fn: Callable, args: Sequence, order: int = 2,
-                 modes: Sequence[str] = ("rev", "fwd"), engines: Sequence[str] | None = None,
-                 rtol: float = 1e-5, atol: float = 1e-8, eps: float | None = None,
-                 rng: np.random.Generator | None = None) -> None:
+def assert_grads(
+    fn: Callable,
+    args: Sequence,
+    order: int = 2,
+    modes: Sequence[str] = ("rev", "fwd"),
+    engines: Sequence[str] | None = None,
+    rtol: float = 1e-5,
+    atol: float = 1e-8,
+    eps: float | None = None,
+    rng: np.random.Generator | None = None,
+) -> None:
     """Check the derivatives of `fn` at `args` against central finite differences.
 
     Parameters
@@ -391,9 +422,11 @@ def _compare_inner(actual_pairs, expected_pairs, rtol, atol, what) -> None:
     actual, _ = _inner(actual_pairs)
     expected, scale = _inner(expected_pairs)
     if not abs(actual - expected) <= atol + rtol * scale:
-        raise GradientCheckError(f"{what}: got {actual!r}, expected {expected!r} (|error| "
-                                 f"{abs(actual - expected):.3g} > atol {atol:g} + rtol "
-                                 f"{rtol:g} * {scale:.3g}, the sum of the terms' sizes)")
+        raise GradientCheckError(
+            f"{what}: got {actual!r}, expected {expected!r} (|error| "
+            f"{abs(actual - expected):.3g} > atol {atol:g} + rtol "
+            f"{rtol:g} * {scale:.3g}, the sum of the terms' sizes)"
+        )
 
 
 def _check(engine, name, fn, arrays, diff, order, modes, tol, rng, path, primal=None):
@@ -434,21 +467,38 @@ def _check(engine, name, fn, arrays, diff, order, modes, tol, rng, path, primal=
             if ct.shape != arrays[i].shape or ct.dtype != arrays[i].dtype:
                 raise GradientCheckError(
                     f"{label} {path}rev: the gradient of argument {i} is {ct.dtype} of shape "
-                    f"{ct.shape}, expected {arrays[i].dtype} of shape {arrays[i].shape}")
+                    f"{ct.shape}, expected {arrays[i].dtype} of shape {arrays[i].shape}"
+                )
         entries = getattr(engine, "check_entries", None)
         if entries is not None and sum(arrays[i].size for i in diff) <= FULL_CHECK_LIMIT:
             try:  # first, since it names the worst entry
                 entries(fn, arrays, diff, outs, vs, rtol, atol, eps)
             except GradientCheckError as exc:
                 raise GradientCheckError(f"{label} {path}rev, entry by entry: {exc}") from None
-        _compare_inner(zip(cts, us), zip(vs, ju_fd), rtol, atol,
-                       f"{label} {path}rev: <J^T v, u> against finite differences")
+        _compare_inner(
+            zip(cts, us),
+            zip(vs, ju_fd),
+            rtol,
+            atol,
+            f"{label} {path}rev: <J^T v, u> against finite differences",
+        )
         derived.append(("rev", vjp_fn, vs, vjp))
     if ju is not None and cts is not None:
-        _compare_inner(zip(cts, us), zip(vs, ju), rtol, atol,
-                       f"{label} {path}<J^T v, u> against <v, J u>")
+        _compare_inner(
+            zip(cts, us), zip(vs, ju), rtol, atol, f"{label} {path}<J^T v, u> against <v, J u>"
+        )
     if order > 1:
         for mode, dfn, extra, compiled in derived:
-            _check(engine, name, dfn, list(arrays) + extra,
-                   list(diff) + list(range(nargs, nargs + len(extra))), order - 1, modes, tol,
-                   rng, f"{mode} of {path}", primal=compiled)
+            _check(
+                engine,
+                name,
+                dfn,
+                list(arrays) + extra,
+                list(diff) + list(range(nargs, nargs + len(extra))),
+                order - 1,
+                modes,
+                tol,
+                rng,
+                f"{mode} of {path}",
+                primal=compiled,
+            )

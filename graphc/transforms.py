@@ -27,10 +27,15 @@ class ValueAndGrad:
             raise GradError(f"value_and_grad: fn must be callable, got {type(fn).__name__}")
         self._single = isinstance(argnums, (int, np.integer)) and not isinstance(argnums, bool)
         nums = (argnums,) if self._single else argnums
-        if not isinstance(nums, tuple) or not nums or not all(
-                isinstance(i, (int, np.integer)) and not isinstance(i, bool) for i in nums):
-            raise GradError(f"value_and_grad: argnums must be an int or a non-empty tuple of "
-                            f"ints, got {argnums!r}")
+        if (
+            not isinstance(nums, tuple)
+            or not nums
+            or not all(isinstance(i, (int, np.integer)) and not isinstance(i, bool) for i in nums)
+        ):
+            raise GradError(
+                f"value_and_grad: argnums must be an int or a non-empty tuple of "
+                f"ints, got {argnums!r}"
+            )
         self.fn = fn
         self.argnums = tuple(int(i) for i in nums)
         try:
@@ -74,8 +79,10 @@ class ValueAndGrad:
         nargs = len(args)
         for i in self.argnums:
             if not -nargs <= i < nargs:
-                raise GradError(f"value_and_grad: argnums {i} is out of range for "
-                                f"{nargs} positional argument(s)")
+                raise GradError(
+                    f"value_and_grad: argnums {i} is out of range for "
+                    f"{nargs} positional argument(s)"
+                )
         names = self._names(nargs) + list(kwargs)
         values = list(args) + list(kwargs.values())
         arrays, key = [], []
@@ -84,8 +91,10 @@ class ValueAndGrad:
                 value = value.numpy()
             arr = plain_array(value)
             if arr.dtype.kind not in "biufc":
-                raise DTypeError(f"value_and_grad: argument {name!r} must be a numeric array "
-                                 f"or number, got {type(value).__name__}")
+                raise DTypeError(
+                    f"value_and_grad: argument {name!r} must be a numeric array "
+                    f"or number, got {type(value).__name__}"
+                )
             arrays.append(arr)
             key.append((name, arr.shape, arr.dtype.str))
         key = tuple(key)
@@ -110,12 +119,15 @@ class ValueAndGrad:
         if not isinstance(out, Symbol):
             if isinstance(out, (tuple, list, dict)) or np.asarray(out).dtype.kind not in "biufc":
                 got = "None" if out is None else f"a {type(out).__name__}"
-                raise GradError(f"value_and_grad: {_fn_name(self.fn)} must return a scalar "
-                                f"(a gc expression of size 1), got {got}")
+                raise GradError(
+                    f"value_and_grad: {_fn_name(self.fn)} must return a scalar "
+                    f"(a gc expression of size 1), got {got}"
+                )
             out = const(out)
         if out.shape is not None and int(np.prod(out.shape)) != 1:
-            raise GradError(f"value_and_grad: {_fn_name(self.fn)} must return a scalar, got "
-                            f"shape {out.shape}")
+            raise GradError(
+                f"value_and_grad: {_fn_name(self.fn)} must return a scalar, got shape {out.shape}"
+            )
         wrt = [vars_[i] for i in self.argnums]
         grads = grad(out, wrt, simplify=False)
         return compile_graph(vars_, [out] + grads)
@@ -182,15 +194,19 @@ def check_grad(y, wrt, args: dict, eps=None, rtol: float = 1e-5, atol: float = 1
     for k, w in enumerate(wrts):
         if isinstance(w, str):
             if w not in vars_by_name:
-                raise GradError(f"check_grad: the graph has no argument named {w!r}; its "
-                                f"arguments are {list(vars_by_name)}")
+                raise GradError(
+                    f"check_grad: the graph has no argument named {w!r}; its "
+                    f"arguments are {list(vars_by_name)}"
+                )
             wrts[k] = vars_by_name[w][0]
         elif not isinstance(w, Symbol) or w.op != "var":
-            raise GradError(f"check_grad: wrt must be vars made with gc.var or their names, "
-                            f"got {w!r}")
+            raise GradError(
+                f"check_grad: wrt must be vars made with gc.var or their names, got {w!r}"
+            )
     if not isinstance(args, dict):
-        raise BindError(f"check_grad: args must be a dict name -> array, got "
-                        f"{type(args).__name__}")
+        raise BindError(
+            f"check_grad: args must be a dict name -> array, got {type(args).__name__}"
+        )
     for w in wrts:
         vars_by_name.setdefault(w.name, [w])
     names = list(vars_by_name)
@@ -199,9 +215,11 @@ def check_grad(y, wrt, args: dict, eps=None, rtol: float = 1e-5, atol: float = 1
     for w in wrts:
         kind = base[position[w.name]].dtype.kind
         if kind != "f":
-            raise DTypeError(f"check_grad: var {w.name!r} is bound to "
-                             f"{base[position[w.name]].dtype} data; finite differences need "
-                             f"a real floating array (e.g. {w.name}.astype(float))")
+            raise DTypeError(
+                f"check_grad: var {w.name!r} is bound to "
+                f"{base[position[w.name]].dtype} data; finite differences need "
+                f"a real floating array (e.g. {w.name}.astype(float))"
+            )
     inputs = [vars_by_name[n][0] for n in names]
     grads = grad(y, wrts, simplify=False)
     analytic = compile_graph(inputs, [y] + grads)(*base)
@@ -235,13 +253,22 @@ def check_grad(y, wrt, args: dict, eps=None, rtol: float = 1e-5, atol: float = 1
             largest = max(largest, float(np.nanmax(np.where(np.isnan(diff), np.inf, diff))))
             j = np.unravel_index(int(np.argmax(ratio)), x0.shape) if x0.shape else ()
             if worst is None or ratio[j] > worst[0]:
-                worst = (float(ratio[j]), w.name, j, float(a[j]), float(numeric[j]),
-                         float(diff[j]), float(tol[j]), h)
+                worst = (
+                    float(ratio[j]),
+                    w.name,
+                    j,
+                    float(a[j]),
+                    float(numeric[j]),
+                    float(diff[j]),
+                    float(tol[j]),
+                    h,
+                )
     if worst is not None and not worst[0] <= 1.0:
         _, name, j, av, nv, dv, tv, h = worst
         index = f"[{', '.join(map(str, j))}]" if j else ""
         raise GradientCheckError(
             f"check_grad: d({y.op} output)/d {name}{index}: reverse mode gives {av:.10g}, "
             f"central differences (step {h:.3g}) give {nv:.10g}; the difference {dv:.3g} "
-            f"exceeds atol + rtol * |numeric| = {tv:.3g}")
+            f"exceeds atol + rtol * |numeric| = {tv:.3g}"
+        )
     return largest

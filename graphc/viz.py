@@ -26,8 +26,12 @@ def _outputs(sym) -> list[Symbol]:
 def _shape_text(shape) -> str:
     if shape is None:
         return "?"
-    return "(" + ", ".join("?" if d is None else str(d) for d in shape) + \
-        ("," if len(shape) == 1 else "") + ")"
+    return (
+        "("
+        + ", ".join("?" if d is None else str(d) for d in shape)
+        + ("," if len(shape) == 1 else "")
+        + ")"
+    )
 
 
 def node_label(node: Symbol) -> str:
@@ -40,14 +44,20 @@ def node_label(node: Symbol) -> str:
         value = node.attrs["value"]
         if isinstance(value, np.ndarray) and value.size > 6:
             return f"const{_shape_text(value.shape)}"
-        text = np.array2string(np.asarray(value), separator=", ") \
-            if isinstance(value, np.ndarray) else repr(value)
-        return text if len(text) <= LABEL_LIMIT else text[:LABEL_LIMIT - 1] + "…"
+        text = (
+            np.array2string(np.asarray(value), separator=", ")
+            if isinstance(value, np.ndarray)
+            else repr(value)
+        )
+        return text if len(text) <= LABEL_LIMIT else text[: LABEL_LIMIT - 1] + "…"
     op = node.opdef
     if op.infix and len(node.inputs) in (1, 2):
         return op.infix
-    attrs = [f"{k}={v!r}" for k, v in node.attrs.items()
-             if v is not None and v is not False and not hasattr(v, "outputs")]
+    attrs = [
+        f"{k}={v!r}"
+        for k, v in node.attrs.items()
+        if v is not None and v is not False and not hasattr(v, "outputs")
+    ]
     return node.op + (f" {', '.join(attrs)}" if attrs else "")
 
 
@@ -70,9 +80,12 @@ def to_networkx(sym):
     number = {id(n): k for k, n in enumerate(nodes)}
     g = nx.DiGraph()
     for k, n in enumerate(nodes):
-        attrs = dict(op=n.op, shape=n.shape,
-                     dtype=None if n.dtype is None else np.dtype(n.dtype).name,
-                     label=node_label(n))
+        attrs = dict(
+            op=n.op,
+            shape=n.shape,
+            dtype=None if n.dtype is None else np.dtype(n.dtype).name,
+            label=node_label(n),
+        )
         if n.op == "var":
             attrs["name"] = n.name
         g.add_node(k, **attrs)
@@ -115,8 +128,11 @@ def to_dot(sym, name: str = "graphc") -> str:
     """
     nodes = toposort(_outputs(sym))
     number = {id(n): k for k, n in enumerate(nodes)}
-    lines = [f'digraph "{_dot_escape(name)}" {{', "  rankdir=TB;",
-             '  node [fontname="Helvetica", fontsize=10];']
+    lines = [
+        f'digraph "{_dot_escape(name)}" {{',
+        "  rankdir=TB;",
+        '  node [fontname="Helvetica", fontsize=10];',
+    ]
     for k, n in enumerate(nodes):
         if n.op == "var":
             shape, label = "ellipse", node_label(n)
@@ -158,11 +174,22 @@ def draw(sym, ax=None):
     pos = nx.multipartite_layout(g, subset_key="layer", align="horizontal")
     pos = {k: (x, -y) for k, (x, y) in pos.items()}  # layer 0 (the inputs) on top
     if ax is None:
-        _, ax = plt.subplots(figsize=(max(4, len(g) ** 0.5 * 2), max(3, len(set(
-            depth.values())) * 0.8)))
-    colors = ["#cfe8ff" if d["op"] == "var" else "#eeeeee" if d["op"] == "const"
-              else "#ffe9c7" for _, d in g.nodes(data=True)]
-    nx.draw_networkx(g, pos, ax=ax, labels=nx.get_node_attributes(g, "label"),
-                     node_color=colors, node_size=900, font_size=8, arrows=True)
+        _, ax = plt.subplots(
+            figsize=(max(4, len(g) ** 0.5 * 2), max(3, len(set(depth.values())) * 0.8))
+        )
+    colors = [
+        "#cfe8ff" if d["op"] == "var" else "#eeeeee" if d["op"] == "const" else "#ffe9c7"
+        for _, d in g.nodes(data=True)
+    ]
+    nx.draw_networkx(
+        g,
+        pos,
+        ax=ax,
+        labels=nx.get_node_attributes(g, "label"),
+        node_color=colors,
+        node_size=900,
+        font_size=8,
+        arrows=True,
+    )
     ax.set_axis_off()
     return ax

@@ -73,15 +73,22 @@ class OpDef:
     def prepare(self, *args, **kwargs) -> tuple[tuple, dict]:
         """Split a call's arguments into (inputs, attrs); attrs are validated here."""
         if self.nin is not None and len(args) != self.nin:
-            raise ArgumentError(f"{self.name}() takes {self.nin} array argument"
-                                f"{'s' if self.nin != 1 else ''}, got {len(args)}")
+            raise ArgumentError(
+                f"{self.name}() takes {self.nin} array argument"
+                f"{'s' if self.nin != 1 else ''}, got {len(args)}"
+            )
         if kwargs:
             unknown = set(kwargs) - set(self.attr_names)
             if unknown:
-                expected = (f"its keywords are {', '.join(self.attr_names)}" if self.attr_names
-                            else "it takes no keywords")
-                raise ArgumentError(f"{self.name}() got unexpected keyword(s) "
-                                    f"{', '.join(sorted(unknown))}; {expected}")
+                expected = (
+                    f"its keywords are {', '.join(self.attr_names)}"
+                    if self.attr_names
+                    else "it takes no keywords"
+                )
+                raise ArgumentError(
+                    f"{self.name}() got unexpected keyword(s) "
+                    f"{', '.join(sorted(unknown))}; {expected}"
+                )
         return args, self.check_attrs(kwargs)
 
     def check_attrs(self, attrs: dict) -> dict:
@@ -182,8 +189,9 @@ def broadcast_shapes(*shapes, op: str = "broadcast"):
         dims = [s[i] for s in shapes if len(s) >= -i]
         known = {d for d in dims if d is not None and d != 1}
         if len(known) > 1:
-            raise ShapeError(f"{op}: shapes {' and '.join(map(fmt_shape, shapes))} "
-                             "do not broadcast")
+            raise ShapeError(
+                f"{op}: shapes {' and '.join(map(fmt_shape, shapes))} do not broadcast"
+            )
         if known:
             result.append(known.pop())
         elif any(d is None for d in dims):
@@ -197,7 +205,7 @@ def broadcast_shapes(*shapes, op: str = "broadcast"):
 # 16 GiB of float64. Larger shapes are refused when the graph is built, loaded or specialised
 # (a ShapeError naming the op and the user's line), not found out by a run that takes
 # minutes; raise it (`graphc.ops.base.MAX_ELEMENTS = 2**36`) to build larger arrays.
-MAX_ELEMENTS = 2 ** 31
+MAX_ELEMENTS = 2**31
 
 
 def check_size(shape, what: str) -> None:
@@ -216,9 +224,11 @@ more than graphc.ops.base.MAX_ELEMENTS = 2147483648 (raise it to build larger ar
             if d is not None:
                 n *= d
         if n > MAX_ELEMENTS:
-            raise ShapeError(f"{what}: shape {fmt_shape(shape)} has {n} elements, more than "
-                             f"graphc.ops.base.MAX_ELEMENTS = {MAX_ELEMENTS} (raise it to "
-                             "build larger arrays)")
+            raise ShapeError(
+                f"{what}: shape {fmt_shape(shape)} has {n} elements, more than "
+                f"graphc.ops.base.MAX_ELEMENTS = {MAX_ELEMENTS} (raise it to "
+                "build larger arrays)"
+            )
 
 
 def fmt_shape(shape) -> str:
@@ -274,7 +284,8 @@ def check_axis_attr(axis, op: str):
     if isinstance(axis, (int, np.integer)):
         return int(axis)
     if isinstance(axis, (tuple, list)) and all(
-            isinstance(a, (int, np.integer)) and not isinstance(a, bool) for a in axis):
+        isinstance(a, (int, np.integer)) and not isinstance(a, bool) for a in axis
+    ):
         return tuple(int(a) for a in axis)
     raise ArgumentError(f"{op}: axis must be an int or a tuple of ints, got {axis!r}")
 
@@ -333,8 +344,12 @@ class Elementwise(OpDef):
 
     def jvp(self, ts, y, *xs, **attrs):
         ops = _ops or _load_ops()
-        add, broadcast_like, multiply, negative = (ops.add, ops.broadcast_like, ops.multiply,
-                                                   ops.negative)
+        add, broadcast_like, multiply, negative = (
+            ops.add,
+            ops.broadcast_like,
+            ops.multiply,
+            ops.negative,
+        )
         total = None
         for t, x, d in zip(ts, xs, self.d):
             if t is None or d is None:
@@ -365,15 +380,35 @@ def _probe_dtype(op: OpDef, dtypes):
     return hit
 
 
-def elementwise(name: str, fn: Callable, template: str, d=(), *, sympy=None, infix=None,
-                domain=REAL, differentiable=True, nin=None, vjp=None, jvp=None,
-                cls=Elementwise) -> OpDef:
+def elementwise(
+    name: str,
+    fn: Callable,
+    template: str,
+    d=(),
+    *,
+    sympy=None,
+    infix=None,
+    domain=REAL,
+    differentiable=True,
+    nin=None,
+    vjp=None,
+    jvp=None,
+    cls=Elementwise,
+) -> OpDef:
     """Define and register an elementwise op; `d` may be one callable or one per input."""
     if callable(d):
         d = (d,)
     nin = nin if nin is not None else max(len(d), 1)
-    fields = dict(name=name, fn=staticmethod(fn), template=template, d=tuple(d), infix=infix,
-                  domain=domain, differentiable=differentiable, nin=nin)
+    fields = dict(
+        name=name,
+        fn=staticmethod(fn),
+        template=template,
+        d=tuple(d),
+        infix=infix,
+        domain=domain,
+        differentiable=differentiable,
+        nin=nin,
+    )
     op = type(f"Op_{name}", (cls,), fields)()
     op.sympy = sympy
     if vjp is not None:

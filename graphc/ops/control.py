@@ -30,28 +30,56 @@ import numpy as np
 
 from ..errors import DTypeError, GraphcError, ShapeError
 from ..ir import Graph, free_vars
-from ..subgraph import (emit_graph, fresh_name, inline, is_float_type,
-                        jvp_graph, merge_shapes, merge_types, output_types, run_graph,
-                        specialized, type_of, vjp_graph)
+from ..subgraph import (
+    emit_graph,
+    fresh_name,
+    inline,
+    is_float_type,
+    jvp_graph,
+    merge_shapes,
+    merge_types,
+    output_types,
+    run_graph,
+    specialized,
+    type_of,
+    vjp_graph,
+)
 from .base import OpDef, fmt_shape, register
-from .control_ad import (_get, _history, _is_float, ct, loop_jvp, loop_vjp, scan_jvp,
-                         scan_vjp, spread)
-from .control_emit import (close_block, emit_update, loop_test, preallocate, result_names,
-                           stack_history, typed, write_aliases)
+from .control_ad import (
+    _get,
+    _history,
+    _is_float,
+    ct,
+    loop_jvp,
+    loop_vjp,
+    scan_jvp,
+    scan_vjp,
+    spread,
+)
+from .control_emit import (
+    close_block,
+    emit_update,
+    loop_test,
+    preallocate,
+    result_names,
+    stack_history,
+    typed,
+    write_aliases,
+)
 
 
 def _check_graph(graph, op: str, key: str) -> Graph:
     if not isinstance(graph, Graph):
-        raise GraphcError(f"{op}: attr {key!r} must be a sub-graph, got "
-                          f"{type(graph).__name__}")
+        raise GraphcError(f"{op}: attr {key!r} must be a sub-graph, got {type(graph).__name__}")
     for p in graph.inputs:
         if getattr(p, "op", None) != "var":
             raise GraphcError(f"{op}: the params of sub-graph {key!r} must be vars")
     params = {id(p) for p in graph.inputs}
     for v in free_vars(graph.outputs):
         if id(v) not in params:  # a sub-graph is closed: outer symbols are captures
-            raise GraphcError(f"{op}: sub-graph {key!r} reads var {v.name!r}, which is not "
-                              "one of its params")
+            raise GraphcError(
+                f"{op}: sub-graph {key!r} reads var {v.name!r}, which is not one of its params"
+            )
     return graph
 
 
@@ -74,10 +102,11 @@ def _carry_types(op: str, body: Graph, carries, before: list, after: list) -> li
     `before` and `after` are the types of the body's other params around the carries."""
     types = [type_of(x) for x in carries]
     out = output_types(body, list(before) + types + list(after))
-    params = body.inputs[len(before):]
-    return [merge_types(t, o, op, f"carry {k} ({p.name}) entering the loop",
-                        "the body's result")
-            for k, (t, o, p) in enumerate(zip(types, out, params))]
+    params = body.inputs[len(before) :]
+    return [
+        merge_types(t, o, op, f"carry {k} ({p.name}) entering the loop", "the body's result")
+        for k, (t, o, p) in enumerate(zip(types, out, params))
+    ]
 
 
 class _ControlOp(OpDef):
@@ -126,10 +155,11 @@ class Cond(_ControlOp):
         of outputs (at least one)."""
         t = _check_graph(attrs.get("true_fn"), "cond", "true_fn")
         f = _check_graph(attrs.get("false_fn"), "cond", "false_fn")
-        if len(t.inputs) != len(f.inputs) or len(t.outputs) != len(f.outputs) \
-                or not t.outputs:
-            raise GraphcError("cond: the branches must take the same params and give the same "
-                              "number of results (at least one)")
+        if len(t.inputs) != len(f.inputs) or len(t.outputs) != len(f.outputs) or not t.outputs:
+            raise GraphcError(
+                "cond: the branches must take the same params and give the same "
+                "number of results (at least one)"
+            )
         return {"true_fn": t, "false_fn": f}
 
     def param_types(self, inputs, attrs):
@@ -142,12 +172,12 @@ class Cond(_ControlOp):
         pred, args = inputs[0], inputs[1:]
         _scalar_bool(type_of(pred), "cond", "pred")
         if len(args) != len(t.inputs):
-            raise GraphcError(f"cond: {len(args)} operands for branches of {len(t.inputs)} "
-                              "params")
+            raise GraphcError(f"cond: {len(args)} operands for branches of {len(t.inputs)} params")
         types = [type_of(a) for a in args]
-        return [merge_types(a, b, "cond", f"result {k} of true_fn", "false_fn's")
-                for k, (a, b) in enumerate(zip(output_types(t, types),
-                                               output_types(f, types)))]
+        return [
+            merge_types(a, b, "cond", f"result {k} of true_fn", "false_fn's")
+            for k, (a, b) in enumerate(zip(output_types(t, types), output_types(f, types)))
+        ]
 
     def impl(self, pred, *args, true_fn, false_fn):
         return tuple(run_graph(true_fn if pred else false_fn, args))
@@ -162,9 +192,14 @@ class Cond(_ControlOp):
         if not any(out_mask) or not any(in_mask):
             return (None,) * (1 + len(args))
         heads = [ct(gk, None, t) for gk, t, m in zip(g, types, out_mask) if m]
-        back = make_node(self, (pred,) + args + tuple(heads),
-                         {"true_fn": vjp_graph(true_fn, in_mask, out_mask),
-                          "false_fn": vjp_graph(false_fn, in_mask, out_mask)})
+        back = make_node(
+            self,
+            (pred,) + args + tuple(heads),
+            {
+                "true_fn": vjp_graph(true_fn, in_mask, out_mask),
+                "false_fn": vjp_graph(false_fn, in_mask, out_mask),
+            },
+        )
         cts = [get(back, index=k) for k in range(sum(in_mask))]
         return (None,) + tuple(spread(cts, in_mask))
 
@@ -177,9 +212,14 @@ class Cond(_ControlOp):
         if not any(out_mask):
             return None
         tangents = [t for t in ts[1:] if t is not None]
-        fwd = make_node(self, (pred,) + args + tuple(tangents),
-                        {"true_fn": jvp_graph(true_fn, in_mask, out_mask),
-                         "false_fn": jvp_graph(false_fn, in_mask, out_mask)})
+        fwd = make_node(
+            self,
+            (pred,) + args + tuple(tangents),
+            {
+                "true_fn": jvp_graph(true_fn, in_mask, out_mask),
+                "false_fn": jvp_graph(false_fn, in_mask, out_mask),
+            },
+        )
         n = len(true_fn.outputs)
         return tuple(spread([get(fwd, index=n + k) for k in range(sum(out_mask))], out_mask))
 
@@ -195,18 +235,23 @@ class Cond(_ControlOp):
             start = len(em.lines)
             outs = [g.outputs[k] for k in read]
             ids = [id(o) for o in outs]
-            direct = {k: names[k] for k in read
-                      if ids.count(id(g.outputs[k])) == 1
-                      and g.outputs[k].op not in ("var", "const")}
+            direct = {
+                k: names[k]
+                for k in read
+                if ids.count(id(g.outputs[k])) == 1 and g.outputs[k].op not in ("var", "const")
+            }
             exprs = emit_graph(em, g, args[1:], inner, outputs=read, out_names=direct)
-            pending = [(names[k], typed(e, g.outputs[k])) for k, e in zip(read, exprs)
-                       if e != names[k]]
+            pending = [
+                (names[k], typed(e, g.outputs[k])) for k, e in zip(read, exprs) if e != names[k]
+            ]
             if pending:
-                em.statement(inner, f"{', '.join(n for n, _ in pending)} = "
-                                    f"{', '.join(e for _, e in pending)}", node)
+                em.statement(
+                    inner,
+                    f"{', '.join(n for n, _ in pending)} = {', '.join(e for _, e in pending)}",
+                    node,
+                )
             close_block(em, start, inner)
         write_aliases(em, aliases, indent)
-
 
 
 class WhileLoop(_ControlOp):
@@ -219,10 +264,11 @@ class WhileLoop(_ControlOp):
         cond gives one value, body one per carry."""
         c = _check_graph(attrs.get("cond"), "while_loop", "cond")
         b = _check_graph(attrs.get("body"), "while_loop", "body")
-        if len(c.inputs) != len(b.inputs) or len(c.outputs) != 1 \
-                or len(b.outputs) > len(b.inputs):
-            raise GraphcError("while_loop: cond and body must take the same params; cond "
-                              "gives one value and body one per carry")
+        if len(c.inputs) != len(b.inputs) or len(c.outputs) != 1 or len(b.outputs) > len(b.inputs):
+            raise GraphcError(
+                "while_loop: cond and body must take the same params; cond "
+                "gives one value and body one per carry"
+            )
         return {"cond": c, "body": b}
 
     def param_types(self, inputs, attrs):
@@ -235,8 +281,9 @@ class WhileLoop(_ControlOp):
         cond, body = attrs["cond"], attrs["body"]
         n = len(body.outputs)
         if len(inputs) != len(body.inputs):
-            raise GraphcError(f"while_loop: {len(inputs)} inputs for a body of "
-                              f"{len(body.inputs)} params")
+            raise GraphcError(
+                f"while_loop: {len(inputs)} inputs for a body of {len(body.inputs)} params"
+            )
         caps = [type_of(x) for x in inputs[n:]]
         carry = _carry_types("while_loop", body, inputs[:n], [], caps)
         _scalar_bool(output_types(cond, carry + caps)[0], "while_loop", "cond_fun's result")
@@ -252,8 +299,7 @@ class WhileLoop(_ControlOp):
                 h.append(c)
             carry = run_graph(body, carry + caps)
             count += 1
-        return tuple(carry) + tuple(_stack(h, c) for h, c in zip(hist, carry)) + \
-            (np.int64(count),)
+        return tuple(carry) + tuple(_stack(h, c) for h, c in zip(hist, carry)) + (np.int64(count),)
 
     def vjp(self, g, y, *xs, cond, body):
         n = len(body.outputs)
@@ -265,8 +311,9 @@ class WhileLoop(_ControlOp):
         n = len(body.outputs)
 
         def make(flat_body, init, names):
-            return build_while(lambda *c: inline(cond, list(c[:n]) + list(xs[n:]))[0],
-                               flat_body, init, names)
+            return build_while(
+                lambda *c: inline(cond, list(c[:n]) + list(xs[n:]))[0], flat_body, init, names
+            )
 
         return loop_jvp(y, body, 0, xs[:n], xs[n:], ts, make, extra=1)
 
@@ -274,11 +321,11 @@ class WhileLoop(_ControlOp):
         cond, body = node.attrs["cond"], node.attrs["body"]
         n = len(body.outputs)
         carry_names = [p.name for p in body.inputs[:n]]
-        names, aliases = result_names(em, node, 2 * n + 1,
-                                      carry_names + [f"{c}_hist" for c in carry_names]
-                                      + ["trips"])
+        names, aliases = result_names(
+            em, node, 2 * n + 1, carry_names + [f"{c}_hist" for c in carry_names] + ["trips"]
+        )
         carry = [names[k] or fresh_name(em, body.inputs[k].name) for k in range(n)]
-        hist, count = names[n:2 * n], names[2 * n]
+        hist, count = names[n : 2 * n], names[2 * n]
         types = self.element_types(node)[:n]
         caps = list(args[n:])
         for c, a, x in zip(carry, args[:n], node.inputs):
@@ -296,8 +343,9 @@ class WhileLoop(_ControlOp):
                 em.statement(inner, f"{h}.append({c})")
         if count:
             em.statement(inner, f"{count} += 1")
-        _, finish = emit_update(em, node, body, carry + caps, inner,
-                                {k: (k, carry[k]) for k in range(n)})
+        _, finish = emit_update(
+            em, node, body, carry + caps, inner, {k: (k, carry[k]) for k in range(n)}
+        )
         finish()
         if len(em.lines) == start and not em.lines[start - 1][0].strip() == "break":
             em.statement(inner, "pass")
@@ -318,32 +366,40 @@ class ForiLoop(_ControlOp):
         carry."""
         b = _check_graph(attrs.get("body"), "fori_loop", "body")
         if len(b.outputs) >= len(b.inputs):
-            raise GraphcError("fori_loop: the body takes (i, carries..., captures...) and "
-                              "gives one value per carry")
+            raise GraphcError(
+                "fori_loop: the body takes (i, carries..., captures...) and "
+                "gives one value per carry"
+            )
         return {"body": b}
 
     def param_types(self, inputs, attrs):
         n = len(attrs["body"].outputs)
-        types = [_index_type(inputs)] + self.types(inputs, attrs)[:n] + \
-            [type_of(x) for x in inputs[2 + n:]]
-        return {"body": (types, [None] * (1 + n) + list(inputs[2 + n:]))}
+        types = (
+            [_index_type(inputs)]
+            + self.types(inputs, attrs)[:n]
+            + [type_of(x) for x in inputs[2 + n :]]
+        )
+        return {"body": (types, [None] * (1 + n) + list(inputs[2 + n :]))}
 
     def types(self, inputs, attrs):
         body = attrs["body"]
         n = len(body.outputs)
         if len(inputs) != len(body.inputs) + 1:
-            raise GraphcError(f"fori_loop: {len(inputs)} inputs for a body of "
-                              f"{len(body.inputs)} params")
+            raise GraphcError(
+                f"fori_loop: {len(inputs)} inputs for a body of {len(body.inputs)} params"
+            )
         lower, upper = inputs[0], inputs[1]
         for b, what in ((lower, "lower"), (upper, "upper")):
             if b.dtype is not None and b.dtype.kind not in "iu":
-                raise DTypeError(f"fori_loop: {what} bound must be an integer, got dtype "
-                                 f"{b.dtype}")
+                raise DTypeError(
+                    f"fori_loop: {what} bound must be an integer, got dtype {b.dtype}"
+                )
             if b.shape is not None and b.shape != ():
-                raise ShapeError(f"fori_loop: {what} bound must be a scalar, got shape "
-                                 f"{fmt_shape(b.shape)}")
-        caps = [type_of(x) for x in inputs[2 + n:]]
-        carry = _carry_types("fori_loop", body, inputs[2:2 + n], [_index_type(inputs)], caps)
+                raise ShapeError(
+                    f"fori_loop: {what} bound must be a scalar, got shape {fmt_shape(b.shape)}"
+                )
+        caps = [type_of(x) for x in inputs[2 + n :]]
+        carry = _carry_types("fori_loop", body, inputs[2 : 2 + n], [_index_type(inputs)], caps)
         steps = None
         if lower.op == "const" and upper.op == "const":
             steps = max(int(upper.attrs["value"]) - int(lower.attrs["value"]), 0)
@@ -363,8 +419,7 @@ class ForiLoop(_ControlOp):
         from . import maximum
 
         n = len(body.outputs)
-        cts = loop_vjp(y, body, 1, xs[:n], xs[n:], g, trip=maximum(upper - lower, 0),
-                        upper=upper)
+        cts = loop_vjp(y, body, 1, xs[:n], xs[n:], g, trip=maximum(upper - lower, 0), upper=upper)
         return (None, None) + tuple(cts)
 
     def jvp(self, ts, y, lower, upper, *xs, body):
@@ -380,14 +435,15 @@ class ForiLoop(_ControlOp):
     def emit_block(self, em, node, args, target, indent):
         body = node.attrs["body"]
         n = len(body.outputs)
-        carry_names = [p.name for p in body.inputs[1:1 + n]]
-        names, aliases = result_names(em, node, 2 * n,
-                                      carry_names + [f"{c}_hist" for c in carry_names])
+        carry_names = [p.name for p in body.inputs[1 : 1 + n]]
+        names, aliases = result_names(
+            em, node, 2 * n, carry_names + [f"{c}_hist" for c in carry_names]
+        )
         carry = [names[k] or fresh_name(em, body.inputs[1 + k].name) for k in range(n)]
         hist = names[n:]
         types = self.element_types(node)[:n]
         index = fresh_name(em, body.inputs[0].name)
-        for c, a, x in zip(carry, args[2:2 + n], node.inputs[2:]):
+        for c, a, x in zip(carry, args[2 : 2 + n], node.inputs[2:]):
             em.statement(indent, f"{c} = {typed(a, x)}", node)
         for h in hist:
             if h:
@@ -399,9 +455,14 @@ class ForiLoop(_ControlOp):
         for h, c in zip(hist, carry):
             if h:
                 em.statement(inner, f"{h}.append({c})")
-        _, finish = emit_update(em, node, body,
-                                [index] + carry + list(args[2 + n:]), inner,
-                                {k: (1 + k, carry[k]) for k in range(n)})
+        _, finish = emit_update(
+            em,
+            node,
+            body,
+            [index] + carry + list(args[2 + n :]),
+            inner,
+            {k: (1 + k, carry[k]) for k in range(n)},
+        )
         finish()
         close_block(em, start, inner)
         for h, c, t in zip(hist, carry, types):
@@ -432,25 +493,30 @@ class Scan(_ControlOp):
         if not isinstance(reverse, (bool, np.bool_)):
             raise GraphcError(f"scan: attr 'reverse' must be a bool, got {reverse!r}")
         if n_xs < 1 or n_carry + n_xs > len(b.inputs) or n_carry > len(b.outputs):
-            raise GraphcError("scan: the body takes (carries, x slices, captures) and gives "
-                              "(carries, ys), with at least one xs")
+            raise GraphcError(
+                "scan: the body takes (carries, x slices, captures) and gives "
+                "(carries, ys), with at least one xs"
+            )
         return {"body": b, "n_carry": n_carry, "n_xs": n_xs, "reverse": bool(reverse)}
 
     def param_types(self, inputs, attrs):
         n_c, n_x = attrs["n_carry"], attrs["n_xs"]
-        slices = [(None if x.shape is None else x.shape[1:], x.dtype)
-                  for x in inputs[n_c:n_c + n_x]]
-        types = self.types(inputs, attrs)[:n_c] + slices + \
-            [type_of(x) for x in inputs[n_c + n_x:]]
-        return {"body": (types, [None] * (n_c + n_x) + list(inputs[n_c + n_x:]))}
+        slices = [
+            (None if x.shape is None else x.shape[1:], x.dtype) for x in inputs[n_c : n_c + n_x]
+        ]
+        types = (
+            self.types(inputs, attrs)[:n_c] + slices + [type_of(x) for x in inputs[n_c + n_x :]]
+        )
+        return {"body": (types, [None] * (n_c + n_x) + list(inputs[n_c + n_x :]))}
 
     def types(self, inputs, attrs):
         body, n_c, n_x = attrs["body"], attrs["n_carry"], attrs["n_xs"]
         if len(inputs) != len(body.inputs):
-            raise GraphcError(f"scan: {len(inputs)} inputs for a body of "
-                              f"{len(body.inputs)} params")
+            raise GraphcError(
+                f"scan: {len(inputs)} inputs for a body of {len(body.inputs)} params"
+            )
         length, slices = None, []
-        for k, x in enumerate(inputs[n_c:n_c + n_x]):
+        for k, x in enumerate(inputs[n_c : n_c + n_x]):
             if x.shape is None:
                 slices.append((None, x.dtype))
                 continue
@@ -459,10 +525,11 @@ class Scan(_ControlOp):
             try:
                 length = merge_shapes((length,), x.shape[:1])[0]
             except ValueError:
-                raise ShapeError(f"scan: xs have different lengths ({length} and "
-                                 f"{x.shape[0]})") from None
+                raise ShapeError(
+                    f"scan: xs have different lengths ({length} and {x.shape[0]})"
+                ) from None
             slices.append((x.shape[1:], x.dtype))
-        caps = [type_of(x) for x in inputs[n_c + n_x:]]
+        caps = [type_of(x) for x in inputs[n_c + n_x :]]
         carry = _carry_types("scan", body, inputs[:n_c], [], slices + caps)
         ctypes = [type_of(x) for x in inputs[:n_c]]
         ys = output_types(body, ctypes + slices + caps)[n_c:]
@@ -471,14 +538,14 @@ class Scan(_ControlOp):
 
     def impl(self, *xs, body, n_carry, n_xs, reverse):
         carry = list(xs[:n_carry])
-        seqs, caps = xs[n_carry:n_carry + n_xs], list(xs[n_carry + n_xs:])
+        seqs, caps = xs[n_carry : n_carry + n_xs], list(xs[n_carry + n_xs :])
         length = len(seqs[0])
         n_y = len(body.outputs) - n_carry
         if length == 0 and n_y:
             raise ShapeError("scan: cannot stack the ys of zero steps")
         hist: list[list] = [[] for _ in range(n_carry)]
         ys: list[list] = [[] for _ in range(n_y)]
-        for k in (range(length - 1, -1, -1) if reverse else range(length)):
+        for k in range(length - 1, -1, -1) if reverse else range(length):
             for h, c in zip(hist, carry):
                 h.append(c)
             out = run_graph(body, carry + [s[k] for s in seqs] + caps)
@@ -488,8 +555,11 @@ class Scan(_ControlOp):
         if reverse:
             for row in hist + ys:
                 row.reverse()
-        return tuple(carry) + tuple(np.stack(row) for row in ys) + \
-            tuple(_stack(h, c) for h, c in zip(hist, carry))
+        return (
+            tuple(carry)
+            + tuple(np.stack(row) for row in ys)
+            + tuple(_stack(h, c) for h, c in zip(hist, carry))
+        )
 
     def vjp(self, g, y, *xs, body, n_carry, n_xs, reverse):
         return scan_vjp(y, body, n_carry, n_xs, reverse, xs, g)
@@ -503,14 +573,17 @@ class Scan(_ControlOp):
         n_y = len(body.outputs) - n_c
         types = self.element_types(node)
         carry_names = [p.name for p in body.inputs[:n_c]]
-        names, aliases = result_names(em, node, len(types),
-                                      carry_names + ["ys"] * n_y
-                                      + [f"{c}_hist" for c in carry_names])
+        names, aliases = result_names(
+            em, node, len(types), carry_names + ["ys"] * n_y + [f"{c}_hist" for c in carry_names]
+        )
         carry = [names[k] or fresh_name(em, body.inputs[k].name) for k in range(n_c)]
-        ys, hist = names[n_c:n_c + n_y], names[n_c + n_y:]
-        seqs, caps = list(args[n_c:n_c + n_x]), list(args[n_c + n_x:])
-        known = [x.shape[0] for x in node.inputs[n_c:n_c + n_x]
-                 if x.shape is not None and x.shape[0] is not None]
+        ys, hist = names[n_c : n_c + n_y], names[n_c + n_y :]
+        seqs, caps = list(args[n_c : n_c + n_x]), list(args[n_c + n_x :])
+        known = [
+            x.shape[0]
+            for x in node.inputs[n_c : n_c + n_x]
+            if x.shape is not None and x.shape[0] is not None
+        ]
         length = str(known[0]) if known else f"len({seqs[0]})"
         for c, a, x in zip(carry, args[:n_c], node.inputs):
             em.statement(indent, f"{c} = {typed(a, x)}", node)
@@ -537,19 +610,28 @@ class Scan(_ControlOp):
             if h:
                 em.statement(inner, f"{h}[{k}] = {c}" if stacked[h] else f"{h}.append({c})")
         read_ys = [n_c + j for j in range(n_y) if ys[j]]
-        exprs, finish = emit_update(em, node, graph, carry + slices + caps, inner,
-                                    {j: (j, carry[j]) for j in range(n_c)}, extra=read_ys)
+        exprs, finish = emit_update(
+            em,
+            node,
+            graph,
+            carry + slices + caps,
+            inner,
+            {j: (j, carry[j]) for j in range(n_c)},
+            extra=read_ys,
+        )
         for pos, e in zip(read_ys, exprs):
             name = ys[pos - n_c]
-            em.statement(inner, f"{name}[{k}] = {e}" if stacked[name] else
-                         f"{name}.append({e})", node)
+            em.statement(
+                inner, f"{name}[{k}] = {e}" if stacked[name] else f"{name}.append({e})", node
+            )
         finish()
         close_block(em, start, inner)
         for name in ys:
             if name and not stacked[name]:
-                em.statement(indent, f"{name} = np.stack({name}{'[::-1]' if reverse else ''})",
-                             node)
-        for name, c, t in zip(hist, carry, types[n_c + n_y:]):
+                em.statement(
+                    indent, f"{name} = np.stack({name}{'[::-1]' if reverse else ''})", node
+                )
+        for name, c, t in zip(hist, carry, types[n_c + n_y :]):
             if name and not stacked[name]:
                 em.statement(indent, f"{name} = {stack_history(name, c, t, reverse)}", node)
         write_aliases(em, aliases, indent)

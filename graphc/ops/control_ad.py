@@ -63,7 +63,7 @@ def loop_vjp(y, body: Graph, n_index: int, carries, caps, g, trip, upper=None) -
     types = y.opdef.element_types(y)[:n]
     fc = [is_float_type(t) for t in types]
     fk = [_is_float(c) for c in caps]
-    g_fin, g_hist = g[:n], g[n:2 * n]
+    g_fin, g_hist = g[:n], g[n : 2 * n]
     if not any(fc[k] and (g_fin[k] is not None or g_hist[k] is not None) for k in range(n)):
         return (None,) * (n + len(caps))
     back = vjp_graph(body, [False] * n_index + fc + fk, fc)
@@ -71,18 +71,17 @@ def loop_vjp(y, body: Graph, n_index: int, carries, caps, g, trip, upper=None) -
     need_index = n_index == 1 and id(back.inputs[0]) in used
     hist_k = [k for k in range(n) if id(back.inputs[n_index + k]) in values]
     # A carry read only for its shape is bound to the initial value (same type).
-    shape_k = [k for k in range(n) if id(back.inputs[n_index + k]) in used
-               and k not in hist_k]
+    shape_k = [k for k in range(n) if id(back.inputs[n_index + k]) in used and k not in hist_k]
     gh_k = [k for k in range(n) if fc[k] and g_hist[k] is not None]
     floats = [k for k in range(n) if fc[k]]
     n_f = len(floats)
     params = body.inputs[n_index:]
     init = [ct(g_fin[k], _get(y, k), types[k]) for k in floats]
     init += [zeros_like(c) for c, m in zip(caps, fk) if m]
-    xs = [_get(y, n + k) for k in hist_k] + [ct(g_hist[k], None, _history(types[k]))
-                                             for k in gh_k]
-    names = _names("g_", [params[k] for k in floats]) + \
-        _names("g_", [p for p, m in zip(params[n:], fk) if m])
+    xs = [_get(y, n + k) for k in hist_k] + [ct(g_hist[k], None, _history(types[k])) for k in gh_k]
+    names = _names("g_", [params[k] for k in floats]) + _names(
+        "g_", [p for p, m in zip(params[n:], fk) if m]
+    )
 
     def step(index, gs, hs, ghs):
         c_args: list = [None] * n
@@ -101,14 +100,18 @@ def loop_vjp(y, body: Graph, n_index: int, carries, caps, g, trip, upper=None) -
 
         def body_fn(*flat):
             index = flat[m] if need_index else None
-            sl = flat[m + len(counter):]
-            out = step(index, flat[:m], sl[:len(hist_k)], sl[len(hist_k):])
+            sl = flat[m + len(counter) :]
+            out = step(index, flat[:m], sl[: len(hist_k)], sl[len(hist_k) :])
             return out + ([index - 1] if need_index else []), []
 
-        names += ["i"] * len(counter) + [params[k].name for k in hist_k] + \
-            _names("gh_", [params[k] for k in gh_k])
+        names += (
+            ["i"] * len(counter)
+            + [params[k].name for k in hist_k]
+            + _names("gh_", [params[k] for k in gh_k])
+        )
         node = build_scan(body_fn, init + counter, xs, reverse=True, names=names)
     else:
+
         def body_fn(j, *flat):
             return step(upper - 1 - j if need_index else None, flat, [], [])
 
@@ -135,9 +138,10 @@ def loop_jvp(y, body: Graph, n_index: int, carries, caps, ts, make, extra: int):
         index, rest = list(a[:n_index]), a[n_index:]
         return inline(fwd, index + list(rest[:n]) + list(caps) + list(rest[n:]) + t_caps)
 
-    params = body.inputs[n_index:n_index + n]
-    node = make(flat_body, init, [p.name for p in params] +
-                _names("t_", [params[k] for k in floats]))
+    params = body.inputs[n_index : n_index + n]
+    node = make(
+        flat_body, init, [p.name for p in params] + _names("t_", [params[k] for k in floats])
+    )
     total = n + len(floats)
     finals = [_get(node, n + i) for i in range(len(floats))]
     hists = [_get(node, total + n + i) for i in range(len(floats))]
@@ -152,16 +156,17 @@ def scan_vjp(y, body: Graph, n_c: int, n_x: int, reverse: bool, inputs, g) -> tu
     from . import zeros_like
 
     n_y = len(body.outputs) - n_c
-    init_in, xs, caps = inputs[:n_c], inputs[n_c:n_c + n_x], inputs[n_c + n_x:]
+    init_in, xs, caps = inputs[:n_c], inputs[n_c : n_c + n_x], inputs[n_c + n_x :]
     types = y.opdef.element_types(y)
     fc = [is_float_type(t) for t in types[:n_c]]
     fx = [_is_float(x) for x in xs]
     fk = [_is_float(c) for c in caps]
-    g_fin, g_ys, g_hist = g[:n_c], g[n_c:n_c + n_y], g[n_c + n_y:]
+    g_fin, g_ys, g_hist = g[:n_c], g[n_c : n_c + n_y], g[n_c + n_y :]
     gy = [g_ys[j] is not None and is_float_type(types[n_c + j]) for j in range(n_y)]
     gh_k = [k for k in range(n_c) if fc[k] and g_hist[k] is not None]
-    if not any(gy) and not any(fc[k] and (g_fin[k] is not None or g_hist[k] is not None)
-                               for k in range(n_c)):
+    if not any(gy) and not any(
+        fc[k] and (g_fin[k] is not None or g_hist[k] is not None) for k in range(n_c)
+    ):
         return (None,) * len(inputs)
     back = vjp_graph(body, fc + fx + fk, fc + gy)
     values, used = value_reads(back)
@@ -173,9 +178,12 @@ def scan_vjp(y, body: Graph, n_c: int, n_x: int, reverse: bool, inputs, g) -> tu
     n_f, n_fx = len(floats), sum(fx)
     init = [ct(g_fin[k], _get(y, k), types[k]) for k in floats]
     init += [zeros_like(c) for c, m in zip(caps, fk) if m]
-    seqs = ([_get(y, n_c + n_y + k) for k in hist_k] + [xs[j] for j in x_j]
-            + [ct(g_ys[j], None, types[n_c + j]) for j in y_j]
-            + [ct(g_hist[k], None, types[n_c + n_y + k]) for k in gh_k])
+    seqs = (
+        [_get(y, n_c + n_y + k) for k in hist_k]
+        + [xs[j] for j in x_j]
+        + [ct(g_ys[j], None, types[n_c + j]) for j in y_j]
+        + [ct(g_hist[k], None, types[n_c + n_y + k]) for k in gh_k]
+    )
     m = len(init)
     params = body.inputs
 
@@ -189,17 +197,21 @@ def scan_vjp(y, body: Graph, n_c: int, n_x: int, reverse: bool, inputs, g) -> tu
         x_args: list = [None] * n_x
         for j in x_j:
             x_args[j] = sl.pop(0)
-        gys, ghs = sl[:len(y_j)], sl[len(y_j):]
+        gys, ghs = sl[: len(y_j)], sl[len(y_j) :]
         outs = inline(back, c_args + x_args + list(caps) + list(flat[:n_f]) + gys)
         extra = dict(zip(gh_k, ghs))
         new = [o + extra[k] if k in extra else o for o, k in zip(outs[:n_f], floats)]
-        acc = [a + d for a, d in zip(flat[n_f:m], outs[n_f + n_fx:])]
-        return new + acc, outs[n_f:n_f + n_fx]
+        acc = [a + d for a, d in zip(flat[n_f:m], outs[n_f + n_fx :])]
+        return new + acc, outs[n_f : n_f + n_fx]
 
-    names = (_names("g_", [params[k] for k in floats])
-             + _names("g_", [p for p, f in zip(params[n_c + n_x:], fk) if f])
-             + [params[k].name for k in hist_k] + [params[n_c + j].name for j in x_j]
-             + [f"gy{j}" for j in y_j] + _names("gh_", [params[k] for k in gh_k]))
+    names = (
+        _names("g_", [params[k] for k in floats])
+        + _names("g_", [p for p, f in zip(params[n_c + n_x :], fk) if f])
+        + [params[k].name for k in hist_k]
+        + [params[n_c + j].name for j in x_j]
+        + [f"gy{j}" for j in y_j]
+        + _names("gh_", [params[k] for k in gh_k])
+    )
     node = build_scan(body_fn, init, seqs, reverse=not reverse, names=names)
     cts = [_get(node, k) for k in range(m + n_fx)]
     return tuple(spread(cts[:n_f], fc) + spread(cts[m:], fx) + spread(cts[n_f:m], fk))
@@ -211,33 +223,36 @@ def scan_jvp(y, body: Graph, n_c: int, n_x: int, reverse: bool, inputs, ts):
     from ..control import build_scan
 
     n_y = len(body.outputs) - n_c
-    init_in, xs, caps = inputs[:n_c], inputs[n_c:n_c + n_x], inputs[n_c + n_x:]
+    init_in, xs, caps = inputs[:n_c], inputs[n_c : n_c + n_x], inputs[n_c + n_x :]
     types = y.opdef.element_types(y)
     fc = [is_float_type(t) for t in types[:n_c]]
-    fy = [is_float_type(t) for t in types[n_c:n_c + n_y]]
-    tx = [t is not None for t in ts[n_c:n_c + n_x]]
-    tk = [t is not None for t in ts[n_c + n_x:]]
+    fy = [is_float_type(t) for t in types[n_c : n_c + n_y]]
+    tx = [t is not None for t in ts[n_c : n_c + n_x]]
+    tk = [t is not None for t in ts[n_c + n_x :]]
     if all(t is None for t in ts) or not (any(fc) or any(fy)):
         return None
     fwd = jvp_graph(body, fc + tx + tk, fc + fy)
     floats = [k for k in range(n_c) if fc[k]]
     n_f = len(floats)
     init = list(init_in) + [ct(ts[k], init_in[k], types[k]) for k in floats]
-    seqs = list(xs) + [t for t in ts[n_c:n_c + n_x] if t is not None]
-    t_caps = [t for t in ts[n_c + n_x:] if t is not None]
+    seqs = list(xs) + [t for t in ts[n_c : n_c + n_x] if t is not None]
+    t_caps = [t for t in ts[n_c + n_x :] if t is not None]
 
     def body_fn(*flat):
-        c, tc = list(flat[:n_c]), list(flat[n_c:n_c + n_f])
-        x, txs = list(flat[n_c + n_f:n_c + n_f + n_x]), list(flat[n_c + n_f + n_x:])
+        c, tc = list(flat[:n_c]), list(flat[n_c : n_c + n_f])
+        x, txs = list(flat[n_c + n_f : n_c + n_f + n_x]), list(flat[n_c + n_f + n_x :])
         outs = inline(fwd, c + x + list(caps) + tc + txs + t_caps)
-        new_c, ys = outs[:n_c], outs[n_c:n_c + n_y]
-        new_t, t_ys = outs[n_c + n_y:n_c + n_y + n_f], outs[n_c + n_y + n_f:]
+        new_c, ys = outs[:n_c], outs[n_c : n_c + n_y]
+        new_t, t_ys = outs[n_c + n_y : n_c + n_y + n_f], outs[n_c + n_y + n_f :]
         return new_c + new_t, ys + t_ys
 
     params = body.inputs
-    names = ([p.name for p in params[:n_c]] + _names("t_", [params[k] for k in floats])
-             + [p.name for p in params[n_c:n_c + n_x]]
-             + _names("t_", [p for p, m in zip(params[n_c:n_c + n_x], tx) if m]))
+    names = (
+        [p.name for p in params[:n_c]]
+        + _names("t_", [params[k] for k in floats])
+        + [p.name for p in params[n_c : n_c + n_x]]
+        + _names("t_", [p for p, m in zip(params[n_c : n_c + n_x], tx) if m])
+    )
     node = build_scan(body_fn, init, seqs, reverse=reverse, names=names)
     c_total, y_total = n_c + n_f, n_y + sum(fy)
     finals = [_get(node, n_c + i) for i in range(n_f)]

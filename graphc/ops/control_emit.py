@@ -26,7 +26,8 @@ def result_names(em, node, count: int, prefer=()) -> tuple[list, list]:
         if names[k] is None:
             base = prefer[k] if k < len(prefer) else None
             names[k] = em.block_out_names.get(id(reader)) or (
-                fresh_name(em, base) if base else em.namer.temp())
+                fresh_name(em, base) if base else em.namer.temp()
+            )
             em.names[id(reader)] = names[k]
         else:
             alias = em.result_name(reader)
@@ -65,8 +66,9 @@ def loop_test(em, node, graph: Graph, args, indent: str) -> None:
     out = graph.outputs[0]
     inner = indent + "    "
     start = len(em.lines)
-    single = out.op not in ("var", "const", "get") and \
-        getattr(out.opdef, "emit_block", None) is None
+    single = (
+        out.op not in ("var", "const", "get") and getattr(out.opdef, "emit_block", None) is None
+    )
     if single:
         exprs = emit_graph(em, Graph(graph.inputs, out.inputs), args, inner)
         test = out.opdef.emit(*exprs, **out.attrs)
@@ -80,8 +82,9 @@ def loop_test(em, node, graph: Graph, args, indent: str) -> None:
     em.statement(inner + "    ", "break")
 
 
-def emit_update(em, node, graph: Graph, args, indent: str, carries: dict,
-                extra: list | None = None):
+def emit_update(
+    em, node, graph: Graph, args, indent: str, carries: dict, extra: list | None = None
+):
     """Emit the body `graph` at `indent` and update the carries: `carries` maps an output
     position to (the param it replaces, the carry's name). `extra` lists further output
     positions (a scan's ys) whose expressions are returned, valid before the carries are
@@ -91,13 +94,19 @@ def emit_update(em, node, graph: Graph, args, indent: str, carries: dict,
     direct = _direct(graph, positions, carries)
     exprs = emit_graph(em, graph, args, indent, outputs=positions, out_names=direct)
     by_pos = dict(zip(positions, exprs))
-    pending = [(name, typed(by_pos[k], graph.outputs[k]))
-               for k, (_, name) in sorted(carries.items()) if by_pos[k] != name]
+    pending = [
+        (name, typed(by_pos[k], graph.outputs[k]))
+        for k, (_, name) in sorted(carries.items())
+        if by_pos[k] != name
+    ]
 
     def finish():
         if pending:
-            em.statement(indent, f"{', '.join(n for n, _ in pending)} = "
-                                 f"{', '.join(e for _, e in pending)}", node)
+            em.statement(
+                indent,
+                f"{', '.join(n for n, _ in pending)} = {', '.join(e for _, e in pending)}",
+                node,
+            )
 
     return [by_pos[k] for k in extra], finish
 
@@ -123,8 +132,11 @@ def _direct(graph: Graph, positions: list, carries: dict) -> dict:
     direct = {}
     for k, (j, name) in carries.items():
         o = graph.outputs[k]
-        if o.op in ("var", "const", "get") or getattr(o.opdef, "emit_block", None) \
-                or uses[id(o)] > 1:
+        if (
+            o.op in ("var", "const", "get")
+            or getattr(o.opdef, "emit_block", None)
+            or uses[id(o)] > 1
+        ):
             continue
         if where[id(o)] >= last_read.get(j, -1):
             direct[k] = name
@@ -148,8 +160,10 @@ def stack_history(name: str, carry: str, t, reverse: bool = False) -> str:
         shape, dtype = t
         text = f"np.array({rows}, {dtype_text(dtype)})"
         return text if not shape else f"{text}.reshape({(-1,) + tuple(shape)!r})"
-    return (f"np.stack({rows}) if {name} else "
-            f"np.zeros((0,) + np.shape({carry}), np.result_type({carry}))")
+    return (
+        f"np.stack({rows}) if {name} else "
+        f"np.zeros((0,) + np.shape({carry}), np.result_type({carry}))"
+    )
 
 
 def preallocate(length: str, t) -> str | None:
@@ -159,5 +173,8 @@ def preallocate(length: str, t) -> str | None:
     if shape is None or dtype is None or None in shape[1:]:
         return None
     dims = ", ".join([length] + [str(d) for d in shape[1:]])
-    return f"np.empty(({dims},), {dtype_text(dtype)})" if len(shape) == 1 else \
-        f"np.empty(({dims}), {dtype_text(dtype)})"
+    return (
+        f"np.empty(({dims},), {dtype_text(dtype)})"
+        if len(shape) == 1
+        else f"np.empty(({dims}), {dtype_text(dtype)})"
+    )

@@ -11,8 +11,7 @@ import numpy as np
 import sympy as sp
 
 from ..errors import DTypeError
-from .base import (NONZERO, POSITIVE, REAL, UNIT, Elementwise, broadcast_shapes,
-                   elementwise)
+from .base import NONZERO, POSITIVE, REAL, UNIT, Elementwise, broadcast_shapes, elementwise
 
 
 def _sigmoid(x):
@@ -42,11 +41,13 @@ def _sympy_function(name, derivative, rewrite_exp=None):
 
 
 # relu'(0) = 0, as the graph rule below: Heaviside(0, 0) = 0.
-_sp_sigmoid = _sympy_function("sigmoid", lambda x: _sp_sigmoid(x) * (1 - _sp_sigmoid(x)),
-                              lambda x: 1 / (1 + sp.exp(-x)))
+_sp_sigmoid = _sympy_function(
+    "sigmoid", lambda x: _sp_sigmoid(x) * (1 - _sp_sigmoid(x)), lambda x: 1 / (1 + sp.exp(-x))
+)
 _sp_relu = _sympy_function("relu", lambda x: sp.Heaviside(x, 0))
-_sp_softplus = _sympy_function("softplus", lambda x: _sp_sigmoid(x),
-                               lambda x: sp.log(1 + sp.exp(x)))
+_sp_softplus = _sympy_function(
+    "softplus", lambda x: _sp_sigmoid(x), lambda x: sp.log(1 + sp.exp(x))
+)
 
 
 def _where_vjp(g, y, c, a, b):
@@ -75,8 +76,7 @@ def _extremum_rules(first_wins):
         if ts[0] is None and ts[1] is None:
             return None
         tie = 0.5 * (ta + tb)
-        return broadcast_like(where(first_wins(a, b), ta,
-                                    where(equal(a, b), tie, tb)), y)
+        return broadcast_like(where(first_wins(a, b), ta, where(equal(a, b), tie, tb)), y)
 
     return vjp, jvp
 
@@ -90,22 +90,56 @@ class _Comparison(Elementwise):
 
 
 def _comparison(name, fn, infix):
-    return elementwise(name, fn, "{0} " + infix + " {1}", (None, None), infix=infix,
-                       differentiable=False, cls=_Comparison,
-                       sympy=getattr(sp, {"<": "Lt", "<=": "Le", ">": "Gt", ">=": "Ge",
-                                          "==": "Eq", "!=": "Ne"}[infix]))
+    return elementwise(
+        name,
+        fn,
+        "{0} " + infix + " {1}",
+        (None, None),
+        infix=infix,
+        differentiable=False,
+        cls=_Comparison,
+        sympy=getattr(
+            sp, {"<": "Lt", "<=": "Le", ">": "Gt", ">=": "Ge", "==": "Eq", "!=": "Ne"}[infix]
+        ),
+    )
 
 
 # Arithmetic.
-add = elementwise("add", np.add, "{0} + {1}", (lambda y, a, b: 1, lambda y, a, b: 1),
-                  infix="+", sympy=operator.add)
-subtract = elementwise("subtract", np.subtract, "{0} - {1}",
-                       (lambda y, a, b: 1, lambda y, a, b: -1), infix="-", sympy=operator.sub)
-multiply = elementwise("multiply", np.multiply, "{0} * {1}",
-                       (lambda y, a, b: b, lambda y, a, b: a), infix="*", sympy=operator.mul)
-divide = elementwise("divide", np.divide, "{0} / {1}",
-                     (lambda y, a, b: 1 / b, lambda y, a, b: negative(y) / b), infix="/",
-                     sympy=operator.truediv, domain=(REAL, NONZERO))
+add = elementwise(
+    "add",
+    np.add,
+    "{0} + {1}",
+    (lambda y, a, b: 1, lambda y, a, b: 1),
+    infix="+",
+    sympy=operator.add,
+)
+subtract = elementwise(
+    "subtract",
+    np.subtract,
+    "{0} - {1}",
+    (lambda y, a, b: 1, lambda y, a, b: -1),
+    infix="-",
+    sympy=operator.sub,
+)
+multiply = elementwise(
+    "multiply",
+    np.multiply,
+    "{0} * {1}",
+    (lambda y, a, b: b, lambda y, a, b: a),
+    infix="*",
+    sympy=operator.mul,
+)
+divide = elementwise(
+    "divide",
+    np.divide,
+    "{0} / {1}",
+    (lambda y, a, b: 1 / b, lambda y, a, b: negative(y) / b),
+    infix="/",
+    sympy=operator.truediv,
+    domain=(REAL, NONZERO),
+)
+
+
 def _known_value(v):
     """The value of a number, an array or a constant node; None for anything computed."""
     if isinstance(v, (bool, int, float, np.ndarray, np.generic)):
@@ -138,8 +172,10 @@ def _power_d_exponent(y, a, b):
     return y * log(where(equal(a, 0), 1, a))
 
 
-_NEGATIVE_INTEGER_POWER = ("power: integers to negative integer powers are not allowed (numpy "
-                           "refuses them); make one operand a float, e.g. x ** -2.0")
+_NEGATIVE_INTEGER_POWER = (
+    "power: integers to negative integer powers are not allowed (numpy "
+    "refuses them); make one operand a float, e.g. x ** -2.0"
+)
 
 
 def _power(a, b):
@@ -147,7 +183,7 @@ def _power(a, b):
     0.5), numpy's power otherwise, whose refusal of integers to negative integer powers is a
     DTypeError, as when the graph is built."""
     if type(a) in (int, bool) and type(b) in (int, bool):
-        return a ** b
+        return a**b
     try:
         return np.power(a, b)
     except ValueError:
@@ -156,8 +192,15 @@ def _power(a, b):
         raise
 
 
-power = elementwise("power", _power, "{0} ** {1}", (_power_d_base, _power_d_exponent),
-                    infix="**", sympy=operator.pow, domain=(POSITIVE, REAL))
+power = elementwise(
+    "power",
+    _power,
+    "{0} ** {1}",
+    (_power_d_base, _power_d_exponent),
+    infix="**",
+    sympy=operator.pow,
+    domain=(POSITIVE, REAL),
+)
 
 
 def _power_node_type(inputs, attrs):
@@ -182,64 +225,119 @@ def _power_node_type(inputs, attrs):
 
 
 power.node_type = _power_node_type
-negative = elementwise("negative", np.negative, "-{0}", lambda y, x: -1, infix="-",
-                       sympy=operator.neg)
+negative = elementwise(
+    "negative", np.negative, "-{0}", lambda y, x: -1, infix="-", sympy=operator.neg
+)
 
 # Exponentials and logarithms.
 exp = elementwise("exp", np.exp, "np.exp({0})", lambda y, x: y, sympy=sp.exp)
-log = elementwise("log", np.log, "np.log({0})", lambda y, x: 1 / x, sympy=sp.log,
-                  domain=POSITIVE)
-log1p = elementwise("log1p", np.log1p, "np.log1p({0})", lambda y, x: 1 / (1 + x),
-                    sympy=lambda x: sp.log(1 + x), domain=POSITIVE)
-expm1 = elementwise("expm1", np.expm1, "np.expm1({0})", lambda y, x: y + 1,
-                    sympy=lambda x: sp.exp(x) - 1)
-sqrt = elementwise("sqrt", np.sqrt, "np.sqrt({0})", lambda y, x: 0.5 / y, sympy=sp.sqrt,
-                   domain=POSITIVE)
-square = elementwise("square", np.square, "np.square({0})", lambda y, x: 2 * x,
-                     sympy=lambda x: x ** 2)
+log = elementwise("log", np.log, "np.log({0})", lambda y, x: 1 / x, sympy=sp.log, domain=POSITIVE)
+log1p = elementwise(
+    "log1p",
+    np.log1p,
+    "np.log1p({0})",
+    lambda y, x: 1 / (1 + x),
+    sympy=lambda x: sp.log(1 + x),
+    domain=POSITIVE,
+)
+expm1 = elementwise(
+    "expm1", np.expm1, "np.expm1({0})", lambda y, x: y + 1, sympy=lambda x: sp.exp(x) - 1
+)
+sqrt = elementwise(
+    "sqrt", np.sqrt, "np.sqrt({0})", lambda y, x: 0.5 / y, sympy=sp.sqrt, domain=POSITIVE
+)
+square = elementwise(
+    "square", np.square, "np.square({0})", lambda y, x: 2 * x, sympy=lambda x: x**2
+)
 
 # Trigonometric and hyperbolic.
 sin = elementwise("sin", np.sin, "np.sin({0})", lambda y, x: cos(x), sympy=sp.sin)
 cos = elementwise("cos", np.cos, "np.cos({0})", lambda y, x: negative(sin(x)), sympy=sp.cos)
-tan = elementwise("tan", np.tan, "np.tan({0})", lambda y, x: 1 + y * y, sympy=sp.tan,
-                  domain=UNIT)
-arcsin = elementwise("arcsin", np.arcsin, "np.arcsin({0})",
-                     lambda y, x: 1 / sqrt(1 - x * x), sympy=sp.asin, domain=UNIT)
-arccos = elementwise("arccos", np.arccos, "np.arccos({0})",
-                     lambda y, x: -1 / sqrt(1 - x * x), sympy=sp.acos, domain=UNIT)
-arctan = elementwise("arctan", np.arctan, "np.arctan({0})", lambda y, x: 1 / (1 + x * x),
-                     sympy=sp.atan)
+tan = elementwise("tan", np.tan, "np.tan({0})", lambda y, x: 1 + y * y, sympy=sp.tan, domain=UNIT)
+arcsin = elementwise(
+    "arcsin",
+    np.arcsin,
+    "np.arcsin({0})",
+    lambda y, x: 1 / sqrt(1 - x * x),
+    sympy=sp.asin,
+    domain=UNIT,
+)
+arccos = elementwise(
+    "arccos",
+    np.arccos,
+    "np.arccos({0})",
+    lambda y, x: -1 / sqrt(1 - x * x),
+    sympy=sp.acos,
+    domain=UNIT,
+)
+arctan = elementwise(
+    "arctan", np.arctan, "np.arctan({0})", lambda y, x: 1 / (1 + x * x), sympy=sp.atan
+)
 sinh = elementwise("sinh", np.sinh, "np.sinh({0})", lambda y, x: cosh(x), sympy=sp.sinh)
 cosh = elementwise("cosh", np.cosh, "np.cosh({0})", lambda y, x: sinh(x), sympy=sp.cosh)
 tanh = elementwise("tanh", np.tanh, "np.tanh({0})", lambda y, x: 1 - y * y, sympy=sp.tanh)
 
 # Neural-network nonlinearities. relu'(0) = 0; abs'(0) = sign(0) = 0.
-sigmoid = elementwise("sigmoid", _sigmoid, "np.exp(-np.logaddexp(0.0, -{0}))",
-                      lambda y, x: y * (1 - y), sympy=_sp_sigmoid)
+sigmoid = elementwise(
+    "sigmoid",
+    _sigmoid,
+    "np.exp(-np.logaddexp(0.0, -{0}))",
+    lambda y, x: y * (1 - y),
+    sympy=_sp_sigmoid,
+)
 relu = elementwise("relu", _relu, "np.maximum({0}, 0)", lambda y, x: x > 0, sympy=_sp_relu)
-softplus = elementwise("softplus", _softplus, "np.logaddexp(0.0, {0})",
-                       lambda y, x: sigmoid(x), sympy=_sp_softplus)
-abs = elementwise("abs", np.abs, "np.abs({0})", lambda y, x: sign(x), sympy=sp.Abs,
-                  domain=NONZERO)
+softplus = elementwise(
+    "softplus", _softplus, "np.logaddexp(0.0, {0})", lambda y, x: sigmoid(x), sympy=_sp_softplus
+)
+abs = elementwise("abs", np.abs, "np.abs({0})", lambda y, x: sign(x), sympy=sp.Abs, domain=NONZERO)
 sign = elementwise("sign", np.sign, "np.sign({0})", (None,), sympy=sp.sign, domain=NONZERO)
 
 # Selection.
 _max_vjp, _max_jvp = _extremum_rules(lambda a, b: greater(a, b))
 _min_vjp, _min_jvp = _extremum_rules(lambda a, b: less(a, b))
-maximum = elementwise("maximum", np.maximum, "np.maximum({0}, {1})", (None, None),
-                      sympy=sp.Max, vjp=_max_vjp, jvp=_max_jvp, nin=2)
-minimum = elementwise("minimum", np.minimum, "np.minimum({0}, {1})", (None, None),
-                      sympy=sp.Min, vjp=_min_vjp, jvp=_min_jvp, nin=2)
-where = elementwise("where", np.where, "np.where({0}, {1}, {2})", (None, None, None),
-                    vjp=_where_vjp, jvp=_where_jvp, nin=3)
+maximum = elementwise(
+    "maximum",
+    np.maximum,
+    "np.maximum({0}, {1})",
+    (None, None),
+    sympy=sp.Max,
+    vjp=_max_vjp,
+    jvp=_max_jvp,
+    nin=2,
+)
+minimum = elementwise(
+    "minimum",
+    np.minimum,
+    "np.minimum({0}, {1})",
+    (None, None),
+    sympy=sp.Min,
+    vjp=_min_vjp,
+    jvp=_min_jvp,
+    nin=2,
+)
+where = elementwise(
+    "where",
+    np.where,
+    "np.where({0}, {1}, {2})",
+    (None, None, None),
+    vjp=_where_vjp,
+    jvp=_where_jvp,
+    nin=3,
+)
 # clip is minimum(maximum(x, lo), hi), as in numpy: hi wins where lo > hi. The gradient
 # passes to exactly one input: x where lo <= x <= hi (bounds included, as in PyTorch's clamp),
 # lo where x < lo <= hi, hi where maximum(x, lo) > hi (above hi, or lo > hi).
-clip = elementwise("clip", np.clip, "np.clip({0}, {1}, {2})",
-                   (lambda y, x, lo, hi: (x >= lo) * (x <= hi),
-                    lambda y, x, lo, hi: (x < lo) * (lo <= hi),
-                    lambda y, x, lo, hi: maximum(x, lo) > hi), nin=3)
-
+clip = elementwise(
+    "clip",
+    np.clip,
+    "np.clip({0}, {1}, {2})",
+    (
+        lambda y, x, lo, hi: (x >= lo) * (x <= hi),
+        lambda y, x, lo, hi: (x < lo) * (lo <= hi),
+        lambda y, x, lo, hi: maximum(x, lo) > hi,
+    ),
+    nin=3,
+)
 
 
 def _clip_prepare(x, a_min=None, a_max=None):

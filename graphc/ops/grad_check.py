@@ -46,8 +46,7 @@ class CheckedGrad(OpDef):
 
     def prepare(self, g, wrt, *output):
         if len(output) > 1:
-            raise TypeError(f"checked_grad() takes 2 or 3 array arguments, got "
-                            f"{2 + len(output)}")
+            raise TypeError(f"checked_grad() takes 2 or 3 array arguments, got {2 + len(output)}")
         return (g, wrt) + output, {}
 
     def node_type(self, inputs, attrs):
@@ -56,8 +55,9 @@ class CheckedGrad(OpDef):
         _, wrt, *output = inputs
         if output:
             runtime._check_grad_output(output[0].shape, GradError, _origin_text(output[0]))
-        runtime._check_grad_input(wrt.dtype, DTypeError, _describe(wrt),
-                                  wrt.name if wrt.op == "var" else "x")
+        runtime._check_grad_input(
+            wrt.dtype, DTypeError, _describe(wrt), wrt.name if wrt.op == "var" else "x"
+        )
         return wrt.shape, wrt.dtype
 
     def impl(self, g, wrt, *output):
@@ -76,8 +76,7 @@ class CheckedGrad(OpDef):
 
     def resolve(self, g, wrt, *output):
         """`g` once the checks are decided (they ran when this node was built)."""
-        if not known(wrt.shape) or wrt.dtype is None or not all(known(o.shape)
-                                                               for o in output):
+        if not known(wrt.shape) or wrt.dtype is None or not all(known(o.shape) for o in output):
             return None
         from ..dispatch import const, is_weak
         from . import astype, broadcast_to

@@ -15,8 +15,9 @@ from .base import OpDef, broadcast_shapes, fmt_shape, register, result_dtype
 
 def _check_inner(a, b, ka, kb, op):
     if ka is not None and kb is not None and ka != kb:
-        raise ShapeError(f"{op}: shapes {fmt_shape(a)} and {fmt_shape(b)} are not aligned "
-                         f"({ka} != {kb})")
+        raise ShapeError(
+            f"{op}: shapes {fmt_shape(a)} and {fmt_shape(b)} are not aligned ({ka} != {kb})"
+        )
 
 
 def _swap(x, ndim):
@@ -158,15 +159,19 @@ class Outer(OpDef):
         if _rank(a) == 1 and _rank(b) == 1:
             return matmul(g, b), matmul(a, g)
         # np.outer flattens its operands, so the rule does too: then it needs no ranks.
-        return (reshape_like(matmul(g, reshape(b, (-1,))), a),
-                reshape_like(matmul(reshape(a, (-1,)), g), b))
+        return (
+            reshape_like(matmul(g, reshape(b, (-1,))), a),
+            reshape_like(matmul(reshape(a, (-1,)), g), b),
+        )
 
     def jvp(self, ts, y, a, b):
         return _bilinear_jvp(outer, ts, a, b)
 
 
-_HIGHER_ORDER = ("{}: higher-order derivatives need the ranks of both operands; declare the "
-                 "vars' shapes (dims may be None)")
+_HIGHER_ORDER = (
+    "{}: higher-order derivatives need the ranks of both operands; declare the "
+    "vars' shapes (dims may be None)"
+)
 
 
 class ProductVJP(OpDef):
@@ -200,7 +205,6 @@ class ProductVJP(OpDef):
 
     def jvp(self, ts, y, *xs, side, kind):
         raise GradError(_HIGHER_ORDER.format(kind))
-
 
     def resolve(self, g, a, b, *, side, kind):
         if _rank(a) is None or _rank(b) is None:

@@ -130,10 +130,12 @@ class CrossEntropy(OpDef):
     def shape(self, logits, labels):
         if logits is not None and labels is not None:
             if len(logits) != len(labels) + 1 or any(
-                    a is not None and b is not None and a != b
-                    for a, b in zip(logits[:-1], labels)):
-                raise ShapeError(f"cross_entropy: logits {logits} need labels of shape "
-                                 f"{logits[:-1]}, got {labels}")
+                a is not None and b is not None and a != b for a, b in zip(logits[:-1], labels)
+            ):
+                raise ShapeError(
+                    f"cross_entropy: logits {logits} need labels of shape "
+                    f"{logits[:-1]}, got {labels}"
+                )
         return ()
 
     def dtype(self, logits, labels):

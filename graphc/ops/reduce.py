@@ -28,8 +28,7 @@ class Reduction(OpDef):
         keepdims = attrs.get("keepdims", False)
         if not isinstance(keepdims, (bool, np.bool_)):
             raise ArgumentError(f"{self.name}: keepdims must be a bool, got {keepdims!r}")
-        return {"axis": check_axis_attr(attrs.get("axis"), self.name),
-                "keepdims": bool(keepdims)}
+        return {"axis": check_axis_attr(attrs.get("axis"), self.name), "keepdims": bool(keepdims)}
 
     def shape(self, s, *, axis, keepdims):
         if axis is None and not keepdims:
@@ -95,8 +94,14 @@ class Sum(Reduction):
 
     def resolve(self, x, *, axis, keepdims):
         # sum(a * b) and sum(a**2) over vectors are dot products: one BLAS call, no temporary.
-        if axis not in (None, 0, -1, (0,), (-1,)) or keepdims or x.shape is None \
-                or len(x.shape) != 1 or x.dtype is None or x.dtype.kind != "f":
+        if (
+            axis not in (None, 0, -1, (0,), (-1,))
+            or keepdims
+            or x.shape is None
+            or len(x.shape) != 1
+            or x.dtype is None
+            or x.dtype.kind != "f"
+        ):
             return None
         if x.op == "square":
             a = b = x.inputs[0]
@@ -137,9 +142,11 @@ class Extremum(Reduction):
         if s is not None:
             axes = normalize_axis(axis, len(s), self.name)
             if any(s[a] == 0 for a in (range(len(s)) if axes is None else axes)):
-                raise ShapeError(f"{self.name}: the reduced axes of shape {fmt_shape(s)} are "
-                                 f"empty, and an empty {self.name} has no value (numpy "
-                                 "refuses it too)")
+                raise ShapeError(
+                    f"{self.name}: the reduced axes of shape {fmt_shape(s)} are "
+                    f"empty, and an empty {self.name} has no value (numpy "
+                    "refuses it too)"
+                )
         return out
 
     def _weights(self, y, x, axis, keepdims):
@@ -147,8 +154,9 @@ class Extremum(Reduction):
         return hit / sum(hit, axis, True)
 
     def vjp(self, g, y, x, *, axis, keepdims):
-        return (broadcast_like(_expand(g, axis, keepdims), x) * self._weights(y, x, axis,
-                                                                              keepdims),)
+        return (
+            broadcast_like(_expand(g, axis, keepdims), x) * self._weights(y, x, axis, keepdims),
+        )
 
     def jvp(self, ts, y, x, *, axis, keepdims):
         return sum(ts[0] * self._weights(y, x, axis, keepdims), axis, keepdims)
@@ -234,9 +242,15 @@ def _pair_products(t, x, axis):
     none_or_at_zero = (p / safe) * (s - t_safe)
     one_elsewhere = p * t_zero / safe
     two_at_zero = p * (t_zero - t)
-    return where(equal(count_zeros, 0), none_or_at_zero,
-                 where(equal(count_zeros, 1), where(zero, none_or_at_zero, one_elsewhere),
-                       where(equal(count_zeros, 2), where(zero, two_at_zero, 0), 0)))
+    return where(
+        equal(count_zeros, 0),
+        none_or_at_zero,
+        where(
+            equal(count_zeros, 1),
+            where(zero, none_or_at_zero, one_elsewhere),
+            where(equal(count_zeros, 2), where(zero, two_at_zero, 0), 0),
+        ),
+    )
 
 
 class LogSumExp(Reduction):

@@ -47,8 +47,10 @@ class Concatenate(_Join):
     def shape(self, *shapes, axis):
         ranks = {len(s) for s in shapes if s is not None}
         if 0 in ranks or len(ranks) > 1:  # known even while another rank is not
-            raise ShapeError(f"concatenate: shapes {', '.join(map(fmt_shape, shapes))} "
-                             "need the same non-zero rank")
+            raise ShapeError(
+                f"concatenate: shapes {', '.join(map(fmt_shape, shapes))} "
+                "need the same non-zero rank"
+            )
         if any(s is None for s in shapes):
             return None
         ndim = len(shapes[0])
@@ -61,8 +63,10 @@ class Concatenate(_Join):
             else:
                 known = {d for d in dims if d is not None}
                 if len(known) > 1:
-                    raise ShapeError(f"concatenate: shapes {', '.join(map(fmt_shape, shapes))}"
-                                     f" differ outside axis {axis}")
+                    raise ShapeError(
+                        f"concatenate: shapes {', '.join(map(fmt_shape, shapes))}"
+                        f" differ outside axis {axis}"
+                    )
                 out.append(known.pop() if known else None)
         return tuple(out)
 
@@ -90,8 +94,11 @@ def _pieces(g, xs, axis):
     cts, start = [], 0
     for shape in shapes:
         cut = slice(start, start + shape[axis])
-        index = (slice(None),) * axis + (cut,) if axis >= 0 else \
-            (Ellipsis, cut) + (slice(None),) * (-axis - 1)
+        index = (
+            (slice(None),) * axis + (cut,)
+            if axis >= 0
+            else (Ellipsis, cut) + (slice(None),) * (-axis - 1)
+        )
         cts.append(getitem(g, index))
         start += shape[axis]
     return tuple(cts)
@@ -109,16 +116,19 @@ class SplitLike(OpDef):
 
     def check_attrs(self, attrs):
         axis, index = attrs.get("axis"), attrs.get("index")
-        if not all(isinstance(v, int) and not isinstance(v, bool) for v in (axis, index)) \
-                or index < 0:
-            raise ArgumentError(f"split_like: axis and index must be ints (index >= 0), got "
-                             f"axis={axis!r}, index={index!r}")
+        if (
+            not all(isinstance(v, int) and not isinstance(v, bool) for v in (axis, index))
+            or index < 0
+        ):
+            raise ArgumentError(
+                f"split_like: axis and index must be ints (index >= 0), got "
+                f"axis={axis!r}, index={index!r}"
+            )
         return {"axis": int(axis), "index": int(index)}  # exact ints: they are emitted
 
     def shape(self, g, *shapes, axis, index):
         if index >= len(shapes):
-            raise ShapeError(f"split_like: index {index} out of range for {len(shapes)} "
-                             "arrays")
+            raise ShapeError(f"split_like: index {index} out of range for {len(shapes)} arrays")
         return shapes[index]
 
     def dtype(self, g, *dtypes, axis, index):
@@ -151,9 +161,15 @@ class Stack(_Join):
         if any(s is None for s in shapes):
             return None
         base = broadcast_shapes(*shapes, op="stack")
-        if any(len(s) != len(base) for s in shapes) or base != shapes[0] and any(
+        if (
+            any(len(s) != len(base) for s in shapes)
+            or base != shapes[0]
+            and any(
                 d1 is not None and d2 is not None and d1 != d2
-                for s in shapes for d1, d2 in zip(s, base)):
+                for s in shapes
+                for d1, d2 in zip(s, base)
+            )
+        ):
             raise ShapeError(f"stack: shapes {', '.join(map(fmt_shape, shapes))} differ")
         a = normalize_axis(axis, len(base) + 1, "stack")[0]
         return base[:a] + (len(shapes),) + base[a:]
@@ -191,11 +207,14 @@ class GetItem(OpDef):
 
     def prepare(self, x, index):
         items = index if isinstance(index, tuple) else (index,)
-        if any(isinstance(i, (list, np.ndarray)) or getattr(i, "_graphc_kind", None)
-               for i in items):
-            raise ShapeError("getitem: integer-array and boolean-mask indexing (x[[2, 0]], "
-                             "x[idx], x[mask]) are not supported; only basic indexing "
-                             "(ints, slices, None, ...) is")
+        if any(
+            isinstance(i, (list, np.ndarray)) or getattr(i, "_graphc_kind", None) for i in items
+        ):
+            raise ShapeError(
+                "getitem: integer-array and boolean-mask indexing (x[[2, 0]], "
+                "x[idx], x[mask]) are not supported; only basic indexing "
+                "(ints, slices, None, ...) is"
+            )
         return (x,), self.check_attrs({"index": index})
 
     def check_attrs(self, attrs):

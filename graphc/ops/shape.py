@@ -12,8 +12,15 @@ import numpy as np
 
 from .. import runtime
 from ..errors import ArgumentError, DTypeError, ShapeError
-from .base import (OpDef, broadcast_shapes, check_axis_attr, fmt_shape, known, normalize_axis,
-                   register)
+from .base import (
+    OpDef,
+    broadcast_shapes,
+    check_axis_attr,
+    fmt_shape,
+    known,
+    normalize_axis,
+    register,
+)
 
 
 class Var(OpDef):
@@ -117,7 +124,8 @@ def _check_shape_attr(shape, op):
     if isinstance(shape, (int, np.integer)) and not isinstance(shape, bool):
         shape = (shape,)
     if not isinstance(shape, (tuple, list)) or not all(
-            isinstance(d, (int, np.integer)) and not isinstance(d, bool) for d in shape):
+        isinstance(d, (int, np.integer)) and not isinstance(d, bool) for d in shape
+    ):
         raise ArgumentError(f"{op}: shape must be a tuple of ints, got {shape!r}")
     return tuple(int(d) for d in shape)
 
@@ -189,8 +197,9 @@ class Transpose(OpDef):
         if axes is None:
             return tuple(reversed(s))
         if len(axes) != len(s):
-            raise ShapeError(f"transpose: axes {axes} do not match an array of shape "
-                             f"{fmt_shape(s)}")
+            raise ShapeError(
+                f"transpose: axes {axes} do not match an array of shape {fmt_shape(s)}"
+            )
         return tuple(s[a] for a in axes)
 
     def dtype(self, d, *, axes):
@@ -369,8 +378,9 @@ class ExpandDims(OpDef):
     def shape(self, s, *, axis):
         if s is None:
             return None
-        axes = normalize_axis(axis, len(s) + (1 if isinstance(axis, int) else len(axis)),
-                              "expand_dims")
+        axes = normalize_axis(
+            axis, len(s) + (1 if isinstance(axis, int) else len(axis)), "expand_dims"
+        )
         out, it = [], iter(s)
         for i in range(len(s) + len(axes)):
             out.append(1 if i in axes else next(it))
@@ -466,8 +476,9 @@ class Get(OpDef):
         types = types(x)
         index = attrs["index"]
         if index >= len(types):
-            raise ShapeError(f"get: index {index} out of range for the {len(types)} results "
-                             f"of {x.op}")
+            raise ShapeError(
+                f"get: index {index} out of range for the {len(types)} results of {x.op}"
+            )
         return types[index]
 
     def impl(self, x, *, index):

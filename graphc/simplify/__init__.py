@@ -31,8 +31,20 @@ from .sympy_bridge import from_sympy, to_sympy
 PIPELINE = [rewrite, cse, simplify_elementwise, rewrite, cse]
 SPECIALIZE = [specialize]
 
-__all__ = ["PIPELINE", "SPECIALIZE", "count_ops", "cse", "fold_constants", "from_sympy",
-           "rewrite", "run", "simplify", "simplify_elementwise", "specialize", "to_sympy"]
+__all__ = [
+    "PIPELINE",
+    "SPECIALIZE",
+    "count_ops",
+    "cse",
+    "fold_constants",
+    "from_sympy",
+    "rewrite",
+    "run",
+    "simplify",
+    "simplify_elementwise",
+    "specialize",
+    "to_sympy",
+]
 
 _NOT_OPS = ("var", "const", "group")
 
@@ -149,8 +161,9 @@ def simplify(sym):
     items = as_list(sym, "simplify: sym")
     for item in items:
         if not isinstance(item, Symbol):
-            raise ArgumentError(f"simplify: sym must be a symbol or a list of symbols, got "
-                                f"{type(sym).__name__}")
+            raise ArgumentError(
+                f"simplify: sym must be a symbol or a list of symbols, got {type(sym).__name__}"
+            )
     return run(items)
 
 

@@ -56,8 +56,11 @@ def hard_deadline(seconds: float, can_stop=None):
     45
     """
     state: list = []
-    if _AVAILABLE and threading.current_thread() is threading.main_thread() \
-            and signal.getitimer(signal.ITIMER_REAL)[0] == 0:
+    if (
+        _AVAILABLE
+        and threading.current_thread() is threading.main_thread()
+        and signal.getitimer(signal.ITIMER_REAL)[0] == 0
+    ):
         previous = signal.getsignal(signal.SIGALRM)
         if previous is not None:  # None: a handler not installed from Python, keep it
 

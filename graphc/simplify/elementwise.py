@@ -94,8 +94,11 @@ def partition(nodes: list[Symbol], outputs) -> list[list[Symbol]]:
         us = users.get(id(n))
         if us and id(n) not in outs:
             first = cluster_of.get(us[0])
-            if first is not None and all(cluster_of.get(u) == first for u in us) \
-                    and len(members[first]) < MAX_CLUSTER:
+            if (
+                first is not None
+                and all(cluster_of.get(u) == first for u in us)
+                and len(members[first]) < MAX_CLUSTER
+            ):
                 home = first
         if home is None:
             home = id(n)
@@ -137,8 +140,9 @@ def _tree_size(members: list[Symbol], limit: int) -> int:
     index = {id(m) for m in members}
     size: dict[int, int] = {}
     for m in members:
-        size[id(m)] = min(limit + 1, 1 + sum(size[id(x)] if id(x) in index else 1
-                                             for x in m.inputs))
+        size[id(m)] = min(
+            limit + 1, 1 + sum(size[id(x)] if id(x) in index else 1 for x in m.inputs)
+        )
     return size[id(members[-1])]
 
 
@@ -281,7 +285,9 @@ def plan_cluster(members: list[Symbol], leaves: list[Symbol], deadline: float):
     e0, symbols = _build(members, leaves)
     float_numbers = any(
         (x.op == "const" and isinstance(x.attrs["value"], float))
-        or (x.dtype is not None and x.dtype.kind == "f") for x in leaves + members)
+        or (x.dtype is not None and x.dtype.kind == "f")
+        for x in leaves + members
+    )
     best = None
     forms = []
     for expr, reps in _candidates(e0, len(members), deadline):
@@ -392,8 +398,7 @@ def shared_budget():
     ...     print(simplify_elementwise([x * 3 - x])[0])
     2*x
     """
-    token = _deadline.set(time.perf_counter() + TIME_BUDGET) if _deadline.get() is None \
-        else None
+    token = _deadline.set(time.perf_counter() + TIME_BUDGET) if _deadline.get() is None else None
     try:
         yield
     finally:

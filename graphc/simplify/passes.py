@@ -91,10 +91,12 @@ def _drop_implicit_broadcasts(node: Symbol, inputs: tuple):
     broadcast the (smaller) result only if the shape still needs it, so `broadcast_to(1, s)
     / 12 * x` becomes `0.0833 * x`."""
     if not known(node.shape) or not any(
-            x.op in ("broadcast_to", "broadcast_like") for x in inputs):
+        x.op in ("broadcast_to", "broadcast_like") for x in inputs
+    ):
         return None
-    sources = tuple(x.inputs[0] if x.op in ("broadcast_to", "broadcast_like") else x
-                    for x in inputs)
+    sources = tuple(
+        x.inputs[0] if x.op in ("broadcast_to", "broadcast_like") else x for x in inputs
+    )
     inner = make_node(node.opdef, sources, node.attrs)
     if _all_const(sources):
         folded = _fold_rule(inner, sources)

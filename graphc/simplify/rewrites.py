@@ -121,10 +121,21 @@ def _same_type(a: Symbol, b: Symbol) -> bool:
 def remake(node: Symbol, inputs: tuple) -> Symbol:
     """`node`'s op on new inputs. When they have the old inputs' shapes and dtypes (as seen
     by promotion), the shape and dtype rules would give the same answers: skip them."""
-    if getattr(node.opdef, "node_type", None) is None and len(inputs) == len(node.inputs) \
-            and all(_same_type(a, b) for a, b in zip(inputs, node.inputs)):
-        return Symbol(node.opdef, inputs, node.attrs, node.shape, node.dtype, name=node.name,
-                      origin=node.origin, weak=node.weak)
+    if (
+        getattr(node.opdef, "node_type", None) is None
+        and len(inputs) == len(node.inputs)
+        and all(_same_type(a, b) for a, b in zip(inputs, node.inputs))
+    ):
+        return Symbol(
+            node.opdef,
+            inputs,
+            node.attrs,
+            node.shape,
+            node.dtype,
+            name=node.name,
+            origin=node.origin,
+            weak=node.weak,
+        )
     return make_node(node.opdef, inputs, node.attrs, name=node.name)
 
 
@@ -168,8 +179,12 @@ def sum_to_scalar(ctx, node, inputs):
 def total_of_sum_to(ctx, node, inputs):
     """`sum(sum_to(x, a))` -> `sum(x)`: a total does not depend on partial sums first."""
     inner = inputs[0]
-    if inner.op != "sum_to" or node.attrs["axis"] is not None or node.attrs["keepdims"] \
-            or ctx.shared(inner):
+    if (
+        inner.op != "sum_to"
+        or node.attrs["axis"] is not None
+        or node.attrs["keepdims"]
+        or ctx.shared(inner)
+    ):
         return None
     out = ops.sum(inner.inputs[0])
     return out if out.dtype == node.dtype else None
@@ -221,16 +236,18 @@ def drop_broadcast_operand(ctx, node, inputs):
             others = [x for j, x in enumerate(inputs) if j != i]
             new = list(inputs)
             new[i] = a
-            if frozenset().union(ctx.classes.of(a), *(ctx.classes.of(x) for x in others)) \
-                    == cls:
+            if frozenset().union(ctx.classes.of(a), *(ctx.classes.of(x) for x in others)) == cls:
                 return ctx.remake(node, new)
             if all(ctx.classes.within(x, like) for x in others) and not ctx.shared(b):
                 return ops.broadcast_like(ctx.remake(node, new), like)
     if node.op == "multiply":
         for i in (0, 1):
             ones, other = inputs[i], inputs[1 - i]
-            if ones.op == "ones_like" and ctx.classes.of(other) == cls and (
-                    node.dtype == other.dtype):
+            if (
+                ones.op == "ones_like"
+                and ctx.classes.of(other) == cls
+                and (node.dtype == other.dtype)
+            ):
                 return other
     return None
 
@@ -270,8 +287,7 @@ def whole_axis(ctx, node, inputs):
     if axis is None or x.shape is None or node.attrs.get("keepdims"):
         return None
     axes = (axis,) if isinstance(axis, int) else axis
-    if sorted(a % len(x.shape) if len(x.shape) else a for a in axes) != list(
-            range(len(x.shape))):
+    if sorted(a % len(x.shape) if len(x.shape) else a for a in axes) != list(range(len(x.shape))):
         return None
     from ..dispatch import make_node
 
@@ -332,8 +348,7 @@ def use_logsumexp(ctx, node, inputs):
     s = inputs[0]
     if s.op != "sum" or s.inputs[0].op != "exp":
         return None
-    out = ops.logsumexp(s.inputs[0].inputs[0], axis=s.attrs["axis"],
-                        keepdims=s.attrs["keepdims"])
+    out = ops.logsumexp(s.inputs[0].inputs[0], axis=s.attrs["axis"], keepdims=s.attrs["keepdims"])
     return out if out.dtype == node.dtype else None
 
 
@@ -353,12 +368,18 @@ def stabilize(outputs, keep=()) -> list:
 
     def rule(node, inputs):
         s = inputs[0] if node.op == "log" else None
-        if s is None or s.op != "sum" or s.inputs[0].op != "exp" or id(s) in kept \
-                or id(s.inputs[0]) in kept:
+        if (
+            s is None
+            or s.op != "sum"
+            or s.inputs[0].op != "exp"
+            or id(s) in kept
+            or id(s.inputs[0]) in kept
+        ):
             return None
         with origin_scope(node.origin):
-            out = ops.logsumexp(s.inputs[0].inputs[0], axis=s.attrs["axis"],
-                                keepdims=s.attrs["keepdims"])
+            out = ops.logsumexp(
+                s.inputs[0].inputs[0], axis=s.attrs["axis"], keepdims=s.attrs["keepdims"]
+            )
         return out if out.dtype == node.dtype and out.shape == node.shape else None
 
     outputs = list(outputs)
@@ -383,8 +404,13 @@ def fold(ctx, node, inputs):
 
 
 RULES: dict[str, tuple[Callable, ...]] = {
-    "sum_to": (remove_noop_like, sum_to_scalar, merge_sum_to, canonical_like,
-               hoist_scalar_from_sum),
+    "sum_to": (
+        remove_noop_like,
+        sum_to_scalar,
+        merge_sum_to,
+        canonical_like,
+        hoist_scalar_from_sum,
+    ),
     "broadcast_like": (remove_noop_like, canonical_like),
     "reshape_like": (remove_noop_like, canonical_like),
     "index_grad": (canonical_like,),
@@ -520,8 +546,10 @@ def rewrite(outputs, rules=None, elementwise_rules=None, known=None):
     """
     outputs = list(outputs)
     for _ in range(MAX_WALKS):
-        engine = _Rewriter(RULES if rules is None else rules,
-                           ELEMENTWISE_RULES if elementwise_rules is None else elementwise_rules)
+        engine = _Rewriter(
+            RULES if rules is None else rules,
+            ELEMENTWISE_RULES if elementwise_rules is None else elementwise_rules,
+        )
         result = engine.run(outputs, known)
         if result is outputs or not engine.declined:
             return result

@@ -44,13 +44,13 @@ def float_to_sympy(value: float) -> sp.Expr:
         return sp.nan
     if math.isinf(value):
         return sp.oo if value > 0 else -sp.oo
-    if value.is_integer() and abs(value) < 2.0 ** 63:
+    if value.is_integer() and abs(value) < 2.0**63:
         return sp.Integer(int(value))
     text = repr(value)
     mantissa = text.lstrip("-").split("e")[0].replace(".", "").lstrip("0")
     if len(mantissa) <= 8:
         return sp.Rational(text)
-    frac = Fraction(value).limit_denominator(10 ** 6)
+    frac = Fraction(value).limit_denominator(10**6)
     if float(frac) == value:  # 1/6 computed in floats is still 1/6
         return sp.Rational(frac.numerator, frac.denominator)
     return sp.Float(value)
@@ -103,14 +103,20 @@ def _latex_text(text: str) -> str:
     return r"\mathrm{" + text.replace("_", r"\_") + "}"
 
 
-_COMPARISONS = {"less": "<", "less_equal": "<=", "greater": ">", "greater_equal": ">=",
-                "equal": "==", "not_equal": "!="}
-_LATEX_COMPARISONS = {"<": "<", "<=": r"\leq", ">": ">", ">=": r"\geq", "==": "=",
-                      "!=": r"\neq"}
+_COMPARISONS = {
+    "less": "<",
+    "less_equal": "<=",
+    "greater": ">",
+    "greater_equal": ">=",
+    "equal": "==",
+    "not_equal": "!=",
+}
+_LATEX_COMPARISONS = {"<": "<", "<=": r"\leq", ">": ">", ">=": r"\geq", "==": "=", "!=": r"\neq"}
 
 
-def _format_call(fn: GraphFunction, show: Callable, name_text: Callable,
-                 latex: bool = False) -> str:
+def _format_call(
+    fn: GraphFunction, show: Callable, name_text: Callable, latex: bool = False
+) -> str:
     from ..runtime import format_index
 
     op = fn.opdef.name
@@ -198,7 +204,7 @@ def _int_exponent(node: Symbol) -> int | None:
         v = v.item()
     if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
         return None
-    return int(v) if float(v).is_integer() and abs(v) < 2 ** 31 else None
+    return int(v) if float(v).is_integer() and abs(v) < 2**31 else None
 
 
 def node_to_sympy(node: Symbol, args: list, safe: bool = False) -> sp.Expr:
@@ -225,11 +231,13 @@ def node_to_sympy(node: Symbol, args: list, safe: bool = False) -> sp.Expr:
             func = _get_table().funcs.get(name)
             if func is not None:
                 return func(*args, evaluate=False)
-            if name in ("power", "square", "sqrt") and args[0].is_Pow \
-                    and not args[0].exp.is_Integer:
+            if (
+                name in ("power", "square", "sqrt")
+                and args[0].is_Pow
+                and not args[0].exp.is_Integer
+            ):
                 exponent = {"square": 2, "sqrt": sp.Rational(1, 2)}.get(name)
-                return sp.Pow(args[0], args[1] if exponent is None else exponent,
-                              evaluate=False)
+                return sp.Pow(args[0], args[1] if exponent is None else exponent, evaluate=False)
         return op.sympy(*args)
     return graph_function(op, node.attrs)(*args)
 
@@ -284,13 +292,20 @@ class _Table:
         self.funcs: dict = {}  # op name -> its sympy function, for direct mappings
         self.composites: dict = {}
         for op in OPS.values():
-            if not op.elementwise or op.sympy is None or op.name in _ARITH \
-                    or op.name in _COMPARISONS:
+            if (
+                not op.elementwise
+                or op.sympy is None
+                or op.name in _ARITH
+                or op.name in _COMPARISONS
+            ):
                 continue
             dummies = [sp.Dummy(f"a{i}") for i in range(op.nin or 1)]
             template = op.sympy(*dummies)
-            if set(template.args) == set(dummies) and len(template.args) == len(dummies) \
-                    and template.func not in (sp.Add, sp.Mul, sp.Pow):
+            if (
+                set(template.args) == set(dummies)
+                and len(template.args) == len(dummies)
+                and template.func not in (sp.Add, sp.Mul, sp.Pow)
+            ):
                 self.heads.setdefault(template.func, op)
                 self.funcs[op.name] = template.func
                 continue
@@ -317,8 +332,9 @@ class Converter:
     inputs that used float constants keeps promoting to float.
     """
 
-    def __init__(self, leaf: Callable, make: Callable, const: Callable,
-                 float_numbers: bool = False):
+    def __init__(
+        self, leaf: Callable, make: Callable, const: Callable, float_numbers: bool = False
+    ):
         self.leaf = leaf
         self.make = make
         self.const = const
@@ -353,7 +369,7 @@ class Converter:
     def number(self, value):
         if isinstance(value, (int, float, complex)):
             value = sp.sympify(value)
-        if value.is_Integer and not self.float_numbers and abs(value) < 2 ** 62:
+        if value.is_Integer and not self.float_numbers and abs(value) < 2**62:
             return self.const(int(value))
         if value.is_extended_real:
             return self.const(float(value))
@@ -374,8 +390,8 @@ class Converter:
         op = self.table.heads.get(e.func)
         if op is not None:
             args = [self.sub(a) for a in e.args]
-            out = self.make(op, tuple(args[:op.nin or len(args)]), {})
-            for a in args[op.nin or len(args):]:  # n-ary Max/Min as a chain
+            out = self.make(op, tuple(args[: op.nin or len(args)]), {})
+            for a in args[op.nin or len(args) :]:  # n-ary Max/Min as a chain
                 out = self.make(op, (out, a), {})
             return out
         if isinstance(e, sp.Add):
@@ -383,8 +399,9 @@ class Converter:
         if isinstance(e, (sp.Mul, sp.Pow)):
             return self._mul(e)
         if isinstance(e, sp.core.function.AppliedUndef) and e.func.__name__ in self.table.ops:
-            return self.make(self.table.ops[e.func.__name__],
-                             tuple(self.sub(a) for a in e.args), {})
+            return self.make(
+                self.table.ops[e.func.__name__], tuple(self.sub(a) for a in e.args), {}
+            )
         raise GraphcError(f"from_sympy: no graphc operation for {type(e).__name__} in {e}")
 
     def _composite(self, e):
@@ -408,8 +425,11 @@ class Converter:
             return None
         for term in e.args:
             binding: dict = {}
-            if term.is_Number or not _match(term, others[0], binding) \
-                    or not all(w in binding for w in wilds):
+            if (
+                term.is_Number
+                or not _match(term, others[0], binding)
+                or not all(w in binding for w in wilds)
+            ):
                 continue
             hit = self.make(op, tuple(self.sub(binding[w]) for w in wilds), {})
             rest = [a for a in e.args if a is not term and not a.is_Number]
