@@ -249,7 +249,8 @@ def test_large_graph_round_trips():
 
 
 def test_nested_graph_values_round_trip():
-    from graphc.serialize import _decode_value, _Writer
+    from graphc.deserialize import _decode_value
+    from graphc.serialize import _Writer
 
     i = gc.var("i", shape=())
     body = Graph([i], [i * 2 + 1])
