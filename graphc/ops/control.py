@@ -31,8 +31,6 @@ import numpy as np
 from ..errors import DTypeError, GraphcError, ShapeError
 from ..ir import Graph, free_vars
 from ..subgraph import (
-    emit_graph,
-    fresh_name,
     inline,
     is_float_type,
     jvp_graph,
@@ -56,16 +54,7 @@ from .control_ad import (
     scan_vjp,
     spread,
 )
-from .control_emit import (
-    close_block,
-    emit_update,
-    loop_test,
-    preallocate,
-    result_names,
-    stack_history,
-    typed,
-    write_aliases,
-)
+from .control_emit import emit_cond, emit_fori, emit_scan, emit_while
 
 
 def _check_graph(graph, op: str, key: str) -> Graph:
@@ -224,34 +213,7 @@ class Cond(_ControlOp):
         return tuple(spread([get(fwd, index=n + k) for k in range(sum(out_mask))], out_mask))
 
     def emit_block(self, em, node, args, target, indent):
-        t, f = node.attrs["true_fn"], node.attrs["false_fn"]
-        names, aliases = result_names(em, node, len(t.outputs))
-        read = [k for k, n in enumerate(names) if n is not None]
-        em.statement(indent, f"if {args[0]}:", node)
-        for g, header in ((t, None), (f, "else:")):
-            if header:
-                em.statement(indent, header, node)
-            inner = indent + "    "
-            start = len(em.lines)
-            outs = [g.outputs[k] for k in read]
-            ids = [id(o) for o in outs]
-            direct = {
-                k: names[k]
-                for k in read
-                if ids.count(id(g.outputs[k])) == 1 and g.outputs[k].op not in ("var", "const")
-            }
-            exprs = emit_graph(em, g, args[1:], inner, outputs=read, out_names=direct)
-            pending = [
-                (names[k], typed(e, g.outputs[k])) for k, e in zip(read, exprs) if e != names[k]
-            ]
-            if pending:
-                em.statement(
-                    inner,
-                    f"{', '.join(n for n, _ in pending)} = {', '.join(e for _, e in pending)}",
-                    node,
-                )
-            close_block(em, start, inner)
-        write_aliases(em, aliases, indent)
+        emit_cond(em, node, args, indent)
 
 
 class WhileLoop(_ControlOp):
@@ -318,41 +280,7 @@ class WhileLoop(_ControlOp):
         return loop_jvp(y, body, 0, xs[:n], xs[n:], ts, make, extra=1)
 
     def emit_block(self, em, node, args, target, indent):
-        cond, body = node.attrs["cond"], node.attrs["body"]
-        n = len(body.outputs)
-        carry_names = [p.name for p in body.inputs[:n]]
-        names, aliases = result_names(
-            em, node, 2 * n + 1, carry_names + [f"{c}_hist" for c in carry_names] + ["trips"]
-        )
-        carry = [names[k] or fresh_name(em, body.inputs[k].name) for k in range(n)]
-        hist, count = names[n : 2 * n], names[2 * n]
-        types = self.element_types(node)[:n]
-        caps = list(args[n:])
-        for c, a, x in zip(carry, args[:n], node.inputs):
-            em.statement(indent, f"{c} = {typed(a, x)}", node)
-        for h in hist:
-            if h:
-                em.statement(indent, f"{h} = []", node)
-        if count:
-            em.statement(indent, f"{count} = 0", node)
-        inner = indent + "    "
-        loop_test(em, node, cond, carry + caps, indent)
-        start = len(em.lines)
-        for h, c in zip(hist, carry):
-            if h:
-                em.statement(inner, f"{h}.append({c})")
-        if count:
-            em.statement(inner, f"{count} += 1")
-        _, finish = emit_update(
-            em, node, body, carry + caps, inner, {k: (k, carry[k]) for k in range(n)}
-        )
-        finish()
-        if len(em.lines) == start and not em.lines[start - 1][0].strip() == "break":
-            em.statement(inner, "pass")
-        for h, c, t in zip(hist, carry, types):
-            if h:
-                em.statement(indent, f"{h} = {stack_history(h, c, t)}", node)
-        write_aliases(em, aliases, indent)
+        emit_while(em, node, args, indent)
 
 
 class ForiLoop(_ControlOp):
@@ -433,42 +361,7 @@ class ForiLoop(_ControlOp):
         return loop_jvp(y, body, 1, xs[:n], xs[n:], ts[2:], make, extra=0)
 
     def emit_block(self, em, node, args, target, indent):
-        body = node.attrs["body"]
-        n = len(body.outputs)
-        carry_names = [p.name for p in body.inputs[1 : 1 + n]]
-        names, aliases = result_names(
-            em, node, 2 * n, carry_names + [f"{c}_hist" for c in carry_names]
-        )
-        carry = [names[k] or fresh_name(em, body.inputs[1 + k].name) for k in range(n)]
-        hist = names[n:]
-        types = self.element_types(node)[:n]
-        index = fresh_name(em, body.inputs[0].name)
-        for c, a, x in zip(carry, args[2 : 2 + n], node.inputs[2:]):
-            em.statement(indent, f"{c} = {typed(a, x)}", node)
-        for h in hist:
-            if h:
-                em.statement(indent, f"{h} = []", node)
-        # np.arange: the index is a numpy integer, like every other value in emitted code.
-        em.statement(indent, f"for {index} in np.arange({args[0]}, {args[1]}):", node)
-        inner = indent + "    "
-        start = len(em.lines)
-        for h, c in zip(hist, carry):
-            if h:
-                em.statement(inner, f"{h}.append({c})")
-        _, finish = emit_update(
-            em,
-            node,
-            body,
-            [index] + carry + list(args[2 + n :]),
-            inner,
-            {k: (1 + k, carry[k]) for k in range(n)},
-        )
-        finish()
-        close_block(em, start, inner)
-        for h, c, t in zip(hist, carry, types):
-            if h:
-                em.statement(indent, f"{h} = {stack_history(h, c, t)}", node)
-        write_aliases(em, aliases, indent)
+        emit_fori(em, node, args, indent)
 
 
 def _index_type(inputs):
@@ -568,73 +461,7 @@ class Scan(_ControlOp):
         return scan_jvp(y, body, n_carry, n_xs, reverse, xs, ts)
 
     def emit_block(self, em, node, args, target, indent):
-        body, n_c, n_x = node.attrs["body"], node.attrs["n_carry"], node.attrs["n_xs"]
-        reverse = node.attrs["reverse"]
-        n_y = len(body.outputs) - n_c
-        types = self.element_types(node)
-        carry_names = [p.name for p in body.inputs[:n_c]]
-        names, aliases = result_names(
-            em, node, len(types), carry_names + ["ys"] * n_y + [f"{c}_hist" for c in carry_names]
-        )
-        carry = [names[k] or fresh_name(em, body.inputs[k].name) for k in range(n_c)]
-        ys, hist = names[n_c : n_c + n_y], names[n_c + n_y :]
-        seqs, caps = list(args[n_c : n_c + n_x]), list(args[n_c + n_x :])
-        known = [
-            x.shape[0]
-            for x in node.inputs[n_c : n_c + n_x]
-            if x.shape is not None and x.shape[0] is not None
-        ]
-        length = str(known[0]) if known else f"len({seqs[0]})"
-        for c, a, x in zip(carry, args[:n_c], node.inputs):
-            em.statement(indent, f"{c} = {typed(a, x)}", node)
-        stacked = {}  # name -> preallocated?
-        for name, t in zip(ys + hist, types[n_c:]):
-            if name:
-                empty = preallocate(length, t)
-                stacked[name] = empty is not None
-                em.statement(indent, f"{name} = {empty or '[]'}", node)
-        k = fresh_name(em, "k")
-        steps = f"range({length} - 1, -1, -1)" if reverse else f"range({length})"
-        em.statement(indent, f"for {k} in {steps}:", node)
-        inner = indent + "    "
-        start = len(em.lines)
-        graph = body
-        used = {id(x) for x in graph.nodes}
-        slices = []
-        for j in range(n_x):
-            param = graph.inputs[n_c + j]
-            slices.append(fresh_name(em, param.name) if id(param) in used else "None")
-            if id(param) in used:
-                em.statement(inner, f"{slices[-1]} = {seqs[j]}[{k}]", node)
-        for h, c in zip(hist, carry):
-            if h:
-                em.statement(inner, f"{h}[{k}] = {c}" if stacked[h] else f"{h}.append({c})")
-        read_ys = [n_c + j for j in range(n_y) if ys[j]]
-        exprs, finish = emit_update(
-            em,
-            node,
-            graph,
-            carry + slices + caps,
-            inner,
-            {j: (j, carry[j]) for j in range(n_c)},
-            extra=read_ys,
-        )
-        for pos, e in zip(read_ys, exprs):
-            name = ys[pos - n_c]
-            em.statement(
-                inner, f"{name}[{k}] = {e}" if stacked[name] else f"{name}.append({e})", node
-            )
-        finish()
-        close_block(em, start, inner)
-        for name in ys:
-            if name and not stacked[name]:
-                em.statement(
-                    indent, f"{name} = np.stack({name}{'[::-1]' if reverse else ''})", node
-                )
-        for name, c, t in zip(hist, carry, types[n_c + n_y :]):
-            if name and not stacked[name]:
-                em.statement(indent, f"{name} = {stack_history(name, c, t, reverse)}", node)
-        write_aliases(em, aliases, indent)
+        emit_scan(em, node, args, indent)
 
 
 def _stack(rows: list, last):
