@@ -186,6 +186,7 @@ def test_missing_peer_is_skipped_with_a_note():
     assert rows[1].status == "skipped" and "not installed" in rows[1].error
 
 
+@pytest.mark.slow  # a subprocess
 def test_importing_the_suite_imports_no_peer():
     code = (
         "import sys, benchmarks, benchmarks.harness, benchmarks.systems, "
@@ -198,6 +199,7 @@ def test_importing_the_suite_imports_no_peer():
     assert out.stdout.strip() == "[]"
 
 
+@pytest.mark.slow  # a subprocess timing three workloads
 def test_command_line_quick_run_writes_json(tmp_path):
     # a few workloads only: every workload's checks run in test_graphc_matches_baseline
     path = tmp_path / "out.json"
@@ -233,6 +235,7 @@ def test_command_line_quick_run_writes_json(tmp_path):
     assert rows[("overhead", "numpy-inplace")]["status"] == "n/a"
 
 
+@pytest.mark.slow  # a subprocess
 def test_command_line_rejects_unknown_workload():
     proc = subprocess.run(
         [sys.executable, "-m", "benchmarks", "--only", "nope"],

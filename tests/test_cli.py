@@ -92,6 +92,7 @@ def test_bad_input_is_one_line_and_status_2(argv, message, capsys):
     assert message in err and err.startswith("graphc")
 
 
+@pytest.mark.slow  # starts Python three times
 def test_subprocess_exit_codes(tmp_path):
     marker = tmp_path / "pwned"
     ok = run_cli("grad", "sum(x * x)", "--wrt", "x", "--at", "x=1,2,3")
@@ -105,6 +106,7 @@ def test_subprocess_exit_codes(tmp_path):
     assert usage.returncode == 2 and len(usage.stderr.splitlines()) == 1
 
 
+@pytest.mark.slow  # a subprocess running the whole demo
 def test_demo_runs_end_to_end():
     result = run_cli("demo", timeout=300)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
