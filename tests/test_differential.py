@@ -14,7 +14,8 @@ At edge points "smooth" means: every input lies in its op's `domain` (where the 
 and the one-sided differences along the random direction agree.
 
 Cases are the op recipes (`op_recipes.PARAMS`) and hypothesis-drawn random graphs
-(`random_graphs.trees`). A case that finds a bug owned elsewhere is marked
+(`random_graphs.trees`); for random graphs the compiled mode's other entry points,
+`gc.value_and_grad` and `bind`/`backward`, must give `gc.compile`'s results too. A case that finds a bug owned elsewhere is marked
 `xfail(strict=True)` naming it, so the fix flips it.
 """
 
@@ -242,7 +243,7 @@ def check_case(fn, arrays, regime, *, grads=True, domains=None, eps=None, fd_rto
     errors = {"numpy": ref.error, **{m: r.error for m, r in runs.items()}}
     assert len(set(errors.values())) == 1, f"the modes disagree on raising: {errors}"
     if ref.error is not None:
-        return
+        return None, heads
     for mode, run in runs.items():
         assert len(run.values) == len(ref.values), f"{mode}: number of outputs"
         for k, (a, e) in enumerate(zip(run.values, ref.values)):
@@ -252,12 +253,45 @@ def check_case(fn, arrays, regime, *, grads=True, domains=None, eps=None, fd_rto
         f"the modes disagree on raising while differentiating: {grad_errors}"
     compiled, eager_run = runs["compiled"].grads, runs["eager"].grads
     if compiled is None:
-        return
+        return runs["compiled"], heads
     for i, c, e in zip(wrt_index, compiled, eager_run, strict=True):
         assert c.dtype == arrays[i].dtype, f"compiled gradient {i}: dtype {c.dtype}"
         _assert_same(e, c, GRAD_RTOL[kind], f"eager gradient {i} against compiled")
     _check_fd(fn, arrays, heads, wrt_index, compiled, regime == "edge", domains, eps,
               fd_rtol or FD_RTOL[kind], "compiled gradient against finite differences")
+    return runs["compiled"], heads
+
+
+def check_entry_points(fn, arrays, regime, compiled, heads):
+    """The compiled mode's other entry points, `gc.value_and_grad` and `bind`/`backward`,
+    give `gc.compile`'s values and gradients (same dtypes) for a function of one float output.
+    """
+    kind = _kind(arrays)
+    wrt_index = [i for i, a in enumerate(arrays) if a.dtype.kind == "f"]
+    ((k, head),) = heads.items()
+    with np.errstate(all="ignore"):
+        vg = gc.value_and_grad(lambda *a: gc.sum(_outputs(fn(*a))[k] * head),
+                               argnums=tuple(wrt_index))
+        value, grads = vg(*arrays)
+        total = np.asarray(np.sum(compiled.values[k] * head))
+    _assert_same(np.asarray(value), total, VALUE_RTOL[kind], "value_and_grad: value")
+    for i, g, c in zip(wrt_index, grads, compiled.grads, strict=True):
+        _assert_same(np.asarray(g), c, GRAD_RTOL[kind], f"value_and_grad: gradient {i}")
+
+    xs = make_vars(arrays, "none" if regime == "none" else "shape", dtypes=regime != "none")
+    y = _outputs(fn(*xs))[k]
+    names = set(y.list_arguments())
+    data = {x.name: a for x, a in zip(xs, arrays) if x.name in names}
+    exe = y.bind(data, grad_req={n: "write" if a.dtype.kind == "f" else "null"
+                                 for n, a in data.items()})
+    with np.errstate(all="ignore"):
+        (out,) = exe.forward(is_train=True)
+        exe.backward(out_grads=head)
+    _assert_same(np.asarray(out), compiled.values[k], VALUE_RTOL[kind], "bind: value")
+    for i, c in zip(wrt_index, compiled.grads):
+        if xs[i].name in names:
+            _assert_same(np.asarray(exe.grad_dict[xs[i].name]), c, GRAD_RTOL[kind],
+                         f"bind: gradient {i}")
 
 
 # --- the op recipes -----------------------------------------------------------------------
@@ -336,4 +370,6 @@ def test_random_graph(regime, drawn, seed, edge_kind):
     arrays = leaves(seed, edge_kind if regime == "edge" else None)
     if regime == "float32":
         arrays = regime_arrays(arrays, regime, None)
-    check_case(function(tree), arrays, regime)
+    compiled, heads = check_case(function(tree), arrays, regime)
+    if compiled is not None and compiled.grads is not None:
+        check_entry_points(function(tree), arrays, regime, compiled, heads)
