@@ -28,63 +28,6 @@ from .errors import (
 )
 from .function import Function, compile
 from .ir import Graph, Symbol
-from .ops import (
-    abs,
-    add,
-    arccos,
-    arcsin,
-    arctan,
-    astype,
-    broadcast_to,
-    clip,
-    concatenate,
-    cos,
-    cosh,
-    cross_entropy,
-    divide,
-    dot,
-    exp,
-    expand_dims,
-    expm1,
-    log,
-    log1p,
-    log_softmax,
-    logsumexp,
-    matmul,
-    max,
-    maximum,
-    mean,
-    min,
-    minimum,
-    mse_loss,
-    multiply,
-    negative,
-    norm,
-    ones_like,
-    outer,
-    power,
-    prod,
-    relu,
-    reshape,
-    sigmoid,
-    sign,
-    sin,
-    sinh,
-    softmax,
-    softplus,
-    sqrt,
-    square,
-    squeeze,
-    stack,
-    stop_gradient,
-    subtract,
-    sum,
-    tan,
-    tanh,
-    transpose,
-    where,
-    zeros_like,
-)
 from . import simplify  # a callable module: gc.simplify(sym), gc.simplify.PIPELINE
 from .printing import explain, latex
 from .viz import draw, to_dot, to_networkx
@@ -187,60 +130,28 @@ __all__ = [
     "GradientCheckError",
     "SerializationError",
     "ParseError",
-    # operations (numpy's names)
-    "abs",
-    "add",
-    "arccos",
-    "arcsin",
-    "arctan",
-    "astype",
-    "broadcast_to",
-    "clip",
-    "concatenate",
-    "cos",
-    "cosh",
-    "cross_entropy",
-    "divide",
-    "dot",
-    "exp",
-    "expand_dims",
-    "expm1",
-    "log",
-    "log1p",
-    "log_softmax",
-    "logsumexp",
-    "matmul",
-    "max",
-    "maximum",
-    "mean",
-    "min",
-    "minimum",
-    "mse_loss",
-    "multiply",
-    "negative",
-    "norm",
-    "ones_like",
-    "outer",
-    "power",
-    "prod",
-    "relu",
-    "reshape",
-    "sigmoid",
-    "sign",
-    "sin",
-    "sinh",
-    "softmax",
-    "softplus",
-    "sqrt",
-    "square",
-    "squeeze",
-    "stack",
-    "stop_gradient",
-    "subtract",
-    "sum",
-    "tan",
-    "tanh",
-    "transpose",
-    "where",
-    "zeros_like",
 ]
+
+# The operations (numpy's names): every public op of the table (`OpDef.public`) is a `gc`
+# function, the OpDef itself, listed in `__all__` in alphabetical order after the API above.
+# An op registered later (a plugin, a test's temporary op) is added too, and removed with it.
+globals().update(_ops.base.public_ops())
+__all__ += sorted(_ops.base.public_ops())
+
+
+def _export(op, added: bool) -> None:
+    if not op.public:
+        return
+    bound = globals().get(op.name)
+    if added:
+        if bound is not None and bound is not op:
+            raise ValueError(f"op {op.name!r}: gc.{op.name} is already {bound!r}")
+        globals()[op.name] = op
+        if op.name not in __all__:
+            __all__.append(op.name)
+    elif bound is op:
+        del globals()[op.name]
+        __all__.remove(op.name)
+
+
+_ops.base.on_register(_export)

@@ -358,15 +358,12 @@ def _reusable_input(node: Symbol, i: int, last_use: dict, local: set, keep: set)
     return None
 
 
-_AUGMENTED = {"add": "+=", "subtract": "-=", "multiply": "*=", "divide": "/=", "power": "**="}
-
-
 def _in_place(node: Symbol, args: list[str], target: str) -> str:
     """`t1 += b` when the buffer is the first operand, else `np.ufunc(..., out=t1)`."""
-    aug = _AUGMENTED.get(node.op)
+    aug = node.opdef.augmented
     if aug is not None and args[0] == target:
         return f"{target} {aug} {args[1]}"
-    if node.op in ("add", "multiply") and args[1] == target:  # commutative
+    if aug is not None and node.opdef.commutative and args[1] == target:
         return f"{target} {aug} {args[0]}"
     return f"np.{node.opdef.fn.__name__}({', '.join(args)}, out={target})"
 

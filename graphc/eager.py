@@ -59,13 +59,6 @@ __all__ = [
 
 float32, float64, int32, int64 = np.float32, np.float64, np.int32, np.int64
 
-# Ops that give fresh values with no path back to their input (as in PyTorch).
-_NO_RECORD = frozenset(("stop_gradient", "zeros_like", "ones_like"))
-# Shape adapters that derivative rules insert; when the shapes already agree they are the
-# identity, and the input itself is the result (the specialisation pass does the same).
-_ADAPTERS = frozenset(("sum_to", "broadcast_like", "reshape_like"))
-
-
 # --- the dispatch handler ----------------------------------------------------------------
 
 
@@ -90,8 +83,10 @@ def _apply(op, inputs: tuple, attrs: dict) -> Tensor:
         raise impl_error(op, args, attrs, exc) from None
     if type(out) is not np.ndarray:
         out = np.asarray(out)
+    # Shape adapters that derivative rules insert are the identity when the shapes already
+    # agree: the input itself is the result (the specialisation pass does the same).
     if (
-        op.name in _ADAPTERS
+        op.identity_when_same_shape
         and isinstance(inputs[0], Tensor)
         and out.shape == inputs[0]._data.shape
     ):
@@ -101,7 +96,7 @@ def _apply(op, inputs: tuple, attrs: dict) -> Tensor:
         and grad_state.enabled
         and op.differentiable
         and out.dtype.kind in "fc"
-        and op.name not in _NO_RECORD
+        and op.records_on_tape  # not: fresh values with no path back (as in PyTorch)
     ):
         return wrap(out, True, Node(op, inputs, args, attrs, mask))
     return wrap(out)

@@ -94,24 +94,6 @@ class ArrayMixin:
     def T(self):
         return _F().transpose(self)
 
-    def sum(self, axis=None, keepdims=False):
-        return _F().sum(self, axis=axis, keepdims=keepdims)
-
-    def mean(self, axis=None, keepdims=False):
-        return _F().mean(self, axis=axis, keepdims=keepdims)
-
-    def max(self, axis=None, keepdims=False):
-        return _F().max(self, axis=axis, keepdims=keepdims)
-
-    def min(self, axis=None, keepdims=False):
-        return _F().min(self, axis=axis, keepdims=keepdims)
-
-    def prod(self, axis=None, keepdims=False):
-        return _F().prod(self, axis=axis, keepdims=keepdims)
-
-    def norm(self):
-        return _F().norm(self)
-
     def reshape(self, *shape):
         if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
             shape = shape[0]
@@ -122,44 +104,32 @@ class ArrayMixin:
             axes = axes[0]
         return _F().transpose(self, tuple(axes) if axes else None)
 
-    def dot(self, other):
-        return _F().dot(self, other)
+    # Methods that call an op on `self` with the same arguments (`x.sum(axis=0)`, `x.exp()`)
+    # are declared by the op (`OpDef.methods`) and attached by `add_op_methods`.
 
-    def matmul(self, other):
-        return _F().matmul(self, other)
 
-    def astype(self, dtype):
-        return _F().astype(self, dtype)
+def add_op_methods(op) -> None:
+    """Attach the methods `op` declares (`OpDef.methods`): `x.name(*args, **kwargs)` is
+    `op(x, *args, **kwargs)`, on `Symbol` and the eager `Tensor` alike."""
+    for name in op.methods:
+        if name in ArrayMixin.__dict__:
+            raise ValueError(f"op {op.name!r}: method {name!r} is already defined")
+    for name in op.methods:
+        setattr(ArrayMixin, name, _op_method(op, name))
 
-    def detach(self):
-        return _F().stop_gradient(self)
 
-    def exp(self):
-        return _F().exp(self)
+def remove_op_methods(op) -> None:
+    """Detach the methods `add_op_methods(op)` attached."""
+    for name in op.methods:
+        if getattr(ArrayMixin.__dict__.get(name), "op", None) is op:
+            delattr(ArrayMixin, name)
 
-    def log(self):
-        return _F().log(self)
 
-    def tanh(self):
-        return _F().tanh(self)
+def _op_method(op, name: str):
+    def method(self, *args, **kwargs):
+        return op(self, *args, **kwargs)
 
-    def sigmoid(self):
-        return _F().sigmoid(self)
-
-    def relu(self):
-        return _F().relu(self)
-
-    def sqrt(self):
-        return _F().sqrt(self)
-
-    def square(self):
-        return _F().square(self)
-
-    def abs(self):
-        return _F().abs(self)
-
-    def clip(self, a_min=None, a_max=None):
-        return _F().clip(self, a_min, a_max)
-
-    def squeeze(self, axis=None):
-        return _F().squeeze(self, axis)
+    method.__name__ = method.__qualname__ = name
+    method.__doc__ = f"`gc.{op.name}(self, ...)`."
+    method.op = op
+    return method

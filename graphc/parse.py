@@ -6,7 +6,7 @@ Accepted:
 - numbers (``2``, ``0.5``, ``1e-3``) and ``True``/``False``;
 - names, which become `gc.var`s (one var per distinct name, shapes optional);
 - ``+ - * / ** @``, unary ``-``/``+`` and single comparisons ``< <= > >= == !=``;
-- calls of the whitelisted `gc` functions (`FUNCTIONS`), written ``exp(x)`` or ``gc.exp(x)``
+- calls of the whitelisted `gc` functions (`functions()`), written ``exp(x)`` or ``gc.exp(x)``
   (``np.`` and ``numpy.`` are accepted as aliases), with positional arguments, lists or
   tuples of expressions (``stack([a, b])``) and simple keywords (``axis=0``,
   ``keepdims=True``, ``axes=(1, 0)``, ``shape=(2, 3)``, ``dtype="float32"``);
@@ -28,6 +28,7 @@ from typing import Any
 
 from .errors import ParseError
 from .ir import Symbol, origin_scope
+from .ops.base import OPS, public_ops
 
 MAX_LENGTH = 10_000  # characters of input
 MAX_NODES = 2_000  # syntax-tree nodes
@@ -37,63 +38,16 @@ MAX_ELEMENTS = 10_000_000  # entries of a shape given to broadcast_to / reshape
 _INT_MIN, _INT_MAX = -(2**63), 2**63 - 1
 ORIGIN = ("<expression>", 1)  # the origin of every node the parser builds
 
-FUNCTIONS = (
-    "exp",
-    "log",
-    "log1p",
-    "expm1",
-    "sin",
-    "cos",
-    "tan",
-    "tanh",
-    "sinh",
-    "cosh",
-    "arcsin",
-    "arccos",
-    "arctan",
-    "sqrt",
-    "square",
-    "abs",
-    "sign",
-    "sigmoid",
-    "relu",
-    "softplus",
-    "maximum",
-    "minimum",
-    "where",
-    "clip",
-    "power",
-    "sum",
-    "mean",
-    "max",
-    "min",
-    "prod",
-    "dot",
-    "matmul",
-    "outer",
-    "transpose",
-    "reshape",
-    "broadcast_to",
-    "concatenate",
-    "stack",
-    "expand_dims",
-    "squeeze",
-    "softmax",
-    "log_softmax",
-    "logsumexp",
-    "norm",
-    "stop_gradient",
-    "zeros_like",
-    "ones_like",
-    "mse_loss",
-    "cross_entropy",
-    "add",
-    "subtract",
-    "multiply",
-    "divide",
-    "negative",
-    "astype",
-)
+
+def functions() -> tuple[str, ...]:
+    """The `gc` functions the parser accepts: the public ops of the table (`OpDef.public`).
+
+    >>> "exp" in functions() and "less" not in functions()  # x < y is written as such
+    True
+    """
+    return tuple(public_ops())
+
+
 _MODULE_ALIASES = ("gc", "graphc", "np", "numpy")
 _KEYWORDS = ("axis", "keepdims", "axes", "shape", "dtype", "a_min", "a_max")
 
@@ -342,9 +296,7 @@ class _Builder:
 
     def apply(self, node, name: str, args: tuple, kwargs: dict | None = None):
         """Call the gc function `name`; any failure becomes a ParseError at `node`."""
-        from . import ops
-
-        fn = getattr(ops, name)
+        fn = OPS[name]
         try:
             return fn(*args, **(kwargs or {}))
         except RecursionError:
@@ -375,11 +327,12 @@ class _Builder:
             )
         else:
             self.fail(func, "only gc functions can be called")
-        if name not in FUNCTIONS:
+        accepted = functions()
+        if name not in accepted:
             self.fail(
                 func,
                 f"{name!r} is not a gc function this parser accepts "
-                f"(accepted: {', '.join(FUNCTIONS)})",
+                f"(accepted: {', '.join(accepted)})",
             )
         return name
 

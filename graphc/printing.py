@@ -24,6 +24,7 @@ import sympy as sp
 from .dispatch import checks_call
 from .errors import GraphcError
 from .ir import Symbol, as_list, toposort
+from .ops.base import PREC_ADD, PREC_POW
 
 TREE_LIMIT = 2000  # an expression printed in one piece, counted as a tree
 DEPTH_LIMIT = 60  # and its depth (sympy's printers recurse about 5 frames per level)
@@ -97,15 +98,8 @@ def _let_form(root: Symbol, nodes: list[Symbol], named: set[int]):
     return lets, texts[id(root)][0]
 
 
-_ATOM, _POW, _UNARY, _MUL, _ADD, _CMP = 100, 60, 50, 40, 30, 20
+_ATOM, _UNARY = 100, 50  # infix binary ops have their `OpDef.precedence` (PREC_*) between
 _TEMPLATES: dict = {}  # (op, number of inputs, attrs) -> text with placeholders
-_PLAIN_INFIX = {
-    "add": (" + ", _ADD),
-    "subtract": (" - ", _ADD),
-    "multiply": ("*", _MUL),
-    "divide": ("/", _MUL),
-    "power": ("**", _POW),
-}
 
 
 def _plain(node: Symbol, args: list[tuple[str, int]]) -> tuple[str, int]:
@@ -119,10 +113,11 @@ def _plain(node: Symbol, args: list[tuple[str, int]]) -> tuple[str, int]:
         expr = node_to_sympy(node, [])
         text = str(expr)
         return text, _ATOM if expr.is_Atom and not text.startswith("-") else _UNARY
-    if op in _PLAIN_INFIX:
-        infix, prec = _PLAIN_INFIX[op]
+    prec = node.opdef.precedence
+    if prec is not None:  # sympy's spacing: x + y, x*y, x**y; ** groups to the right
+        infix = node.opdef.infix if prec > PREC_ADD else f" {node.opdef.infix} "
         (a, pa), (b, pb) = args
-        left = a if pa > prec or (pa == prec and op != "power") else f"({a})"
+        left = a if pa > prec or (pa == prec and prec != PREC_POW) else f"({a})"
         right = b if pb > prec else f"({b})"
         return f"{left}{infix}{right}", prec
     if op == "negative":

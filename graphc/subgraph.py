@@ -323,25 +323,13 @@ def specialized(graph: Graph, types: Sequence[Type], values: Sequence = ()) -> G
     return _specialized.get(graph, key, make)
 
 
-# Inputs that an op reads only for their shape and dtype (`sum_to(x, like)`): a loop's VJP
-# that reads a carry only this way needs no saved history of it.
-_SHAPE_ONLY = {
-    "sum_to": (1,),
-    "broadcast_like": (1,),
-    "reshape_like": (1,),
-    "index_grad": (1,),
-    "one_hot": (1,),
-    "zeros_like": (0,),
-    "ones_like": (0,),
-    "reduced_size": (0,),
-}
-
-
 def value_reads(graph: Graph) -> tuple[set, set]:
-    """(ids of the nodes whose values `graph` reads, ids of all nodes it reaches)."""
+    """(ids of the nodes whose values `graph` reads, ids of all nodes it reaches). Inputs an
+    op reads only for their shape and dtype (`OpDef.shape_only_inputs`, e.g. `like` of
+    `sum_to(x, like)`) are not value reads: a loop's VJP needs no saved history of them."""
     values = {id(o) for o in graph.outputs}
     for node in graph.nodes:
-        skip = _SHAPE_ONLY.get(node.op, ())
+        skip = node.opdef.shape_only_inputs
         for i, x in enumerate(node.inputs):
             if i not in skip:
                 values.add(id(x))

@@ -51,21 +51,9 @@ class Node:
         return f"<{backward_name(self.op)}>"
 
 
-_SHORT_NAMES = {
-    "add": "Add",
-    "subtract": "Sub",
-    "multiply": "Mul",
-    "divide": "Div",
-    "power": "Pow",
-    "negative": "Neg",
-    "matmul": "MatMul",
-    "getitem": "Index",
-}
-
-
 @functools.lru_cache(maxsize=None)
 def backward_name(op) -> str:
-    short = _SHORT_NAMES.get(op.name) or "".join(p.capitalize() for p in op.name.split("_"))
+    short = op.tape_name or "".join(p.capitalize() for p in op.name.split("_"))
     return short + "Backward"
 
 

@@ -15,6 +15,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from ..errors import ArgumentError, ShapeError
+from ..mixin import add_op_methods, remove_op_methods
 
 OPS: dict[str, "OpDef"] = {}
 
@@ -25,6 +26,9 @@ UNIT = (-0.9, 0.9)  # open interval (-1, 1)
 NONZERO = "nonzero"  # |x| in [0.3, 2], either sign
 
 Shape = "tuple[int | None, ...] | None"
+
+# Binding strength of infix binary ops, as in Python (higher binds tighter): `precedence`.
+PREC_POW, PREC_MUL, PREC_ADD = 60, 40, 30
 
 
 class OpDef:
@@ -44,6 +48,19 @@ class OpDef:
     foldable = True  # constant folding may evaluate it when all inputs are constants
     fresh = False  # its result is a new array it owns (not a view): codegen may reuse it
     transparent = False  # printed as its first input (a check that does not change values)
+    # Facts that passes, front ends and the public API read (no name tables outside ops/):
+    public = False  # a `gc` function (exported, parseable) that is this OpDef itself
+    methods: tuple[str, ...] = ()  # `Symbol`/`Tensor` methods calling it on `self`
+    commutative = False  # op(a, b) == op(b, a): CSE merges both orders
+    augmented: str | None = None  # its in-place statement, e.g. "+=" (emitted code)
+    precedence: int | None = None  # an infix binary op's binding (PREC_*; printing)
+    comparison = False  # an elementwise comparison: booleans, printed as a relation
+    shape_only_inputs: tuple[int, ...] = ()  # inputs read for their shape and dtype only
+    # A shape adapter (sum_to, broadcast_like, reshape_like): the result has input 1's shape
+    # and is input 0 itself when input 0 already has that shape.
+    identity_when_same_shape = False
+    records_on_tape = True  # False: a fresh value with no path back (as in PyTorch)
+    tape_name: str | None = None  # eager tape node "<tape_name>Backward" (default CamelCase)
 
     def __init__(self, **fields):
         for key, value in fields.items():
@@ -163,11 +180,54 @@ def _load_ops():
     return ops
 
 
+# Higher layers keep their op tables (the `gc` namespace) by subscribing: `on_register`.
+_listeners: list[Callable[[OpDef, bool], None]] = []
+
+
 def register(op: OpDef) -> OpDef:
+    """Add `op` to the table: its declared methods are attached to `Symbol` and `Tensor`, and
+    the subscribers (`on_register`) are told, so that a public op becomes a `gc` function."""
     if op.name in OPS:
         raise ValueError(f"op {op.name!r} registered twice")
+    add_op_methods(op)
     OPS[op.name] = op
+    told = []
+    try:
+        for listener in _listeners:
+            listener(op, True)
+            told.append(listener)
+    except Exception:  # e.g. a public op whose name the `gc` namespace already uses
+        for listener in told:
+            listener(op, False)
+        del OPS[op.name]
+        remove_op_methods(op)
+        raise
     return op
+
+
+def unregister(name: str) -> OpDef:
+    """Remove op `name` from the table, its methods and the subscribers' tables: the inverse
+    of `register` (for a temporary op, e.g. in a test)."""
+    op = OPS.pop(name)
+    remove_op_methods(op)
+    for listener in _listeners:
+        listener(op, False)
+    for key in [k for k in _probe_cache if k[0] == name]:
+        del _probe_cache[key]
+    return op
+
+
+def on_register(listener: Callable[[OpDef, bool], None]) -> None:
+    """Call `listener(op, True)` for every op registered, now and later, and
+    `listener(op, False)` for every op unregistered."""
+    _listeners.append(listener)
+    for op in list(OPS.values()):
+        listener(op, True)
+
+
+def public_ops() -> dict[str, OpDef]:
+    """The ops that are `gc` functions (`public`), by name, in registration order."""
+    return {name: op for name, op in OPS.items() if op.public}
 
 
 # --- shapes and dtypes -----------------------------------------------------------------
@@ -394,8 +454,12 @@ def elementwise(
     vjp=None,
     jvp=None,
     cls=Elementwise,
+    public=True,
+    **facts,
 ) -> OpDef:
-    """Define and register an elementwise op; `d` may be one callable or one per input."""
+    """Define and register an elementwise op; `d` may be one callable or one per input.
+    `facts` are further `OpDef` fields (`methods=("exp",)`, `commutative=True`, ...); an
+    elementwise op is `public` (a `gc` function, parseable) unless `public=False`."""
     if callable(d):
         d = (d,)
     nin = nin if nin is not None else max(len(d), 1)
@@ -408,6 +472,8 @@ def elementwise(
         domain=domain,
         differentiable=differentiable,
         nin=nin,
+        public=public,
+        **facts,
     )
     op = type(f"Op_{name}", (cls,), fields)()
     op.sympy = sympy

@@ -11,7 +11,18 @@ import numpy as np
 import sympy as sp
 
 from ..errors import DTypeError
-from .base import NONZERO, POSITIVE, REAL, UNIT, Elementwise, broadcast_shapes, elementwise
+from .base import (
+    NONZERO,
+    POSITIVE,
+    PREC_ADD,
+    PREC_MUL,
+    PREC_POW,
+    REAL,
+    UNIT,
+    Elementwise,
+    broadcast_shapes,
+    elementwise,
+)
 
 
 def _sigmoid(x):
@@ -82,14 +93,14 @@ def _extremum_rules(first_wins):
 
 
 class _Comparison(Elementwise):
-    differentiable = False
+    differentiable, comparison = False, True
 
     def dtype(self, *dtypes, **attrs):
         # Boolean whatever the inputs: known before data is bound (x * (x > 0) is not 1.0*x).
         return np.dtype(bool)
 
 
-def _comparison(name, fn, infix):
+def _comparison(name, fn, infix, **facts):
     return elementwise(
         name,
         fn,
@@ -98,9 +109,11 @@ def _comparison(name, fn, infix):
         infix=infix,
         differentiable=False,
         cls=_Comparison,
+        public=False,  # written as operators (x < y), not gc functions
         sympy=getattr(
             sp, {"<": "Lt", "<=": "Le", ">": "Gt", ">=": "Ge", "==": "Eq", "!=": "Ne"}[infix]
         ),
+        **facts,
     )
 
 
@@ -112,6 +125,10 @@ add = elementwise(
     (lambda y, a, b: 1, lambda y, a, b: 1),
     infix="+",
     sympy=operator.add,
+    commutative=True,
+    augmented="+=",
+    precedence=PREC_ADD,
+    tape_name="Add",
 )
 subtract = elementwise(
     "subtract",
@@ -120,6 +137,9 @@ subtract = elementwise(
     (lambda y, a, b: 1, lambda y, a, b: -1),
     infix="-",
     sympy=operator.sub,
+    augmented="-=",
+    precedence=PREC_ADD,
+    tape_name="Sub",
 )
 multiply = elementwise(
     "multiply",
@@ -128,6 +148,10 @@ multiply = elementwise(
     (lambda y, a, b: b, lambda y, a, b: a),
     infix="*",
     sympy=operator.mul,
+    commutative=True,
+    augmented="*=",
+    precedence=PREC_MUL,
+    tape_name="Mul",
 )
 divide = elementwise(
     "divide",
@@ -137,6 +161,9 @@ divide = elementwise(
     infix="/",
     sympy=operator.truediv,
     domain=(REAL, NONZERO),
+    augmented="/=",
+    precedence=PREC_MUL,
+    tape_name="Div",
 )
 
 
@@ -200,6 +227,9 @@ power = elementwise(
     infix="**",
     sympy=operator.pow,
     domain=(POSITIVE, REAL),
+    augmented="**=",
+    precedence=PREC_POW,
+    tape_name="Pow",
 )
 
 
@@ -226,12 +256,26 @@ def _power_node_type(inputs, attrs):
 
 power.node_type = _power_node_type
 negative = elementwise(
-    "negative", np.negative, "-{0}", lambda y, x: -1, infix="-", sympy=operator.neg
+    "negative",
+    np.negative,
+    "-{0}",
+    lambda y, x: -1,
+    infix="-",
+    sympy=operator.neg,
+    tape_name="Neg",
 )
 
 # Exponentials and logarithms.
-exp = elementwise("exp", np.exp, "np.exp({0})", lambda y, x: y, sympy=sp.exp)
-log = elementwise("log", np.log, "np.log({0})", lambda y, x: 1 / x, sympy=sp.log, domain=POSITIVE)
+exp = elementwise("exp", np.exp, "np.exp({0})", lambda y, x: y, sympy=sp.exp, methods=("exp",))
+log = elementwise(
+    "log",
+    np.log,
+    "np.log({0})",
+    lambda y, x: 1 / x,
+    sympy=sp.log,
+    domain=POSITIVE,
+    methods=("log",),
+)
 log1p = elementwise(
     "log1p",
     np.log1p,
@@ -244,10 +288,21 @@ expm1 = elementwise(
     "expm1", np.expm1, "np.expm1({0})", lambda y, x: y + 1, sympy=lambda x: sp.exp(x) - 1
 )
 sqrt = elementwise(
-    "sqrt", np.sqrt, "np.sqrt({0})", lambda y, x: 0.5 / y, sympy=sp.sqrt, domain=POSITIVE
+    "sqrt",
+    np.sqrt,
+    "np.sqrt({0})",
+    lambda y, x: 0.5 / y,
+    sympy=sp.sqrt,
+    domain=POSITIVE,
+    methods=("sqrt",),
 )
 square = elementwise(
-    "square", np.square, "np.square({0})", lambda y, x: 2 * x, sympy=lambda x: x**2
+    "square",
+    np.square,
+    "np.square({0})",
+    lambda y, x: 2 * x,
+    sympy=lambda x: x**2,
+    methods=("square",),
 )
 
 # Trigonometric and hyperbolic.
@@ -275,7 +330,9 @@ arctan = elementwise(
 )
 sinh = elementwise("sinh", np.sinh, "np.sinh({0})", lambda y, x: cosh(x), sympy=sp.sinh)
 cosh = elementwise("cosh", np.cosh, "np.cosh({0})", lambda y, x: sinh(x), sympy=sp.cosh)
-tanh = elementwise("tanh", np.tanh, "np.tanh({0})", lambda y, x: 1 - y * y, sympy=sp.tanh)
+tanh = elementwise(
+    "tanh", np.tanh, "np.tanh({0})", lambda y, x: 1 - y * y, sympy=sp.tanh, methods=("tanh",)
+)
 
 # Neural-network nonlinearities. relu'(0) = 0; abs'(0) = sign(0) = 0.
 sigmoid = elementwise(
@@ -284,12 +341,23 @@ sigmoid = elementwise(
     "np.exp(-np.logaddexp(0.0, -{0}))",
     lambda y, x: y * (1 - y),
     sympy=_sp_sigmoid,
+    methods=("sigmoid",),
 )
-relu = elementwise("relu", _relu, "np.maximum({0}, 0)", lambda y, x: x > 0, sympy=_sp_relu)
+relu = elementwise(
+    "relu", _relu, "np.maximum({0}, 0)", lambda y, x: x > 0, sympy=_sp_relu, methods=("relu",)
+)
 softplus = elementwise(
     "softplus", _softplus, "np.logaddexp(0.0, {0})", lambda y, x: sigmoid(x), sympy=_sp_softplus
 )
-abs = elementwise("abs", np.abs, "np.abs({0})", lambda y, x: sign(x), sympy=sp.Abs, domain=NONZERO)
+abs = elementwise(
+    "abs",
+    np.abs,
+    "np.abs({0})",
+    lambda y, x: sign(x),
+    sympy=sp.Abs,
+    domain=NONZERO,
+    methods=("abs",),
+)
 sign = elementwise("sign", np.sign, "np.sign({0})", (None,), sympy=sp.sign, domain=NONZERO)
 
 # Selection.
@@ -304,6 +372,7 @@ maximum = elementwise(
     vjp=_max_vjp,
     jvp=_max_jvp,
     nin=2,
+    commutative=True,
 )
 minimum = elementwise(
     "minimum",
@@ -314,6 +383,7 @@ minimum = elementwise(
     vjp=_min_vjp,
     jvp=_min_jvp,
     nin=2,
+    commutative=True,
 )
 where = elementwise(
     "where",
@@ -337,6 +407,7 @@ clip = elementwise(
         lambda y, x, lo, hi: maximum(x, lo) > hi,
     ),
     nin=3,
+    methods=("clip",),
 )
 
 
@@ -346,16 +417,18 @@ def _clip_prepare(x, a_min=None, a_max=None):
 
 clip.prepare = _clip_prepare
 
-zeros_like = elementwise("zeros_like", np.zeros_like, "np.zeros_like({0})", (None,))
-ones_like = elementwise("ones_like", np.ones_like, "np.ones_like({0})", (None,))
+# Fresh values with no path back to their input (not recorded on the eager tape).
+_fresh = {"records_on_tape": False, "shape_only_inputs": (0,)}
+zeros_like = elementwise("zeros_like", np.zeros_like, "np.zeros_like({0})", (None,), **_fresh)
+ones_like = elementwise("ones_like", np.ones_like, "np.ones_like({0})", (None,), **_fresh)
 
 # Comparisons give booleans and carry no gradient.
 less = _comparison("less", np.less, "<")
 less_equal = _comparison("less_equal", np.less_equal, "<=")
 greater = _comparison("greater", np.greater, ">")
 greater_equal = _comparison("greater_equal", np.greater_equal, ">=")
-equal = _comparison("equal", np.equal, "==")
-not_equal = _comparison("not_equal", np.not_equal, "!=")
+equal = _comparison("equal", np.equal, "==", commutative=True)
+not_equal = _comparison("not_equal", np.not_equal, "!=", commutative=True)
 
 # Late imports used inside the rules above (they live in sibling modules).
 from .shape import broadcast_like, sum_to  # noqa: E402

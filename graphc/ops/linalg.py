@@ -68,6 +68,7 @@ class MatMul(OpDef):
     fresh = True
 
     name, nin, infix = "matmul", 2, "@"
+    public, methods, tape_name = True, ("matmul",), "MatMul"
 
     def shape(self, a, b):
         if a is None or b is None:
@@ -113,6 +114,7 @@ class Dot(OpDef):
     fresh = True
 
     name, nin = "dot", 2
+    public, methods = True, ("dot",)
 
     def shape(self, a, b):
         if a is None or b is None:
@@ -142,6 +144,7 @@ class Outer(OpDef):
     fresh = True
 
     name, nin = "outer", 2
+    public = True
 
     def shape(self, a, b):
         if a is None or b is None:

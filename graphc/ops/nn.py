@@ -45,6 +45,7 @@ class Softmax(_AxisOp):
     """exp(x) / sum(exp(x)) along `axis`."""
 
     name = "softmax"
+    public = True
 
     def vjp(self, g, y, x, *, axis):
         return (y * (g - sum(g * y, axis, True)),)
@@ -57,6 +58,7 @@ class LogSoftmax(_AxisOp):
     """x - logsumexp(x) along `axis`."""
 
     name = "log_softmax"
+    public = True
 
     def vjp(self, g, y, x, *, axis):
         return (g - exp(y) * sum(g, axis, True),)
@@ -69,6 +71,7 @@ class OneHot(OpDef):
     """One-hot rows shaped (and typed) like `like` for integer labels (no gradient)."""
 
     name, nin = "one_hot", 2
+    shape_only_inputs = (1,)
     fresh = True
     differentiable = False
 
@@ -89,6 +92,7 @@ class MSELoss(OpDef):
     """mean((pred - target)**2), like `torch.nn.MSELoss()`."""
 
     name, nin = "mse_loss", 2
+    public = True
 
     def shape(self, a, b):
         broadcast_shapes(a, b, op="mse_loss")
@@ -125,6 +129,7 @@ class CrossEntropy(OpDef):
     """Mean softmax cross-entropy of `logits` (..., C) against integer `labels` (...)."""
 
     name, nin = "cross_entropy", 2
+    public = True
     nondiff_inputs = (1,)
 
     def shape(self, logits, labels):

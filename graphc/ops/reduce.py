@@ -85,6 +85,7 @@ class Sum(Reduction):
     """Sum over axes."""
 
     name = "sum"
+    public, methods = True, ("sum",)
 
     def vjp(self, g, y, x, *, axis, keepdims):
         return (broadcast_like(_expand(g, axis, keepdims), x),)
@@ -118,6 +119,7 @@ class Mean(Reduction):
     """Arithmetic mean over axes."""
 
     name = "mean"
+    public, methods = True, ("mean",)
 
     def vjp(self, g, y, x, *, axis, keepdims):
         return (broadcast_like(_expand(g, axis, keepdims), x) / count(x, axis),)
@@ -166,12 +168,14 @@ class Max(Extremum):
     """Maximum over axes."""
 
     name = "max"
+    public, methods = True, ("max",)
 
 
 class Min(Extremum):
     """Minimum over axes."""
 
     name = "min"
+    public, methods = True, ("min",)
 
 
 class Prod(Reduction):
@@ -179,6 +183,7 @@ class Prod(Reduction):
     (`prod_others`), exact where entries are zero, as in autograd and JAX."""
 
     name = "prod"
+    public, methods = True, ("prod",)
 
     def vjp(self, g, y, x, *, axis, keepdims):
         return (broadcast_like(_expand(g, axis, keepdims), x) * prod_others(x, axis=axis),)
@@ -257,6 +262,7 @@ class LogSumExp(Reduction):
     """log(sum(exp(x))), computed with the maximum shifted out."""
 
     name = "logsumexp"
+    public = True
 
     def dtype(self, d, *, axis, keepdims):
         from .base import float_dtype
@@ -280,6 +286,7 @@ class Norm(OpDef):
     """The L2 norm of all entries (its gradient x/y is undefined at x = 0)."""
 
     name = "norm"
+    public, methods = True, ("norm",)
     domain = "nonzero"
 
     def shape(self, s):
@@ -307,6 +314,7 @@ class ReducedSize(OpDef):
     """The number of entries a reduction over `axis` combines (an int, weakly typed)."""
 
     name, attr_names = "reduced_size", ("axis",)
+    shape_only_inputs = (0,)
     differentiable = False
     weak = True
 

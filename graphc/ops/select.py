@@ -43,6 +43,7 @@ class Concatenate(_Join):
     """`np.concatenate(arrays, axis)`."""
 
     name = "concatenate"
+    public = True
 
     def shape(self, *shapes, axis):
         ranks = {len(s) for s in shapes if s is not None}
@@ -156,6 +157,7 @@ class Stack(_Join):
     """`np.stack(arrays, axis)`."""
 
     name = "stack"
+    public = True
 
     def shape(self, *shapes, axis):
         if any(s is None for s in shapes):
@@ -204,6 +206,7 @@ class GetItem(OpDef):
     """Basic indexing `x[index]`: ints, slices, None (newaxis) and Ellipsis."""
 
     name, attr_names = "getitem", ("index",)
+    tape_name = "Index"
 
     def prepare(self, x, index):
         items = index if isinstance(index, tuple) else (index,)
@@ -248,6 +251,7 @@ class IndexGrad(OpDef):
     """Zeros of `like`'s shape with `x` written at `index` (the VJP of basic indexing)."""
 
     name, nin, attr_names = "index_grad", 2, ("index",)
+    shape_only_inputs = (1,)
     fresh = True
     nondiff_inputs = (1,)
 

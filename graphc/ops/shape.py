@@ -58,6 +58,7 @@ class StopGradient(OpDef):
     """Identity whose derivative is zero (`.detach()`)."""
 
     name = "stop_gradient"
+    public, methods, records_on_tape = True, ("detach",), False
 
     def shape(self, s):
         return s
@@ -85,6 +86,7 @@ class AsType(OpDef):
     """`x.astype(dtype)`; the gradient is cast back to the input's dtype."""
 
     name, attr_names = "astype", ("dtype",)
+    public, methods = True, ("astype",)
 
     def prepare(self, x, dtype):
         return (x,), self.check_attrs({"dtype": dtype})
@@ -134,6 +136,7 @@ class Reshape(OpDef):
     """`np.reshape(x, shape)`; one entry may be -1."""
 
     name, attr_names = "reshape", ("shape",)
+    public = True
 
     def prepare(self, x, shape):
         return (x,), self.check_attrs({"shape": shape})
@@ -177,6 +180,7 @@ class Transpose(OpDef):
     """`np.transpose(x, axes)`; axes None reverses the dims."""
 
     name, attr_names = "transpose", ("axes",)
+    public = True
 
     def prepare(self, x, axes=None):
         return (x,), self.check_attrs({"axes": axes})
@@ -226,6 +230,7 @@ class BroadcastTo(OpDef):
     foldable = False
 
     name, attr_names = "broadcast_to", ("shape",)
+    public = True
 
     def prepare(self, x, shape):
         return (x,), self.check_attrs({"shape": shape})
@@ -259,7 +264,8 @@ class _LikeOp(OpDef):
     """Base of the shape-generic helpers `op(x, like)`: the result has `like`'s shape."""
 
     nin = 2
-    nondiff_inputs = (1,)
+    nondiff_inputs = shape_only_inputs = (1,)
+    identity_when_same_shape = True
 
     def shape(self, s, like):
         return like
@@ -365,6 +371,7 @@ class ExpandDims(OpDef):
     """`np.expand_dims(x, axis)`."""
 
     name, attr_names = "expand_dims", ("axis",)
+    public = True
 
     def prepare(self, x, axis):
         return (x,), self.check_attrs({"axis": axis})
@@ -406,6 +413,7 @@ class Squeeze(OpDef):
     """`np.squeeze(x, axis)`."""
 
     name, attr_names = "squeeze", ("axis",)
+    public, methods = True, ("squeeze",)
 
     def prepare(self, x, axis=None):
         return (x,), self.check_attrs({"axis": axis})

@@ -57,7 +57,6 @@ _deadline: ContextVar[float | None] = ContextVar("graphc_sympy_deadline", defaul
 # ("skipped"), and clusters whose `expand` was not tried because it would have more than
 # `MAX_TERMS` terms ("too_large"). Each such cluster is left as it was: correct, not smaller.
 stats: Counter = Counter(timed_out=0, skipped=0, too_large=0)
-_COMPARISONS = ("less", "less_equal", "greater", "greater_equal", "equal", "not_equal")
 
 
 class Template:
@@ -73,7 +72,7 @@ class Template:
 
 def _eligible(node: Symbol) -> bool:
     op = node.opdef
-    if not op.elementwise or not op.differentiable or op.name in _COMPARISONS:
+    if not op.elementwise or not op.differentiable or op.comparison:
         return False
     return node.dtype is None or node.dtype.kind == "f"
 

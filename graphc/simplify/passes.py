@@ -75,7 +75,7 @@ def _fold_rule(node: Symbol, inputs: tuple):
             return b
     if op in ("divide", "power") and _neutral(node, inputs[0], inputs[1], 1):
         return inputs[0]
-    if op in ("sum_to", "broadcast_like", "reshape_like"):
+    if node.opdef.identity_when_same_shape:
         if op == "sum_to" and inputs[0].shape == ():
             return inputs[0]
         return node.opdef.resolve(*inputs)
@@ -138,9 +138,6 @@ def _attr_key(value):
     return ("id", id(value))
 
 
-_COMMUTATIVE = frozenset({"add", "multiply", "maximum", "minimum", "equal", "not_equal"})
-
-
 def _input_key(x: Symbol, inexact: bool):
     """A Python number by value (by float value where the result is inexact anyway: `x + 1`
     and `x + 1.0` are the same node for a float x); anything else by identity."""
@@ -155,7 +152,7 @@ def _input_key(x: Symbol, inexact: bool):
 def _node_key(node: Symbol, inputs: tuple):
     inexact = node.dtype is not None and node.dtype.kind in "fc"
     keys = [_input_key(x, inexact) for x in inputs]
-    if node.op in _COMMUTATIVE:
+    if node.opdef.commutative:
         keys.sort()
     attrs = tuple(sorted((k, _attr_key(v)) for k, v in node.attrs.items()))
     return (node.op, tuple(keys), attrs, None if node.dtype is None else node.dtype.str)

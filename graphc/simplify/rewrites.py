@@ -26,7 +26,6 @@ from ..ir import Symbol, _origin_override, origin_scope, rebuild, toposort
 from .passes import _fold_rule, _is_const, _value
 
 EMPTY: frozenset = frozenset()
-_LIKE_OPS = ("sum_to", "broadcast_like", "reshape_like")
 _SAME_SHAPE = ("stop_gradient", "astype")
 
 
@@ -60,7 +59,7 @@ class ShapeClasses:
         op = node.op
         if node.opdef.elementwise:
             return frozenset().union(*(self.of(x) for x in inputs))
-        if op in _LIKE_OPS:
+        if node.opdef.identity_when_same_shape:
             if op == "sum_to" and inputs[0].shape == ():
                 return EMPTY
             return self.of(inputs[1])

@@ -103,14 +103,6 @@ def _latex_text(text: str) -> str:
     return r"\mathrm{" + text.replace("_", r"\_") + "}"
 
 
-_COMPARISONS = {
-    "less": "<",
-    "less_equal": "<=",
-    "greater": ">",
-    "greater_equal": ">=",
-    "equal": "==",
-    "not_equal": "!=",
-}
 _LATEX_COMPARISONS = {"<": "<", "<=": r"\leq", ">": ">", ">=": r"\geq", "==": "=", "!=": r"\neq"}
 
 
@@ -122,8 +114,8 @@ def _format_call(
     op = fn.opdef.name
     args = [show(a) for a in fn.args]
     attrs = fn.attrs
-    if op in _COMPARISONS:
-        infix = _COMPARISONS[op]
+    if fn.opdef.comparison:
+        infix = fn.opdef.infix
         return f"({args[0]} {_LATEX_COMPARISONS[infix] if latex else infix} {args[1]})"
     if op == "getitem":
         index = format_index(attrs["index"])
@@ -218,7 +210,7 @@ def node_to_sympy(node: Symbol, args: list, safe: bool = False) -> sp.Expr:
             return sp.Symbol(node.attrs["name"])
         number = number_to_sympy(node.attrs["value"])
         return number if number is not None else sp.Symbol(_const_text(node.attrs["value"]))
-    if op.elementwise and op.sympy is not None and name not in _COMPARISONS:
+    if op.elementwise and op.sympy is not None and not op.comparison:
         if safe and name == "power":
             n = _int_exponent(node)
             return args[0] ** n if n is not None else opaque_function(name)(*args)
@@ -292,12 +284,7 @@ class _Table:
         self.funcs: dict = {}  # op name -> its sympy function, for direct mappings
         self.composites: dict = {}
         for op in OPS.values():
-            if (
-                not op.elementwise
-                or op.sympy is None
-                or op.name in _ARITH
-                or op.name in _COMPARISONS
-            ):
+            if not op.elementwise or op.sympy is None or op.name in _ARITH or op.comparison:
                 continue
             dummies = [sp.Dummy(f"a{i}") for i in range(op.nin or 1)]
             template = op.sympy(*dummies)
