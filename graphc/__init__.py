@@ -136,7 +136,7 @@ __all__ = [
 # function, the OpDef itself, listed in `__all__` in alphabetical order after the API above.
 # An op registered later (a plugin, a test's temporary op) is added too, and removed with it.
 globals().update(_ops.base.public_ops())
-__all__ += sorted(_ops.base.public_ops())
+__all__.extend(sorted(_ops.base.public_ops()))
 
 
 def _export(op, added: bool) -> None:

@@ -24,7 +24,7 @@ import sympy as sp
 from .dispatch import checks_call
 from .errors import GraphcError
 from .ir import Symbol, as_list, toposort
-from .ops.base import PREC_ADD, PREC_POW
+from .ops.base import PREC_ADD, PREC_POW, on_register
 
 TREE_LIMIT = 2000  # an expression printed in one piece, counted as a tree
 DEPTH_LIMIT = 60  # and its depth (sympy's printers recurse about 5 frames per level)
@@ -100,6 +100,14 @@ def _let_form(root: Symbol, nodes: list[Symbol], named: set[int]):
 
 _ATOM, _UNARY = 100, 50  # infix binary ops have their `OpDef.precedence` (PREC_*) between
 _TEMPLATES: dict = {}  # (op, number of inputs, attrs) -> text with placeholders
+
+
+def _forget_templates(op, added: bool) -> None:
+    for key in [k for k in _TEMPLATES if k[0] == op.name]:
+        del _TEMPLATES[key]
+
+
+on_register(_forget_templates)
 
 
 def _plain(node: Symbol, args: list[tuple[str, int]]) -> tuple[str, int]:

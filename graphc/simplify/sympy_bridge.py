@@ -29,6 +29,7 @@ import sympy as sp
 
 from ..errors import GraphcError
 from ..ir import Symbol, toposort
+from ..ops.base import on_register
 
 _ARITH = ("add", "subtract", "multiply", "divide", "negative", "power")
 
@@ -309,6 +310,18 @@ def _get_table() -> _Table:
     if _table is None:
         _table = _Table()
     return _table
+
+
+def _forget(op, added: bool) -> None:
+    """An op registered or removed: rebuild the reverse table, drop what is cached for it."""
+    global _table
+    _table = None
+    _guarded_cache.pop(op.name, None)
+    for key in [k for k in _FUNCTIONS if k[0] == op.name]:
+        del _FUNCTIONS[key]
+
+
+on_register(_forget)
 
 
 class Converter:

@@ -1,7 +1,8 @@
 """The recipe table of the registry-driven op tests (`test_registry.py`): for every op of
 `graphc.ops.OPS`, how to call it (argument shapes and domains, attrs, integer labels, boolean
 conditions) and an independent numpy reference. An op registered without a recipe here (or an
-exemption with a reason) fails `test_registry.py::test_recipe`.
+exemption with a reason) fails `test_registry.py::test_recipe`, except a unary or binary
+elementwise op, which gets a default recipe from its domain (see `_Recipes`).
 """
 
 from __future__ import annotations
@@ -195,7 +196,20 @@ def _product_vjp_ref(g, a, b, side, kind):
     return g @ b.T if side == 0 else a.T @ g
 
 
-RECIPES: dict[str, Recipe] = {}
+class _Recipes(dict):
+    """Recipes by op name. A unary or binary elementwise op with none (a new one-line op) gets
+    a default: the broadcasting cases below on floats from the op's domain, no reference
+    (its impl is still checked against the emitted code, eager mode and the plain call, its
+    gradients against finite differences and its partials against sympy)."""
+
+    def __missing__(self, name):
+        op = OPS.get(name)
+        if isinstance(op, Elementwise) and op.nin in (1, 2):
+            return Recipe(cases(UNARY if op.nin == 1 else BINARY))
+        raise KeyError(name)
+
+
+RECIPES: dict[str, Recipe] = _Recipes()
 for _name in ["negative", "exp", "log", "log1p", "expm1", "sqrt", "square", "sin", "cos",
               "tan", "arcsin", "arccos", "arctan", "sinh", "cosh", "tanh", "abs", "sign"]:
     RECIPES[_name] = Recipe(cases(UNARY), ref=_np_ref(_name))
@@ -393,8 +407,9 @@ def params():
     for name in sorted(OPS):
         if name in EXEMPT:
             continue
-        recipe = RECIPES.get(name)
-        if recipe is None:
+        try:
+            recipe = RECIPES[name]
+        except KeyError:
             out.append(pytest.param(name, None, id=f"{name}-no-recipe"))
             continue
         for i, case in enumerate(recipe.cases):

@@ -44,10 +44,12 @@ def test_recipe(name):
     """Every registered op has a recipe (or an exemption with a reason)."""
     if name in EXEMPT:
         return
-    assert name in RECIPES, (
-        f"op {name!r} is registered but has no recipe in tests/ops/op_recipes.py RECIPES: "
-        "add its argument cases there so its rules get tested")
-    assert RECIPES[name].cases
+    try:
+        recipe = RECIPES[name]
+    except KeyError:
+        pytest.fail(f"op {name!r} is registered but has no recipe in tests/ops/op_recipes.py "
+                    "RECIPES: add its argument cases there so its rules get tested")
+    assert recipe.cases
 
 
 def _with_dtype(arrays, dtype):
