@@ -10,13 +10,15 @@ Each case either gives, in every mode, the same values (NaN and inf in the same 
 in the two differentiating modes, the same gradients (same dtype as the input, same convention
 at kinks, NaN and inf in the same places), equal to finite differences of the numpy mode
 wherever the function is smooth at the point; or raises the same graphc error in every mode.
-At edge points "smooth" means: every input lies in its op's `domain` (where the op is smooth)
-and the one-sided differences along the random direction agree.
+At edge points "smooth" means: every input lies in its op's `domain` (not where the op is
+undefined or singular), and the one-sided differences agree, at two step sizes, along the
+random direction and along every coordinate (so kinks, ties and jumps are told apart).
 
-Cases are the op recipes (`op_recipes.PARAMS`) and hypothesis-drawn random graphs
-(`random_graphs.trees`); for random graphs the compiled mode's other entry points,
-`gc.value_and_grad` and `bind`/`backward`, must give `gc.compile`'s results too. A case that finds a bug owned elsewhere is marked
-`xfail(strict=True)` naming it, so the fix flips it.
+Cases are the op recipes (`op_recipes.PARAMS`, and `op_recipes.bad_shapes` for the errors)
+and hypothesis-drawn random graphs (`random_graphs.trees`); for random graphs the compiled
+mode's other entry points, `gc.value_and_grad` and `bind`/`backward`, must give
+`gc.compile`'s results too. A case that finds a bug owned elsewhere is marked
+`xfail(strict=True)` naming it (`KNOWN`), so the fix flips it.
 """
 
 from __future__ import annotations
@@ -91,6 +93,7 @@ def run_compiled(fn, arrays, heads, declare, wrt_index):
                          lambda: gc.grad(total, [xs[i] for i in wrt_index]))
         if grads is None:
             grads = []
+
     def run_all(outputs):
         return [np.asarray(o) for o in gc.compile(xs, outputs)(*arrays)]
 
