@@ -264,8 +264,7 @@ class WhileLoop(_ControlOp):
         return tuple(carry) + tuple(_stack(h, c) for h, c in zip(hist, carry)) + (np.int64(count),)
 
     def vjp(self, g, y, *xs, cond, body):
-        n = len(body.outputs)
-        return loop_vjp(y, body, 0, xs[:n], xs[n:], g, trip=_get(y, 2 * n))
+        return loop_vjp(y, xs, g, trip=_get(y, 2 * len(body.outputs)))
 
     def jvp(self, ts, y, *xs, cond, body):
         from ..control import build_while
@@ -277,7 +276,7 @@ class WhileLoop(_ControlOp):
                 lambda *c: inline(cond, list(c[:n]) + list(xs[n:]))[0], flat_body, init, names
             )
 
-        return loop_jvp(y, body, 0, xs[:n], xs[n:], ts, make, extra=1)
+        return loop_jvp(y, xs, ts, make)
 
     def emit_block(self, em, node, args, target, indent):
         emit_while(em, node, args, indent)
@@ -346,19 +345,15 @@ class ForiLoop(_ControlOp):
     def vjp(self, g, y, lower, upper, *xs, body):
         from . import maximum
 
-        n = len(body.outputs)
-        cts = loop_vjp(y, body, 1, xs[:n], xs[n:], g, trip=maximum(upper - lower, 0), upper=upper)
-        return (None, None) + tuple(cts)
+        return loop_vjp(y, (lower, upper) + xs, g, trip=maximum(upper - lower, 0), upper=upper)
 
     def jvp(self, ts, y, lower, upper, *xs, body):
         from ..control import build_fori
 
-        n = len(body.outputs)
-
         def make(flat_body, init, names):
             return build_fori(lower, upper, flat_body, init, [body.inputs[0].name] + names)
 
-        return loop_jvp(y, body, 1, xs[:n], xs[n:], ts[2:], make, extra=0)
+        return loop_jvp(y, (lower, upper) + xs, ts, make)
 
     def emit_block(self, em, node, args, target, indent):
         emit_fori(em, node, args, indent)
@@ -455,10 +450,10 @@ class Scan(_ControlOp):
         )
 
     def vjp(self, g, y, *xs, body, n_carry, n_xs, reverse):
-        return scan_vjp(y, body, n_carry, n_xs, reverse, xs, g)
+        return scan_vjp(y, xs, g)
 
     def jvp(self, ts, y, *xs, body, n_carry, n_xs, reverse):
-        return scan_jvp(y, body, n_carry, n_xs, reverse, xs, ts)
+        return scan_jvp(y, xs, ts)
 
     def emit_block(self, em, node, args, target, indent):
         emit_scan(em, node, args, indent)

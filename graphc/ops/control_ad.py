@@ -8,13 +8,15 @@
 - scan: the VJP is a scan in the other direction; the JVP a scan over (carry, tangent).
 
 Each body derivative is derived once per sub-graph (`subgraph.vjp_graph`/`jvp_graph`,
-cached and simplified) and copied into the new loop's body with `subgraph.inline`.
+cached and simplified) and copied into the new loop's body with `subgraph.inline`. Positions
+in the loop nodes are read through their `Layout` (`control_layout`).
 """
 
 from __future__ import annotations
 
 from ..ir import Graph
 from ..subgraph import inline, is_float_type, jvp_graph, type_of, value_reads, vjp_graph
+from .control_layout import Layout
 
 
 def _is_float(x) -> bool:
@@ -34,8 +36,8 @@ def _get(node, k: int):
 
 def ct(g, like, t):
     """A cotangent or tangent as a symbol of type `t` (None: zeros like `like`)."""
-    from . import zeros_like
     from ..subgraph import as_symbol
+    from . import zeros_like
 
     if g is None:
         return zeros_like(like)
@@ -52,210 +54,272 @@ def _names(prefix: str, params) -> list[str]:
     return [f"{prefix}{p.name}" for p in params]
 
 
-def loop_vjp(y, body: Graph, n_index: int, carries, caps, g, trip, upper=None) -> tuple:
-    """Cotangents of (carries..., caps...) of a while_loop (n_index 0) or fori_loop (1)
-    node `y`: a reverse scan over the saved histories that the body's VJP reads, or a
-    fori_loop of `trip` steps when it reads none (a linear body needs no history)."""
-    from ..control import build_fori, build_scan
-    from . import zeros_like
+def _picked(seq, mask) -> list:
+    """The items of `seq` at the True positions of `mask`."""
+    return [x for x, m in zip(seq, mask) if m]
 
-    n = len(carries)
-    types = y.opdef.element_types(y)[:n]
-    fc = [is_float_type(t) for t in types]
-    fk = [_is_float(c) for c in caps]
-    g_fin, g_hist = g[:n], g[n : 2 * n]
-    if not any(fc[k] and (g_fin[k] is not None or g_hist[k] is not None) for k in range(n)):
-        return (None,) * (n + len(caps))
-    back = vjp_graph(body, [False] * n_index + fc + fk, fc)
-    values, used = value_reads(back)
-    need_index = n_index == 1 and id(back.inputs[0]) in used
-    hist_k = [k for k in range(n) if id(back.inputs[n_index + k]) in values]
-    # A carry read only for its shape is bound to the initial value (same type).
-    shape_k = [k for k in range(n) if id(back.inputs[n_index + k]) in used and k not in hist_k]
-    gh_k = [k for k in range(n) if fc[k] and g_hist[k] is not None]
-    floats = [k for k in range(n) if fc[k]]
-    n_f = len(floats)
-    params = body.inputs[n_index:]
-    init = [ct(g_fin[k], _get(y, k), types[k]) for k in floats]
-    init += [zeros_like(c) for c, m in zip(caps, fk) if m]
-    xs = [_get(y, n + k) for k in hist_k] + [ct(g_hist[k], None, _history(types[k])) for k in gh_k]
-    names = _names("g_", [params[k] for k in floats]) + _names(
-        "g_", [p for p, m in zip(params[n:], fk) if m]
-    )
 
-    def step(index, gs, hs, ghs):
-        c_args: list = [None] * n
-        for k in shape_k:
-            c_args[k] = carries[k]
-        for k, h in zip(hist_k, hs):
-            c_args[k] = h
-        outs = inline(back, [index] * n_index + c_args + list(caps) + list(gs[:n_f]))
-        extra = dict(zip(gh_k, ghs))
-        new = [o + extra[k] if k in extra else o for o, k in zip(outs[:n_f], floats)]
-        return new + [a + d for a, d in zip(gs[n_f:], outs[n_f:])]
+def _take(seq: list, count: int) -> list:
+    """The first `count` items of `seq`, removed from it."""
+    head = seq[:count]
+    del seq[:count]
+    return head
 
-    if xs:
-        counter = [upper - 1] if need_index else []
-        m = len(init)
 
-        def body_fn(*flat):
-            index = flat[m] if need_index else None
-            sl = flat[m + len(counter) :]
-            out = step(index, flat[:m], sl[: len(hist_k)], sl[len(hist_k) :])
-            return out + ([index - 1] if need_index else []), []
+class _Backward:
+    """The reverse loop of a loop node `y` (`loop_vjp`, `scan_vjp`): what has a cotangent,
+    what the body's VJP `back` reads, and the reverse loop's carries and scanned inputs.
 
-        names += (
-            ["i"] * len(counter)
-            + [params[k].name for k in hist_k]
-            + _names("gh_", [params[k] for k in gh_k])
+    Its carries are the cotangents of the floating carries (`floats`) and the accumulated
+    cotangents of the floating captures; it scans, in this order, the histories of the
+    carries `back` reads by value (`saved`), the xs it reads (`xs_read`), the cotangents of
+    the ys (`ys_ct`) and of the histories (`hists_ct`)."""
+
+    def __init__(self, y, inputs, g):
+        self.y, self.layout = y, Layout.of(y)
+        self.body: Graph = y.attrs["body"]
+        self.ins = self.layout.inputs(inputs)
+        self.types = self.layout.results(y.opdef.element_types(y))
+        self.g = self.layout.results(g)
+        self.float_carry = [is_float_type(t) for t in self.types.finals]
+        self.float_xs = [_is_float(x) for x in self.ins.xs]
+        self.float_caps = [_is_float(c) for c in self.ins.caps]
+        self.ys_mask = [
+            gy is not None and is_float_type(t) for gy, t in zip(self.g.ys, self.types.ys)
+        ]
+        self.ys_ct = [j for j, m in enumerate(self.ys_mask) if m]
+        self.floats = [k for k, f in enumerate(self.float_carry) if f]
+        self.hists_ct = [k for k in self.floats if self.g.hists[k] is not None]
+        self.needed = bool(self.ys_ct) or any(
+            self.g.finals[k] is not None or self.g.hists[k] is not None for k in self.floats
         )
-        node = build_scan(body_fn, init + counter, xs, reverse=True, names=names)
-    else:
+        if self.needed:
+            self._derive()
 
-        def body_fn(j, *flat):
-            return step(upper - 1 - j if need_index else None, flat, [], [])
+    def _derive(self) -> None:
+        """The body's VJP `back`, and which of its params it reads (by value, or at all)."""
+        lay = self.layout
+        in_mask = [False] * lay.n_index + self.float_carry + self.float_xs + self.float_caps
+        self.back = vjp_graph(self.body, in_mask, self.float_carry + self.ys_mask)
+        values, used = value_reads(self.back)
+        p = lay.params(self.back.inputs)
+        self.uses_index = any(id(i) in used for i in p.index)
+        self.saved = [k for k, c in enumerate(p.carries) if id(c) in values]
+        # A carry read only for its shape is bound to the initial value (same type).
+        self.shape_only = [
+            k for k, c in enumerate(p.carries) if id(c) in used and k not in self.saved
+        ]
+        # A reverse scan needs one sequence to know its length.
+        self.xs_read = [j for j, x in enumerate(p.xs) if id(x) in used] or [0][: lay.n_xs]
 
-        node = build_fori(0, trip, body_fn, init, names=["j"] + names)
-    cts = [_get(node, k) for k in range(len(init))]
-    return tuple(spread(cts[:n_f], fc) + spread(cts[n_f:], fk))
+    def init(self) -> list:
+        """The reverse loop's initial carries: the final carries' cotangents, zeros for the
+        captures' sums."""
+        from . import zeros_like
+
+        init = [ct(self.g.finals[k], _get(self.y, k), self.types.finals[k]) for k in self.floats]
+        return init + [zeros_like(c) for c in _picked(self.ins.caps, self.float_caps)]
+
+    def seqs(self) -> list:
+        """The reverse loop's scanned inputs."""
+        at = self.layout.positions()
+        return (
+            [_get(self.y, at.hists[k]) for k in self.saved]
+            + [self.ins.xs[j] for j in self.xs_read]
+            + [ct(self.g.ys[j], None, self.types.ys[j]) for j in self.ys_ct]
+            + [ct(self.g.hists[k], None, self.types.hists[k]) for k in self.hists_ct]
+        )
+
+    def names(self) -> tuple[list, list]:
+        """Names of the reverse loop's carries and of its scanned inputs' slices."""
+        p = self.layout.params(self.body.inputs)
+        carries = _names("g_", [p.carries[k] for k in self.floats]) + _names(
+            "g_", _picked(p.caps, self.float_caps)
+        )
+        seqs = (
+            [p.carries[k].name for k in self.saved]
+            + [p.xs[j].name for j in self.xs_read]
+            + [f"gy{j}" for j in self.ys_ct]
+            + _names("gh_", [p.carries[k] for k in self.hists_ct])
+        )
+        return carries, seqs
+
+    def step(self, index, gs, slices) -> tuple[list, list]:
+        """One reverse step: the new carries (cotangents) from the carries `gs` and the
+        scanned `slices`, and the xs' cotangents for this step."""
+        lay, slices = self.layout, list(slices)
+        c_args: list = [None] * lay.n_carry
+        for k in self.shape_only:
+            c_args[k] = self.ins.carries[k]
+        for k, h in zip(self.saved, _take(slices, len(self.saved))):
+            c_args[k] = h
+        x_args: list = [None] * lay.n_xs
+        for j, x in zip(self.xs_read, _take(slices, len(self.xs_read))):
+            x_args[j] = x
+        gys = _take(slices, len(self.ys_ct))
+        n_f, n_fx = len(self.floats), sum(self.float_xs)
+        args = [index] * lay.n_index + c_args + x_args + list(self.ins.caps)
+        outs = inline(self.back, args + list(gs[:n_f]) + gys)
+        extra = dict(zip(self.hists_ct, slices))
+        new = [o + extra[k] if k in extra else o for o, k in zip(outs[:n_f], self.floats)]
+        acc = [a + d for a, d in zip(gs[n_f:], outs[n_f + n_fx :])]
+        return new + acc, outs[n_f : n_f + n_fx]
+
+    def cotangents(self, node) -> tuple:
+        """The cotangents of the loop node's inputs, read from the reverse loop `node`."""
+        m, n_f = len(self.floats) + sum(self.float_caps), len(self.floats)
+        cts = [_get(node, k) for k in range(m + sum(self.float_xs))]
+        return (
+            (None,) * self.layout.n_bounds
+            + tuple(spread(cts[:n_f], self.float_carry))
+            + tuple(spread(cts[m:], self.float_xs))
+            + tuple(spread(cts[n_f:m], self.float_caps))
+        )
 
 
-def loop_jvp(y, body: Graph, n_index: int, carries, caps, ts, make, extra: int):
-    """Tangents of the results of a while_loop/fori_loop node: the same loop over
-    (carries, tangents of the floating carries), the body's JVP derived once."""
-    n = len(carries)
-    types = y.opdef.element_types(y)[:n]
-    fc = [is_float_type(t) for t in types]
-    tk = [t is not None for t in ts[n:]]
-    if not any(fc) or (all(t is None for t in ts[:n]) and not any(tk)):
-        return None
-    fwd = jvp_graph(body, [False] * n_index + fc + tk, fc)
-    floats = [k for k in range(n) if fc[k]]
-    t_caps = [t for t in ts[n:] if t is not None]
-    init = list(carries) + [ct(ts[k], carries[k], types[k]) for k in floats]
+def loop_vjp(y, inputs, g, trip, upper=None) -> tuple:
+    """Cotangents of the inputs of a while_loop or fori_loop node `y`: a reverse scan over
+    the saved histories that the body's VJP reads, or a fori_loop of `trip` steps when it
+    reads none (a linear body needs no history)."""
+    from ..control import build_fori, build_scan
 
-    def flat_body(*a):
-        index, rest = list(a[:n_index]), a[n_index:]
-        return inline(fwd, index + list(rest[:n]) + list(caps) + list(rest[n:]) + t_caps)
+    bw = _Backward(y, inputs, g)
+    if not bw.needed:
+        return (None,) * len(inputs)
+    init, seqs = bw.init(), bw.seqs()
+    carry_names, seq_names = bw.names()
+    if not seqs:
 
-    params = body.inputs[n_index : n_index + n]
-    node = make(
-        flat_body, init, [p.name for p in params] + _names("t_", [params[k] for k in floats])
-    )
-    total = n + len(floats)
-    finals = [_get(node, n + i) for i in range(len(floats))]
-    hists = [_get(node, total + n + i) for i in range(len(floats))]
-    return tuple(spread(finals, fc) + spread(hists, fc) + [None] * extra)
+        def count_body(j, *gs):
+            return bw.step(upper - 1 - j if bw.uses_index else None, gs, [])[0]
+
+        node = build_fori(0, trip, count_body, init, names=["j"] + carry_names)
+        return bw.cotangents(node)
+    counter = [upper - 1] if bw.uses_index else []
+    m = len(init)
+
+    def scan_body(*flat):
+        index = flat[m] if counter else None
+        new, _ = bw.step(index, flat[:m], flat[m + len(counter) :])
+        return new + ([index - 1] if counter else []), []
+
+    names = carry_names + ["i"] * len(counter) + seq_names
+    node = build_scan(scan_body, init + counter, seqs, reverse=True, names=names)
+    return bw.cotangents(node)
 
 
-def scan_vjp(y, body: Graph, n_c: int, n_x: int, reverse: bool, inputs, g) -> tuple:
+def scan_vjp(y, inputs, g) -> tuple:
     """Cotangents of (init..., xs..., caps...) of a scan node `y`: a scan in the other
     direction over the saved carry histories (those the body's VJP reads), the xs, and the
     cotangents of the ys and histories."""
     from ..control import build_scan
-    from . import zeros_like
 
-    n_y = len(body.outputs) - n_c
-    init_in, xs, caps = inputs[:n_c], inputs[n_c : n_c + n_x], inputs[n_c + n_x :]
-    types = y.opdef.element_types(y)
-    fc = [is_float_type(t) for t in types[:n_c]]
-    fx = [_is_float(x) for x in xs]
-    fk = [_is_float(c) for c in caps]
-    g_fin, g_ys, g_hist = g[:n_c], g[n_c : n_c + n_y], g[n_c + n_y :]
-    gy = [g_ys[j] is not None and is_float_type(types[n_c + j]) for j in range(n_y)]
-    gh_k = [k for k in range(n_c) if fc[k] and g_hist[k] is not None]
-    if not any(gy) and not any(
-        fc[k] and (g_fin[k] is not None or g_hist[k] is not None) for k in range(n_c)
-    ):
+    bw = _Backward(y, inputs, g)
+    if not bw.needed:
         return (None,) * len(inputs)
-    back = vjp_graph(body, fc + fx + fk, fc + gy)
-    values, used = value_reads(back)
-    hist_k = [k for k in range(n_c) if id(back.inputs[k]) in values]
-    shape_k = [k for k in range(n_c) if id(back.inputs[k]) in used and k not in hist_k]
-    x_j = [j for j in range(n_x) if id(back.inputs[n_c + j]) in used] or [0]
-    y_j = [j for j in range(n_y) if gy[j]]
-    floats = [k for k in range(n_c) if fc[k]]
-    n_f, n_fx = len(floats), sum(fx)
-    init = [ct(g_fin[k], _get(y, k), types[k]) for k in floats]
-    init += [zeros_like(c) for c, m in zip(caps, fk) if m]
-    seqs = (
-        [_get(y, n_c + n_y + k) for k in hist_k]
-        + [xs[j] for j in x_j]
-        + [ct(g_ys[j], None, types[n_c + j]) for j in y_j]
-        + [ct(g_hist[k], None, types[n_c + n_y + k]) for k in gh_k]
-    )
+    init, seqs = bw.init(), bw.seqs()
+    carry_names, seq_names = bw.names()
     m = len(init)
-    params = body.inputs
 
     def body_fn(*flat):
-        sl = list(flat[m:])
-        c_args: list = [None] * n_c
-        for k in shape_k:
-            c_args[k] = init_in[k]
-        for k in hist_k:
-            c_args[k] = sl.pop(0)
-        x_args: list = [None] * n_x
-        for j in x_j:
-            x_args[j] = sl.pop(0)
-        gys, ghs = sl[: len(y_j)], sl[len(y_j) :]
-        outs = inline(back, c_args + x_args + list(caps) + list(flat[:n_f]) + gys)
-        extra = dict(zip(gh_k, ghs))
-        new = [o + extra[k] if k in extra else o for o, k in zip(outs[:n_f], floats)]
-        acc = [a + d for a, d in zip(flat[n_f:m], outs[n_f + n_fx :])]
-        return new + acc, outs[n_f : n_f + n_fx]
+        return bw.step(None, flat[:m], flat[m:])
 
-    names = (
-        _names("g_", [params[k] for k in floats])
-        + _names("g_", [p for p, f in zip(params[n_c + n_x :], fk) if f])
-        + [params[k].name for k in hist_k]
-        + [params[n_c + j].name for j in x_j]
-        + [f"gy{j}" for j in y_j]
-        + _names("gh_", [params[k] for k in gh_k])
+    reverse = not y.attrs["reverse"]
+    node = build_scan(body_fn, init, seqs, reverse=reverse, names=carry_names + seq_names)
+    return bw.cotangents(node)
+
+
+def loop_jvp(y, inputs, ts, make) -> tuple | None:
+    """Tangents of the results of a while_loop/fori_loop node: the same loop over
+    (carries, tangents of the floating carries), the body's JVP derived once; `make(body,
+    init, names)` builds the loop."""
+    lay = Layout.of(y)
+    body, ins, t_in = y.attrs["body"], lay.inputs(inputs), lay.inputs(ts)
+    types = lay.results(y.opdef.element_types(y))
+    float_carry = [is_float_type(t) for t in types.finals]
+    caps_tangent = [t is not None for t in t_in.caps]
+    if not any(float_carry) or (all(t is None for t in t_in.carries) and not any(caps_tangent)):
+        return None
+    fwd = jvp_graph(body, [False] * lay.n_index + float_carry + caps_tangent, float_carry)
+    init = _tangent_init(ins, t_in, types, float_carry)
+    n, t_caps = lay.n_carry, _picked(t_in.caps, caps_tangent)
+
+    def flat_body(*a):
+        index, rest = list(a[: lay.n_index]), a[lay.n_index :]
+        return inline(fwd, index + list(rest[:n]) + list(ins.caps) + list(rest[n:]) + t_caps)
+
+    params = lay.params(body.inputs).carries
+    node = make(
+        flat_body, init, [p.name for p in params] + _names("t_", _picked(params, float_carry))
     )
-    node = build_scan(body_fn, init, seqs, reverse=not reverse, names=names)
-    cts = [_get(node, k) for k in range(m + n_fx)]
-    return tuple(spread(cts[:n_f], fc) + spread(cts[m:], fx) + spread(cts[n_f:m], fk))
+    pairs = Layout(lay.n_bounds, lay.n_index, len(init), 0, 0, lay.n_trips)
+    return tuple(_tangent_results(node, lay, pairs, float_carry, []) + [None] * lay.n_trips)
 
 
-def scan_jvp(y, body: Graph, n_c: int, n_x: int, reverse: bool, inputs, ts):
+def scan_jvp(y, inputs, ts) -> tuple | None:
     """Tangents of a scan node's results: a scan over (carries, their tangents) and
     (xs, their tangents), the body's JVP derived once."""
     from ..control import build_scan
 
-    n_y = len(body.outputs) - n_c
-    init_in, xs, caps = inputs[:n_c], inputs[n_c : n_c + n_x], inputs[n_c + n_x :]
-    types = y.opdef.element_types(y)
-    fc = [is_float_type(t) for t in types[:n_c]]
-    fy = [is_float_type(t) for t in types[n_c : n_c + n_y]]
-    tx = [t is not None for t in ts[n_c : n_c + n_x]]
-    tk = [t is not None for t in ts[n_c + n_x :]]
-    if all(t is None for t in ts) or not (any(fc) or any(fy)):
+    lay = Layout.of(y)
+    body, ins, t_in = y.attrs["body"], lay.inputs(inputs), lay.inputs(ts)
+    types = lay.results(y.opdef.element_types(y))
+    float_carry = [is_float_type(t) for t in types.finals]
+    float_ys = [is_float_type(t) for t in types.ys]
+    xs_tangent = [t is not None for t in t_in.xs]
+    caps_tangent = [t is not None for t in t_in.caps]
+    if all(t is None for t in ts) or not (any(float_carry) or any(float_ys)):
         return None
-    fwd = jvp_graph(body, fc + tx + tk, fc + fy)
-    floats = [k for k in range(n_c) if fc[k]]
-    n_f = len(floats)
-    init = list(init_in) + [ct(ts[k], init_in[k], types[k]) for k in floats]
-    seqs = list(xs) + [t for t in ts[n_c : n_c + n_x] if t is not None]
-    t_caps = [t for t in ts[n_c + n_x :] if t is not None]
+    fwd = jvp_graph(body, float_carry + xs_tangent + caps_tangent, float_carry + float_ys)
+    init = _tangent_init(ins, t_in, types, float_carry)
+    # The forward scan's layout: carries then their tangents, xs then theirs, ys then theirs.
+    pairs = Layout(0, 0, len(init), lay.n_xs + sum(xs_tangent), lay.n_ys + sum(float_ys), 0)
+    t_caps = _picked(t_in.caps, caps_tangent)
 
     def body_fn(*flat):
-        c, tc = list(flat[:n_c]), list(flat[n_c : n_c + n_f])
-        x, txs = list(flat[n_c + n_f : n_c + n_f + n_x]), list(flat[n_c + n_f + n_x :])
-        outs = inline(fwd, c + x + list(caps) + tc + txs + t_caps)
-        new_c, ys = outs[:n_c], outs[n_c : n_c + n_y]
-        new_t, t_ys = outs[n_c + n_y : n_c + n_y + n_f], outs[n_c + n_y + n_f :]
+        p = pairs.params(flat)
+        c, tc = _split(p.carries, lay.n_carry)
+        x, txs = _split(p.xs, lay.n_xs)
+        outs = inline(fwd, c + x + list(ins.caps) + tc + txs + t_caps)
+        new_c, rest = _split(outs, lay.n_carry)
+        ys, rest = _split(rest, lay.n_ys)
+        new_t, t_ys = _split(rest, sum(float_carry))
         return new_c + new_t, ys + t_ys
 
-    params = body.inputs
+    p = lay.params(body.inputs)
     names = (
-        [p.name for p in params[:n_c]]
-        + _names("t_", [params[k] for k in floats])
-        + [p.name for p in params[n_c : n_c + n_x]]
-        + _names("t_", [p for p, m in zip(params[n_c : n_c + n_x], tx) if m])
+        [c.name for c in p.carries]
+        + _names("t_", _picked(p.carries, float_carry))
+        + [x.name for x in p.xs]
+        + _names("t_", _picked(p.xs, xs_tangent))
     )
-    node = build_scan(body_fn, init, seqs, reverse=reverse, names=names)
-    c_total, y_total = n_c + n_f, n_y + sum(fy)
-    finals = [_get(node, n_c + i) for i in range(n_f)]
-    t_ys = [_get(node, c_total + n_y + i) for i in range(sum(fy))]
-    hists = [_get(node, c_total + y_total + n_c + i) for i in range(n_f)]
-    return tuple(spread(finals, fc) + spread(t_ys, fy) + spread(hists, fc))
+    seqs = list(ins.xs) + _picked(t_in.xs, xs_tangent)
+    node = build_scan(body_fn, init, seqs, reverse=y.attrs["reverse"], names=names)
+    return tuple(_tangent_results(node, lay, pairs, float_carry, float_ys))
+
+
+def _tangent_init(ins, t_in, types, float_carry) -> list:
+    """A JVP loop's initial carries: the loop's, then the tangents of the floating ones
+    (zeros where a tangent is None)."""
+    tangents = [
+        ct(t, x, tp)
+        for x, t, tp, f in zip(ins.carries, t_in.carries, types.finals, float_carry)
+        if f
+    ]
+    return list(ins.carries) + tangents
+
+
+def _tangent_results(node, lay: Layout, pairs: Layout, float_carry, float_ys) -> list:
+    """The tangents of a loop's results (laid out as `lay`), read from the JVP loop `node`
+    over (value, tangent) pairs (laid out as `pairs`); None where a result is not floating."""
+    at = pairs.positions()
+    n_f = sum(float_carry)
+    finals = [_get(node, at.finals[lay.n_carry + i]) for i in range(n_f)]
+    t_ys = [_get(node, at.ys[lay.n_ys + i]) for i in range(sum(float_ys))]
+    hists = [_get(node, at.hists[lay.n_carry + i]) for i in range(n_f)]
+    return spread(finals, float_carry) + spread(t_ys, float_ys) + spread(hists, float_carry)
+
+
+def _split(seq, count: int) -> tuple[list, list]:
+    """The first `count` items of `seq` and the rest, as lists."""
+    return list(seq[:count]), list(seq[count:])

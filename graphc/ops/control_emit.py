@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from ..ir import Graph, toposort
 from ..subgraph import emit_graph, fresh_name
+from .control_layout import Layout
 
 
 def result_names(em, node, count: int, prefer=()) -> tuple[list, list]:
@@ -210,148 +211,168 @@ def emit_cond(em, node, args, indent: str) -> None:
     write_aliases(em, aliases, indent)
 
 
+class _Loop:
+    """A loop node being emitted: the names of its carries and of the results the block
+    reads, by `Layout` group. The constructor names them and assigns the initial carries;
+    `open_stacks`, `save_histories` and `finish` write the stacked results (ys and
+    histories) before, inside and after the loop."""
+
+    def __init__(self, em, node, args, indent: str):
+        self.em, self.node, self.layout = em, node, Layout.of(node)
+        lay, body = self.layout, node.attrs["body"]
+        params = lay.params(body.inputs).carries
+        carry_names = [p.name for p in params]
+        prefer = (
+            carry_names
+            + ["ys"] * lay.n_ys
+            + [f"{c}_hist" for c in carry_names]
+            + ["trips"] * lay.n_trips
+        )
+        names, self.aliases = result_names(em, node, lay.n_results, prefer)
+        self.names = lay.results(names)
+        self.types = lay.results(node.opdef.element_types(node))
+        self.carry = [n or fresh_name(em, p.name) for n, p in zip(self.names.finals, params)]
+        self.preallocated: set = set()
+        for c, a, x in zip(self.carry, lay.inputs(args).carries, lay.inputs(node.inputs).carries):
+            em.statement(indent, f"{c} = {typed(a, x)}", node)
+
+    def open_stacks(self, indent: str, length: str | None = None) -> None:
+        """Start the read ys and histories: arrays of `length` rows when their types are
+        known and `length` is given, else lists."""
+        names = self.names.ys + self.names.hists
+        for name, t in zip(names, self.types.ys + self.types.hists):
+            if name:
+                empty = preallocate(length, t) if length else None
+                if empty is not None:
+                    self.preallocated.add(name)
+                self.em.statement(indent, f"{name} = {empty or '[]'}", self.node)
+
+    def save_histories(self, indent: str, step: str | None = None) -> None:
+        """Inside the loop: record each read history's carry (row `step` of a
+        preallocated one)."""
+        for h, c in zip(self.names.hists, self.carry):
+            if h:
+                self.em.statement(indent, self._row(h, step, c))
+
+    def write_ys(self, indent: str, step: str, exprs) -> None:
+        """Inside the loop: record this step's read ys."""
+        for name, e in zip([n for n in self.names.ys if n], exprs):
+            self.em.statement(indent, self._row(name, step, e), self.node)
+
+    def _row(self, name: str, step: str | None, value: str) -> str:
+        if name in self.preallocated:
+            return f"{name}[{step}] = {value}"
+        return f"{name}.append({value})"
+
+    def finish(self, indent: str, reverse: bool = False) -> None:
+        """After the loop: stack the lists of read ys and histories (in step order), and
+        write the aliases of results read twice."""
+        em, node = self.em, self.node
+        for name in self.names.ys:
+            if name and name not in self.preallocated:
+                em.statement(
+                    indent, f"{name} = np.stack({name}{'[::-1]' if reverse else ''})", node
+                )
+        for h, c, t in zip(self.names.hists, self.carry, self.types.finals):
+            if h and h not in self.preallocated:
+                em.statement(indent, f"{h} = {stack_history(h, c, t, reverse)}", node)
+        write_aliases(em, self.aliases, indent)
+
+    def update(self, body: Graph, args, indent: str, extra=None):
+        """Emit the body and the carry updates (`emit_update`)."""
+        n_index = self.layout.n_index
+        return emit_update(
+            self.em,
+            self.node,
+            body,
+            args,
+            indent,
+            {k: (n_index + k, c) for k, c in enumerate(self.carry)},
+            extra=extra,
+        )
+
+
 def emit_while(em, node, args, indent: str) -> None:
-    """A while_loop node as a `while` loop over named carries, appending the read histories."""
+    """A while_loop node as a `while` loop over named carries, appending the read
+    histories."""
     cond, body = node.attrs["cond"], node.attrs["body"]
-    n = len(body.outputs)
-    carry_names = [p.name for p in body.inputs[:n]]
-    names, aliases = result_names(
-        em, node, 2 * n + 1, carry_names + [f"{c}_hist" for c in carry_names] + ["trips"]
-    )
-    carry = [names[k] or fresh_name(em, body.inputs[k].name) for k in range(n)]
-    hist, count = names[n : 2 * n], names[2 * n]
-    types = node.opdef.element_types(node)[:n]
-    caps = list(args[n:])
-    for c, a, x in zip(carry, args[:n], node.inputs):
-        em.statement(indent, f"{c} = {typed(a, x)}", node)
-    for h in hist:
-        if h:
-            em.statement(indent, f"{h} = []", node)
+    loop = _Loop(em, node, args, indent)
+    caps = loop.layout.inputs(args).caps
+    count = loop.names.trips[0]
+    loop.open_stacks(indent)
     if count:
         em.statement(indent, f"{count} = 0", node)
     inner = indent + "    "
-    loop_test(em, node, cond, carry + caps, indent)
+    loop_test(em, node, cond, loop.carry + caps, indent)
     start = len(em.lines)
-    for h, c in zip(hist, carry):
-        if h:
-            em.statement(inner, f"{h}.append({c})")
+    loop.save_histories(inner)
     if count:
         em.statement(inner, f"{count} += 1")
-    _, finish = emit_update(
-        em, node, body, carry + caps, inner, {k: (k, carry[k]) for k in range(n)}
-    )
+    _, finish = loop.update(body, loop.carry + caps, inner)
     finish()
-    if len(em.lines) == start and not em.lines[start - 1][0].strip() == "break":
+    if len(em.lines) == start and em.lines[start - 1][0].strip() != "break":
         em.statement(inner, "pass")
-    for h, c, t in zip(hist, carry, types):
-        if h:
-            em.statement(indent, f"{h} = {stack_history(h, c, t)}", node)
-    write_aliases(em, aliases, indent)
+    loop.finish(indent)
 
 
 def emit_fori(em, node, args, indent: str) -> None:
     """A fori_loop node as `for i in np.arange(lower, upper):` over named carries."""
     body = node.attrs["body"]
-    n = len(body.outputs)
-    carry_names = [p.name for p in body.inputs[1 : 1 + n]]
-    names, aliases = result_names(
-        em, node, 2 * n, carry_names + [f"{c}_hist" for c in carry_names]
-    )
-    carry = [names[k] or fresh_name(em, body.inputs[1 + k].name) for k in range(n)]
-    hist = names[n:]
-    types = node.opdef.element_types(node)[:n]
+    loop = _Loop(em, node, args, indent)
     index = fresh_name(em, body.inputs[0].name)
-    for c, a, x in zip(carry, args[2 : 2 + n], node.inputs[2:]):
-        em.statement(indent, f"{c} = {typed(a, x)}", node)
-    for h in hist:
-        if h:
-            em.statement(indent, f"{h} = []", node)
+    ins = loop.layout.inputs(args)
+    loop.open_stacks(indent)
     # np.arange: the index is a numpy integer, like every other value in emitted code.
-    em.statement(indent, f"for {index} in np.arange({args[0]}, {args[1]}):", node)
+    em.statement(indent, f"for {index} in np.arange({ins.bounds[0]}, {ins.bounds[1]}):", node)
     inner = indent + "    "
     start = len(em.lines)
-    for h, c in zip(hist, carry):
-        if h:
-            em.statement(inner, f"{h}.append({c})")
-    _, finish = emit_update(
-        em,
-        node,
-        body,
-        [index] + carry + list(args[2 + n :]),
-        inner,
-        {k: (1 + k, carry[k]) for k in range(n)},
-    )
+    loop.save_histories(inner)
+    _, finish = loop.update(body, [index] + loop.carry + ins.caps, inner)
     finish()
     close_block(em, start, inner)
-    for h, c, t in zip(hist, carry, types):
-        if h:
-            em.statement(indent, f"{h} = {stack_history(h, c, t)}", node)
-    write_aliases(em, aliases, indent)
+    loop.finish(indent)
 
 
 def emit_scan(em, node, args, indent: str) -> None:
-    """A scan node as `for k in range(length)` (reversed for `reverse`), the ys and histories
-    written into preallocated arrays when their types are known, else appended and stacked."""
-    body, n_c, n_x = node.attrs["body"], node.attrs["n_carry"], node.attrs["n_xs"]
-    reverse = node.attrs["reverse"]
-    n_y = len(body.outputs) - n_c
-    types = node.opdef.element_types(node)
-    carry_names = [p.name for p in body.inputs[:n_c]]
-    names, aliases = result_names(
-        em, node, len(types), carry_names + ["ys"] * n_y + [f"{c}_hist" for c in carry_names]
-    )
-    carry = [names[k] or fresh_name(em, body.inputs[k].name) for k in range(n_c)]
-    ys, hist = names[n_c : n_c + n_y], names[n_c + n_y :]
-    seqs, caps = list(args[n_c : n_c + n_x]), list(args[n_c + n_x :])
-    known = [
-        x.shape[0]
-        for x in node.inputs[n_c : n_c + n_x]
-        if x.shape is not None and x.shape[0] is not None
-    ]
-    length = str(known[0]) if known else f"len({seqs[0]})"
-    for c, a, x in zip(carry, args[:n_c], node.inputs):
-        em.statement(indent, f"{c} = {typed(a, x)}", node)
-    stacked = {}  # name -> preallocated?
-    for name, t in zip(ys + hist, types[n_c:]):
-        if name:
-            empty = preallocate(length, t)
-            stacked[name] = empty is not None
-            em.statement(indent, f"{name} = {empty or '[]'}", node)
+    """A scan node as `for k in range(length)` (reversed for `reverse`), the ys and
+    histories written into preallocated arrays when their types are known, else appended
+    and stacked."""
+    body, reverse = node.attrs["body"], node.attrs["reverse"]
+    loop = _Loop(em, node, args, indent)
+    ins = loop.layout.inputs(args)
+    length = _scan_length(loop.layout.inputs(node.inputs).xs, ins.xs)
+    loop.open_stacks(indent, length)
     k = fresh_name(em, "k")
     steps = f"range({length} - 1, -1, -1)" if reverse else f"range({length})"
     em.statement(indent, f"for {k} in {steps}:", node)
     inner = indent + "    "
     start = len(em.lines)
-    graph = body
-    used = {id(x) for x in graph.nodes}
-    slices = []
-    for j in range(n_x):
-        param = graph.inputs[n_c + j]
-        slices.append(fresh_name(em, param.name) if id(param) in used else "None")
-        if id(param) in used:
-            em.statement(inner, f"{slices[-1]} = {seqs[j]}[{k}]", node)
-    for h, c in zip(hist, carry):
-        if h:
-            em.statement(inner, f"{h}[{k}] = {c}" if stacked[h] else f"{h}.append({c})")
-    read_ys = [n_c + j for j in range(n_y) if ys[j]]
-    exprs, finish = emit_update(
-        em,
-        node,
-        graph,
-        carry + slices + caps,
-        inner,
-        {j: (j, carry[j]) for j in range(n_c)},
-        extra=read_ys,
-    )
-    for pos, e in zip(read_ys, exprs):
-        name = ys[pos - n_c]
-        em.statement(inner, f"{name}[{k}] = {e}" if stacked[name] else f"{name}.append({e})", node)
+    slices = _slices(em, node, loop.layout.params(body.inputs).xs, ins.xs, k, inner)
+    loop.save_histories(inner, k)
+    n_c = loop.layout.n_carry
+    read_ys = [n_c + j for j, name in enumerate(loop.names.ys) if name]
+    exprs, finish = loop.update(body, loop.carry + slices + ins.caps, inner, extra=read_ys)
+    loop.write_ys(inner, k, exprs)
     finish()
     close_block(em, start, inner)
-    for name in ys:
-        if name and not stacked[name]:
-            em.statement(indent, f"{name} = np.stack({name}{'[::-1]' if reverse else ''})", node)
-    for name, c, t in zip(hist, carry, types[n_c + n_y :]):
-        if name and not stacked[name]:
-            em.statement(indent, f"{name} = {stack_history(name, c, t, reverse)}", node)
-    write_aliases(em, aliases, indent)
+    loop.finish(indent, reverse)
+
+
+def _scan_length(xs, seqs) -> str:
+    """The number of steps of a scan: a static length, else `len` of the first xs."""
+    known_lengths = [x.shape[0] for x in xs if x.shape is not None and x.shape[0] is not None]
+    return str(known_lengths[0]) if known_lengths else f"len({seqs[0]})"
+
+
+def _slices(em, node, params, seqs, k: str, indent: str) -> list[str]:
+    """Names of this step's slices of the xs (`x = xs[k]`; "None" for one the body does not
+    read)."""
+    used = {id(x) for x in node.attrs["body"].nodes}
+    slices = []
+    for param, seq in zip(params, seqs):
+        if id(param) in used:
+            slices.append(fresh_name(em, param.name))
+            em.statement(indent, f"{slices[-1]} = {seq}[{k}]", node)
+        else:
+            slices.append("None")
+    return slices
