@@ -41,7 +41,7 @@ def parse_source(text: str) -> list[dict]:
             kind = "code"
             if header.startswith("[markdown]"):
                 kind = "markdown"
-                header = header[len("[markdown]"):].strip()
+                header = header[len("[markdown]") :].strip()
             if header:
                 raise ValueError(f"cannot read cell header {line!r}")
             current = {"kind": kind, "lines": []}
@@ -70,12 +70,18 @@ def make_notebook(cells: list[dict], name: str):
     import nbformat
 
     nb = nbformat.v4.new_notebook()
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
-                                 "language": "python"}
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
     nb.metadata["language_info"] = {"name": "python"}
     for cell in cells:
-        make = nbformat.v4.new_markdown_cell if cell["kind"] == "markdown" \
+        make = (
+            nbformat.v4.new_markdown_cell
+            if cell["kind"] == "markdown"
             else nbformat.v4.new_code_cell
+        )
         nb.cells.append(make(cell["source"]))
     for i, cell in enumerate(nb.cells):  # stable ids keep regenerated files diffable
         cell["id"] = f"{name[:2]}-{i:02d}"
@@ -86,8 +92,11 @@ def write_kernelspec(directory: Path) -> Path:
     """A kernelspec that starts ipykernel with this very interpreter (so, this venv)."""
     spec_dir = directory / "kernels" / KERNEL_NAME
     spec_dir.mkdir(parents=True, exist_ok=True)
-    spec = {"argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
-            "display_name": f"Python ({sys.executable})", "language": "python"}
+    spec = {
+        "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+        "display_name": f"Python ({sys.executable})",
+        "language": "python",
+    }
     (spec_dir / "kernel.json").write_text(json.dumps(spec), encoding="utf-8")
     return spec_dir.parent
 
@@ -100,12 +109,20 @@ def execute(nb, kernels_dir: Path) -> None:
 
     ksm = KernelSpecManager(kernel_dirs=[str(kernels_dir)])
     km = KernelManager(kernel_name=KERNEL_NAME, kernel_spec_manager=ksm)
-    client = NotebookClient(nb, km=km, kernel_name=KERNEL_NAME, timeout=CELL_TIMEOUT,
-                            record_timing=False,
-                            resources={"metadata": {"path": str(HERE)}})
+    client = NotebookClient(
+        nb,
+        km=km,
+        kernel_name=KERNEL_NAME,
+        timeout=CELL_TIMEOUT,
+        record_timing=False,
+        resources={"metadata": {"path": str(HERE)}},
+    )
     client.execute()
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
-                                 "language": "python"}
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -116,7 +133,8 @@ def main(argv: list[str] | None = None) -> int:
 
     # The kernel imports graphc (and finds benchmarks/) from this checkout, not an install.
     os.environ["PYTHONPATH"] = os.pathsep.join(
-        [str(ROOT)] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p])
+        [str(ROOT)] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
+    )
     os.environ.pop("MPLBACKEND", None)  # the inline backend, so figures are saved as images
 
     import nbformat
@@ -140,8 +158,10 @@ def main(argv: list[str] | None = None) -> int:
                     continue
             out = HERE / f"{src.stem}.ipynb"
             nbformat.write(nb, str(out))
-            print(f"{out.relative_to(ROOT)}: {len(nb.cells)} cells, "
-                  f"{time.perf_counter() - start:.1f} s, {out.stat().st_size // 1024} KiB")
+            print(
+                f"{out.relative_to(ROOT)}: {len(nb.cells)} cells, "
+                f"{time.perf_counter() - start:.1f} s, {out.stat().st_size // 1024} KiB"
+            )
     return status
 
 

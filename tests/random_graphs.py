@@ -29,8 +29,18 @@ LABELS_SHAPE = (2,)
 ARG_NAMES = ("a", "b", "c", "w", "labels")
 
 # Unary ops applied to any real, and guarded ones: the guard maps R into the op's domain.
-UNARY = ["sin", "cos", "tanh", "arctan", "sigmoid", "negative", "square", "softplus", "relu",
-         "abs"]
+UNARY = [
+    "sin",
+    "cos",
+    "tanh",
+    "arctan",
+    "sigmoid",
+    "negative",
+    "square",
+    "softplus",
+    "relu",
+    "abs",
+]
 GUARDS = {
     "exp": lambda ns, e: ns.sin(e),
     "expm1": lambda ns, e: ns.sin(e),
@@ -102,8 +112,22 @@ def trees(draw, depth=3):
     if depth == 0 or draw(st.integers(0, 4)) == 0:
         name = draw(st.sampled_from(sorted(LEAVES)))
         return ("leaf", name), LEAVES[name]
-    kind = draw(st.sampled_from(["unary", "guarded", "binary", "binary", "reduce", "softmax",
-                                 "where", "matmul", "loss", "view"]))
+    kind = draw(
+        st.sampled_from(
+            [
+                "unary",
+                "guarded",
+                "binary",
+                "binary",
+                "reduce",
+                "softmax",
+                "where",
+                "matmul",
+                "loss",
+                "view",
+            ]
+        )
+    )
     child, shape = draw(trees(depth=depth - 1))
     if kind == "unary":
         return ("unary", draw(st.sampled_from(UNARY)), child), shape
@@ -181,8 +205,10 @@ def leaves(seed, edge=None):
         values = {name: rng.uniform(-2.0, 2.0, size=shape) for name, shape in LEAVES.items()}
         values["w"] = rng.uniform(-1.0, 1.0, size=W_SHAPE)
     else:
-        values = {name: testing.edge_sample(edge, shape, rng)
-                  for name, shape in {**LEAVES, "w": W_SHAPE}.items()}
+        values = {
+            name: testing.edge_sample(edge, shape, rng)
+            for name, shape in {**LEAVES, "w": W_SHAPE}.items()
+        }
     values["labels"] = rng.integers(0, 3, size=LABELS_SHAPE)
     return [values[n] for n in ARG_NAMES]
 

@@ -18,8 +18,11 @@ JUNK = ["a", 2.5, {"k": 1}, (0, "b"), None, object(), -7, True]
 
 
 def _operands():
-    return [gc.var("x", shape=(3,)), tensor([1.0, 2.0, 3.0], requires_grad=True),
-            np.array([1.0, 2.0, 3.0])]
+    return [
+        gc.var("x", shape=(3,)),
+        tensor([1.0, 2.0, 3.0], requires_grad=True),
+        np.array([1.0, 2.0, 3.0]),
+    ]
 
 
 def _only_graphc_errors(fn, *args, **kwargs):
@@ -59,23 +62,38 @@ def test_every_api_function_refuses_bad_calls_with_graphc_errors(name):
         _only_graphc_errors(fn, x, x, junk)
 
 
-@pytest.mark.parametrize("call, words", [
-    (lambda x: gc.sum(x, axis=2.0), "sum: axis must be an int or a tuple of ints, got 2.0"),
-    (lambda x: gc.exp(x, x), "exp() takes 1 array argument, got 2"),
-    (lambda x: gc.sum(x, axes=0), ("sum(): got an unexpected keyword argument 'axes'; "
-                                   "expected sum(x, axis=None, keepdims=False)")),
-    (lambda x: gc.reshape(x, "a"), "reshape: shape must be a tuple of ints, got 'a'"),
-    (lambda x: gc.transpose(x, axes=(0, "b")), "transpose: axis must be an int"),
-    (lambda x: gc.clip(x, lo="a"), "clip(): got an unexpected keyword argument 'lo'"),
-    (lambda x: gc.compile([], 3.0), ("compile: outputs must be a symbol or a list of "
-                                     "symbols, got float")),
-    (lambda x: gc.grad(x), ("grad(): missing a required argument: 'wrt'; expected "
-                            "grad(y, wrt, head=None, simplify=True)")),
-    (lambda x: gc.var("v", bogus=1), "var(): got an unexpected keyword argument 'bogus'"),
-    (lambda x: gc.const(1.0, name=2), "const: name must be a string, got int"),
-    (lambda x: gc.value_and_grad(), "value_and_grad(): missing a required argument: 'fn'"),
-    (lambda x: gc.while_loop(x, x, x), "while_loop: cond_fun must be a function, got "),
-])
+@pytest.mark.parametrize(
+    "call, words",
+    [
+        (lambda x: gc.sum(x, axis=2.0), "sum: axis must be an int or a tuple of ints, got 2.0"),
+        (lambda x: gc.exp(x, x), "exp() takes 1 array argument, got 2"),
+        (
+            lambda x: gc.sum(x, axes=0),
+            (
+                "sum(): got an unexpected keyword argument 'axes'; "
+                "expected sum(x, axis=None, keepdims=False)"
+            ),
+        ),
+        (lambda x: gc.reshape(x, "a"), "reshape: shape must be a tuple of ints, got 'a'"),
+        (lambda x: gc.transpose(x, axes=(0, "b")), "transpose: axis must be an int"),
+        (lambda x: gc.clip(x, lo="a"), "clip(): got an unexpected keyword argument 'lo'"),
+        (
+            lambda x: gc.compile([], 3.0),
+            ("compile: outputs must be a symbol or a list of symbols, got float"),
+        ),
+        (
+            lambda x: gc.grad(x),
+            (
+                "grad(): missing a required argument: 'wrt'; expected "
+                "grad(y, wrt, head=None, simplify=True)"
+            ),
+        ),
+        (lambda x: gc.var("v", bogus=1), "var(): got an unexpected keyword argument 'bogus'"),
+        (lambda x: gc.const(1.0, name=2), "const: name must be a string, got int"),
+        (lambda x: gc.value_and_grad(), "value_and_grad(): missing a required argument: 'fn'"),
+        (lambda x: gc.while_loop(x, x, x), "while_loop: cond_fun must be a function, got "),
+    ],
+)
 @pytest.mark.parametrize("kind", ["symbol", "eager", "numpy"])
 def test_argument_errors_name_the_function_and_what_was_expected(call, words, kind):
     x = dict(zip(["symbol", "eager", "numpy"], _operands()))[kind]

@@ -112,8 +112,9 @@ def test_grad_result_is_an_ordinary_symbol():
     exe = g.bind({"x": np.array([0.0, 1.0])})
     np.testing.assert_allclose(exe.forward()[0], 1 - np.tanh([0.0, 1.0]) ** 2)
     gg = gc.grad(gc.sum(g), x)
-    np.testing.assert_allclose(gg.eval(x=np.array([0.5]))[0],
-                               -2 * np.tanh(0.5) * (1 - np.tanh(0.5) ** 2))
+    np.testing.assert_allclose(
+        gg.eval(x=np.array([0.5]))[0], -2 * np.tanh(0.5) * (1 - np.tanh(0.5) ** 2)
+    )
 
 
 # --- higher order and shared sub-graphs ----------------------------------------------------
@@ -121,7 +122,7 @@ def test_grad_result_is_an_ordinary_symbol():
 
 def test_third_derivative_of_a_polynomial():
     x = gc.var("x")
-    p = 3 * x ** 4 - 2 * x ** 3 + 5 * x ** 2 - x + 7
+    p = 3 * x**4 - 2 * x**3 + 5 * x**2 - x + 7
     g = p
     for _ in range(3):  # (the sum: derivatives of an elementwise p at several points)
         g = gc.grad(gc.sum(g), x)
@@ -162,8 +163,9 @@ def test_shared_subgraph_cotangent_is_built_once(monkeypatch):
     exe.forward(is_train=True)
     exe.backward([None, np.array([1.0, 2.0])])
     assert len(calls) == 1
-    np.testing.assert_allclose(exe.grad_dict["x"],
-                               2 * np.exp(2 * xs) + 3 * np.exp(xs) * [1.0, 2.0])
+    np.testing.assert_allclose(
+        exe.grad_dict["x"], 2 * np.exp(2 * xs) + 3 * np.exp(xs) * [1.0, 2.0]
+    )
 
 
 # --- forward mode, jacobian, hessian --------------------------------------------------------
@@ -181,15 +183,14 @@ def test_jvp_against_numpy(rng):
     np.testing.assert_allclose(_run([x, w], t2, xs, ws), tx.sum())
     # An output that does not depend on the tangents gets zeros.
     z = gc.var("z", shape=(2,))
-    np.testing.assert_array_equal(_run([z, x], gc.jvp(z * 2, {x: tx}), np.ones(2), xs),
-                                  [0.0, 0.0])
+    np.testing.assert_array_equal(_run([z, x], gc.jvp(z * 2, {x: tx}), np.ones(2), xs), [0.0, 0.0])
     with pytest.raises(gc.ShapeError):
         gc.jvp(y, {x: np.ones(4)})
 
 
 def test_jvp_and_vjp_are_transposes(rng):
     x = gc.var("x", shape=(4,))
-    y = gc.softmax(x) * gc.sum(x ** 2)
+    y = gc.softmax(x) * gc.sum(x**2)
     xs, u, v = rng.normal(size=4), rng.normal(size=4), rng.normal(size=4)
     ju = _run([x], gc.jvp(y, {x: u}), xs)
     jtv = _run([x], gc.grad(y, x, head=v), xs)
@@ -224,7 +225,7 @@ def test_jacobian_shapes_and_errors():
 def test_hessian_against_numpy(rng):
     x = gc.var("x", shape=(3,))
     a = rng.normal(size=(3, 3))
-    y = gc.sum(x ** 3) + gc.dot(x, gc.matmul(gc.const(a), x)) + gc.dot(x, x) ** 2
+    y = gc.sum(x**3) + gc.dot(x, gc.matmul(gc.const(a), x)) + gc.dot(x, x) ** 2
     xs = rng.normal(size=3)
     h = gc.hessian(y, x)
     assert h.shape == (3, 3)
@@ -239,8 +240,9 @@ def test_hessian_of_logsumexp_is_diag_p_minus_ppT(rng):
     xs = rng.normal(size=4)
     p = np.exp(xs - xs.max())
     p /= p.sum()
-    np.testing.assert_allclose(_run([x], gc.hessian(gc.logsumexp(x), x), xs),
-                               np.diag(p) - np.outer(p, p), atol=1e-12)
+    np.testing.assert_allclose(
+        _run([x], gc.hessian(gc.logsumexp(x), x), xs), np.diag(p) - np.outer(p, p), atol=1e-12
+    )
 
 
 # --- numerical stability at magnitude 1000 --------------------------------------------------
@@ -254,12 +256,14 @@ def _softmax(z):
 
 
 def _sigmoid(z):
-    return np.where(z >= 0, 1 / (1 + np.exp(-np.abs(z))), np.exp(-np.abs(z)) /
-                    (1 + np.exp(-np.abs(z))))
+    return np.where(
+        z >= 0, 1 / (1 + np.exp(-np.abs(z))), np.exp(-np.abs(z)) / (1 + np.exp(-np.abs(z)))
+    )
 
 
-@pytest.mark.parametrize("name", ["logsumexp", "softmax", "log_softmax", "sigmoid",
-                                  "softplus", "cross_entropy"])
+@pytest.mark.parametrize(
+    "name", ["logsumexp", "softmax", "log_softmax", "sigmoid", "softplus", "cross_entropy"]
+)
 def test_stable_gradients_at_magnitude_1000(name):
     z = gc.var("z", shape=(2, 3))
     v = np.array([[0.5, -1.0, 2.0], [1.5, 0.25, -0.75]])
@@ -307,7 +311,7 @@ def test_value_and_grad_traces_once_per_signature():
     assert len(traces) == 1
     assert "def fn(w, b, x)" in vg.source
     t = np.tanh(x * np.array([3.0, 1.0]) + 0.1)
-    assert v2 == pytest.approx(np.sum(t ** 2))
+    assert v2 == pytest.approx(np.sum(t**2))
     np.testing.assert_allclose(g2, 2 * t * (1 - t * t) * x)
     vg(np.ones(3), 0.5, np.ones(3))  # a new shape: traced again
     vg(np.ones(2, np.float32), np.float32(0.5), x.astype(np.float32))  # a new dtype
@@ -343,8 +347,9 @@ def test_value_and_grad_with_varargs_and_keywords():
     def f(*xs, scale):
         return gc.sum(xs[0] * xs[1]) * scale
 
-    value, g = gc.value_and_grad(f, argnums=(0, 1))(np.array([1.0, 2.0]), np.array([3.0, 4.0]),
-                                                  scale=2.0)
+    value, g = gc.value_and_grad(f, argnums=(0, 1))(
+        np.array([1.0, 2.0]), np.array([3.0, 4.0]), scale=2.0
+    )
     assert value == 22.0
     np.testing.assert_array_equal(g[0], [6.0, 8.0])
     np.testing.assert_array_equal(g[1], [2.0, 4.0])
@@ -390,9 +395,16 @@ def test_check_grad_errors():
         gc.check_grad(gc.sum(x), x * 2, {"x": np.ones(2)})
 
 
-@pytest.mark.parametrize("fn", [
-    lambda x: gc.mean(x) * 1.0, lambda x: 2.0 * gc.mean(x * 3) / 4, lambda x: gc.sum(x),
-    lambda x: gc.max(x) + gc.norm(x) * 0.5, lambda x: gc.logsumexp(x * 2.0)])
+@pytest.mark.parametrize(
+    "fn",
+    [
+        lambda x: gc.mean(x) * 1.0,
+        lambda x: 2.0 * gc.mean(x * 3) / 4,
+        lambda x: gc.sum(x),
+        lambda x: gc.max(x) + gc.norm(x) * 0.5,
+        lambda x: gc.logsumexp(x * 2.0),
+    ],
+)
 def test_float32_inputs_keep_float32_gradients(fn):
     # The implicit head 1.0 and Python constants are weakly typed, as numpy's scalars are.
     x32 = np.array([0.5, 1.5, -1.0], np.float32)

@@ -73,7 +73,7 @@ def test_seed_on_eager_tensors_runs_the_python():
 def test_python_valued_conditions_stay_python():
     @gc.function
     def f(x, n, flag=True):
-        for i in range(n):  # a Python int: unrolled
+        for i in range(n):  # noqa: B007 (a Python int: unrolled)
             x = x * SCALE
         if flag:
             x = x + 1
@@ -118,7 +118,7 @@ def test_for_range_with_symbolic_bound_becomes_fori_loop():
     f = gc.compile([x, n], [y, gc.grad(y, x)])
     assert "for i in np.arange(1, n):" in f.source
     value, grad = f(np.float64(0.5), np.int64(5))
-    assert value == pytest.approx(sum(0.5 ** k / k for k in range(1, 5)))
+    assert value == pytest.approx(sum(0.5**k / k for k in range(1, 5)))
     assert grad == pytest.approx(sum(0.5 ** (k - 1) for k in range(1, 5)))
 
 
@@ -286,7 +286,7 @@ def test_non_numeric_value_through_a_symbolic_if_names_the_line():
     def f(x):
         name = "a"
         if x > 0:
-            name = "b"
+            name = "b"  # noqa: F841 (the user's dead store under test)
         return x
 
     with pytest.raises(gc.GraphcError, match="'name'"):

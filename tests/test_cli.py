@@ -19,16 +19,23 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def run_cli(*args, timeout=120):
     env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    return subprocess.run([sys.executable, "-m", "graphc", *args], capture_output=True,
-                          text=True, timeout=timeout, cwd=ROOT, env=env)
+    return subprocess.run(
+        [sys.executable, "-m", "graphc", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=ROOT,
+        env=env,
+    )
 
 
 def values(stdout: str, label: str) -> np.ndarray:
     """The numbers printed after `label = ` in the values block."""
     block = stdout.split("\nat ", 1)[1]
     match = re.search(rf"^\s+{re.escape(label)} = (.*)$", block, re.M)
-    return np.array([float(v) for v in re.findall(r"-?[\d.]+(?:e[-+]?\d+)?|nan|inf",
-                                                  match.group(1))])
+    return np.array(
+        [float(v) for v in re.findall(r"-?[\d.]+(?:e[-+]?\d+)?|nan|inf", match.group(1))]
+    )
 
 
 def test_grad_prints_gradient_and_values(capsys):
@@ -40,9 +47,29 @@ def test_grad_prints_gradient_and_values(capsys):
 
 
 def test_grad_several_vars_shapes_and_source(capsys):
-    code = main(["grad", "sum((x @ w - y) ** 2) / 2", "--wrt", "w", "--wrt", "x",
-                 "--shape", "x=2,3", "--shape", "w=3", "--shape", "y=2",
-                 "--at", "x=1,0,0,0,1,0", "--at", "w=1,2,3", "--at", "y=0,0", "--source"])
+    code = main(
+        [
+            "grad",
+            "sum((x @ w - y) ** 2) / 2",
+            "--wrt",
+            "w",
+            "--wrt",
+            "x",
+            "--shape",
+            "x=2,3",
+            "--shape",
+            "w=3",
+            "--shape",
+            "y=2",
+            "--at",
+            "x=1,0,0,0,1,0",
+            "--at",
+            "w=1,2,3",
+            "--at",
+            "y=0,0",
+            "--source",
+        ]
+    )
     out = capsys.readouterr().out
     assert code == 0
     x, w = np.array([[1.0, 0, 0], [0, 1, 0]]), np.array([1.0, 2, 3])
@@ -65,24 +92,27 @@ def test_wrt_a_name_not_in_the_expression_is_an_error(capsys):
     assert "'z'" in captured.err and "variables: x" in captured.err
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["grad", "__import__('os').system('echo pwned')", "--wrt", "x"], "attribute access"),
-    (["grad", "open('/etc/passwd')", "--wrt", "x"], "not a gc function"),
-    (["grad", "x +", "--wrt", "x"], "invalid syntax"),
-    (["grad", "x * x"], "--wrt"),
-    (["grad", "x * x", "--wrt", "x", "--shape", "x=2,a"], "not a dimension"),
-    (["grad", "x * x", "--wrt", "x", "--shape", "x"], "NAME=VALUES"),
-    (["grad", "sum(x * x)", "--wrt", "x", "--shape", "x=3", "--at", "x=1,2"], "do not fill"),
-    (["grad", "x * y", "--wrt", "x", "--at", "x=1"], "missing value"),
-    (["grad", "x * y", "--wrt", "x", "--at", "x=1", "--at", "y=os"], "not a number"),
-    (["grad", "x * 2", "--wrt", "x", "--at", "q=1"], "not a variable"),
-    (["grad", "x * x", "--wrt", "x", "--shape", "x=3"], "not a scalar"),
-    (["grad", "dot(x, y)", "--wrt", "x", "--shape", "x=3", "--shape", "y=4"], "aligned"),
-    (["grad", "x * y", "--wrt", "x", "--at", "x=1", "--at", "x=2", "--at", "y=1"], "twice"),
-    (["grad", "sum(x * y)", "--wrt", "x", "--at", "x=1,2", "--at", "y=1,2,3"], "broadcast"),
-    (["frobnicate"], "invalid choice"),
-    ([], "required"),
-])
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["grad", "__import__('os').system('echo pwned')", "--wrt", "x"], "attribute access"),
+        (["grad", "open('/etc/passwd')", "--wrt", "x"], "not a gc function"),
+        (["grad", "x +", "--wrt", "x"], "invalid syntax"),
+        (["grad", "x * x"], "--wrt"),
+        (["grad", "x * x", "--wrt", "x", "--shape", "x=2,a"], "not a dimension"),
+        (["grad", "x * x", "--wrt", "x", "--shape", "x"], "NAME=VALUES"),
+        (["grad", "sum(x * x)", "--wrt", "x", "--shape", "x=3", "--at", "x=1,2"], "do not fill"),
+        (["grad", "x * y", "--wrt", "x", "--at", "x=1"], "missing value"),
+        (["grad", "x * y", "--wrt", "x", "--at", "x=1", "--at", "y=os"], "not a number"),
+        (["grad", "x * 2", "--wrt", "x", "--at", "q=1"], "not a variable"),
+        (["grad", "x * x", "--wrt", "x", "--shape", "x=3"], "not a scalar"),
+        (["grad", "dot(x, y)", "--wrt", "x", "--shape", "x=3", "--shape", "y=4"], "aligned"),
+        (["grad", "x * y", "--wrt", "x", "--at", "x=1", "--at", "x=2", "--at", "y=1"], "twice"),
+        (["grad", "sum(x * y)", "--wrt", "x", "--at", "x=1,2", "--at", "y=1,2,3"], "broadcast"),
+        (["frobnicate"], "invalid choice"),
+        ([], "required"),
+    ],
+)
 def test_bad_input_is_one_line_and_status_2(argv, message, capsys):
     assert main(argv) == 2
     captured = capsys.readouterr()
@@ -113,8 +143,19 @@ def test_demo_runs_end_to_end():
     out = result.stdout
     assert "Traceback" not in out + result.stderr
     assert "every result agrees" in out and "MISMATCH" not in out
-    for expected in ("2 * dot(x, x)", "simplified", "def fn(", "eager", "-20.5", "-81.6667",
-                     "[ 0.,  4.,  8., 12.]", "[15., 18.]", "[ 4., 27.]", "MLP", "bind"):
+    for expected in (
+        "2 * dot(x, x)",
+        "simplified",
+        "def fn(",
+        "eager",
+        "-20.5",
+        "-81.6667",
+        "[ 0.,  4.,  8., 12.]",
+        "[15., 18.]",
+        "[ 4., 27.]",
+        "MLP",
+        "bind",
+    ):
         assert expected in out, expected
 
 

@@ -46,8 +46,9 @@ def test_jvp_of_jvp_through_fori_loop_with_an_invariant_carry():
 
 def test_jvp_of_jvp_through_while_loop_with_an_invariant_carry():
     z = gc.var("z", shape=(None,))
-    o = gc.while_loop(lambda c: c[0] < 2, lambda c: (c[0] + 1, c[1], c[1] * c[1]),
-                      (0, z, 0 * z))[2]
+    o = gc.while_loop(lambda c: c[0] < 2, lambda c: (c[0] + 1, c[1], c[1] * c[1]), (0, z, 0 * z))[
+        2
+    ]
     t, u = gc.var("t", shape=(None,)), gc.var("u", shape=(None,))
     second = gc.jvp(gc.jvp(o, {z: t}), {z: u})
     f = gc.compile([z, t, u], second)

@@ -55,14 +55,15 @@ def test_cond_number_in_one_branch_takes_the_other_branch_type():
 
 def test_cond_second_order_through_both_branches():
     s = gc.var("s")
-    y = gc.cond(s > 0, lambda a: gc.sin(a) * a, lambda a: a ** 3, s)
+    y = gc.cond(s > 0, lambda a: gc.sin(a) * a, lambda a: a**3, s)
     g = gc.grad(y, s)
     f = gc.compile([s], [g, gc.grad(g, s)])
     for v in (0.7, -0.4):
         g1, g2 = f(np.float64(v))
         if v > 0:
-            np.testing.assert_allclose([g1, g2], [np.sin(v) + v * np.cos(v),
-                                                  2 * np.cos(v) - v * np.sin(v)])
+            np.testing.assert_allclose(
+                [g1, g2], [np.sin(v) + v * np.cos(v), 2 * np.cos(v) - v * np.sin(v)]
+            )
         else:
             np.testing.assert_allclose([g1, g2], [3 * v * v, 6 * v])
 
@@ -123,7 +124,7 @@ def test_while_loop_saves_carries_only_when_the_reverse_pass_reads_them():
     assert "while " in f.source and ".append(" not in f.source  # a trip count is enough
     square = gc.while_loop(lambda v: v < 100.0, lambda v: v * v, x)
     f = gc.compile([x], [square, gc.grad(square, x)])
-    np.testing.assert_allclose(f(np.float64(1.5)), (1.5 ** 16, 16 * 1.5 ** 15))
+    np.testing.assert_allclose(f(np.float64(1.5)), (1.5**16, 16 * 1.5**15))
     assert ".append(" in f.source and "range(" in f.source
     # Without a gradient nothing is saved.
     assert ".append(" not in gc.compile([x], square).source
@@ -194,7 +195,7 @@ def test_scan_values_gradients_and_reverse():
         c, ys = gc.scan(lambda c, xk: (c * gc.tanh(xk) + w, c * xk), x, xs, reverse=reverse)
         gc.check_grad(gc.sum(c) + gc.sum(ys * ys), [x, w, xs], args)
         carry, rows = args["x"], [None] * 5
-        for k in (range(4, -1, -1) if reverse else range(5)):
+        for k in range(4, -1, -1) if reverse else range(5):
             rows[k] = carry * args["xs"][k]
             carry = carry * np.tanh(args["xs"][k]) + 0.3
         out = gc.compile([x, w, xs], [c, ys])(**args)
@@ -223,8 +224,9 @@ def test_scan_rnn_gradient_matches_the_unrolled_rnn():
     values = [rng.normal(scale=0.5, size=p.shape) for p in params]
     a = gc.compile(params, [scanned] + gc.grad(scanned, params))(*values)
     # The unrolled reference needs no simplification (and its sympy pass is slow).
-    b = gc.compile(params, [unrolled] + gc.grad(unrolled, params, simplify=False),
-                   simplify=False)(*values)
+    b = gc.compile(params, [unrolled] + gc.grad(unrolled, params, simplify=False), simplify=False)(
+        *values
+    )
     for got, want in zip(a, b):
         np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
     assert "for k in range(4):" in gc.compile(params, scanned).source
@@ -257,24 +259,31 @@ def test_nested_control_flow_differentiates():
 
     c, ys = gc.scan(outer, x, xs)
     rng = np.random.default_rng(1)
-    gc.check_grad(gc.sum(c) + gc.sum(ys), [x, w, xs],
-                  {"x": np.array(0.5), "w": np.array(0.3), "xs": rng.normal(size=(3, 4))})
+    gc.check_grad(
+        gc.sum(c) + gc.sum(ys),
+        [x, w, xs],
+        {"x": np.array(0.5), "w": np.array(0.3), "xs": rng.normal(size=(3, 4))},
+    )
 
 
 @pytest.mark.parametrize("kind", ["cond", "while", "fori", "scan"])
 def test_forward_mode_agrees_with_reverse_mode(kind):
     x, w, xs = gc.var("x", shape=(2,)), gc.var("w", shape=()), gc.var("xs", shape=(5, 2))
-    y = {"cond": lambda: gc.cond(gc.sum(x) > 0, lambda a: gc.exp(a) * w, lambda a: a * a, x),
-         "while": lambda: gc.while_loop(lambda v: gc.sum(v) < 10.0,
-                                        lambda v: v * 1.3 + gc.sin(w) * v, x),
-         "fori": lambda: gc.fori_loop(0, 4, lambda i, v: gc.sin(v) * w + i, x),
-         "scan": lambda: gc.scan(lambda c, e: (c * gc.tanh(e) + w, c * e), x, xs)[0]}[kind]()
+    y = {
+        "cond": lambda: gc.cond(gc.sum(x) > 0, lambda a: gc.exp(a) * w, lambda a: a * a, x),
+        "while": lambda: gc.while_loop(
+            lambda v: gc.sum(v) < 10.0, lambda v: v * 1.3 + gc.sin(w) * v, x
+        ),
+        "fori": lambda: gc.fori_loop(0, 4, lambda i, v: gc.sin(v) * w + i, x),
+        "scan": lambda: gc.scan(lambda c, e: (c * gc.tanh(e) + w, c * e), x, xs)[0],
+    }[kind]()
     u, s = np.array([1.0, 0.5]), 0.7
     tangent = gc.jvp(y, {x: u, w: np.float64(s)})
     grads = gc.grad(y, [x, w], head=np.ones(2))
     rng = np.random.default_rng(2)
-    t, gx, gw = gc.compile([x, w, xs], [tangent] + grads)(np.array([0.3, 0.4]), np.float64(0.3),
-                                                          rng.normal(size=(5, 2)))
+    t, gx, gw = gc.compile([x, w, xs], [tangent] + grads)(
+        np.array([0.3, 0.4]), np.float64(0.3), rng.normal(size=(5, 2))
+    )
     np.testing.assert_allclose(np.sum(t), gx @ u + gw * s, rtol=1e-10)
 
 
@@ -285,7 +294,7 @@ def test_second_derivative_through_while_loop():
     f = gc.compile([s], [y, g, gc.grad(g, s), gc.hessian(y, s)])
     value, g1, g2, h = f(np.float64(1.5))  # (1.5^2 + 1)^2 + 1 = 11.5625
     assert value == 11.5625
-    np.testing.assert_allclose([g1, g2, h], [4 * 1.5 * (1.5 ** 2 + 1), 12 * 1.5 ** 2 + 4, 31.0])
+    np.testing.assert_allclose([g1, g2, h], [4 * 1.5 * (1.5**2 + 1), 12 * 1.5**2 + 4, 31.0])
 
 
 # --- interpretation, emission, save/load ---------------------------------------------------
@@ -355,6 +364,7 @@ def test_numbers_kept_in_variables_are_numpy_scalars():
     y = gc.cond(p > 0, lambda: 2.0, lambda: gc.sum(x))
     f = gc.compile([p, x], gc.sum(y) * 3)
     assert f(np.float64(1.0), np.ones(3)) == 6.0 and f(np.float64(-1.0), np.ones(3)) == 9.0
-    v = gc.while_loop(lambda c: gc.sum(c[1]) < 5.0, lambda c: (c[0], c[1] + gc.sum(c[0])),
-                      (1.0, x))
+    v = gc.while_loop(
+        lambda c: gc.sum(c[1]) < 5.0, lambda c: (c[0], c[1] + gc.sum(c[0])), (1.0, x)
+    )
     assert gc.compile([x], v[1])(np.float64(0.5)) == 5.5

@@ -9,8 +9,8 @@ compositions of domain-safe operations drawn from a seeded generator.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 import pytest
@@ -41,39 +41,95 @@ def _seed_cases() -> list[Case]:
         Case("seed_sum", lambda x: x.sum(), {"x": x4}, ("x",)),
         Case("seed_square_sum", lambda x: (x * x).sum(), {"x": x4}, ("x",)),
         Case("seed_detach", lambda x: (gc.stop_gradient(x * x) * x).sum(), {"x": x4}, ("x",)),
-        Case("seed_cubic_mean", lambda a: ((a + 3) * (a + 3) * 3).mean(),
-             {"a": np.array([2.0, 3.0])}, ("a",)),
-        Case("seed_stack", lambda m: gc.sum(gc.stack([m[0] ** 2, m[1] ** 3])),
-             {"m": np.array([2.0, 3.0])}, ("m",)),
-        Case("seed_linreg", lambda t0, t1, X, Y: gc.mean((t0 + t1 * X - Y) ** 2 / 2),
-             {"t0": np.array(0.0), "t1": np.array(0.0), "X": np.arange(1, 7),
-              "Y": np.array([13, 14, 20, 21, 25, 30])}, ("t0", "t1")),
-        Case("seed_linreg_mse", lambda t0, t1, X, Y: gc.mse_loss(t0 + t1 * X, Y) / 2,
-             {"t0": np.array(0.3), "t1": np.array(1.7), "X": np.arange(1.0, 7.0),
-              "Y": np.array([13.0, 14, 20, 21, 25, 30])}, ("t0", "t1")),
-        Case("seed_descent", lambda w: (w ** 2 + 20).sum(), {"w": np.array(10.0)}, ("w",)),
-        Case("seed_mse_wb", lambda x, w, b, y: gc.mse_loss(x.matmul(w) + b, y),
-             {"x": np.ones((2, 5)), "w": r.standard_normal((5, 3)),
-              "b": r.standard_normal(3), "y": np.zeros((2, 3))}, ("w", "b")),
-        Case("seed_control_flow_path", lambda a: 100 * (a * 2 * 2 ** 10),
-             {"a": np.array(-0.4)}, ("a",)),
+        Case(
+            "seed_cubic_mean",
+            lambda a: ((a + 3) * (a + 3) * 3).mean(),
+            {"a": np.array([2.0, 3.0])},
+            ("a",),
+        ),
+        Case(
+            "seed_stack",
+            lambda m: gc.sum(gc.stack([m[0] ** 2, m[1] ** 3])),
+            {"m": np.array([2.0, 3.0])},
+            ("m",),
+        ),
+        Case(
+            "seed_linreg",
+            lambda t0, t1, X, Y: gc.mean((t0 + t1 * X - Y) ** 2 / 2),
+            {
+                "t0": np.array(0.0),
+                "t1": np.array(0.0),
+                "X": np.arange(1, 7),
+                "Y": np.array([13, 14, 20, 21, 25, 30]),
+            },
+            ("t0", "t1"),
+        ),
+        Case(
+            "seed_linreg_mse",
+            lambda t0, t1, X, Y: gc.mse_loss(t0 + t1 * X, Y) / 2,
+            {
+                "t0": np.array(0.3),
+                "t1": np.array(1.7),
+                "X": np.arange(1.0, 7.0),
+                "Y": np.array([13.0, 14, 20, 21, 25, 30]),
+            },
+            ("t0", "t1"),
+        ),
+        Case("seed_descent", lambda w: (w**2 + 20).sum(), {"w": np.array(10.0)}, ("w",)),
+        Case(
+            "seed_mse_wb",
+            lambda x, w, b, y: gc.mse_loss(x.matmul(w) + b, y),
+            {
+                "x": np.ones((2, 5)),
+                "w": r.standard_normal((5, 3)),
+                "b": r.standard_normal(3),
+                "y": np.zeros((2, 3)),
+            },
+            ("w", "b"),
+        ),
+        Case(
+            "seed_control_flow_path",
+            lambda a: 100 * (a * 2 * 2**10),
+            {"a": np.array(-0.4)},
+            ("a",),
+        ),
     ]
     n, d, h, k = 8, 5, 6, 3
-    cases.append(Case(
-        "mlp_step",
-        lambda X, labels, W1, b1, W2, b2: gc.cross_entropy(gc.tanh(X @ W1 + b1) @ W2 + b2,
-                                                           labels),
-        {"X": r.standard_normal((n, d)), "labels": r.integers(0, k, n),
-         "W1": r.standard_normal((d, h)) * 0.5, "b1": r.standard_normal(h) * 0.1,
-         "W2": r.standard_normal((h, k)) * 0.5, "b2": r.standard_normal(k) * 0.1},
-        ("W1", "b1", "W2", "b2")))
-    cases.append(Case(
-        "deep_tanh",
-        lambda x, *wb: gc.sum(_deep(x, wb) ** 2),
-        {"x": r.standard_normal((4, 2)),
-         **{f"p{i}": (r.standard_normal((4, 4)) * 0.5 if i % 2 == 0
-                      else r.standard_normal((4, 1)) * 0.1) for i in range(10)}},
-        tuple(f"p{i}" for i in range(10))))
+    cases.append(
+        Case(
+            "mlp_step",
+            lambda X, labels, W1, b1, W2, b2: gc.cross_entropy(
+                gc.tanh(X @ W1 + b1) @ W2 + b2, labels
+            ),
+            {
+                "X": r.standard_normal((n, d)),
+                "labels": r.integers(0, k, n),
+                "W1": r.standard_normal((d, h)) * 0.5,
+                "b1": r.standard_normal(h) * 0.1,
+                "W2": r.standard_normal((h, k)) * 0.5,
+                "b2": r.standard_normal(k) * 0.1,
+            },
+            ("W1", "b1", "W2", "b2"),
+        )
+    )
+    cases.append(
+        Case(
+            "deep_tanh",
+            lambda x, *wb: gc.sum(_deep(x, wb) ** 2),
+            {
+                "x": r.standard_normal((4, 2)),
+                **{
+                    f"p{i}": (
+                        r.standard_normal((4, 4)) * 0.5
+                        if i % 2 == 0
+                        else r.standard_normal((4, 1)) * 0.1
+                    )
+                    for i in range(10)
+                },
+            },
+            tuple(f"p{i}" for i in range(10)),
+        )
+    )
     return cases
 
 
@@ -87,27 +143,51 @@ def _deep(h, wb):
 # Every step maps values of shape (3, 4) to (3, 4), on domains where the ops are smooth.
 
 _UNARY = [
-    gc.tanh, gc.sin, gc.cos, gc.sigmoid, gc.softplus, gc.arctan, gc.square,
-    lambda a: gc.exp(gc.tanh(a)), lambda a: gc.log1p(a * a), lambda a: gc.sqrt(a * a + 1),
-    lambda a: gc.log(1 + gc.exp(a)), lambda a: gc.softmax(a, axis=-1),
-    lambda a: gc.log_softmax(a, axis=0), lambda a: a - gc.mean(a, axis=0, keepdims=True),
-    lambda a: a * gc.sum(a, axis=1, keepdims=True), lambda a: gc.reshape(a.T, (3, 4)),
+    gc.tanh,
+    gc.sin,
+    gc.cos,
+    gc.sigmoid,
+    gc.softplus,
+    gc.arctan,
+    gc.square,
+    lambda a: gc.exp(gc.tanh(a)),
+    lambda a: gc.log1p(a * a),
+    lambda a: gc.sqrt(a * a + 1),
+    lambda a: gc.log(1 + gc.exp(a)),
+    lambda a: gc.softmax(a, axis=-1),
+    lambda a: gc.log_softmax(a, axis=0),
+    lambda a: a - gc.mean(a, axis=0, keepdims=True),
+    lambda a: a * gc.sum(a, axis=1, keepdims=True),
+    lambda a: gc.reshape(a.T, (3, 4)),
     lambda a: gc.concatenate([a[:, :2], 2 * a[:, 2:]], axis=1),
-    lambda a: gc.stack([a[0], a[1] * a[2], -a[2]]), lambda a: gc.expand_dims(a, 0)[0],
-    lambda a: gc.broadcast_to(gc.max(a, axis=0), (3, 4)) - a, lambda a: a ** 3 / 4,
+    lambda a: gc.stack([a[0], a[1] * a[2], -a[2]]),
+    lambda a: gc.expand_dims(a, 0)[0],
+    lambda a: gc.broadcast_to(gc.max(a, axis=0), (3, 4)) - a,
+    lambda a: a**3 / 4,
 ]
 _BINARY = [
-    lambda a, b: a + b, lambda a, b: a - b, lambda a, b: a * b,
-    lambda a, b: a / (1 + b * b), gc.maximum, gc.minimum, lambda a, b: gc.where(a > b, a, b),
+    lambda a, b: a + b,
+    lambda a, b: a - b,
+    lambda a, b: a * b,
+    lambda a, b: a / (1 + b * b),
+    gc.maximum,
+    gc.minimum,
+    lambda a, b: gc.where(a > b, a, b),
     lambda a, b: a @ gc.transpose(b) @ a / 4,
 ]
 _WITH_PARAMS = [
-    lambda a, v, W: a * v + a @ W / 2, lambda a, v, W: (a + v) @ W,
-    lambda a, v, W: gc.tanh(a @ W + v), lambda a, v, W: a @ (W * v),
+    lambda a, v, W: a * v + a @ W / 2,
+    lambda a, v, W: (a + v) @ W,
+    lambda a, v, W: gc.tanh(a @ W + v),
+    lambda a, v, W: a @ (W * v),
 ]
 _FINAL = [
-    gc.sum, gc.mean, lambda a: gc.logsumexp(a), lambda a: gc.norm(a),
-    lambda a: gc.sum(gc.max(a, axis=1)), lambda a: gc.prod(gc.sigmoid(a)),
+    gc.sum,
+    gc.mean,
+    lambda a: gc.logsumexp(a),
+    lambda a: gc.norm(a),
+    lambda a: gc.sum(gc.max(a, axis=1)),
+    lambda a: gc.prod(gc.sigmoid(a)),
 ]
 
 
@@ -117,11 +197,13 @@ def _random_program(seed: int) -> Callable:
     count = int(r.integers(5, 10))
     forced = int(r.integers(count))  # every program uses the parameters v and W once at least
     for k in range(count):
-        kind = "params" if k == forced else r.choice(["unary", "binary", "params"],
-                                                     p=[0.5, 0.3, 0.2])
+        kind = (
+            "params" if k == forced else r.choice(["unary", "binary", "params"], p=[0.5, 0.3, 0.2])
+        )
         table = {"unary": _UNARY, "binary": _BINARY, "params": _WITH_PARAMS}[kind]
-        steps.append((kind, int(r.integers(len(table))), int(r.integers(1 << 30)),
-                      int(r.integers(1 << 30))))
+        steps.append(
+            (kind, int(r.integers(len(table))), int(r.integers(1 << 30)), int(r.integers(1 << 30)))
+        )
     final = int(r.integers(len(_FINAL)))
 
     def fn(x, y, v, W):
@@ -144,8 +226,12 @@ def _random_cases(count: int = 12) -> list[Case]:
     cases = []
     for seed in range(count):
         r = _rng(seed)
-        args = {"x": r.uniform(-1, 1, (3, 4)), "y": r.uniform(-1, 1, (3, 4)),
-                "v": r.uniform(-1, 1, 4), "W": r.uniform(-0.7, 0.7, (4, 4))}
+        args = {
+            "x": r.uniform(-1, 1, (3, 4)),
+            "y": r.uniform(-1, 1, (3, 4)),
+            "v": r.uniform(-1, 1, 4),
+            "W": r.uniform(-0.7, 0.7, (4, 4)),
+        }
         cases.append(Case(f"random_{seed}", _random_program(seed), args, ("x", "y", "v", "W")))
     return cases
 
@@ -171,8 +257,10 @@ def _eager(case: Case, use_backward: bool):
     if use_backward:
         y.backward()
         # An input the output does not use keeps .grad None, as in PyTorch.
-        return y.numpy(), [np.zeros_like(case.args[n]) if ts[n].grad is None
-                           else ts[n].grad.numpy() for n in case.wrt]
+        return y.numpy(), [
+            np.zeros_like(case.args[n]) if ts[n].grad is None else ts[n].grad.numpy()
+            for n in case.wrt
+        ]
     grads = eager.grad(y, [ts[n] for n in case.wrt])
     return y.numpy(), [g.numpy() for g in grads]
 
@@ -195,9 +283,11 @@ def assert_close(actual, expected, what):
 @pytest.mark.parametrize("case", CASES, ids=lambda c: c.name)
 def test_values_and_gradients_agree(case):
     value, grads = _symbolic(case)
-    for engine, (v, gs) in {"eager.grad": _eager(case, False),
-                            "backward": _eager(case, True),
-                            "value_and_grad": _value_and_grad(case)}.items():
+    for engine, (v, gs) in {
+        "eager.grad": _eager(case, False),
+        "backward": _eager(case, True),
+        "value_and_grad": _value_and_grad(case),
+    }.items():
         assert_close(v, value, f"{case.name} value ({engine})")
         for n, g, ref in zip(case.wrt, gs, grads):
             assert_close(g, ref, f"{case.name} d/d{n} ({engine})")

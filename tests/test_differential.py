@@ -89,8 +89,7 @@ def run_compiled(fn, arrays, heads, declare, wrt_index):
     grads = []
     if heads and wrt_index:
         total = sum(gc.sum(ys[k] * h) for k, h in heads.items())
-        grads = _attempt(run, "grad_error",
-                         lambda: gc.grad(total, [xs[i] for i in wrt_index]))
+        grads = _attempt(run, "grad_error", lambda: gc.grad(total, [xs[i] for i in wrt_index]))
         if grads is None:
             grads = []
 
@@ -104,8 +103,8 @@ def run_compiled(fn, arrays, heads, declare, wrt_index):
             run.grad_error, run.error, grads = run.error, None, []
             outs = _attempt(run, "error", lambda: run_all(ys))
     if outs is not None:
-        run.values = outs[:len(ys)]
-        run.grads = outs[len(ys):] if grads else None
+        run.values = outs[: len(ys)]
+        run.grads = outs[len(ys) :] if grads else None
     return run
 
 
@@ -121,12 +120,13 @@ def run_eager(fn, arrays, heads, wrt_index):
             return run
 
         def backward():
-            live = [(ys[k], h) for k, h in heads.items()
-                    if getattr(ys[k], "requires_grad", False)]
+            live = [(ys[k], h) for k, h in heads.items() if getattr(ys[k], "requires_grad", False)]
             if live:
                 sum(gc.sum(y * h) for y, h in live).backward()
-            return [np.zeros_like(arrays[i]) if ts[i].grad is None else ts[i].grad.numpy()
-                    for i in wrt_index]
+            return [
+                np.zeros_like(arrays[i]) if ts[i].grad is None else ts[i].grad.numpy()
+                for i in wrt_index
+            ]
 
         run.grads = _attempt(run, "grad_error", backward)
     return run
@@ -178,22 +178,25 @@ def _check_fd(fn, arrays, heads, wrt_index, grads, edge, domains, eps, rtol, wha
     At edge points only where the function is smooth: the inputs in their domains, and the
     forward and backward differences equal along u and along every coordinate (they differ
     at kinks: ties, relu at 0, clip with equal bounds, ...)."""
-    if edge and domains is not None and not all(
-            _in_domain(d, arrays[i]) for i, d in zip(wrt_index, domains)):
+    if (
+        edge
+        and domains is not None
+        and not all(_in_domain(d, arrays[i]) for i, d in zip(wrt_index, domains))
+    ):
         return
     x64 = [a.astype(np.float64) if i in wrt_index else a for i, a in enumerate(arrays)]
     rng = np.random.default_rng(len(arrays))
-    dirs = {i: rng.standard_normal(x64[i].shape) * (np.maximum(1.0, np.abs(x64[i]))
-                                                   if edge else 1.0) for i in wrt_index}
+    dirs = {
+        i: rng.standard_normal(x64[i].shape) * (np.maximum(1.0, np.abs(x64[i])) if edge else 1.0)
+        for i in wrt_index
+    }
     h = testing.default_eps() if eps is None else eps
 
     def total(step, along):
         moved = [a + step * along[i] if i in along else a for i, a in enumerate(x64)]
         values = run_numpy(fn, moved).values
-        terms = [values[k].astype(np.float64) * h_.astype(np.float64)
-                 for k, h_ in heads.items()]
-        return sum(float(np.sum(t)) for t in terms), sum(float(np.sum(np.abs(t)))
-                                                       for t in terms)
+        terms = [values[k].astype(np.float64) * h_.astype(np.float64) for k, h_ in heads.items()]
+        return sum(float(np.sum(t)) for t in terms), sum(float(np.sum(np.abs(t))) for t in terms)
 
     def kinked(along, tol):
         """One-sided differences that disagree (a kink), or that change with the step (a
@@ -201,8 +204,10 @@ def _check_fd(fn, arrays, heads, wrt_index, grads, edge, domains, eps, rtol, wha
         f = [total(k * h, along)[0] for k in (-2, -1, 0, 1, 2)]
         fwd, bwd = (f[3] - f[2]) / h, (f[2] - f[1]) / h
         fwd2, bwd2 = (f[4] - f[2]) / (2 * h), (f[2] - f[0]) / (2 * h)
-        return not np.all(np.isfinite(f)) or max(
-            abs(fwd - bwd), abs(fwd - fwd2), abs(bwd - bwd2)) > tol
+        return (
+            not np.all(np.isfinite(f))
+            or max(abs(fwd - bwd), abs(fwd - fwd2), abs(bwd - bwd2)) > tol
+        )
 
     with np.errstate(all="ignore"):
         (plus, size), (minus, _) = total(h, dirs), total(-h, dirs)
@@ -213,17 +218,24 @@ def _check_fd(fn, arrays, heads, wrt_index, grads, edge, domains, eps, rtol, wha
         tol = 1e-8 + rtol * scale + 8 * np.finfo(np.float64).eps * size / h
         if any(g.dtype == np.float32 for g in grads):
             # float32 rounding of terms that cancel: relative to the sizes of head and u.
-            tol += 1e3 * np.finfo(np.float32).eps * np.sqrt(
-                sum(float(np.sum(np.square(d))) for d in dirs.values()) *
-                sum(float(np.sum(np.square(v.astype(np.float64)))) for v in heads.values()))
+            tol += (
+                1e3
+                * np.finfo(np.float32).eps
+                * np.sqrt(
+                    sum(float(np.sum(np.square(d))) for d in dirs.values())
+                    * sum(float(np.sum(np.square(v.astype(np.float64)))) for v in heads.values())
+                )
+            )
         # A kink whose one-sided differences differ by less than `tol` moves the central
         # difference by less than tol / 2 from any convention between them.
-        if edge and (not np.isfinite(size) or any(kinked(d, tol) for d in
-                                                   [dirs, *_coordinates(dirs)])):
+        if edge and (
+            not np.isfinite(size) or any(kinked(d, tol) for d in [dirs, *_coordinates(dirs)])
+        ):
             return  # not smooth here: the modes' agreement is all that is checked
     assert abs(gu - central) <= tol, (
         f"{what}: <grad, u> = {gu!r}, finite difference {central!r} (|error| "
-        f"{abs(gu - central):.3g} > {tol:.3g}: rtol {rtol:g} * {scale:.3g}, plus rounding)")
+        f"{abs(gu - central):.3g} > {tol:.3g}: rtol {rtol:g} * {scale:.3g}, plus rounding)"
+    )
 
 
 def check_case(fn, arrays, regime, *, grads=True, domains=None, eps=None, fd_rtol=None):
@@ -239,10 +251,15 @@ def check_case(fn, arrays, regime, *, grads=True, domains=None, eps=None, fd_rto
     heads = {}
     if ref.values is not None:
         rng = np.random.default_rng(7)
-        heads = {k: rng.standard_normal(v.shape).astype(v.dtype)
-                 for k, v in enumerate(ref.values) if v.dtype.kind == "f"}
-    runs = {"compiled": run_compiled(fn, arrays, heads, declare, wrt_index),
-            "eager": run_eager(fn, arrays, heads, wrt_index)}
+        heads = {
+            k: rng.standard_normal(v.shape).astype(v.dtype)
+            for k, v in enumerate(ref.values)
+            if v.dtype.kind == "f"
+        }
+    runs = {
+        "compiled": run_compiled(fn, arrays, heads, declare, wrt_index),
+        "eager": run_eager(fn, arrays, heads, wrt_index),
+    }
     errors = {"numpy": ref.error, **{m: r.error for m, r in runs.items()}}
     assert len(set(errors.values())) == 1, f"the modes disagree on raising: {errors}"
     if ref.error is not None:
@@ -252,16 +269,27 @@ def check_case(fn, arrays, regime, *, grads=True, domains=None, eps=None, fd_rto
         for k, (a, e) in enumerate(zip(run.values, ref.values)):
             _assert_same(a, e, VALUE_RTOL[kind], f"{mode} output {k} against numpy")
     grad_errors = {m: r.grad_error for m, r in runs.items()}
-    assert len(set(grad_errors.values())) == 1, \
+    assert len(set(grad_errors.values())) == 1, (
         f"the modes disagree on raising while differentiating: {grad_errors}"
+    )
     compiled, eager_run = runs["compiled"].grads, runs["eager"].grads
     if compiled is None:
         return runs["compiled"], heads
     for i, c, e in zip(wrt_index, compiled, eager_run, strict=True):
         assert c.dtype == arrays[i].dtype, f"compiled gradient {i}: dtype {c.dtype}"
         _assert_same(e, c, GRAD_RTOL[kind], f"eager gradient {i} against compiled")
-    _check_fd(fn, arrays, heads, wrt_index, compiled, regime == "edge", domains, eps,
-              fd_rtol or FD_RTOL[kind], "compiled gradient against finite differences")
+    _check_fd(
+        fn,
+        arrays,
+        heads,
+        wrt_index,
+        compiled,
+        regime == "edge",
+        domains,
+        eps,
+        fd_rtol or FD_RTOL[kind],
+        "compiled gradient against finite differences",
+    )
     return runs["compiled"], heads
 
 
@@ -273,8 +301,9 @@ def check_entry_points(fn, arrays, regime, compiled, heads):
     wrt_index = [i for i, a in enumerate(arrays) if a.dtype.kind == "f"]
     ((k, head),) = heads.items()
     with np.errstate(all="ignore"):
-        vg = gc.value_and_grad(lambda *a: gc.sum(_outputs(fn(*a))[k] * head),
-                               argnums=tuple(wrt_index))
+        vg = gc.value_and_grad(
+            lambda *a: gc.sum(_outputs(fn(*a))[k] * head), argnums=tuple(wrt_index)
+        )
         value, grads = vg(*arrays)
         total = np.asarray(np.sum(compiled.values[k] * head))
     _assert_same(np.asarray(value), total, VALUE_RTOL[kind], "value_and_grad: value")
@@ -285,16 +314,18 @@ def check_entry_points(fn, arrays, regime, compiled, heads):
     y = _outputs(fn(*xs))[k]
     names = set(y.list_arguments())
     data = {x.name: a for x, a in zip(xs, arrays) if x.name in names}
-    exe = y.bind(data, grad_req={n: "write" if a.dtype.kind == "f" else "null"
-                                 for n, a in data.items()})
+    exe = y.bind(
+        data, grad_req={n: "write" if a.dtype.kind == "f" else "null" for n, a in data.items()}
+    )
     with np.errstate(all="ignore"):
         (out,) = exe.forward(is_train=True)
         exe.backward(out_grads=head)
     _assert_same(np.asarray(out), compiled.values[k], VALUE_RTOL[kind], "bind: value")
     for i, c in zip(wrt_index, compiled.grads):
         if xs[i].name in names:
-            _assert_same(np.asarray(exe.grad_dict[xs[i].name]), c, GRAD_RTOL[kind],
-                         f"bind: gradient {i}")
+            _assert_same(
+                np.asarray(exe.grad_dict[xs[i].name]), c, GRAD_RTOL[kind], f"bind: gradient {i}"
+            )
 
 
 # --- the op recipes -----------------------------------------------------------------------
@@ -306,8 +337,10 @@ def regime_arrays(arrays, regime, rng, edge_kind=None):
     if regime == "float32":
         return [a.astype(np.float32) if a.dtype.kind == "f" else a for a in arrays]
     if regime == "edge":
-        return [testing.edge_sample(edge_kind, a.shape, rng) if a.dtype.kind == "f" else a
-                for a in arrays]
+        return [
+            testing.edge_sample(edge_kind, a.shape, rng) if a.dtype.kind == "f" else a
+            for a in arrays
+        ]
     return arrays
 
 
@@ -336,14 +369,21 @@ def test_op(name, case, regime, rng):
     recipe = RECIPES[name]
     op = OPS[name]
     arrays, attrs = make_args(name, case, rng)
-    fn = lambda *xs: call(name, *xs, **attrs)
+    fn = lambda *xs: call(name, *xs, **attrs)  # noqa: E731
     grads = op.differentiable and recipe.grads is None
     domains = testing.input_domains(op, len(arrays))
     kinds = testing.EDGE_KINDS if regime == "edge" else (None,)
     for edge_kind in kinds:
         data = regime_arrays(arrays, regime, rng, edge_kind)
-        check_case(fn, data, regime, grads=grads, domains=domains,
-                   eps=recipe.eps, fd_rtol=None if regime == "float32" else recipe.rtol)
+        check_case(
+            fn,
+            data,
+            regime,
+            grads=grads,
+            domains=domains,
+            eps=recipe.eps,
+            fd_rtol=None if regime == "float32" else recipe.rtol,
+        )
 
 
 # `a @ b` and `x[i]` on numpy arrays are numpy's own operators, not graphc calls.
@@ -365,8 +405,7 @@ def test_op_errors(name, regime, rng):
 
 
 @pytest.mark.parametrize("regime", REGIMES)
-@given(drawn=trees(), seed=st.integers(0, 2 ** 16),
-       edge_kind=st.sampled_from(testing.EDGE_KINDS))
+@given(drawn=trees(), seed=st.integers(0, 2**16), edge_kind=st.sampled_from(testing.EDGE_KINDS))
 def test_random_graph(regime, drawn, seed, edge_kind):
     tree, _ = drawn
     assume(not any(op in repr(tree) for op, r in KNOWN_IN_GRAPHS if r == regime))

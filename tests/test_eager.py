@@ -186,7 +186,7 @@ def test_second_backward_through_freed_graph_suggests_retain_graph():
 
 def test_seed_single_update():
     w = eager.tensor([10, 20], requires_grad=True, dtype=np.float64)
-    loss = 2 * w ** 2
+    loss = 2 * w**2
     loss.sum().backward()
     np.testing.assert_array_equal(w.grad.numpy(), [40.0, 80.0])
     np.testing.assert_allclose(w.data - 0.01 * w.grad, [9.6, 19.2], rtol=1e-15)
@@ -199,7 +199,7 @@ def test_seed_gradient_descent_500_epochs():
     w = eager.tensor(10, requires_grad=True, dtype=np.float64)
     assert w.grad is None
     for epoch in range(500):
-        loss = w ** 2 + 20
+        loss = w**2 + 20
         if w.grad is not None:
             w.grad.zero_()
         loss.sum().backward()
@@ -208,17 +208,24 @@ def test_seed_gradient_descent_500_epochs():
             assert (w.data - 0.01 * w.grad).item() == pytest.approx(9.8, rel=1e-15)
         w.data = w.data - 0.01 * w.grad
     # Each step multiplies w by 0.98; the tutorial prints 0.00041023982339538634 (float32).
-    np.testing.assert_allclose(w.item(), 10 * 0.98 ** 500, rtol=1e-12)
-    np.testing.assert_allclose(w.grad.item(), 2 * 10 * 0.98 ** 499, rtol=1e-12)
+    np.testing.assert_allclose(w.item(), 10 * 0.98**500, rtol=1e-12)
+    np.testing.assert_allclose(w.grad.item(), 2 * 10 * 0.98**499, rtol=1e-12)
 
 
 def test_seed_mse_loss_w_b():
     x = eager.ones(2, 5)
     y = eager.zeros(2, 3)
     # The tutorial's printed random draws, so its printed gradients can be compared.
-    w = eager.tensor([[0.5068, 0.7041, -0.3873], [0.2316, -0.6001, -2.0265],
-                      [0.7206, -0.3271, -1.6952], [0.0378, 0.3277, -0.1473],
-                      [-0.9443, -0.8589, 0.6169]], requires_grad=True)
+    w = eager.tensor(
+        [
+            [0.5068, 0.7041, -0.3873],
+            [0.2316, -0.6001, -2.0265],
+            [0.7206, -0.3271, -1.6952],
+            [0.0378, 0.3277, -0.1473],
+            [-0.9443, -0.8589, 0.6169],
+        ],
+        requires_grad=True,
+    )
     b = eager.tensor([-0.0277, 0.5842, -0.5767], requires_grad=True)
     z = x.matmul(w) + b
     loss = gc.mse_loss(z, y)  # torch.nn.MSELoss()
@@ -247,7 +254,7 @@ def _linreg():
 
 def test_seed_linear_regression_with_grad():
     theta0, theta1, loss = _linreg()
-    assert "loss : {}".format(loss) == "loss : 227.58333333333334"
+    assert f"loss : {loss}" == "loss : 227.58333333333334"
     theta0_grad, theta1_grad = eager.grad(loss, [theta0, theta1])
     assert theta0_grad.item() == pytest.approx(-20.5, rel=1e-14)
     assert theta1_grad.item() == pytest.approx(-81.66666666666666, rel=1e-14)
@@ -290,11 +297,20 @@ def test_repr_and_conversions():
 def test_grad_fn_names():
     x = eager.tensor([1.0, 2.0], requires_grad=True)
     names = {
-        "MulBackward": x * 2, "AddBackward": x + 1, "SubBackward": 1 - x,
-        "DivBackward": x / 3, "PowBackward": x ** 2, "NegBackward": -x,
-        "SumBackward": x.sum(), "MeanBackward": x.mean(), "TanhBackward": gc.tanh(x),
-        "ExpBackward": gc.exp(x), "IndexBackward": x[0], "ReshapeBackward": x.reshape(2, 1),
-        "MseLossBackward": gc.mse_loss(x, np.zeros(2)), "NormBackward": x.norm(),
+        "MulBackward": x * 2,
+        "AddBackward": x + 1,
+        "SubBackward": 1 - x,
+        "DivBackward": x / 3,
+        "PowBackward": x**2,
+        "NegBackward": -x,
+        "SumBackward": x.sum(),
+        "MeanBackward": x.mean(),
+        "TanhBackward": gc.tanh(x),
+        "ExpBackward": gc.exp(x),
+        "IndexBackward": x[0],
+        "ReshapeBackward": x.reshape(2, 1),
+        "MseLossBackward": gc.mse_loss(x, np.zeros(2)),
+        "NormBackward": x.norm(),
     }
     for name, t in names.items():
         assert t.grad_fn.name() == name and repr(t.grad_fn) == f"<{name}>"
@@ -377,7 +393,7 @@ def test_grad_api_details():
 
 def test_higher_order_with_create_graph():
     x = eager.tensor(3.0, requires_grad=True)
-    (dx,) = eager.grad(x ** 3, x, create_graph=True)
+    (dx,) = eager.grad(x**3, x, create_graph=True)
     assert dx.item() == 27.0 and dx.requires_grad
     (ddx,) = eager.grad(dx, x, create_graph=True)
     assert ddx.item() == 18.0
@@ -388,7 +404,9 @@ def test_higher_order_with_create_graph():
     gc.sum(gc.exp(w) * w).backward(create_graph=True)
     assert w.grad.requires_grad
     (hess_diag,) = eager.grad(w.grad.sum(), w)
-    np.testing.assert_allclose(hess_diag.numpy(), np.exp([1.0, 2.0]) * (np.array([1.0, 2.0]) + 2.0))
+    np.testing.assert_allclose(
+        hess_diag.numpy(), np.exp([1.0, 2.0]) * (np.array([1.0, 2.0]) + 2.0)
+    )
 
 
 def test_forward_errors_name_the_op_and_the_user_line():

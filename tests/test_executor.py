@@ -148,8 +148,12 @@ def test_bind_by_reference():
 def test_bind_with_a_list_in_argument_order():
     loss, _ = _regression()
     rng = np.random.default_rng(0)
-    arrays = [rng.normal(size=(4, 3)), rng.normal(size=(3, 2)), rng.normal(size=2),
-              rng.normal(size=(4, 2))]
+    arrays = [
+        rng.normal(size=(4, 3)),
+        rng.normal(size=(3, 2)),
+        rng.normal(size=2),
+        rng.normal(size=(4, 2)),
+    ]
     exe = loss.bind(arrays)
     assert [exe.arg_dict[n] is a for n, a in zip(loss.list_arguments(), arrays)] == [True] * 4
     with pytest.raises(gc.BindError, match="expected 4"):
@@ -186,8 +190,9 @@ def test_grad_req_write_add_null():
     y = gc.sum(x * w)
     xv, wv = np.array([1.0, 2.0]), np.array([3.0, 4.0])
     gx, gw = np.full(2, 100.0), np.full(2, 100.0)
-    exe = y.bind({"x": xv, "w": wv}, args_grad={"x": gx, "w": gw},
-                 grad_req={"x": "add", "w": "null"})
+    exe = y.bind(
+        {"x": xv, "w": wv}, args_grad={"x": gx, "w": gw}, grad_req={"x": "add", "w": "null"}
+    )
     exe.forward(is_train=True)
     exe.backward()
     exe.backward()  # "add" accumulates across backward calls, like PyTorch
@@ -217,8 +222,11 @@ def test_write_gives_zeros_for_an_unreached_argument():
     x, z = gc.var("x"), gc.var("z")
     y = gc.sum(x * 2) + gc.sum(gc.stop_gradient(z))
     gz = np.full(2, 9.0)
-    exe = y.bind({"x": np.ones(2), "z": np.ones(2)}, args_grad={"z": gz},
-                 grad_req={"x": "write", "z": "write"})
+    exe = y.bind(
+        {"x": np.ones(2), "z": np.ones(2)},
+        args_grad={"z": gz},
+        grad_req={"x": "write", "z": "write"},
+    )
     exe.forward(is_train=True)
     exe.backward()
     np.testing.assert_array_equal(gz, [0.0, 0.0])
@@ -262,7 +270,7 @@ def test_forward_then_backward_does_the_forward_work_once():
     # bound array before backward() does not change them (a second forward would).
     x = gc.var("x")
     data = np.array([1.0, 2.0])
-    exe = gc.sum(x ** 3).bind({"x": data})
+    exe = gc.sum(x**3).bind({"x": data})
     exe.forward(is_train=True)
     data[...] = [5.0, 5.0]
     exe.backward()
@@ -369,16 +377,26 @@ def _bound():
     return y, xv, wv
 
 
-@pytest.mark.parametrize("args, error, words", [
-    ({"x": np.ones((2, 3))}, gc.BindError, ["missing", "'w'"]),
-    ({"x": np.ones((2, 3)), "w": np.ones((3, 2)), "v": np.ones(2)}, gc.BindError, ["'v'"]),
-    ({"xx": np.ones((2, 3)), "w": np.ones((3, 2))}, gc.BindError, ["'xx'", "did you mean 'x'"]),
-    ({"x": np.ones((2, 4)), "w": np.ones((3, 2))}, gc.ShapeError, ["'x'", "(?, 3)", "(2, 4)"]),
-    ({"x": np.ones((2, 3)), "w": np.ones((3, 2), np.float32)}, gc.DTypeError,
-     ["'w'", "float64", "float32"]),
-    ({"x": np.ones((2, 3)), "w": np.ones((4, 2))}, gc.ShapeError, ["matmul", HERE]),
-    ({"x": np.array([["a", "b", "c"]]), "w": np.ones((3, 2))}, gc.DTypeError, ["'x'"]),
-])
+@pytest.mark.parametrize(
+    "args, error, words",
+    [
+        ({"x": np.ones((2, 3))}, gc.BindError, ["missing", "'w'"]),
+        ({"x": np.ones((2, 3)), "w": np.ones((3, 2)), "v": np.ones(2)}, gc.BindError, ["'v'"]),
+        (
+            {"xx": np.ones((2, 3)), "w": np.ones((3, 2))},
+            gc.BindError,
+            ["'xx'", "did you mean 'x'"],
+        ),
+        ({"x": np.ones((2, 4)), "w": np.ones((3, 2))}, gc.ShapeError, ["'x'", "(?, 3)", "(2, 4)"]),
+        (
+            {"x": np.ones((2, 3)), "w": np.ones((3, 2), np.float32)},
+            gc.DTypeError,
+            ["'w'", "float64", "float32"],
+        ),
+        ({"x": np.ones((2, 3)), "w": np.ones((4, 2))}, gc.ShapeError, ["matmul", HERE]),
+        ({"x": np.array([["a", "b", "c"]]), "w": np.ones((3, 2))}, gc.DTypeError, ["'x'"]),
+    ],
+)
 def test_bind_rejects_bad_arguments(args, error, words):
     y, _, _ = _bound()
     with pytest.raises(error) as info:
@@ -421,10 +439,12 @@ def test_failed_forward_changes_nothing():
     y, xv, wv = _bound()
     exe = y.bind({"x": xv, "w": wv})
     before = exe.forward()[0]
-    for bad, error in [(dict(x=np.zeros((2, 3)), w=np.zeros((3, 3))), gc.ShapeError),
-                       (dict(x=np.zeros((2, 3)), w=np.zeros((3, 2), complex)), gc.DTypeError),
-                       (dict(x=np.zeros((2, 3)), ww=np.zeros((3, 2))), gc.BindError),
-                       (dict(x=np.zeros((5, 3))), gc.ShapeError)]:
+    for bad, error in [
+        (dict(x=np.zeros((2, 3)), w=np.zeros((3, 3))), gc.ShapeError),
+        (dict(x=np.zeros((2, 3)), w=np.zeros((3, 2), complex)), gc.DTypeError),
+        (dict(x=np.zeros((2, 3)), ww=np.zeros((3, 2))), gc.BindError),
+        (dict(x=np.zeros((5, 3))), gc.ShapeError),
+    ]:
         with pytest.raises(error):
             exe.forward(**bad)
         np.testing.assert_array_equal(exe.arg_dict["x"], np.ones((2, 3)))

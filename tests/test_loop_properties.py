@@ -64,8 +64,7 @@ def block(draw, size: int, depth: int, length: int = 3) -> list:
         if kind == "unary":
             stmts.append(("unary", draw(st.sampled_from(sorted(UNARY))), draw(ref)))
         elif kind == "binary":
-            stmts.append(("binary", draw(st.sampled_from(sorted(BINARY))), draw(ref),
-                          draw(ref)))
+            stmts.append(("binary", draw(st.sampled_from(sorted(BINARY))), draw(ref), draw(ref)))
         elif kind == "scale":
             stmts.append(("scale", draw(ref), draw(st.sampled_from([0.0, 0.5, -0.7, 1.0]))))
         elif kind == "view":
@@ -81,13 +80,13 @@ def block(draw, size: int, depth: int, length: int = 3) -> list:
             outs = [draw(out_ref) for _ in range(n_carry)]
             if kind == "cond":
                 other = draw(block(inner, depth - 1, 2))
-                other_outs = [draw(st.integers(0, inner + _count(other) - 1))
-                              for _ in range(n_carry)]
+                other_outs = [
+                    draw(st.integers(0, inner + _count(other) - 1)) for _ in range(n_carry)
+                ]
                 stmts.append(("cond", draw(ref), inits, body, outs, other, other_outs))
             elif kind == "scan":
                 xs = [draw(ref) for _ in range(3)]
-                stmts.append(("scan", inits, body, outs, xs, draw(out_ref),
-                              draw(st.booleans())))
+                stmts.append(("scan", inits, body, outs, xs, draw(out_ref), draw(st.booleans())))
             else:
                 stmts.append((kind, draw(st.integers(0, 3)), inits, body, outs))
         size += _count(stmts[-1:])
@@ -98,8 +97,13 @@ def _count(stmts) -> int:
     """How many values `stmts` append to the pool."""
     total = 0
     for s in stmts:
-        total += len(s[1]) + 1 if s[0] == "scan" else \
-            len(s[2]) if s[0] in ("fori", "while", "cond") else 1
+        total += (
+            len(s[1]) + 1
+            if s[0] == "scan"
+            else len(s[2])
+            if s[0] in ("fori", "while", "cond")
+            else 1
+        )
     return total
 
 
@@ -124,13 +128,22 @@ def run(stmts, pool: list) -> list:
             pool.append(gc.sum(pool[s[1]]) * 0.2 + pool[s[2]] * 0.5)
         elif kind == "fori":
             _, n, inits, body, outs = s
-            pool.extend(gc.fori_loop(0, n, lambda i, c: _step(body, outs, pool, c),
-                                     tuple(pool[k] for k in inits)))
+            # The bodies close over this iteration's names: they are traced right here.
+            pool.extend(
+                gc.fori_loop(
+                    0,
+                    n,
+                    lambda i, c: _step(body, outs, pool, c),  # noqa: B023
+                    tuple(pool[k] for k in inits),
+                )
+            )
         elif kind == "while":
             _, n, inits, body, outs = s
             _, final = gc.while_loop(
-                lambda c: c[0] < n, lambda c: (c[0] + 1, _step(body, outs, pool, c[1])),
-                (0, tuple(pool[k] for k in inits)))
+                lambda c: c[0] < n,  # noqa: B023
+                lambda c: (c[0] + 1, _step(body, outs, pool, c[1])),  # noqa: B023
+                (0, tuple(pool[k] for k in inits)),
+            )
             pool.extend(final)
         elif kind == "scan":
             _, inits, body, outs, xs, y_ref, reverse = s
@@ -139,16 +152,21 @@ def run(stmts, pool: list) -> list:
                 inner = run(body, pool + list(c) + [x])
                 return tuple(inner[k] for k in outs), inner[y_ref]
 
-            final, ys = gc.scan(f, tuple(pool[k] for k in inits),
-                                gc.stack([pool[k] for k in xs]), reverse=reverse)
+            final, ys = gc.scan(
+                f, tuple(pool[k] for k in inits), gc.stack([pool[k] for k in xs]), reverse=reverse
+            )
             pool.extend(final)
             pool.append(gc.sum(ys, axis=0) * 0.25)
         else:
             _, p, inits, body, outs, other, other_outs = s
-            pool.extend(gc.cond(gc.sum(pool[p]) > 0,
-                                lambda *c: _step(body, outs, pool, c),
-                                lambda *c: _step(other, other_outs, pool, c),
-                                *[pool[k] for k in inits]))
+            pool.extend(
+                gc.cond(
+                    gc.sum(pool[p]) > 0,
+                    lambda *c: _step(body, outs, pool, c),  # noqa: B023
+                    lambda *c: _step(other, other_outs, pool, c),  # noqa: B023
+                    *[pool[k] for k in inits],
+                )
+            )
     return pool
 
 
@@ -185,7 +203,7 @@ def _compiled(fn, args, declare: str, simplify: bool) -> list:
 
 
 @settings(max_examples=settings.default.max_examples // 2)  # the profile's, scaled
-@given(drawn=programs(), seed=st.integers(0, 2 ** 16))
+@given(drawn=programs(), seed=st.integers(0, 2**16))
 def test_compiled_eager_and_numpy_agree(drawn, seed):
     fn = program(*drawn)
     args = _inputs(seed)
@@ -198,18 +216,22 @@ def test_compiled_eager_and_numpy_agree(drawn, seed):
     }
     for mode, values in got.items():
         for k, (v, e) in enumerate(zip(values, expected)):
-            np.testing.assert_allclose(v, e, rtol=1e-10, atol=1e-12,
-                                       err_msg=f"{mode}, output {k}")
+            np.testing.assert_allclose(v, e, rtol=1e-10, atol=1e-12, err_msg=f"{mode}, output {k}")
 
 
 # Found by this test: the reverse pass's forward scan had an empty body.
-EMPTY_FORWARD_SCAN = ([("fori", 0, [0, 0, 0], [("unary", "cos", 0)], [0, 0, 0]),
-                       ("scan", [0], [("unary", "cos", 0)], [5], [0, 0, 0], 0, False)], 0)
+EMPTY_FORWARD_SCAN = (
+    [
+        ("fori", 0, [0, 0, 0], [("unary", "cos", 0)], [0, 0, 0]),
+        ("scan", [0], [("unary", "cos", 0)], [5], [0, 0, 0], 0, False),
+    ],
+    0,
+)
 
 
 @pytest.mark.slow  # about 8 s; its regression example also runs in the default loop, below
 @settings(max_examples=settings.default.max_examples // 3)
-@given(drawn=programs(), seed=st.integers(0, 2 ** 16))
+@given(drawn=programs(), seed=st.integers(0, 2**16))
 @example(drawn=EMPTY_FORWARD_SCAN, seed=0)
 def test_derivatives_of_all_orders_match_finite_differences(drawn, seed):
     _check_derivatives(drawn, seed)
@@ -220,5 +242,11 @@ def test_derivatives_through_an_empty_forward_scan():
 
 
 def _check_derivatives(drawn, seed):
-    testing.assert_grads(program(*drawn), _inputs(seed), order=2,
-                         engines=("compiled", "generic", "eager"), rtol=1e-5, atol=1e-7)
+    testing.assert_grads(
+        program(*drawn),
+        _inputs(seed),
+        order=2,
+        engines=("compiled", "generic", "eager"),
+        rtol=1e-5,
+        atol=1e-7,
+    )

@@ -22,11 +22,50 @@ def hostile_names(marker):
         f"__import__('os').system('touch {marker}')",
         "x); import os; os.system('touch /tmp/pwned') #",
         f"a\nopen({str(marker)!r}, 'w')\n",
-        "line\nbreak", "tab\there", "carriage\rreturn", "nul\x00byte",
-        "import", "def", "class", "lambda", "None", "True", "match", "case", "_",
-        "np", "numpy", "print", "len", "__builtins__", "__name__", "_sum_to", "_index_grad",
-        "t1", "t2", "c0", "v0_x", "grad_x", "fn", "x y", "x-y", "1x", " x", "x ", "'", '"""',
-        "\\", "#", "{x}", "%s", "λ", "日本語", "x\u200b", "é", "🙂", "x" * 300,
+        "line\nbreak",
+        "tab\there",
+        "carriage\rreturn",
+        "nul\x00byte",
+        "import",
+        "def",
+        "class",
+        "lambda",
+        "None",
+        "True",
+        "match",
+        "case",
+        "_",
+        "np",
+        "numpy",
+        "print",
+        "len",
+        "__builtins__",
+        "__name__",
+        "_sum_to",
+        "_index_grad",
+        "t1",
+        "t2",
+        "c0",
+        "v0_x",
+        "grad_x",
+        "fn",
+        "x y",
+        "x-y",
+        "1x",
+        " x",
+        "x ",
+        "'",
+        '"""',
+        "\\",
+        "#",
+        "{x}",
+        "%s",
+        "λ",
+        "日本語",
+        "x\u200b",
+        "é",
+        "🙂",
+        "x" * 300,
     ]
 
 
@@ -158,7 +197,7 @@ def test_vars_sharing_a_name_are_one_argument_everywhere():
 
 def test_grad_after_load_matches_vars_by_name():
     w = gc.var("W", shape=(2,))
-    loss = gc.sum(w ** 2)
+    loss = gc.sum(w**2)
     back = gc.load_json(loss.tojson())
     at = np.array([1.0, -2.0])
     for wrt in (gc.var("W"), "W", w):
@@ -177,10 +216,15 @@ def test_declarations_of_one_name_merge_or_conflict():
     other = gc.var("b", shape=(3,))
     total = gc.sum(exact) + gc.sum(other)
     line_exact, line_other = exact.where(), other.where()
-    for attempt in (lambda: gc.grad(total, exact), lambda: gc.grad(total, "b"),
-                    lambda: gc.compile([exact], total), lambda: total.list_arguments(),
-                    lambda: total.bind({"b": np.ones(2)}), lambda: total.tojson(),
-                    lambda: gc.jvp(total, {"b": np.ones(2)})):
+    for attempt in (
+        lambda: gc.grad(total, exact),
+        lambda: gc.grad(total, "b"),
+        lambda: gc.compile([exact], total),
+        lambda: total.list_arguments(),
+        lambda: total.bind({"b": np.ones(2)}),
+        lambda: total.tojson(),
+        lambda: gc.jvp(total, {"b": np.ones(2)}),
+    ):
         with pytest.raises(gc.ShapeError) as info:
             attempt()
         assert line_exact in str(info.value) and line_other in str(info.value)
@@ -214,8 +258,9 @@ def test_keywords_bind_by_var_name_not_by_position():
     assert g(a1=1.0, p=5.0) == 4.0
 
 
-@pytest.mark.parametrize("name", ["self", "rest", "kwargs", "args", "a0", "_NO", "fn",
-                                  "lambda", "class"])
+@pytest.mark.parametrize(
+    "name", ["self", "rest", "kwargs", "args", "a0", "_NO", "fn", "lambda", "class"]
+)
 def test_any_var_name_is_a_keyword(name):
     v, w = gc.var(name), gc.var("w")
     f = gc.compile([w, v], w - 2 * v)

@@ -34,8 +34,11 @@ def kernel_dirs(tmp_path_factory):
     base = tmp_path_factory.mktemp("kernels")
     spec_dir = base / KERNEL_NAME
     spec_dir.mkdir()
-    spec = {"argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
-            "display_name": "graphc tests", "language": "python"}
+    spec = {
+        "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+        "display_name": "graphc tests",
+        "language": "python",
+    }
     (spec_dir / "kernel.json").write_text(json.dumps(spec), encoding="utf-8")
     return [str(base)]
 
@@ -50,8 +53,9 @@ def test_notebooks_match_their_sources():
     """Each saved notebook was built from the current notebooks/src/*.py (no stale copy)."""
     import importlib.util
 
-    spec = importlib.util.spec_from_file_location("notebooks_build",
-                                                  ROOT / "notebooks" / "build.py")
+    spec = importlib.util.spec_from_file_location(
+        "notebooks_build", ROOT / "notebooks" / "build.py"
+    )
     build = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(build)
     for path in NOTEBOOKS:
@@ -80,14 +84,23 @@ def test_notebook_runs(path, kernel_dirs, monkeypatch):
 
     # The kernel inherits this environment: graphc from this checkout, no GUI backend.
     monkeypatch.setenv("MPLBACKEND", "Agg")
-    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(
-        [str(ROOT)] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]))
+    monkeypatch.setenv(
+        "PYTHONPATH",
+        os.pathsep.join(
+            [str(ROOT)] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
+        ),
+    )
     nb = nbformat.read(str(path), as_version=4)
-    km = KernelManager(kernel_name=KERNEL_NAME,
-                       kernel_spec_manager=KernelSpecManager(kernel_dirs=kernel_dirs))
+    km = KernelManager(
+        kernel_name=KERNEL_NAME, kernel_spec_manager=KernelSpecManager(kernel_dirs=kernel_dirs)
+    )
     client = nbclient.NotebookClient(
-        nb, km=km, kernel_name=KERNEL_NAME, timeout=CELL_TIMEOUT,
-        resources={"metadata": {"path": str(path.parent)}})
+        nb,
+        km=km,
+        kernel_name=KERNEL_NAME,
+        timeout=CELL_TIMEOUT,
+        resources={"metadata": {"path": str(path.parent)}},
+    )
     try:
         client.execute()
     except CellExecutionError as exc:
@@ -103,8 +116,9 @@ def test_kernel_is_this_interpreter(kernel_dirs, monkeypatch):
 
     nb = nbformat.v4.new_notebook()
     nb.cells.append(nbformat.v4.new_code_cell("import sys; print(sys.prefix)"))
-    km = KernelManager(kernel_name=KERNEL_NAME,
-                       kernel_spec_manager=KernelSpecManager(kernel_dirs=kernel_dirs))
+    km = KernelManager(
+        kernel_name=KERNEL_NAME, kernel_spec_manager=KernelSpecManager(kernel_dirs=kernel_dirs)
+    )
     nbclient.NotebookClient(nb, km=km, kernel_name=KERNEL_NAME, timeout=60).execute()
     printed = nb.cells[0].outputs[0]["text"].strip()
     # sys.prefix tells a venv from its base interpreter (their executables may be one file).

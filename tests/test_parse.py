@@ -17,37 +17,40 @@ X = np.array([0.5, -1.0, 2.0])
 W = np.array([[1.0, 2.0, 0.5], [-1.0, 0.0, 3.0]])
 
 
-@pytest.mark.parametrize("text, expected", [
-    ("2*dot(x, x)", 2 * X @ X),
-    ("sum(x*x) / 3 - 1", np.sum(X * X) / 3 - 1),
-    ("-x ** 2 + +x", -X ** 2 + X),
-    ("2 ** 3 * x", 8 * X),
-    ("x ** -1", X ** -1.0),
-    ("mean(3*(x+3)**2)", np.mean(3 * (X + 3) ** 2)),
-    ("gc.exp(x) + np.log(abs(x)) + numpy.tanh(x)", np.exp(X) + np.log(abs(X)) + np.tanh(X)),
-    ("w @ x", W @ X),
-    ("sum(w, axis=0, keepdims=True)", np.sum(W, axis=0, keepdims=True)),
-    ("sum(w, axis=(0, 1))", np.sum(W)),
-    ("max(w, axis=-1)", np.max(W, axis=-1)),
-    ("transpose(w, axes=(1, 0))", W.T),
-    ("reshape(w, (3, 2))", W.reshape(3, 2)),
-    ("reshape(w, shape=(-1,))", W.reshape(-1)),
-    ("w[1, 0:3:2]", W[1, 0:3:2]),
-    ("w[:, -1]", W[:, -1]),
-    ("w[None, ..., 0]", W[None, ..., 0]),
-    ("x[::-1]", X[::-1]),
-    ("stack([x, 2*x], axis=1)", np.stack([X, 2 * X], axis=1)),
-    ("concatenate((x, x))", np.concatenate([X, X])),
-    ("where(x > 0, x, 0)", np.where(X > 0, X, 0)),
-    ("clip(x, a_min=0)", np.clip(X, 0, None)),
-    ("maximum(x, 1) + minimum(x, 1)", np.maximum(X, 1) + np.minimum(X, 1)),
-    ("astype(x, dtype='float32')", X.astype(np.float32)),
-    ("softmax(w, axis=0)", np.exp(W) / np.exp(W).sum(axis=0)),
-    ("x >= 0.5", X >= 0.5),
-    ("norm(x) * 1e-3", np.linalg.norm(X) * 1e-3),
-    ("sigmoid(x) * True", 1 / (1 + np.exp(-X))),
-    ("(x\n + 1)", X + 1),
-])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("2*dot(x, x)", 2 * X @ X),
+        ("sum(x*x) / 3 - 1", np.sum(X * X) / 3 - 1),
+        ("-x ** 2 + +x", -(X**2) + X),
+        ("2 ** 3 * x", 8 * X),
+        ("x ** -1", X**-1.0),
+        ("mean(3*(x+3)**2)", np.mean(3 * (X + 3) ** 2)),
+        ("gc.exp(x) + np.log(abs(x)) + numpy.tanh(x)", np.exp(X) + np.log(abs(X)) + np.tanh(X)),
+        ("w @ x", W @ X),
+        ("sum(w, axis=0, keepdims=True)", np.sum(W, axis=0, keepdims=True)),
+        ("sum(w, axis=(0, 1))", np.sum(W)),
+        ("max(w, axis=-1)", np.max(W, axis=-1)),
+        ("transpose(w, axes=(1, 0))", W.T),
+        ("reshape(w, (3, 2))", W.reshape(3, 2)),
+        ("reshape(w, shape=(-1,))", W.reshape(-1)),
+        ("w[1, 0:3:2]", W[1, 0:3:2]),
+        ("w[:, -1]", W[:, -1]),
+        ("w[None, ..., 0]", W[None, ..., 0]),
+        ("x[::-1]", X[::-1]),
+        ("stack([x, 2*x], axis=1)", np.stack([X, 2 * X], axis=1)),
+        ("concatenate((x, x))", np.concatenate([X, X])),
+        ("where(x > 0, x, 0)", np.where(X > 0, X, 0)),
+        ("clip(x, a_min=0)", np.clip(X, 0, None)),
+        ("maximum(x, 1) + minimum(x, 1)", np.maximum(X, 1) + np.minimum(X, 1)),
+        ("astype(x, dtype='float32')", X.astype(np.float32)),
+        ("softmax(w, axis=0)", np.exp(W) / np.exp(W).sum(axis=0)),
+        ("x >= 0.5", X >= 0.5),
+        ("norm(x) * 1e-3", np.linalg.norm(X) * 1e-3),
+        ("sigmoid(x) * True", 1 / (1 + np.exp(-X))),
+        ("(x\n + 1)", X + 1),
+    ],
+)
 def test_accepted_expressions_compute_like_numpy(text, expected):
     y, variables = parse(text)
     assert set(variables) <= {"x", "w"}
@@ -74,14 +77,17 @@ def test_numbers_alone_stay_lazy_and_weak():
     assert y.dtype == np.float32  # a Python number does not promote
 
 
-@pytest.mark.parametrize("text,expected", [
-    # Found by fuzzing: a call on numbers alone inside a list is a graph node, so these are
-    # values (they raised numpy's "truth value of an array" and a "dtype object" error).
-    ("(0 ** stack([1e308, .5e-3, 1_000]))", [0.0, 0.0, 0.0]),
-    ("stack([0]) ** stack([0])", [1]),
-    ("2 ** stack([1, 2])", [2, 4]),
-    ("sum(concatenate(([1.0], [2.0])))", 3.0),
-])
+@pytest.mark.parametrize(
+    "text,expected",
+    [
+        # Found by fuzzing: a call on numbers alone inside a list is a graph node, so these are
+        # values (they raised numpy's "truth value of an array" and a "dtype object" error).
+        ("(0 ** stack([1e308, .5e-3, 1_000]))", [0.0, 0.0, 0.0]),
+        ("stack([0]) ** stack([0])", [1]),
+        ("2 ** stack([1, 2])", [2, 4]),
+        ("sum(concatenate(([1.0], [2.0])))", 3.0),
+    ],
+)
 def test_calls_on_numbers_in_lists_are_graph_values(text, expected):
     y, variables = parse(text)
     assert isinstance(y, gc.Symbol) and not variables
@@ -175,26 +181,29 @@ def test_errors_name_the_part_and_column():
         parse("exp(x, x)")
 
 
-@pytest.mark.parametrize("text, message", [
-    ("x ** 10 ** 10", "too large"),
-    ("10 ** 10 ** 10", "too large"),
-    (f"x ** {MAX_EXPONENT + 1}", "too large"),
-    ("x ** 1e300", "too large"),
-    ("2 ** 64 * x", "64 bits"),
-    ("9" * 30 + " * x", "64 bits"),
-    ("9" * 5000, "64 bits|invalid syntax|too long"),
-    ("1e300 ** 2 * x", "constant arithmetic"),
-    ("(-8) ** 0.5 * x", "fractional"),
-    ("x + 1 / (1 - 1)", "division by zero"),
-    ("0 ** -1 + x", "division by zero"),
-    ("broadcast_to(1.0, (100000, 100000, 10))", "entries"),
-    ("(" * 300 + "x" + ")" * 300, "invalid syntax|nested"),
-    ("-" * 5000 + "x", "nested"),
-    ("+".join(["x"] * 3000), "too large|nested"),
-    ("exp(" * 150 + "x" + ")" * 150, "nested"),
-    ("x" * (MAX_LENGTH + 1), "too long"),
-    ("[" * 150 + "]" * 150, "nested|list"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("x ** 10 ** 10", "too large"),
+        ("10 ** 10 ** 10", "too large"),
+        (f"x ** {MAX_EXPONENT + 1}", "too large"),
+        ("x ** 1e300", "too large"),
+        ("2 ** 64 * x", "64 bits"),
+        ("9" * 30 + " * x", "64 bits"),
+        ("9" * 5000, "64 bits|invalid syntax|too long"),
+        ("1e300 ** 2 * x", "constant arithmetic"),
+        ("(-8) ** 0.5 * x", "fractional"),
+        ("x + 1 / (1 - 1)", "division by zero"),
+        ("0 ** -1 + x", "division by zero"),
+        ("broadcast_to(1.0, (100000, 100000, 10))", "entries"),
+        ("(" * 300 + "x" + ")" * 300, "invalid syntax|nested"),
+        ("-" * 5000 + "x", "nested"),
+        ("+".join(["x"] * 3000), "too large|nested"),
+        ("exp(" * 150 + "x" + ")" * 150, "nested"),
+        ("x" * (MAX_LENGTH + 1), "too long"),
+        ("[" * 150 + "]" * 150, "nested|list"),
+    ],
+)
 def test_resource_guards(text, message):
     with pytest.raises(gc.ParseError, match=message):
         parse(text)
@@ -235,35 +244,98 @@ def test_garbage_strings(text):
     _parse_or_parse_error(text)
 
 
-TOKENS = ["x", "w", "1", "0", "-1", "2.5", "1e308", "9" * 25, "(", ")", "[", "]", ",", ":",
-          "...", ".", "*", "**", "+", "-", "/", "@", "<", "==", "=", "'", '"', "\\", "\n", "é",
-          "_", "__class__", "import", "lambda", "sum(", "exp(", "reshape(", "axis=", "None",
-          "True", "gc.", "os.", " ", "#", "\x00", "j", "{", "}", "if", "for"]
-VALID = ["2*dot(x, x)", "sum(w, axis=0, keepdims=True)", "x[1:3] ** 2 - w[:, 0]",
-         "stack([x, x], axis=-1)", "where(x > 0, x, -x)", "mean(3*(x+3)**2)",
-         "reshape(w, (3, 2)) @ x[0:2]", "gc.tanh(x) / 2"]
+TOKENS = [
+    "x",
+    "w",
+    "1",
+    "0",
+    "-1",
+    "2.5",
+    "1e308",
+    "9" * 25,
+    "(",
+    ")",
+    "[",
+    "]",
+    ",",
+    ":",
+    "...",
+    ".",
+    "*",
+    "**",
+    "+",
+    "-",
+    "/",
+    "@",
+    "<",
+    "==",
+    "=",
+    "'",
+    '"',
+    "\\",
+    "\n",
+    "é",
+    "_",
+    "__class__",
+    "import",
+    "lambda",
+    "sum(",
+    "exp(",
+    "reshape(",
+    "axis=",
+    "None",
+    "True",
+    "gc.",
+    "os.",
+    " ",
+    "#",
+    "\x00",
+    "j",
+    "{",
+    "}",
+    "if",
+    "for",
+]
+VALID = [
+    "2*dot(x, x)",
+    "sum(w, axis=0, keepdims=True)",
+    "x[1:3] ** 2 - w[:, 0]",
+    "stack([x, x], axis=-1)",
+    "where(x > 0, x, -x)",
+    "mean(3*(x+3)**2)",
+    "reshape(w, (3, 2)) @ x[0:2]",
+    "gc.tanh(x) / 2",
+]
 
 
-@given(st.sampled_from(VALID), st.lists(st.tuples(st.integers(0, 40), st.integers(0, 3),
-                                                  st.sampled_from(TOKENS)), max_size=4))
+@given(
+    st.sampled_from(VALID),
+    st.lists(
+        st.tuples(st.integers(0, 40), st.integers(0, 3), st.sampled_from(TOKENS)), max_size=4
+    ),
+)
 def test_mutated_valid_expressions(text, edits):
     for position, cut, token in edits:
         i = position % (len(text) + 1)
-        text = text[:i] + token + text[i + cut:]
+        text = text[:i] + token + text[i + cut :]
     _parse_or_parse_error(text)
 
 
 expressions = st.recursive(
     st.sampled_from(["x", "w", "1", "2.5", "-3", "True"]),
     lambda inner: st.one_of(
-        st.tuples(inner, st.sampled_from(["+", "-", "*", "/", "**", "@", ">"]), inner)
-        .map(lambda t: f"({t[0]} {t[1]} {t[2]})"),
-        st.tuples(st.sampled_from(["exp", "sum", "tanh", "abs", "relu", "transpose", "norm"]),
-                  inner).map(lambda t: f"{t[0]}({t[1]})"),
-        st.tuples(inner, st.sampled_from(["[0]", "[1:]", "[:, 0]", "[None]"]))
-        .map(lambda t: t[0] + t[1]),
+        st.tuples(inner, st.sampled_from(["+", "-", "*", "/", "**", "@", ">"]), inner).map(
+            lambda t: f"({t[0]} {t[1]} {t[2]})"
+        ),
+        st.tuples(
+            st.sampled_from(["exp", "sum", "tanh", "abs", "relu", "transpose", "norm"]), inner
+        ).map(lambda t: f"{t[0]}({t[1]})"),
+        st.tuples(inner, st.sampled_from(["[0]", "[1:]", "[:, 0]", "[None]"])).map(
+            lambda t: t[0] + t[1]
+        ),
     ),
-    max_leaves=8)
+    max_leaves=8,
+)
 
 
 @given(expressions)

@@ -15,8 +15,21 @@ from hypothesis import strategies as st
 import graphc as gc
 from graphc.simplify import count_ops
 
-UNARY = [gc.exp, gc.log, gc.tanh, gc.sin, gc.sqrt, gc.sigmoid, gc.negative, gc.abs,
-         gc.log1p, gc.expm1, gc.square, gc.arctan, gc.softplus]
+UNARY = [
+    gc.exp,
+    gc.log,
+    gc.tanh,
+    gc.sin,
+    gc.sqrt,
+    gc.sigmoid,
+    gc.negative,
+    gc.abs,
+    gc.log1p,
+    gc.expm1,
+    gc.square,
+    gc.arctan,
+    gc.softplus,
+]
 BINARY = [gc.add, gc.subtract, gc.multiply, gc.divide, gc.maximum, gc.power]
 
 

@@ -20,7 +20,7 @@ import graphc as gc
 from graphc import testing
 
 
-@given(drawn=trees(), seed=st.integers(0, 2 ** 16))
+@given(drawn=trees(), seed=st.integers(0, 2**16))
 def test_compiled_equals_numpy(drawn, seed):
     tree, shape = drawn
     args = leaves(seed)
@@ -28,8 +28,10 @@ def test_compiled_equals_numpy(drawn, seed):
         expected = np.asarray(function(tree)(*args))
     assert expected.shape == shape
     for declare in ("shape", "none"):
-        xs = [gc.var(n, a.shape if declare == "shape" else None, a.dtype)
-              for n, a in zip(ARG_NAMES, args)]
+        xs = [
+            gc.var(n, a.shape if declare == "shape" else None, a.dtype)
+            for n, a in zip(ARG_NAMES, args)
+        ]
         y = function(tree)(*xs)
         if declare == "shape":
             assert y.shape == shape and y.dtype == expected.dtype
@@ -42,13 +44,22 @@ def test_compiled_equals_numpy(drawn, seed):
 
 # Found by this test: an output that is a view (broadcast_to) of a buffer that codegen then
 # overwrote in place.
-VIEW_OF_REUSED_BUFFER = (("where", ("leaf", "a"),
-                          ("mse_loss", ("reduce", "sum", "last", (3,), ("leaf", "b")),
-                           ("unary", "tanh", ("leaf", "c")))), (2, 3))
+VIEW_OF_REUSED_BUFFER = (
+    (
+        "where",
+        ("leaf", "a"),
+        (
+            "mse_loss",
+            ("reduce", "sum", "last", (3,), ("leaf", "b")),
+            ("unary", "tanh", ("leaf", "c")),
+        ),
+    ),
+    (2, 3),
+)
 
 
 @pytest.mark.slow  # about 20 s; its regression example also runs in the default loop, below
-@given(drawn=trees(), seed=st.integers(0, 2 ** 16))
+@given(drawn=trees(), seed=st.integers(0, 2**16))
 @example(drawn=VIEW_OF_REUSED_BUFFER, seed=174)
 def test_gradients_match_finite_differences(drawn, seed):
     _check_gradients(drawn, seed)

@@ -17,6 +17,7 @@ from graphc.mixin import ArrayMixin
 @pytest.fixture
 def no_comparisons(monkeypatch):
     """Fail if anything compares symbols (that would build comparison nodes)."""
+
     def refuse(self, other):
         raise AssertionError("a symbol was compared")
 
@@ -84,8 +85,7 @@ def test_pickle_of_a_gradient_function_keeps_its_output_names():
 
 def test_pickle_and_copy_of_an_executor():
     x, w = gc.var("x"), gc.var("w")
-    exe = gc.sum(gc.sin(x) * w).bind({"x": np.ones(2), "w": np.arange(2.0)},
-                                     grad_req={"w": "add"})
+    exe = gc.sum(gc.sin(x) * w).bind({"x": np.ones(2), "w": np.arange(2.0)}, grad_req={"w": "add"})
     exe.forward(is_train=True)
     exe.backward()
     shallow = copy.copy(exe)

@@ -49,9 +49,11 @@ def _dims(x, axis):
 
 def _reduction(fn):
     """A torch reduction over `dim` with numpy's `axis=None` (all axes) and `keepdims`."""
+
     def reduce(x, axis=None, keepdims=False):
         dims = _dims(x, axis)
         return fn(x, dims, keepdims) if dims else x
+
     return reduce
 
 
@@ -90,24 +92,50 @@ _DTYPES = {"float64": torch.float64, "float32": torch.float32, "int64": torch.in
 
 # graphc op -> torch function with the `gc` function's signature.
 TORCH = {
-    "negative": torch.neg, "exp": torch.exp, "log": torch.log, "log1p": torch.log1p,
-    "expm1": torch.expm1, "sqrt": torch.sqrt, "square": torch.square, "sin": torch.sin,
-    "cos": torch.cos, "tan": torch.tan, "arcsin": torch.asin, "arccos": torch.acos,
-    "arctan": torch.atan, "sinh": torch.sinh, "cosh": torch.cosh, "tanh": torch.tanh,
-    "abs": torch.abs, "sign": torch.sign, "sigmoid": torch.sigmoid, "relu": torch.relu,
+    "negative": torch.neg,
+    "exp": torch.exp,
+    "log": torch.log,
+    "log1p": torch.log1p,
+    "expm1": torch.expm1,
+    "sqrt": torch.sqrt,
+    "square": torch.square,
+    "sin": torch.sin,
+    "cos": torch.cos,
+    "tan": torch.tan,
+    "arcsin": torch.asin,
+    "arccos": torch.acos,
+    "arctan": torch.atan,
+    "sinh": torch.sinh,
+    "cosh": torch.cosh,
+    "tanh": torch.tanh,
+    "abs": torch.abs,
+    "sign": torch.sign,
+    "sigmoid": torch.sigmoid,
+    "relu": torch.relu,
     "softplus": lambda x: torch.logaddexp(torch.zeros_like(x), x),
-    "add": torch.add, "subtract": torch.sub, "multiply": torch.mul, "divide": torch.div,
-    "maximum": torch.maximum, "minimum": torch.minimum,
+    "add": torch.add,
+    "subtract": torch.sub,
+    "multiply": torch.mul,
+    "divide": torch.div,
+    "maximum": torch.maximum,
+    "minimum": torch.minimum,
     "power": lambda a, b=None, exponent=None: torch.pow(a, b if exponent is None else exponent),
-    "less": torch.lt, "less_equal": torch.le, "greater": torch.gt, "greater_equal": torch.ge,
-    "equal": torch.eq, "not_equal": torch.ne,
-    "where": torch.where, "clip": _clip,
-    "zeros_like": torch.zeros_like, "ones_like": torch.ones_like,
+    "less": torch.lt,
+    "less_equal": torch.le,
+    "greater": torch.gt,
+    "greater_equal": torch.ge,
+    "equal": torch.eq,
+    "not_equal": torch.ne,
+    "where": torch.where,
+    "clip": _clip,
+    "zeros_like": torch.zeros_like,
+    "ones_like": torch.ones_like,
     "stop_gradient": torch.Tensor.detach,
     "astype": lambda x, dtype: x.to(_DTYPES[dtype]),
     "reshape": torch.reshape,
     "transpose": lambda x, axes=None: x.permute(
-        tuple(reversed(range(x.ndim))) if axes is None else axes),
+        tuple(reversed(range(x.ndim))) if axes is None else axes
+    ),
     "broadcast_to": lambda x, shape: torch.broadcast_to(x, shape),
     "expand_dims": lambda x, axis: _shape_of(np.expand_dims, x, axis),
     "squeeze": lambda x, axis=None: _shape_of(np.squeeze, x, axis),
@@ -121,7 +149,8 @@ TORCH = {
     "logsumexp": _reduction(lambda x, d, k: torch.logsumexp(x, dim=d, keepdim=k)),
     "prod": _reduction(_prod),
     "norm": lambda x: torch.linalg.vector_norm(x),
-    "matmul": torch.matmul, "dot": _np_dot,
+    "matmul": torch.matmul,
+    "dot": _np_dot,
     "outer": lambda a, b: torch.outer(a.reshape(-1), b.reshape(-1)),
     "softmax": lambda x, axis=-1: torch.softmax(x, dim=axis),
     "log_softmax": lambda x, axis=-1: torch.log_softmax(x, dim=axis),
@@ -129,14 +158,18 @@ TORCH = {
     "mse_loss": lambda p, t: torch.mean((p - t) ** 2),
     "cross_entropy": _cross_entropy,
     "cond": lambda p, x: cond_ref(p, x, torch),
-    "while_loop": lambda x: while_ref(x, torch), "fori_loop": lambda x: fori_ref(x, torch),
+    "while_loop": lambda x: while_ref(x, torch),
+    "fori_loop": lambda x: fori_ref(x, torch),
     "scan": lambda init, xs: scan_ref(init, xs, torch),
 }
 # Ops with no PyTorch counterpart: graphc's own adapters that derivative rules insert.
 NOT_MAPPED = {
-    "sum_to": "derivative-rule adapter", "broadcast_like": "derivative-rule adapter",
-    "reshape_like": "derivative-rule adapter", "split_like": "derivative-rule adapter",
-    "index_grad": "derivative-rule adapter", "product_vjp": "derivative-rule adapter",
+    "sum_to": "derivative-rule adapter",
+    "broadcast_like": "derivative-rule adapter",
+    "reshape_like": "derivative-rule adapter",
+    "split_like": "derivative-rule adapter",
+    "index_grad": "derivative-rule adapter",
+    "product_vjp": "derivative-rule adapter",
     "prod_others": "prod's derivative rule",
     "checked_grad": "gc.grad's deferred checks (identity, cast to the input's dtype)",
     "reduced_size": "derivative-rule adapter (an integer)",
@@ -146,12 +179,21 @@ NOT_MAPPED = {
 # kinds whose gradients are not compared, and why.
 CONVENTIONS: dict[str, tuple[tuple[str, ...], str]] = {
     "norm": (("zeros", "mixed"), "graphc: undefined (NaN) at x = 0, as JAX; PyTorch: 0"),
-    "clip": (("large", "mixed"), ("x < lo == hi: graphc gives the gradient to lo; PyTorch's "
-                                  "clamp to no input")),
+    "clip": (
+        ("large", "mixed"),
+        ("x < lo == hi: graphc gives the gradient to lo; PyTorch's clamp to no input"),
+    ),
 }
 # Tolerances wider than RTOL, and why.
-WIDER = {"astype": (1e-6, ("PyTorch rounds the cotangent of a float32 value to float32; "
-                           "graphc keeps the head's float64"))}
+WIDER = {
+    "astype": (
+        1e-6,
+        (
+            "PyTorch rounds the cotangent of a float32 value to float32; "
+            "graphc keeps the head's float64"
+        ),
+    )
+}
 RTOL = 1e-10
 
 # The random graphs' namespace: the table, plus `.T` of any rank.
@@ -161,8 +203,9 @@ NAMESPACE = types.SimpleNamespace(**TORCH, T=TORCH["transpose"])
 @pytest.mark.parametrize("name", sorted(OPS))
 def test_every_op_is_mapped(name):
     """A new op gets a PyTorch counterpart here, or a reason it has none."""
-    assert name in TORCH or name in NOT_MAPPED or name in EXEMPT, \
+    assert name in TORCH or name in NOT_MAPPED or name in EXEMPT, (
         f"op {name!r}: add it to TORCH (or NOT_MAPPED with a reason)"
+    )
 
 
 def _tensor(a, grad):
@@ -177,8 +220,11 @@ def _torch_run(fn, arrays, heads, wrt_index):
     ts = [_tensor(a, i in wrt_index) for i, a in enumerate(arrays)]
     ys = _outputs(fn(*ts))
     values = [np.asarray(y.detach().numpy() if isinstance(y, torch.Tensor) else y) for y in ys]
-    live = [(ys[k], torch.as_tensor(h)) for k, h in heads.items()
-            if isinstance(ys[k], torch.Tensor) and ys[k].requires_grad]
+    live = [
+        (ys[k], torch.as_tensor(h))
+        for k, h in heads.items()
+        if isinstance(ys[k], torch.Tensor) and ys[k].requires_grad
+    ]
     grads = [np.zeros_like(arrays[i]) for i in wrt_index]
     if live and wrt_index:
         total = sum(torch.sum(y * h) for y, h in live)
@@ -192,10 +238,13 @@ def _graphc_run(fn, arrays, heads, wrt_index, simplify):
     ys = _outputs(fn(*xs))
     grads = []
     if heads and wrt_index:
-        grads = gc.grad(sum(gc.sum(ys[k] * h) for k, h in heads.items()),
-                        [xs[i] for i in wrt_index], simplify=simplify)
+        grads = gc.grad(
+            sum(gc.sum(ys[k] * h) for k, h in heads.items()),
+            [xs[i] for i in wrt_index],
+            simplify=simplify,
+        )
     outs = [np.asarray(o) for o in gc.compile(xs, ys + grads, simplify=simplify)(*arrays)]
-    return outs[:len(ys)], outs[len(ys):]
+    return outs[: len(ys)], outs[len(ys) :]
 
 
 def _close(actual, expected, rtol, what, any_nonfinite=False):
@@ -242,21 +291,22 @@ def test_op(name, case, rng):
     recipe = RECIPES[name]
     arrays, attrs = make_args(name, case, rng)
     grads = OPS[name].differentiable and recipe.grads is None
-    fn = lambda *xs: call(name, *xs, **attrs)
-    fn_torch = lambda *ts: TORCH[name](*ts, **attrs)
+    fn = lambda *xs: call(name, *xs, **attrs)  # noqa: E731
+    fn_torch = lambda *ts: TORCH[name](*ts, **attrs)  # noqa: E731
     rtol = WIDER.get(name, (RTOL,))[0]
     compare(fn, fn_torch, arrays, grads, rtol)
     if recipe.cases.index(case) >= EDGE_CASES:
         return
     for kind in testing.EDGE_KINDS:
-        edge = [testing.edge_sample(kind, a.shape, rng) if a.dtype.kind == "f" else a
-                for a in arrays]
-        compare(fn, fn_torch, edge, grads and kind not in CONVENTIONS.get(name, ((),))[0],
-                rtol)
+        edge = [
+            testing.edge_sample(kind, a.shape, rng) if a.dtype.kind == "f" else a for a in arrays
+        ]
+        compare(fn, fn_torch, edge, grads and kind not in CONVENTIONS.get(name, ((),))[0], rtol)
 
 
-@given(drawn=trees(), seed=st.integers(0, 2 ** 16),
-       edge=st.sampled_from((None,) + testing.EDGE_KINDS))
+@given(
+    drawn=trees(), seed=st.integers(0, 2**16), edge=st.sampled_from((None,) + testing.EDGE_KINDS)
+)
 def test_random_graph(drawn, seed, edge):
     tree, _ = drawn
     compare(function(tree), function(tree, NAMESPACE), leaves(seed, edge))

@@ -55,7 +55,7 @@ def test_int_enum_constant():
     y = x * Two.TWO
     assert type(y.inputs[1].attrs["value"]) is int
     np.testing.assert_allclose(gc.compile([x], y)(np.arange(3.0)), [0.0, 2.0, 4.0])
-    np.testing.assert_allclose(gc.compile([x], x ** Two.TWO)(np.arange(3.0)), [0.0, 1.0, 4.0])
+    np.testing.assert_allclose(gc.compile([x], x**Two.TWO)(np.arange(3.0)), [0.0, 1.0, 4.0])
 
 
 def test_literal_writes_only_exact_builtins(tmp_path):
@@ -105,7 +105,7 @@ def test_loaded_origin_is_never_read_by_a_shape_error(secret_file):
 def test_loaded_origin_is_never_read_by_a_runtime_note(secret_file):
     path, asked = secret_file
     x, y = gc.var("x"), gc.var("y")
-    z = gc.load_json(_graph_with_origin(x ** y, path))
+    z = gc.load_json(_graph_with_origin(x**y, path))
     f = gc.compile([gc.var("x"), gc.var("y")], z, simplify=False)
     with pytest.raises(Exception) as info:  # numpy: integers to negative integer powers
         f(np.arange(3), np.array(-1))
@@ -114,8 +114,7 @@ def test_loaded_origin_is_never_read_by_a_runtime_note(secret_file):
     assert "TOPSECRET" not in notes and path not in asked
 
 
-@pytest.mark.parametrize("name", ["x" * 5000, "a\nb.py", "\x00"],
-                         ids=["long", "newline", "nul"])
+@pytest.mark.parametrize("name", ["x" * 5000, "a\nb.py", "\x00"], ids=["long", "newline", "nul"])
 def test_origin_file_names_are_bounded(name):
     with pytest.raises(gc.SerializationError, match="file names"):
         gc.load_json(_graph_with_origin(gc.var("x") * 2, name))
@@ -203,8 +202,7 @@ def test_matrix_is_plain_data_in_numpy_and_eager_calls():
     np.testing.assert_array_equal((eager.tensor(M) * eager.tensor(M)).numpy(), SQUARES)
     np.testing.assert_array_equal((eager.from_numpy(M) * M).numpy(), SQUARES)
     x = gc.var("x")
-    np.testing.assert_array_equal(gc.compile([x], x * gc.const(M))(np.ones((2, 2))),
-                                  np.asarray(M))
+    np.testing.assert_array_equal(gc.compile([x], x * gc.const(M))(np.ones((2, 2))), np.asarray(M))
 
 
 def test_masked_arrays_are_refused():

@@ -113,7 +113,7 @@ def test_linear_regression_through_bind_and_backward():
 
 def test_one_step_of_gradient_descent():
     w = gc.var("w")
-    exe = gc.sum(2 * w ** 2).bind({"w": np.array([10.0, 20.0])})
+    exe = gc.sum(2 * w**2).bind({"w": np.array([10.0, 20.0])})
     exe.forward(is_train=True)
     exe.backward()
     np.testing.assert_allclose(exe.grad_dict["w"], [40.0, 80.0])
@@ -123,19 +123,19 @@ def test_one_step_of_gradient_descent():
 
 def test_500_steps_of_gradient_descent():
     w = gc.var("w")
-    exe = (w ** 2 + 20).bind({"w": np.array(10.0)})
+    exe = (w**2 + 20).bind({"w": np.array(10.0)})
     for _ in range(500):
         exe.forward(is_train=True)
         exe.backward()
         exe.arg_dict["w"][...] -= 0.01 * exe.grad_dict["w"]
-    assert float(exe.arg_dict["w"]) == pytest.approx(10 * 0.98 ** 500, rel=1e-9)
+    assert float(exe.arg_dict["w"]) == pytest.approx(10 * 0.98**500, rel=1e-9)
 
-    vg = gc.value_and_grad(lambda w: w ** 2 + 20)
+    vg = gc.value_and_grad(lambda w: w**2 + 20)
     wv = np.array(10.0)
     for _ in range(500):
         _, g = vg(wv)
         wv = wv - 0.01 * g
-    assert float(wv) == pytest.approx(10 * 0.98 ** 500, rel=1e-9)
+    assert float(wv) == pytest.approx(10 * 0.98**500, rel=1e-9)
 
 
 def test_mse_loss_gradients_match_the_hand_formula(rng):

@@ -27,27 +27,49 @@ d = gc.var("d", shape=(3, 4))
 s = gc.var("s")  # unknown shape and dtype
 k = gc.var("k", shape=(2,), dtype="int64")
 DATA = {
-    "a": RNG.normal(size=(2, 3)), "b": RNG.normal(size=(2, 3)),
-    "p": RNG.uniform(0.2, 3.0, size=(2, 3)), "u": RNG.uniform(-0.9, 0.9, size=(2, 3)),
-    "c": RNG.normal(size=3), "d": RNG.normal(size=(3, 4)), "s": np.float64(1.5),
-    "k": np.array([0, 2]), "z": RNG.normal(size=(3, 2)),
-    "e": RNG.normal(size=(2, 3)), "f": RNG.normal(size=(3, 4)), "x": np.float64(-0.3),
+    "a": RNG.normal(size=(2, 3)),
+    "b": RNG.normal(size=(2, 3)),
+    "p": RNG.uniform(0.2, 3.0, size=(2, 3)),
+    "u": RNG.uniform(-0.9, 0.9, size=(2, 3)),
+    "c": RNG.normal(size=3),
+    "d": RNG.normal(size=(3, 4)),
+    "s": np.float64(1.5),
+    "k": np.array([0, 2]),
+    "z": RNG.normal(size=(3, 2)),
+    "e": RNG.normal(size=(2, 3)),
+    "f": RNG.normal(size=(3, 4)),
+    "x": np.float64(-0.3),
 }
 
-BINARY = ("add", "subtract", "multiply", "divide", "maximum", "minimum", "less", "less_equal",
-          "greater", "greater_equal", "equal", "not_equal")
+BINARY = (
+    "add",
+    "subtract",
+    "multiply",
+    "divide",
+    "maximum",
+    "minimum",
+    "less",
+    "less_equal",
+    "greater",
+    "greater_equal",
+    "equal",
+    "not_equal",
+)
 UNARY_ARG = {"log": p, "sqrt": p, "log1p": p, "arcsin": u, "arccos": u}
 
 # One or more small graphs per op; each entry builds an output symbol.
 SAMPLES = {
-    "power": [lambda: gc.power(p, b), lambda: a ** 3, lambda: 2.0 ** a],
+    "power": [lambda: gc.power(p, b), lambda: a**3, lambda: 2.0**a],
     "where": [lambda: gc.where(a > 0, a, b)],
     "clip": [lambda: gc.clip(a, -0.5, 0.5)],
     "var": [lambda: a, lambda: s],
-    "const": [lambda: a + np.array([1.0, np.nan, -np.inf]),
-              lambda: a * gc.const(np.arange(6, dtype=np.float32).reshape(2, 3), name="w"),
-              lambda: a + (1 + 2j), lambda: a * True + 10 ** 12,
-              lambda: a + gc.const(np.array([True, False, True]))],
+    "const": [
+        lambda: a + np.array([1.0, np.nan, -np.inf]),
+        lambda: a * gc.const(np.arange(6, dtype=np.float32).reshape(2, 3), name="w"),
+        lambda: a + (1 + 2j),
+        lambda: a * True + 10**12,
+        lambda: a + gc.const(np.array([True, False, True])),
+    ],
     "group": [lambda: gc.Group([a, b * 2, gc.sum(a)])],
     "stop_gradient": [lambda: a * gc.stop_gradient(a), lambda: b * a.detach()],
     "astype": [lambda: a.astype("float32"), lambda: gc.astype(k, np.float64)],
@@ -84,16 +106,25 @@ SAMPLES = {
 }
 
 if hasattr(gc, "cond"):  # control flow: sub-graphs as attrs, outer symbols captured
-    SAMPLES.update({
-        "cond": [lambda: gc.cond(gc.sum(a) > 0, lambda x: x * b, lambda x: x - 1, a),
-                 lambda: gc.cond(s > 1, lambda x, y: (x + y, x * y), lambda x, y: (x, y), a, p)[1]],
-        "while_loop": [lambda: gc.while_loop(lambda x: gc.norm(x) < 100, lambda x: x * 2, a),
-                       lambda: gc.while_loop(lambda v: v[0] < 3, lambda v: (v[0] + 1, v[1] * c),
-                                             (gc.const(0), a))[1]],
-        "fori_loop": [lambda: gc.fori_loop(0, 4, lambda i, x: x * 1.5 + i * b, a)],
-        "scan": [lambda: gc.scan(lambda carry, x: (carry + x, carry * x), gc.const(0.0), c)[1],
-                 lambda: gc.scan(lambda carry, x: (carry * x, gc.sin(x)), c, a)[0]],
-    })
+    SAMPLES.update(
+        {
+            "cond": [
+                lambda: gc.cond(gc.sum(a) > 0, lambda x: x * b, lambda x: x - 1, a),
+                lambda: gc.cond(s > 1, lambda x, y: (x + y, x * y), lambda x, y: (x, y), a, p)[1],
+            ],
+            "while_loop": [
+                lambda: gc.while_loop(lambda x: gc.norm(x) < 100, lambda x: x * 2, a),
+                lambda: gc.while_loop(
+                    lambda v: v[0] < 3, lambda v: (v[0] + 1, v[1] * c), (gc.const(0), a)
+                )[1],
+            ],
+            "fori_loop": [lambda: gc.fori_loop(0, 4, lambda i, x: x * 1.5 + i * b, a)],
+            "scan": [
+                lambda: gc.scan(lambda carry, x: (carry + x, carry * x), gc.const(0.0), c)[1],
+                lambda: gc.scan(lambda carry, x: (carry * x, gc.sin(x)), c, a)[0],
+            ],
+        }
+    )
 
 
 def _reads_group(nodes) -> bool:
@@ -144,8 +175,18 @@ def _fingerprint(sym):
     """Everything a round trip must keep, node by node."""
     nodes = toposort(gc.ir.flatten_outputs(sym) if isinstance(sym, gc.Symbol) else sym)
     ids = {id(n): i for i, n in enumerate(nodes)}
-    return [(n.op, tuple(ids[id(x)] for x in n.inputs), repr(n.attrs), n.name, n.shape,
-             None if n.dtype is None else np.dtype(n.dtype).str, n.origin) for n in nodes]
+    return [
+        (
+            n.op,
+            tuple(ids[id(x)] for x in n.inputs),
+            repr(n.attrs),
+            n.name,
+            n.shape,
+            None if n.dtype is None else np.dtype(n.dtype).str,
+            n.origin,
+        )
+        for n in nodes
+    ]
 
 
 def _run(outputs):
@@ -254,8 +295,17 @@ def test_nested_graph_values_round_trip():
 
     i = gc.var("i", shape=())
     body = Graph([i], [i * 2 + 1])
-    value = (body, {"n": 3, "tol": float("nan")}, np.float32(2.5), np.dtype("int32"),
-             slice(1, None, 2), Ellipsis, 1 + 2j, (1, (2, None)), float("-inf"))
+    value = (
+        body,
+        {"n": 3, "tol": float("nan")},
+        np.float32(2.5),
+        np.dtype("int32"),
+        slice(1, None, 2),
+        Ellipsis,
+        1 + 2j,
+        (1, (2, None)),
+        float("-inf"),
+    )
     writer = _Writer()
     encoded = json.loads(json.dumps(writer.value(value, "test", 0), allow_nan=False))
     back = _decode_value(encoded, "test", 0, writer.files)
@@ -280,9 +330,15 @@ def test_unsavable_attr_is_a_serialization_error():
 
 # --- hostile and malformed documents ----------------------------------------------------
 
+
 def _doc(nodes, outputs=(0,), **extra):
-    doc = {"format": "graphc", "version": VERSION, "kind": "symbol", "files": FILES,
-           "graph": {"inputs": [], "outputs": list(outputs), "nodes": nodes}}
+    doc = {
+        "format": "graphc",
+        "version": VERSION,
+        "kind": "symbol",
+        "files": FILES,
+        "graph": {"inputs": [], "outputs": list(outputs), "nodes": nodes},
+    }
     doc.update(extra)
     return json.dumps(doc)
 
@@ -291,67 +347,152 @@ VAR = {"id": 0, "op": "var", "inputs": [], "attrs": {}, "name": "x"}
 FILES = ["model.py", "/dev/zero", "x); open('pwned', 'w') #"]
 
 
-@pytest.mark.parametrize("text, message", [
-    ("", "not valid JSON"),
-    ("[1, 2]", "expected a JSON object"),
-    ('{"format": "graphc", "version": 1, "graph": {"nodes": [], "outputs": [], "a": 1}, '
-     '"graph": 2}', "duplicate key"),
-    ('{"format": "graphc", "version": NaN}', "NaN is not JSON"),
-    (_doc([VAR], version=99), "unsupported version"),
-    (_doc([VAR], format="other"), "format"),
-    (_doc([VAR], outputs=(1,)), "does not name an earlier node"),
-    (_doc([VAR, {"id": 1, "op": "exp", "inputs": [1]}], outputs=(1,)), "earlier node"),
-    (_doc([VAR, {"id": 1, "op": "exp", "inputs": [2]}, {"id": 2, "op": "exp", "inputs": [1]}],
-          outputs=(2,)), "earlier node"),
-    (_doc([VAR, {"id": 1, "op": "__import__", "inputs": [0]}], outputs=(1,)),
-     "unknown operation"),
-    (_doc([VAR, {"id": 1, "op": "system", "inputs": [0]}], outputs=(1,)), "unknown operation"),
-    (_doc([VAR, {"id": 1, "op": "reshape", "inputs": [0], "attrs": {"shape": "os.system"}}],
-          outputs=(1,)), "reshape"),
-    (_doc([VAR, {"id": 1, "op": "reshape", "inputs": [0], "attrs": {}}], outputs=(1,)),
-     "reshape"),
-    (_doc([VAR, {"id": 1, "op": "sum", "inputs": [0], "attrs": {"axis": 0, "evil": 1}}],
-          outputs=(1,)), "unknown attr"),
-    (_doc([VAR, {"id": 1, "op": "sum", "inputs": [0], "attrs": {"keepdims": "yes"}}],
-          outputs=(1,)), "keepdims"),
-    (_doc([VAR, {"id": 1, "op": "exp", "inputs": [0, 0]}], outputs=(1,)), "takes 1 input"),
-    (_doc([VAR, {"id": 1, "op": "exp", "inputs": ["0"]}], outputs=(1,)), "earlier node"),
-    (_doc([VAR, {"id": 1, "op": "exp", "inputs": [True]}], outputs=(1,)), "earlier node"),
-    (_doc([{"id": 0, "op": "var", "inputs": [], "name": ""}]), "non-empty name"),
-    (_doc([{"id": 0, "op": "var", "inputs": [], "name": 3}]), "name must be a string"),
-    (_doc([{"id": 0, "op": "var", "name": "x", "shape": [-1]}]), "shape"),
-    (_doc([{"id": 0, "op": "var", "name": "x", "dtype": "O"}]), "unsupported dtype"),
-    (_doc([{"id": 0, "op": "var", "name": "x", "dtype": "not a dtype"}]), "dtype"),
-    (_doc([{"id": 0, "op": "var", "name": "x", "origin": ["f.py"]}]), "origin"),
-    (_doc([{"id": 0, "op": "var", "name": "x", "origin": ["f.py", 1]}]), "file id"),
-    (_doc([{"id": 0, "op": "var", "name": "x", "origin": [7, 1]}]), "file id"),
-    (_doc([{"id": 0, "op": "var", "name": "x", "origin": [0, -1]}]), "origin"),
-    (_doc([VAR], files=[3]), "files"),
-    (_doc([{"id": 5, "op": "var", "name": "x"}]), "position"),
-    (_doc([{"id": 0, "op": "var", "name": "x", "code": "import os"}]), "unknown key"),
-    (_doc([{"id": 0, "op": "const", "attrs": {"value": "__import__('os')"}}]), "number"),
-    (_doc([{"id": 0, "op": "const", "attrs": {"value": 10 ** 30}}]), "64 bits"),
-    (_doc([{"id": 0, "op": "const", "attrs": {"value": {"$array": {
-        "dtype": "<f8", "shape": [2], "data": "AAAA"}}}}]), "bytes"),
-    (_doc([{"id": 0, "op": "const", "attrs": {"value": {"$array": {
-        "dtype": "|O", "shape": [1], "data": "AAAAAAAAAAA="}}}}]), "dtype"),
-    (_doc([{"id": 0, "op": "const", "attrs": {"value": {"$pickle": "gASV"}}}]),
-     "unknown attr tag"),
-    (_doc([{"id": 0, "op": "const", "attrs": {"value": {"$float": "1e5"}}}]), "float"),
-    (_doc([VAR, {"id": 1, "op": "add", "inputs": [0, 0], "shape": [7]}, ], outputs=(1,)),
-     None),
-    (_doc([{"id": 0, "op": "var", "name": "x", "shape": [2]},
-           {"id": 1, "op": "exp", "inputs": [0], "shape": [3]}], outputs=(1,)),
-     "contradicts"),
-    (_doc([{"id": 0, "op": "var", "name": "x", "shape": [2]},
-           {"id": 1, "op": "var", "name": "y", "shape": [3]},
-           {"id": 2, "op": "add", "inputs": [0, 1]}], outputs=(2,)), "broadcast"),
-    (_doc([{"id": 0, "op": "group", "inputs": []}]), "at least one input"),
-    (_doc([VAR], kind="list", outputs=(0, 0, 0)) [:-1] + "," * 1 + "}", "not valid JSON"),
-    (_doc([VAR], outputs=(0, 0)), "one output"),
-    ("[" * 100000 + "]" * 100000, "nested too deeply"),
-    (b"\xff\xfe", "invalid graph"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("", "not valid JSON"),
+        ("[1, 2]", "expected a JSON object"),
+        (
+            '{"format": "graphc", "version": 1, "graph": {"nodes": [], "outputs": [], "a": 1}, '
+            '"graph": 2}',
+            "duplicate key",
+        ),
+        ('{"format": "graphc", "version": NaN}', "NaN is not JSON"),
+        (_doc([VAR], version=99), "unsupported version"),
+        (_doc([VAR], format="other"), "format"),
+        (_doc([VAR], outputs=(1,)), "does not name an earlier node"),
+        (_doc([VAR, {"id": 1, "op": "exp", "inputs": [1]}], outputs=(1,)), "earlier node"),
+        (
+            _doc(
+                [
+                    VAR,
+                    {"id": 1, "op": "exp", "inputs": [2]},
+                    {"id": 2, "op": "exp", "inputs": [1]},
+                ],
+                outputs=(2,),
+            ),
+            "earlier node",
+        ),
+        (
+            _doc([VAR, {"id": 1, "op": "__import__", "inputs": [0]}], outputs=(1,)),
+            "unknown operation",
+        ),
+        (_doc([VAR, {"id": 1, "op": "system", "inputs": [0]}], outputs=(1,)), "unknown operation"),
+        (
+            _doc(
+                [VAR, {"id": 1, "op": "reshape", "inputs": [0], "attrs": {"shape": "os.system"}}],
+                outputs=(1,),
+            ),
+            "reshape",
+        ),
+        (
+            _doc([VAR, {"id": 1, "op": "reshape", "inputs": [0], "attrs": {}}], outputs=(1,)),
+            "reshape",
+        ),
+        (
+            _doc(
+                [VAR, {"id": 1, "op": "sum", "inputs": [0], "attrs": {"axis": 0, "evil": 1}}],
+                outputs=(1,),
+            ),
+            "unknown attr",
+        ),
+        (
+            _doc(
+                [VAR, {"id": 1, "op": "sum", "inputs": [0], "attrs": {"keepdims": "yes"}}],
+                outputs=(1,),
+            ),
+            "keepdims",
+        ),
+        (_doc([VAR, {"id": 1, "op": "exp", "inputs": [0, 0]}], outputs=(1,)), "takes 1 input"),
+        (_doc([VAR, {"id": 1, "op": "exp", "inputs": ["0"]}], outputs=(1,)), "earlier node"),
+        (_doc([VAR, {"id": 1, "op": "exp", "inputs": [True]}], outputs=(1,)), "earlier node"),
+        (_doc([{"id": 0, "op": "var", "inputs": [], "name": ""}]), "non-empty name"),
+        (_doc([{"id": 0, "op": "var", "inputs": [], "name": 3}]), "name must be a string"),
+        (_doc([{"id": 0, "op": "var", "name": "x", "shape": [-1]}]), "shape"),
+        (_doc([{"id": 0, "op": "var", "name": "x", "dtype": "O"}]), "unsupported dtype"),
+        (_doc([{"id": 0, "op": "var", "name": "x", "dtype": "not a dtype"}]), "dtype"),
+        (_doc([{"id": 0, "op": "var", "name": "x", "origin": ["f.py"]}]), "origin"),
+        (_doc([{"id": 0, "op": "var", "name": "x", "origin": ["f.py", 1]}]), "file id"),
+        (_doc([{"id": 0, "op": "var", "name": "x", "origin": [7, 1]}]), "file id"),
+        (_doc([{"id": 0, "op": "var", "name": "x", "origin": [0, -1]}]), "origin"),
+        (_doc([VAR], files=[3]), "files"),
+        (_doc([{"id": 5, "op": "var", "name": "x"}]), "position"),
+        (_doc([{"id": 0, "op": "var", "name": "x", "code": "import os"}]), "unknown key"),
+        (_doc([{"id": 0, "op": "const", "attrs": {"value": "__import__('os')"}}]), "number"),
+        (_doc([{"id": 0, "op": "const", "attrs": {"value": 10**30}}]), "64 bits"),
+        (
+            _doc(
+                [
+                    {
+                        "id": 0,
+                        "op": "const",
+                        "attrs": {
+                            "value": {"$array": {"dtype": "<f8", "shape": [2], "data": "AAAA"}}
+                        },
+                    }
+                ]
+            ),
+            "bytes",
+        ),
+        (
+            _doc(
+                [
+                    {
+                        "id": 0,
+                        "op": "const",
+                        "attrs": {
+                            "value": {
+                                "$array": {"dtype": "|O", "shape": [1], "data": "AAAAAAAAAAA="}
+                            }
+                        },
+                    }
+                ]
+            ),
+            "dtype",
+        ),
+        (
+            _doc([{"id": 0, "op": "const", "attrs": {"value": {"$pickle": "gASV"}}}]),
+            "unknown attr tag",
+        ),
+        (_doc([{"id": 0, "op": "const", "attrs": {"value": {"$float": "1e5"}}}]), "float"),
+        (
+            _doc(
+                [
+                    VAR,
+                    {"id": 1, "op": "add", "inputs": [0, 0], "shape": [7]},
+                ],
+                outputs=(1,),
+            ),
+            None,
+        ),
+        (
+            _doc(
+                [
+                    {"id": 0, "op": "var", "name": "x", "shape": [2]},
+                    {"id": 1, "op": "exp", "inputs": [0], "shape": [3]},
+                ],
+                outputs=(1,),
+            ),
+            "contradicts",
+        ),
+        (
+            _doc(
+                [
+                    {"id": 0, "op": "var", "name": "x", "shape": [2]},
+                    {"id": 1, "op": "var", "name": "y", "shape": [3]},
+                    {"id": 2, "op": "add", "inputs": [0, 1]},
+                ],
+                outputs=(2,),
+            ),
+            "broadcast",
+        ),
+        (_doc([{"id": 0, "op": "group", "inputs": []}]), "at least one input"),
+        (_doc([VAR], kind="list", outputs=(0, 0, 0))[:-1] + "," * 1 + "}", "not valid JSON"),
+        (_doc([VAR], outputs=(0, 0)), "one output"),
+        ("[" * 100000 + "]" * 100000, "nested too deeply"),
+        (b"\xff\xfe", "invalid graph"),
+    ],
+)
 def test_malformed_documents(text, message):
     if message is None:  # a saved shape that only refines an unknown one is accepted
         assert gc.load_json(text).shape == (7,)
@@ -363,9 +504,14 @@ def test_malformed_documents(text, message):
 def test_loading_executes_nothing(tmp_path):
     marker = tmp_path / "pwned"
     name = f"x); open({str(marker)!r}, 'w') #"
-    text = _doc([{"id": 0, "op": "var", "name": name, "origin": [2, 1]},
-                 {"id": 1, "op": "const", "attrs": {"value": 2.0, "name": "__import__('os')"}},
-                 {"id": 2, "op": "multiply", "inputs": [0, 1]}], outputs=(2,))
+    text = _doc(
+        [
+            {"id": 0, "op": "var", "name": name, "origin": [2, 1]},
+            {"id": 1, "op": "const", "attrs": {"value": 2.0, "name": "__import__('os')"}},
+            {"id": 2, "op": "multiply", "inputs": [0, 1]},
+        ],
+        outputs=(2,),
+    )
     y = gc.load_json(text)
     assert y.inputs[0].name == name
     fn = gc.compile(gc.ir.free_vars([y]), y)
@@ -383,15 +529,44 @@ def test_wrong_input_type():
 # --- hypothesis: garbage in, SerializationError out ------------------------------------
 
 json_values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False)
-    | st.text(max_size=8) | st.sampled_from(["var", "const", "exp", "add", "reshape", "$float",
-                                             "$array", "$graph", "graphc", "nan"]),
-    lambda children: st.lists(children, max_size=4)
-    | st.dictionaries(st.sampled_from(["format", "version", "kind", "graph", "nodes", "inputs",
-                                       "outputs", "id", "op", "attrs", "name", "shape",
-                                       "dtype", "origin", "value", "$graph", "$array"]),
-                      children, max_size=4),
-    max_leaves=20)
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False)
+    | st.text(max_size=8)
+    | st.sampled_from(
+        ["var", "const", "exp", "add", "reshape", "$float", "$array", "$graph", "graphc", "nan"]
+    ),
+    lambda children: (
+        st.lists(children, max_size=4)
+        | st.dictionaries(
+            st.sampled_from(
+                [
+                    "format",
+                    "version",
+                    "kind",
+                    "graph",
+                    "nodes",
+                    "inputs",
+                    "outputs",
+                    "id",
+                    "op",
+                    "attrs",
+                    "name",
+                    "shape",
+                    "dtype",
+                    "origin",
+                    "value",
+                    "$graph",
+                    "$array",
+                ]
+            ),
+            children,
+            max_size=4,
+        )
+    ),
+    max_leaves=20,
+)
 
 
 def _load_or_serialization_error(text):
@@ -431,8 +606,13 @@ def _paths(value, prefix=()):
 PATHS = list(_paths(VALID))[1:]
 
 
-@given(st.lists(st.tuples(st.sampled_from(PATHS), st.sampled_from(["set", "delete"]),
-                          json_values), min_size=1, max_size=3))
+@given(
+    st.lists(
+        st.tuples(st.sampled_from(PATHS), st.sampled_from(["set", "delete"]), json_values),
+        min_size=1,
+        max_size=3,
+    )
+)
 def test_mutated_valid_documents(mutations):
     doc = json.loads(json.dumps(VALID))
     for path, action, value in mutations:
@@ -457,8 +637,27 @@ def test_mutated_text(data):
     text = gc.Group([gc.var("x") * 2, gc.exp(gc.var("y"))]).tojson()
     for _ in range(data.draw(st.integers(1, 4))):
         i = data.draw(st.integers(0, len(text) - 1))
-        piece = data.draw(st.sampled_from(["", "0", "9", "[", "]", "{", "}", ",", '"', "-1",
-                                           "null", "true", "1e999", "\\u0000", "x"]))
+        piece = data.draw(
+            st.sampled_from(
+                [
+                    "",
+                    "0",
+                    "9",
+                    "[",
+                    "]",
+                    "{",
+                    "}",
+                    ",",
+                    '"',
+                    "-1",
+                    "null",
+                    "true",
+                    "1e999",
+                    "\\u0000",
+                    "x",
+                ]
+            )
+        )
         j = i + data.draw(st.integers(0, 3))
         text = text[:i] + piece + text[j:]
     _load_or_serialization_error(text)
@@ -477,14 +676,24 @@ def test_saved_origins_are_never_read(monkeypatch):
 
     monkeypatch.setattr(linecache, "getline", guarded)
     origin = [1, 1]  # FILES[1] is /dev/zero
-    bad = _doc([{"id": 0, "op": "var", "name": "x", "shape": [2], "origin": origin},
-                {"id": 1, "op": "var", "name": "y", "shape": [3], "origin": origin},
-                {"id": 2, "op": "add", "inputs": [0, 1], "origin": origin}], outputs=(2,))
+    bad = _doc(
+        [
+            {"id": 0, "op": "var", "name": "x", "shape": [2], "origin": origin},
+            {"id": 1, "op": "var", "name": "y", "shape": [3], "origin": origin},
+            {"id": 2, "op": "add", "inputs": [0, 1], "origin": origin},
+        ],
+        outputs=(2,),
+    )
     with pytest.raises(gc.SerializationError, match="do not broadcast"):
         gc.load_json(bad)
-    ok = _doc([{"id": 0, "op": "var", "name": "x", "origin": origin},
-               {"id": 1, "op": "var", "name": "y", "origin": origin},
-               {"id": 2, "op": "add", "inputs": [0, 1], "origin": origin}], outputs=(2,))
+    ok = _doc(
+        [
+            {"id": 0, "op": "var", "name": "x", "origin": origin},
+            {"id": 1, "op": "var", "name": "y", "origin": origin},
+            {"id": 2, "op": "add", "inputs": [0, 1], "origin": origin},
+        ],
+        outputs=(2,),
+    )
     y = gc.load_json(ok)
     assert y.origin == ("/dev/zero", 1)
     fn = gc.compile(gc.ir.free_vars([y]), y)
@@ -492,8 +701,10 @@ def test_saved_origins_are_never_read(monkeypatch):
         fn(np.ones(2), np.ones(3))
 
 
-@pytest.mark.skipif(not callable(getattr(gc, "function", None)),
-                    reason="@gc.function (control flow) is not in this build")
+@pytest.mark.skipif(
+    not callable(getattr(gc, "function", None)),
+    reason="@gc.function (control flow) is not in this build",
+)
 def test_converted_python_control_flow_round_trips():
     """The tutorial's f(a): a data-dependent while and if, and its gradient."""
 

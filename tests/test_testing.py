@@ -27,9 +27,11 @@ def _op(name, d, vjp=None, jvp=None):
 
 
 def test_correct_rules_pass(rng):
-    testing.assert_grads(lambda x, w: gc.sum(gc.tanh(x @ w) ** 2),
-                         [rng.standard_normal((2, 3)), rng.standard_normal((3, 2))],
-                         engines=("compiled", "generic"))
+    testing.assert_grads(
+        lambda x, w: gc.sum(gc.tanh(x @ w) ** 2),
+        [rng.standard_normal((2, 3)), rng.standard_normal((3, 2))],
+        engines=("compiled", "generic"),
+    )
 
 
 def test_wrong_partial_fails_both_modes(rng):

@@ -86,8 +86,11 @@ def test_unknown_shape_output_is_checked_when_compiled():
     g = gc.grad(y, x)
     assert str(g) == "2"
     f = gc.compile([x], g)
-    with pytest.raises(gc.GradError, match=rf"scalar.*shape \(3,\); built at .*"
-                                           rf"test_trust_dtypes.py:{line}"):
+    with pytest.raises(
+        gc.GradError,
+        match=rf"scalar.*shape \(3,\); built at .*"
+        rf"test_trust_dtypes.py:{line}",
+    ):
         f(np.arange(3.0))
     assert f(1.5) == 2.0
     assert f(np.array([1.5])).tolist() == [2.0]  # size 1 is a scalar, as in PyTorch

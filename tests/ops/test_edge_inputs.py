@@ -69,19 +69,23 @@ def test_integer_power_with_a_negative_constant_exponent_is_a_dtype_error():
     from graphc.parse import parse
 
     n = gc.var("n", dtype=np.int64)
-    with pytest.raises(gc.DTypeError, match=r"test_edge_inputs.py:\d+: power: integers to "
-                                            "negative integer powers"):
-        n ** -2
+    with pytest.raises(
+        gc.DTypeError,
+        match=r"test_edge_inputs.py:\d+: power: integers to "
+        "negative integer powers",
+    ):
+        n**-2
     with pytest.raises(gc.ParseError, match=r"power: integers.*column 1: 'power\(stack"):
         parse("power(stack([-3]), -3)")
     y = parse("power(-3, -3)").expr
     assert float(gc.compile([], y)()) == (-3) ** -3 == float(gc.compile([], y, simplify=False)())
-    assert gc.compile([n], n ** -2.0)(np.array(2)) == 0.25
-    assert gc.compile([n], n ** 2)(np.array(3)) == 9
+    assert gc.compile([n], n**-2.0)(np.array(2)) == 0.25
+    assert gc.compile([n], n**2)(np.array(3)) == 9
 
 
-@pytest.mark.parametrize("index", [[2, 0, 1], np.array([2, 0, 1]), np.array([True, False, True]),
-                                   (0, [1, 2])])
+@pytest.mark.parametrize(
+    "index", [[2, 0, 1], np.array([2, 0, 1]), np.array([True, False, True]), (0, [1, 2])]
+)
 def test_array_indices_are_refused_in_every_mode(index):
     """Integer-array and mask indexing is not supported yet: a ShapeError saying so, never
     numpy's ambiguous-truth ValueError nor a list read as a tuple of indices."""

@@ -47,8 +47,10 @@ def test_recipe(name):
     try:
         recipe = RECIPES[name]
     except KeyError:
-        pytest.fail(f"op {name!r} is registered but has no recipe in tests/ops/op_recipes.py "
-                    "RECIPES: add its argument cases there so its rules get tested")
+        pytest.fail(
+            f"op {name!r} is registered but has no recipe in tests/ops/op_recipes.py "
+            "RECIPES: add its argument cases there so its rules get tested"
+        )
     assert recipe.cases
 
 
@@ -112,8 +114,7 @@ def test_forward(name, case, rng):
     node = find_node(ys[0], name)
     if node is ys[0] and len(ys) == 1:
         env = {x.name: a for x, a in zip(xs, arrays)}
-        impl = np.asarray(node.opdef.impl(*(_value_of(x, env) for x in node.inputs),
-                                          **node.attrs))
+        impl = np.asarray(node.opdef.impl(*(_value_of(x, env) for x in node.inputs), **node.attrs))
         out = np.asarray(gc.compile(xs, node, simplify=False)(*arrays))
         assert out.dtype == impl.dtype and out.shape == impl.shape
         np.testing.assert_array_equal(out, impl)
@@ -121,8 +122,9 @@ def test_forward(name, case, rng):
         from graphc import eager
 
         tensors = [eager.tensor(a) for a in arrays]
-        for k, (t, plain) in enumerate(zip(_outputs(call(name, *tensors, **attrs)), plains,
-                                           strict=True)):
+        for k, (t, plain) in enumerate(
+            zip(_outputs(call(name, *tensors, **attrs)), plains, strict=True)
+        ):
             got = np.asarray(getattr(t, "data", t))
             assert got.dtype == plain.dtype and got.shape == plain.shape, f"eager output {k}"
             np.testing.assert_allclose(got, plain, rtol=1e-13, atol=1e-15)
@@ -145,8 +147,12 @@ def test_json_round_trip(name, case, rng):
     xs = make_vars(arrays)
     ys = _outputs(call(name, *xs, **attrs))
     floats = [y for y in ys if y.dtype is not None and y.dtype.kind == "f"]
-    if OPS[name].differentiable and RECIPES[name].grads is None and floats and any(
-            a.dtype.kind == "f" for a in arrays):
+    if (
+        OPS[name].differentiable
+        and RECIPES[name].grads is None
+        and floats
+        and any(a.dtype.kind == "f" for a in arrays)
+    ):
         wrt = [x for x, a in zip(xs, arrays) if a.dtype.kind == "f"]
         ys = ys + gc.grad(gc.sum(floats[0]), wrt)
     loaded = gc.load_json(gc.Group(ys).tojson())
@@ -171,8 +177,12 @@ def test_export_is_standalone(name, case, rng, tmp_path):
     xs = make_vars(arrays, "none")
     ys = _outputs(call(name, *xs, **attrs))
     wrt = [x for x, a in zip(xs, arrays) if a.dtype.kind == "f"]
-    if OPS[name].differentiable and RECIPES[name].grads is None and wrt and \
-            RECIPES[name].unshaped is None:
+    if (
+        OPS[name].differentiable
+        and RECIPES[name].grads is None
+        and wrt
+        and RECIPES[name].unshaped is None
+    ):
         ys = ys + gc.grad(gc.sum(ys[0]), wrt)
     f = gc.compile(xs, ys)
     path = tmp_path / "exported.py"
@@ -200,7 +210,8 @@ def _floats(name, case):
 DERIVATIVE_PARAMS = [
     p
     for p in PARAMS
-    if p.values[1] is None or (OPS[p.values[0]].differentiable and RECIPES[p.values[0]].grads is None)
+    if p.values[1] is None
+    or (OPS[p.values[0]].differentiable and RECIPES[p.values[0]].grads is None)
 ]
 _FLOATS = {p.id: _floats(*p.values) for p in DERIVATIVE_PARAMS if p.values[1] is not None}
 GRAD_PARAMS = [p for p in DERIVATIVE_PARAMS if _FLOATS.get(p.id, (True,))[0]]
@@ -218,12 +229,14 @@ def test_grads(name, case, rng):
     if recipe.generic is None:
         engines += ("generic",)
     fn = lambda *xs: call(name, *xs, **attrs)  # noqa: E731
-    testing.assert_grads(fn, arrays, order=recipe.order, engines=engines, rtol=recipe.rtol,
-                         eps=recipe.eps, rng=rng)
+    testing.assert_grads(
+        fn, arrays, order=recipe.order, engines=engines, rtol=recipe.rtol, eps=recipe.eps, rng=rng
+    )
     if recipe.unshaped is None:
         # Vars declared with no shape at all (`gc.var("x")`, the MXNet default): first order.
-        testing.assert_grads(fn, arrays, order=1, engines=("unshaped",), rtol=recipe.rtol,
-                             eps=recipe.eps, rng=rng)
+        testing.assert_grads(
+            fn, arrays, order=1, engines=("unshaped",), rtol=recipe.rtol, eps=recipe.eps, rng=rng
+        )
 
 
 @pytest.mark.parametrize("name,case", FLOAT32_PARAMS)
@@ -242,21 +255,34 @@ def test_float32_derivatives_stay_float32(name, case, rng):
     outs = [np.asarray(o) for o in f(*arrays)]
     for x, g in zip(wrt, outs):
         assert g.dtype == x.dtype, f"gradient of {x.name}: {g.dtype}"
-    for y, t in zip(ys, outs[len(wrt):]):
+    for y, t in zip(ys, outs[len(wrt) :]):
         assert t.dtype == y.dtype, f"tangent: {t.dtype}, output {y.dtype}"
 
 
-@pytest.mark.parametrize("fn,args", [
-    (gc.logsumexp, [np.array([1000.0, 999.5, -1000.0, 0.3])]),
-    (lambda x: gc.logsumexp(x, axis=1), [np.array([[1000.0, 999.5], [-1000.0, -1001.0]])]),
-    (gc.softmax, [np.array([[1000.0, 999.5, -1000.0], [-1000.0, -999.0, -1001.0]])]),
-    (gc.log_softmax, [np.array([[1000.0, 999.5, -1000.0], [-1000.0, -999.0, -1001.0]])]),
-    (gc.sigmoid, [np.array([1000.0, -1000.0, 0.3])]),
-    (gc.softplus, [np.array([1000.0, -1000.0, 0.3])]),
-    (gc.cross_entropy, [np.array([[1000.0, 999.5, -1000.0], [-1000.0, -999.0, -1001.0]]),
-                        np.array([0, 2])]),
-], ids=["logsumexp", "logsumexp-axis", "softmax", "log_softmax", "sigmoid", "softplus",
-        "cross_entropy"])
+@pytest.mark.parametrize(
+    "fn,args",
+    [
+        (gc.logsumexp, [np.array([1000.0, 999.5, -1000.0, 0.3])]),
+        (lambda x: gc.logsumexp(x, axis=1), [np.array([[1000.0, 999.5], [-1000.0, -1001.0]])]),
+        (gc.softmax, [np.array([[1000.0, 999.5, -1000.0], [-1000.0, -999.0, -1001.0]])]),
+        (gc.log_softmax, [np.array([[1000.0, 999.5, -1000.0], [-1000.0, -999.0, -1001.0]])]),
+        (gc.sigmoid, [np.array([1000.0, -1000.0, 0.3])]),
+        (gc.softplus, [np.array([1000.0, -1000.0, 0.3])]),
+        (
+            gc.cross_entropy,
+            [np.array([[1000.0, 999.5, -1000.0], [-1000.0, -999.0, -1001.0]]), np.array([0, 2])],
+        ),
+    ],
+    ids=[
+        "logsumexp",
+        "logsumexp-axis",
+        "softmax",
+        "log_softmax",
+        "sigmoid",
+        "softplus",
+        "cross_entropy",
+    ],
+)
 def test_stable_at_magnitude_1000(fn, args, rng):
     """Finite values and correct derivatives (to second order) for inputs of size 1000."""
     assert np.all(np.isfinite(np.asarray(fn(*args))))
@@ -322,9 +348,14 @@ def _sympy_symbol(name, domain):
     return sp.Symbol(name, positive=True) if lo > 0 else sp.Symbol(name, real=True)
 
 
-SYMPY_OPS = [name for name, op in sorted(OPS.items())
-             if isinstance(op, Elementwise) and op.sympy is not None and op.differentiable
-             and "vjp" not in vars(op)]
+SYMPY_OPS = [
+    name
+    for name, op in sorted(OPS.items())
+    if isinstance(op, Elementwise)
+    and op.sympy is not None
+    and op.differentiable
+    and "vjp" not in vars(op)
+]
 
 
 @pytest.mark.parametrize("name", SYMPY_OPS)
@@ -352,8 +383,7 @@ def test_partials_match_sympy(name):
             # Masks (relu's x > 0) are Piecewise: compare with sympy's Heaviside the same way.
             exact = exact.rewrite(sp.Piecewise)
         difference = sp.piecewise_fold(got - exact)
-        assert _vanishes(sp.simplify(difference)), \
-            f"{name}: d/dx{i} is {got}, sympy says {exact}"
+        assert _vanishes(sp.simplify(difference)), f"{name}: d/dx{i} is {got}, sympy says {exact}"
 
 
 def _vanishes(expr) -> bool:
@@ -375,6 +405,7 @@ def _vanishes(expr) -> bool:
 
 
 # --- dtype promotion, like numpy ---------------------------------------------------------
+
 
 def _int_values(domain):
     if domain == "nonzero":
@@ -403,12 +434,22 @@ def _promotion_inputs(domains, kinds, rng):
 
 PROMOTIONS = {
     1: [("float32",), ("int64",), ("int32",)],
-    2: [("float32", "pyfloat"), ("pyfloat", "float32"), ("float32", "pyint"),
-        ("int32", "pyint"), ("int64", "pyfloat"), ("float32", "float64"), ("int32", "float32"),
-        ("int64", "int32")],
+    2: [
+        ("float32", "pyfloat"),
+        ("pyfloat", "float32"),
+        ("float32", "pyint"),
+        ("int32", "pyint"),
+        ("int64", "pyfloat"),
+        ("float32", "float64"),
+        ("int32", "float32"),
+        ("int64", "int32"),
+    ],
 }
-ELEMENTWISE = [name for name, op in sorted(OPS.items())
-               if isinstance(op, Elementwise) and op.nin in PROMOTIONS]
+ELEMENTWISE = [
+    name
+    for name, op in sorted(OPS.items())
+    if isinstance(op, Elementwise) and op.nin in PROMOTIONS
+]
 
 
 @pytest.mark.parametrize("name", ELEMENTWISE)
@@ -425,8 +466,11 @@ def test_dtype_promotion(name, rng):
                 continue  # numpy refuses the combination itself
             plain = np.asarray(op(*values))
         assert plain.dtype == real.dtype, (name, kinds)
-        xs = [gc.var(f"x{i}", np.shape(v), np.asarray(v).dtype)
-              for i, v in enumerate(values) if isinstance(v, np.ndarray)]
+        xs = [
+            gc.var(f"x{i}", np.shape(v), np.asarray(v).dtype)
+            for i, v in enumerate(values)
+            if isinstance(v, np.ndarray)
+        ]
         it = iter(xs)
         args = [next(it) if isinstance(v, np.ndarray) else v for v in values]
         y = op(*args)
@@ -436,27 +480,30 @@ def test_dtype_promotion(name, rng):
         assert out.dtype == real.dtype, f"{name}{kinds}: compiled {out.dtype}, numpy {real.dtype}"
 
 
-@pytest.mark.parametrize("fn,dtype,expected", [
-    (lambda x: x * 2.0, "float32", "float32"),
-    (lambda x: 1.5 + x, "float32", "float32"),
-    (lambda x: x / 3, "float32", "float32"),
-    (lambda x: x ** 2, "float32", "float32"),
-    (lambda x: gc.exp(x), "int64", "float64"),
-    (lambda x: gc.sqrt(x), "int32", "float64"),
-    (lambda x: x / 2, "int64", "float64"),
-    (lambda x: x * 2, "int32", "int32"),
-    (lambda x: gc.sigmoid(x), "float32", "float32"),
-    (lambda x: gc.softplus(x), "float32", "float32"),
-    (lambda x: gc.mean(x), "int64", "float64"),
-    (lambda x: gc.sum(x), "int32", "int64"),
-    (lambda x: gc.softmax(x), "float32", "float32"),
-    (lambda x: gc.logsumexp(x), "int64", "float64"),
-    (lambda x: gc.norm(x), "float32", "float32"),
-    (lambda x: gc.mse_loss(x, 0.5), "float32", "float32"),
-    (lambda x: gc.relu(x), "float32", "float32"),
-    (lambda x: gc.clip(x, 0.0, 1.0), "float32", "float32"),
-    (lambda x: gc.where(x > 0, x, 0.0), "float32", "float32"),
-])
+@pytest.mark.parametrize(
+    "fn,dtype,expected",
+    [
+        (lambda x: x * 2.0, "float32", "float32"),
+        (lambda x: 1.5 + x, "float32", "float32"),
+        (lambda x: x / 3, "float32", "float32"),
+        (lambda x: x**2, "float32", "float32"),
+        (lambda x: gc.exp(x), "int64", "float64"),
+        (lambda x: gc.sqrt(x), "int32", "float64"),
+        (lambda x: x / 2, "int64", "float64"),
+        (lambda x: x * 2, "int32", "int32"),
+        (lambda x: gc.sigmoid(x), "float32", "float32"),
+        (lambda x: gc.softplus(x), "float32", "float32"),
+        (lambda x: gc.mean(x), "int64", "float64"),
+        (lambda x: gc.sum(x), "int32", "int64"),
+        (lambda x: gc.softmax(x), "float32", "float32"),
+        (lambda x: gc.logsumexp(x), "int64", "float64"),
+        (lambda x: gc.norm(x), "float32", "float32"),
+        (lambda x: gc.mse_loss(x, 0.5), "float32", "float32"),
+        (lambda x: gc.relu(x), "float32", "float32"),
+        (lambda x: gc.clip(x, 0.0, 1.0), "float32", "float32"),
+        (lambda x: gc.where(x > 0, x, 0.0), "float32", "float32"),
+    ],
+)
 def test_promotion_examples(fn, dtype, expected):
     """The documented promotion cases, statically, compiled and on plain numpy."""
     data = np.arange(1, 4).astype(dtype)

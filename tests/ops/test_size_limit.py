@@ -19,8 +19,11 @@ def _huge_sum():
 
 
 def test_building_a_huge_shape_is_a_shape_error():
-    with pytest.raises(gc.ShapeError, match=r"test_size_limit\.py:\d+: broadcast_to: shape "
-                                            r"\(1000000, 1000000\) has 1000000000000 elements"):
+    with pytest.raises(
+        gc.ShapeError,
+        match=r"test_size_limit\.py:\d+: broadcast_to: shape "
+        r"\(1000000, 1000000\) has 1000000000000 elements",
+    ):
         _huge_sum()
     with pytest.raises(gc.ShapeError, match=r"var 'x': shape \(1000000, 1000000\)"):
         gc.var("x", shape=HUGE)

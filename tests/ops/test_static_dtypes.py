@@ -16,11 +16,20 @@ from graphc.eager import tensor
 
 pytestmark = pytest.mark.filterwarnings("ignore")
 
-VALUES = {"int": 2, "negative int": -1, "float": 1.5, "int64": np.array([2, 3]),
-          "int32": np.array([2, 3], np.int32), "negative int64": np.array([-1, -2]),
-          "float32": np.array([1.5, 2.0], np.float32)}
-ELEMENTWISE = sorted(name for name in gc.__all__ if isinstance(getattr(gc, name), gc.ops.OpDef)
-                     and getattr(gc, name).elementwise)
+VALUES = {
+    "int": 2,
+    "negative int": -1,
+    "float": 1.5,
+    "int64": np.array([2, 3]),
+    "int32": np.array([2, 3], np.int32),
+    "negative int64": np.array([-1, -2]),
+    "float32": np.array([1.5, 2.0], np.float32),
+}
+ELEMENTWISE = sorted(
+    name
+    for name in gc.__all__
+    if isinstance(getattr(gc, name), gc.ops.OpDef) and getattr(gc, name).elementwise
+)
 
 
 def _outcome(fn):
@@ -36,13 +45,16 @@ def _outcomes(op, args):
     except gc.GraphcError as exc:
         out = {"static": type(exc).__name__}
     else:
-        out = {"static": y.dtype,
-               "compiled": _outcome(lambda: gc.compile([], y)()),
-               "unsimplified": _outcome(lambda: gc.compile([], y, simplify=False)())}
+        out = {
+            "static": y.dtype,
+            "compiled": _outcome(lambda: gc.compile([], y)()),
+            "unsimplified": _outcome(lambda: gc.compile([], y, simplify=False)()),
+        }
     out["numpy"] = _outcome(lambda: op(*args))
     if any(isinstance(a, np.ndarray) for a in args):
-        out["eager"] = _outcome(lambda: op(*(tensor(a) if isinstance(a, np.ndarray) else a
-                                             for a in args)).numpy())
+        out["eager"] = _outcome(
+            lambda: op(*(tensor(a) if isinstance(a, np.ndarray) else a for a in args)).numpy()
+        )
     return out
 
 
@@ -66,4 +78,4 @@ def test_power_of_python_ints_follows_python():
     with pytest.raises(gc.DTypeError, match="integers to negative integer powers"):
         tensor(np.array([2])) ** -1
     with pytest.raises(gc.DTypeError, match="integers to negative integer powers"):
-        n ** -1
+        n**-1

@@ -82,13 +82,16 @@ def test_sigmoid_and_tanh_derivatives():
     assert str(gc.grad(gc.sum(gc.softplus(x)), x)) == "sigmoid(x)"
 
 
-@pytest.mark.parametrize("make, text", [
-    (lambda x: x ** 3, "3*x**2"),
-    (lambda x: gc.exp(2 * x), "2*exp(2*x)"),
-    (lambda x: gc.log(x), "1/x"),
-    (lambda x: gc.sqrt(x), "1/(2*sqrt(x))"),
-    (lambda x: gc.sin(x) * gc.cos(x), "cos(2*x)"),  # sympy.simplify on a small cluster
-])
+@pytest.mark.parametrize(
+    "make, text",
+    [
+        (lambda x: x**3, "3*x**2"),
+        (lambda x: gc.exp(2 * x), "2*exp(2*x)"),
+        (lambda x: gc.log(x), "1/x"),
+        (lambda x: gc.sqrt(x), "1/(2*sqrt(x))"),
+        (lambda x: gc.sin(x) * gc.cos(x), "cos(2*x)"),  # sympy.simplify on a small cluster
+    ],
+)
 def test_textbook_derivatives(make, text):
     x = gc.var("x")
     assert str(gc.grad(gc.sum(make(x)), x)) == text
@@ -96,7 +99,7 @@ def test_textbook_derivatives(make, text):
 
 def test_gradient_is_smaller_than_derived():
     x = gc.var("x")
-    y = gc.sum(gc.sin(x) * gc.exp(-x ** 2) + gc.log1p(x ** 2) + gc.sqrt(x ** 2 + 1))
+    y = gc.sum(gc.sin(x) * gc.exp(-(x**2)) + gc.log1p(x**2) + gc.sqrt(x**2 + 1))
     raw = gc.grad(y, x, simplify=False)
     simple = gc.grad(y, x)
     assert count_ops(simple) <= 0.7 * count_ops(raw)
@@ -117,7 +120,7 @@ def test_stabilising_rewrites():
 
 def test_identities_are_dropped():
     x = gc.var("x")
-    for expr in (x * 1, 1 * x, x + 0, 0 + x, x - 0, x / 1, -(-x), x ** 1):
+    for expr in (x * 1, 1 * x, x + 0, 0 + x, x - 0, x / 1, -(-x), x**1):  # noqa: B002
         assert gc.simplify(expr) is x
 
 
@@ -127,7 +130,7 @@ def test_values_are_not_changed_on_real_inputs():
     x = gc.var("x")
     data = np.array([-2.0, 3.0])
     with np.errstate(invalid="ignore"):
-        sq = gc.compile([x], gc.sqrt(x ** 2))(data)
+        sq = gc.compile([x], gc.sqrt(x**2))(data)
         el = gc.compile([x], gc.exp(gc.log(x)))(data)
         s2 = gc.compile([x], gc.sqrt(x) ** 2)(data)
     np.testing.assert_array_equal(sq, [2.0, 3.0])

@@ -21,8 +21,22 @@ import graphc.simplify as S
 from graphc.ir import toposort
 from graphc.simplify.passes import _attr_key
 
-UNARY = ("neg", "tanh", "sigmoid", "sin", "exp_sin", "log_guard", "sqrt_guard", "square",
-         "log1p_pattern", "expm1_pattern", "times_one", "plus_zero", "cube", "softplus")
+UNARY = (
+    "neg",
+    "tanh",
+    "sigmoid",
+    "sin",
+    "exp_sin",
+    "log_guard",
+    "sqrt_guard",
+    "square",
+    "log1p_pattern",
+    "expm1_pattern",
+    "times_one",
+    "plus_zero",
+    "cube",
+    "softplus",
+)
 BINARY = ("add", "sub", "mul", "div_guard", "self_sub", "mix")
 CONSTS = (1, 2.0, 0.5, -1, 3)
 
@@ -31,9 +45,12 @@ def _plans():
     leaf = st.sampled_from(("x", "y", "a")) | st.sampled_from(CONSTS)
     return st.recursive(
         leaf,
-        lambda inner: st.tuples(st.sampled_from(UNARY), inner)
-        | st.tuples(st.sampled_from(BINARY), inner, inner),
-        max_leaves=10)
+        lambda inner: (
+            st.tuples(st.sampled_from(UNARY), inner)
+            | st.tuples(st.sampled_from(BINARY), inner, inner)
+        ),
+        max_leaves=10,
+    )
 
 
 def _build(plan, env):
@@ -44,20 +61,30 @@ def _build(plan, env):
     kind, args = plan[0], [_build(p, env) for p in plan[1:]]
     a = args[0]
     unary = {
-        "neg": lambda: -a, "tanh": lambda: gc.tanh(a), "sigmoid": lambda: gc.sigmoid(a),
-        "sin": lambda: gc.sin(a), "exp_sin": lambda: gc.exp(gc.sin(a)),
+        "neg": lambda: -a,
+        "tanh": lambda: gc.tanh(a),
+        "sigmoid": lambda: gc.sigmoid(a),
+        "sin": lambda: gc.sin(a),
+        "exp_sin": lambda: gc.exp(gc.sin(a)),
         "log_guard": lambda: gc.log(1.5 + gc.sin(a)),
-        "sqrt_guard": lambda: gc.sqrt(1.5 + gc.sin(a)), "square": lambda: a * a,
+        "sqrt_guard": lambda: gc.sqrt(1.5 + gc.sin(a)),
+        "square": lambda: a * a,
         "log1p_pattern": lambda: gc.log(1 + gc.sin(a) ** 2),
-        "expm1_pattern": lambda: gc.exp(gc.sin(a)) - 1, "times_one": lambda: a * 1,
-        "plus_zero": lambda: 0 + a, "cube": lambda: a ** 3, "softplus": lambda: gc.softplus(a),
+        "expm1_pattern": lambda: gc.exp(gc.sin(a)) - 1,
+        "times_one": lambda: a * 1,
+        "plus_zero": lambda: 0 + a,
+        "cube": lambda: a**3,
+        "softplus": lambda: gc.softplus(a),
     }
     if kind in unary:
         return unary[kind]()
     b = args[1]
     return {
-        "add": lambda: a + b, "sub": lambda: a - b, "mul": lambda: a * b,
-        "div_guard": lambda: a / (1.5 + gc.cos(b)), "self_sub": lambda: (a + b) - a,
+        "add": lambda: a + b,
+        "sub": lambda: a - b,
+        "mul": lambda: a * b,
+        "div_guard": lambda: a / (1.5 + gc.cos(b)),
+        "self_sub": lambda: (a + b) - a,
         "mix": lambda: 2 * a * b + a * b - b * a,
     }[kind]()
 
@@ -67,8 +94,9 @@ def _as_symbol(e, like):
 
 
 def _inputs():
-    base = st.lists(st.sampled_from([-1.7, -0.3, 0.0, 1e-9, 0.5, 1.0, 1.3, 2.0]),
-                    min_size=3, max_size=3)
+    base = st.lists(
+        st.sampled_from([-1.7, -0.3, 0.0, 1e-9, 0.5, 1.0, 1.3, 2.0]), min_size=3, max_size=3
+    )
     near = st.sampled_from([0.0, 1e-9, -1e-7, 0.25])
     return st.tuples(base, near, st.sampled_from([-0.8, 1e-8, 1.0, 1.9]))
 
@@ -92,8 +120,9 @@ def _close(got, want):
     got, want = np.asarray(got, np.float64), np.asarray(want, np.float64)
     assert got.shape == want.shape
     both_nan = np.isnan(got) & np.isnan(want)
-    np.testing.assert_allclose(np.where(both_nan, 0, got), np.where(both_nan, 0, want),
-                               rtol=1e-9, atol=1e-9)
+    np.testing.assert_allclose(
+        np.where(both_nan, 0, got), np.where(both_nan, 0, want), rtol=1e-9, atol=1e-9
+    )
 
 
 @settings(max_examples=60)

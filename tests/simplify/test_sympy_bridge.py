@@ -23,8 +23,12 @@ def test_vars_become_plain_symbols():
 def test_elementwise_ops_map_through_their_sympy_field():
     x = gc.var("x")
     for name, op in OPS.items():
-        if not op.elementwise or op.sympy is None or op.nin != 1 or name in (
-                "relu", "sign", "abs"):
+        if (
+            not op.elementwise
+            or op.sympy is None
+            or op.nin != 1
+            or name in ("relu", "sign", "abs")
+        ):
             continue
         assert to_sympy(op(x)) == sp.sympify(op.sympy(X)), name
 
@@ -56,17 +60,20 @@ def test_sigmoid_relu_softplus_are_differentiable_sympy_functions():
     assert sp.diff(to_sympy(gc.relu(x)), X) == sp.Heaviside(X, 0)
 
 
-@pytest.mark.parametrize("expr, ops", [
-    (sp.log(X + 1), {"log1p"}),
-    (sp.exp(X) - 1, {"expm1"}),
-    (sp.exp(X) - 1 + W, {"expm1", "add"}),
-    (sp.sqrt(X), {"sqrt"}),
-    (X ** 2, {"square"}),
-    (1 / X, {"divide"}),
-    (-X / 3, {"divide"}),
-    (sp.Max(X, W, 0), {"maximum"}),
-    (sp.log(X), {"log"}),
-])
+@pytest.mark.parametrize(
+    "expr, ops",
+    [
+        (sp.log(X + 1), {"log1p"}),
+        (sp.exp(X) - 1, {"expm1"}),
+        (sp.exp(X) - 1 + W, {"expm1", "add"}),
+        (sp.sqrt(X), {"sqrt"}),
+        (X**2, {"square"}),
+        (1 / X, {"divide"}),
+        (-X / 3, {"divide"}),
+        (sp.Max(X, W, 0), {"maximum"}),
+        (sp.log(X), {"log"}),
+    ],
+)
 def test_from_sympy_inverts_the_table(expr, ops):
     x, w = gc.var("x"), gc.var("w")
     node = from_sympy(expr, {"x": x, "w": w})
@@ -84,8 +91,9 @@ def test_round_trip_through_graph_functions():
     y = gc.tanh(gc.sum(gc.dot(x, w) * 2, axis=0)) + x[0]
     back = from_sympy(to_sympy(y), {"x": x, "w": w})
     data = {"x": np.arange(6.0).reshape(2, 3) / 6, "w": np.ones((3, 3)) / 3}
-    np.testing.assert_allclose(gc.compile([x, w], back)(**data),
-                               gc.compile([x, w], y)(**data), rtol=1e-14)
+    np.testing.assert_allclose(
+        gc.compile([x, w], back)(**data), gc.compile([x, w], y)(**data), rtol=1e-14
+    )
 
 
 def test_from_sympy_names_what_it_cannot_convert():
