@@ -167,37 +167,54 @@ def infer_type(sym, dtypes: dict):
 # --- checking arrays --------------------------------------------------------------------
 
 
-def _check_array(what: str, name: str, value, vars_: list[Symbol]) -> np.ndarray:
-    """`value` as the array bound to argument `name`. An ndarray is kept as is (bound by
-    reference, so its dtype must be the declared one); other values (numbers, lists) are
-    converted, to the declared dtype if numpy's same-kind casting allows."""
-    shape, dtype = _declared(vars_)
+def check_array(what: str, name: str, value, vars_: list[Symbol]) -> np.ndarray:
+    """`value` as the array for argument `name`, checked against its declarations `vars_`
+    (a name may be declared by several vars), for `bind`, an executor update and a compiled
+    function's call alike. An ndarray is kept as is (bound by reference, so its dtype must
+    be the declared one); other values (numbers, lists, eager tensors) are converted, to the
+    declared dtype if numpy's same-kind casting allows. `what` names the caller in messages.
+
+    >>> import graphc as gc
+    >>> check_array("bind", "x", [1, 2], [gc.var("x", dtype="float32")]).dtype
+    dtype('float32')
+    >>> check_array("bind", "x", np.ones(2), [gc.var("x", shape=(3,))])
+    Traceback (most recent call last):
+    ...
+    graphc.errors.ShapeError: bind: argument 'x': expected shape (3,), got (2,) (declared at ...)
+    """
+    where = f"{what}: argument {name!r}" if what else f"argument {name!r}"
+    arr = _numeric_array(where, value, _declared(vars_)[1])
+    for v in vars_:
+        if v.dtype is not None and arr.dtype != v.dtype:
+            raise DTypeError(
+                f"{where}: expected dtype {v.dtype}, got {arr.dtype} (declared at {v.where()})"
+            )
+        if not _fits(arr.shape, v.shape):
+            raise ShapeError(
+                f"{where}: expected shape {fmt_shape(v.shape)}, got {arr.shape} "
+                f"(declared at {v.where()})"
+            )
+    return arr
+
+
+def _numeric_array(where: str, value, dtype) -> np.ndarray:
+    """`value` as a numeric ndarray: an ndarray as is, anything else converted (to `dtype`
+    when that is a same-kind cast)."""
     if isinstance(value, np.ndarray):
         arr = plain_array(value)  # a view of an np.matrix: still bound by reference
     elif isinstance(value, Symbol):
-        raise BindError(f"{what}: argument {name!r} must be an array, got a symbol")
+        raise BindError(f"{where} must be an array, got a symbol")
     else:
         if getattr(type(value), "_graphc_kind", None) == "eager":
             value = value.numpy()
         try:
             arr = np.asarray(value)
         except Exception as exc:
-            raise DTypeError(f"{what}: argument {name!r}: cannot make an array: {exc}") from None
+            raise DTypeError(f"{where}: cannot make an array: {exc}") from None
         if dtype is not None and arr.dtype != dtype and np.can_cast(arr.dtype, dtype, "same_kind"):
             arr = arr.astype(dtype)
     if arr.dtype.kind not in "biufc":
-        raise DTypeError(f"{what}: argument {name!r} has unsupported dtype {arr.dtype}")
-    for v in vars_:
-        if v.dtype is not None and arr.dtype != v.dtype:
-            raise DTypeError(
-                f"{what}: argument {name!r} expects dtype {v.dtype} (declared at "
-                f"{v.where()}), got {arr.dtype}"
-            )
-        if not _fits(arr.shape, v.shape):
-            raise ShapeError(
-                f"{what}: argument {name!r} expects shape {fmt_shape(v.shape)} "
-                f"(declared at {v.where()}), got {arr.shape}"
-            )
+        raise DTypeError(f"{where}: unsupported dtype {arr.dtype}")
     return arr
 
 
@@ -221,7 +238,7 @@ def _check_args(what: str, args, vars_by_name: dict) -> list[np.ndarray]:
             f"{what}: args must be a dict name -> array or a list in "
             f"list_arguments() order, got {type(args).__name__}"
         )
-    return [_check_array(what, n, val, vars_by_name[n]) for n, val in zip(names, values)]
+    return [check_array(what, n, val, vars_by_name[n]) for n, val in zip(names, values)]
 
 
 def _is_float(dtype) -> bool:

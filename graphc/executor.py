@@ -27,7 +27,6 @@ import numpy as np
 
 from .autodiff import _as_symbol, _depends, backprop
 from .binding import (
-    _check_array,
     _check_args,
     _check_grads,
     _check_names,
@@ -36,6 +35,7 @@ from .binding import (
     _is_float,
     _shape_tuple,
     argument_vars,
+    check_array,
     infer_shape,
     infer_type,
     output_names,
@@ -360,7 +360,7 @@ class Executor:
         checked = []
         for name, value in updates.items():
             dst = self._arg_dict[name]
-            src = _check_array(what, name, value, self._vars[name])
+            src = check_array(what, name, value, self._vars[name])
             if src.shape != dst.shape:
                 raise ShapeError(
                     f"{what}: argument {name!r} is bound with shape {dst.shape}, got {src.shape}"

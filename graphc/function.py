@@ -15,11 +15,11 @@ from typing import Sequence
 import numpy as np
 
 from . import simplify as passes
+from .binding import check_array
 from .codegen import Program, emit_program, remember
-from .dispatch import checks_call, plain_array
-from .errors import BindError, DTypeError, GraphcError, ShapeError
+from .dispatch import checks_call
+from .errors import BindError, GraphcError
 from .ir import Symbol, as_list, flatten_outputs, free_vars, rebuild, unify_vars
-from .ops.base import fmt_shape
 
 
 def check_inputs(inputs) -> list[Symbol]:
@@ -45,27 +45,6 @@ def check_covered(inputs: Sequence[Symbol], outputs: Sequence[Symbol]) -> None:
                 f"{v.where()}: the outputs use var {v.name!r}, which is not among "
                 f"the inputs {sorted(names)}"
             )
-
-
-def as_array(value, var: Symbol, what: str = "argument") -> np.ndarray:
-    """`value` as an array fit for `var`; ShapeError/DTypeError naming the argument."""
-    arr = plain_array(value)
-    if arr.dtype.kind not in "biufc":
-        raise DTypeError(f"{what} {var.name!r}: unsupported dtype {arr.dtype}")
-    if var.dtype is not None and arr.dtype != var.dtype:
-        raise DTypeError(
-            f"{what} {var.name!r}: expected dtype {var.dtype}, got {arr.dtype} "
-            f"(declared at {var.where()})"
-        )
-    if var.shape is not None:
-        if len(var.shape) != arr.ndim or any(
-            d is not None and d != n for d, n in zip(var.shape, arr.shape)
-        ):
-            raise ShapeError(
-                f"{what} {var.name!r}: expected shape {fmt_shape(var.shape)}, got "
-                f"{arr.shape} (declared at {var.where()})"
-            )
-    return arr
 
 
 def specialize_graph(
@@ -202,7 +181,7 @@ class Function:
         return tuple(values[n] for n in self._names)
 
     def _convert(self, args):
-        arrays = tuple(as_array(a, v) for a, v in zip(args, self.inputs))
+        arrays = tuple(check_array("", v.name, a, [v]) for a, v in zip(args, self.inputs))
         return arrays, tuple(x for a in arrays for x in (np.ndarray, a.shape, a.dtype))
 
     def _specialize(self, arrays, key):
@@ -266,7 +245,7 @@ def _fast_call_class(n: int) -> type:
     if cls is None:
         params = "".join(f", a{i}=_NO" for i in range(n))
         names = ", ".join(f"a{i}" for i in range(n))
-        # The type is part of the key: only plain ndarrays skip `as_array` (an np.matrix or
+        # The type is part of the key: only plain ndarrays skip `check_array` (an np.matrix or
         # another array-like of the same shape and dtype must be converted first).
         key = "".join(f"a{i}.__class__, a{i}.shape, a{i}.dtype, " for i in range(n))
         last = f" or a{n - 1} is _NO" if n else ""

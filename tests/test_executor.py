@@ -520,3 +520,19 @@ def test_vars_declared_with_a_shape_but_no_dtype_are_specialised():
     expected[:, 3] = 2 * av[:, 3]
     np.testing.assert_array_equal(exe.grad_dict["a"], expected)
     np.testing.assert_array_equal(gc.compile([a], gc.grad(y, a))(av), expected)
+
+
+def test_bind_and_compiled_calls_check_arguments_alike():
+    # One check (binding.check_array) for both: a list is cast to the declared dtype when
+    # same-kind, a wrong shape or dtype names the declaration, a symbol is refused.
+    x = gc.var("x", shape=(2,), dtype="float32")
+    fn, y = gc.compile([x], x * 2), x * 2
+    assert fn([1.0, 2.0]).dtype == np.float32
+    assert y.bind({"x": [1.0, 2.0]}).forward()[0].dtype == np.float32
+    for call in (lambda v: fn(v), lambda v: y.bind({"x": v})):
+        with pytest.raises(gc.ShapeError, match=r"argument 'x': expected shape \(2,\), got"):
+            call(np.ones(3, np.float32))
+        with pytest.raises(gc.DTypeError, match="argument 'x': expected dtype float32, got"):
+            call(np.ones(2))
+        with pytest.raises(gc.BindError, match="argument 'x' must be an array, got a symbol"):
+            call(x)
