@@ -10,7 +10,7 @@ from typing import Mapping, Sequence
 import numpy as np
 
 from . import ops
-from .dispatch import checks_call, const
+from .dispatch import checks_call, const, numeric_array
 from .errors import DTypeError, GradError, HeadShapeError
 from .ir import Symbol, as_list, format_origin, merged_var, origin_scope, toposort, unify_vars
 from .ops.base import fmt_shape
@@ -125,7 +125,7 @@ def _head_for(y: Symbol, head):
     checked once shapes are known (see `_typed_gradient`).
     """
     if head is None:
-        if y.shape is not None and any(d is not None and d != 1 for d in y.shape):
+        if needs_head(y.shape):
             raise GradError(
                 f"{format_origin(y.origin)}: grad of the {y.op} output of shape "
                 f"{fmt_shape(y.shape)} needs head= (an array or symbol of that shape: the "
@@ -133,37 +133,49 @@ def _head_for(y: Symbol, head):
                 "backward(gradient=...))"
             )
         return 1.0 if not y.shape else ops.ones_like(y)
-    if not isinstance(head, Symbol):
-        if getattr(type(head), "_graphc_kind", None) == "eager":
-            head = head.numpy()
-        try:
-            arr = np.asarray(head)
-        except Exception as exc:
-            raise GradError(f"grad: head must be an array or a symbol: {exc}") from None
-        if arr.dtype.kind not in "biufc":
-            raise DTypeError(f"grad: head has unsupported dtype {arr.dtype}")
-        if y.dtype is not None and arr.dtype != y.dtype:
-            arr = arr.astype(y.dtype)
-        head = const(arr)
-    elif head.dtype is not None and head.dtype.kind not in "fc":
-        raise DTypeError(
-            f"{head.where()}: grad: head of dtype {head.dtype} for the {y.op} "
-            f"output of dtype {y.dtype}: heads must be floating"
-        )
-    if (
-        head.shape is not None
-        and y.shape is not None
-        and (
-            len(head.shape) != len(y.shape)
-            or any(a is not None and b is not None and a != b for a, b in zip(head.shape, y.shape))
-        )
-    ):
+    head = _head_symbol(y, head)
+    if _shapes_disagree(head.shape, y.shape):
         raise HeadShapeError(
             f"{format_origin(y.origin)}: grad: head of shape "
             f"{fmt_shape(head.shape)} does not match the shape "
             f"{fmt_shape(y.shape)} of the {y.op} output"
         )
     return head
+
+
+def _head_symbol(y: Symbol, head) -> Symbol:
+    """A head given as a symbol (floating), or as a value made a constant of y's dtype."""
+    if isinstance(head, Symbol):
+        if head.dtype is not None and head.dtype.kind not in "fc":
+            raise DTypeError(
+                f"{head.where()}: grad: head of dtype {head.dtype} for the {y.op} "
+                f"output of dtype {y.dtype}: heads must be floating"
+            )
+        return head
+    arr = numeric_array(head, "grad: head")
+    if y.dtype is not None and arr.dtype != y.dtype:
+        arr = arr.astype(y.dtype)
+    return const(arr)
+
+
+def needs_head(shape) -> bool:
+    """Is an output of `shape` known to have more than one element (so that it cannot be
+    seeded with 1, and a head must be given)?
+
+    >>> needs_head((1, 1)), needs_head((None,)), needs_head((2,))
+    (False, False, True)
+    """
+    return shape is not None and any(d is not None and d != 1 for d in shape)
+
+
+def _shapes_disagree(head_shape, out_shape) -> bool:
+    """Do a head's shape and its output's known shapes disagree (an unknown dim agrees with
+    any)?"""
+    if head_shape is None or out_shape is None:
+        return False
+    return len(head_shape) != len(out_shape) or any(
+        a is not None and b is not None and a != b for a, b in zip(head_shape, out_shape)
+    )
 
 
 @checks_call

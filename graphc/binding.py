@@ -11,7 +11,7 @@ import difflib
 
 import numpy as np
 
-from .dispatch import plain_array
+from .dispatch import numeric_array
 from .errors import BindError, DTypeError, ShapeError
 from .ir import Symbol, flatten_outputs, merged_var, rebuild, toposort, var_groups
 from .ops import OPS
@@ -200,21 +200,16 @@ def check_array(what: str, name: str, value, vars_: list[Symbol]) -> np.ndarray:
 def _numeric_array(where: str, value, dtype) -> np.ndarray:
     """`value` as a numeric ndarray: an ndarray as is, anything else converted (to `dtype`
     when that is a same-kind cast)."""
-    if isinstance(value, np.ndarray):
-        arr = plain_array(value)  # a view of an np.matrix: still bound by reference
-    elif isinstance(value, Symbol):
+    if isinstance(value, Symbol):
         raise BindError(f"{where} must be an array, got a symbol")
-    else:
-        if getattr(type(value), "_graphc_kind", None) == "eager":
-            value = value.numpy()
-        try:
-            arr = np.asarray(value)
-        except Exception as exc:
-            raise DTypeError(f"{where}: cannot make an array: {exc}") from None
-        if dtype is not None and arr.dtype != dtype and np.can_cast(arr.dtype, dtype, "same_kind"):
-            arr = arr.astype(dtype)
-    if arr.dtype.kind not in "biufc":
-        raise DTypeError(f"{where}: unsupported dtype {arr.dtype}")
+    arr = numeric_array(value, where)  # an np.matrix: a view, still bound by reference
+    if (
+        not isinstance(value, np.ndarray)
+        and dtype is not None
+        and arr.dtype != dtype
+        and np.can_cast(arr.dtype, dtype, "same_kind")
+    ):
+        arr = arr.astype(dtype)
     return arr
 
 

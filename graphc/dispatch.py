@@ -197,6 +197,28 @@ def plain_array(value) -> np.ndarray:
     return np.asarray(value)
 
 
+def numeric_array(value, what: str) -> np.ndarray:
+    """A value given where an array is expected (an array, a number, a list, an eager
+    tensor) as a plain numeric `np.ndarray`; `what` names it in the `DTypeError` otherwise.
+
+    >>> numeric_array([1, 2], "head")
+    array([1, 2])
+    >>> numeric_array("ab", "head")
+    Traceback (most recent call last):
+    ...
+    graphc.errors.DTypeError: head: unsupported dtype <U2
+    """
+    try:
+        arr = plain_array(value)
+    except DTypeError:
+        raise
+    except Exception as exc:
+        raise DTypeError(f"{what}: cannot make an array: {exc}") from None
+    if arr.dtype.kind not in "biufc":
+        raise DTypeError(f"{what}: unsupported dtype {arr.dtype}")
+    return arr
+
+
 def is_weak(value) -> bool:
     """Python numbers are weakly typed, as in numpy: they take the other operand's dtype."""
     return isinstance(value, (bool, int, float, complex)) and not isinstance(value, np.generic)

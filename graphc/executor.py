@@ -41,7 +41,7 @@ from .binding import (
     output_names,
 )
 from .codegen import emit_program, remember
-from .dispatch import checks_call
+from .dispatch import checks_call, numeric_array
 from .errors import BindError, DTypeError, GradError, GraphcError, HeadShapeError, ShapeError
 from .function import optimize, specialize_graph
 from .ir import Symbol, flatten_outputs, toposort
@@ -473,57 +473,35 @@ class Executor:
     def _check_heads(self, out_grads) -> list:
         """One checked head array (or None) per output."""
         outs = self._plan.outputs
-        n = len(outs)
         if out_grads is None and self._scalar_heads():
-            return [None] * n
+            return [None] * len(outs)
+        heads = self._head_entries(out_grads)
+        self._scalar_heads()
+        diff = set(self._diff)
+        return [
+            _check_head(h, out, name, k in diff)
+            for k, (h, out, name) in enumerate(zip(heads, outs, self._plan.out_names))
+        ]
+
+    def _head_entries(self, out_grads) -> list:
+        """`out_grads` as one entry per output: None, a list of them, or a single output's
+        head (which may itself be written as a list of numbers)."""
+        outs = self._plan.outputs
+        n = len(outs)
         if out_grads is None:
-            heads = [None] * n
-        elif (
+            return [None] * n
+        if (
             isinstance(out_grads, (list, tuple))
             and len(out_grads) == n
             and (n > 1 or _is_entry_list(out_grads, outs[0]))
         ):
-            heads = list(out_grads)
-        elif n == 1:
-            heads = [out_grads]
-        else:
-            raise BindError(
-                f"backward: out_grads must have one entry per output "
-                f"{self._plan.out_names}, got {_describe_heads(out_grads)}"
-            )
-        checked = []
-        self._scalar_heads()
-        diff = set(self._diff)
-        for k, (h, out, name) in enumerate(zip(heads, outs, self._plan.out_names)):
-            if h is None:
-                if k in diff and _size(out) != 1:
-                    raise GradError(
-                        f"backward: the output {name!r} has shape "
-                        f"{fmt_shape(out.shape)}, so out_grads must give its "
-                        "head gradient (an array of that shape): the result is "
-                        "the gradient of sum(output * out_grads)"
-                    )
-                checked.append(None)
-                continue
-            if getattr(type(h), "_graphc_kind", None) == "eager":
-                h = h.numpy()
-            try:
-                arr = np.asarray(h)
-            except Exception as exc:
-                raise DTypeError(f"backward: out_grads for {name!r}: {exc}") from None
-            if arr.dtype.kind not in "biufc":
-                raise DTypeError(
-                    f"backward: out_grads for {name!r} has unsupported dtype {arr.dtype}"
-                )
-            if arr.shape != out.shape and not (arr.size == 1 and _size(out) == 1):
-                raise HeadShapeError(
-                    f"backward: out_grads for {name!r} must have the "
-                    f"output's shape {fmt_shape(out.shape)}, got {arr.shape}"
-                )
-            if out.dtype is not None and _is_float(out.dtype):
-                arr = arr.astype(out.dtype, copy=False).reshape(out.shape)
-            checked.append(arr)
-        return checked
+            return list(out_grads)
+        if n == 1:
+            return [out_grads]
+        raise BindError(
+            f"backward: out_grads must have one entry per output "
+            f"{self._plan.out_names}, got {_describe_heads(out_grads)}"
+        )
 
     def source(self, mode: str = "train") -> str:
         """The emitted source of the programs this executor runs: "forward" (outputs
@@ -545,6 +523,29 @@ def _load_executor(sym, args, args_grad, grad_req) -> Executor:
 
 def _size(out: Symbol):
     return None if out.shape is None or None in out.shape else math.prod(out.shape)
+
+
+def _check_head(h, out: Symbol, name: str, differentiated: bool):
+    """The head for output `name` as an array of its shape and (floating) dtype; None (a
+    scalar output, seeded with 1) stays None."""
+    if h is None:
+        if differentiated and _size(out) != 1:
+            raise GradError(
+                f"backward: the output {name!r} has shape "
+                f"{fmt_shape(out.shape)}, so out_grads must give its "
+                "head gradient (an array of that shape): the result is "
+                "the gradient of sum(output * out_grads)"
+            )
+        return None
+    arr = numeric_array(h, f"backward: out_grads for {name!r}")
+    if arr.shape != out.shape and not (arr.size == 1 and _size(out) == 1):
+        raise HeadShapeError(
+            f"backward: out_grads for {name!r} must have the "
+            f"output's shape {fmt_shape(out.shape)}, got {arr.shape}"
+        )
+    if out.dtype is not None and _is_float(out.dtype):
+        arr = arr.astype(out.dtype, copy=False).reshape(out.shape)
+    return arr
 
 
 def _is_entry_list(out_grads, out: Symbol) -> bool:

@@ -536,3 +536,22 @@ def test_bind_and_compiled_calls_check_arguments_alike():
             call(np.ones(2))
         with pytest.raises(gc.BindError, match="argument 'x' must be an array, got a symbol"):
             call(x)
+
+
+def test_grad_heads_and_backward_out_grads_are_converted_alike():
+    # One conversion (autodiff.head_array) for gc.grad's head= and backward's out_grads.
+    from graphc import eager
+
+    x = gc.var("x", shape=(2,))
+    y = x * 3
+    exe = y.bind({"x": np.ones(2)}, args_grad={"x": np.zeros(2)})
+    for bad, error in (([[1.0], [1.0, 2.0]], "cannot make an array"), ("ab", "unsupported dtype")):
+        with pytest.raises(gc.DTypeError, match=f"grad: head: {error}"):
+            gc.grad(y, x, head=bad)
+        with pytest.raises(gc.DTypeError, match=f"out_grads for '.*': {error}"):
+            exe.backward(bad)
+    head = eager.tensor([1.0, 2.0])
+    np.testing.assert_array_equal(gc.grad(y, x, head=head).eval(x=np.ones(2))[0], [3.0, 6.0])
+    exe.forward(is_train=True)
+    exe.backward(head)
+    np.testing.assert_array_equal(exe.grad_dict["x"], [3.0, 6.0])
