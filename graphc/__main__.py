@@ -177,6 +177,30 @@ def run_grad(args, out=None) -> None:
     )
     expr, variables = parsed.expr, dict(parsed.vars)
     wrt_names = list(dict.fromkeys(args.wrt))
+    _check_names(variables, wrt_names, shapes, point)
+    if expr.shape is not None and any(d != 1 for d in expr.shape):
+        shape = tuple("?" if d is None else d for d in expr.shape)
+        raise CommandError(
+            f"the expression has shape {shape}, not a scalar: differentiate "
+            f"sum(...) or mean(...) of it"
+        )
+    grads = gc.grad(expr, [variables[name] for name in wrt_names])
+    lines = [f"f = {expr}"]
+    lines += [f"df/d{name} = {g}" for name, g in zip(wrt_names, grads)]
+    if args.source or point:
+        fn = gc.compile(list(variables.values()), [expr] + list(grads))
+    if point:
+        lines += _values_at(fn(**point), point, variables, wrt_names)
+    if args.source:
+        lines.append("emitted numpy code (returns f and the gradients):")
+        lines.append(fn.source.rstrip())
+    # Printed only once everything worked, so bad input leaves stdout empty.
+    print("\n".join(lines), file=out if out is not None else sys.stdout)
+
+
+def _check_names(variables: dict, wrt_names: list, shapes: dict, point: dict) -> None:
+    """Every name given with --wrt, --shape and --at is a variable of the expression, and
+    --at (when given) has a value for each."""
     for option, names in (("--wrt", wrt_names), ("--shape", shapes), ("--at", point)):
         for name in names:
             if name not in variables:
@@ -184,34 +208,19 @@ def run_grad(args, out=None) -> None:
                     f"{option} names {name!r}, which is not a variable of the "
                     f"expression (variables: {', '.join(variables) or 'none'})"
                 )
-    wrt = [variables[name] for name in wrt_names]
     missing = [name for name in variables if name not in point]
     if point and missing:
         raise CommandError(f"--at is missing value(s) for {', '.join(missing)}")
-    if expr.shape is not None and any(d != 1 for d in expr.shape):
-        shape = tuple("?" if d is None else d for d in expr.shape)
-        raise CommandError(
-            f"the expression has shape {shape}, not a scalar: differentiate "
-            f"sum(...) or mean(...) of it"
-        )
-    grads = gc.grad(expr, wrt)
-    lines = [f"f = {expr}"]
-    lines += [f"df/d{name} = {g}" for name, g in zip(wrt_names, grads)]
-    if args.source or point:
-        fn = gc.compile(list(variables.values()), [expr] + list(grads))
-    if point:
-        results = fn(**point)
-        where = ", ".join(f"{name}={_format_value(point[name])}" for name in variables)
-        lines.append(f"at {where}:")
-        lines.append(f"  f = {_format_value(results[0])}")
-        lines += [
-            f"  df/d{name} = {_format_value(value)}" for name, value in zip(wrt_names, results[1:])
-        ]
-    if args.source:
-        lines.append("emitted numpy code (returns f and the gradients):")
-        lines.append(fn.source.rstrip())
-    # Printed only once everything worked, so bad input leaves stdout empty.
-    print("\n".join(lines), file=out if out is not None else sys.stdout)
+
+
+def _values_at(results, point: dict, variables: dict, wrt_names: list) -> list[str]:
+    """The lines printing f and its gradients at the --at point."""
+    where = ", ".join(f"{name}={_format_value(point[name])}" for name in variables)
+    lines = [f"at {where}:", f"  f = {_format_value(results[0])}"]
+    lines += [
+        f"  df/d{name} = {_format_value(value)}" for name, value in zip(wrt_names, results[1:])
+    ]
+    return lines
 
 
 # --- entry point -------------------------------------------------------------------------

@@ -391,6 +391,30 @@ def emit_program(
         label = param_names[i] if param_names is not None else (p.name or "arg")
         names.append(namer.user(label))
         em.names[id(p)] = names[-1]
+    wanted = _output_names(namer, em, outputs, output_names)
+    results = em.emit_body(outputs, "    ", stop=params, out_names=wanted)
+    body = [(f"def {fn_name}({', '.join(names)}):", None)] + em.lines
+    ret = ", ".join(results) + ("," if len(results) == 1 and not single else "")
+    body.append((f"    return {ret}" if results else "    return ()", None))
+    header = _header(em)
+    lines = header + [text for text, _ in body]
+    line_nodes = {
+        len(header) + i + 1: node for i, (_, node) in enumerate(body) if node is not None
+    }
+    source = "\n".join(lines) + "\n"
+    filename = f"<graphc-{next(_counter)}>"
+    namespace = {"__name__": "graphc_generated", **em.consts}
+    exec(compile(source, filename, "exec"), namespace)  # graphc-generated source only
+    fn = namespace[fn_name]
+    _forget_dead_programs()
+    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+    weakref.finalize(fn, _DEAD_PROGRAMS.append, filename)
+    return Program(source, fn, filename, line_nodes, em.consts, em.helpers, fn_name)
+
+
+def _output_names(namer: Namer, em: Emitter, outputs, output_names) -> dict:
+    """{id(output): the variable name it is computed into} for outputs given a name that
+    the body computes (not a var, a const or a parameter), each once."""
     wanted = {}
     for out, oname in zip(outputs, output_names or [None] * len(outputs)):
         if (
@@ -406,10 +430,11 @@ def emit_program(
                 if _IDENT.match(oname) and _GENERATED.match(oname) and oname not in namer.used
                 else namer.user(oname)
             )
-    results = em.emit_body(outputs, "    ", stop=params, out_names=wanted)
-    body = [(f"def {fn_name}({', '.join(names)}):", None)] + em.lines
-    ret = ", ".join(results) + ("," if len(results) == 1 and not single else "")
-    body.append((f"    return {ret}" if results else "    return ()", None))
+    return wanted
+
+
+def _header(em: Emitter) -> list[str]:
+    """The program's first lines: imports, and a comment per constant array it reads."""
     header = ["import numpy as np"]
     if em.helpers:
         header.append(f"from graphc.runtime import {', '.join(sorted(em.helpers))}")
@@ -417,19 +442,7 @@ def emit_program(
         arr = np.asarray(value)
         header.append(f"# {cname}: a constant {arr.dtype} array of shape {arr.shape}")
     header.append("")
-    lines = header + [text for text, _ in body]
-    line_nodes = {
-        len(header) + i + 1: node for i, (_, node) in enumerate(body) if node is not None
-    }
-    source = "\n".join(lines) + "\n"
-    filename = f"<graphc-{next(_counter)}>"
-    namespace = {"__name__": "graphc_generated", **em.consts}
-    exec(compile(source, filename, "exec"), namespace)  # graphc-generated source only
-    fn = namespace[fn_name]
-    _forget_dead_programs()
-    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
-    weakref.finalize(fn, _DEAD_PROGRAMS.append, filename)
-    return Program(source, fn, filename, line_nodes, em.consts, em.helpers, fn_name)
+    return header
 
 
 # A collected program's linecache entry goes at the next registration, never from the

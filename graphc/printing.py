@@ -49,27 +49,31 @@ def _plan(root: Symbol) -> tuple[list[Symbol], set[int]]:
         depth[id(n)] = 1 + max((depth[id(x)] for x in n.inputs), default=0)
     if size[id(root)] <= TREE_LIMIT and depth[id(root)] <= DEPTH_LIMIT:
         return nodes, set()
+    return nodes, _parts_to_name(root, nodes)
+
+
+def _parts_to_name(root: Symbol, nodes: list[Symbol]) -> set[int]:
+    """For the let-form: name the inputs of a part that grows past PIECE (as a tree, not
+    counting what is named already) or PIECE_DEPTH, and a part used twice bigger than
+    SHARED."""
     uses: dict[int, int] = {}
     for n in nodes:
         for x in n.inputs:
             uses[id(x)] = uses.get(id(x), 0) + 1
     named: set[int] = set()
+    size: dict[int, int] = {}
+    depth: dict[int, int] = {}
     for n in nodes:
-        if not n.inputs:
-            size[id(n)], depth[id(n)] = 1, 1
-            continue
         inner = [x for x in n.inputs if id(x) not in named]
         s = 1 + sum(size[id(x)] for x in inner)
         d = 1 + max((depth[id(x)] for x in inner), default=0)
         if s > PIECE or d > PIECE_DEPTH:
-            for x in inner:
-                if x.inputs:
-                    named.add(id(x))
+            named.update(id(x) for x in inner if x.inputs)
             s, d = 1 + len(n.inputs), 2
         size[id(n)], depth[id(n)] = s, d
         if uses.get(id(n), 0) > 1 and s > SHARED and n is not root:
             named.add(id(n))
-    return nodes, named
+    return named
 
 
 def _temp_prefix(nodes: Sequence[Symbol]) -> str:

@@ -123,52 +123,68 @@ def backprop(roots, heads, targets, retain: bool, create: bool, wrap) -> dict:
     """
     order, leaves = walk(roots)
     target_ids = () if targets is None else {id(x) for x in targets}
-    rel = None
-    if targets is not None and (
-        any(x._node is not None for x in targets) or not all(id(t) in target_ids for t in leaves)
-    ):
-        # Some leaves or intermediate results are not wanted: prune what leads only there.
-        rel = relevant(order, targets)
+    rel = _pruning(order, leaves, targets, target_ids)
     cts: dict[int, object] = {}
     for r, h in zip(roots, heads):
         if r._rg:
-            prev = cts.get(id(r))
-            cts[id(r)] = h if prev is None else prev + h
+            _add_cotangent(cts, r, h)
     found: dict[int, object] = {}
     for t in order:
         g = cts.pop(id(t), None)
         if g is None:
             continue
-        node = t._node
-        if targets is not None:
-            if id(t) in target_ids:
-                found[id(t)] = g
-        elif t._retain:
-            accumulate(t, g, create, wrap)
-        inputs = node.inputs
-        wanted = (
-            node.mask if rel is None else [m and id(x) in rel for x, m in zip(inputs, node.mask)]
-        )
-        if True in wanted:
-            if create:
-                contribs = node.op.vjp_some(wanted, g, t, *inputs, **node.attrs)
-            else:
-                contribs = node.op.vjp_some(wanted, g, t._data, *node.args, **node.attrs)
-            for x, w, ct in zip(inputs, wanted, contribs):
-                if w and ct is not None:
-                    prev = cts.get(id(x))
-                    cts[id(x)] = ct if prev is None else prev + ct
+        _deliver(t, g, targets, target_ids, found, create, wrap)
+        _through_node(t, g, rel, create, cts)
         if not retain:
-            node.inputs = node.args = None
+            t._node.inputs = t._node.args = None
     for t in leaves:
         g = cts.get(id(t))
-        if g is None:
-            continue
-        if targets is None:
-            accumulate(t, g, create, wrap)
-        elif id(t) in target_ids:
-            found[id(t)] = g
+        if g is not None:
+            _deliver(t, g, targets, target_ids, found, create, wrap)
     return found
+
+
+def _pruning(order: list, leaves: list, targets, target_ids) -> set[int] | None:
+    """None when every path counts; else the ids through which a derivative reaches a
+    target (some leaves or intermediate results are not wanted: what leads only there is
+    pruned)."""
+    if targets is None:
+        return None
+    if any(x._node is not None for x in targets) or not all(id(t) in target_ids for t in leaves):
+        return relevant(order, targets)
+    return None
+
+
+def _deliver(t, g, targets, target_ids, found: dict, create: bool, wrap) -> None:
+    """A finished cotangent `g` of `t`: without targets, into `.grad` of a leaf or a
+    `retain_grad` tensor; with targets, into `found` for a target."""
+    if targets is None:
+        if t._node is None or t._retain:
+            accumulate(t, g, create, wrap)
+    elif id(t) in target_ids:
+        found[id(t)] = g
+
+
+def _through_node(t, g, rel, create: bool, cts: dict) -> None:
+    """Add the cotangents of the inputs of `t`'s node (those a derivative is wanted for:
+    recording ones, within `rel` when pruning) given `g`, the cotangent of `t`."""
+    node = t._node
+    inputs = node.inputs
+    wanted = node.mask if rel is None else [m and id(x) in rel for x, m in zip(inputs, node.mask)]
+    if True not in wanted:
+        return
+    if create:
+        contribs = node.op.vjp_some(wanted, g, t, *inputs, **node.attrs)
+    else:
+        contribs = node.op.vjp_some(wanted, g, t._data, *node.args, **node.attrs)
+    for x, w, ct in zip(inputs, wanted, contribs):
+        if w and ct is not None:
+            _add_cotangent(cts, x, ct)
+
+
+def _add_cotangent(cts: dict, x, ct) -> None:
+    prev = cts.get(id(x))
+    cts[id(x)] = ct if prev is None else prev + ct
 
 
 def accumulate(t, g, create: bool, wrap) -> None:

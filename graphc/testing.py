@@ -36,12 +36,17 @@ FULL_CHECK_LIMIT = 48
 
 
 def default_eps(dtype=np.float64) -> float:
-    """Central-difference step for `dtype`: the cube root of machine epsilon, which balances
-    the truncation error O(eps**2) against the rounding error O(u / eps)."""
+    """Central-difference step for `dtype` (float64 for a non-floating one): the cube root of
+    machine epsilon, which balances the truncation error O(eps**2) against the rounding
+    error O(u / eps). `gc.check_grad` and `assert_grads` both use it.
+
+    >>> round(default_eps(), 8), round(default_eps(np.float32), 6)
+    (6.06e-06, 0.004922)
+    """
     dtype = np.dtype(dtype)
     if dtype.kind != "f":
         dtype = np.dtype(np.float64)
-    return float(np.finfo(dtype).eps ** (1.0 / 3.0))
+    return float(np.finfo(dtype).eps) ** (1.0 / 3.0)
 
 
 def _perturbed(arrays, directions, step):
@@ -432,62 +437,41 @@ def _compare_inner(actual_pairs, expected_pairs, rtol, atol, what) -> None:
 def _check(engine, name, fn, arrays, diff, order, modes, tol, rng, path, primal=None):
     """One level of `assert_grads`, then the derived functions one order down."""
     rtol, atol, eps = tol
-    nargs = len(arrays)
     f = primal if primal is not None else engine.compile(fn, arrays)
     ys = f(*arrays)
     outs = [k for k, y in enumerate(ys) if _is_float(y.dtype)]
     if not outs:
         return
-    us = [rng.standard_normal(arrays[i].shape) for i in diff]
-    vs = [rng.standard_normal(ys[k].shape) for k in outs]
+    level = _Level(engine, fn, arrays, diff, outs, tol, f"assert_grads[{name}] {path}")
+    level.us = [rng.standard_normal(arrays[i].shape) for i in diff]
+    level.vs = [rng.standard_normal(ys[k].shape) for k in outs]
 
     def f_outs(*arrs):
         values = f(*arrs)
         return [values[k] for k in outs]
 
-    dirs = [None] * nargs
-    for i, u in zip(diff, us):
+    dirs = [None] * len(arrays)
+    for i, u in zip(diff, level.us):
         dirs[i] = u
-    ju_fd = central_difference(f_outs, arrays, dirs, eps)
-    label = f"assert_grads[{name}]"
+    level.ju_fd = central_difference(f_outs, arrays, dirs, eps)
     ju = cts = None
     derived = []
     if "fwd" in modes and "fwd" in engine.modes:
-        jvp_fn = engine.jvp_fn(fn, nargs, diff, outs)
-        jvp = engine.compile(jvp_fn, list(arrays) + us)
-        ju = jvp(*arrays, *us)
-        for k, (a, e) in enumerate(zip(ju, ju_fd)):
-            compare(a, e, rtol, atol, f"{label} {path}fwd: J u for output {outs[k]}")
-        derived.append(("fwd", jvp_fn, us, jvp))
+        ju, jvp_fn, jvp = _check_forward(level)
+        derived.append(("fwd", jvp_fn, level.us, jvp))
     if "rev" in modes and "rev" in engine.modes:
-        vjp_fn = engine.vjp_fn(fn, nargs, diff, outs)
-        vjp = engine.compile(vjp_fn, list(arrays) + vs)
-        cts = vjp(*arrays, *vs)
-        for i, ct in zip(diff, cts):
-            if ct.shape != arrays[i].shape or ct.dtype != arrays[i].dtype:
-                raise GradientCheckError(
-                    f"{label} {path}rev: the gradient of argument {i} is {ct.dtype} of shape "
-                    f"{ct.shape}, expected {arrays[i].dtype} of shape {arrays[i].shape}"
-                )
-        entries = getattr(engine, "check_entries", None)
-        if entries is not None and sum(arrays[i].size for i in diff) <= FULL_CHECK_LIMIT:
-            try:  # first, since it names the worst entry
-                entries(fn, arrays, diff, outs, vs, rtol, atol, eps)
-            except GradientCheckError as exc:
-                raise GradientCheckError(f"{label} {path}rev, entry by entry: {exc}") from None
-        _compare_inner(
-            zip(cts, us),
-            zip(vs, ju_fd),
-            rtol,
-            atol,
-            f"{label} {path}rev: <J^T v, u> against finite differences",
-        )
-        derived.append(("rev", vjp_fn, vs, vjp))
+        cts, vjp_fn, vjp = _check_reverse(level)
+        derived.append(("rev", vjp_fn, level.vs, vjp))
     if ju is not None and cts is not None:
         _compare_inner(
-            zip(cts, us), zip(vs, ju), rtol, atol, f"{label} {path}<J^T v, u> against <v, J u>"
+            zip(cts, level.us),
+            zip(level.vs, ju),
+            rtol,
+            atol,
+            f"{level.label}<J^T v, u> against <v, J u>",
         )
     if order > 1:
+        nargs = len(arrays)
         for mode, dfn, extra, compiled in derived:
             _check(
                 engine,
@@ -502,3 +486,59 @@ def _check(engine, name, fn, arrays, diff, order, modes, tol, rng, path, primal=
                 f"{mode} of {path}",
                 primal=compiled,
             )
+
+
+class _Level:
+    """What one level of `assert_grads` checks: the function at `arrays`, its floating
+    arguments `diff` and outputs `outs`, the random directions `us` (per argument) and `vs`
+    (per output), and J u by finite differences (`ju_fd`)."""
+
+    def __init__(self, engine, fn, arrays, diff, outs, tol, label):
+        self.engine, self.fn, self.arrays, self.diff, self.outs = engine, fn, arrays, diff, outs
+        self.rtol, self.atol, self.eps = tol
+        self.label = label  # "assert_grads[engine] <path>"
+        self.us = self.vs = self.ju_fd = None
+
+
+def _check_forward(level: _Level):
+    """Forward mode: J u against finite differences. Returns J u, the jvp function and its
+    compiled form (differentiated again at the next order)."""
+    engine, arrays = level.engine, level.arrays
+    jvp_fn = engine.jvp_fn(level.fn, len(arrays), level.diff, level.outs)
+    jvp = engine.compile(jvp_fn, list(arrays) + level.us)
+    ju = jvp(*arrays, *level.us)
+    for k, (a, e) in enumerate(zip(ju, level.ju_fd)):
+        compare(a, e, level.rtol, level.atol, f"{level.label}fwd: J u for output {level.outs[k]}")
+    return ju, jvp_fn, jvp
+
+
+def _check_reverse(level: _Level):
+    """Reverse mode: each gradient has its argument's shape and dtype, entry by entry for
+    small arguments, and <J^T v, u> against finite differences. Returns J^T v, the vjp
+    function and its compiled form."""
+    engine, arrays, diff = level.engine, level.arrays, level.diff
+    vjp_fn = engine.vjp_fn(level.fn, len(arrays), diff, level.outs)
+    vjp = engine.compile(vjp_fn, list(arrays) + level.vs)
+    cts = vjp(*arrays, *level.vs)
+    for i, ct in zip(diff, cts):
+        if ct.shape != arrays[i].shape or ct.dtype != arrays[i].dtype:
+            raise GradientCheckError(
+                f"{level.label}rev: the gradient of argument {i} is {ct.dtype} of shape "
+                f"{ct.shape}, expected {arrays[i].dtype} of shape {arrays[i].shape}"
+            )
+    entries = getattr(engine, "check_entries", None)
+    if entries is not None and sum(arrays[i].size for i in diff) <= FULL_CHECK_LIMIT:
+        try:  # first, since it names the worst entry
+            entries(
+                level.fn, arrays, diff, level.outs, level.vs, level.rtol, level.atol, level.eps
+            )
+        except GradientCheckError as exc:
+            raise GradientCheckError(f"{level.label}rev, entry by entry: {exc}") from None
+    _compare_inner(
+        zip(cts, level.us),
+        zip(level.vs, level.ju_fd),
+        level.rtol,
+        level.atol,
+        f"{level.label}rev: <J^T v, u> against finite differences",
+    )
+    return cts, vjp_fn, vjp

@@ -17,6 +17,7 @@ from .dispatch import checks_call, const, plain_array
 from .errors import BindError, DTypeError, GradError, GradientCheckError
 from .function import compile as compile_graph
 from .ir import Symbol
+from .testing import default_eps
 
 
 class ValueAndGrad:
@@ -164,14 +165,6 @@ def value_and_grad(fn, argnums=0) -> ValueAndGrad:
     return ValueAndGrad(fn, argnums)
 
 
-def _step(dtype: np.dtype, eps) -> float:
-    """The finite-difference step: the cube root of the dtype's machine epsilon balances the
-    O(h**2) truncation error of central differences against the O(eps/h) rounding error."""
-    if eps is not None:
-        return float(eps)
-    return float(np.finfo(dtype).eps) ** (1.0 / 3.0)
-
-
 @checks_call
 def check_grad(y, wrt, args: dict, eps=None, rtol: float = 1e-5, atol: float = 1e-8) -> float:
     """Compare `gc.grad(y, wrt)` with central finite differences at `args`.
@@ -189,8 +182,52 @@ def check_grad(y, wrt, args: dict, eps=None, rtol: float = 1e-5, atol: float = 1
     """
     if not isinstance(y, Symbol):
         raise GradError(f"check_grad: y must be a graphc symbol, got {type(y).__name__}")
-    wrts = [wrt] if isinstance(wrt, (Symbol, str)) else list(wrt)
     vars_by_name = argument_vars(y)
+    wrts = _wrt_vars(wrt, vars_by_name)
+    if not isinstance(args, dict):
+        raise BindError(
+            f"check_grad: args must be a dict name -> array, got {type(args).__name__}"
+        )
+    for w in wrts:
+        vars_by_name.setdefault(w.name, [w])
+    names = list(vars_by_name)
+    base = [np.array(a) for a in _check_args("check_grad", args, vars_by_name)]
+    at = {n: a for n, a in zip(names, base)}  # the arrays perturbed in place
+    for w in wrts:
+        if at[w.name].dtype.kind != "f":
+            raise DTypeError(
+                f"check_grad: var {w.name!r} is bound to "
+                f"{at[w.name].dtype} data; finite differences need "
+                f"a real floating array (e.g. {w.name}.astype(float))"
+            )
+    inputs = [vars_by_name[n][0] for n in names]
+    analytic = compile_graph(inputs, [y] + grad(y, wrts, simplify=False))(*base)
+    if np.size(analytic[0]) != 1:
+        raise GradError(f"check_grad: y must be a scalar, got shape {np.shape(analytic[0])}")
+    f = compile_graph(inputs, y)
+    found = []  # per var with entries: (largest difference, worst entry)
+    for w, g in zip(wrts, analytic[1:]):
+        x0 = at[w.name]
+        h = default_eps(x0.dtype) if eps is None else float(eps)
+        numeric = _central_differences(lambda: float(f(*base)), x0, h)
+        if x0.size:
+            a = np.broadcast_to(np.asarray(g, np.float64), x0.shape)
+            found.append(_worst_entry(w.name, a, numeric, rtol, atol, h))
+    worst = max((entry for _, entry in found), key=lambda entry: entry[0], default=None)
+    if worst is not None and not worst[0] <= 1.0:
+        _, name, j, av, nv, dv, tv, h = worst
+        index = f"[{', '.join(map(str, j))}]" if j else ""
+        raise GradientCheckError(
+            f"check_grad: d({y.op} output)/d {name}{index}: reverse mode gives {av:.10g}, "
+            f"central differences (step {h:.3g}) give {nv:.10g}; the difference {dv:.3g} "
+            f"exceeds atol + rtol * |numeric| = {tv:.3g}"
+        )
+    return max((largest for largest, _ in found), default=0.0)
+
+
+def _wrt_vars(wrt, vars_by_name: dict) -> list[Symbol]:
+    """`check_grad`'s wrt (a var, a name, or a list of them) as vars."""
+    wrts = [wrt] if isinstance(wrt, (Symbol, str)) else list(wrt)
     for k, w in enumerate(wrts):
         if isinstance(w, str):
             if w not in vars_by_name:
@@ -203,72 +240,36 @@ def check_grad(y, wrt, args: dict, eps=None, rtol: float = 1e-5, atol: float = 1
             raise GradError(
                 f"check_grad: wrt must be vars made with gc.var or their names, got {w!r}"
             )
-    if not isinstance(args, dict):
-        raise BindError(
-            f"check_grad: args must be a dict name -> array, got {type(args).__name__}"
-        )
-    for w in wrts:
-        vars_by_name.setdefault(w.name, [w])
-    names = list(vars_by_name)
-    base = [np.array(a) for a in _check_args("check_grad", args, vars_by_name)]
-    position = {n: i for i, n in enumerate(names)}
-    for w in wrts:
-        kind = base[position[w.name]].dtype.kind
-        if kind != "f":
-            raise DTypeError(
-                f"check_grad: var {w.name!r} is bound to "
-                f"{base[position[w.name]].dtype} data; finite differences need "
-                f"a real floating array (e.g. {w.name}.astype(float))"
-            )
-    inputs = [vars_by_name[n][0] for n in names]
-    grads = grad(y, wrts, simplify=False)
-    analytic = compile_graph(inputs, [y] + grads)(*base)
-    value = np.asarray(analytic[0])
-    if value.size != 1:
-        raise GradError(f"check_grad: y must be a scalar, got shape {value.shape}")
-    f = compile_graph(inputs, y)
-    worst = None  # (ratio, name, index, analytic, numeric, difference, tolerance)
-    largest = 0.0
-    for w, g in zip(wrts, analytic[1:]):
-        k = position[w.name]
-        x0 = base[k]
-        h = _step(x0.dtype, eps)
-        numeric = np.empty(x0.shape, np.float64)
-        for i in np.ndindex(x0.shape):
-            orig = x0[i]
-            step = max(h, 4.0 * float(np.spacing(np.abs(orig))))
-            x0[i] = orig + step
-            plus, hi = float(f(*base)), float(x0[i])
-            x0[i] = orig - step
-            minus, lo = float(f(*base)), float(x0[i])
-            x0[i] = orig
-            numeric[i] = (plus - minus) / (hi - lo)
-        a = np.broadcast_to(np.asarray(g, np.float64), x0.shape)
-        diff = np.abs(a - numeric)
-        tol = atol + rtol * np.abs(numeric)
-        with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
-            ratio = diff / np.maximum(tol, np.finfo(np.float64).tiny)
-        ratio = np.where(np.isnan(ratio), np.inf, ratio)  # a NaN on either side fails
-        if diff.size:
-            largest = max(largest, float(np.nanmax(np.where(np.isnan(diff), np.inf, diff))))
-            j = np.unravel_index(int(np.argmax(ratio)), x0.shape) if x0.shape else ()
-            if worst is None or ratio[j] > worst[0]:
-                worst = (
-                    float(ratio[j]),
-                    w.name,
-                    j,
-                    float(a[j]),
-                    float(numeric[j]),
-                    float(diff[j]),
-                    float(tol[j]),
-                    h,
-                )
-    if worst is not None and not worst[0] <= 1.0:
-        _, name, j, av, nv, dv, tv, h = worst
-        index = f"[{', '.join(map(str, j))}]" if j else ""
-        raise GradientCheckError(
-            f"check_grad: d({y.op} output)/d {name}{index}: reverse mode gives {av:.10g}, "
-            f"central differences (step {h:.3g}) give {nv:.10g}; the difference {dv:.3g} "
-            f"exceeds atol + rtol * |numeric| = {tv:.3g}"
-        )
-    return largest
+    return wrts
+
+
+def _central_differences(f, x0: np.ndarray, h: float) -> np.ndarray:
+    """d f / d x0[i] for every entry, by central differences: `f()` reads `x0`, which is
+    perturbed in place and restored. The step is h, or more where h would vanish next to
+    the entry; the difference is divided by the step actually taken after rounding."""
+    numeric = np.empty(x0.shape, np.float64)
+    for i in np.ndindex(x0.shape):
+        orig = x0[i]
+        step = max(h, 4.0 * float(np.spacing(np.abs(orig))))
+        x0[i] = orig + step
+        plus, hi = f(), float(x0[i])
+        x0[i] = orig - step
+        minus, lo = f(), float(x0[i])
+        x0[i] = orig
+        numeric[i] = (plus - minus) / (hi - lo)
+    return numeric
+
+
+def _worst_entry(name: str, a: np.ndarray, numeric: np.ndarray, rtol, atol, h) -> tuple:
+    """The largest |analytic - numeric| (NaN counts as infinite), and the entry furthest
+    outside tolerance: (ratio to tolerance, name, index, analytic, numeric, difference,
+    tolerance, step)."""
+    diff = np.abs(a - numeric)
+    tol = atol + rtol * np.abs(numeric)
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+        ratio = diff / np.maximum(tol, np.finfo(np.float64).tiny)
+    ratio = np.where(np.isnan(ratio), np.inf, ratio)  # a NaN on either side fails
+    largest = float(np.nanmax(np.where(np.isnan(diff), np.inf, diff)))
+    j = np.unravel_index(int(np.argmax(ratio)), a.shape) if a.shape else ()
+    entry = (float(ratio[j]), name, j, float(a[j]), float(numeric[j]), float(diff[j]))
+    return largest, entry + (float(tol[j]), h)

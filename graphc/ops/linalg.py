@@ -29,11 +29,8 @@ def _swap(x, ndim):
 
 def _product_vjp(op, g, a, b):
     """Cotangents of a @ b (and of dot for ranks up to 2, or with a vector operand)."""
-    na, nb = _rank(a), _rank(b)
-    # A Python-number cotangent (the implicit head 1.0 of a scalar output) is a scalar too.
-    if (na is None or nb is None) and getattr(g, "shape", ()) == ():
-        na = nb = 1  # a scalar result: two vectors (or two scalars: the same rule)
-    if na is None or nb is None:
+    na, nb = _ranks(g, a, b)
+    if na is None:
         # Ranks unknown until data is bound: a rank-generic node, made static by `resolve`.
         return (product_vjp(g, a, b, side=0, kind=op), product_vjp(g, a, b, side=1, kind=op))
     if na == 0 or nb == 0 or (na == 1 and nb == 1):
@@ -46,15 +43,30 @@ def _product_vjp(op, g, a, b):
         # Infix `@` is `matmul` on symbols and tensors, and costs no dispatch on arrays.
         return sum_to(g @ _swap(b, nb), a), sum_to(_swap(a, na) @ g, b)
     if na == 1 or nb == 1:
-        # A vector against a stack of matrices (dot agrees with matmul here): make the vector
-        # a matrix as numpy does, use the batched rule, and drop the added axis again.
-        a2 = expand_dims(a, 0) if na == 1 else a
-        b2 = expand_dims(b, -1) if nb == 1 else b
-        g2 = expand_dims(g, -2 if na == 1 else -1)
-        ga = sum_to(g2 @ _swap(b2, max(nb, 2)), a2)
-        gb = sum_to(_swap(a2, max(na, 2)) @ g2, b2)
-        return reshape_like(ga, a), reshape_like(gb, b)
+        return _vector_stack_vjp(g, a, b, na, nb)
     raise GradError(f"{op}: gradients for operands of rank {na} and {nb} are not supported")
+
+
+def _vector_stack_vjp(g, a, b, na: int, nb: int):
+    """A vector against a stack of matrices (dot agrees with matmul here): make the vector
+    a matrix as numpy does, use the batched rule, and drop the added axis again."""
+    a2 = expand_dims(a, 0) if na == 1 else a
+    b2 = expand_dims(b, -1) if nb == 1 else b
+    g2 = expand_dims(g, -2 if na == 1 else -1)
+    ga = sum_to(g2 @ _swap(b2, max(nb, 2)), a2)
+    gb = sum_to(_swap(a2, max(na, 2)) @ g2, b2)
+    return reshape_like(ga, a), reshape_like(gb, b)
+
+
+def _ranks(g, a, b):
+    """The ranks of a and b for their product's rule, (None, None) while unknown."""
+    na, nb = _rank(a), _rank(b)
+    if na is not None and nb is not None:
+        return na, nb
+    # A Python-number cotangent (the implicit head 1.0 of a scalar output) is a scalar too.
+    if getattr(g, "shape", ()) == ():
+        return 1, 1  # a scalar result: two vectors (or two scalars: the same rule)
+    return None, None
 
 
 def _rank(x):

@@ -212,27 +212,32 @@ def node_to_sympy(node: Symbol, args: list, safe: bool = False) -> sp.Expr:
         number = number_to_sympy(node.attrs["value"])
         return number if number is not None else sp.Symbol(_const_text(node.attrs["value"]))
     if op.elementwise and op.sympy is not None and not op.comparison:
-        if safe and name == "power":
-            n = _int_exponent(node)
-            return args[0] ** n if n is not None else opaque_function(name)(*args)
-        if safe and _guarded(op):
-            return opaque_function(name)(*args)
-        if not safe and name in ("multiply", "divide"):
-            return _keep_factor(name, *args)
-        if not safe:
-            # Printing shows what the graph computes: exp(log(x)) stays (sympy would print x).
-            func = _get_table().funcs.get(name)
-            if func is not None:
-                return func(*args, evaluate=False)
-            if (
-                name in ("power", "square", "sqrt")
-                and args[0].is_Pow
-                and not args[0].exp.is_Integer
-            ):
-                exponent = {"square": 2, "sqrt": sp.Rational(1, 2)}.get(name)
-                return sp.Pow(args[0], args[1] if exponent is None else exponent, evaluate=False)
-        return op.sympy(*args)
+        return _elementwise_to_sympy(node, args, safe)
     return graph_function(op, node.attrs)(*args)
+
+
+def _elementwise_to_sympy(node: Symbol, args: list, safe: bool) -> sp.Expr:
+    """An elementwise op through its sympy form. `safe` (for rewriting): only the forms
+    exact for every input (an integer power, no guarded op); else (for printing) what the
+    graph computes, unevaluated, so that `exp(log(x))` stays."""
+    op = node.opdef
+    name = op.name
+    if safe and name == "power":
+        n = _int_exponent(node)
+        return args[0] ** n if n is not None else opaque_function(name)(*args)
+    if safe and _guarded(op):
+        return opaque_function(name)(*args)
+    if not safe and name in ("multiply", "divide"):
+        return _keep_factor(name, *args)
+    if not safe:
+        # Printing shows what the graph computes: exp(log(x)) stays (sympy would print x).
+        func = _get_table().funcs.get(name)
+        if func is not None:
+            return func(*args, evaluate=False)
+        if name in ("power", "square", "sqrt") and args[0].is_Pow and not args[0].exp.is_Integer:
+            exponent = {"square": 2, "sqrt": sp.Rational(1, 2)}.get(name)
+            return sp.Pow(args[0], args[1] if exponent is None else exponent, evaluate=False)
+    return op.sympy(*args)
 
 
 def _keep_factor(name: str, a, b):
@@ -524,20 +529,26 @@ def _match(e, pattern, binding: dict) -> bool:
     if e.func != pattern.func:
         return False
     if pattern.func in (sp.Add, sp.Mul):
-        p_numbers = [a for a in pattern.args if a.is_Number]
-        e_numbers = [a for a in e.args if a.is_Number]
-        if p_numbers != e_numbers:
-            return False
-        p_rest = [a for a in pattern.args if not a.is_Number]
-        e_rest = [a for a in e.args if not a.is_Number]
-        if len(p_rest) == 1 and isinstance(p_rest[0], sp.Wild) and e_rest:
-            return _match(pattern.func(*e_rest), p_rest[0], binding)
-        if len(p_rest) != len(e_rest):
-            return False
-        return all(_match(a, b, binding) for a, b in zip(e_rest, p_rest))
+        return _match_terms(e, pattern, binding)
     if len(e.args) != len(pattern.args):
         return False
     return all(_match(a, b, binding) for a, b in zip(e.args, pattern.args))
+
+
+def _match_terms(e, pattern, binding: dict) -> bool:
+    """`_match` for a sum or a product: the same numbers, then the other terms in order; a
+    single Wild among them takes all the other terms of `e`."""
+    p_numbers = [a for a in pattern.args if a.is_Number]
+    e_numbers = [a for a in e.args if a.is_Number]
+    if p_numbers != e_numbers:
+        return False
+    p_rest = [a for a in pattern.args if not a.is_Number]
+    e_rest = [a for a in e.args if not a.is_Number]
+    if len(p_rest) == 1 and isinstance(p_rest[0], sp.Wild) and e_rest:
+        return _match(pattern.func(*e_rest), p_rest[0], binding)
+    if len(p_rest) != len(e_rest):
+        return False
+    return all(_match(a, b, binding) for a, b in zip(e_rest, p_rest))
 
 
 def from_sympy(expr, leaves) -> Symbol:
