@@ -8,10 +8,11 @@ from __future__ import annotations
 import numpy as np
 
 from . import ops
-from .control import _as_int, _close, _node, build_fori, build_while, results
+from .control import _as_int, results
 from .dispatch import located
 from .errors import DTypeError, GraphcError, ShapeError
 from .ir import Symbol
+from .ops.control_build import build_fori, build_while, close_bodies, control_node
 from .subgraph import Traced, as_symbol, make_param
 
 
@@ -192,8 +193,8 @@ class Runtime:
                     for k in keep
                 ]
             )
-        graphs, caps = _close(traced, res, params, origin)
-        node = _node(
+        graphs, caps = close_bodies(traced, res, params, origin)
+        node = control_node(
             "cond",
             [test] + [values[k] for k in sym] + caps,
             {"true_fn": graphs[0], "false_fn": graphs[1]},

@@ -54,6 +54,7 @@ from .control_ad import (
     scan_vjp,
     spread,
 )
+from .control_build import build_fori, build_while
 from .control_emit import emit_cond, emit_fori, emit_scan, emit_while
 
 
@@ -115,11 +116,13 @@ class _ControlOp(OpDef):
     def emit(self, *names, **attrs):
         raise GraphcError(f"{self.name} is emitted as a block")
 
+    front = None  # the public function (`gc.cond`, ...): graphc.control installs it
+
     def __call__(self, *args, **kwargs):
         """The public function (`gc.cond`, ...), which traces Python bodies."""
-        from .. import control
-
-        return getattr(control, self.name)(*args, **kwargs)
+        if self.front is None:
+            raise GraphcError(f"{self.name}: the public function is installed by graphc.control")
+        return self.front(*args, **kwargs)
 
     def resolve(self, *xs, **attrs):
         """Once shapes are known: the same op with its sub-graphs re-typed for the inputs
@@ -267,8 +270,6 @@ class WhileLoop(_ControlOp):
         return loop_vjp(y, xs, g, trip=_get(y, 2 * len(body.outputs)))
 
     def jvp(self, ts, y, *xs, cond, body):
-        from ..control import build_while
-
         n = len(body.outputs)
 
         def make(flat_body, init, names):
@@ -348,8 +349,6 @@ class ForiLoop(_ControlOp):
         return loop_vjp(y, (lower, upper) + xs, g, trip=maximum(upper - lower, 0), upper=upper)
 
     def jvp(self, ts, y, lower, upper, *xs, body):
-        from ..control import build_fori
-
         def make(flat_body, init, names):
             return build_fori(lower, upper, flat_body, init, [body.inputs[0].name] + names)
 

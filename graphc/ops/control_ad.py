@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from ..ir import Graph
 from ..subgraph import inline, is_float_type, jvp_graph, type_of, value_reads, vjp_graph
+from .control_build import build_fori, build_scan
 from .control_layout import Layout
 
 
@@ -181,8 +182,6 @@ def loop_vjp(y, inputs, g, trip, upper=None) -> tuple:
     """Cotangents of the inputs of a while_loop or fori_loop node `y`: a reverse scan over
     the saved histories that the body's VJP reads, or a fori_loop of `trip` steps when it
     reads none (a linear body needs no history)."""
-    from ..control import build_fori, build_scan
-
     bw = _Backward(y, inputs, g)
     if not bw.needed:
         return (None,) * len(inputs)
@@ -212,8 +211,6 @@ def scan_vjp(y, inputs, g) -> tuple:
     """Cotangents of (init..., xs..., caps...) of a scan node `y`: a scan in the other
     direction over the saved carry histories (those the body's VJP reads), the xs, and the
     cotangents of the ys and histories."""
-    from ..control import build_scan
-
     bw = _Backward(y, inputs, g)
     if not bw.needed:
         return (None,) * len(inputs)
@@ -259,8 +256,6 @@ def loop_jvp(y, inputs, ts, make) -> tuple | None:
 def scan_jvp(y, inputs, ts) -> tuple | None:
     """Tangents of a scan node's results: a scan over (carries, their tangents) and
     (xs, their tangents), the body's JVP derived once."""
-    from ..control import build_scan
-
     lay = Layout.of(y)
     body, ins, t_in = y.attrs["body"], lay.inputs(inputs), lay.inputs(ts)
     types = lay.results(y.opdef.element_types(y))
