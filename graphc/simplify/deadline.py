@@ -5,20 +5,34 @@ large expression) would run for minutes. Where Python allows it (the main thread
 main interpreter, on a platform with `SIGALRM`, and no `ITIMER_REAL` timer already armed by
 someone else), `hard_deadline` arms a one-shot `ITIMER_REAL` timer whose handler raises
 `Timeout` inside the call; the previous handler and the disarmed timer are restored before
-the block is left, whichever way it is left. It never interrupts an import (a module left
-half-executed would be executed again later), nor a section the caller marks unsafe.
+the block is left, whichever way it is left. It interrupts only sympy's own code (not a
+garbage-collector callback or finalizer running on top of it, which would swallow the raise),
+never an import (a module left half-executed would be executed again later), nor a section
+the caller marks unsafe.
 Elsewhere it arms nothing and says so (it yields False): callers then rely on their size
 caps alone.
 """
 
 from __future__ import annotations
 
+import importlib.util
+import os
 import signal
 import threading
 from contextlib import contextmanager
 
 _AVAILABLE = hasattr(signal, "setitimer") and hasattr(signal, "SIGALRM")
 _RETRY = 0.005  # seconds until the next try when the deadline found no safe point
+
+
+def _package_dir(name: str) -> str:
+    spec = importlib.util.find_spec(name)  # finds the package without importing it
+    return os.path.dirname(spec.origin) if spec and spec.origin else os.devnull
+
+
+# Code the deadline may interrupt (directory prefixes): sympy, mpmath (which sympy calls) and
+# the simplifier itself. Tests of the mechanism add their own directory.
+INTERRUPTIBLE = (_package_dir("sympy"), _package_dir("mpmath"), os.path.dirname(__file__))
 
 
 class Timeout(BaseException):
@@ -32,6 +46,14 @@ def _disarm(state: list) -> None:
         previous = state.pop()
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
+
+
+def _in_sympy(frame) -> bool:
+    """Is the interrupted code sympy's (or the simplifier's own)? Anything else running on
+    top of the call, such as a garbage-collector callback or a finalizer, would swallow the
+    raise ("Exception ignored") and the call would go on with no deadline."""
+    filename = frame.f_code.co_filename
+    return filename.startswith(INTERRUPTIBLE)
 
 
 def _importing(frame) -> bool:
@@ -67,7 +89,11 @@ def hard_deadline(seconds: float, can_stop=None):
             def on_alarm(signum, frame):
                 if not state:
                     return
-                if _importing(frame) or (can_stop is not None and not can_stop()):
+                if (
+                    not _in_sympy(frame)
+                    or _importing(frame)
+                    or (can_stop is not None and not can_stop())
+                ):
                     signal.setitimer(signal.ITIMER_REAL, _RETRY)  # not here: a bit later
                     return
                 _disarm(state)  # restore first, so the raise leaves nothing armed

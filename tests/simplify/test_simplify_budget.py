@@ -17,6 +17,12 @@ from graphc.simplify import deadline
 from graphc.simplify import elementwise as el
 
 
+@pytest.fixture(autouse=True)
+def interruptible_here(monkeypatch):
+    """The busy loops below stand in for sympy: let the deadline interrupt this file too."""
+    monkeypatch.setattr(deadline, "INTERRUPTIBLE", (*deadline.INTERRUPTIBLE, __file__))
+
+
 @pytest.fixture
 def fresh(monkeypatch):
     """An empty sympy result cache and zeroed stats, so the clusters are planned here."""
@@ -144,3 +150,23 @@ def test_someone_elses_timer_is_left_alone():
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
+
+
+def test_code_outside_sympy_is_never_interrupted(monkeypatch):
+    """A garbage-collector callback or finalizer running on top of a sympy call would swallow
+    the raise ("Exception ignored") and leave the call unbounded: the deadline waits until
+    sympy's own code runs again."""
+    monkeypatch.setattr(deadline, "INTERRUPTIBLE", deadline.INTERRUPTIBLE[:-1])  # not here
+    with pytest.raises(deadline.Timeout):
+        with deadline.hard_deadline(0.01):
+            end = time.perf_counter() + 0.2
+            while time.perf_counter() < end:  # this file's code: not interrupted
+                pass
+            finished_outside = True
+            import sympy
+
+            x = sympy.Symbol("x")
+            while True:  # sympy's code: interrupted
+                sympy.expand((x + 1) ** 3)
+    assert finished_outside
+    assert signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)
