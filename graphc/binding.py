@@ -13,8 +13,7 @@ import numpy as np
 
 from .dispatch import numeric_array
 from .errors import BindError, DTypeError, ShapeError
-from .ir import Symbol, flatten_outputs, merged_var, rebuild, toposort, var_groups
-from .ops import OPS
+from .ir import Symbol, flatten_outputs, merged_var, retype_vars, toposort, var_groups
 from .ops.base import fmt_shape
 
 GRAD_REQS = ("write", "add", "null")
@@ -101,19 +100,11 @@ def _fits(shape, declared) -> bool:
 def _respecialize(sym, shapes: dict, dtypes: dict) -> tuple[dict, list[Symbol]]:
     """Rebuild the graph with vars given (possibly partial) shapes and dtypes; shape and
     dtype errors name the operation and the user's line (raised by `make_node`)."""
-    new_vars = {}
+    types = {}
     for name, vars_ in argument_vars(sym).items():
         shape, dtype = _declared(vars_)
-        shape = shapes.get(name, shape)
-        dtype = dtypes.get(name, dtype)
-        new_vars[name] = Symbol(
-            OPS["var"], (), {}, shape, dtype, name=name, origin=vars_[0].origin
-        )
-
-    def rule(node, inputs):
-        return new_vars[node.name] if node.op == "var" else None
-
-    return new_vars, rebuild(flatten_outputs(sym), rule)
+        types[name] = (vars_[0], shapes.get(name, shape), dtypes.get(name, dtype))
+    return retype_vars(flatten_outputs(sym), types)
 
 
 def infer_shape(sym, shapes: dict):

@@ -19,7 +19,7 @@ from .binding import check_array
 from .codegen import Program, emit_program, remember
 from .dispatch import checks_call
 from .errors import BindError, GraphcError
-from .ir import Symbol, as_list, flatten_outputs, free_vars, rebuild, unify_vars
+from .ir import Symbol, as_list, flatten_outputs, free_vars, retype_vars, unify_vars
 
 
 def check_inputs(inputs) -> list[Symbol]:
@@ -52,25 +52,9 @@ def specialize_graph(
 ) -> tuple[list[Symbol], list[Symbol]]:
     """Copies of the vars with the arrays' static shapes and dtypes, and the outputs rebuilt
     on them (shape errors surface here, naming the user's line)."""
-    from .ops import OPS
-
-    by_name = {}
-    new_vars = []
-    for v, arr in zip(inputs, arrays):
-        nv = v
-        # (`v.dtype is None` first: np.dtype("float64") == None is True)
-        if v.shape != tuple(arr.shape) or v.dtype is None or v.dtype != arr.dtype:
-            # (a var declared with these very shape and dtype is kept: no rebuild)
-            nv = Symbol(
-                OPS["var"], (), {}, tuple(arr.shape), arr.dtype, name=v.name, origin=v.origin
-            )
-        by_name[v.name] = nv
-        new_vars.append(nv)
-
-    def rule(node, inputs_):
-        return by_name.get(node.name) if node.op == "var" else None
-
-    return new_vars, rebuild(outputs, rule)
+    types = {v.name: (v, tuple(arr.shape), arr.dtype) for v, arr in zip(inputs, arrays)}
+    new, outputs = retype_vars(outputs, types)
+    return [new[v.name] for v in inputs], outputs
 
 
 def optimize(outputs: Sequence[Symbol], simplify: bool) -> list[Symbol]:

@@ -305,17 +305,18 @@ def flatten_outputs(outputs, what: str = "outputs") -> list[Symbol]:
 
 
 def toposort(
-    outputs: Iterable[Symbol], stop: Iterable[Symbol] = (), stop_ids: set[int] | None = None
+    outputs: Iterable[Symbol], stop: Iterable[Symbol] = (), stop_ids=None
 ) -> list[Symbol]:
     """Nodes reachable from `outputs`, inputs before users, in depth-first left-to-right order.
 
-    Iterative, so graphs of any depth work. Nodes in `stop` (or whose ids are in `stop_ids`)
-    are listed but not entered.
+    Iterative, so graphs of any depth work. Nodes in `stop` (or whose ids are in `stop_ids`,
+    any container of ids: it is read, not copied) are listed but not entered.
     """
     order: list[Symbol] = []
     done: set[int] = set()
     entered: set[int] = set()
-    leaves = {id(s) for s in stop} | (stop_ids or set())
+    leaves = {id(s) for s in stop}
+    skip = stop_ids if stop_ids else leaves
     for root in outputs:
         stack = [root]
         while stack:
@@ -329,7 +330,7 @@ def toposort(
                 order.append(node)
             else:
                 entered.add(key)
-                if key not in leaves:
+                if key not in leaves and key not in skip:
                     # reversed, so the leftmost input is visited first
                     stack.extend(x for x in reversed(node.inputs) if id(x) not in done)
     return order
@@ -445,29 +446,147 @@ def users(nodes: Sequence[Symbol]) -> dict[int, list[Symbol]]:
 
 
 Rule = Callable[[Symbol, tuple], "Symbol | None"]
+# Tests set this: a rule whose replacement has another dtype or shape than the node it
+# replaces raises (a bug in the rule) instead of being refused quietly.
+STRICT_RULES = False
+
+
+def fits(old: Symbol, new: Symbol) -> bool:
+    """Can `new` replace `old`: the same dtype and shape wherever both are known?
+
+    >>> import graphc as gc
+    >>> x = gc.var("x", shape=(None, 3), dtype="float64")
+    >>> fits(x, gc.var("y", shape=(2, 3))), fits(x, x.astype("float32"))
+    (True, False)
+    """
+    if old.dtype is not None and new.dtype is not None and old.dtype != new.dtype:
+        # A Python number (weakly typed) takes the dtype of the arrays it meets: one of the
+        # same kind stands for a scalar of any precision.
+        if not (_is_weak_node(new) and new.dtype.kind == old.dtype.kind):
+            return False
+    a, b = old.shape, new.shape
+    if a is None or b is None:
+        return True
+    return len(a) == len(b) and all(p is None or q is None or p == q for p, q in zip(a, b))
+
+
+def _is_weak_node(x: Symbol) -> bool:
+    if x.op == "const":
+        v = x.attrs["value"]
+        return isinstance(v, (bool, int, float, complex)) and type(v).__module__ == "builtins"
+    return x.weak
+
+
+def refuse(rule, node: Symbol, new: Symbol) -> None:
+    """A walker refusing `rule`'s replacement `new` of `node` (it does not `fits`): quietly,
+    or raising under `STRICT_RULES`."""
+    if STRICT_RULES:
+        name = getattr(rule, "__name__", repr(rule))
+        raise GraphcError(
+            f"{node.where()}: internal: rule {name} replaced {node.op} "
+            f"(shape {_shape_text(node.shape)}, dtype {node.dtype}) by {new.op} "
+            f"(shape {_shape_text(new.shape)}, dtype {new.dtype})"
+        )
+
+
+def _same_types(a: Symbol, b: Symbol) -> bool:
+    from .dispatch import dtype_key
+
+    if a.shape != b.shape:
+        return False
+    ka, kb = dtype_key(a), dtype_key(b)
+    return type(ka) is type(kb) and ka == kb
+
+
+def remake(node: Symbol, inputs: tuple) -> Symbol:
+    """`node`'s op on new inputs, with node's origin. When they have the old inputs' shapes
+    and dtypes (as seen by promotion), the shape and dtype rules would give the same
+    answers: they are skipped."""
+    from .dispatch import make_node
+
+    if (
+        getattr(node.opdef, "node_type", None) is None
+        and len(inputs) == len(node.inputs)
+        and all(_same_types(a, b) for a, b in zip(inputs, node.inputs))
+    ):
+        return Symbol(
+            node.opdef,
+            inputs,
+            node.attrs,
+            node.shape,
+            node.dtype,
+            name=node.name,
+            origin=node.origin,
+            weak=node.weak,
+        )
+    with origin_scope(node.origin):
+        return make_node(node.opdef, inputs, node.attrs, name=node.name)
 
 
 def rebuild(
-    outputs: Sequence[Symbol], rule: Rule | None = None, memo: dict[int, Symbol] | None = None
+    outputs: Sequence[Symbol],
+    rule: Rule | None = None,
+    memo: dict[int, Symbol] | None = None,
+    stop: Iterable[Symbol] = (),
+    order: list[Symbol] | None = None,
 ) -> list[Symbol]:
-    """Rebuild the graph bottom-up; `rule(node, new_inputs)` may return a replacement.
+    """The one graph walker: rebuild the graph bottom-up, where `rule(node, new_inputs)` may
+    return a replacement for a node (or None to keep it).
 
-    Untouched nodes are reused (the result is the same objects when nothing changed), and a
-    rebuilt node keeps its `origin`. `memo` (id(old) -> new) may pre-seed replacements.
+    Iterative (graphs of any depth). Untouched nodes are reused, so the result holds the same
+    objects when nothing changed; a rebuilt node keeps its `origin`, and nodes that the rule
+    builds take the user line of the node they replace. A replacement must have the node's
+    dtype and shape where both are known (`fits`): one that does not is refused (the node is
+    kept), or raises under `STRICT_RULES`. `memo` (id(old) -> new) may pre-seed replacements;
+    the walk does not enter its nodes, nor the nodes in `stop` (which the rule still sees).
+    `order` is `toposort(outputs, stop)`, if the caller has it already.
+
+    >>> import graphc as gc
+    >>> x, y = gc.var("x"), gc.var("y")
+    >>> print(rebuild([gc.sin(x) + x], lambda n, _: y if n is x else None)[0])
+    y + sin(y)
     """
-    from .dispatch import make_node
-
     memo = {} if memo is None else memo
-    for node in toposort(outputs):
-        if id(node) in memo:
+    if order is None:
+        if len(outputs) == 1 and all(id(x) in memo for x in outputs[0].inputs):
+            order = [outputs[0]]  # (a rewrite settling one new node: no walk needed)
+        else:
+            order = toposort(outputs, stop=stop, stop_ids=memo)
+    for node in order:
+        key = id(node)
+        if key in memo:
             continue
-        new_inputs = tuple(memo.get(id(x), x) for x in node.inputs)
-        new = rule(node, new_inputs) if rule is not None else None
+        inputs = tuple([memo.get(id(x), x) for x in node.inputs])
+        _origin_override.append(node.origin)
+        try:
+            new = None if rule is None else rule(node, inputs)
+            if new is not None and new is not node and not fits(node, new):
+                refuse(rule, node, new)
+                new = None
+        finally:
+            _origin_override.pop()
         if new is None:
-            if all(a is b for a, b in zip(new_inputs, node.inputs)):
-                new = node
-            else:
-                with origin_scope(node.origin):
-                    new = make_node(node.opdef, new_inputs, node.attrs, name=node.name)
-        memo[id(node)] = new
+            same = all(a is b for a, b in zip(inputs, node.inputs))
+            new = node if same else remake(node, inputs)
+        memo[key] = new
     return [memo[id(o)] for o in outputs]
+
+
+def retype_vars(outputs: Sequence[Symbol], types: dict) -> tuple[dict, list[Symbol]]:
+    """Give vars static types: `types` maps a name to `(var, shape, dtype)`, and every var of
+    that name becomes one var of that shape and dtype (`var` itself when it has them, else a
+    copy with var's origin). Returns `(name -> var, outputs rebuilt on them)`; shape and dtype
+    errors surface here, naming the operation and the user's line.
+
+    >>> import graphc as gc, numpy as np
+    >>> x = gc.var("x")
+    >>> new, outs = retype_vars([gc.sum(x)], {"x": (x, (2, 3), np.dtype("float32"))})
+    >>> new["x"].shape, outs[0].dtype
+    ((2, 3), dtype('float32'))
+    """
+    new = {}
+    for name, (v, shape, dtype) in types.items():
+        if v.shape != shape or not _same_dtype(v.dtype, dtype):
+            v = Symbol(v.opdef, (), {}, shape, dtype, name=name, origin=v.origin)
+        new[name] = v
+    return new, rebuild(outputs, lambda n, _: new.get(n.name) if n.op == "var" else None)

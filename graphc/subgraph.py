@@ -17,7 +17,7 @@ import numpy as np
 
 from .dispatch import const, located, make_node
 from .errors import DTypeError, GraphcError, ShapeError
-from .ir import Graph, Symbol, origin_scope, recording_creations, toposort, user_origin
+from .ir import Graph, Symbol, origin_scope, rebuild, recording_creations, user_origin
 from .ops.base import OPS, fmt_shape
 
 Type = tuple  # (shape, dtype): a value's static shape and dtype, None where unknown
@@ -100,17 +100,7 @@ def substitute(
 ) -> list[Symbol]:
     """`outputs` rebuilt with the nodes in `mapping` (id -> symbol) replaced; nodes that
     depend on none of them are reused, rebuilt ones keep their origin."""
-    memo = dict(mapping)
-    for node in toposort(outputs, stop=stop):
-        if id(node) in memo:
-            continue
-        inputs = tuple(memo.get(id(x), x) for x in node.inputs)
-        if all(a is b for a, b in zip(inputs, node.inputs)):
-            memo[id(node)] = node
-        else:
-            with origin_scope(node.origin):
-                memo[id(node)] = make_node(node.opdef, inputs, node.attrs, name=node.name)
-    return [memo[id(o)] for o in outputs]
+    return rebuild(outputs, memo=dict(mapping), stop=stop)
 
 
 def inline(graph: Graph, args: Sequence) -> list[Symbol]:

@@ -2,6 +2,8 @@
 
 `PIPELINE` is the default list, in order; `SPECIALIZE` runs before it once shapes are known
 (inside `gc.compile`). Print, reorder or replace them; `simplify=False` switches them off.
+Every entry is a pass `pass_(outputs, ctx) -> outputs` (`framework.PassContext`), a pass
+one adds included; passes are built from rules named for their identity (`framework`).
 
 - `rewrite`: local rules (constant folding, `x*1`, `x+0`, `--x`, no-op `sum_to`/broadcasts
   proved by shape classes, `log(1+x)` -> `log1p(x)`, `exp(x)-1` -> `expm1(x)`,
@@ -24,6 +26,7 @@ from ..dispatch import checks_call
 from ..errors import ArgumentError
 from ..ir import Symbol, as_list, toposort
 from .elementwise import shared_budget, simplify_elementwise
+from .framework import PassContext, RuleSet, rule_pass
 from .passes import cse, fold_constants, specialize
 from .rewrites import rewrite
 from .sympy_bridge import from_sympy, to_sympy
@@ -34,11 +37,14 @@ SPECIALIZE = [specialize]
 __all__ = [
     "PIPELINE",
     "SPECIALIZE",
+    "PassContext",
+    "RuleSet",
     "count_ops",
     "cse",
     "fold_constants",
     "from_sympy",
     "rewrite",
+    "rule_pass",
     "run",
     "simplify",
     "simplify_elementwise",
@@ -83,7 +89,6 @@ def _normal() -> weakref.WeakValueDictionary:
     return _NORMAL.setdefault(tuple(PIPELINE), weakref.WeakValueDictionary())
 
 
-_TAKES_KNOWN = (rewrite, simplify_elementwise, cse)
 _IDEMPOTENT = (rewrite, cse)  # a second run on an unchanged graph changes nothing
 
 
@@ -111,15 +116,26 @@ MAX_ROUNDS = 3
 def run(outputs, passes=None, trace=None):
     """Apply `passes` (default `PIPELINE`) in order to a list of output symbols, again while a
     round changes the graph after its first pass (cse can merge what the sympy pass wrote,
-    which can open more simplification), at most `MAX_ROUNDS` times. `trace(name, outputs)`,
-    if given, sees the outputs after each pass that ran. The rounds share one sympy time
-    budget (`elementwise.TIME_BUDGET`)."""
+    which can open more simplification), at most `MAX_ROUNDS` times. Each pass is called as
+    `p(outputs, ctx)` with one `PassContext`. `trace(name, outputs)`, if given, sees the
+    outputs after each pass that ran. The rounds share one sympy time budget
+    (`elementwise.TIME_BUDGET`).
+
+    >>> import graphc as gc
+    >>> seen = []
+    >>> def note(outputs, ctx):
+    ...     seen.append(len(outputs))
+    ...     return outputs
+    >>> x = gc.var("x")
+    >>> print(run([x * 1], [fold_constants, note])[0], seen)
+    x [1]
+    """
     outputs = list(outputs)
     default = passes is None
     passes = PIPELINE if default else list(passes)
     known = _frontier(outputs) if default else {}
     with shared_budget():  # one sympy time budget for the whole run
-        outputs = _rounds(outputs, passes, known, trace)
+        outputs = _rounds(outputs, passes, PassContext(known), trace)
     if default:
         normal = _normal()
         for n in toposort(outputs, stop=list(known.values())):
@@ -127,7 +143,7 @@ def run(outputs, passes=None, trace=None):
     return outputs
 
 
-def _rounds(outputs, passes, known, trace):
+def _rounds(outputs, passes, ctx, trace):
     version = 0  # bumped whenever a pass changes the graph
     ran_at: dict = {}  # idempotent pass -> the version it last ran on
     for _ in range(MAX_ROUNDS):
@@ -135,7 +151,7 @@ def _rounds(outputs, passes, known, trace):
         for i, p in enumerate(passes):
             if p in _IDEMPOTENT and ran_at.get(p) == version:
                 continue  # it would return the graph unchanged
-            new = p(outputs, known=known) if known and p in _TAKES_KNOWN else p(outputs)
+            new = p(outputs, ctx)
             changed = any(a is not b for a, b in zip(new, outputs))
             version += changed
             ran_at[p] = version

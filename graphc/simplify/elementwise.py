@@ -37,9 +37,10 @@ import sympy as sp
 from ..dispatch import const as make_const
 from ..dispatch import is_weak, make_node
 from ..errors import GraphcError
-from ..ir import Symbol, origin_scope, toposort
+from ..ir import Symbol, rebuild, toposort
 from .deadline import Timeout, hard_deadline
-from .rewrites import ShapeClasses, remake
+from .framework import context
+from .rewrites import ShapeClasses
 from .sympy_bridge import Converter, node_to_sympy, number_to_sympy
 
 MAX_CLUSTER = 40  # operations per cluster handed to sympy
@@ -405,11 +406,11 @@ def shared_budget():
             _deadline.reset(token)
 
 
-def simplify_elementwise(outputs, budget: float | None = None, known=None):
+def simplify_elementwise(outputs, ctx=None, budget: float | None = None):
     """Replace each elementwise cluster by the smallest equivalent form sympy finds, when it
     has strictly fewer operations. Preserves values (up to rounding and the cancellations
-    documented in this module); returns the same list when nothing changed. Nodes in `known`
-    (id -> node) are in normal form already: they are leaves here.
+    documented in this module); returns the same list when nothing changed. Nodes in
+    `ctx.known` are in normal form already: they are leaves here.
 
     >>> import graphc as gc
     >>> x = gc.var("x")
@@ -417,7 +418,8 @@ def simplify_elementwise(outputs, budget: float | None = None, known=None):
     4*x
     """
     outputs = list(outputs)
-    nodes = toposort(outputs, stop=known.values() if known else ())
+    known = context(ctx).known
+    nodes = toposort(outputs, stop=known.values())
     if known:
         nodes = [n for n in nodes if id(n) not in known]
     shared = _deadline.get()
@@ -449,45 +451,24 @@ def simplify_elementwise(outputs, budget: float | None = None, known=None):
             plans[id(members[-1])] = (template, leaves, members)
     if not plans:
         return outputs
-    return _apply(outputs, nodes, plans)
+    return _apply(outputs, plans, known)
 
 
-def _apply(outputs, nodes, plans):
-    # The nodes still needed: a planned root needs its cluster's leaves, not its members.
-    needed: set[int] = set()
-    stack = list(outputs)
-    while stack:
-        n = stack.pop()
-        if id(n) in needed:
-            continue
-        needed.add(id(n))
-        plan = plans.get(id(n))
-        stack.extend(plan[1] if plan is not None else n.inputs)
+def _apply(outputs, plans, known):
+    """`outputs` with each planned cluster root replaced by its simplified form, unless that
+    would change its shape or dtype (the cluster then stays as it was)."""
     classes = ShapeClasses()
     memo: dict[int, Symbol] = {}
 
-    def rebuilt(node):
-        inputs = tuple(memo.get(id(x), x) for x in node.inputs)
-        if all(a is b for a, b in zip(inputs, node.inputs)):
-            return node
-        with origin_scope(node.origin):
-            return remake(node, inputs)
-
-    for node in nodes:
-        if id(node) not in needed:
-            continue
+    def instantiate(node, inputs):
         plan = plans.get(id(node))
-        if plan is not None:
-            template, leaves, members = plan
-            if _keeps_shape(template, leaves, classes):
-                with origin_scope(node.origin):
-                    new = _instantiate(template, [memo.get(id(x), x) for x in leaves])
-                if node.dtype is None or new.dtype == node.dtype:
-                    memo[id(node)] = new
-                    continue
-            for m in members:  # refused: the cluster stays as it was
-                memo[id(m)] = rebuilt(m)
-            continue
-        memo[id(node)] = rebuilt(node)
-    result = [memo.get(id(o), o) for o in outputs]
+        if plan is None:
+            return None
+        template, leaves, _members = plan
+        if not _keeps_shape(template, leaves, classes):
+            return None
+        new = _instantiate(template, [memo.get(id(x), x) for x in leaves])
+        return new if node.dtype is None or new.dtype == node.dtype else None
+
+    result = rebuild(outputs, instantiate, memo, stop=known.values())
     return outputs if all(a is b for a, b in zip(result, outputs)) else result

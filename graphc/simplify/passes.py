@@ -1,7 +1,7 @@
 """Graph-level passes: constant folding with algebraic identities, common-subexpression
-elimination and shape specialisation. Each is a pure function `outputs -> outputs` that
-returns the same objects when nothing changed; dead code never survives a rebuild, since
-only nodes reachable from the outputs are kept.
+elimination and shape specialisation. Each is a pass `(outputs, ctx) -> outputs` (see
+`framework`) that returns the same objects when nothing changed; dead code never survives a
+rebuild, since only nodes reachable from the outputs are kept.
 """
 
 from __future__ import annotations
@@ -10,8 +10,9 @@ import numpy as np
 
 from .. import ops
 from ..dispatch import const, is_weak, make_node
-from ..ir import Symbol, origin_scope, rebuild, toposort
+from ..ir import Symbol, rebuild, remake
 from ..ops.base import known
+from .framework import RuleSet, applies_to, context, rule_pass
 
 FOLD_LIMIT = 1 << 16  # constant results larger than this stay as computations
 
@@ -41,52 +42,85 @@ def _neutral(node: Symbol, x: Symbol, c: Symbol, value) -> bool:
     return node.shape == x.shape and node.dtype == x.dtype and None not in (x.shape or (None,))
 
 
-def _fold_rule(node: Symbol, inputs: tuple):
-    op = node.op
-    if inputs and all(x.op == "const" for x in inputs) and node.opdef.foldable:
-        values = [_value(x) for x in inputs]
-        try:
-            with np.errstate(all="ignore"):
-                result = node.opdef.impl(*values, **node.attrs)
-        except (ArithmeticError, ValueError, TypeError):
-            return None  # not folded: the program raises it, with the user's line, if run
-        if all(is_weak(v) for v in values) and np.ndim(result) == 0:
-            result = np.asarray(result).item()
-            return const(result) if is_weak(result) else None
-        result = np.asarray(result)
-        if result.size <= FOLD_LIMIT and result.dtype.kind in "biufc":
-            if node.dtype is not None:
-                result = result.astype(node.dtype)
-            return const(result)
+# --- constant folding and identities: one rule per identity ---------------------------
+# Each: rule(node, inputs) -> Symbol | None (see `framework`).
+
+
+@applies_to(lambda op: op.foldable)
+def evaluate_constants(node: Symbol, inputs: tuple):
+    """An op of constants -> its value, computed now (small numeric results only; an op
+    that raises is left for the program to raise, with the user's line)."""
+    if not inputs or not _all_const(inputs):
         return None
-    if op in ("add", "subtract") and len(inputs) == 2:
-        a, b = inputs
-        if _neutral(node, a, b, 0):
-            return a
-        if op == "add" and _neutral(node, b, a, 0):
-            return b
-        if op == "subtract" and _neutral(node, b, a, 0) and b.op != "const":
-            return ops.negative(b)
-    if op == "multiply":
-        a, b = inputs
-        if _neutral(node, a, b, 1):
-            return a
-        if _neutral(node, b, a, 1):
-            return b
-    if op in ("divide", "power") and _neutral(node, inputs[0], inputs[1], 1):
-        return inputs[0]
-    if node.opdef.identity_when_same_shape:
-        if op == "sum_to" and inputs[0].shape == ():
-            return inputs[0]
-        return node.opdef.resolve(*inputs)
-    if node.opdef.elementwise:
-        return _drop_implicit_broadcasts(node, inputs)
-    if op == "negative" and inputs[0].op == "negative":
-        return inputs[0].inputs[0]
+    values = [_value(x) for x in inputs]
+    try:
+        with np.errstate(all="ignore"):
+            result = node.opdef.impl(*values, **node.attrs)
+    except (ArithmeticError, ValueError, TypeError):
+        return None
+    if all(is_weak(v) for v in values) and np.ndim(result) == 0:
+        result = np.asarray(result).item()
+        return const(result) if is_weak(result) else None
+    result = np.asarray(result)
+    if result.size <= FOLD_LIMIT and result.dtype.kind in "biufc":
+        if node.dtype is not None:
+            result = result.astype(node.dtype)
+        return const(result)
     return None
 
 
-def _drop_implicit_broadcasts(node: Symbol, inputs: tuple):
+def _either_neutral(node: Symbol, inputs: tuple, value):
+    a, b = inputs
+    if _neutral(node, a, b, value):
+        return a
+    return b if _neutral(node, b, a, value) else None
+
+
+def _right_neutral(node: Symbol, inputs: tuple, value):
+    return inputs[0] if _neutral(node, inputs[0], inputs[1], value) else None
+
+
+def add_zero(node: Symbol, inputs: tuple):
+    """`x + 0` -> x and `0 + x` -> x (where that keeps x's shape and dtype)."""
+    return _either_neutral(node, inputs, 0)
+
+
+def subtract_zero(node: Symbol, inputs: tuple):
+    """`x - 0` -> x."""
+    return _right_neutral(node, inputs, 0)
+
+
+def zero_minus(node: Symbol, inputs: tuple):
+    """`0 - x` -> `-x` (x not a constant)."""
+    a, b = inputs
+    return ops.negative(b) if _neutral(node, b, a, 0) and b.op != "const" else None
+
+
+def multiply_one(node: Symbol, inputs: tuple):
+    """`x * 1` -> x and `1 * x` -> x."""
+    return _either_neutral(node, inputs, 1)
+
+
+def divide_one(node: Symbol, inputs: tuple):
+    """`x / 1` -> x."""
+    return _right_neutral(node, inputs, 1)
+
+
+def power_one(node: Symbol, inputs: tuple):
+    """`x ** 1` -> x."""
+    return _right_neutral(node, inputs, 1)
+
+
+@applies_to(lambda op: op.identity_when_same_shape)
+def resolve_like(node: Symbol, inputs: tuple):
+    """`sum_to(x, like)` -> x for a scalar x; a shape adapter (`sum_to`, `broadcast_like`,
+    `reshape_like`) -> its static form or x, once both shapes are known."""
+    if node.op == "sum_to" and inputs[0].shape == ():
+        return inputs[0]
+    return node.opdef.resolve(*inputs)
+
+
+def drop_implicit_broadcasts(node: Symbol, inputs: tuple):
     """Elementwise ops broadcast by themselves: compute on the broadcasts' sources and
     broadcast the (smaller) result only if the shape still needs it, so `broadcast_to(1, s)
     / 12 * x` becomes `0.0833 * x`."""
@@ -99,7 +133,7 @@ def _drop_implicit_broadcasts(node: Symbol, inputs: tuple):
     )
     inner = make_node(node.opdef, sources, node.attrs)
     if _all_const(sources):
-        folded = _fold_rule(inner, sources)
+        folded = FOLD_RULES.apply(inner, sources)
         inner = inner if folded is None else folded
     if inner.shape == node.shape:
         return inner
@@ -107,21 +141,30 @@ def _drop_implicit_broadcasts(node: Symbol, inputs: tuple):
 
 
 def _all_const(nodes) -> bool:
-    return all(x.op == "const" for x in nodes)
+    for x in nodes:
+        if x.op != "const":
+            return False
+    return True
 
 
-def fold_constants(outputs):
-    """Evaluate constant sub-expressions; drop x*1, x+0, x-0, x/1 and --x where that keeps
-    x's shape and dtype. Preserves values."""
-    return _rebuild_keeping_origin(outputs, _fold_rule)
-
-
-def _rebuild_keeping_origin(outputs, rule):
-    def wrapped(node, inputs):
-        with origin_scope(node.origin):
-            return rule(node, inputs)
-
-    return rebuild(outputs, wrapped)
+FOLD_RULES = RuleSet(
+    always=(evaluate_constants, resolve_like),
+    by_op={
+        "add": (add_zero,),
+        "subtract": (subtract_zero, zero_minus),
+        "multiply": (multiply_one,),
+        "divide": (divide_one,),
+        "power": (power_one,),
+    },
+    elementwise=(drop_implicit_broadcasts,),
+)
+fold_constants = rule_pass(
+    "fold_constants",
+    FOLD_RULES,
+    """Evaluate constant sub-expressions; drop x*1, x+0, x-0, x/1 and x**1 where that keeps
+    x's shape and dtype, and resolve shape adapters whose shapes are known (`FOLD_RULES`).
+    Preserves values.""",
+)
 
 
 def _attr_key(value):
@@ -158,56 +201,54 @@ def _node_key(node: Symbol, inputs: tuple):
     return (node.op, tuple(keys), attrs, None if node.dtype is None else node.dtype.str)
 
 
-def cse(outputs, known=None):
+def cse(outputs, ctx=None):
     """Merge nodes with the same op, inputs and attrs (vars by identity). Preserves values.
-    Nodes in `known` (id -> node) are already merged: the walk does not enter them."""
-    memo: dict[int, Symbol] = {}
+    Nodes in `ctx.known` are already merged: the walk does not enter them."""
+    known = context(ctx).known
     seen: dict = {}
-    changed = False
-    for node in toposort(outputs, stop=known.values() if known else ()):
-        inputs = tuple(memo.get(id(x), x) for x in node.inputs)
-        if node.op == "var":
-            memo[id(node)] = node
-            continue
-        if node.op == "const" and is_weak(_value(node)):
+
+    def merge(node, inputs):
+        if node.op == "var" or (node.op == "const" and is_weak(_value(node))):
             # Python numbers are emitted as literals: merging them saves nothing, and users
             # compare them by value below.
-            memo[id(node)] = node
-            continue
+            return None
         key = _node_key(node, inputs)
         if node.op == "const":
             key += (type(_value(node)).__name__,)
-        if known and id(node) in known:
+        if id(node) in known:
             seen.setdefault(key, node)
-            memo[id(node)] = node
-            continue
+            return None
         hit = seen.get(key)
         if hit is None:
-            if all(a is b for a, b in zip(inputs, node.inputs)):
-                hit = node
-            else:
-                with origin_scope(node.origin):
-                    hit = make_node(node.opdef, inputs, node.attrs, name=node.name)
-            seen[key] = hit
-        changed |= hit is not node
-        memo[id(node)] = hit
-    return [memo[id(o)] for o in outputs] if changed else list(outputs)
+            same = all(a is b for a, b in zip(inputs, node.inputs))
+            hit = seen[key] = node if same else remake(node, inputs)
+        return hit
+
+    new = rebuild(outputs, merge, stop=known.values())
+    return list(outputs) if all(a is b for a, b in zip(new, outputs)) else new
 
 
-def _specialize_rule(node: Symbol, inputs: tuple):
+def resolve_weak_constants(node: Symbol, inputs: tuple):
+    """An op of Python numbers -> its value, first (a gradient's head 1.0 times a constant):
+    a broadcast resolved next then sees a weak constant and gives it the dtype of the array
+    it meets."""
     if inputs and all(x.op == "const" and is_weak(_value(x)) for x in inputs):
-        # Python numbers first (a gradient's head 1.0 times a constant): a broadcast resolved
-        # below then sees a weak constant and gives it the dtype of the array it meets.
-        return _fold_rule(node, inputs)
-    resolved = node.opdef.resolve(*inputs, **node.attrs)
-    return _merge_scalings(node, inputs) if resolved is None else resolved
+        return FOLD_RULES.apply(node, inputs)
+    return None
+
+
+def resolve_static(node: Symbol, inputs: tuple):
+    """A shape-generic op -> its static form, once shapes are known (the op's `resolve`)."""
+    if inputs and all(x.op == "const" and is_weak(_value(x)) for x in inputs):
+        return None  # (left as `resolve_weak_constants` left it)
+    return node.opdef.resolve(*inputs, **node.attrs)
 
 
 def _weak_number(x: Symbol):
     return _value(x) if x.op == "const" and is_weak(_value(x)) else None
 
 
-def _merge_scalings(node: Symbol, inputs: tuple):
+def merge_scalings(node: Symbol, inputs: tuple):
     """(x / a) / b -> x / (a*b) and (x * a) * b -> x * (a*b) for Python numbers a, b: one
     pass over the array instead of two (what `sum(x)/n` then `/2` needs)."""
     if node.op not in ("divide", "multiply") or len(inputs) != 2:
@@ -221,9 +262,13 @@ def _merge_scalings(node: Symbol, inputs: tuple):
     return node.opdef(inner.inputs[0], _weak_number(inner.inputs[1]) * nb)
 
 
-def specialize(outputs):
+SPECIALIZE_RULES = RuleSet(always=(resolve_weak_constants, resolve_static, merge_scalings))
+specialize = rule_pass(
+    "specialize",
+    SPECIALIZE_RULES,
     """Resolve shape-generic ops once shapes are known, through each op's `resolve` rule:
     `sum_to`, `broadcast_like` and `reshape_like` become static ops or disappear,
     `reduced_size` becomes a number, `product_vjp` the rank-specific product, and
-    `stop_gradient` (already used by differentiation) the identity. Preserves values."""
-    return _rebuild_keeping_origin(outputs, _specialize_rule)
+    `stop_gradient` (already used by differentiation) the identity; merge scalings by
+    Python numbers (`SPECIALIZE_RULES`). Preserves values.""",
+)

@@ -21,9 +21,10 @@ from typing import Callable
 import numpy as np
 
 from .. import ops
-from ..dispatch import dtype_key, is_weak, make_node
-from ..ir import Symbol, _origin_override, origin_scope, rebuild, toposort
-from .passes import _fold_rule, _is_const, _value
+from ..dispatch import is_weak, make_node
+from ..ir import Symbol, fits, origin_scope, rebuild, refuse, remake, toposort
+from .framework import context
+from .passes import FOLD_RULES, _is_const, _value
 
 EMPTY: frozenset = frozenset()
 _SAME_SHAPE = ("stop_gradient", "astype")
@@ -92,50 +93,9 @@ class ShapeClasses:
 def walk_new(root: Symbol, known) -> list[Symbol]:
     """The nodes under `root` (inputs first) that are not keys of `known` (by id); known
     nodes are not entered, so the cost is the number of new nodes."""
-    order: list[Symbol] = []
     if id(root) in known:
-        return order
-    seen = {id(root)}
-    stack = [(root, False)]
-    while stack:
-        node, expanded = stack.pop()
-        if expanded:
-            order.append(node)
-            continue
-        stack.append((node, True))
-        for x in reversed(node.inputs):
-            if id(x) not in known and id(x) not in seen:
-                seen.add(id(x))
-                stack.append((x, False))
-    return order
-
-
-def _same_type(a: Symbol, b: Symbol) -> bool:
-    if a.shape != b.shape:
-        return False
-    ka, kb = dtype_key(a), dtype_key(b)
-    return type(ka) is type(kb) and ka == kb
-
-
-def remake(node: Symbol, inputs: tuple) -> Symbol:
-    """`node`'s op on new inputs. When they have the old inputs' shapes and dtypes (as seen
-    by promotion), the shape and dtype rules would give the same answers: skip them."""
-    if (
-        getattr(node.opdef, "node_type", None) is None
-        and len(inputs) == len(node.inputs)
-        and all(_same_type(a, b) for a, b in zip(inputs, node.inputs))
-    ):
-        return Symbol(
-            node.opdef,
-            inputs,
-            node.attrs,
-            node.shape,
-            node.dtype,
-            name=node.name,
-            origin=node.origin,
-            weak=node.weak,
-        )
-    return make_node(node.opdef, inputs, node.attrs, name=node.name)
+        return []
+    return [n for n in toposort([root], stop_ids=known) if id(n) not in known]
 
 
 def _scalar(x: Symbol) -> bool:
@@ -272,8 +232,6 @@ def hoist_scalar_from_sum(ctx, node, inputs):
 
 
 def _negated(node, inputs, a):
-    from ..dispatch import make_node
-
     reduced = make_node(node.opdef, (a,) + tuple(inputs[1:]), node.attrs)
     out = ops.negative(reduced)
     return out if out.dtype == node.dtype else None
@@ -288,8 +246,6 @@ def whole_axis(ctx, node, inputs):
     axes = (axis,) if isinstance(axis, int) else axis
     if sorted(a % len(x.shape) if len(x.shape) else a for a in axes) != list(range(len(x.shape))):
         return None
-    from ..dispatch import make_node
-
     return make_node(node.opdef, inputs, {**node.attrs, "axis": None}, name=node.name)
 
 
@@ -375,11 +331,9 @@ def stabilize(outputs, keep=()) -> list:
             or id(s.inputs[0]) in kept
         ):
             return None
-        with origin_scope(node.origin):
-            out = ops.logsumexp(
-                s.inputs[0].inputs[0], axis=s.attrs["axis"], keepdims=s.attrs["keepdims"]
-            )
-        return out if out.dtype == node.dtype and out.shape == node.shape else None
+        return ops.logsumexp(
+            s.inputs[0].inputs[0], axis=s.attrs["axis"], keepdims=s.attrs["keepdims"]
+        )
 
     outputs = list(outputs)
     if not any(n.op == "log" for n in toposort(outputs)):
@@ -395,11 +349,6 @@ def square_of_power(ctx, node, inputs):
         return None
     out = ops.square(x)
     return out if out.dtype == node.dtype else None
-
-
-def fold(ctx, node, inputs):
-    """Constant folding, `x*1`, `x+0`, `x-0`, `x/1`, `--x` (see `passes.fold_constants`)."""
-    return _fold_rule(node, inputs)
 
 
 RULES: dict[str, tuple[Callable, ...]] = {
@@ -453,7 +402,7 @@ class _Rewriter:
         return remake(node, tuple(inputs))
 
     def step(self, node: Symbol, inputs: tuple):
-        """One rule application (the first that fires), or None."""
+        """One rule application (the first that fires and fits: `ir.fits`), or None."""
         opdef = node.opdef
         if not inputs:
             return None
@@ -462,66 +411,61 @@ class _Rewriter:
             hit = ones_from_broadcast(self, node, inputs)
             if hit is not None:
                 return hit
-        hit = fold(self, node, inputs)
+        hit = FOLD_RULES.apply(node, inputs)
         if hit is not None:
             return hit
-        for rule in self.rules.get(opdef.name, ()):
+        rules = self.rules.get(opdef.name, ())
+        if opdef.elementwise:
+            rules += self.elementwise_rules
+        for rule in rules:
             hit = rule(self, node, inputs)
             if hit is not None:
-                return hit
-        if opdef.elementwise:
-            for rule in self.elementwise_rules:
-                hit = rule(self, node, inputs)
-                if hit is not None:
+                if fits(node, hit):
                     return hit
+                refuse(rule, node, hit)
         return None
 
     def visit(self, node: Symbol, inputs: tuple, steps: int = 0) -> Symbol:
-        # Nodes that rules build take the user line of the node they replace.
-        _origin_override.append(node.origin)
-        try:
-            hit = self.step(node, inputs)
-            if hit is None:
-                if all(a is b for a, b in zip(inputs, node.inputs)):
-                    return node
-                return self.remake(node, inputs)
-        finally:
-            _origin_override.pop()
-        return hit if steps >= MAX_STEPS else self.settle(hit, steps + 1)
+        """`node` rewritten (its inputs already are: `inputs`) until no rule applies."""
+        if id(node) in self.known:
+            return node
+        self.keep.append(node)
+        hit = self.step(node, inputs)
+        if hit is None:
+            return (
+                node if all(a is b for a, b in zip(inputs, node.inputs)) else remake(node, inputs)
+            )
+        if steps < MAX_STEPS:
+            # Rewrite the nodes the rule just built (those the walk has not seen).
+            def settle(n, i):
+                out = self.visit(n, i, steps + 1)
+                self.done.setdefault(id(out), out)
+                return out
 
-    def settle(self, root: Symbol, steps: int) -> Symbol:
-        """Rewrite the nodes a rule just built (those the walk has not seen)."""
-        for n in walk_new(root, self.done):
-            inputs = tuple(self.done.get(id(x), x) for x in n.inputs)
-            self.keep.append(n)
-            out = self.visit(n, inputs, steps)
-            self.done[id(n)] = out
+            hit = rebuild([hit], settle, self.done)[0]
+        return hit
+
+    def visited(self, node: Symbol, inputs: tuple) -> Symbol:
+        out = self.visit(node, inputs)
+        if out is not node:
+            # out now serves node's users (a lower bound when several nodes meet in one)
+            self.uses[id(out)] = max(self.uses.get(id(out), 0), self.uses.get(id(node), 0))
             self.done.setdefault(id(out), out)
-        return self.done[id(root)]
+        return out
 
     def run(self, given, known=None):
         outputs = list(given)
-        nodes = toposort(outputs, stop=known.values() if known else ())
+        self.known = known or {}
+        stop = self.known.values()
         uses = self.uses
-        for node in nodes:
+        order = toposort(outputs, stop=stop)
+        for node in order:
             for x in node.inputs:
                 uses[id(x)] = uses.get(id(x), 0) + 1
         for o in outputs:
             uses[id(o)] = uses.get(id(o), 0) + 1
         self.output_ids = {id(o) for o in outputs}
-        for node in nodes:
-            if known and id(node) in known:
-                self.done[id(node)] = node
-                continue
-            inputs = tuple([self.done[id(x)] for x in node.inputs])
-            self.keep.append(node)
-            out = self.visit(node, inputs)
-            self.done[id(node)] = out
-            if out is not node:
-                # out now serves node's users (a lower bound when several nodes meet in one)
-                self.uses[id(out)] = max(self.uses.get(id(out), 0), self.uses.get(id(node), 0))
-            self.done.setdefault(id(out), out)
-        result = [self.done[id(o)] for o in outputs]
+        result = rebuild(outputs, self.visited, self.done, order=order)
         for i, out in enumerate(result):
             # A broadcast that reached an output made no user a no-op: say what it is.
             if out.op == "broadcast_like":
@@ -532,17 +476,18 @@ class _Rewriter:
         return given if all(a is b for a, b in zip(result, outputs)) else result
 
 
-def rewrite(outputs, rules=None, elementwise_rules=None, known=None):
-    """Apply the local rewrite rules (`RULES`, `ELEMENTWISE_RULES`, and constant folding)
+def rewrite(outputs, ctx=None, rules=None, elementwise_rules=None):
+    """Apply the local rewrite rules (`RULES`, `ELEMENTWISE_RULES`, and `passes.FOLD_RULES`)
     bottom-up until none applies. Preserves values (up to rounding); returns the same list
-    when nothing changed. `known` (id -> node) names nodes already in normal form: the walk
-    does not enter them.
+    when nothing changed. Nodes in `ctx.known` are already in normal form: the walk does not
+    enter them.
 
     >>> import graphc as gc
     >>> x = gc.var("x")
     >>> print(rewrite([gc.log(1 + x)])[0])
     log(x + 1)
     """
+    known = context(ctx).known
     outputs = list(outputs)
     for _ in range(MAX_WALKS):
         engine = _Rewriter(

@@ -1,0 +1,109 @@
+"""The pass framework: one signature for every pass, named rules applied by one walker.
+
+A pass is `pass_(outputs, ctx) -> outputs`: it takes a list of output symbols and a
+`PassContext`, and returns the list (the same objects when nothing changed). `run` calls
+every entry of a pipeline that way, so a pass a user appends to `PIPELINE` is called as the
+built-in ones are. A rule is `rule(node, inputs) -> Symbol | None`: `node` with its inputs
+already rewritten to `inputs`, and a replacement or None. Rules are small functions named for
+the identity they apply, collected in a `RuleSet`; `ir.rebuild` is the one walker that
+applies them bottom-up, keeps origins and refuses a replacement of another dtype or shape.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+from ..ir import Symbol, fits, rebuild, refuse
+
+__all__ = ["PassContext", "RuleSet", "applies_to", "rule_pass"]
+
+
+@dataclass
+class PassContext:
+    """What a pass may know besides the graph: `known` (id -> node) are nodes already in the
+    pipeline's normal form, which a pass need not enter (their inputs are not rewritten)."""
+
+    known: dict = field(default_factory=dict)
+
+    @property
+    def stop(self):
+        return self.known.values()
+
+
+def context(ctx: PassContext | None) -> PassContext:
+    return PassContext() if ctx is None else ctx
+
+
+class RuleSet:
+    """Named rules: `always` see every node, `by_op[name]` the nodes of op `name`,
+    `elementwise` those of elementwise ops, tried in that order (a rule with an `applies_to`
+    predicate on the op, see `applies_to`, only where it holds). The first replacement that
+    fits (`ir.fits`: the node's dtype and shape where known) wins; one that does not is
+    refused and the next rule is tried.
+
+    >>> import graphc as gc
+    >>> from graphc.simplify.passes import FOLD_RULES
+    >>> x = gc.var("x")
+    >>> y = x * 1
+    >>> print(FOLD_RULES.apply(y, y.inputs))
+    x
+    """
+
+    def __init__(self, always=(), by_op=None, elementwise=()):
+        self.always = tuple(always)
+        self.by_op = dict(by_op or {})
+        self.elementwise = tuple(elementwise)
+        self._for: dict = {}
+
+    def rules_for(self, opdef) -> tuple:
+        hit = self._for.get(opdef)
+        if hit is None:
+            hit = self.always + self.by_op.get(opdef.name, ())
+            if opdef.elementwise:
+                hit += self.elementwise
+            hit = tuple(
+                r
+                for r in hit
+                if getattr(r, "applies_to", None) in (None, True) or r.applies_to(opdef)
+            )
+            self._for[opdef] = hit
+        return hit
+
+    def apply(self, node: Symbol, inputs: tuple):
+        """The first fitting replacement of `node` (rebuilt on `inputs`), or None."""
+        for rule in self.rules_for(node.opdef):
+            new = rule(node, inputs)
+            if new is not None:
+                if new is node or fits(node, new):
+                    return new
+                refuse(rule, node, new)
+        return None
+
+
+def applies_to(predicate: Callable) -> Callable:
+    """Decorate a rule that applies only to ops where `predicate(opdef)` holds (read from the
+    op table: `op.foldable`, ...); a `RuleSet` then never calls it for other ops."""
+
+    def mark(rule):
+        rule.applies_to = predicate
+        return rule
+
+    return mark
+
+
+def rule_pass(name: str, rules: RuleSet, doc: str = "") -> Callable:
+    """A pass that applies `rules` bottom-up once (see `RuleSet`)."""
+
+    def pass_(outputs, ctx=None):
+        known = context(ctx).known
+
+        def rule(node, inputs):
+            return None if id(node) in known else rules.apply(node, inputs)
+
+        new = rebuild(outputs, rule, stop=known.values())
+        return list(outputs) if all(a is b for a, b in zip(new, outputs)) else new
+
+    pass_.__name__ = pass_.__qualname__ = name
+    pass_.__doc__ = doc
+    return pass_

@@ -1,0 +1,76 @@
+"""The pass framework: one walker (`ir.rebuild`), rules `(node, inputs) -> Symbol | None`,
+one pass signature `(outputs, ctx)`, and `PIPELINE` an editable list of such passes."""
+
+from __future__ import annotations
+
+import pytest
+
+import graphc as gc
+import graphc.ir as ir
+from graphc import simplify as S
+from graphc.errors import GraphcError
+from graphc.ir import rebuild, toposort
+from graphc.simplify import PassContext, RuleSet, rule_pass
+
+
+def _to_float32(node, inputs):
+    """A wrong rule: replaces `exp(x)` by a float32 computation."""
+    return gc.exp(inputs[0].astype("float32")) if node.op == "exp" else None
+
+
+def test_a_user_pass_in_pipeline_runs_like_the_others():
+    seen = []
+
+    def count_exps(outputs, ctx):
+        assert isinstance(ctx, PassContext)
+        seen.append(sum(n.op == "exp" for n in toposort(outputs)))
+        return outputs
+
+    x = gc.var("x")
+    saved = list(S.PIPELINE)
+    S.PIPELINE.append(count_exps)
+    try:
+        out = gc.simplify(gc.exp(x) * 1 + 0)
+    finally:
+        S.PIPELINE[:] = saved
+    assert seen == [1]
+    assert str(out) == "exp(x)"
+
+
+def test_a_rule_pass_replaces_and_keeps_the_origin():
+    x = gc.var("x")
+    y = gc.sin(x) + 1  # the line the rewritten node must keep
+    cos_for_sin = rule_pass("cos_for_sin", RuleSet(by_op={"sin": (lambda n, i: gc.cos(i[0]),)}))
+    (z,) = S.run([y], [cos_for_sin])
+    assert str(z) == "cos(x) + 1"
+    assert z.inputs[0].origin == y.inputs[0].origin
+    assert cos_for_sin([x]) == [x]  # nothing to do: the same objects
+
+
+def test_walker_refuses_a_rule_that_changes_the_dtype(monkeypatch):
+    x = gc.var("x", shape=(3,), dtype="float64")
+    y = gc.exp(x) + 1
+    monkeypatch.setattr(ir, "STRICT_RULES", False)
+    (same,) = rebuild([y], _to_float32)
+    assert same is y  # refused: the node is kept
+    assert RuleSet(always=(_to_float32,)).apply(y.inputs[0], (x,)) is None
+    monkeypatch.setattr(ir, "STRICT_RULES", True)
+    with pytest.raises(GraphcError, match="_to_float32 replaced exp"):
+        rebuild([y], _to_float32)
+
+
+def test_walker_refuses_a_rule_that_changes_the_shape(monkeypatch):
+    x = gc.var("x", shape=(3,))
+    monkeypatch.setattr(ir, "STRICT_RULES", False)
+    (out,) = rebuild([gc.sum(x)], lambda n, i: x if n.op == "sum" else None)
+    assert out.op == "sum"
+
+
+def test_walker_is_iterative_on_deep_graphs():
+    x, y = gc.var("x"), gc.var("y")
+    h = x
+    for _ in range(5000):  # far past the recursion limit
+        h = gc.sin(h)
+    (out,) = rebuild([h], lambda n, _: y if n is x else None)
+    assert out is not h and out.op == "sin"
+    assert toposort([out])[0] is y
