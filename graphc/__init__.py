@@ -14,7 +14,7 @@ from __future__ import annotations
 from . import ops as _ops
 from .autodiff import grad, hessian, jacobian, jvp
 from .control import cond, fori_loop, scan, while_loop
-from .dispatch import checks_call, const
+from .dispatch import Group, const, var
 from .errors import (
     ArgumentError,
     BindError,
@@ -34,52 +34,9 @@ from .viz import draw, to_dot, to_networkx
 from .executor import Executor
 from .transforms import check_grad, value_and_grad
 from .serialize import load, load_json
+from . import symbol_methods  # noqa: F401  (installs str(sym), sym.bind, sym.tojson, ...)
 
 __version__ = "0.1.0"
-
-
-@checks_call
-def var(name: str, shape=None, dtype=None) -> Symbol:
-    """A placeholder bound to data later (MXNet's `sym.var`).
-
-    `shape` is a tuple of ints or None (unknown dims), `dtype` a numpy dtype or None.
-    """
-    from .dispatch import located
-    from .ir import user_origin
-    import numpy as np
-
-    if not isinstance(name, str) or not name:
-        raise GraphcError(f"var: name must be a non-empty string, got {name!r}")
-    if shape is not None:
-        if isinstance(shape, int):
-            shape = (shape,)
-        if not isinstance(shape, (tuple, list)) or not all(
-            d is None or (isinstance(d, (int, np.integer)) and not isinstance(d, bool) and d >= 0)
-            for d in shape
-        ):
-            raise ShapeError(f"var {name!r}: shape must be a tuple of ints or None, got {shape!r}")
-        shape = tuple(None if d is None else int(d) for d in shape)
-        try:
-            _ops.base.check_size(shape, f"var {name!r}")
-        except ShapeError as exc:
-            raise ShapeError(located(user_origin(), str(exc))) from None
-    if dtype is not None:
-        try:
-            dtype = np.dtype(dtype)
-        except TypeError as exc:
-            raise DTypeError(f"var {name!r}: not a dtype: {dtype!r}") from exc
-        if dtype.kind not in "biufc":
-            raise DTypeError(f"var {name!r}: unsupported dtype {dtype}")
-    return Symbol(_ops.OPS["var"], (), {}, shape, dtype, name=name, origin=user_origin())
-
-
-@checks_call
-def Group(symbols) -> Symbol:
-    """One symbol with several outputs (MXNet's `Group`)."""
-    from .dispatch import make_node
-    from .ir import as_list, flatten_outputs
-
-    return make_node(_ops.OPS["group"], tuple(flatten_outputs(as_list(symbols, "Group"))), {})
 
 
 # Last: `gc.function` is the decorator, not the submodule graphc.function (importing a

@@ -18,6 +18,13 @@ from typing import Sequence
 
 import numpy as np
 
+import graphc as gc
+
+from . import __version__
+from .demo import run_demo
+from .errors import GraphcError
+from .parse import parse
+
 EXIT_USAGE = 2
 
 
@@ -42,8 +49,6 @@ def build_parser() -> argparse.ArgumentParser:
         description="graphc: a symbolic-graph compiler for "
         "automatic differentiation (define, differentiate, simplify, emit numpy).",
     )
-    from . import __version__
-
     parser.add_argument("--version", action="version", version=f"graphc {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
@@ -164,9 +169,6 @@ def run_grad(args, out=None) -> None:
       df/dx = 0.
     0
     """
-    import graphc as gc
-    from .parse import parse
-
     shapes = _parse_shapes(args.shape)
     point = _parse_values(args.at, shapes)
     # A value given with --at fixes its var's shape (and dtype): the gradients are then
@@ -235,8 +237,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as exc:  # usage errors (status 2), --help and --version (status 0)
         return exc.code if isinstance(exc.code, int) else EXIT_USAGE
     if args.command == "demo":
-        from .demo import run_demo
-
         return run_demo(eager=not args.no_eager)
     try:
         run_grad(args)
@@ -247,8 +247,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("graphc grad: error: the expression is nested too deeply", file=sys.stderr)
         return EXIT_USAGE
     except Exception as exc:  # graphc errors, and anything numpy says about the input
-        from .errors import GraphcError
-
         kind = (
             ""
             if isinstance(exc, GraphcError) and type(exc).__name__ == "GraphcError"

@@ -14,6 +14,8 @@ from .dispatch import checks_call, const, numeric_array
 from .errors import DTypeError, GradError, HeadShapeError
 from .ir import Symbol, as_list, format_origin, merged_var, origin_scope, toposort, unify_vars
 from .ops.base import fmt_shape
+from .simplify import simplify as run_passes
+from .simplify.rewrites import stabilize
 
 
 def _describe(x: Symbol) -> str:
@@ -243,8 +245,6 @@ def grad(y, wrt, head=None, simplify: bool = True):
         with origin_scope(w.origin):
             results.append(ops.zeros_like(w) if g is None else _as_symbol(g, w))
     if simplify:
-        from .simplify import simplify as run_passes
-
         results = run_passes(results)
     results = [_typed_gradient(g, w, unsized) for g, w in zip(results, wrts)]
     return results[0] if isinstance(wrt, (Symbol, str)) else results
@@ -256,8 +256,6 @@ def _stable(outputs: list, keep: Sequence[Symbol], simplify: bool) -> list:
     `logsumexp(x)`, whose gradient is finite where exp(x) overflows). `keep` stays as is."""
     if not simplify:
         return list(outputs)
-    from .simplify.rewrites import stabilize
-
     return stabilize(outputs, keep)
 
 
@@ -345,8 +343,6 @@ def jvp(y, tangents: dict, simplify: bool = True):
     outputs = _stable(outputs, keys, simplify)
     results = forward(outputs, seeds)
     if simplify:
-        from .simplify import simplify as run_passes
-
         results = run_passes(results)
     return results[0] if isinstance(y, Symbol) else results
 
@@ -434,8 +430,6 @@ def jacobian(y: Symbol, x: Symbol, mode: str | None = None, simplify: bool = Tru
             cols.append(jvp(y, {x: e.reshape(xshape)}, simplify=False))
         j = ops.reshape(ops.stack(cols, axis=-1), yshape + xshape)
     if simplify:
-        from .simplify import simplify as run_passes
-
         j = run_passes([j])[0]
     return j
 

@@ -25,8 +25,11 @@ import warnings
 import numpy as np
 
 from .autograph_rewrite import RUNTIME, TYPE_PARAMS, assigned_names, rewrite
-from .dispatch import checks_call, plain_array
+from .autograph_runtime import Runtime, Undefined
+from .codegen import remember
+from .dispatch import checks_call, plain_array, var
 from .errors import GraphcError
+from .function import Function
 from .ir import Symbol
 from .subgraph import flatten, unflatten
 
@@ -37,8 +40,6 @@ class _NoSource(GraphcError):
 
 def convert(fn):
     """The rewritten function (same globals, closure cells and defaults) and its source."""
-    from .autograph_runtime import Runtime
-
     if not isinstance(fn, types.FunctionType):
         raise GraphcError(f"@gc.function: expected a Python function, got {type(fn).__name__}")
     try:
@@ -131,10 +132,6 @@ class GraphFunction:
         return self._entry(args, kwargs)[0]
 
     def _entry(self, args, kwargs):
-        from . import var
-        from .codegen import remember
-        from .function import Function
-
         bound = self._signature.bind(*args, **kwargs)
         bound.apply_defaults()
         items = list(bound.arguments.items())
@@ -187,8 +184,6 @@ class GraphFunction:
 
 def _defined(result):
     """`result`, unless it holds a variable a converted statement left without a value."""
-    from .autograph_runtime import Undefined
-
     for leaf in flatten(result)[0]:
         if isinstance(leaf, Undefined):
             leaf.fail()

@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import ops
-from .control import _as_int, results
+from .control import _as_int, cond, results
 from .dispatch import located
 from .errors import DTypeError, GraphcError, ShapeError
 from .ir import Symbol
@@ -140,8 +140,6 @@ class Runtime:
     def if_exp(self, test, then, other, lineno: int):
         if not isinstance(test, Symbol):
             return then() if test else other()
-        from .control import cond
-
         return cond(test, lambda: then(), lambda: other())
 
     # --- statements -----------------------------------------------------------------

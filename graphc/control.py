@@ -21,6 +21,7 @@ from . import ops
 from .dispatch import checks_call, located
 from .errors import ArgumentError, DTypeError, GraphcError, ShapeError
 from .ir import Symbol, origin_scope, user_origin
+from .ops import control as _control_ops  # noqa: F401  (registers cond, while_loop, ...)
 from .ops.base import OPS, fmt_shape
 from .ops.control_build import build_cond, build_fori, build_scan, build_while, describe
 from .subgraph import (

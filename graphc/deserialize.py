@@ -15,10 +15,10 @@ from typing import Sequence
 
 import numpy as np
 
-from .dispatch import checks_call
+from .dispatch import checks_call, const, make_node, var
 from .errors import SerializationError, ShapeError
 from .ir import Graph, LoadedOrigin, Symbol, origin_scope
-from .ops.base import check_size
+from .ops.base import OPS, check_size
 
 FORMAT = "graphc"
 VERSION = 1  # the version this graphc writes and reads
@@ -157,8 +157,6 @@ _NODE_KEYS = {"id", "op", "inputs", "attrs", "name", "shape", "dtype", "origin"}
 
 
 def _decode_node(entry, i: int, built: list, depth: int, files: Sequence[str]) -> Symbol:
-    from .ops import OPS
-
     if not isinstance(entry, dict):
         _fail(f"node {i} must be an object, got {_type(entry)}")
     extra = set(entry) - _NODE_KEYS
@@ -250,8 +248,6 @@ def _decode_origin(origin, where: str, files: Sequence[str]):
 
 
 def _build_var(inputs, attrs, name, shape, dtype, where):
-    from . import var
-
     if inputs or attrs:
         _fail(f"{where}: a var has no inputs and no attrs")
     if not name:
@@ -260,8 +256,6 @@ def _build_var(inputs, attrs, name, shape, dtype, where):
 
 
 def _build_const(inputs, attrs, where):
-    from .dispatch import const
-
     if inputs:
         _fail(f"{where}: a const has no inputs")
     if set(attrs) - {"value", "name"} or "value" not in attrs:
@@ -280,8 +274,6 @@ def _build_const(inputs, attrs, where):
 
 
 def _build_op(op, inputs, attrs, name, where):
-    from .dispatch import make_node
-
     if op.nin is not None and len(inputs) != op.nin:
         _fail(f"{where}: takes {op.nin} input(s), got {len(inputs)}")
     if op.name == "group" and not inputs:

@@ -1,73 +1,22 @@
-"""The one place that decides what a `gc` function call means.
+"""The one place that decides what a `gc` function call means, and the leaf nodes.
 
 Symbols among the inputs: build a graph node. Eager tensors: compute and record on the tape
 (`graphc.eager` installs the handler). Otherwise: plain numpy, returning numpy values.
+This module sits on the op table's core (`ops.base`) and installs `apply` there (an `OpDef`
+call), and `make_node`/`dtype_key` into `ir` (rebuild, remake); it also builds the leaves
+`var`, `const`, `Group`.
 """
 
 from __future__ import annotations
 
 
-import functools
-import inspect
-
 import numpy as np
 
+from . import ir
 from .errors import ArgumentError, DTypeError, GraphcError, ShapeError
-from .ir import Symbol, format_origin, origin_code, user_origin
-
-
-def call_mismatch(name: str, fn, args: tuple, kwargs: dict) -> ArgumentError | None:
-    """An `ArgumentError` saying why `args`/`kwargs` do not fit `fn`'s parameters (Python's
-    words, then the expected signature, under the public name `name`), or None if they fit.
-    """
-    try:
-        signature = inspect.signature(fn)
-        signature.bind(*args, **kwargs)
-    except TypeError as mismatch:
-        params = ", ".join(
-            str(p.replace(annotation=p.empty)) for p in signature.parameters.values()
-        )
-        return ArgumentError(
-            located(user_origin(), f"{name}(): {mismatch}; expected {name}({params})")
-        )
-    except ValueError:  # no signature to compare with
-        pass
-    return None
-
-
-def checks_call(fn=None, *, name: str | None = None, skip_self: bool = False):
-    """Decorate a public function so that a call that does not fit its parameters (count,
-    keyword names) raises `ArgumentError` naming the function, instead of Python's bare
-    `TypeError`; other errors pass through unchanged (the check runs on the error path only).
-
-    >>> @checks_call
-    ... def area(width, height=1):
-    ...     return width * height
-    >>> area(2, depth=3)
-    Traceback (most recent call last):
-    ...
-    graphc.errors.ArgumentError: ...area(): got an unexpected keyword argument 'depth'; \
-expected area(width, height=1)
-    """
-    if fn is None:
-        return functools.partial(checks_call, name=name, skip_self=skip_self)
-    public = name or fn.__name__
-
-    @functools.wraps(fn)
-    def checked(*args, **kwargs):
-        try:
-            return fn(*args, **kwargs)
-        except TypeError as exc:
-            if isinstance(exc, GraphcError):
-                raise
-            bound = args[1:] if skip_self else args
-            target = functools.partial(fn, args[0]) if skip_self and args else fn
-            error = call_mismatch(public, target, bound, kwargs)
-            if error is None:
-                raise
-            raise error from None
-
-    return checked
+from .ir import Symbol, call_mismatch, checks_call, located, user_origin  # noqa: F401
+from .ops import base as ops_base
+from .ops.base import OPS, check_size
 
 
 _eager_handler = None
@@ -166,11 +115,9 @@ def _stacked(x):
     list as an array argument): `gc.mean([a, b])` is `gc.mean(gc.stack([a, b]))`."""
     if type(x) not in (list, tuple) or not _holds_array_object(x):
         return x
-    from .ops import stack
-
     if not x:
         return x
-    return stack([_stacked(v) for v in x])
+    return OPS["stack"]([_stacked(v) for v in x])
 
 
 def plain_array(value) -> np.ndarray:
@@ -253,8 +200,6 @@ def exact_number(value):
 @checks_call
 def const(value, name: str | None = None) -> Symbol:
     """A constant node; Python numbers stay weakly typed, arrays are copied read-only."""
-    from .ops import OPS
-
     if isinstance(value, Symbol):
         return value
     if getattr(type(value), "_graphc_kind", None) == "eager":
@@ -284,6 +229,52 @@ def const(value, name: str | None = None) -> Symbol:
     return Symbol(OPS["const"], (), attrs, tuple(arr.shape), arr.dtype, origin=user_origin())
 
 
+@checks_call
+def var(name: str, shape=None, dtype=None) -> Symbol:
+    """A placeholder bound to data later (MXNet's `sym.var`).
+
+    `shape` is a tuple of ints or None (unknown dims), `dtype` a numpy dtype or None.
+
+    >>> x = var("x", (2, None), "float32")
+    >>> x.shape, x.dtype
+    ((2, None), dtype('float32'))
+    """
+    if not isinstance(name, str) or not name:
+        raise GraphcError(f"var: name must be a non-empty string, got {name!r}")
+    if shape is not None:
+        if isinstance(shape, int):
+            shape = (shape,)
+        if not isinstance(shape, (tuple, list)) or not all(
+            d is None or (isinstance(d, (int, np.integer)) and not isinstance(d, bool) and d >= 0)
+            for d in shape
+        ):
+            raise ShapeError(f"var {name!r}: shape must be a tuple of ints or None, got {shape!r}")
+        shape = tuple(None if d is None else int(d) for d in shape)
+        try:
+            check_size(shape, f"var {name!r}")
+        except ShapeError as exc:
+            raise ShapeError(located(user_origin(), str(exc))) from None
+    if dtype is not None:
+        try:
+            dtype = np.dtype(dtype)
+        except TypeError as exc:
+            raise DTypeError(f"var {name!r}: not a dtype: {dtype!r}") from exc
+        if dtype.kind not in "biufc":
+            raise DTypeError(f"var {name!r}: unsupported dtype {dtype}")
+    return Symbol(OPS["var"], (), {}, shape, dtype, name=name, origin=user_origin())
+
+
+@checks_call
+def Group(symbols) -> Symbol:
+    """One symbol with several outputs (MXNet's `Group`).
+
+    >>> x = var("x")
+    >>> [s.op for s in Group([x, 2 * x]).inputs]
+    ['var', 'multiply']
+    """
+    return make_node(OPS["group"], tuple(ir.flatten_outputs(ir.as_list(symbols, "Group"))), {})
+
+
 def dtype_key(sym: Symbol):
     """The dtype as numpy's promotion sees it: weak constants as an example Python value."""
     if sym.op == "const":
@@ -300,17 +291,6 @@ def dtype_key(sym: Symbol):
 _WEAK_EXAMPLE = {"b": False, "i": 0, "u": 0, "f": 0.0, "c": 0j}
 
 
-_check_size = None  # ops.base.check_size, bound on first use (ops imports this module)
-
-
-def _load_check_size():
-    global _check_size
-    from .ops.base import check_size
-
-    _check_size = check_size
-    return check_size
-
-
 def make_node(op, inputs, attrs: dict, name: str | None = None) -> Symbol:
     """Build a node: wrap constants, infer shape and dtype, and record the user's line."""
     syms = tuple(x if isinstance(x, Symbol) else const(x) for x in inputs)
@@ -322,7 +302,7 @@ def make_node(op, inputs, attrs: dict, name: str | None = None) -> Symbol:
         else:
             shape = op.shape(*(s.shape for s in syms), **attrs)
             dtype = op.dtype(*(dtype_key(s) for s in syms), **attrs)
-        (_check_size or _load_check_size())(shape, op.name)
+        check_size(shape, op.name)
     except (ShapeError, DTypeError) as exc:
         raise type(exc)(located(origin, str(exc))) from None
     except TypeError as exc:  # numpy refusing a dtype combination
@@ -343,8 +323,6 @@ def make_node(op, inputs, attrs: dict, name: str | None = None) -> Symbol:
     return Symbol(op, syms, attrs, shape, dtype, name=name, origin=origin, weak=weak)
 
 
-def located(origin, message: str) -> str:
-    """Prefix an error message with the user's file:line and show the line's code."""
-    code = origin_code(origin)
-    text = f"{format_origin(origin)}: {message}"
-    return f"{text}\n    {code}" if code else text
+# The layers below call up through these hooks, installed here (neither imports this module).
+ops_base.install_apply(apply)
+ir._make_node, ir._dtype_key = make_node, dtype_key

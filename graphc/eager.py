@@ -245,8 +245,6 @@ def _gradient_for(x: Tensor, g) -> Tensor:
 def __getattr__(name: str):
     # The gc functions take tensors; they are reachable as eager.<name> too (torch.dot style).
     op = OPS.get(name)
-    import graphc
-
-    if op is not None and getattr(graphc, name, None) is op:
+    if op is not None and op.public:
         return op
     raise AttributeError(f"module 'graphc.eager' has no attribute {name!r}")

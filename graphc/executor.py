@@ -41,7 +41,7 @@ from .binding import (
     output_names,
 )
 from .codegen import emit_program, remember
-from .dispatch import checks_call, numeric_array
+from .dispatch import checks_call, const, numeric_array
 from .errors import BindError, DTypeError, GradError, GraphcError, HeadShapeError, ShapeError
 from .function import optimize, specialize_graph
 from .ir import Symbol, flatten_outputs, toposort
@@ -182,8 +182,6 @@ class Plan:
 
 def _unit_head(out: Symbol):
     """The head 1 for a size-1 output: a weak 1.0 for shape (), else ones of its shape."""
-    from .dispatch import const
-
     if out.shape == ():
         return 1.0
     return const(np.ones(out.shape, out.dtype))

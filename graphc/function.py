@@ -20,6 +20,7 @@ from .codegen import Program, emit_program, remember
 from .dispatch import checks_call
 from .errors import BindError, GraphcError
 from .ir import Symbol, as_list, flatten_outputs, free_vars, retype_vars, unify_vars
+from .serialize import load_json, tojson
 
 
 def check_inputs(inputs) -> list[Symbol]:
@@ -121,8 +122,6 @@ class Function:
         return self
 
     def __reduce__(self):
-        from .serialize import tojson
-
         names = None if self.output_names is None else list(self.output_names)
         return _load_function, (
             tojson(self.inputs + self.outputs),
@@ -261,8 +260,6 @@ def _fast_call_class(n: int) -> type:
 
 def _load_function(text, n_inputs, single, simplify, output_names) -> Function:
     """Unpickle a `Function`: its graph through `load_json`, its settings checked."""
-    from .serialize import load_json
-
     syms = load_json(text)
     if not (
         isinstance(syms, list)

@@ -10,6 +10,8 @@ internal code keys dicts by `id()` and never uses `in`/`index` on lists of symbo
 from __future__ import annotations
 
 import contextlib
+import functools
+import inspect
 import linecache
 import os
 import sys
@@ -85,6 +87,67 @@ def origin_code(origin: tuple[str, int] | None) -> str:
     return linecache.getline(filename, origin[1]).strip()
 
 
+def located(origin, message: str) -> str:
+    """Prefix an error message with the user's file:line and show the line's code."""
+    code = origin_code(origin)
+    text = f"{format_origin(origin)}: {message}"
+    return f"{text}\n    {code}" if code else text
+
+
+def call_mismatch(name: str, fn, args: tuple, kwargs: dict) -> ArgumentError | None:
+    """An `ArgumentError` saying why `args`/`kwargs` do not fit `fn`'s parameters (Python's
+    words, then the expected signature, under the public name `name`), or None if they fit.
+    """
+    try:
+        signature = inspect.signature(fn)
+        signature.bind(*args, **kwargs)
+    except TypeError as mismatch:
+        params = ", ".join(
+            str(p.replace(annotation=p.empty)) for p in signature.parameters.values()
+        )
+        return ArgumentError(
+            located(user_origin(), f"{name}(): {mismatch}; expected {name}({params})")
+        )
+    except ValueError:  # no signature to compare with
+        pass
+    return None
+
+
+def checks_call(fn=None, *, name: str | None = None, skip_self: bool = False):
+    """Decorate a public function so that a call that does not fit its parameters (count,
+    keyword names) raises `ArgumentError` naming the function, instead of Python's bare
+    `TypeError`; other errors pass through unchanged (the check runs on the error path only).
+
+    >>> @checks_call
+    ... def area(width, height=1):
+    ...     return width * height
+    >>> area(2, depth=3)
+    Traceback (most recent call last):
+    ...
+    graphc.errors.ArgumentError: ...area(): got an unexpected keyword argument 'depth'; \
+expected area(width, height=1)
+    """
+    if fn is None:
+        return functools.partial(checks_call, name=name, skip_self=skip_self)
+    public = name or fn.__name__
+
+    @functools.wraps(fn)
+    def checked(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except TypeError as exc:
+            if isinstance(exc, GraphcError):
+                raise
+            bound = args[1:] if skip_self else args
+            target = functools.partial(fn, args[0]) if skip_self and args else fn
+            error = call_mismatch(public, target, bound, kwargs)
+            if error is None:
+                raise
+            raise error from None
+
+    return checked
+
+
 class Symbol(ArrayMixin):
     """A node of the static graph; build them with `gc.var`, `gc.const` and `gc` functions."""
 
@@ -157,79 +220,18 @@ class Symbol(ArrayMixin):
         """`file:line` of the user code that created this node."""
         return format_origin(self.origin)
 
-    def __repr__(self):
-        shape = "?" if self.shape is None else tuple("?" if d is None else d for d in self.shape)
-        dtype = "?" if self.dtype is None else self.dtype.name
-        if self.op == "var":
-            text = f"var {self.name!r}"
-        elif len(toposort([self])) <= 30:  # small graphs show their expression
-            from .printing import to_str
-
-            text = to_str(self)
-        else:
-            text = f"{self.op}(...)"
-        return f"<Symbol {text} shape={shape} dtype={dtype}>"
-
-    def __str__(self):
-        from .printing import to_str
-
-        return to_str(self)
-
-    def _repr_latex_(self):
-        from .printing import latex
-
-        return f"${latex(self)}$"
-
-    def to_sympy(self):
-        """This expression as a sympy expression (vars become `sympy.Symbol`s)."""
-        from .simplify.sympy_bridge import to_sympy
-
-        return to_sympy(self)
-
-    # MXNet-style surface (graphc.executor owns the work).
+    # MXNet-style surface: `list_outputs`, `bind`, `eval`, ... are installed by
+    # graphc.executor, `tojson`/`save`/pickling by graphc.serialize, `str`/`repr`/LaTeX by
+    # graphc.printing, `to_sympy` by graphc.simplify.sympy_bridge (see `install_methods`).
     def list_arguments(self) -> list[str]:
-        # Vars that share a name are one argument (data is bound by name).
+        """The names of the graph's vars, in order of first use (vars that share a name are
+        one argument: data is bound by name).
+
+        >>> import graphc as gc
+        >>> (gc.var("x") * gc.var("y") + gc.var("x")).list_arguments()
+        ['x', 'y']
+        """
         return list(var_groups(flatten_outputs(self)))
-
-    def list_outputs(self) -> list[str]:
-        from .executor import output_names
-
-        return output_names(self)
-
-    def infer_shape(self, **shapes):
-        from .executor import infer_shape
-
-        return infer_shape(self, shapes)
-
-    def infer_type(self, **dtypes):
-        from .executor import infer_type
-
-        return infer_type(self, dtypes)
-
-    def eval(self, **args):
-        from .executor import eval_symbol
-
-        return eval_symbol(self, args)
-
-    def bind(self, args, args_grad=None, grad_req="write"):
-        from .executor import Executor
-
-        return Executor(self, args, args_grad, grad_req)
-
-    def simple_bind(self, grad_req="write", **shapes):
-        from .executor import simple_bind
-
-        return simple_bind(self, grad_req, shapes)
-
-    def tojson(self) -> str:
-        from .serialize import tojson
-
-        return tojson(self)
-
-    def save(self, path) -> None:
-        from .serialize import save
-
-        save(self, path)
 
     # Python protocols. A symbol is immutable, so a copy (shallow or deep) is the symbol itself,
     # as for a tuple; containers of symbols deep-copy without entering graph internals.
@@ -238,13 +240,6 @@ class Symbol(ArrayMixin):
 
     def __deepcopy__(self, memo):
         return self
-
-    def __reduce__(self):
-        """Pickled as its JSON text (`tojson`), rebuilt by `gc.load_json`, which validates it:
-        an unpickled graph is a loaded graph (its origins are printed, never read)."""
-        from .serialize import load_json
-
-        return load_json, (self.tojson(),)
 
 
 class Graph:
@@ -264,13 +259,29 @@ class Graph:
             self._nodes = toposort(self.outputs)
         return self._nodes
 
-    def __repr__(self):
-        # Read like the Python function it was traced from: `lambda b: norm(b) < 1000`.
-        from .printing import to_str
 
-        params = ", ".join(p.name or "_" for p in self.inputs)
-        outs = ", ".join(to_str(o) for o in self.outputs)
-        return f"lambda {params}: " + (outs if len(self.outputs) == 1 else f"({outs})")
+def install_methods(cls: type, methods: type) -> None:
+    """Attach the functions defined in the class body `methods` to `cls` (`Symbol`, `Graph`).
+
+    A higher layer gives symbols its conveniences this way (graphc.printing: `str`,
+    graphc.executor: `bind`, graphc.serialize: `tojson`), as JAX's numpy layer attaches array
+    methods to tracers: this module imports none of them. The functions keep their docstrings.
+
+    >>> class _Twice:
+    ...     def twice(self):
+    ...         'This graph, added to itself.'
+    ...         return self + self
+    >>> install_methods(Graph, _Twice)
+    >>> Graph.twice.__qualname__
+    'Graph.twice'
+    >>> del Graph.twice
+    """
+    for name, value in vars(methods).items():
+        if name in ("__module__", "__qualname__", "__doc__", "__dict__", "__weakref__"):
+            continue
+        if hasattr(value, "__qualname__"):
+            value.__qualname__ = f"{cls.__name__}.{name}"
+        setattr(cls, name, value)
 
 
 def as_list(items, what: str, expected: str = "a symbol or a list of symbols") -> list:
@@ -489,12 +500,16 @@ def refuse(rule, node: Symbol, new: Symbol) -> None:
         )
 
 
-def _same_types(a: Symbol, b: Symbol) -> bool:
-    from .dispatch import dtype_key
+# Node building needs the op table, a layer above: graphc.dispatch installs its `make_node`
+# (shape and dtype inferred again) and `dtype_key` (the dtype as promotion sees it) here.
+_make_node: Callable = None  # type: ignore[assignment]
+_dtype_key: Callable = None  # type: ignore[assignment]
 
+
+def _same_types(a: Symbol, b: Symbol) -> bool:
     if a.shape != b.shape:
         return False
-    ka, kb = dtype_key(a), dtype_key(b)
+    ka, kb = _dtype_key(a), _dtype_key(b)
     return type(ka) is type(kb) and ka == kb
 
 
@@ -502,8 +517,6 @@ def remake(node: Symbol, inputs: tuple) -> Symbol:
     """`node`'s op on new inputs, with node's origin. When they have the old inputs' shapes
     and dtypes (as seen by promotion), the shape and dtype rules would give the same
     answers: they are skipped."""
-    from .dispatch import make_node
-
     if (
         getattr(node.opdef, "node_type", None) is None
         and len(inputs) == len(node.inputs)
@@ -520,7 +533,7 @@ def remake(node: Symbol, inputs: tuple) -> Symbol:
             weak=node.weak,
         )
     with origin_scope(node.origin):
-        return make_node(node.opdef, inputs, node.attrs, name=node.name)
+        return _make_node(node.opdef, inputs, node.attrs, name=node.name)
 
 
 def rebuild(

@@ -2,6 +2,8 @@
 
 Every method calls the public `gc` function of the same name, so both kinds of value have one
 surface and the dispatcher decides whether to build a node or compute and record.
+The functions live in the op table, a layer above this module: `graphc.ops` installs itself
+(`install_ops`).
 """
 
 from __future__ import annotations
@@ -9,12 +11,13 @@ from __future__ import annotations
 _ops = None
 
 
-def _F():
+def install_ops(namespace) -> None:
+    """Make `namespace` (the `graphc.ops` package) where the methods find the `gc` functions."""
     global _ops
-    if _ops is None:
-        from . import ops
+    _ops = namespace
 
-        _ops = ops
+
+def _F():
     return _ops
 
 

@@ -26,6 +26,7 @@ import operator
 import warnings
 from typing import Any
 
+from .dispatch import const, var
 from .errors import ParseError
 from .ir import Symbol, origin_scope
 from .ops.base import OPS, public_ops
@@ -149,8 +150,6 @@ def parse(text: str, shapes: dict | None = None, dtypes: dict | None = None) -> 
 
 
 def _const(value):
-    from .dispatch import const
-
     return const(value)
 
 
@@ -227,8 +226,6 @@ class _Builder:
         name = node.id
         v = self.vars.get(name)
         if v is None:
-            from . import var
-
             try:
                 v = var(name, shape=self.shapes.get(name), dtype=self.dtypes.get(name))
             except Exception as exc:

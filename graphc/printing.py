@@ -21,10 +21,13 @@ from typing import Sequence
 
 import sympy as sp
 
+from .autodiff import grad
 from .dispatch import checks_call
 from .errors import GraphcError
 from .ir import Symbol, as_list, toposort
 from .ops.base import PREC_ADD, PREC_POW, on_register
+from .simplify import count_ops, run
+from .simplify.sympy_bridge import _attrs_key, graph_function, node_to_sympy
 
 TREE_LIMIT = 2000  # an expression printed in one piece, counted as a tree
 DEPTH_LIMIT = 60  # and its depth (sympy's printers recurse about 5 frames per level)
@@ -116,8 +119,6 @@ on_register(_forget_templates)
 
 def _plain(node: Symbol, args: list[tuple[str, int]]) -> tuple[str, int]:
     """Text and precedence of one node, given its inputs' (text, precedence)."""
-    from .simplify.sympy_bridge import _attrs_key, graph_function, node_to_sympy
-
     op = node.op
     if node.opdef.transparent:
         return args[0]
@@ -173,8 +174,6 @@ def to_str(sym: Symbol) -> str:
 
 
 def _sympy_of(root: Symbol, nodes: list[Symbol]):
-    from .simplify.sympy_bridge import node_to_sympy
-
     exprs: dict[int, sp.Expr] = {}
     for n in nodes:
         args = [exprs[id(x)] for x in n.inputs]
@@ -359,9 +358,6 @@ def explain(y: Symbol, wrt, head=None) -> Explanation:
     >>> e["x"].ops_after, str(e["x"].after)
     (1, '2*x')
     """
-    from .autodiff import grad
-    from .simplify import count_ops, run
-
     _check(y)
     wrts = [wrt] if isinstance(wrt, (Symbol, str)) else as_list(wrt, "explain: wrt")
     raw = grad(y, wrts, head=head, simplify=False)

@@ -16,6 +16,7 @@ from typing import Sequence
 import numpy as np
 
 from .errors import GradError
+from .ops import checked_grad
 
 _counter = itertools.count()
 
@@ -193,8 +194,6 @@ def accumulate(t, g, create: bool, wrap) -> None:
         if getattr(type(g), "_graphc_kind", None) != "eager":
             g = wrap(fit(np.asarray(g), t))
         elif g._data.shape != t._data.shape or g._data.dtype != t._data.dtype:
-            from .ops import checked_grad
-
             g = checked_grad(g, t)  # t's shape and dtype, recorded (differentiable)
         t._grad = g if t._grad is None else t._grad + g
         return

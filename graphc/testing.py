@@ -28,25 +28,15 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+import graphc as gc
+
 from .errors import GradientCheckError, GraphcError
+from .ir import free_vars
+from .transforms import default_eps
 
 # Up to this many differentiated entries the reverse mode is also checked entry by entry
 # (`gc.check_grad`); above it only along random directions (autograd's and JAX's scheme).
 FULL_CHECK_LIMIT = 48
-
-
-def default_eps(dtype=np.float64) -> float:
-    """Central-difference step for `dtype` (float64 for a non-floating one): the cube root of
-    machine epsilon, which balances the truncation error O(eps**2) against the rounding
-    error O(u / eps). `gc.check_grad` and `assert_grads` both use it.
-
-    >>> round(default_eps(), 8), round(default_eps(np.float32), 6)
-    (6.06e-06, 0.004922)
-    """
-    dtype = np.dtype(dtype)
-    if dtype.kind != "f":
-        dtype = np.dtype(np.float64)
-    return float(np.finfo(dtype).eps) ** (1.0 / 3.0)
 
 
 def _perturbed(arrays, directions, step):
@@ -189,8 +179,6 @@ class CompiledEngine:
         self.simplify = simplify
 
     def _vars(self, arrays):
-        import graphc as gc
-
         shapes = {
             "shape": lambda a: a.shape,
             "rank": lambda a: (None,) * a.ndim,
@@ -200,8 +188,6 @@ class CompiledEngine:
 
     def compile(self, fn: Callable, arrays: Sequence[np.ndarray]) -> Callable:
         """`fn` traced on vars like `arrays`, compiled: arrays -> list of arrays."""
-        import graphc as gc
-
         xs = self._vars(arrays)
         outs = [o if isinstance(o, gc.Symbol) else gc.const(o) for o in _as_list(fn(*xs))]
         f = gc.compile(xs, outs, simplify=self.simplify)
@@ -211,7 +197,6 @@ class CompiledEngine:
         self, fn: Callable, nargs: int, diff: Sequence[int], outs: Sequence[int]
     ) -> Callable:
         """``(*xs, *heads) -> [J^T head for x in xs[diff]]`` over the outputs `outs`."""
-        import graphc as gc
 
         def vjp(*values):
             xs, heads = values[:nargs], values[nargs:]
@@ -231,7 +216,6 @@ class CompiledEngine:
         self, fn: Callable, nargs: int, diff: Sequence[int], outs: Sequence[int]
     ) -> Callable:
         """``(*xs, *tangents) -> [J t for each output in outs]``."""
-        import graphc as gc
 
         def jvp(*values):
             xs, ts = values[:nargs], values[nargs:]
@@ -245,9 +229,6 @@ class CompiledEngine:
     def check_entries(self, fn: Callable, arrays, diff, outs, heads, rtol, atol, eps):
         """`gc.check_grad` of ``sum_k <heads[k], outputs[k]>``: reverse mode against one
         central difference per entry."""
-        import graphc as gc
-        from .ir import free_vars
-
         xs = self._vars(arrays)
         ys = _as_list(fn(*xs))
         total = gc.sum(ys[outs[0]] * heads[0])
@@ -281,7 +262,6 @@ class EagerEngine:
         return run
 
     def vjp_fn(self, fn, nargs, diff, outs):
-        import graphc as gc
         from . import eager
 
         def vjp(*values):

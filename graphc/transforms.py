@@ -13,11 +13,24 @@ import numpy as np
 from .autodiff import grad
 from .binding import _check_args, argument_vars
 from .codegen import remember
-from .dispatch import checks_call, const, plain_array
+from .dispatch import checks_call, const, plain_array, var
 from .errors import BindError, DTypeError, GradError, GradientCheckError
 from .function import compile as compile_graph
 from .ir import Symbol
-from .testing import default_eps
+
+
+def default_eps(dtype=np.float64) -> float:
+    """Central-difference step for `dtype` (float64 for a non-floating one): the cube root of
+    machine epsilon, which balances the truncation error O(eps**2) against the rounding
+    error O(u / eps). `gc.check_grad` and `assert_grads` both use it.
+
+    >>> round(default_eps(), 8), round(default_eps(np.float32), 6)
+    (6.06e-06, 0.004922)
+    """
+    dtype = np.dtype(dtype)
+    if dtype.kind != "f":
+        dtype = np.dtype(np.float64)
+    return float(np.finfo(dtype).eps) ** (1.0 / 3.0)
 
 
 class ValueAndGrad:
@@ -113,8 +126,6 @@ class ValueAndGrad:
     def _trace(self, names, arrays, nargs):
         """Trace `fn` on vars of these shapes and dtypes; compile value and gradients as
         one program."""
-        from . import var
-
         vars_ = [var(n, shape=a.shape, dtype=a.dtype) for n, a in zip(names, arrays)]
         out = self.fn(*vars_[:nargs], **dict(zip(names[nargs:], vars_[nargs:])))
         if not isinstance(out, Symbol):

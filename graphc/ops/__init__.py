@@ -1,10 +1,18 @@
 """The op table: every operation, one entry each, grouped by family.
 
-Each public op is an `OpDef` instance; calling it is calling the `gc` function.
+Each public op is an `OpDef` instance; calling it is calling the `gc` function. The
+control-flow ops (cond, while_loop, fori_loop, scan: `ops/control.py`) are built on tracing,
+autodiff and codegen, a layer above this package: `graphc.control` registers them.
 """
 
 from __future__ import annotations
 
+import sys
+
+from .. import dispatch as _dispatch  # noqa: F401  (installs `apply`: calling an op works)
+from .. import mixin as _mixin
+
+_mixin.install_ops(sys.modules[__name__])  # the array operators call this package's functions
 from .base import OPS, OpDef, register  # noqa: F401
 from .elementwise import *  # noqa: F401,F403
 from .elementwise import abs, add, divide, equal, multiply, negative, power, subtract  # noqa
@@ -21,7 +29,6 @@ from .reduce import (
     reduced_size,
     sum,
 )
-from . import control as _control  # noqa: F401  (cond, while_loop, fori_loop, scan)
 from .grad_check import checked_grad  # noqa: F401
 from .select import concatenate, getitem, index_grad, split_like, stack  # noqa: F401
 from .shape import (

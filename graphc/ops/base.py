@@ -14,7 +14,8 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from ..errors import ArgumentError, ShapeError
+from ..errors import ArgumentError, GraphcError, ShapeError
+from ..ir import call_mismatch, format_origin, located, user_origin
 from ..mixin import add_op_methods, remove_op_methods
 
 OPS: dict[str, "OpDef"] = {}
@@ -76,14 +77,12 @@ class OpDef:
             raise ArgumentError(_located(str(exc))) from None
         except TypeError as exc:  # Python refusing the call itself (count, keyword names)
             raise self.call_error(exc, args, kwargs) from None
-        return (_apply or _load_apply())(self, inputs, attrs)
+        return _apply(self, inputs, attrs)
 
     def call_error(self, exc: TypeError, args: tuple, kwargs: dict) -> Exception:
         """A `TypeError` from `prepare` as an `ArgumentError` naming this function, what was
         wrong and its signature, when the call does not fit `prepare`'s parameters; any other
         `TypeError` is returned unchanged (a bug, not the caller's)."""
-        from ..dispatch import call_mismatch
-
         return call_mismatch(self.name, self.prepare, args, kwargs) or exc
 
     # --- what a call means -------------------------------------------------------------
@@ -148,36 +147,27 @@ def known(shape) -> bool:
     return shape is not None and None not in shape
 
 
-# Bound on first use (a function-level import costs a microsecond on every call):
-_apply = None  # dispatch.apply (dispatch imports the op table lazily)
-_ops = None  # the graphc.ops package, whose functions the family rules call
+def _unset_apply(op, inputs, attrs):
+    raise GraphcError(f"{op.name}: graphc.dispatch is not imported (import graphc)")
+
+
+# What calling an op means (graphc.dispatch.apply, a layer above: it installs itself).
+_apply = _unset_apply
+
+
+def install_apply(apply: Callable) -> None:
+    """Make `apply(op, inputs, attrs)` what calling an `OpDef` does (graphc.dispatch calls
+    this when it is imported; the op table never imports the dispatcher)."""
+    global _apply
+    _apply = apply
 
 
 def _located(message: str) -> str:
     """`message` prefixed with the user's file:line (unless it already is)."""
-    from ..dispatch import located
-    from ..ir import format_origin, user_origin
-
     origin = user_origin()
     if origin is None or message.startswith(format_origin(origin) + ":"):
         return message
     return located(origin, message)
-
-
-def _load_apply():
-    global _apply
-    from ..dispatch import apply
-
-    _apply = apply
-    return apply
-
-
-def _load_ops():
-    global _ops
-    from .. import ops
-
-    _ops = ops
-    return ops
 
 
 # Higher layers keep their op tables (the `gc` namespace) by subscribing: `on_register`.
@@ -384,8 +374,8 @@ class Elementwise(OpDef):
     def vjp_some(self, wanted, g, y, *xs, **attrs):
         if "vjp" in self.__dict__:  # an op-specific rule replaces the family's (maximum, where)
             return self.vjp(g, y, *xs, **attrs)
-        ops = _ops or _load_ops()
-        multiply, negative, sum_to = ops.multiply, ops.negative, ops.sum_to
+        # The family's rules call ops of other modules through the table (no import cycle).
+        multiply, negative, sum_to = OPS["multiply"], OPS["negative"], OPS["sum_to"]
         cts = []
         for i, (x, d) in enumerate(zip(xs, self.d)):
             # Skipping unwanted inputs also avoids e.g. log(x) for the exponent of x ** 2.
@@ -403,12 +393,11 @@ class Elementwise(OpDef):
         return tuple(cts)
 
     def jvp(self, ts, y, *xs, **attrs):
-        ops = _ops or _load_ops()
         add, broadcast_like, multiply, negative = (
-            ops.add,
-            ops.broadcast_like,
-            ops.multiply,
-            ops.negative,
+            OPS["add"],
+            OPS["broadcast_like"],
+            OPS["multiply"],
+            OPS["negative"],
         )
         total = None
         for t, x, d in zip(ts, xs, self.d):

@@ -10,6 +10,7 @@ import operator
 import numpy as np
 import sympy as sp
 
+from ..dispatch import dtype_key
 from ..errors import DTypeError
 from .base import (
     NONZERO,
@@ -23,6 +24,7 @@ from .base import (
     broadcast_shapes,
     elementwise,
 )
+from .shape import broadcast_like, sum_to
 
 
 def _sigmoid(x):
@@ -238,8 +240,6 @@ def _power_node_type(inputs, attrs):
     power as numpy does at run time, but with the user's line. Python ints on both sides keep
     Python's `**`, as the emitted code computes them: a float where the exponent is negative
     (2 ** -1 is 0.5), so float64 then, and an unknown dtype while the sign is unknown."""
-    from ..dispatch import dtype_key
-
     base, exponent = inputs
     keys = [dtype_key(x) for x in inputs]
     dtype = power.dtype(*keys)
@@ -429,6 +429,3 @@ greater = _comparison("greater", np.greater, ">")
 greater_equal = _comparison("greater_equal", np.greater_equal, ">=")
 equal = _comparison("equal", np.equal, "==", commutative=True)
 not_equal = _comparison("not_equal", np.not_equal, "!=", commutative=True)
-
-# Late imports used inside the rules above (they live in sibling modules).
-from .shape import broadcast_like, sum_to  # noqa: E402

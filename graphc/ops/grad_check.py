@@ -16,9 +16,11 @@ from __future__ import annotations
 import numpy as np
 
 from .. import runtime
+from ..dispatch import const, is_weak
 from ..errors import DTypeError, GradError, ShapeError
 from ..ir import format_origin, origin_code
 from .base import OpDef, known, register
+from .shape import astype, broadcast_to, sum_to
 
 
 def _describe(x) -> str:
@@ -67,8 +69,6 @@ class CheckedGrad(OpDef):
         return f"_checked_grad({g}, {', '.join((wrt,) + output)})"
 
     def vjp(self, gbar, y, g, wrt, *output):
-        from . import sum_to
-
         return (sum_to(gbar, g), None) + (None,) * len(output)
 
     def jvp(self, ts, y, g, wrt, *output):
@@ -78,9 +78,6 @@ class CheckedGrad(OpDef):
         """`g` once the checks are decided (they ran when this node was built)."""
         if not known(wrt.shape) or wrt.dtype is None or not all(known(o.shape) for o in output):
             return None
-        from ..dispatch import const, is_weak
-        from . import astype, broadcast_to
-
         if g.dtype is not None and g.dtype.kind == "c" and wrt.dtype.kind != "c":
             return None  # the real part: `_checked_grad` takes it (astype would warn)
         if g.op == "const" and is_weak(g.attrs["value"]):

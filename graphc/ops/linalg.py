@@ -11,6 +11,7 @@ import numpy as np
 from .. import runtime
 from ..errors import GradError, ShapeError
 from .base import OpDef, broadcast_shapes, fmt_shape, register, result_dtype
+from .shape import expand_dims, reshape, reshape_like, sum_to, transpose
 
 
 def _check_inner(a, b, ka, kb, op):
@@ -231,5 +232,3 @@ matmul = register(MatMul())
 dot = register(Dot())
 outer = register(Outer())
 product_vjp = register(ProductVJP())
-
-from .shape import expand_dims, reshape, reshape_like, sum_to, transpose  # noqa: E402

@@ -11,6 +11,9 @@ import numpy as np
 from .. import runtime
 from ..errors import ArgumentError, DTypeError, ShapeError
 from .base import OpDef, broadcast_shapes, float_dtype, register, result_dtype
+from .elementwise import exp, square
+from .reduce import count, mean, sum
+from .shape import sum_to
 
 
 class _AxisOp(OpDef):
@@ -169,7 +172,3 @@ log_softmax = register(LogSoftmax())
 one_hot = register(OneHot())
 mse_loss = register(MSELoss())
 cross_entropy = register(CrossEntropy())
-
-from .elementwise import exp, square  # noqa: E402
-from .reduce import count, mean, sum  # noqa: E402
-from .shape import sum_to  # noqa: E402

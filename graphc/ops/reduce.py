@@ -12,7 +12,10 @@ import numpy as np
 from .. import runtime
 from ..dispatch import const
 from ..errors import ArgumentError, ShapeError
-from .base import OpDef, check_axis_attr, fmt_shape, normalize_axis, register
+from .base import OpDef, check_axis_attr, float_dtype, fmt_shape, normalize_axis, register
+from .elementwise import equal, exp, ones_like, where
+from .linalg import dot
+from .shape import broadcast_like, expand_dims
 
 
 class Reduction(OpDef):
@@ -66,8 +69,6 @@ def _axis_args(axis, keepdims):
 
 def _expand(g, axis, keepdims):
     """`g` with the reduced axes put back as size-1 dims."""
-    from . import expand_dims
-
     return g if keepdims or axis is None else expand_dims(g, axis)
 
 
@@ -265,8 +266,6 @@ class LogSumExp(Reduction):
     public = True
 
     def dtype(self, d, *, axis, keepdims):
-        from .base import float_dtype
-
         return float_dtype(d)
 
     def impl(self, x, *, axis, keepdims):
@@ -293,8 +292,6 @@ class Norm(OpDef):
         return ()
 
     def dtype(self, d):
-        from .base import float_dtype
-
         return float_dtype(d)
 
     def impl(self, x):
@@ -354,7 +351,3 @@ prod_others = register(ProdOthers())
 logsumexp = register(LogSumExp())
 norm = register(Norm())
 reduced_size = register(ReducedSize())
-
-from .elementwise import equal, exp, ones_like, where  # noqa: E402
-from .linalg import dot  # noqa: E402
-from .shape import broadcast_like  # noqa: E402

@@ -9,6 +9,8 @@ from .. import runtime
 from ..errors import ArgumentError, ShapeError
 from ..ir import as_list
 from .base import OpDef, broadcast_shapes, fmt_shape, normalize_axis, register
+from .elementwise import zeros_like
+from .shape import broadcast_like
 
 
 class _Join(OpDef):
@@ -286,6 +288,3 @@ split_like = register(SplitLike())
 stack = register(Stack())
 getitem = register(GetItem())
 index_grad = register(IndexGrad())
-
-from .elementwise import zeros_like  # noqa: E402
-from .shape import broadcast_like  # noqa: E402

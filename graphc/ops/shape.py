@@ -11,8 +11,10 @@ from __future__ import annotations
 import numpy as np
 
 from .. import runtime
+from ..dispatch import const, is_weak
 from ..errors import ArgumentError, DTypeError, ShapeError
 from .base import (
+    OPS,
     OpDef,
     broadcast_shapes,
     check_axis_attr,
@@ -284,11 +286,9 @@ class _LikeOp(OpDef):
         if known(x.shape) and known(like.shape):
             if x.shape == like.shape:
                 return x
-            if x.op == "const" and like.dtype is not None and _is_weak(x.attrs["value"]):
+            if x.op == "const" and like.dtype is not None and is_weak(x.attrs["value"]):
                 # The static op would type a weak number on its own (1.0 -> float64): give it
                 # the dtype it has next to `like`, as `dtype` above does.
-                from ..dispatch import const
-
                 value = x.attrs["value"]
                 x = const(np.asarray(value, dtype=np.result_type(like.dtype, value)))
             return self.static(x, like.shape)
@@ -321,6 +321,7 @@ class SumTo(_LikeOp):
         return broadcast_like(g, x), None
 
     def static(self, x, shape):
+        reduce_sum = OPS["sum"]  # ops.reduce imports this module: reach it through the table
         if shape == ():
             return reduce_sum(x)
         lead = len(x.shape) - len(shape)
@@ -450,12 +451,6 @@ class Squeeze(OpDef):
         return squeeze(ts[0], axis)
 
 
-def _is_weak(value) -> bool:
-    from ..dispatch import is_weak
-
-    return is_weak(value)
-
-
 class Get(OpDef):
     """Element `index` of a tuple-valued node (loops and other multi-output ops)."""
 
@@ -518,5 +513,3 @@ reshape_like = register(ReshapeLike())
 expand_dims = register(ExpandDims())
 squeeze = register(Squeeze())
 get = register(Get())
-
-from .reduce import sum as reduce_sum  # noqa: E402

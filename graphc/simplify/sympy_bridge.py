@@ -27,9 +27,12 @@ from typing import Callable, Mapping
 import numpy as np
 import sympy as sp
 
+from ..dispatch import const, make_node
 from ..errors import GraphcError
 from ..ir import Symbol, toposort
-from ..ops.base import on_register
+from ..ops.base import OPS, on_register
+from ..runtime import format_index
+from .passes import _attr_key
 
 _ARITH = ("add", "subtract", "multiply", "divide", "negative", "power")
 
@@ -110,8 +113,6 @@ _LATEX_COMPARISONS = {"<": "<", "<=": r"\leq", ">": ">", ">=": r"\geq", "==": "=
 def _format_call(
     fn: GraphFunction, show: Callable, name_text: Callable, latex: bool = False
 ) -> str:
-    from ..runtime import format_index
-
     op = fn.opdef.name
     args = [show(a) for a in fn.args]
     attrs = fn.attrs
@@ -149,8 +150,6 @@ _FUNCTIONS: dict = {}
 
 
 def _attrs_key(attrs: dict):
-    from .passes import _attr_key
-
     return tuple(sorted((k, _attr_key(v)) for k, v in attrs.items()))
 
 
@@ -283,8 +282,6 @@ class _Table:
     """The reverse of the `sympy=` fields: heads, composite templates, arithmetic ops."""
 
     def __init__(self):
-        from ..ops import OPS
-
         self.ops = OPS
         self.heads: dict = {}
         self.funcs: dict = {}  # op name -> its sympy function, for direct mappings
@@ -562,8 +559,6 @@ def from_sympy(expr, leaves) -> Symbol:
     >>> print(from_sympy(sp.log(sp.Symbol("x") + 1), {"x": x}))
     log(x + 1)
     """
-    from ..dispatch import const, make_node
-
     if isinstance(expr, (int, float, complex)) and not isinstance(expr, bool):
         expr = sp.sympify(expr)
     if not isinstance(expr, sp.Basic):  # never parse a string: that would evaluate it

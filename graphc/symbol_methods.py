@@ -1,0 +1,135 @@
+"""The methods of `Symbol` (and `Graph`) that higher layers own, installed on import.
+
+`graphc.ir` defines the node and imports nothing above it; printing, the sympy bridge, binding,
+the executor and serialization give symbols their conveniences (`str(sym)`, `sym.to_sympy()`,
+`sym.infer_shape(...)`, `sym.bind(...)`, `sym.tojson()`, pickling) from here, as JAX's numpy
+layer attaches array methods to tracers. `import graphc` imports this module.
+"""
+
+from __future__ import annotations
+
+from .binding import infer_shape, infer_type, output_names
+from .executor import Executor, eval_symbol, simple_bind
+from .ir import Graph, Symbol, install_methods, toposort
+from .printing import latex, to_str
+from .serialize import load_json, save, tojson
+from .simplify.sympy_bridge import to_sympy
+
+
+class _SymbolMethods:
+    def __repr__(self):
+        shape = "?" if self.shape is None else tuple("?" if d is None else d for d in self.shape)
+        dtype = "?" if self.dtype is None else self.dtype.name
+        if self.op == "var":
+            text = f"var {self.name!r}"
+        elif len(toposort([self])) <= 30:  # small graphs show their expression
+            text = to_str(self)
+        else:
+            text = f"{self.op}(...)"
+        return f"<Symbol {text} shape={shape} dtype={dtype}>"
+
+    def __str__(self):
+        return to_str(self)
+
+    def _repr_latex_(self):
+        return f"${latex(self)}$"
+
+    def to_sympy(self):
+        """This expression as a sympy expression (vars become `sympy.Symbol`s).
+
+        >>> import graphc as gc
+        >>> (gc.var("x") * 2).to_sympy()
+        2*x
+        """
+        return to_sympy(self)
+
+    def list_outputs(self) -> list[str]:
+        """MXNet-style output names: a var's own name, else `<op><k>_output`.
+
+        >>> import graphc as gc
+        >>> x = gc.var("x")
+        >>> gc.Group([x, gc.exp(x)]).list_outputs()
+        ['x', 'exp0_output']
+        """
+        return output_names(self)
+
+    def infer_shape(self, **shapes):
+        """`(arg_shapes, out_shapes)` in argument/output order (None where unknown).
+
+        >>> import graphc as gc
+        >>> x, w = gc.var("x"), gc.var("w")
+        >>> gc.dot(x, w).infer_shape(x=(4, 3), w=(3, 2))
+        ([(4, 3), (3, 2)], [(4, 2)])
+        """
+        return infer_shape(self, shapes)
+
+    def infer_type(self, **dtypes):
+        """`(arg_types, out_types)` in argument/output order (None where unknown).
+
+        >>> import graphc as gc
+        >>> (gc.var("x") + 1).infer_type(x="float32")
+        ([dtype('float32')], [dtype('float32')])
+        """
+        return infer_type(self, dtypes)
+
+    def eval(self, **args):
+        """The outputs for the arrays `args` (by argument name), as a list of arrays.
+
+        >>> import graphc as gc
+        >>> (gc.var("x") * 2).eval(x=[1.0, 2.0])
+        [array([2., 4.])]
+        """
+        return eval_symbol(self, args)
+
+    def bind(self, args, args_grad=None, grad_req="write"):
+        """An `Executor` holding `args` (and gradient arrays `args_grad`) by reference.
+
+        >>> import graphc as gc, numpy as np
+        >>> exe = (gc.var("x") ** 2).bind({"x": np.array([3.0])}, {"x": np.zeros(1)})
+        >>> exe.forward(is_train=True)
+        [array([9.])]
+        >>> exe.backward()
+        >>> exe.grad_dict["x"]
+        array([6.])
+        """
+        return Executor(self, args, args_grad, grad_req)
+
+    def simple_bind(self, grad_req="write", **shapes):
+        """An `Executor` on zero arrays of the given shapes (float64 unless declared).
+
+        >>> import graphc as gc
+        >>> exe = gc.sum(gc.var("x")).simple_bind(x=(2,))
+        >>> exe.arg_dict["x"]
+        array([0., 0.])
+        """
+        return simple_bind(self, grad_req, shapes)
+
+    def tojson(self) -> str:
+        """The graph as JSON text (`gc.load_json` reads it back).
+
+        >>> import graphc as gc
+        >>> gc.load_json((gc.var("x") + 1).tojson()).op
+        'add'
+        """
+        return tojson(self)
+
+    def save(self, path) -> None:
+        """Write `tojson()` to the file `path` (UTF-8); `gc.load(path)` reads it back."""
+        save(self, path)
+
+    def __reduce__(self):
+        """Pickled as its JSON text (`tojson`), rebuilt by `gc.load_json`, which validates it:
+        an unpickled graph is a loaded graph (its origins are printed, never read)."""
+        return load_json, (self.tojson(),)
+
+
+class _GraphMethods:
+    def __repr__(self):
+        # Read like the Python function it was traced from: `lambda b: norm(b) < 1000`.
+        params = ", ".join(p.name or "_" for p in self.inputs)
+        outs = ", ".join(to_str(o) for o in self.outputs)
+        return f"lambda {params}: " + (outs if len(self.outputs) == 1 else f"({outs})")
+
+
+install_methods(Symbol, _SymbolMethods)
+install_methods(Graph, _GraphMethods)
