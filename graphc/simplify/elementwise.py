@@ -419,7 +419,7 @@ def simplify_elementwise(outputs, ctx=None, budget: float | None = None):
     """
     outputs = list(outputs)
     known = context(ctx).known
-    nodes = toposort(outputs, stop=known.values())
+    walk = nodes = toposort(outputs, stop=known.values())
     if known:
         nodes = [n for n in nodes if id(n) not in known]
     shared = _deadline.get()
@@ -451,12 +451,22 @@ def simplify_elementwise(outputs, ctx=None, budget: float | None = None):
             plans[id(members[-1])] = (template, leaves, members)
     if not plans:
         return outputs
-    return _apply(outputs, plans, known)
+    return _apply(outputs, walk, plans)
 
 
-def _apply(outputs, plans, known):
+def _apply(outputs, walk, plans):
     """`outputs` with each planned cluster root replaced by its simplified form, unless that
-    would change its shape or dtype (the cluster then stays as it was)."""
+    would change its shape or dtype (the cluster then stays as it was). Only the nodes still
+    needed are walked: a planned root needs its cluster's leaves, not its members."""
+    needed: set[int] = set()
+    stack = list(outputs)
+    while stack:
+        n = stack.pop()
+        if id(n) in needed:
+            continue
+        needed.add(id(n))
+        plan = plans.get(id(n))
+        stack.extend(plan[1] if plan is not None else n.inputs)
     classes = ShapeClasses()
     memo: dict[int, Symbol] = {}
 
@@ -465,10 +475,12 @@ def _apply(outputs, plans, known):
         if plan is None:
             return None
         template, leaves, _members = plan
-        if not _keeps_shape(template, leaves, classes):
-            return None
-        new = _instantiate(template, [memo.get(id(x), x) for x in leaves])
-        return new if node.dtype is None or new.dtype == node.dtype else None
+        if _keeps_shape(template, leaves, classes):
+            new = _instantiate(template, [memo.get(id(x), x) for x in leaves])
+            if node.dtype is None or new.dtype == node.dtype:
+                return new
+        return rebuild([node], memo=memo)[0]  # refused: the cluster stays as it was
 
-    result = rebuild(outputs, instantiate, memo, stop=known.values())
+    order = [n for n in walk if id(n) in needed]
+    result = rebuild(outputs, instantiate, memo, order=order)
     return outputs if all(a is b for a, b in zip(result, outputs)) else result

@@ -436,6 +436,10 @@ class _Rewriter:
                 node if all(a is b for a, b in zip(inputs, node.inputs)) else remake(node, inputs)
             )
         if steps < MAX_STEPS:
+            done = self.done.get(id(hit))
+            if done is not None:  # an existing node, already rewritten
+                return done
+
             # Rewrite the nodes the rule just built (those the walk has not seen).
             def settle(n, i):
                 out = self.visit(n, i, steps + 1)
