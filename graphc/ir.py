@@ -457,8 +457,8 @@ def users(nodes: Sequence[Symbol]) -> dict[int, list[Symbol]]:
 
 
 Rule = Callable[[Symbol, tuple], "Symbol | None"]
-# Tests set this: a rule whose replacement has another dtype or shape than the node it
-# replaces raises (a bug in the rule) instead of being refused quietly.
+# Set it (when debugging rules): a rule whose replacement has another dtype or shape than
+# the node it replaces raises (a bug in the rule) instead of being refused quietly.
 STRICT_RULES = False
 
 
@@ -473,19 +473,13 @@ def fits(old: Symbol, new: Symbol) -> bool:
     if old.dtype is not None and new.dtype is not None and old.dtype != new.dtype:
         # A Python number (weakly typed) takes the dtype of the arrays it meets: one of the
         # same kind stands for a scalar of any precision.
-        if not (_is_weak_node(new) and new.dtype.kind == old.dtype.kind):
+        weak = isinstance(_dtype_key(new), (bool, int, float, complex))
+        if not (weak and new.dtype.kind == old.dtype.kind):
             return False
     a, b = old.shape, new.shape
     if a is None or b is None:
         return True
     return len(a) == len(b) and all(p is None or q is None or p == q for p, q in zip(a, b))
-
-
-def _is_weak_node(x: Symbol) -> bool:
-    if x.op == "const":
-        v = x.attrs["value"]
-        return isinstance(v, (bool, int, float, complex)) and type(v).__module__ == "builtins"
-    return x.weak
 
 
 def refuse(rule, node: Symbol, new: Symbol) -> None:
