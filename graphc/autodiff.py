@@ -5,7 +5,7 @@ table's `vjp`/`jvp`, and `None` stands for a symbolic zero.
 
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 

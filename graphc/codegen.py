@@ -20,7 +20,7 @@ import linecache
 import math
 import re
 import weakref
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 

@@ -16,6 +16,7 @@ import traceback
 import numpy as np
 
 import graphc as gc
+
 from .ir import toposort
 
 _WIDTH = 24
@@ -429,7 +430,7 @@ def mlp_training(d: Demo) -> None:
                 break
             lt.backward()
             with E.no_grad():
-                for n, p in ps.items():
+                for p in ps.values():
                     p.data = p.data - rate * p.grad.data
         return last
 

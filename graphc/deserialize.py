@@ -11,7 +11,7 @@ from __future__ import annotations
 import base64
 import json
 import math
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 

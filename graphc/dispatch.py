@@ -9,7 +9,6 @@ call), and `make_node`/`dtype_key` into `ir` (rebuild, remake); it also builds t
 
 from __future__ import annotations
 
-
 import numpy as np
 
 from . import ir
@@ -17,7 +16,6 @@ from .errors import ArgumentError, DTypeError, GraphcError, ShapeError
 from .ir import Symbol, call_mismatch, checks_call, located, user_origin  # noqa: F401
 from .ops import base as ops_base
 from .ops.base import OPS, check_size
-
 
 _eager_handler = None
 
@@ -216,7 +214,9 @@ def const(value, name: str | None = None) -> Symbol:
         try:
             arr = np.array(value)
         except Exception as exc:  # ragged lists and the like
-            raise DTypeError(f"const: cannot make an array of {type(value).__name__}: {exc}")
+            raise DTypeError(
+                f"const: cannot make an array of {type(value).__name__}: {exc}"
+            ) from exc
         if arr.dtype.kind not in "biufc":
             raise DTypeError(f"const: unsupported dtype {arr.dtype} (numbers and booleans only)")
         arr.setflags(write=False)

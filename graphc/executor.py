@@ -229,7 +229,7 @@ def _as_outputs(values, arrays) -> list[np.ndarray]:
     return [np.array(v) if id(v) in bound else np.asarray(v) for v in values]
 
 
-def simple_bind(sym, grad_req="write", shapes: dict | None = None) -> "Executor":
+def simple_bind(sym, grad_req="write", shapes: dict | None = None) -> Executor:
     """Bind zero arrays of the given shapes (float64 unless a var declares a dtype)."""
     shapes = shapes or {}
     vars_by_name = argument_vars(sym)

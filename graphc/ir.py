@@ -15,7 +15,7 @@ import inspect
 import linecache
 import os
 import sys
-from typing import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 from .errors import ArgumentError, DTypeError, GraphcError, ShapeError
 from .mixin import ArrayMixin

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import html
 import re
-from typing import Sequence
+from collections.abc import Sequence
 
 import sympy as sp
 
@@ -364,7 +364,7 @@ def explain(y: Symbol, wrt, head=None) -> Explanation:
     stages = [("derived", count_ops(raw))]
     current = run(raw, trace=lambda name, outs: stages.append((name, count_ops(outs))))
     rows = []
-    for i, (w, before, after) in enumerate(zip(wrts, raw, current)):
+    for w, before, after in zip(wrts, raw, current):
         name = w if isinstance(w, str) else w.name if w.op == "var" else to_str(w)
         rows.append(GradientRow(w, name, before, after, count_ops(before), count_ops(after)))
     return Explanation(y, rows, stages)

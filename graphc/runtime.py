@@ -210,7 +210,7 @@ def check_index(index):
             )
     if sum(1 for i in out if i == "...") > 1:
         raise ShapeError("getitem: an index can only have one ellipsis")
-    for i, item in enumerate(out):
+    for item in out:
         if isinstance(item, tuple) and item[3] == 0:
             raise ShapeError("getitem: slice step cannot be zero")
     return tuple(out)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import functools
 import itertools
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -52,7 +52,7 @@ class Node:
         return f"<{backward_name(self.op)}>"
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def backward_name(op) -> str:
     short = op.tape_name or "".join(p.capitalize() for p in op.name.split("_"))
     return short + "Backward"

@@ -24,7 +24,7 @@ public; per-entry differences are `gc.check_grad`'s job, so there is one loop of
 
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 

@@ -10,7 +10,8 @@ Calling an `OpDef` is calling the public `gc` function.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -18,7 +19,7 @@ from ..errors import ArgumentError, GraphcError, ShapeError
 from ..ir import call_mismatch, format_origin, located, user_origin
 from ..mixin import add_op_methods, remove_op_methods
 
-OPS: dict[str, "OpDef"] = {}
+OPS: dict[str, OpDef] = {}
 
 # Sampling domains for tests, documenting where an op is smooth.
 REAL = (-2.0, 2.0)
@@ -400,7 +401,7 @@ class Elementwise(OpDef):
             OPS["negative"],
         )
         total = None
-        for t, x, d in zip(ts, xs, self.d):
+        for t, _x, d in zip(ts, xs, self.d):
             if t is None or d is None:
                 continue
             factor = d(y, *xs)

@@ -175,8 +175,8 @@ class Cond(_ControlOp):
         return tuple(run_graph(true_fn if pred else false_fn, args))
 
     def vjp(self, g, y, pred, *args, true_fn, false_fn):
-        from . import get
         from ..dispatch import make_node
+        from . import get
 
         types = self.element_types(y)
         out_mask = [gk is not None and is_float_type(t) for gk, t in zip(g, types)]
@@ -196,8 +196,8 @@ class Cond(_ControlOp):
         return (None,) + tuple(spread(cts, in_mask))
 
     def jvp(self, ts, y, pred, *args, true_fn, false_fn):
-        from . import get
         from ..dispatch import make_node
+        from . import get
 
         in_mask = [t is not None for t in ts[1:]]
         out_mask = [is_float_type(t) for t in self.element_types(y)]

@@ -11,8 +11,8 @@ applies them bottom-up, keeps origins and refuses a replacement of another dtype
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 from ..ir import Symbol, fits, rebuild, refuse
 

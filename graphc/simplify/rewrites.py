@@ -16,7 +16,7 @@ a scalar factor out of a sum) and the documented cancellations of the sympy pass
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 

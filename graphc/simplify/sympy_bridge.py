@@ -21,8 +21,8 @@ become opaque functions, so sympy's complex-analysis identities such as `exp(log
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Mapping
 from fractions import Fraction
-from typing import Callable, Mapping
 
 import numpy as np
 import sympy as sp
