@@ -205,7 +205,8 @@ def drop_broadcast_operand(ctx, node, inputs):
             if (
                 ones.op == "ones_like"
                 and ctx.classes.of(other) == cls
-                and (node.dtype == other.dtype)
+                and node.dtype is not None  # (a numpy dtype compares equal to None)
+                and node.dtype == other.dtype
             ):
                 return other
     return None
