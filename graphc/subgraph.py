@@ -15,10 +15,14 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from .dispatch import const, located, make_node
+from . import ops
+from .autodiff import backprop, forward
+from .codegen import _GENERATED, _IDENT, _RESERVED
+from .dispatch import const, is_weak, located, make_node
 from .errors import DTypeError, GraphcError, ShapeError
 from .ir import Graph, Symbol, origin_scope, rebuild, recording_creations, user_origin
 from .ops.base import OPS, fmt_shape
+from .simplify import cse, fold_constants, run, specialize
 
 Type = tuple  # (shape, dtype): a value's static shape and dtype, None where unknown
 
@@ -182,8 +186,6 @@ def as_symbol(value, what: str, origin=None, dtype=None, like=None) -> Symbol:
             value = np.asarray(value, dtype=dtype)  # a Python number stays one when it fits
         shape = getattr(like, "shape", None)
         if np.ndim(value) == 0 and shape and None not in shape:
-            from . import ops
-
             return ops.broadcast_to(const(value), shape)
         return const(value)
     raise GraphcError(
@@ -287,9 +289,6 @@ def specialized(graph: Graph, types: Sequence[Type], values: Sequence = ()) -> G
     ops' `resolve` calls this once shapes are known). `values` may give, per param, a
     constant node it is always bound to (a loop-invariant number): it is folded in. The
     same graph comes back when nothing changes."""
-    from .dispatch import is_weak
-    from .simplify import cse, fold_constants, specialize
-
     fixed = {
         k: v
         for k, v in enumerate(values)
@@ -358,9 +357,6 @@ def vjp_graph(graph: Graph, in_mask: Sequence[bool], out_mask: Sequence[bool]) -
     """The VJP of a sub-graph, derived once (cached) and simplified: a Graph of
     (params..., one cotangent per output in `out_mask`) -> the cotangents of the params in
     `in_mask` (zeros where an output does not depend on the param)."""
-    from . import ops
-    from .autodiff import backprop
-    from .simplify import run
 
     def make():
         outs = [o for o, m in zip(graph.outputs, out_mask) if m]
@@ -381,8 +377,6 @@ def jvp_graph(graph: Graph, in_mask: Sequence[bool], out_mask: Sequence[bool]) -
     """The JVP of a sub-graph, derived once (cached) and simplified: a Graph of
     (params..., one tangent per param in `in_mask`) -> (outputs..., the tangents of the
     outputs in `out_mask`)."""
-    from .autodiff import forward
-    from .simplify import run
 
     def make():
         tangents = [
@@ -442,8 +436,6 @@ def emit_graph(
 def fresh_name(em, base: str) -> str:
     """A new identifier for a loop variable or carry: `base`, `base2`, ... when `base` is a
     plain name (else the namer's mangled form of it)."""
-    from .codegen import _GENERATED, _IDENT, _RESERVED
-
     base = base.lstrip("_")
     base = base[3:] if base.startswith("gc_") else base  # autograph's flags: _gc_break_1
     if _IDENT.match(base) and not _GENERATED.match(base) and base not in _RESERVED:

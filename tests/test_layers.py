@@ -24,9 +24,10 @@ import its own layer or lower ones; within a layer the imports form no cycle):
 ```
 
 Where a lower layer offers a higher layer's convenience, the higher layer installs it:
-`dispatch` installs `apply` into `ops.base` (calling an `OpDef`) and `make_node` into
-`ir.rebuild`; `graphc.ops` installs itself into `mixin` (the array operators);
-`symbol_methods` attaches printing, executor, serialization and sympy methods to `Symbol`.
+`dispatch` installs `apply` into `ops.base` (calling an `OpDef`) and `make_node`/`dtype_key`
+into `ir` (rebuild, remake); `graphc.ops` installs itself into `mixin` (the array operators);
+`symbol_methods` attaches printing, executor, serialization and sympy methods to `Symbol`;
+the public layer subscribes to the op table (`ops.base.on_register`) for `gc.*` exports.
 Within layer 3, `ops.shape` reaches `sum` (ops.reduce uses its shape ops) through the table
 `OPS`, and the `Elementwise` family rules in `ops.base` reach the ops they call the same way.
 The control-flow ops register themselves when `graphc.control` imports them.
@@ -97,8 +98,6 @@ LAYERS = {
     7: ["__main__", "demo"],
 }
 
-_CONTROLOPS = "issue 12 item 4 (controlops): not yet moved to module level"
-
 # Function-level imports that remain, (importer, imported) -> why it is not at module level.
 _EAGER_OPTIONAL = (
     "eager mode is optional: `import graphc` does not load graphc.eager (it installs the "
@@ -108,16 +107,6 @@ FUNCTION_LEVEL = {
     ("control", "eager"): _EAGER_OPTIONAL,
     ("testing", "eager"): _EAGER_OPTIONAL,
     ("demo", "eager"): _EAGER_OPTIONAL,
-    ("ops.control", "dispatch"): _CONTROLOPS + " (tracer and emitter API for control flow)",
-    ("ops.control", "ops"): _CONTROLOPS + " (tracer and emitter API for control flow)",
-    ("ops.control_ad", "ops"): _CONTROLOPS + " (tracer and emitter API for control flow)",
-    ("ops.control_ad", "subgraph"): _CONTROLOPS + " (tracer and emitter API for control flow)",
-    ("ops.control_emit", "dispatch"): _CONTROLOPS + " (tracer and emitter API for control flow)",
-    ("subgraph", "autodiff"): _CONTROLOPS + " (subgraph becomes the public tracing API)",
-    ("subgraph", "codegen"): _CONTROLOPS + " (codegen's private names become an emitter API)",
-    ("subgraph", "dispatch"): _CONTROLOPS + " (subgraph becomes the public tracing API)",
-    ("subgraph", "ops"): _CONTROLOPS + " (subgraph becomes the public tracing API)",
-    ("subgraph", "simplify"): _CONTROLOPS + " (subgraph becomes the public tracing API)",
 }
 
 

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..dispatch import make_node
 from ..errors import DTypeError, GraphcError, ShapeError
 from ..ir import Graph, free_vars
 from ..subgraph import (
@@ -56,6 +57,8 @@ from .control_ad import (
 )
 from .control_build import build_fori, build_while
 from .control_emit import emit_cond, emit_fori, emit_scan, emit_while
+from .elementwise import maximum
+from .shape import get
 
 
 def _check_graph(graph, op: str, key: str) -> Graph:
@@ -127,8 +130,6 @@ class _ControlOp(OpDef):
     def resolve(self, *xs, **attrs):
         """Once shapes are known: the same op with its sub-graphs re-typed for the inputs
         and specialised (loop-invariant numbers folded in), or None if they already are."""
-        from ..dispatch import make_node
-
         new, changed = dict(attrs), False
         for key, (types, values) in self.param_types(xs, attrs).items():
             new[key] = specialized(attrs[key], types, values)
@@ -175,9 +176,6 @@ class Cond(_ControlOp):
         return tuple(run_graph(true_fn if pred else false_fn, args))
 
     def vjp(self, g, y, pred, *args, true_fn, false_fn):
-        from ..dispatch import make_node
-        from . import get
-
         types = self.element_types(y)
         out_mask = [gk is not None and is_float_type(t) for gk, t in zip(g, types)]
         in_mask = [_is_float(a) for a in args]
@@ -196,9 +194,6 @@ class Cond(_ControlOp):
         return (None,) + tuple(spread(cts, in_mask))
 
     def jvp(self, ts, y, pred, *args, true_fn, false_fn):
-        from ..dispatch import make_node
-        from . import get
-
         in_mask = [t is not None for t in ts[1:]]
         out_mask = [is_float_type(t) for t in self.element_types(y)]
         if not any(out_mask):
@@ -344,8 +339,6 @@ class ForiLoop(_ControlOp):
         return tuple(carry) + tuple(_stack(h, c) for h, c in zip(hist, carry))
 
     def vjp(self, g, y, lower, upper, *xs, body):
-        from . import maximum
-
         return loop_vjp(y, (lower, upper) + xs, g, trip=maximum(upper - lower, 0), upper=upper)
 
     def jvp(self, ts, y, lower, upper, *xs, body):

@@ -15,9 +15,19 @@ in the loop nodes are read through their `Layout` (`control_layout`).
 from __future__ import annotations
 
 from ..ir import Graph
-from ..subgraph import inline, is_float_type, jvp_graph, type_of, value_reads, vjp_graph
+from ..subgraph import (
+    as_symbol,
+    inline,
+    is_float_type,
+    jvp_graph,
+    type_of,
+    value_reads,
+    vjp_graph,
+)
 from .control_build import build_fori, build_scan
 from .control_layout import Layout
+from .elementwise import zeros_like
+from .shape import get
 
 
 def _is_float(x) -> bool:
@@ -30,16 +40,11 @@ def _history(t):
 
 
 def _get(node, k: int):
-    from . import get
-
     return get(node, index=k)
 
 
 def ct(g, like, t):
     """A cotangent or tangent as a symbol of type `t` (None: zeros like `like`)."""
-    from ..subgraph import as_symbol
-    from . import zeros_like
-
     if g is None:
         return zeros_like(like)
     return as_symbol(g, "cotangent", dtype=t[1])
@@ -116,8 +121,6 @@ class _Backward:
     def init(self) -> list:
         """The reverse loop's initial carries: the final carries' cotangents, zeros for the
         captures' sums."""
-        from . import zeros_like
-
         init = [ct(self.g.finals[k], _get(self.y, k), self.types.finals[k]) for k in self.floats]
         return init + [zeros_like(c) for c in _picked(self.ins.caps, self.float_caps)]
 

@@ -8,6 +8,7 @@ parallel assignment at the end of the body).
 
 from __future__ import annotations
 
+from ..dispatch import is_weak
 from ..ir import Graph, toposort
 from ..subgraph import emit_graph, fresh_name
 from .control_layout import Layout
@@ -39,8 +40,6 @@ def typed(expr: str, node) -> str:
     """`expr` for a value that emitted code keeps in a variable: a Python number (a weak
     constant's literal) becomes a numpy scalar of the node's dtype, so that array methods
     (`x.sum()`) work on it whichever branch or iteration produced it."""
-    from ..dispatch import is_weak
-
     if node.op == "const" and is_weak(node.attrs["value"]) and node.dtype is not None:
         return f"{dtype_text(node.dtype)}({expr})"
     return expr
