@@ -67,7 +67,7 @@ def resolve(outputs: Sequence[Symbol], items: Sequence, what: str):
     return outputs, targets
 
 
-def _depends(nodes: list[Symbol], sources: Sequence[Symbol]) -> set[int]:
+def depends(nodes: list[Symbol], sources: Sequence[Symbol]) -> set[int]:
     """ids of the nodes through which a derivative can flow from `sources` (integer and
     boolean values carry none: a cast to int is piecewise constant)."""
     dep = {id(s) for s in sources}
@@ -85,7 +85,7 @@ def backprop(outputs: Sequence[Symbol], heads: Sequence, wrt: Sequence[Symbol]) 
     """Cotangents (id -> symbol) of `sum_i <outputs[i], heads[i]>` for every node on a path
     from `wrt`; each shared node's contributions are summed once."""
     nodes = toposort(outputs)
-    dep = _depends(nodes, wrt)
+    dep = depends(nodes, wrt)
     cts: dict[int, Symbol] = {}
     for out, head in zip(outputs, heads):
         if id(out) in dep:
@@ -243,7 +243,7 @@ def grad(y, wrt, head=None, simplify: bool = True):
     for w in wrts:
         g = cts.get(id(w))
         with origin_scope(w.origin):
-            results.append(ops.zeros_like(w) if g is None else _as_symbol(g, w))
+            results.append(ops.zeros_like(w) if g is None else as_cotangent(g, w))
     if simplify:
         results = run_passes(results)
     results = [_typed_gradient(g, w, unsized) for g, w in zip(results, wrts)]
@@ -280,7 +280,7 @@ def _check_differentiable_output(y: Symbol) -> None:
         )
 
 
-def _as_symbol(g, like: Symbol) -> Symbol:
+def as_cotangent(g, like: Symbol) -> Symbol:
     """A cotangent as a node of `like`'s shape (Python-number heads become broadcasts)."""
     if isinstance(g, Symbol):
         return g

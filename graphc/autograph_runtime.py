@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import ops
-from .control import _as_int, cond, results
+from .control import as_int, cond, results
 from .dispatch import located
 from .errors import DTypeError, GraphcError, ShapeError
 from .ir import Symbol
@@ -105,7 +105,7 @@ class Runtime:
             self.python_test(
                 bounds[0] if isinstance(bounds[0], Symbol) else bounds[-1], lineno, construct
             )
-        return range(*(_as_int(b) for b in bounds))
+        return range(*(as_int(b) for b in bounds))
 
     @staticmethod
     def and_(*thunks):
@@ -237,7 +237,7 @@ class Runtime:
             index = Undefined("loop variable", self._where(lineno), "the range was empty")
             values = list(values)
             flag = names.index(stop) if stop else None
-            for index in range(*(_as_int(b) for b in bounds)):
+            for index in range(*(as_int(b) for b in bounds)):
                 values = list(body_fn(index, *values))
                 if flag is not None and values[flag] is True:
                     break

@@ -64,7 +64,7 @@ def _suggest(name: str, names) -> str:
     return f" (did you mean {close[0]!r}?)" if close else ""
 
 
-def _check_names(what: str, given, names: list[str]) -> None:
+def check_names(what: str, given, names: list[str]) -> None:
     for name in given:
         if name not in names:
             raise BindError(
@@ -73,13 +73,13 @@ def _check_names(what: str, given, names: list[str]) -> None:
             )
 
 
-def _declared(vars_: list[Symbol]):
+def declared_type(vars_: list[Symbol]):
     """The merged declared shape and dtype of vars sharing a name."""
     v = merged_var(vars_)
     return v.shape, v.dtype
 
 
-def _shape_tuple(what: str, name: str, value) -> tuple:
+def shape_tuple(what: str, name: str, value) -> tuple:
     if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
         value = (value,)
     if not isinstance(value, (tuple, list)) or not all(
@@ -102,7 +102,7 @@ def _respecialize(sym, shapes: dict, dtypes: dict) -> tuple[dict, list[Symbol]]:
     dtype errors name the operation and the user's line (raised by `make_node`)."""
     types = {}
     for name, vars_ in argument_vars(sym).items():
-        shape, dtype = _declared(vars_)
+        shape, dtype = declared_type(vars_)
         types[name] = (vars_[0], shapes.get(name, shape), dtypes.get(name, dtype))
     return retype_vars(flatten_outputs(sym), types)
 
@@ -111,10 +111,10 @@ def infer_shape(sym, shapes: dict):
     """`(arg_shapes, out_shapes)` in argument/output order (None where unknown)."""
     vars_by_name = argument_vars(sym)
     names = list(vars_by_name)
-    _check_names("infer_shape", shapes, names)
+    check_names("infer_shape", shapes, names)
     given = {}
     for name, value in shapes.items():
-        shape = _shape_tuple("infer_shape", name, value)
+        shape = shape_tuple("infer_shape", name, value)
         for v in vars_by_name[name]:
             if not _fits(shape, v.shape):
                 raise ShapeError(
@@ -140,7 +140,7 @@ def infer_type(sym, dtypes: dict):
     """`(arg_types, out_types)` in argument/output order (None where unknown)."""
     vars_by_name = argument_vars(sym)
     names = list(vars_by_name)
-    _check_names("infer_type", dtypes, names)
+    check_names("infer_type", dtypes, names)
     given = {}
     for name, value in dtypes.items():
         dt = _dtype("infer_type", name, value)
@@ -174,7 +174,7 @@ def check_array(what: str, name: str, value, vars_: list[Symbol]) -> np.ndarray:
     graphc.errors.ShapeError: bind: argument 'x': expected shape (3,), got (2,) (declared at ...)
     """
     where = f"{what}: argument {name!r}" if what else f"argument {name!r}"
-    arr = _numeric_array(where, value, _declared(vars_)[1])
+    arr = _numeric_array(where, value, declared_type(vars_)[1])
     for v in vars_:
         if v.dtype is not None and arr.dtype != v.dtype:
             raise DTypeError(
@@ -204,10 +204,10 @@ def _numeric_array(where: str, value, dtype) -> np.ndarray:
     return arr
 
 
-def _check_args(what: str, args, vars_by_name: dict) -> list[np.ndarray]:
+def check_args(what: str, args, vars_by_name: dict) -> list[np.ndarray]:
     names = list(vars_by_name)
     if isinstance(args, dict):
-        _check_names(what, args, names)
+        check_names(what, args, names)
         missing = [n for n in names if n not in args]
         if missing:
             raise BindError(f"{what}: missing argument(s) {missing}; the arguments are {names}")
@@ -227,11 +227,11 @@ def _check_args(what: str, args, vars_by_name: dict) -> list[np.ndarray]:
     return [check_array(what, n, val, vars_by_name[n]) for n, val in zip(names, values)]
 
 
-def _is_float(dtype) -> bool:
+def is_float_dtype(dtype) -> bool:
     return np.dtype(dtype).kind in "fc"
 
 
-def _check_reqs(what: str, grad_req, names: list[str], arrays: list[np.ndarray]) -> dict:
+def check_reqs(what: str, grad_req, names: list[str], arrays: list[np.ndarray]) -> dict:
     """name -> "write"/"add"/"null". A string applies to every floating argument (integer
     ones get "null"); a dict names arguments (the others are "null"), and asking for the
     gradient of an integer argument there is a DTypeError."""
@@ -240,19 +240,19 @@ def _check_reqs(what: str, grad_req, names: list[str], arrays: list[np.ndarray])
         if grad_req not in GRAD_REQS:
             raise BindError(f"{what}: grad_req must be one of {GRAD_REQS}, got {grad_req!r}")
         for n, a in zip(names, arrays):
-            reqs[n] = grad_req if _is_float(a.dtype) else "null"
+            reqs[n] = grad_req if is_float_dtype(a.dtype) else "null"
         return reqs
     if not isinstance(grad_req, dict):
         raise BindError(
             f"{what}: grad_req must be a string or a dict name -> string, got "
             f"{type(grad_req).__name__}"
         )
-    _check_names(what + " grad_req", grad_req, names)
+    check_names(what + " grad_req", grad_req, names)
     for n, a in zip(names, arrays):
         req = grad_req.get(n, "null")
         if req not in GRAD_REQS:
             raise BindError(f"{what}: grad_req for {n!r} must be one of {GRAD_REQS}, got {req!r}")
-        if req != "null" and not _is_float(a.dtype):
+        if req != "null" and not is_float_dtype(a.dtype):
             raise DTypeError(
                 f"{what}: argument {n!r} has dtype {a.dtype}; only floating "
                 f"arguments have gradients (grad_req {req!r})"
@@ -261,7 +261,7 @@ def _check_reqs(what: str, grad_req, names: list[str], arrays: list[np.ndarray])
     return reqs
 
 
-def _check_grads(what: str, args_grad, names, arrays, reqs, explicit: bool) -> dict:
+def check_grads(what: str, args_grad, names, arrays, reqs, explicit: bool) -> dict:
     """name -> gradient array (preallocated by the user, or zeros). With a dict `args_grad`,
     the arguments it leaves out have none, unless a per-name `grad_req` (`explicit`) asks
     for one: then it is allocated."""
@@ -279,7 +279,7 @@ def _check_grads(what: str, args_grad, names, arrays, reqs, explicit: bool) -> d
             f"{what}: args_grad must be a dict name -> array or None, got "
             f"{type(args_grad).__name__}"
         )
-    _check_names(what + " args_grad", args_grad, names)
+    check_names(what + " args_grad", args_grad, names)
     result = {}
     for n, a in zip(names, arrays):
         g = args_grad.get(n)
@@ -290,7 +290,7 @@ def _check_grads(what: str, args_grad, names, arrays, reqs, explicit: bool) -> d
                 f"{what}: args_grad[{n!r}] must be a numpy array (it is written "
                 f"in place), got {type(g).__name__}"
             )
-        if not _is_float(a.dtype):
+        if not is_float_dtype(a.dtype):
             raise DTypeError(
                 f"{what}: argument {n!r} has dtype {a.dtype}; only floating "
                 "arguments have gradients"

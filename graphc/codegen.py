@@ -28,10 +28,10 @@ from . import runtime
 from .errors import GraphcError
 from .ir import Symbol, format_origin, origin_code, toposort, users
 
-_IDENT = re.compile(r"[A-Za-z][A-Za-z0-9_]*\Z")
-_GENERATED = re.compile(r"(t\d+|c\d+|v\d+_.*|grad_.*|fn)\Z")
-_RESERVED = set(keyword.kwlist) | set(getattr(keyword, "softkwlist", ())) | set(dir(builtins))
-_RESERVED |= {"np", "numpy"}
+IDENT = re.compile(r"[A-Za-z][A-Za-z0-9_]*\Z")
+GENERATED = re.compile(r"(t\d+|c\d+|v\d+_.*|grad_.*|fn)\Z")
+RESERVED = set(keyword.kwlist) | set(getattr(keyword, "softkwlist", ())) | set(dir(builtins))
+RESERVED |= {"np", "numpy"}
 _counter = itertools.count()
 
 
@@ -50,9 +50,9 @@ class Namer:
     def user(self, name: str) -> str:
         """A safe identifier for a user-supplied name."""
         if (
-            _IDENT.match(name)
-            and name not in _RESERVED
-            and not _GENERATED.match(name)
+            IDENT.match(name)
+            and name not in RESERVED
+            and not GENERATED.match(name)
             and name not in self.used
         ):
             return self.claim(name)
@@ -427,7 +427,7 @@ def _output_names(namer: Namer, em: Emitter, outputs, output_names) -> dict:
             # names shaped like them were mangled above, so they cannot collide.
             wanted[id(out)] = (
                 namer.claim(oname)
-                if _IDENT.match(oname) and _GENERATED.match(oname) and oname not in namer.used
+                if IDENT.match(oname) and GENERATED.match(oname) and oname not in namer.used
                 else namer.user(oname)
             )
     return wanted

@@ -166,8 +166,8 @@ def fori_loop(lower, upper, body_fun: Callable, init_val):
     _check_callables("fori_loop", body_fun=body_fun)
     leaves, tree = flatten(init_val)
     if not _any_symbol(leaves + [lower, upper]):
-        val, upper = init_val, _as_int(upper)
-        for i in range(_as_int(lower), upper):
+        val, upper = init_val, as_int(upper)
+        for i in range(as_int(lower), upper):
             val = body_fun(i, val)
             if _any_symbol(flatten(val)[0]):  # the body reads outer symbols: one graph loop
                 return fori_loop(i + 1, upper, body_fun, val) if i + 1 < upper else val
@@ -317,7 +317,7 @@ def _as_consts(val):
     return unflatten(tree, [as_symbol(x, "while_loop carry") for x in leaves])
 
 
-def _as_int(x) -> int:
+def as_int(x) -> int:
     if getattr(type(x), "_graphc_kind", None) == "eager":
         x = x.numpy()
     try:

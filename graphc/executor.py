@@ -25,20 +25,20 @@ import weakref
 
 import numpy as np
 
-from .autodiff import _as_symbol, _depends, backprop
+from .autodiff import as_cotangent, backprop, depends
 from .binding import (
-    _check_args,
-    _check_grads,
-    _check_names,
-    _check_reqs,
-    _declared,
-    _is_float,
-    _shape_tuple,
     argument_vars,
+    check_args,
     check_array,
+    check_grads,
+    check_names,
+    check_reqs,
+    declared_type,
     infer_shape,
     infer_type,
+    is_float_dtype,
     output_names,
+    shape_tuple,
 )
 from .codegen import emit_program, remember
 from .dispatch import checks_call, const, numeric_array
@@ -106,7 +106,7 @@ class Plan:
     def _backprop(self, wrt: tuple[str, ...], heads):
         targets = [self.vars[self.names.index(n)] for n in wrt]
         cts = backprop(self.outputs, heads, targets)
-        grads = [None if cts.get(id(w)) is None else _as_symbol(cts[id(w)], w) for w in targets]
+        grads = [None if cts.get(id(w)) is None else as_cotangent(cts[id(w)], w) for w in targets]
         reached = [i for i, g in enumerate(grads) if g is not None]
         return [grads[i] for i in reached], reached
 
@@ -115,11 +115,11 @@ class Plan:
 
         def build():
             targets = [self.vars[self.names.index(n)] for n in wrt]
-            dep = _depends(toposort(self.outputs), targets)
+            dep = depends(toposort(self.outputs), targets)
             return [
                 k
                 for k, o in enumerate(self.outputs)
-                if id(o) in dep and (o.dtype is None or _is_float(o.dtype))
+                if id(o) in dep and (o.dtype is None or is_float_dtype(o.dtype))
             ]
 
         return self._program(("diff", wrt), build)
@@ -217,7 +217,7 @@ def _run(program, args):
 def eval_symbol(sym, args: dict) -> list[np.ndarray]:
     """`sym.eval(**args)`: the outputs as a list of arrays."""
     vars_by_name = argument_vars(sym)
-    arrays = _check_args("eval", dict(args), vars_by_name)
+    arrays = check_args("eval", dict(args), vars_by_name)
     plan = plan_for(sym, list(vars_by_name), arrays)
     return _as_outputs(_run(plan.forward(), arrays), arrays)
 
@@ -234,12 +234,12 @@ def simple_bind(sym, grad_req="write", shapes: dict | None = None) -> Executor:
     shapes = shapes or {}
     vars_by_name = argument_vars(sym)
     names = list(vars_by_name)
-    _check_names("simple_bind", shapes, names)
+    check_names("simple_bind", shapes, names)
     args = {}
     for name in names:
-        declared, dtype = _declared(vars_by_name[name])
+        declared, dtype = declared_type(vars_by_name[name])
         if name in shapes:
-            shape = _shape_tuple("simple_bind", name, shapes[name])
+            shape = shape_tuple("simple_bind", name, shapes[name])
         elif declared is not None and None not in declared:
             shape = declared
         else:
@@ -277,9 +277,9 @@ class Executor:
             raise BindError(f"bind: expected a graphc symbol, got {type(sym).__name__}")
         vars_by_name = argument_vars(sym)
         names = list(vars_by_name)
-        arrays = _check_args("bind", args, vars_by_name)
-        reqs = _check_reqs("bind", grad_req, names, arrays)
-        grads = _check_grads(
+        arrays = check_args("bind", args, vars_by_name)
+        reqs = check_reqs("bind", grad_req, names, arrays)
+        grads = check_grads(
             "bind", args_grad, names, arrays, reqs, explicit=isinstance(grad_req, dict)
         )
         plan = plan_for(sym, names, arrays)  # shape and dtype errors of the graph surface here
@@ -354,7 +354,7 @@ class Executor:
     # --- running -------------------------------------------------------------------------
     def _check_updates(self, what: str, updates: dict) -> list:
         """Validate new values for bound arguments (all of them before any is copied)."""
-        _check_names(what, updates, self._names)
+        check_names(what, updates, self._names)
         checked = []
         for name, value in updates.items():
             dst = self._arg_dict[name]
@@ -541,7 +541,7 @@ def _check_head(h, out: Symbol, name: str, differentiated: bool):
             f"backward: out_grads for {name!r} must have the "
             f"output's shape {fmt_shape(out.shape)}, got {arr.shape}"
         )
-    if out.dtype is not None and _is_float(out.dtype):
+    if out.dtype is not None and is_float_dtype(out.dtype):
         arr = arr.astype(out.dtype, copy=False).reshape(out.shape)
     return arr
 

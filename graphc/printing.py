@@ -27,7 +27,7 @@ from .errors import GraphcError
 from .ir import Symbol, as_list, toposort
 from .ops.base import PREC_ADD, PREC_POW, on_register
 from .simplify import count_ops, run
-from .simplify.sympy_bridge import _attrs_key, graph_function, node_to_sympy
+from .simplify.sympy_bridge import attrs_key, graph_function, node_to_sympy
 
 TREE_LIMIT = 2000  # an expression printed in one piece, counted as a tree
 DEPTH_LIMIT = 60  # and its depth (sympy's printers recurse about 5 frames per level)
@@ -137,7 +137,7 @@ def _plain(node: Symbol, args: list[tuple[str, int]]) -> tuple[str, int]:
         a, pa = args[0]
         return (f"-{a}" if pa > _UNARY else f"-({a})"), _UNARY
     # Everything else prints as the sympy printer prints the op, on placeholder arguments.
-    key = (op, len(args), _attrs_key(node.attrs))
+    key = (op, len(args), attrs_key(node.attrs))
     text = _TEMPLATES.get(key)
     if text is None:
         holders = [sp.Symbol(f"\x00{i}\x00") for i in range(len(args))]

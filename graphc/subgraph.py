@@ -17,7 +17,7 @@ import numpy as np
 
 from . import ops
 from .autodiff import backprop, forward
-from .codegen import _GENERATED, _IDENT, _RESERVED
+from .codegen import GENERATED, IDENT, RESERVED
 from .dispatch import const, is_weak, located, make_node
 from .errors import DTypeError, GraphcError, ShapeError
 from .ir import Graph, Symbol, origin_scope, rebuild, recording_creations, user_origin
@@ -438,10 +438,10 @@ def fresh_name(em, base: str) -> str:
     plain name (else the namer's mangled form of it)."""
     base = base.lstrip("_")
     base = base[3:] if base.startswith("gc_") else base  # autograph's flags: _gc_break_1
-    if _IDENT.match(base) and not _GENERATED.match(base) and base not in _RESERVED:
+    if IDENT.match(base) and not GENERATED.match(base) and base not in RESERVED:
         for k in range(1, 1000):
             candidate = base if k == 1 else f"{base}_{k}" if base[-1].isdigit() else f"{base}{k}"
-            if candidate not in em.namer.used and not _GENERATED.match(candidate):
+            if candidate not in em.namer.used and not GENERATED.match(candidate):
                 return em.namer.claim(candidate)
     return em.namer.user(base)
 

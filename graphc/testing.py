@@ -30,6 +30,7 @@ import numpy as np
 
 import graphc as gc
 
+from .binding import is_float_dtype
 from .errors import GradientCheckError, GraphcError
 from .ir import free_vars
 from .transforms import default_eps
@@ -156,10 +157,6 @@ def _as_list(values) -> list:
     return list(values) if isinstance(values, (list, tuple)) else [values]
 
 
-def _is_float(dtype) -> bool:
-    return np.dtype(dtype).kind in "fc"
-
-
 class CompiledEngine:
     """Differentiate with `gc.grad`/`gc.jvp` on symbols and run through `gc.compile`.
 
@@ -256,7 +253,7 @@ class EagerEngine:
         from . import eager
 
         def run(*arrs):
-            ts = [eager.tensor(a, requires_grad=_is_float(np.asarray(a).dtype)) for a in arrs]
+            ts = [eager.tensor(a, requires_grad=is_float_dtype(np.asarray(a).dtype)) for a in arrs]
             return [np.asarray(getattr(o, "data", o)) for o in _as_list(fn(*ts))]
 
         return run
@@ -419,7 +416,7 @@ def _check(engine, name, fn, arrays, diff, order, modes, tol, rng, path, primal=
     rtol, atol, eps = tol
     f = primal if primal is not None else engine.compile(fn, arrays)
     ys = f(*arrays)
-    outs = [k for k, y in enumerate(ys) if _is_float(y.dtype)]
+    outs = [k for k, y in enumerate(ys) if is_float_dtype(y.dtype)]
     if not outs:
         return
     level = _Level(engine, fn, arrays, diff, outs, tol, f"assert_grads[{name}] {path}")

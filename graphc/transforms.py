@@ -11,7 +11,7 @@ import inspect
 import numpy as np
 
 from .autodiff import grad
-from .binding import _check_args, argument_vars
+from .binding import argument_vars, check_args
 from .codegen import remember
 from .dispatch import checks_call, const, plain_array, var
 from .errors import BindError, DTypeError, GradError, GradientCheckError
@@ -202,7 +202,7 @@ def check_grad(y, wrt, args: dict, eps=None, rtol: float = 1e-5, atol: float = 1
     for w in wrts:
         vars_by_name.setdefault(w.name, [w])
     names = list(vars_by_name)
-    base = [np.array(a) for a in _check_args("check_grad", args, vars_by_name)]
+    base = [np.array(a) for a in check_args("check_grad", args, vars_by_name)]
     at = {n: a for n, a in zip(names, base)}  # the arrays perturbed in place
     for w in wrts:
         if at[w.name].dtype.kind != "f":

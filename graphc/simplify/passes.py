@@ -17,17 +17,17 @@ from .framework import RuleSet, applies_to, context, rule_pass
 FOLD_LIMIT = 1 << 16  # constant results larger than this stay as computations
 
 
-def _value(node: Symbol):
+def const_value(node: Symbol):
     return node.attrs["value"]
 
 
-def _is_const(node: Symbol, value=None) -> bool:
+def is_const(node: Symbol, value=None) -> bool:
     """A constant (optionally a uniform one equal to `value`)."""
     if node.op != "const":
         return False
     if value is None:
         return True
-    v = _value(node)
+    v = const_value(node)
     if is_weak(v):
         return v == value
     return v.size > 0 and bool(np.all(v == value))
@@ -35,10 +35,10 @@ def _is_const(node: Symbol, value=None) -> bool:
 
 def _neutral(node: Symbol, x: Symbol, c: Symbol, value) -> bool:
     """Is `node` (an op of x and constant c) just x when c == value?"""
-    if not _is_const(c, value):
+    if not is_const(c, value):
         return False
-    if is_weak(_value(c)):
-        return x.dtype is None or x.dtype.kind in "fc" or isinstance(_value(c), int)
+    if is_weak(const_value(c)):
+        return x.dtype is None or x.dtype.kind in "fc" or isinstance(const_value(c), int)
     return node.shape == x.shape and node.dtype == x.dtype and None not in (x.shape or (None,))
 
 
@@ -52,7 +52,7 @@ def evaluate_constants(node: Symbol, inputs: tuple):
     that raises is left for the program to raise, with the user's line)."""
     if not inputs or not _all_const(inputs):
         return None
-    values = [_value(x) for x in inputs]
+    values = [const_value(x) for x in inputs]
     try:
         with np.errstate(all="ignore"):
             result = node.opdef.impl(*values, **node.attrs)
@@ -167,15 +167,15 @@ fold_constants = rule_pass(
 )
 
 
-def _attr_key(value):
+def attr_key(value):
     if isinstance(value, np.ndarray):
         return ("array", value.dtype.str, value.shape, value.tobytes())
     if isinstance(value, (list, tuple)):
-        return tuple(_attr_key(v) for v in value)
+        return tuple(attr_key(v) for v in value)
     if isinstance(value, float) and value != value:
         return ("nan",)
     if isinstance(value, dict):
-        return tuple(sorted((k, _attr_key(v)) for k, v in value.items()))
+        return tuple(sorted((k, attr_key(v)) for k, v in value.items()))
     if hasattr(value, "__hash__") and value.__hash__ is not None:
         return (type(value).__name__, value)
     return ("id", id(value))
@@ -184,8 +184,8 @@ def _attr_key(value):
 def _input_key(x: Symbol, inexact: bool):
     """A Python number by value (by float value where the result is inexact anyway: `x + 1`
     and `x + 1.0` are the same node for a float x); anything else by identity."""
-    if x.op == "const" and is_weak(_value(x)):
-        v = _value(x)
+    if x.op == "const" and is_weak(const_value(x)):
+        v = const_value(x)
         if inexact and not isinstance(v, complex):
             return (1, repr(float(v)))
         return (1, f"{type(v).__name__}:{v!r}")
@@ -197,7 +197,7 @@ def _node_key(node: Symbol, inputs: tuple):
     keys = [_input_key(x, inexact) for x in inputs]
     if node.opdef.commutative:
         keys.sort()
-    attrs = tuple(sorted((k, _attr_key(v)) for k, v in node.attrs.items()))
+    attrs = tuple(sorted((k, attr_key(v)) for k, v in node.attrs.items()))
     return (node.op, tuple(keys), attrs, None if node.dtype is None else node.dtype.str)
 
 
@@ -208,13 +208,13 @@ def cse(outputs, ctx=None):
     seen: dict = {}
 
     def merge(node, inputs):
-        if node.op == "var" or (node.op == "const" and is_weak(_value(node))):
+        if node.op == "var" or (node.op == "const" and is_weak(const_value(node))):
             # Python numbers are emitted as literals: merging them saves nothing, and users
             # compare them by value below.
             return None
         key = _node_key(node, inputs)
         if node.op == "const":
-            key += (type(_value(node)).__name__,)
+            key += (type(const_value(node)).__name__,)
         if id(node) in known:
             seen.setdefault(key, node)
             return None
@@ -232,20 +232,20 @@ def resolve_weak_constants(node: Symbol, inputs: tuple):
     """An op of Python numbers -> its value, first (a gradient's head 1.0 times a constant):
     a broadcast resolved next then sees a weak constant and gives it the dtype of the array
     it meets."""
-    if inputs and all(x.op == "const" and is_weak(_value(x)) for x in inputs):
+    if inputs and all(x.op == "const" and is_weak(const_value(x)) for x in inputs):
         return FOLD_RULES.apply(node, inputs)
     return None
 
 
 def resolve_static(node: Symbol, inputs: tuple):
     """A shape-generic op -> its static form, once shapes are known (the op's `resolve`)."""
-    if inputs and all(x.op == "const" and is_weak(_value(x)) for x in inputs):
+    if inputs and all(x.op == "const" and is_weak(const_value(x)) for x in inputs):
         return None  # (left as `resolve_weak_constants` left it)
     return node.opdef.resolve(*inputs, **node.attrs)
 
 
 def _weak_number(x: Symbol):
-    return _value(x) if x.op == "const" and is_weak(_value(x)) else None
+    return const_value(x) if x.op == "const" and is_weak(const_value(x)) else None
 
 
 def merge_scalings(node: Symbol, inputs: tuple):

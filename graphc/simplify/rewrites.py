@@ -24,7 +24,7 @@ from .. import ops
 from ..dispatch import is_weak, make_node
 from ..ir import Symbol, fits, origin_scope, rebuild, refuse, remake, toposort
 from .framework import context
-from .passes import FOLD_RULES, _is_const, _value
+from .passes import FOLD_RULES, const_value, is_const
 
 EMPTY: frozenset = frozenset()
 _SAME_SHAPE = ("stop_gradient", "astype")
@@ -107,9 +107,9 @@ def _float_or_unknown(x: Symbol) -> bool:
 
 
 def _weak_number(x: Symbol, value=None) -> bool:
-    if x.op != "const" or not is_weak(_value(x)):
+    if x.op != "const" or not is_weak(const_value(x)):
         return False
-    return value is None or _value(x) == value
+    return value is None or const_value(x) == value
 
 
 # --- rules -----------------------------------------------------------------------------
@@ -173,14 +173,16 @@ def ones_from_broadcast(ctx, node, inputs):
     """`broadcast_like(1.0, x)` -> `ones_like(x)` (and 0.0 -> `zeros_like`) for float x: the
     gradient of `sum(x)` reads as ones of x's shape, with x's dtype."""
     c, like = inputs
-    if not (_weak_number(c) and isinstance(_value(c), float) and _value(c) in (0.0, 1.0)):
+    if not (
+        _weak_number(c) and isinstance(const_value(c), float) and const_value(c) in (0.0, 1.0)
+    ):
         return None
     rep = ctx.classes.representative(like)
     if not _float_or_unknown(rep):
         rep = like
     if not _float_or_unknown(rep):
         return None
-    return ops.ones_like(rep) if _value(c) == 1.0 else ops.zeros_like(rep)
+    return ops.ones_like(rep) if const_value(c) == 1.0 else ops.zeros_like(rep)
 
 
 def drop_broadcast_operand(ctx, node, inputs):
@@ -260,11 +262,11 @@ def recognise_mean(ctx, node, inputs):
     if n.op == "reduced_size":
         if n.attrs["axis"] != axis or not ctx.classes.same(n.inputs[0], x):
             return None
-    elif _weak_number(n) or (n.op == "const" and _is_const(n) and n.shape == ()):
+    elif _weak_number(n) or (n.op == "const" and is_const(n) and n.shape == ()):
         if x.shape is None or None in x.shape:
             return None
         count = ops.reduce.count(x, axis)
-        value = _value(n)
+        value = const_value(n)
         if not isinstance(count, int) or float(np.asarray(value)) != count:
             return None
     else:

@@ -32,7 +32,7 @@ from ..errors import GraphcError
 from ..ir import Symbol, toposort
 from ..ops.base import OPS, on_register
 from ..runtime import format_index
-from .passes import _attr_key
+from .passes import attr_key
 
 _ARITH = ("add", "subtract", "multiply", "divide", "negative", "power")
 
@@ -149,13 +149,13 @@ def _wrap(arg, text: str) -> str:
 _FUNCTIONS: dict = {}
 
 
-def _attrs_key(attrs: dict):
-    return tuple(sorted((k, _attr_key(v)) for k, v in attrs.items()))
+def attrs_key(attrs: dict):
+    return tuple(sorted((k, attr_key(v)) for k, v in attrs.items()))
 
 
 def graph_function(opdef, attrs: dict) -> type:
     """The sympy function class standing for `opdef` with these attrs (cached)."""
-    key = (opdef.name, _attrs_key(attrs))
+    key = (opdef.name, attrs_key(attrs))
     cls = _FUNCTIONS.get(key)
     if cls is None:
         cls = type(opdef.name, (GraphFunction,), {"opdef": opdef, "attrs": dict(attrs)})

@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 import graphc as gc
 import graphc.simplify as S
 from graphc.ir import toposort
-from graphc.simplify.passes import _attr_key
+from graphc.simplify.passes import attr_key
 
 UNARY = (
     "neg",
@@ -107,7 +107,7 @@ def _structure(outputs):
     index = {id(n): k for k, n in enumerate(nodes)}
     out = []
     for n in nodes:
-        attrs = tuple(sorted((k, _attr_key(v)) for k, v in n.attrs.items()))
+        attrs = tuple(sorted((k, attr_key(v)) for k, v in n.attrs.items()))
         out.append((n.op, n.name, attrs, tuple(index[id(x)] for x in n.inputs)))
     return out, [index[id(o)] for o in outputs]
 
