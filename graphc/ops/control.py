@@ -45,10 +45,10 @@ from ..subgraph import (
 )
 from .base import OpDef, fmt_shape, register
 from .control_ad import (
-    _get,
-    _history,
-    _is_float,
     ct,
+    get_item,
+    history_type,
+    is_float_value,
     loop_jvp,
     loop_vjp,
     scan_jvp,
@@ -178,7 +178,7 @@ class Cond(_ControlOp):
     def vjp(self, g, y, pred, *args, true_fn, false_fn):
         types = self.element_types(y)
         out_mask = [gk is not None and is_float_type(t) for gk, t in zip(g, types)]
-        in_mask = [_is_float(a) for a in args]
+        in_mask = [is_float_value(a) for a in args]
         if not any(out_mask) or not any(in_mask):
             return (None,) * (1 + len(args))
         heads = [ct(gk, None, t) for gk, t, m in zip(g, types, out_mask) if m]
@@ -247,7 +247,7 @@ class WhileLoop(_ControlOp):
         caps = [type_of(x) for x in inputs[n:]]
         carry = _carry_types("while_loop", body, inputs[:n], [], caps)
         _scalar_bool(output_types(cond, carry + caps)[0], "while_loop", "cond_fun's result")
-        return carry + [_history(t) for t in carry] + [((), np.dtype(np.int64))]
+        return carry + [history_type(t) for t in carry] + [((), np.dtype(np.int64))]
 
     def impl(self, *xs, cond, body):
         n = len(body.outputs)
@@ -262,7 +262,7 @@ class WhileLoop(_ControlOp):
         return tuple(carry) + tuple(_stack(h, c) for h, c in zip(hist, carry)) + (np.int64(count),)
 
     def vjp(self, g, y, *xs, cond, body):
-        return loop_vjp(y, xs, g, trip=_get(y, 2 * len(body.outputs)))
+        return loop_vjp(y, xs, g, trip=get_item(y, 2 * len(body.outputs)))
 
     def jvp(self, ts, y, *xs, cond, body):
         n = len(body.outputs)

@@ -30,16 +30,19 @@ from .elementwise import zeros_like
 from .shape import get
 
 
-def _is_float(x) -> bool:
+def is_float_value(x) -> bool:
+    """Does `x` (a node or a loop value) carry a floating dtype, so derivatives flow?"""
     return is_float_type(type_of(x))
 
 
-def _history(t):
+def history_type(t):
+    """The (shape, dtype) of a stack of per-iteration values of type `t`."""
     shape, dtype = t
     return (None if shape is None else (None,) + shape, dtype)
 
 
-def _get(node, k: int):
+def get_item(node, k: int):
+    """Element `k` of a tuple-valued node (a loop's or a cond's results)."""
     return get(node, index=k)
 
 
@@ -88,8 +91,8 @@ class _Backward:
         self.types = self.layout.results(y.opdef.element_types(y))
         self.g = self.layout.results(g)
         self.float_carry = [is_float_type(t) for t in self.types.finals]
-        self.float_xs = [_is_float(x) for x in self.ins.xs]
-        self.float_caps = [_is_float(c) for c in self.ins.caps]
+        self.float_xs = [is_float_value(x) for x in self.ins.xs]
+        self.float_caps = [is_float_value(c) for c in self.ins.caps]
         self.ys_mask = [
             gy is not None and is_float_type(t) for gy, t in zip(self.g.ys, self.types.ys)
         ]
@@ -121,14 +124,16 @@ class _Backward:
     def init(self) -> list:
         """The reverse loop's initial carries: the final carries' cotangents, zeros for the
         captures' sums."""
-        init = [ct(self.g.finals[k], _get(self.y, k), self.types.finals[k]) for k in self.floats]
+        init = [
+            ct(self.g.finals[k], get_item(self.y, k), self.types.finals[k]) for k in self.floats
+        ]
         return init + [zeros_like(c) for c in _picked(self.ins.caps, self.float_caps)]
 
     def seqs(self) -> list:
         """The reverse loop's scanned inputs."""
         at = self.layout.positions()
         return (
-            [_get(self.y, at.hists[k]) for k in self.saved]
+            [get_item(self.y, at.hists[k]) for k in self.saved]
             + [self.ins.xs[j] for j in self.xs_read]
             + [ct(self.g.ys[j], None, self.types.ys[j]) for j in self.ys_ct]
             + [ct(self.g.hists[k], None, self.types.hists[k]) for k in self.hists_ct]
@@ -172,7 +177,7 @@ class _Backward:
     def cotangents(self, node) -> tuple:
         """The cotangents of the loop node's inputs, read from the reverse loop `node`."""
         m, n_f = len(self.floats) + sum(self.float_caps), len(self.floats)
-        cts = [_get(node, k) for k in range(m + sum(self.float_xs))]
+        cts = [get_item(node, k) for k in range(m + sum(self.float_xs))]
         return (
             (None,) * self.layout.n_bounds
             + tuple(spread(cts[:n_f], self.float_carry))
@@ -312,9 +317,9 @@ def _tangent_results(node, lay: Layout, pairs: Layout, float_carry, float_ys) ->
     over (value, tangent) pairs (laid out as `pairs`); None where a result is not floating."""
     at = pairs.positions()
     n_f = sum(float_carry)
-    finals = [_get(node, at.finals[lay.n_carry + i]) for i in range(n_f)]
-    t_ys = [_get(node, at.ys[lay.n_ys + i]) for i in range(sum(float_ys))]
-    hists = [_get(node, at.hists[lay.n_carry + i]) for i in range(n_f)]
+    finals = [get_item(node, at.finals[lay.n_carry + i]) for i in range(n_f)]
+    t_ys = [get_item(node, at.ys[lay.n_ys + i]) for i in range(sum(float_ys))]
+    hists = [get_item(node, at.hists[lay.n_carry + i]) for i in range(n_f)]
     return spread(finals, float_carry) + spread(t_ys, float_ys) + spread(hists, float_carry)
 
 
