@@ -44,7 +44,7 @@ from .codegen import emit_program, remember
 from .dispatch import checks_call, const, numeric_array
 from .errors import BindError, DTypeError, GradError, GraphcError, HeadShapeError, ShapeError
 from .function import optimize, specialize_graph
-from .ir import Symbol, flatten_outputs, toposort
+from .ir import Symbol, flatten_outputs, remake, toposort
 from .ops import OPS
 from .ops.base import fmt_shape
 
@@ -75,16 +75,7 @@ class Plan:
         reps = [vars_by_name[n][0] for n in names]
         # The plan is cached under `sym` until `sym` dies: it must not hold `sym` itself
         # (an output, or the var bound), only a stand-in copy with the same inputs.
-        stand_in = Symbol(
-            sym.opdef,
-            sym.inputs,
-            sym.attrs,
-            sym.shape,
-            sym.dtype,
-            name=sym.name,
-            origin=sym.origin,
-            weak=sym.weak,
-        )
+        stand_in = remake(sym, sym.inputs)
         outputs = [stand_in if o is sym else o for o in flatten_outputs(sym)]
         reps = [stand_in if v is sym else v for v in reps]
         self.names = names
