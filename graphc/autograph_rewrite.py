@@ -55,6 +55,10 @@ def _walk_scope(nodes):
                 stack.append(ast.Name(id=child.name, ctx=ast.Store()))
 
 
+def _name_load(name: str) -> ast.Name:
+    return ast.Name(id=name, ctx=ast.Load())
+
+
 def assigned_names(stmts) -> list[str]:
     """Names the statements bind in the enclosing function's scope, in order."""
     names = []
@@ -231,6 +235,15 @@ class _Rewriter(ast.NodeTransformer):
             value=value,
         )
 
+    def _run_block(self, node, defs, targets, names, call, *extra):
+        """`defs`, then `targets = <runtime>.kind(*args, (values of names), names, lineno,
+        *extra)`, where `call` is (kind, *args): how every converted block ends."""
+        kind, *args = call
+        args += [self._load(names), ast.Constant(value=tuple(names))]
+        args += [ast.Constant(value=node.lineno), *extra]
+        stmts = [*defs, self._assign(targets, self._call(kind, *args))]
+        return [ast.copy_location(s, node) for s in stmts]
+
     def _load(self, names):
         return self._call(
             "load",
@@ -272,23 +285,12 @@ class _Rewriter(ast.NodeTransformer):
             node.test = self._guard(node.test, node, blocker, "if")
             return node
         true_name, false_name = self._name("if_true"), self._name("if_false")
-        stmts = [
+        defs = [
             self._def(true_name, names, node.body, names),
             self._def(false_name, names, node.orelse or [ast.Pass()], names),
-            self._assign(
-                names,
-                self._call(
-                    "if_stmt",
-                    node.test,
-                    ast.Name(id=true_name, ctx=ast.Load()),
-                    ast.Name(id=false_name, ctx=ast.Load()),
-                    self._load(names),
-                    ast.Constant(value=tuple(names)),
-                    ast.Constant(value=node.lineno),
-                ),
-            ),
         ]
-        return [ast.copy_location(s, node) for s in stmts]
+        call = ("if_stmt", node.test, _name_load(true_name), _name_load(false_name))
+        return self._run_block(node, defs, names, names, call)
 
     def _lower_loop(self, node):
         """The loop with its break/continue lowered to flags and its `else` moved after it:
@@ -362,22 +364,9 @@ class _Rewriter(ast.NodeTransformer):
             return node
         cond_name, body_name = self._name("while_cond"), self._name("while_body")
         cond_def = self._def(cond_name, names, [ast.Return(value=node.test)], None)
-        stmts = [
-            cond_def,
-            self._def(body_name, names, node.body, names),
-            self._assign(
-                names,
-                self._call(
-                    "while_stmt",
-                    ast.Name(id=cond_name, ctx=ast.Load()),
-                    ast.Name(id=body_name, ctx=ast.Load()),
-                    self._load(names),
-                    ast.Constant(value=tuple(names)),
-                    ast.Constant(value=node.lineno),
-                ),
-            ),
-        ]
-        return [ast.copy_location(s, node) for s in stmts]
+        defs = [cond_def, self._def(body_name, names, node.body, names)]
+        call = ("while_stmt", _name_load(cond_name), _name_load(body_name))
+        return self._run_block(node, defs, names, names, call)
 
     def visit_For(self, node):
         it = node.iter
@@ -417,22 +406,9 @@ class _Rewriter(ast.NodeTransformer):
             )
             return node
         body_name = self._name("for_body")
-        stmts = [
-            self._def(body_name, [target] + names, node.body, names),
-            self._assign(
-                [target] + names,
-                self._call(
-                    "for_stmt",
-                    ast.Name(id=body_name, ctx=ast.Load()),
-                    ast.Tuple(elts=it.args, ctx=ast.Load()),
-                    self._load(names),
-                    ast.Constant(value=tuple(names)),
-                    ast.Constant(value=node.lineno),
-                    ast.Constant(value=stop),
-                ),
-            ),
-        ]
-        return [ast.copy_location(s, node) for s in stmts]
+        defs = [self._def(body_name, [target] + names, node.body, names)]
+        call = ("for_stmt", _name_load(body_name), ast.Tuple(elts=it.args, ctx=ast.Load()))
+        return self._run_block(node, defs, [target] + names, names, call, ast.Constant(value=stop))
 
     def visit_IfExp(self, node):
         self.generic_visit(node)
