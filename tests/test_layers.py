@@ -10,7 +10,7 @@ import its own layer or lower ones; within a layer the imports form no cycle):
  6  public API                transforms < graphc/__init__ (gc.*) < testing (which uses gc.*)
  5  front ends and runners    function, executor, binding, eager, eager_tensor, eager_create,
                               tape, control, autograph, autograph_rewrite, autograph_runtime,
-                              printing, viz, serialize, deserialize, parse,
+                              printing < explanation, viz, serialize, deserialize, parse,
                               symbol_methods (installs Symbol.bind, .tojson, str(), ...)
  4  passes                    autodiff, simplify/*, codegen, subgraph (tracing),
                               ops.control, ops.control_ad, ops.control_emit,
@@ -88,6 +88,7 @@ LAYERS = {
         "autograph_rewrite",
         "autograph_runtime",
         "printing",
+        "explanation",
         "viz",
         "serialize",
         "deserialize",
