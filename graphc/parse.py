@@ -4,15 +4,17 @@ The text is parsed with Python's `ast` and walked with a whitelist; it is never 
 Accepted:
 
 - numbers (``2``, ``0.5``, ``1e-3``) and ``True``/``False``;
-- names, which become `gc.var`s (one var per distinct name, shapes optional);
+- names, which become `gc.var`s (one var per distinct name, shapes optional), except
+  ``inf`` and ``nan`` (the floats, as `str` prints them);
 - ``+ - * / ** @``, unary ``-``/``+`` and single comparisons ``< <= > >= == !=``;
 - calls of the whitelisted `gc` functions (`functions()`), written ``exp(x)`` or ``gc.exp(x)``
   (``np.`` and ``numpy.`` are accepted as aliases), with positional arguments, lists or
   tuples of expressions (``stack([a, b])``) and simple keywords (``axis=0``,
   ``keepdims=True``, ``axes=(1, 0)``, ``shape=(2, 3)``, ``dtype="float32"``);
-- basic indexing: ``x[0]``, ``x[1:3]``, ``x[:, -1]``, ``x[None]``, ``x[..., 0]``.
+- basic indexing: ``x[0]``, ``x[1:3]``, ``x[:, -1]``, ``x[None]``, ``x[..., 0]``, and the
+  transpose ``x.T``.
 
-Everything else (attribute access, lambdas, comprehensions, strings outside keywords, ``**``
+Everything else (other attribute access, lambdas, comprehensions, strings outside keywords, ``**``
 with an exponent beyond `MAX_EXPONENT`, nesting deeper than `MAX_DEPTH`, ...) raises
 `ParseError` naming the offending part and its column. Arithmetic on numbers alone is folded
 here with checked Python arithmetic, so a huge constant is refused instead of computed.
@@ -49,6 +51,7 @@ def functions() -> tuple[str, ...]:
     return tuple(public_ops())
 
 
+_NUMBER_NAMES = {"inf": math.inf, "nan": math.nan}  # as printed (numpy's np.inf, np.nan)
 _MODULE_ALIASES = ("gc", "graphc", "np", "numpy")
 _KEYWORDS = ("axis", "keepdims", "axes", "shape", "dtype", "a_min", "a_max")
 
@@ -200,6 +203,8 @@ class _Builder:
             return self.call(node, depth)
         if isinstance(node, ast.Subscript):
             return self.subscript(node, depth)
+        if isinstance(node, ast.Attribute) and node.attr == "T":  # x.T, the transpose
+            return self.apply(node, "transpose", (self.array(node.value, depth + 1),))
         if isinstance(node, (ast.List, ast.Tuple)):
             self.fail(node, "a list or tuple is only allowed as a function argument")
         self.fail(node, f"{_DESCRIBE.get(type(node), type(node).__name__)} is not allowed")
@@ -222,8 +227,10 @@ class _Builder:
             self.fail(node, "... (Ellipsis) is only allowed in indices")
         self.fail(node, f"a {type(value).__name__} constant is not allowed here")
 
-    def var(self, node: ast.Name) -> Symbol:
+    def var(self, node: ast.Name) -> Symbol | float:
         name = node.id
+        if name in _NUMBER_NAMES:
+            return _NUMBER_NAMES[name]
         v = self.vars.get(name)
         if v is None:
             try:
@@ -409,10 +416,13 @@ class _Builder:
         return value
 
     # --- indexing ------------------------------------------------------------------------
+    def array(self, node: ast.AST, depth: int) -> Symbol:
+        """An expression as a symbol (a number becomes a constant)."""
+        value = self.expr(node, depth)
+        return value if isinstance(value, Symbol) else _const(value)
+
     def subscript(self, node: ast.Subscript, depth: int):
-        target = self.expr(node.value, depth + 1)
-        if not isinstance(target, Symbol):
-            target = _const(target)
+        target = self.array(node.value, depth + 1)
         sl = node.slice
         items = sl.elts if isinstance(sl, ast.Tuple) else [sl]
         index = tuple(self.index_item(item) for item in items)

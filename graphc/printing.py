@@ -19,12 +19,14 @@ import re
 from collections.abc import Sequence
 
 import sympy as sp
+from sympy.printing.precedence import PRECEDENCE, precedence
 
 from .dispatch import checks_call
 from .errors import GraphcError
 from .ir import Symbol, toposort
-from .ops.base import PREC_ADD, PREC_POW, on_register
+from .ops.base import PREC_ADD, PREC_MUL, PREC_POW, on_register
 from .simplify.sympy_bridge import attrs_key, graph_function, node_to_sympy
+from .simplify.sympy_print import gc_str, postfix_text
 
 TREE_LIMIT = 2000  # an expression printed in one piece, counted as a tree
 DEPTH_LIMIT = 60  # and its depth (sympy's printers recurse about 5 frames per level)
@@ -102,7 +104,11 @@ def _let_form(root: Symbol, nodes: list[Symbol], named: set[int]):
     return lets, texts[id(root)][0]
 
 
-_ATOM, _UNARY = 100, 50  # infix binary ops have their `OpDef.precedence` (PREC_*) between
+_ATOM, _UNARY, _RELATION = (
+    100,
+    50,
+    20,
+)  # infix binary ops have their `OpDef.precedence` (PREC_*) between
 _TEMPLATES: dict = {}  # (op, number of inputs, attrs) -> text with placeholders
 
 
@@ -121,32 +127,61 @@ def _plain(node: Symbol, args: list[tuple[str, int]]) -> tuple[str, int]:
         return args[0]
     if not node.inputs:
         expr = node_to_sympy(node, [])
-        text = str(expr)
+        text = gc_str(expr)
         return text, _ATOM if expr.is_Atom and not text.startswith("-") else _UNARY
-    prec = node.opdef.precedence
-    if prec is not None:  # sympy's spacing: x + y, x*y, x**y; ** groups to the right
-        infix = node.opdef.infix if prec > PREC_ADD else f" {node.opdef.infix} "
-        (a, pa), (b, pb) = args
-        left = a if pa > prec or (pa == prec and prec != PREC_POW) else f"({a})"
-        right = b if pb > prec else f"({b})"
-        return f"{left}{infix}{right}", prec
+    prec = _RELATION if node.opdef.comparison else node.opdef.precedence
+    if prec is not None:
+        return _infix(node.opdef.infix, prec, args)
     if op == "negative":
         a, pa = args[0]
         return (f"-{a}" if pa > _UNARY else f"-({a})"), _UNARY
-    # Everything else prints as the sympy printer prints the op, on placeholder arguments.
-    key = (op, len(args), attrs_key(node.attrs))
-    text = _TEMPLATES.get(key)
-    if text is None:
+    postfix = postfix_text(node.opdef, node.attrs)
+    if postfix is not None:
+        a, pa = args[0]
+        return (a if pa == _ATOM and not a[0].isdigit() else f"({a})") + postfix, _ATOM
+    return _template(node, args)
+
+
+def _infix(infix: str, prec: int, args: list[tuple[str, int]]) -> tuple[str, int]:
+    """sympy's spacing: x + y, x*y, x**y, a @ b; ** groups to the right."""
+    infix = infix if prec > PREC_ADD and infix != "@" else f" {infix} "
+    (a, pa), (b, pb) = args
+    left = a if pa > prec or (pa == prec and prec not in (PREC_POW, _RELATION)) else f"({a})"
+    right = b if pb > prec else f"({b})"
+    return f"{left}{infix}{right}", prec
+
+
+def _template(node: Symbol, args: list[tuple[str, int]]) -> tuple[str, int]:
+    """The op as the sympy printer prints it on placeholder arguments (`exp(#0) - 1`); an
+    argument that binds less tightly than a name is parenthesised unless it stands alone as
+    a call's argument."""
+    key = (node.op, len(args), attrs_key(node.attrs))
+    hit = _TEMPLATES.get(key)
+    if hit is None:
         holders = [sp.Symbol(f"\x00{i}\x00") for i in range(len(args))]
         expr = (
             node_to_sympy(node, holders)
             if node.opdef.elementwise
             else graph_function(node.opdef, node.attrs)(*holders)
         )
-        text = _TEMPLATES[key] = str(expr)
-    for i, (a, _) in enumerate(args):
-        text = text.replace(f"\x00{i}\x00", a)
-    return text, _ATOM
+        hit = _TEMPLATES[key] = (gc_str(expr), _PRECEDENCE.get(precedence(expr), _ATOM))
+    text, prec = hit
+    for i, (a, pa) in enumerate(args):
+        holder = f"\x00{i}\x00"
+        if pa < _ATOM:
+            bare = re.search(rf"[(\[,] ?{holder}[,)\]]", text) is not None
+            a = a if bare and text.count(holder) == 1 else f"({a})"
+        text = text.replace(holder, a)
+    return text, prec
+
+
+# sympy's precedence of a template -> this printer's
+_PRECEDENCE = {
+    PRECEDENCE["Relational"]: _RELATION,
+    PRECEDENCE["Add"]: PREC_ADD,
+    PRECEDENCE["Mul"]: PREC_MUL,
+    PRECEDENCE["Pow"]: PREC_POW,
+}
 
 
 def to_str(sym: Symbol) -> str:
@@ -160,7 +195,7 @@ def to_str(sym: Symbol) -> str:
     root = check_symbol(sym)
     nodes, named = _plan(root)
     if not named:
-        return str(_sympy_of(root, nodes))
+        return gc_str(_sympy_of(root, nodes))
     lets, text = _let_form(root, nodes, named)
     width = len(lets[-1][0])
     lines = [

@@ -65,6 +65,7 @@ LAYERS = {
         "simplify.passes",
         "simplify.rewrites",
         "simplify.deadline",
+        "simplify.sympy_print",
         "simplify.sympy_bridge",
         "simplify.elementwise",
         "codegen",

@@ -13,7 +13,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import graphc as gc
+from graphc.parse import parse
 from graphc.simplify import count_ops
+from graphc.simplify.sympy_print import gc_str
 
 UNARY = [
     gc.exp,
@@ -51,7 +53,8 @@ def _elementwise(draw, depth=3):
 
 @given(_elementwise())
 def test_str_is_sympys_printing(expr):
-    assert str(expr) == str(expr.to_sympy())
+    # sympy's printer speaking gc: abs, maximum, inf (not Abs, Max, oo)
+    assert str(expr) == gc_str(expr.to_sympy())
     assert gc.latex(expr) == sp.latex(expr.to_sympy())
 
 
@@ -166,3 +169,51 @@ def test_let_form_avoids_names_of_vars():
     text = str(h)
     assert text.startswith("let tmp1 ")
     assert not re.search(r"^(let)?\s*t1\s+=", text, re.M)
+
+
+def test_numpy_syntax_and_gc_names():
+    """The printed forms issue 13 fixes: `@`, `.T`, a leading negative term last, gc's names
+    for sympy's functions and numbers, floats as Python prints them, lists for stack."""
+    x, y, w, X = (gc.var(n) for n in ("x", "y", "w", "X"))
+    cases = [
+        (X @ w - y, "X @ w - y"),
+        (gc.matmul(x, y) * 2, "2*(x @ y)"),
+        ((x + y) @ w, "(x + y) @ w"),
+        (x @ (y @ w), "x @ (y @ w)"),
+        ((x @ y) @ w, "x @ y @ w"),
+        ((2 * x) @ y, "2*x @ y"),
+        (-(x @ y), "-(x @ y)"),
+        (x - y @ w, "x - y @ w"),
+        ((x @ y).T, "(x @ y).T"),
+        (gc.transpose(x), "x.T"),
+        (x.T @ y, "x.T @ y"),
+        ((x @ y)[0], "(x @ y)[0]"),
+        (gc.abs(x), "abs(x)"),
+        (gc.maximum(x, y) + gc.minimum(x, y), "maximum(x, y) + minimum(x, y)"),
+        (gc.arcsin(x), "arcsin(x)"),
+        (gc.where(x > 0, x, y), "where(x > 0, x, y)"),
+        (x * np.inf, "inf*x"),
+        (x * -np.inf, "-inf*x"),
+        (x / 0, "x/0"),
+        (x * 1e308, "1e+308*x"),
+        (x * 1e-300, "1e-300*x"),
+        (x + 0.1, "x + 0.1"),
+        (x**1.5, "x**1.5"),
+        (gc.exp(gc.const(1.0)) * x, "exp(1)*x"),
+        (gc.stack([x, y], axis=0), "stack([x, y], axis=0)"),
+        (gc.concatenate([x, y], axis=0), "concatenate([x, y], axis=0)"),
+        (gc.astype(x, "float32"), "astype(x, dtype='float32')"),
+    ]
+    for expr, text in cases:
+        assert str(expr) == text
+        assert str(parse(text).expr) == text
+
+
+def test_let_form_speaks_numpy():
+    x, w = gc.var("x"), gc.var("w")
+    h = x
+    for _ in range(70):  # deeper than DEPTH_LIMIT: the let-form's own printer
+        h = gc.abs(h @ w - x).T
+    text = str(h)
+    assert text.startswith("let ") and "abs(" in text and "Abs" not in text
+    assert "@ w - x).T" in text

@@ -10,7 +10,7 @@ import numpy as np
 
 from .. import runtime
 from ..errors import GradError, ShapeError
-from .base import OpDef, broadcast_shapes, fmt_shape, register, result_dtype
+from .base import PREC_MUL, OpDef, broadcast_shapes, fmt_shape, register, result_dtype
 from .shape import expand_dims, reshape, reshape_like, sum_to, transpose
 
 
@@ -80,7 +80,7 @@ class MatMul(OpDef):
 
     fresh = True
 
-    name, nin, infix = "matmul", 2, "@"
+    name, nin, infix, precedence = "matmul", 2, "@", PREC_MUL  # printed `a @ b`
     public, methods, tape_name = True, ("matmul",), "MatMul"
 
     def shape(self, a, b):

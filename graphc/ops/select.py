@@ -18,6 +18,7 @@ class _Join(OpDef):
 
     nin, attr_names = None, ("axis",)
     fresh = True
+    sequence_input = True
 
     def prepare(self, arrays, axis=0):
         arrays = tuple(as_list(arrays, f"{self.name}: arrays", "a list of arrays"))

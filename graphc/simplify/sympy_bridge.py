@@ -33,6 +33,7 @@ from ..ir import Symbol, toposort
 from ..ops.base import OPS, on_register
 from ..runtime import format_index
 from .passes import attr_key
+from .sympy_print import call_precedence, call_text
 
 _ARITH = ("add", "subtract", "multiply", "divide", "negative", "power")
 
@@ -97,7 +98,7 @@ class GraphFunction(sp.Function):
     attrs: dict = {}
 
     def _sympystr(self, printer):
-        return _format_call(self, printer._print, str)
+        return call_text(self, printer)
 
     def _latex(self, printer):
         return _format_call(self, printer._print, _latex_text, latex=True)
@@ -158,7 +159,8 @@ def graph_function(opdef, attrs: dict) -> type:
     key = (opdef.name, attrs_key(attrs))
     cls = _FUNCTIONS.get(key)
     if cls is None:
-        cls = type(opdef.name, (GraphFunction,), {"opdef": opdef, "attrs": dict(attrs)})
+        fields = {"opdef": opdef, "attrs": dict(attrs), "precedence": call_precedence(opdef)}
+        cls = type(opdef.name, (GraphFunction,), fields)
         _FUNCTIONS[key] = cls
     return cls
 
@@ -182,6 +184,13 @@ def _guarded(op) -> bool:
         hit = template.func is not sp.Mul and template.is_extended_real is not True
         _guarded_cache[op.name] = hit
     return hit
+
+
+def _float_with_exponent(value) -> bool:
+    """A float (Python, numpy, or 0-d) that Python prints with an exponent (`1e-300`)."""
+    if isinstance(value, np.ndarray) and value.ndim == 0:
+        value = value.item()
+    return isinstance(value, (float, np.floating)) and "e" in repr(float(value))
 
 
 def _int_exponent(node: Symbol) -> int | None:
@@ -208,7 +217,10 @@ def node_to_sympy(node: Symbol, args: list, safe: bool = False) -> sp.Expr:
     if name == "const":
         if "name" in node.attrs:
             return sp.Symbol(node.attrs["name"])
-        number = number_to_sympy(node.attrs["value"])
+        value = node.attrs["value"]
+        if not safe and _float_with_exponent(value):  # printed as Python does: 1e+308
+            return sp.Float(float(value))
+        number = number_to_sympy(value)
         return number if number is not None else sp.Symbol(_const_text(node.attrs["value"]))
     if op.elementwise and op.sympy is not None and not op.comparison:
         return _elementwise_to_sympy(node, args, safe)
@@ -243,6 +255,8 @@ def _keep_factor(name: str, a, b):
     """`a*b` or `a/b`, but a number times a sum stays factored (sympy would distribute:
     `(x - y)/100` prints as such, not as `x/100 - y/100`)."""
     if name == "divide":
+        if b == 0:  # sympy's 1/0 is complex infinity; keep what numpy computes
+            return sp.Mul(a, sp.Pow(b, -1, evaluate=False), evaluate=False)
         if b.is_Number and b != 0 and isinstance(a, sp.Add):
             return sp.Mul(1 / b, a, evaluate=False)
         return a / b
