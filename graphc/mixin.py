@@ -57,6 +57,12 @@ class ArrayMixin:
     def __rpow__(self, other):
         return _F().power(other, self)
 
+    def __mod__(self, other):
+        return _F().mod(self, other)
+
+    def __rmod__(self, other):
+        return _F().mod(other, self)
+
     def __matmul__(self, other):
         return _F().matmul(self, other)
 

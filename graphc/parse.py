@@ -23,6 +23,7 @@ here with checked Python arithmetic, so a huge constant is refused instead of co
 from __future__ import annotations
 
 import ast
+import inspect
 import math
 import operator
 import warnings
@@ -53,16 +54,48 @@ def functions() -> tuple[str, ...]:
 
 _NUMBER_NAMES = {"inf": math.inf, "nan": math.nan}  # as printed (numpy's np.inf, np.nan)
 _MODULE_ALIASES = ("gc", "graphc", "np", "numpy")
-_KEYWORDS = ("axis", "keepdims", "axes", "shape", "dtype", "a_min", "a_max")
 
-_BINOPS = {
-    ast.Add: ("add", operator.add),
-    ast.Sub: ("subtract", operator.sub),
-    ast.Mult: ("multiply", operator.mul),
-    ast.Div: ("divide", operator.truediv),
-    ast.Pow: ("power", None),
-    ast.MatMult: ("matmul", None),
+
+def keywords() -> tuple[str, ...]:
+    """The keywords the parser accepts: the attributes of the public ops and the optional
+    parameters of their calls (`OpDef.attr_names`, `OpDef.prepare`).
+
+    >>> "axis" in keywords() and "keepdims" in keywords()
+    True
+    """
+    names: dict[str, None] = {}
+    for op in public_ops().values():
+        names.update(dict.fromkeys(op.attr_names))
+        try:
+            parameters = inspect.signature(op.prepare).parameters.values()
+        except (TypeError, ValueError):
+            continue
+        names.update(dict.fromkeys(p.name for p in parameters if p.default is not p.empty))
+    return tuple(names)
+
+
+# Python's binary operators (the syntax), with their arithmetic on numbers alone; the op of
+# the table with that `infix` builds the node (`_binary_op`).
+_SYNTAX = {
+    ast.Add: ("+", operator.add),
+    ast.Sub: ("-", operator.sub),
+    ast.Mult: ("*", operator.mul),
+    ast.Div: ("/", operator.truediv),
+    ast.Pow: ("**", None),
+    ast.MatMult: ("@", None),
+    ast.Mod: ("%", operator.mod),
+    ast.FloorDiv: ("//", operator.floordiv),
 }
+
+
+def _binary_op(infix: str) -> str | None:
+    """The name of the binary op written `infix` (`OpDef.infix`), or None."""
+    for name, op in OPS.items():
+        if op.infix == infix and op.nin == 2 and not op.comparison:
+            return name
+    return None
+
+
 _COMPARE = {
     ast.Lt: "less",
     ast.LtE: "less_equal",
@@ -251,10 +284,10 @@ class _Builder:
         return self.fold(node, operator.neg, x)
 
     def binop(self, node: ast.BinOp, depth: int):
-        entry = _BINOPS.get(type(node.op))
-        if entry is None:
+        infix, fn = _SYNTAX.get(type(node.op), (None, None))
+        name = None if infix is None else _binary_op(infix)
+        if name is None:
             self.fail(node, f"the operator {type(node.op).__name__} is not allowed")
-        name, fn = entry
         left = self.expr(node.left, depth + 1)
         right = self.expr(node.right, depth + 1)
         if name == "power" and not isinstance(right, Symbol):
@@ -351,10 +384,11 @@ class _Builder:
         for kw in node.keywords:
             if kw.arg is None:
                 self.fail(kw.value, "**keyword arguments are not allowed")
-            if kw.arg not in _KEYWORDS:
+            accepted = keywords()
+            if kw.arg not in accepted:
                 self.fail(
                     kw.value,
-                    f"keyword {kw.arg!r} is not allowed (accepted: {', '.join(_KEYWORDS)})",
+                    f"keyword {kw.arg!r} is not allowed (accepted: {', '.join(accepted)})",
                 )
             kwargs[kw.arg] = self.keyword_value(kw.value, depth + 1)
         if name in ("broadcast_to", "reshape"):

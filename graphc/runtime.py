@@ -20,6 +20,7 @@ HELPERS = (
     "_log_softmax",
     "_cross_entropy",
     "_one_hot",
+    "_erf",
     "_prod_others",
     "_checked_grad",
     "_check_grad_output",
@@ -180,6 +181,17 @@ def _one_hot(labels, like):
     out = np.zeros(np.shape(like), dtype=dtype if dtype.kind in "fc" else np.float64)
     np.put_along_axis(out, np.asarray(labels)[..., None], 1, axis=-1)
     return out
+
+
+def _erf(x):
+    """The error function, entry by entry (numpy has none): Python's math.erf, in the
+    input's floating dtype (float64 for integers)."""
+    import math
+
+    x = np.asarray(x)
+    dtype = x.dtype if x.dtype.kind == "f" else np.dtype(np.float64)
+    out = np.frompyfunc(math.erf, 1, 1)(x)
+    return np.asarray(out, dtype=dtype) if x.ndim else dtype.type(out)
 
 
 # --- basic indices: canonical form, shapes and printing --------------------------------

@@ -15,7 +15,7 @@ import its own layer or lower ones; within a layer the imports form no cycle):
  4  passes                    autodiff, simplify/*, codegen, subgraph (tracing),
                               ops.control, ops.control_ad, ops.control_emit,
                               ops.control_layout, ops.control_build
- 3  op families               ops (package), ops.shape < ops.elementwise, ops.linalg
+ 3  op families               ops (package), ops.shape < ops.elementwise < ops.special, ops.linalg
                               < ops.reduce < ops.nn; ops.select, ops.grad_check
  2  op-table core, dispatch   ops.base (OpDef, OPS, register) < dispatch (apply, make_node,
                               var, const, Group)
@@ -52,6 +52,7 @@ LAYERS = {
         "ops",
         "ops.shape",
         "ops.elementwise",
+        "ops.special",
         "ops.linalg",
         "ops.reduce",
         "ops.nn",

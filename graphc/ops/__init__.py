@@ -16,6 +16,8 @@ _mixin.install_ops(sys.modules[__name__])  # the array operators call this packa
 from .base import OPS, OpDef, register  # noqa: F401
 from .elementwise import *  # noqa: F401,F403
 from .elementwise import abs, add, divide, equal, multiply, negative, power, subtract  # noqa
+from .special import *  # noqa: F401,F403
+from .special import round  # noqa: F401
 from .linalg import dot, matmul, outer, product_vjp  # noqa: F401
 from .nn import cross_entropy, log_softmax, mse_loss, one_hot, softmax  # noqa: F401
 from .reduce import (

@@ -8,6 +8,7 @@ elementwise op, which gets a default recipe from its domain (see `_Recipes`).
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -246,9 +247,19 @@ for _name in [
     "tanh",
     "abs",
     "sign",
+    "log2",
+    "log10",
+    "exp2",
+    "arcsinh",
+    "arccosh",
+    "arctanh",
+    "reciprocal",
+    "floor",
+    "ceil",
+    "sinc",
 ]:
     RECIPES[_name] = Recipe(cases(UNARY), ref=_np_ref(_name))
-for _name in ["add", "subtract", "multiply", "divide", "maximum", "minimum"]:
+for _name in ["add", "subtract", "multiply", "divide", "maximum", "minimum", "mod", "logaddexp"]:
     RECIPES[_name] = Recipe(cases(BINARY), ref=_np_ref(_name))
 for _name in ["less", "less_equal", "greater", "greater_equal", "equal", "not_equal"]:
     RECIPES[_name] = Recipe(cases(BINARY), ref=_np_ref(_name))
@@ -267,6 +278,15 @@ RECIPES.update(
         "sigmoid": Recipe(cases(UNARY), ref=_sigmoid_ref),
         "relu": Recipe(cases(UNARY), ref=lambda x: np.where(x > 0, x, 0.0)),
         "softplus": Recipe(cases(UNARY), ref=lambda x: np.log(1 + np.exp(x))),
+        "erf": Recipe(cases(UNARY), ref=np.vectorize(math.erf, otypes=[float])),
+        "round": Recipe(
+            cases(UNARY) + [(((2, 3),), {"decimals": 1}), (((3,),), {"decimals": -1})],
+            ref=lambda x, decimals=0: np.round(x, decimals),
+        ),
+        "nan_to_num": Recipe(
+            cases(UNARY) + [(((2, 3),), {"nan": 1.0, "posinf": 2.0, "neginf": -2.0})],
+            ref=lambda x, **attrs: np.nan_to_num(x, **attrs),
+        ),
         "zeros_like": Recipe(cases(UNARY), ref=np.zeros_like),
         "ones_like": Recipe(cases(UNARY), ref=np.ones_like),
         "where": Recipe(

@@ -17,7 +17,7 @@ from graphc.ops import OPS
 from graphc.ops.base import NONZERO, elementwise, register, unregister
 from graphc.parse import functions, parse
 
-NAME = "reciprocal" if "reciprocal" not in OPS else "temporary_reciprocal"
+NAME = "temporary_reciprocal"  # gc.reciprocal is numpy's, in the table
 
 
 def _define(name=NAME, d=lambda y, x: -(y * y)):
@@ -55,23 +55,23 @@ def op():
 def test_a_one_line_op_is_a_gc_function_in_every_mode(op, rng):
     assert getattr(gc, NAME) is op and NAME in gc.__all__
     a = rng.uniform(0.5, 2.0, 3)
-    np.testing.assert_allclose(gc.reciprocal(a), 1 / a)  # plain numpy
+    np.testing.assert_allclose(op(a), 1 / a)  # plain numpy
     x = gc.var("x", (3,))
-    f = gc.compile([x], [gc.reciprocal(x), gc.grad(gc.sum(gc.reciprocal(x)), x)])
+    f = gc.compile([x], [op(x), gc.grad(gc.sum(op(x)), x)])
     y, g = f(a)
     np.testing.assert_allclose(y, 1 / a)
     np.testing.assert_allclose(g, -1 / a**2)
     t = eager.tensor(a, requires_grad=True)
-    out = gc.sum(gc.reciprocal(t))
+    out = gc.sum(op(t))
     out.backward()
     np.testing.assert_allclose(t.grad.data, -1 / a**2)
 
 
 def test_a_declared_method_calls_the_op(op, rng):
     x = gc.var("x")
-    assert x.reciprocal().op == NAME
+    assert getattr(x, NAME)().op == NAME
     a = rng.uniform(0.5, 2.0, 3)
-    np.testing.assert_allclose(eager.tensor(a).reciprocal().data, 1 / a)
+    np.testing.assert_allclose(getattr(eager.tensor(a), NAME)().data, 1 / a)
 
 
 def test_a_one_line_op_parses_and_prints(op):

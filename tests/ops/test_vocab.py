@@ -1,0 +1,127 @@
+"""The numpy vocabulary beyond the recipes (issue 15): values and derivatives at the points the
+random recipes never sample (zeros, infinities, jumps), methods, operators, and parse-back."""
+
+from __future__ import annotations
+
+import math
+
+import mpmath
+import numpy as np
+import pytest
+
+import graphc as gc
+from graphc import testing
+from graphc.parse import parse
+
+# --- elementwise ---------------------------------------------------------------------------
+
+
+def test_sinc_derivatives_at_and_near_zero():
+    """sinc'(0) = 0 and sinc''(0) = -pi**2/3 (the Taylor branch), and the exact branch
+    beyond it, in compiled and eager mode."""
+    x = gc.var("x", shape=())
+    d1 = gc.grad(gc.sinc(x), x)
+    d2 = gc.grad(d1, x)
+    f = gc.compile([x], [d1, d2])
+    mpmath.mp.dps = 50
+    for at in (0.0, 1e-9, 0.02, 0.5, -1.5):
+        if at == 0.0:
+            want1, want2 = 0.0, -(math.pi**2) / 3
+        else:  # the exact formulas, in 50 digits (no cancellation)
+            t, u = mpmath.mpf(at), mpmath.pi * at
+            d1_exact = (mpmath.cos(u) - mpmath.sin(u) / u) / t
+            want1 = float(d1_exact)
+            want2 = float(-(mpmath.pi**2) * mpmath.sin(u) / u - 2 * d1_exact / t)
+        got1, got2 = f(np.float64(at))
+        assert got1 == pytest.approx(want1, rel=1e-12, abs=1e-15)
+        assert got2 == pytest.approx(want2, rel=1e-9)
+
+
+def test_nan_to_num_passes_gradient_only_where_finite():
+    data = np.array([np.nan, np.inf, -np.inf, 1.5])
+    x = gc.var("x", shape=(4,))
+    y = gc.nan_to_num(x, posinf=7.0)
+    f = gc.compile([x], [y, gc.grad(gc.sum(3.0 * y), x)])
+    value, grad = f(data)
+    np.testing.assert_array_equal(value, np.nan_to_num(data, posinf=7.0))
+    np.testing.assert_array_equal(grad, [0.0, 0.0, 0.0, 3.0])
+
+
+@pytest.mark.parametrize("name", ["floor", "ceil", "round"])
+def test_rounding_has_zero_derivatives_even_at_jumps(name):
+    """Zero gradients and tangents (not None, not an error), at integers and halves too."""
+    data = np.array([-1.5, -1.0, 0.0, 0.5, 2.0, 2.3])
+    x = gc.var("x", shape=(6,))
+    y = getattr(gc, name)(x)
+    g, t = gc.compile([x], gc.grad(gc.sum(y * x), [x]) + gc.jvp([y], {x: np.ones(6)}))(data)
+    np.testing.assert_array_equal(g, getattr(np, name)(data))  # d(y*x)/dx = y + 0
+    np.testing.assert_array_equal(t, np.zeros(6))
+
+
+def test_mod_operator_method_and_gradients():
+    a, b = np.array([5.5, -5.5, 2.0]), np.array([2.0, 2.0, -3.0])
+    x, y = gc.var("x", shape=(3,)), gc.var("y", shape=(3,))
+    out = [x % y, 7.0 % x, x % 2]
+    f = gc.compile([x, y], out + gc.grad(gc.sum(x % y), [x, y]))
+    r1, r2, r3, gx, gy = f(a, b)
+    np.testing.assert_array_equal(r1, np.mod(a, b))
+    np.testing.assert_array_equal(r2, np.mod(7.0, a))
+    np.testing.assert_array_equal(r3, np.mod(a, 2))
+    np.testing.assert_array_equal(gx, np.ones(3))
+    np.testing.assert_array_equal(gy, -np.floor(a / b))
+    if testing.eager_available():
+        from graphc import eager
+
+        t = eager.tensor(a)
+        np.testing.assert_array_equal(np.asarray((t % 2).data), np.mod(a, 2))
+        np.testing.assert_array_equal(np.asarray((3.0 % t).data), np.mod(3.0, a))
+
+
+def test_logaddexp_is_stable_and_its_gradient_is_softmax_weights():
+    a, b = np.array([1000.0, -1000.0, 0.3]), np.array([999.0, -1001.0, 0.3])
+    x, y = gc.var("x", shape=(3,)), gc.var("y", shape=(3,))
+    value, gx, gy = gc.compile(
+        [x, y], [gc.logaddexp(x, y), *gc.grad(gc.sum(gc.logaddexp(x, y)), [x, y])]
+    )(a, b)
+    np.testing.assert_allclose(value, np.logaddexp(a, b))
+    np.testing.assert_allclose(gx, 1 / (1 + np.exp(b - a)))
+    np.testing.assert_allclose(gx + gy, np.ones(3))
+
+
+@pytest.mark.parametrize("dtype,expected", [("float32", "float32"), ("int64", "float64")])
+def test_erf_dtype(dtype, expected):
+    x = gc.var("x", shape=(3,), dtype=dtype)
+    y = gc.erf(x)
+    assert y.dtype == np.dtype(expected)
+    out = gc.compile([x], y)(np.array([0, 1, -2]).astype(dtype))
+    assert out.dtype == np.dtype(expected)
+    np.testing.assert_allclose(out, [0.0, math.erf(1.0), math.erf(-2.0)], rtol=1e-6)
+    assert gc.erf(np.float32(0.5)).dtype == np.float32
+
+
+def test_round_decimals_and_method():
+    data = np.array([1.234, -5.678])
+    x = gc.var("x", shape=(2,))
+    np.testing.assert_array_equal(gc.compile([x], x.round(1))(data), data.round(1))
+    np.testing.assert_array_equal(gc.compile([x], gc.round(x, -1))(data), np.round(data, -1))
+    with pytest.raises(gc.ArgumentError, match="decimals must be an int"):
+        gc.round(x, 1.5)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "x % 3 + mod(y, x)",
+        "log2(x) + log10(y) + exp2(x) + reciprocal(y)",
+        "logaddexp(x, y) + erf(x) + sinc(y) + floor(x) + ceil(y) + round(x, decimals=1)",
+        "nan_to_num(x / y, posinf=1.0)",
+    ],
+)
+def test_printed_text_parses_back(text):
+    """str() of the new ops parses back to the same values (names from the op table)."""
+    y, xs = parse(text)
+    again, xs2 = parse(str(y))
+    data = {"x": np.array([0.3, 1.7]), "y": np.array([1.5, 0.2])}
+    first = gc.compile(list(xs.values()), y)(*[data[n] for n in xs])
+    second = gc.compile(list(xs2.values()), again)(*[data[n] for n in xs2])
+    np.testing.assert_allclose(second, first, rtol=1e-12)
