@@ -48,6 +48,8 @@ BINARY = (
     "divide",
     "maximum",
     "minimum",
+    "mod",
+    "logaddexp",
     "less",
     "less_equal",
     "greater",
@@ -55,13 +57,24 @@ BINARY = (
     "equal",
     "not_equal",
 )
-UNARY_ARG = {"log": p, "sqrt": p, "log1p": p, "arcsin": u, "arccos": u}
+UNARY_ARG = {
+    "log": p,
+    "sqrt": p,
+    "log1p": p,
+    "arcsin": u,
+    "arccos": u,
+    "log2": p,
+    "log10": p,
+    "arctanh": u,
+}
 
 # One or more small graphs per op; each entry builds an output symbol.
 SAMPLES = {
     "power": [lambda: gc.power(p, b), lambda: a**3, lambda: 2.0**a],
     "where": [lambda: gc.where(a > 0, a, b)],
     "clip": [lambda: gc.clip(a, -0.5, 0.5)],
+    "round": [lambda: gc.round(a), lambda: a.round(2)],
+    "nan_to_num": [lambda: gc.nan_to_num(a / b, posinf=1e300)],
     "var": [lambda: a, lambda: s],
     "const": [
         lambda: a + np.array([1.0, np.nan, -np.inf]),
