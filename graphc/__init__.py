@@ -12,7 +12,8 @@ and the emitted numpy code, bind data later.
 from __future__ import annotations
 
 from . import ops as _ops
-from .autodiff import grad, hessian, jacobian, jvp
+from .autodiff import grad, jvp
+from .jacobians import hessian, jacobian
 from .control import cond, fori_loop, scan, while_loop
 from .dispatch import Group, const, var
 from .errors import (

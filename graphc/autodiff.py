@@ -1,5 +1,5 @@
-"""Differentiation as graph walks: reverse mode (`grad`, VJPs with a head), forward mode
-(`jvp`), `jacobian` and `hessian`. No derivative rule lives here: every step calls the op
+"""Differentiation as graph walks: reverse mode (`grad`, VJPs with a head) and forward mode
+(`jvp`); `jacobian` and `hessian` batch them (graphc.jacobians). No derivative rule lives here: every step calls the op
 table's `vjp`/`jvp`, and `None` stands for a symbolic zero.
 """
 
@@ -22,7 +22,7 @@ def _describe(x: Symbol) -> str:
     return f"var {x.name!r}" if x.op == "var" else f"the {x.op} node"
 
 
-def _check_differentiable(x: Symbol) -> None:
+def check_differentiable(x: Symbol) -> None:
     if x.dtype is not None and np.dtype(x.dtype).kind not in "fc":
         raise DTypeError(
             f"{format_origin(x.origin)}: cannot differentiate with respect to "
@@ -32,7 +32,7 @@ def _check_differentiable(x: Symbol) -> None:
         )
 
 
-def _as_symbols(wrt, what="wrt", names: bool = False):
+def as_symbols(wrt, what="wrt", names: bool = False):
     kinds = (Symbol, str) if names else Symbol
     items = [wrt] if isinstance(wrt, kinds) else as_list(wrt, f"grad: {what}")
     for w in items:
@@ -232,12 +232,12 @@ def grad(y, wrt, head=None, simplify: bool = True):
         raise GradError(f"grad: y must be a graphc symbol, got {type(y).__name__}")
     if y.op == "group":
         raise GradError("grad: y is a Group; differentiate one output, or their sum")
-    (y,), wrts = resolve([y], _as_symbols(wrt, names=True), "grad")
+    (y,), wrts = resolve([y], as_symbols(wrt, names=True), "grad")
     for w in wrts:
-        _check_differentiable(w)
-    _check_differentiable_output(y)
+        check_differentiable(w)
+    check_differentiable_output(y)
     unsized = y if head is None and not _size_one(y.shape) else None
-    (y,) = _stable([y], wrts, simplify)
+    (y,) = stable([y], wrts, simplify)
     cts = backprop([y], [_head_for(y, head)], wrts)
     results = []
     for w in wrts:
@@ -250,7 +250,7 @@ def grad(y, wrt, head=None, simplify: bool = True):
     return results[0] if isinstance(wrt, (Symbol, str)) else results
 
 
-def _stable(outputs: list, keep: Sequence[Symbol], simplify: bool) -> list:
+def stable(outputs: list, keep: Sequence[Symbol], simplify: bool) -> list:
     """With simplification on, derivatives are derived from the stable forms that the
     simplifier computes values with (`simplify.rewrites.stabilize`: `log(sum(exp(x)))` is
     `logsumexp(x)`, whose gradient is finite where exp(x) overflows). `keep` stays as is."""
@@ -273,7 +273,7 @@ def _typed_gradient(g: Symbol, w: Symbol, unsized: Symbol | None) -> Symbol:
     return node if resolved is None else resolved
 
 
-def _check_differentiable_output(y: Symbol) -> None:
+def check_differentiable_output(y: Symbol) -> None:
     if y.dtype is not None and np.dtype(y.dtype).kind not in "fc":
         raise DTypeError(
             f"{format_origin(y.origin)}: cannot differentiate {y.op} output of dtype {y.dtype}"
@@ -304,7 +304,7 @@ def jvp(y, tangents: dict, simplify: bool = True):
     >>> float(gc.compile([x], t)(0.0))
     0.0
     """
-    outputs = _as_symbols(y, "y")
+    outputs = as_symbols(y, "y")
     if not isinstance(tangents, Mapping):
         raise GradError(
             f"jvp: tangents must be a dict var -> tangent, got {type(tangents).__name__}"
@@ -319,7 +319,7 @@ def jvp(y, tangents: dict, simplify: bool = True):
     for x, t in zip(keys, tangents.values()):
         if id(x) in seeds:
             raise GradError(f"jvp: two tangents for {_describe(x)}")
-        _check_differentiable(x)
+        check_differentiable(x)
         t = (
             t
             if isinstance(t, Symbol)
@@ -340,7 +340,7 @@ def jvp(y, tangents: dict, simplify: bool = True):
                 f"{_describe(x)} of shape {fmt_shape(x.shape)}"
             )
         seeds[id(x)] = t
-    outputs = _stable(outputs, keys, simplify)
+    outputs = stable(outputs, keys, simplify)
     results = forward(outputs, seeds)
     if simplify:
         results = run_passes(results)
@@ -374,83 +374,3 @@ def forward(outputs: Sequence[Symbol], seeds: dict[int, Symbol]) -> list[Symbol]
         with origin_scope(out.origin):
             results.append(ops.zeros_like(out) if t is None else t)
     return results
-
-
-def _static_shape(x: Symbol, what: str) -> tuple:
-    if x.shape is None or None in x.shape:
-        raise GradError(
-            f"{what}: needs the static shape of {x}; declare it with gc.var(name, shape=...)"
-        )
-    return x.shape
-
-
-@checks_call
-def jacobian(y: Symbol, x: Symbol, mode: str | None = None, simplify: bool = True) -> Symbol:
-    """dy/dx as a symbol of shape ``y.shape + x.shape`` (both shapes must be static).
-
-    The Jacobian is built from as few passes as possible: reverse mode row by row (one VJP
-    per entry of `y`) when `y` has fewer entries than `x`, forward mode column by column
-    (one JVP per entry of `x`) otherwise; `mode="rev"` or `"fwd"` forces one.
-
-    >>> import graphc as gc, numpy as np
-    >>> x = gc.var("x", shape=(2,))
-    >>> j = gc.jacobian(x * x, x)
-    >>> j.shape
-    (2, 2)
-    >>> gc.compile([x], j)(np.array([1.0, 3.0]))
-    array([[2., 0.],
-           [0., 6.]])
-    """
-    if mode not in (None, "rev", "fwd"):
-        raise GradError(f"jacobian: mode must be 'rev', 'fwd' or None, got {mode!r}")
-    if not isinstance(y, Symbol):
-        raise GradError(f"jacobian: y must be a graphc symbol, got {type(y).__name__}")
-    (y,), (x,) = resolve([y], _as_symbols(x, "x", names=True), "jacobian")
-    (y,) = _stable([y], [x], simplify)
-    yshape, xshape = _static_shape(y, "jacobian"), _static_shape(x, "jacobian")
-    m, n = int(np.prod(yshape)), int(np.prod(xshape))
-    dtype = x.dtype if x.dtype is not None else np.float64
-    mode = mode or ("rev" if m <= n else "fwd")
-    if m == 0 or n == 0:
-        _check_differentiable(x)
-        return const(np.zeros(yshape + xshape, dtype))
-    if mode == "rev":
-        _check_differentiable(x)
-        rows = []
-        for i in range(m):
-            e = np.zeros(m, dtype=dtype)
-            e[i] = 1
-            rows.append(grad(y, x, head=e.reshape(yshape), simplify=False))
-        j = ops.reshape(ops.stack(rows), yshape + xshape)
-    else:
-        cols = []
-        for k in range(n):
-            e = np.zeros(n, dtype=dtype)
-            e[k] = 1
-            cols.append(jvp(y, {x: e.reshape(xshape)}, simplify=False))
-        j = ops.reshape(ops.stack(cols, axis=-1), yshape + xshape)
-    if simplify:
-        j = run_passes([j])[0]
-    return j
-
-
-@checks_call
-def hessian(y: Symbol, x: Symbol, simplify: bool = True) -> Symbol:
-    """d2y/dx2 of a scalar `y`, of shape ``x.shape + x.shape`` (static).
-
-    Forward-over-reverse: one reverse pass builds the gradient graph, then one forward-mode
-    JVP of that graph per entry of `x` gives the columns. Reverse-over-reverse would need
-    as many passes but each would transpose the gradient graph again, a larger graph with
-    more values kept alive; a JVP follows the gradient graph's own order and size.
-
-    >>> import graphc as gc, numpy as np
-    >>> x = gc.var("x", shape=(2,))
-    >>> gc.compile([x], gc.hessian(gc.sum(x ** 3), x))(np.array([1.0, 2.0]))
-    array([[ 6.,  0.],
-           [ 0., 12.]])
-    """
-    if not isinstance(y, Symbol):
-        raise GradError(f"hessian: y must be a graphc symbol, got {type(y).__name__}")
-    (y,), (x,) = resolve([y], _as_symbols(x, "x", names=True), "hessian")
-    (y,) = _stable([y], [x], simplify)
-    return jacobian(grad(y, x, simplify=False), x, mode="fwd", simplify=simplify)

@@ -61,6 +61,8 @@ LAYERS = {
     ],
     4: [
         "autodiff",
+        "batching",
+        "jacobians",
         "simplify",
         "simplify.framework",
         "simplify.passes",

@@ -143,6 +143,15 @@ class OpDef:
         """Once shapes are static: a simpler equivalent of this op on `xs`, or None."""
         return None
 
+    def batch(self, batched, y, *xs, **attrs):
+        """This op on a batch of values: each input flagged in `batched` has an extra leading
+        axis, and the result is the batch of `y`'s values, of shape ``(B,) + y.shape`` (`y`
+        is the unbatched node; its shapes are known). None: no vectorised rule, and the
+        batching transform (`graphc.batching`) applies the op once per batch entry. The
+        families define theirs: elementwise ops broadcast, ops with an axis shift it, shape
+        ops prepend the batch dim."""
+        return None
+
 
 def known(shape) -> bool:
     """A static shape with every dim known."""
@@ -327,6 +336,38 @@ def normalize_axis(axis, ndim: int | None, op: str):
     return tuple(sorted(out))
 
 
+def batch_rank(x, batched: bool, rank: int):
+    """A batched `x` (batch axis first) with size-1 dims inserted after the batch axis up to
+    `rank` dims besides it, so that it broadcasts against unbatched operands of rank `rank`;
+    an unbatched `x` as it is."""
+    missing = rank - (len(x.shape) - 1)
+    if not batched or missing <= 0:
+        return x
+    return OPS["expand_dims"](x, tuple(range(1, 1 + missing)))
+
+
+def batch_axis(axis, ndim: int):
+    """An `axis` attr of an op on values of rank `ndim`, for the batched values (batch axis
+    first): shifted by one; None (all axes) becomes every axis but the batch's."""
+    if axis is None:
+        return 1 if ndim == 1 else tuple(range(1, ndim + 1))
+    axes = tuple(a + 1 for a in normalize_axis(axis, ndim, "batch"))
+    return axes[0] if isinstance(axis, (int, np.integer)) else axes
+
+
+def batched_all(xs, batched, size: int) -> list:
+    """Every input batched: the unbatched ones broadcast along a new leading axis."""
+    expand, broadcast = OPS["expand_dims"], OPS["broadcast_to"]
+    return [
+        x if b else broadcast(expand(x, 0), (size,) + tuple(x.shape)) for x, b in zip(xs, batched)
+    ]
+
+
+def batch_size(xs, batched) -> int:
+    """The number of entries of a batch: the leading dim of a batched input."""
+    return next(x.shape[0] for x, b in zip(xs, batched) if b)
+
+
 def check_axis_attr(axis, op: str):
     """Validate an axis attr: None, an int or a tuple of ints."""
     if axis is None:
@@ -372,6 +413,11 @@ class Elementwise(OpDef):
 
     def vjp(self, g, y, *xs, **attrs):
         return self.vjp_some(None, g, y, *xs, **attrs)
+
+    def batch(self, batched, y, *xs, **attrs):
+        """Broadcasting does it: batched inputs get size-1 dims after the batch axis."""
+        rank = len(y.shape)
+        return self(*(batch_rank(x, b, rank) for x, b in zip(xs, batched)), **attrs)
 
     def vjp_some(self, wanted, g, y, *xs, **attrs):
         if "vjp" in self.__dict__:  # an op-specific rule replaces the family's (maximum, where)

@@ -19,7 +19,7 @@ from .. import runtime
 from ..dispatch import const, is_weak
 from ..errors import DTypeError, GradError, ShapeError
 from ..ir import format_origin, origin_code
-from .base import OpDef, known, register
+from .base import OpDef, batch_size, batched_all, known, register
 from .shape import astype, broadcast_to, sum_to
 
 
@@ -73,6 +73,12 @@ class CheckedGrad(OpDef):
 
     def jvp(self, ts, y, g, wrt, *output):
         return None if ts[0] is None else self(ts[0], wrt, *output)
+
+    def batch(self, batched, y, g, wrt, *output):
+        if any(batched[2:]):
+            return None  # (an output checked for size 1 is never batched by gc.jacobian)
+        g, wrt = batched_all((g, wrt), batched[:2], batch_size((g, wrt), batched))
+        return self(g, wrt, *output)
 
     def resolve(self, g, wrt, *output):
         """`g` once the checks are decided (they ran when this node was built)."""

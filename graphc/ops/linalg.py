@@ -10,8 +10,18 @@ import numpy as np
 
 from .. import runtime
 from ..errors import GradError, ShapeError
-from .base import PREC_MUL, OpDef, broadcast_shapes, fmt_shape, register, result_dtype
-from .shape import expand_dims, reshape, reshape_like, sum_to, transpose
+from .base import (
+    OPS,
+    PREC_MUL,
+    OpDef,
+    batch_rank,
+    batch_size,
+    broadcast_shapes,
+    fmt_shape,
+    register,
+    result_dtype,
+)
+from .shape import expand_dims, reshape, reshape_like, squeeze, sum_to, transpose
 
 
 def _check_inner(a, b, ka, kb, op):
@@ -111,6 +121,30 @@ class MatMul(OpDef):
     def jvp(self, ts, y, a, b):
         return _bilinear_jvp(matmul, ts, a, b)
 
+    def batch(self, batched, y, a, b):
+        return _batched_matmul(batched, a, b, *(len(x.shape) for x in y.inputs))
+
+
+def _batched_matmul(batched, a, b, na: int, nb: int):
+    """`a @ b` for a batch of `a`s or `b`s (or both; batch axis first), operands of ranks
+    `na`, `nb` unbatched: the batch becomes a leading batch dim of the product."""
+    ba, bb = batched
+    if not bb and nb <= 2:  # (B, ..., n) @ (n, k) or (n,): the batch rides along
+        return matmul(a, b)
+    if not ba and nb == 1 and na <= 2:  # a @ b_i for each i: the rows of b_batch @ a.T
+        return matmul(b, _swap(a, 2) if na == 2 else a)
+    if not ba and na <= 2:  # (m, n) or (n,) @ (B, ..., n, k)
+        return matmul(a, b)
+    # Vectors as matrices, the batched operand's batch dims padded: a stack of matrices.
+    dropped = ()
+    if na == 1:
+        a, na, dropped = expand_dims(a, -2), 2, (-2,)
+    if nb == 1:
+        b, nb, dropped = expand_dims(b, -1), 2, dropped + (-1,)
+    rank = max(na, nb)
+    product = matmul(batch_rank(a, ba, rank), batch_rank(b, bb, rank))
+    return squeeze(product, dropped) if dropped else product
+
 
 def _bilinear_jvp(fn, ts, a, b):
     ta, tb = ts
@@ -150,6 +184,19 @@ class Dot(OpDef):
     def jvp(self, ts, y, a, b):
         return _bilinear_jvp(dot, ts, a, b)
 
+    def batch(self, batched, y, a, b):
+        na, nb = (len(x.shape) for x in y.inputs)
+        if na == 0 or nb == 0:  # dot with a scalar multiplies
+            return OPS["multiply"].batch(batched, y, a, b)
+        if nb <= 2:  # np.dot is matmul here
+            return _batched_matmul(batched, a, b, na, nb)
+        if not batched[1]:  # dot contracts a's last axis: a's batch rides along
+            return dot(a, b)
+        if not batched[0]:  # the batch comes out after a's other axes: move it first
+            order = (na - 1,) + tuple(i for i in range(na + nb - 1) if i != na - 1)
+            return transpose(dot(a, b), order)
+        return None
+
 
 class Outer(OpDef):
     """`np.outer(a, b)` of two vectors."""
@@ -183,16 +230,19 @@ class Outer(OpDef):
     def jvp(self, ts, y, a, b):
         return _bilinear_jvp(outer, ts, a, b)
 
-
-_HIGHER_ORDER = (
-    "{}: higher-order derivatives need the ranks of both operands; declare the "
-    "vars' shapes (dims may be None)"
-)
+    def batch(self, batched, y, a, b):
+        size = batch_size((a, b), batched)
+        a, b = (
+            x if len(v.shape) == 1 else reshape(x, (size, -1) if flag else (-1,))
+            for x, v, flag in zip((a, b), y.inputs, batched)
+        )
+        return expand_dims(a, -1) * (expand_dims(b, 1) if batched[1] else b)
 
 
 class ProductVJP(OpDef):
     """The cotangent of operand `side` of `a @ b` or `dot(a, b)` while ranks are unknown;
-    specialisation replaces it by the rank-specific rule above."""
+    specialisation replaces it by the rank-specific rule above. It is bilinear in `g` and
+    the other operand, so its own derivatives need no ranks either."""
 
     name, nin, attr_names = "product_vjp", 3, ("side", "kind")
     fresh = True
@@ -216,11 +266,20 @@ class ProductVJP(OpDef):
     def emit(self, g, a, b, *, side, kind):
         return f"_product_vjp({g}, {a}, {b}, {side})"
 
-    def vjp(self, g, y, *xs, side, kind):
-        raise GradError(_HIGHER_ORDER.format(kind))
+    # The cotangent is bilinear in g and the other operand, and reads its own operand's
+    # shape only: ct_a(g, b) pairs with h as g pairs with product(h, b) (for side 0).
+    def vjp(self, h, y, g, a, b, *, side, kind):
+        product = OPS[kind]
+        if side == 0:
+            return sum_to(product(h, b), g), None, product_vjp(g, h, b, side=1, kind=kind)
+        return sum_to(product(a, h), g), product_vjp(g, a, h, side=0, kind=kind), None
 
-    def jvp(self, ts, y, *xs, side, kind):
-        raise GradError(_HIGHER_ORDER.format(kind))
+    def jvp(self, ts, y, g, a, b, *, side, kind):
+        if side == 0:
+            pair = lambda u, v: product_vjp(u, a, v, side=0, kind=kind)  # noqa: E731
+            return _bilinear_jvp(pair, (ts[0], ts[2]), g, b)
+        pair = lambda u, v: product_vjp(u, v, b, side=1, kind=kind)  # noqa: E731
+        return _bilinear_jvp(pair, (ts[0], ts[1]), g, a)
 
     def resolve(self, g, a, b, *, side, kind):
         if _rank(a) is None or _rank(b) is None:

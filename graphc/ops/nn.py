@@ -10,7 +10,16 @@ import numpy as np
 
 from .. import runtime
 from ..errors import ArgumentError, DTypeError, ShapeError
-from .base import OpDef, broadcast_shapes, float_dtype, register, result_dtype
+from .base import (
+    OpDef,
+    batch_axis,
+    batch_size,
+    batched_all,
+    broadcast_shapes,
+    float_dtype,
+    register,
+    result_dtype,
+)
 from .elementwise import exp, square
 from .reduce import count, mean, sum
 from .shape import sum_to
@@ -42,6 +51,9 @@ class _AxisOp(OpDef):
 
     def emit(self, x, *, axis):
         return f"_{self.name}({x}, {axis})"
+
+    def batch(self, batched, y, x, *, axis):
+        return self(x, batch_axis(axis, len(y.shape)))
 
 
 class Softmax(_AxisOp):
@@ -89,6 +101,9 @@ class OneHot(OpDef):
 
     def emit(self, labels, like):
         return f"_one_hot({labels}, {like})"
+
+    def batch(self, batched, y, labels, like):
+        return self(*batched_all((labels, like), batched, batch_size((labels, like), batched)))
 
 
 class MSELoss(OpDef):

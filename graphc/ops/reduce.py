@@ -12,8 +12,16 @@ import numpy as np
 from .. import runtime
 from ..dispatch import const
 from ..errors import ArgumentError, ShapeError
-from .base import OpDef, check_axis_attr, float_dtype, fmt_shape, normalize_axis, register
-from .elementwise import equal, exp, ones_like, where
+from .base import (
+    OpDef,
+    batch_axis,
+    check_axis_attr,
+    float_dtype,
+    fmt_shape,
+    normalize_axis,
+    register,
+)
+from .elementwise import equal, exp, ones_like, sqrt, square, where
 from .linalg import dot
 from .shape import broadcast_like, expand_dims
 
@@ -53,6 +61,9 @@ class Reduction(OpDef):
 
     def impl(self, x, *, axis, keepdims):
         return getattr(np, self.name)(x, axis=axis, keepdims=keepdims)
+
+    def batch(self, batched, y, x, *, axis, keepdims):
+        return self(x, batch_axis(axis, len(y.inputs[0].shape)), keepdims)
 
     def emit(self, x, *, axis, keepdims):
         # The method form skips np.sum's Python wrapper: half the cost on small arrays.
@@ -231,6 +242,9 @@ class ProdOthers(OpDef):
     def jvp(self, ts, y, x, *, axis):
         return _pair_products(ts[0], x, axis)
 
+    def batch(self, batched, y, x, *, axis):
+        return self(x, batch_axis(axis, len(y.inputs[0].shape)))
+
 
 def _pair_products(t, x, axis):
     """For each entry j: the sum over i != j of t_i times the product of the entries other
@@ -305,6 +319,11 @@ class Norm(OpDef):
 
     def jvp(self, ts, y, x):
         return sum(x * ts[0]) / y
+
+    def batch(self, batched, y, x):
+        if x.dtype.kind == "c":
+            return None
+        return sqrt(sum(square(x), tuple(range(1, len(x.shape)))))
 
 
 class ReducedSize(OpDef):

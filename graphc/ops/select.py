@@ -8,7 +8,16 @@ import numpy as np
 from .. import runtime
 from ..errors import ArgumentError, ShapeError
 from ..ir import as_list
-from .base import OpDef, broadcast_shapes, fmt_shape, normalize_axis, register
+from .base import (
+    OpDef,
+    batch_axis,
+    batch_size,
+    batched_all,
+    broadcast_shapes,
+    fmt_shape,
+    normalize_axis,
+    register,
+)
 from .elementwise import zeros_like
 from .shape import broadcast_like
 
@@ -40,6 +49,10 @@ class _Join(OpDef):
 
     def emit(self, *xs, axis):
         return f"np.{self.name}(({', '.join(xs)},), axis={axis})"
+
+    def batch(self, batched, y, *xs, axis):
+        xs = batched_all(xs, batched, batch_size(xs, batched))
+        return self(xs, axis=batch_axis(axis, len(y.shape)))
 
 
 class Concatenate(_Join):
@@ -249,6 +262,9 @@ class GetItem(OpDef):
     def jvp(self, ts, y, x, *, index):
         return getitem(ts[0], index)
 
+    def batch(self, batched, y, x, *, index):
+        return getitem(x, (_ALL,) + index)
+
 
 class IndexGrad(OpDef):
     """Zeros of `like`'s shape with `x` written at `index` (the VJP of basic indexing)."""
@@ -282,6 +298,13 @@ class IndexGrad(OpDef):
 
     def jvp(self, ts, y, x, like, *, index):
         return None if ts[0] is None else index_grad(ts[0], like, index=index)
+
+    def batch(self, batched, y, x, like, *, index):
+        x, like = batched_all((x, like), batched, batch_size((x, like), batched))
+        return index_grad(x, like, index=(_ALL,) + index)
+
+
+_ALL = ("slice", None, None, None)  # `:` in an index attr (runtime.check_index's form)
 
 
 concatenate = register(Concatenate())

@@ -16,6 +16,8 @@ from ..errors import ArgumentError, DTypeError, ShapeError
 from .base import (
     OPS,
     OpDef,
+    batch_axis,
+    batch_rank,
     broadcast_shapes,
     check_axis_attr,
     fmt_shape,
@@ -123,6 +125,9 @@ class AsType(OpDef):
     def jvp(self, ts, y, x, *, dtype):
         return astype(ts[0], dtype)
 
+    def batch(self, batched, y, x, *, dtype):
+        return astype(x, dtype)
+
 
 def _check_shape_attr(shape, op):
     if isinstance(shape, (int, np.integer)) and not isinstance(shape, bool):
@@ -177,6 +182,9 @@ class Reshape(OpDef):
     def jvp(self, ts, y, x, *, shape):
         return reshape(ts[0], shape)
 
+    def batch(self, batched, y, x, *, shape):
+        return reshape(x, (x.shape[0],) + y.shape)
+
 
 class Transpose(OpDef):
     """`np.transpose(x, axes)`; axes None reverses the dims."""
@@ -225,6 +233,10 @@ class Transpose(OpDef):
     def jvp(self, ts, y, x, *, axes):
         return transpose(ts[0], axes)
 
+    def batch(self, batched, y, x, *, axes):
+        axes = tuple(reversed(range(len(y.shape)))) if axes is None else axes
+        return transpose(x, (0,) + tuple(a + 1 for a in axes))
+
 
 class BroadcastTo(OpDef):
     """`np.broadcast_to(x, shape)` (a read-only view; never folded into a big constant)."""
@@ -260,6 +272,9 @@ class BroadcastTo(OpDef):
 
     def jvp(self, ts, y, x, *, shape):
         return broadcast_to(ts[0], shape)
+
+    def batch(self, batched, y, x, *, shape):
+        return broadcast_to(batch_rank(x, True, len(shape)), (x.shape[0],) + tuple(shape))
 
 
 class _LikeOp(OpDef):
@@ -409,6 +424,9 @@ class ExpandDims(OpDef):
     def jvp(self, ts, y, x, *, axis):
         return expand_dims(ts[0], axis)
 
+    def batch(self, batched, y, x, *, axis):
+        return expand_dims(x, batch_axis(axis, len(y.shape)))
+
 
 class Squeeze(OpDef):
     """`np.squeeze(x, axis)`."""
@@ -449,6 +467,12 @@ class Squeeze(OpDef):
 
     def jvp(self, ts, y, x, *, axis):
         return squeeze(ts[0], axis)
+
+    def batch(self, batched, y, x, *, axis):
+        shape = y.inputs[0].shape
+        if axis is None:
+            axis = tuple(i for i, d in enumerate(shape) if d == 1)
+        return squeeze(x, batch_axis(axis, len(shape)))
 
 
 class Get(OpDef):
