@@ -106,7 +106,8 @@ class Jacobian(OpDef):
         basis = np.eye(size, dtype=dtype).reshape((size,) + seed.shape)
         (j,) = batch([d], {seed: const(basis)}, size)
         if mode == "fwd" and d.shape:  # the batch (x's entries) last
-            j = ops.transpose(j, tuple(range(1, len(d.shape) + 1)) + (0,))
+            axes = tuple(range(1, len(d.shape) + 1)) + (0,)
+            j = ops.transpose(j, None if len(axes) == 2 else axes)
         return j if j.shape == shape else ops.reshape(j, shape)
 
 

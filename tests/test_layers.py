@@ -71,6 +71,7 @@ LAYERS = {
         "simplify.sympy_print",
         "simplify.sympy_bridge",
         "simplify.elementwise",
+        "simplify.identity",
         "codegen",
         "subgraph",
         "ops.control",

@@ -10,7 +10,9 @@ one adds included; passes are built from rules named for their identity (`framew
   `log(sum(exp(x)))` -> `logsumexp(x)`, `sum(x)/n` -> `mean(x)`), see `rewrites.py`;
 - `cse` (the sympy pass then sees one node per value, so clusters follow the real sharing);
 - `simplify_elementwise`: sympy on bounded elementwise clusters, kept only when smaller;
-- `rewrite` again (sympy's output can enable local rules), then `cse`.
+- `rewrite` again (sympy's output can enable local rules), then `cse`;
+- `identity`: products with identity matrices and transposes in a reader's form (`I @ A`
+  -> `A`, `I * s` -> `diag(s)`, `x.T.T` -> `x`), see `identity.py`.
 
 `count_ops(outputs)` counts the operations a program would emit (the measure the passes
 promise never to increase).
@@ -27,11 +29,12 @@ from ..errors import ArgumentError
 from ..ir import Symbol, as_list, toposort
 from .elementwise import shared_budget, simplify_elementwise
 from .framework import PassContext, RuleSet, rule_pass
+from .identity import identity
 from .passes import cse, fold_constants, specialize
 from .rewrites import rewrite
 from .sympy_bridge import from_sympy, to_sympy
 
-PIPELINE = [rewrite, cse, simplify_elementwise, rewrite, cse]
+PIPELINE = [rewrite, cse, simplify_elementwise, rewrite, cse, identity]
 SPECIALIZE = [specialize]
 
 __all__ = [
@@ -42,6 +45,7 @@ __all__ = [
     "count_ops",
     "cse",
     "fold_constants",
+    "identity",
     "from_sympy",
     "rewrite",
     "rule_pass",
