@@ -185,3 +185,17 @@ def test_jacobian_and_hessian_of_every_op(name, case, rng):
         if RECIPES[name].order >= 2:
             h = gc.compile(vs, gc.hessian(gc.sum(y * weights), vs[k]))(*arrays)
             np.testing.assert_allclose(h, hess, rtol=1e-9, atol=1e-12)
+
+
+def test_with_respect_to_an_intermediate_node_and_through_stop_gradient():
+    x = gc.var("x")
+    h = gc.tanh(x)
+    y = gc.stop_gradient(h) * h  # derived when jacobian is called: the stop holds
+    outs = [gc.jacobian(y, h), gc.jacobian(y, h, mode="fwd"), gc.jacobian(gc.sin(y), x)]
+    assert all(j.op == "jacobian" for j in outs)  # shapes unknown: batched when bound
+    xv = np.array([0.3, -0.5])
+    t = np.tanh(xv)
+    got = gc.compile([x], outs)(xv)
+    np.testing.assert_allclose(got[0], np.diag(t))
+    np.testing.assert_allclose(got[1], np.diag(t))
+    np.testing.assert_allclose(got[2], np.diag(np.cos(t * t) * t * (1 - t * t)))
