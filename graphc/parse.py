@@ -29,7 +29,7 @@ import operator
 import warnings
 from typing import Any
 
-from .dispatch import const, var
+from .dispatch import Group, const, var
 from .errors import ParseError
 from .ir import Symbol, origin_scope
 from .ops.base import OPS, public_ops
@@ -180,7 +180,9 @@ def parse(text: str, shapes: dict | None = None, dtypes: dict | None = None) -> 
     # Nodes remember the expression, not the caller's line, as where they were made.
     with origin_scope(ORIGIN):
         expr = builder.expr(tree.body, 0)
-        if not isinstance(expr, Symbol):
+        if isinstance(expr, list):  # several results (split): one symbol holding them
+            expr = Group(expr)
+        elif not isinstance(expr, Symbol):
             expr = _const(expr)
     return Parsed(expr, builder.vars)
 
@@ -456,8 +458,14 @@ class _Builder:
         return value if isinstance(value, Symbol) else _const(value)
 
     def subscript(self, node: ast.Subscript, depth: int):
-        target = self.array(node.value, depth + 1)
+        value = self.expr(node.value, depth + 1)
         sl = node.slice
+        if isinstance(value, list):  # the pieces a multi-output function returns (split)
+            k = self.index_int(sl)
+            if not -len(value) <= k < len(value):
+                self.fail(sl, f"index {k} out of range for {len(value)} results")
+            return value[k]
+        target = value if isinstance(value, Symbol) else _const(value)
         items = sl.elts if isinstance(sl, ast.Tuple) else [sl]
         index = tuple(self.index_item(item) for item in items)
         return self.apply(
@@ -487,7 +495,7 @@ class _Builder:
 
 
 def _has_symbol(value) -> bool:
-    if isinstance(value, tuple):
+    if isinstance(value, (tuple, list)):
         return any(_has_symbol(v) for v in value)
     return isinstance(value, Symbol)
 

@@ -143,6 +143,21 @@ TORCH = {
     "erf": torch.erf,
     "sinc": torch.sinc,
     "nan_to_num": torch.nan_to_num,
+    "ravel": torch.ravel,
+    "flip": lambda x, axis=None: torch.flip(
+        x, tuple(range(x.ndim)) if axis is None else np.atleast_1d(axis).tolist()
+    ),
+    "swapaxes": lambda x, axis1, axis2: torch.swapaxes(x, axis1, axis2),
+    "moveaxis": torch.movedim,
+    "roll": lambda x, shift, axis=None: torch.roll(x, shift, axis),
+    "atleast_2d": torch.atleast_2d,
+    "repeat": lambda x, repeats, axis=None: torch.repeat_interleave(x, repeats, axis),
+    "tile": lambda x, reps: torch.tile(x, reps if isinstance(reps, tuple) else (reps,)),
+    "split": lambda x, indices_or_sections, axis=0: torch.tensor_split(
+        x, indices_or_sections, axis
+    ),
+    "vstack": lambda *xs: torch.vstack(xs),
+    "hstack": lambda *xs: torch.hstack(xs),
     "zeros_like": torch.zeros_like,
     "ones_like": torch.ones_like,
     "stop_gradient": torch.Tensor.detach,

@@ -31,6 +31,19 @@ from .reduce import (
     reduced_size,
     sum,
 )
+from .rearrange import (  # noqa: F401
+    atleast_2d,
+    flip,
+    hstack,
+    moveaxis,
+    ravel,
+    repeat,
+    roll,
+    split,
+    swapaxes,
+    tile,
+    vstack,
+)
 from .grad_check import checked_grad  # noqa: F401
 from .select import concatenate, getitem, index_grad, split_like, stack  # noqa: F401
 from .shape import (

@@ -428,6 +428,72 @@ RECIPES.update(
             call=_join,
             ref=lambda *xs, axis=0: np.stack(xs, axis),
         ),
+        "ravel": Recipe(cases(UNARY + [((2, 3, 2),)]), ref=np.ravel),
+        "flip": Recipe(
+            [(((2, 3),), {}), (((2, 3),), {"axis": 1}), (((2, 3, 2),), {"axis": (0, -1)})],
+            ref=lambda x, axis=None: np.flip(x, axis),
+        ),
+        "swapaxes": Recipe(
+            [(((2, 3),), {"axis1": 0, "axis2": 1}), (((2, 3, 4),), {"axis1": -1, "axis2": 0})],
+            ref=np.swapaxes,
+        ),
+        "moveaxis": Recipe(
+            [
+                (((2, 3, 4),), {"source": 0, "destination": -1}),
+                (((2, 3, 4),), {"source": (0, 1), "destination": (2, 0)}),
+            ],
+            ref=np.moveaxis,
+        ),
+        "roll": Recipe(
+            [
+                (((5,),), {"shift": 2}),
+                (((2, 3),), {"shift": -1, "axis": 1}),
+                (((2, 3),), {"shift": 4}),
+                (((2, 3, 2),), {"shift": (1, 2), "axis": (0, 1)}),
+            ],
+            ref=lambda x, shift, axis=None: np.roll(x, shift, axis),
+        ),
+        "atleast_2d": Recipe(cases([((),), ((3,),), ((2, 3),), ((2, 1, 3),)]), ref=np.atleast_2d),
+        "repeat": Recipe(
+            [
+                (((3,),), {"repeats": 2}),
+                (((2, 3),), {"repeats": 3, "axis": 1}),
+                (((2, 3),), {"repeats": 2, "axis": -2}),
+                (((2, 3),), {"repeats": 2}),
+                (((),), {"repeats": 3}),
+            ],
+            ref=lambda x, repeats, axis=None: np.repeat(x, repeats, axis),
+        ),
+        "tile": Recipe(
+            [
+                (((3,),), {"reps": 2}),
+                (((2, 3),), {"reps": (2, 1)}),
+                (((3,),), {"reps": (2, 2)}),
+                (((2, 1, 3),), {"reps": (3, 2)}),
+                (((),), {"reps": (2,)}),
+            ],
+            ref=np.tile,
+        ),
+        "split": Recipe(
+            [
+                (((6,),), {"indices_or_sections": 3}),
+                (((2, 6),), {"indices_or_sections": (1, 4), "axis": 1}),
+                (((4, 3),), {"indices_or_sections": 2, "axis": -2}),
+                (((5, 2),), {"indices_or_sections": (2, 9)}),
+            ],
+            ref=lambda x, indices_or_sections, axis=0: np.split(x, indices_or_sections, axis),
+        ),
+        "vstack": Recipe(
+            [(((2, 3), (1, 3)), {}), (((3,), (3,)), {}), (((3,), (2, 3)), {}), (((), ()), {})],
+            call=_join,
+            ref=lambda *xs: np.vstack(xs),
+        ),
+        "hstack": Recipe(
+            [(((2, 3), (2, 1)), {}), (((3,), (2,)), {}), (((), (2,)), {}), (((2, 2, 1),), {})],
+            call=_join,
+            ref=lambda *xs: np.hstack(xs),
+            unshaped="its axis (0 for vectors, else 1) depends on the first array's rank",
+        ),
         "getitem": Recipe(
             [
                 (((4,),), {"index": 1}),

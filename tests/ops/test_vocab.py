@@ -125,3 +125,52 @@ def test_printed_text_parses_back(text):
     first = gc.compile(list(xs.values()), y)(*[data[n] for n in xs])
     second = gc.compile(list(xs2.values()), again)(*[data[n] for n in xs2])
     np.testing.assert_allclose(second, first, rtol=1e-12)
+
+
+# --- rearranging -------------------------------------------------------------------------
+
+
+def test_methods_and_split_pieces():
+    data = np.arange(12.0).reshape(3, 4)
+    x = gc.var("x", shape=(3, 4))
+    outs = [x.ravel(), x.flatten(), x.swapaxes(0, 1), x.repeat(2, axis=0)]
+    outs += gc.split(x, 2, axis=1)
+    got = gc.compile([x], outs)(data)
+    want = [data.ravel(), data.flatten(), data.swapaxes(0, 1), data.repeat(2, axis=0)]
+    want += np.split(data, 2, axis=1)
+    for g, w in zip(got, want, strict=True):
+        np.testing.assert_array_equal(g, w)
+    assert gc.split(x, (1, 3), axis=1, index=2).shape == (3, 1)
+    with pytest.raises(gc.ShapeError, match="equal sections"):
+        gc.split(x, 5, axis=1)
+
+
+def test_split_parses_as_a_list_of_pieces():
+    y, xs = parse("split(x, 3)[2] * 2 + sum(concatenate(split(x, (1, 4))))", {"x": (6,)})
+    data = np.arange(6.0)
+    np.testing.assert_array_equal(gc.compile([xs["x"]], y)(data), data[4:] * 2 + 15.0)
+    piece = gc.split(xs["x"], 3)[1]
+    again, xs2 = parse(str(piece), {"x": (6,)})
+    np.testing.assert_array_equal(gc.compile([xs2["x"]], again)(data), data[2:4])
+
+
+@pytest.mark.parametrize(
+    "fn",
+    [
+        lambda x: gc.tile(x, (2, 3)),
+        lambda x: gc.repeat(x, 3, axis=-1),
+        lambda x: gc.roll(gc.flip(x, 0), 2),
+        lambda x: gc.vstack([x, x * 2]),
+    ],
+    ids=["tile", "repeat", "roll-flip", "vstack"],
+)
+def test_rearranging_gradients_with_unknown_shapes(fn):
+    """Rules that need no shapes: vars declaring nothing give numpy's gradient."""
+    data = np.arange(6.0).reshape(2, 3)
+    x = gc.var("x")
+    weights = fn(np.ones((2, 3)))
+    w = np.random.default_rng(0).standard_normal(np.shape(weights))
+    g = gc.compile([x], gc.grad(gc.sum(fn(x) * w), x))(data)
+    xs = gc.var("x", shape=(2, 3))
+    want = gc.compile([xs], gc.grad(gc.sum(fn(xs) * w), xs))(data)
+    np.testing.assert_allclose(g, want)
