@@ -351,10 +351,13 @@ class Split(OpDef):
     name, attr_names, public = "split", ("indices_or_sections", "axis", "index"), True
     fresh = False  # a view
 
-    def __call__(self, x, indices_or_sections, axis=0, index=None):
+    def __call__(self, *args, **kwargs):
+        try:
+            x, cuts, axis, index = _split_arguments(*args, **kwargs)
+        except TypeError as exc:
+            raise self.call_error(exc, args, kwargs) from None
         if index is not None:
-            return OpDef.__call__(self, x, indices_or_sections, axis, index)
-        cuts = indices_or_sections
+            return OpDef.__call__(self, x, cuts, axis, index)
         n = len(cuts) + 1 if isinstance(cuts, (tuple, list)) else cuts
         if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or n < 1:
             raise ArgumentError(f"split: sections must be a positive int, got {cuts!r}")
@@ -422,6 +425,10 @@ class Split(OpDef):
 
     def jvp(self, ts, y, x, *, indices_or_sections, axis, index):
         return split(ts[0], indices_or_sections, axis, index=index)
+
+
+def _split_arguments(x, indices_or_sections, axis=0, index=None):
+    return x, indices_or_sections, axis, index
 
 
 class _Stack(OpDef):
