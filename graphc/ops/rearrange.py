@@ -13,7 +13,17 @@ import numpy as np
 
 from ..errors import ArgumentError, GradError, ShapeError
 from ..ir import as_list
-from .base import OpDef, check_axis_attr, fmt_shape, known, normalize_axis, register
+from .base import (
+    OpDef,
+    batch_axis,
+    batch_size,
+    batched_all,
+    check_axis_attr,
+    fmt_shape,
+    known,
+    normalize_axis,
+    register,
+)
 from .elementwise import add, zeros_like
 from .reduce import sum as reduce_sum
 from .select import concatenate, getitem, split_like
@@ -79,6 +89,9 @@ class Ravel(_Linear):
     def vjp(self, g, y, x):
         return (reshape_like(g, x),)
 
+    def batch(self, batched, y, x):
+        return reshape(x, (x.shape[0], -1))
+
 
 class Flip(_Linear):
     """`np.flip(x, axis)`: the order of entries reversed along `axis` (all axes: None)."""
@@ -104,6 +117,9 @@ class Flip(_Linear):
 
     def vjp(self, g, y, x, *, axis):
         return (flip(g, axis),)
+
+    def batch(self, batched, y, x, *, axis):
+        return flip(x, batch_axis(axis, len(y.shape)))
 
 
 class SwapAxes(_Linear):
@@ -134,6 +150,9 @@ class SwapAxes(_Linear):
 
     def vjp(self, g, y, x, *, axis1, axis2):
         return (swapaxes(g, axis1, axis2),)
+
+    def batch(self, batched, y, x, *, axis1, axis2):
+        return swapaxes(x, *(batch_axis(a, len(y.shape)) for a in (axis1, axis2)))
 
 
 class MoveAxis(_Linear):
@@ -174,6 +193,11 @@ class MoveAxis(_Linear):
     def vjp(self, g, y, x, *, source, destination):
         return (moveaxis(g, destination, source),)
 
+    def batch(self, batched, y, x, *, source, destination):
+        # Pairwise (batch_axis would sort a tuple of axes).
+        shift = [tuple(batch_axis(a, len(y.shape)) for a in v) for v in (source, destination)]
+        return moveaxis(x, *shift)
+
 
 class Roll(_Linear):
     """`np.roll(x, shift, axis)`: entries shifted cyclically (over the flattened array when
@@ -210,6 +234,12 @@ class Roll(_Linear):
         back = tuple(-s for s in shift) if isinstance(shift, tuple) else -shift
         return (roll(g, back, axis),)
 
+    def batch(self, batched, y, x, *, shift, axis):
+        if axis is None:  # each entry rolled as a vector
+            flat = roll(reshape(x, (x.shape[0], -1)), shift, 1)
+            return reshape(flat, x.shape)
+        return roll(x, shift, batch_axis(axis, len(y.shape)))
+
 
 class AtLeast2D(_Linear):
     """`np.atleast_2d(x)`: a scalar as (1, 1), a vector of n as (1, n), others unchanged."""
@@ -229,6 +259,9 @@ class AtLeast2D(_Linear):
 
     def vjp(self, g, y, x):
         return (reshape_like(g, x),)
+
+    def batch(self, batched, y, x):
+        return reshape(x, x.shape[:1] + y.shape)
 
 
 class Repeat(_Linear):
@@ -278,6 +311,11 @@ class Repeat(_Linear):
             split = reshape(g, shape[:a] + (shape[a], repeats) + shape[a + 1 :])
             return (reduce_sum(split, axis=a + 1),)
         return (_sum_copies(g, repeats, axis),)
+
+    def batch(self, batched, y, x, *, repeats, axis):
+        if axis is None:
+            return repeat(reshape(x, (x.shape[0], -1)), repeats, 1)
+        return repeat(x, repeats, batch_axis(axis, len(y.inputs[0].shape)))
 
 
 def _sum_copies(g, repeats, axis):
@@ -341,6 +379,11 @@ class Tile(_Linear):
                     total = add(total, piece)
                 g = total
         return (sum_to(g, x),)
+
+    def batch(self, batched, y, x, *, reps):
+        n = len(y.shape)  # x with 1s in front to that rank, then tiled but for the batch axis
+        x = reshape(x, x.shape[:1] + (1,) * (n + 1 - len(x.shape)) + x.shape[1:])
+        return tile(x, (1,) + (1,) * (n - len(reps)) + reps)
 
 
 class Split(OpDef):
@@ -426,6 +469,10 @@ class Split(OpDef):
     def jvp(self, ts, y, x, *, indices_or_sections, axis, index):
         return split(ts[0], indices_or_sections, axis, index=index)
 
+    def batch(self, batched, y, x, *, indices_or_sections, axis, index):
+        axis = batch_axis(axis, len(y.shape))
+        return split(x, indices_or_sections, axis, index=index)
+
 
 def _split_arguments(x, indices_or_sections, axis=0, index=None):
     return x, indices_or_sections, axis, index
@@ -480,6 +527,13 @@ class _Stack(OpDef):
         return type(self).__call__(
             self, [zeros_like(x) if t is None else t for t, x in zip(ts, xs)]
         )
+
+    def batch(self, batched, y, *xs):
+        size = batch_size(xs, batched)
+        xs = batched_all(xs, batched, size)
+        parts = [reshape(x, (size,) + self.promote(x.shape[1:])) for x in xs]
+        rank = len(xs[0].shape) - 1
+        return concatenate(parts, 1 + self.axis(rank))
 
 
 class VStack(_Stack):
