@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..errors import ArgumentError, GradError, ShapeError
+from ..errors import ArgumentError, ShapeError
 from ..ir import as_list
 from .base import (
     OpDef,
@@ -507,16 +507,11 @@ class _Stack(OpDef):
         return f"np.{self.name}(({', '.join(xs)},))"
 
     def vjp(self, g, y, *xs):
-        shape = getattr(xs[0], "shape", None)
-        if self.name == "hstack" and shape is None:
-            raise GradError("hstack: gradients need the rank of the first array (declare it)")
-        g = full_cotangent(g, y)
-        if self.name == "vstack":
-            axis, promoted = 0, [atleast_2d(x) for x in xs]
-        elif len(shape) <= 1:
-            axis, promoted = 0, [ravel(x) for x in xs]
-        else:
-            axis, promoted = 1, list(xs)
+        # Made 2-D, every input is joined along axis 0 (vstack) or 1 (hstack: vectors and
+        # scalars are rows then), whatever the ranks.
+        g = atleast_2d(full_cotangent(g, y))
+        promoted = [atleast_2d(x) for x in xs]
+        axis = 0 if self.name == "vstack" else 1
         return tuple(
             reshape_like(split_like(g, *promoted, axis=axis, index=i), x) for i, x in enumerate(xs)
         )

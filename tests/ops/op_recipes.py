@@ -492,7 +492,6 @@ RECIPES.update(
             [(((2, 3), (2, 1)), {}), (((3,), (2,)), {}), (((), (2,)), {}), (((2, 2, 1),), {})],
             call=_join,
             ref=lambda *xs: np.hstack(xs),
-            unshaped="its axis (0 for vectors, else 1) depends on the first array's rank",
         ),
         "getitem": Recipe(
             [
