@@ -2,11 +2,11 @@
 
 `jacobian(y, x)` differentiates once, along a symbolic direction `jacobian_seed(y)` (reverse
 mode: the VJP with that head) or `jacobian_seed(x)` (forward mode: the JVP along it), and
-gives the node `jacobian(d, seed)`. Once shapes are known (now, or when data is bound: the
+gives the node `jacobian(y, x, d, seed)`. Once shapes are known (now, or when data is bound: the
 node's `resolve`, run by specialisation) the batching transform (`graphc.batching`) pushes
 the one-hot basis, `eye(size)` as a batch of seeds, through `d` at once: the Jacobian's
 graph is as large as one product, not one product per row. Until then the node prints as
-`jacobian(d, seed)` and cannot be run.
+`jacobian(y, x)` and cannot be run.
 """
 
 from __future__ import annotations
@@ -56,12 +56,14 @@ class JacobianSeed(OpDef):
 
 
 class Jacobian(OpDef):
-    """`d`'s values for every one-hot `seed`: the Jacobian, once shapes are known. Reverse
-    mode (`d` the VJP with head `seed`) gives rows, shaped ``seed.shape + d.shape``; forward
-    mode (`d` the JVP along `seed`) columns, shaped ``d.shape + seed.shape``."""
+    """`jacobian(y, x, d, seed)`: dy/dx, computed as `d`'s values for every one-hot `seed`
+    once shapes are known. Reverse mode (`d` the VJP of y with head `seed`) gives rows,
+    shaped ``seed.shape + d.shape``; forward mode (`d` the JVP along `seed`) columns, shaped
+    ``d.shape + seed.shape``. It prints as `jacobian(y, x, mode=...)` (`printed_inputs`)."""
 
-    name, nin, attr_names = "jacobian", 2, ("mode",)
-    nondiff_inputs = (1,)
+    name, nin, attr_names = "jacobian", 4, ("mode",)
+    nondiff_inputs = (1, 3)
+    printed_inputs = 2
     foldable = False
 
     def check_attrs(self, attrs):
@@ -69,15 +71,15 @@ class Jacobian(OpDef):
             raise GradError(f"jacobian: mode must be 'rev' or 'fwd', got {attrs.get('mode')!r}")
         return {"mode": attrs["mode"]}
 
-    def shape(self, d, seed, *, mode):
+    def shape(self, y, x, d, seed, *, mode):
         if d is None or seed is None:
             return None
         return seed + d if mode == "rev" else d + seed
 
-    def dtype(self, d, seed, *, mode):
+    def dtype(self, y, x, d, seed, *, mode):
         return d
 
-    def impl(self, d, seed, *, mode):
+    def impl(self, y, x, d, seed, *, mode):
         raise GraphcError(
             "jacobian: the Jacobian is computed once shapes are known (compile or bind "
             "the graph); this node was asked for values before"
@@ -85,17 +87,21 @@ class Jacobian(OpDef):
 
     emit = impl
 
-    def vjp(self, g, y, d, seed, *, mode):
+    def vjp(self, g, j, y, x, d, seed, *, mode):
         raise GradError(
             "jacobian: reverse mode through a Jacobian needs static shapes; declare them "
             "with gc.var(name, shape=...), or use gc.jvp / mode='fwd'"
         )
 
-    def jvp(self, ts, y, d, seed, *, mode):
-        # Linear in d along a fixed basis: the tangent is the Jacobian of d's tangent.
-        return None if ts[0] is None else self(ts[0], seed, mode=mode)
+    def jvp(self, ts, j, y, x, d, seed, *, mode):
+        # Linear in d along a fixed basis: the tangent is the Jacobian of d's tangent, which
+        # is d/dx of y's tangent (mixed partials commute).
+        ty, td = ts[0], ts[2]
+        if td is None:
+            return None
+        return self(ops.zeros_like(y) if ty is None else ty, x, td, seed, mode=mode)
 
-    def resolve(self, d, seed, *, mode):
+    def resolve(self, y, x, d, seed, *, mode):
         if not known(d.shape) or not known(seed.shape):
             return None
         size = int(np.prod(seed.shape))
@@ -158,7 +164,7 @@ def jacobian(y: Symbol, x: Symbol, mode: str | None = None, simplify: bool = Tru
         else:
             seed = jacobian_seed(x)
             (d,) = forward([y], {id(x): seed})
-        j = jacobian_of(d, seed, mode=mode)
+        j = jacobian_of(y, x, d, seed, mode=mode)
         if simplify:  # (d and seed together: the seed's input y may be rewritten)
             (j,) = run_passes([j])
         resolved = jacobian_of.resolve(*j.inputs, **j.attrs)

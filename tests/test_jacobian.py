@@ -115,6 +115,9 @@ def test_an_unresolved_jacobian_is_not_run():
     x = gc.var("x")
     j = gc.jacobian(gc.sin(x), x)
     assert j.op == "jacobian" and j.shape is None
+    assert str(j) == "jacobian(sin(x), x, mode='rev')"
+    tangent = gc.jvp(j, {x: gc.var("t")})  # d/dx of y's tangent
+    assert str(tangent) == "jacobian(broadcast_like(t*cos(x), x), x, mode='rev')"
     with pytest.raises(gc.GradError, match="reverse mode through a Jacobian"):
         gc.grad(gc.sum(j), x)
     np.testing.assert_allclose(

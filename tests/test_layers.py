@@ -12,7 +12,8 @@ import its own layer or lower ones; within a layer the imports form no cycle):
                               tape, control, autograph, autograph_rewrite, autograph_runtime,
                               printing < explanation, viz, serialize, deserialize, parse,
                               symbol_methods (installs Symbol.bind, .tojson, str(), ...)
- 4  passes                    autodiff, simplify/*, codegen, subgraph (tracing),
+ 4  passes                    autodiff, batching < jacobians, simplify/*, codegen,
+                              subgraph (tracing),
                               ops.control, ops.control_ad, ops.control_emit,
                               ops.control_layout, ops.control_build
  3  op families               ops (package), ops.shape < ops.elementwise < ops.special, ops.linalg

@@ -58,6 +58,7 @@ class OpDef:
     precedence: int | None = None  # an infix binary op's binding (PREC_*; printing)
     comparison = False  # an elementwise comparison: booleans, printed as a relation
     sequence_input = False  # its arrays are given as one list: `stack([x, y], axis=0)`
+    printed_inputs: int | None = None  # str() shows the first n inputs (the rest derive)
     shape_only_inputs: tuple[int, ...] = ()  # inputs read for their shape and dtype only
     # A shape adapter (sum_to, broadcast_like, reshape_like): the result has input 1's shape
     # and is input 0 itself when input 0 already has that shape.

@@ -78,7 +78,8 @@ def distribute_over_identity(node: Symbol, inputs: tuple):
         return None
     for s, diff in (inputs, inputs[::-1]):
         if diff.op in ("add", "subtract") and is_identity(diff.inputs[0]):
-            if s.shape is None or len(s.shape) != 1 or diff.shape != node.shape:
+            size = diff.inputs[0].shape[0]
+            if s.shape != (size,) or diff.shape != node.shape:
                 return None
             scaled = ops.multiply(s, diff.inputs[1])
             outer = outer_of_column_and_row(scaled, scaled.inputs)

@@ -163,7 +163,7 @@ def call_text(fn, printer) -> str:
     postfix = postfix_text(op, fn.attrs)
     if postfix is not None:
         return _postfix(args[0], printer) + postfix
-    shown = [show(a) for a in args]
+    shown = [show(a) for a in args[: op.printed_inputs]]
     if op.sequence_input:
         shown = [f"[{', '.join(shown)}]"]
     for key, value in fn.attrs.items():
