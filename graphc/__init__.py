@@ -31,7 +31,7 @@ from .function import Function, compile
 from .ir import Graph, Symbol
 from . import simplify  # a callable module: gc.simplify(sym), gc.simplify.PIPELINE
 from .explanation import explain
-from .printing import latex
+from .tex import latex
 from .viz import draw, to_dot, to_networkx
 from .executor import Executor
 from .transforms import check_grad, value_and_grad

@@ -18,6 +18,7 @@ import numpy as np
 import graphc as gc
 
 from .ir import toposort
+from .printing import one_line
 
 _WIDTH = 24
 
@@ -33,7 +34,7 @@ def _fmt(value) -> str:
 
 
 def _short(text: str, limit: int = 160) -> str:
-    text = " ".join(str(text).split())
+    text = " ".join(one_line(str(text)).split())
     return text if len(text) <= limit else text[: limit - 5] + " ... "
 
 

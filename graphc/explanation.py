@@ -7,7 +7,7 @@ import html
 from .autodiff import grad
 from .dispatch import checks_call
 from .ir import Symbol, as_list
-from .printing import check_symbol, to_str
+from .printing import check_symbol, one_line, to_str
 from .simplify import count_ops, run
 
 
@@ -32,7 +32,7 @@ class GradientRow:
 
 
 def _short(text: str, width: int) -> str:
-    text = " ".join(text.split())
+    text = " ".join(one_line(text).split())
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
@@ -65,7 +65,7 @@ class Explanation:
         return self.rows[key]
 
     def _cells(self, width: int | None):
-        cut = (lambda s: _short(s, width)) if width else (lambda s: " ".join(s.split()))
+        cut = (lambda s: _short(s, width)) if width else (lambda s: " ".join(one_line(s).split()))
         return [
             (
                 f"d/d{r.name}",

@@ -163,7 +163,7 @@ def parse(text: str, shapes: dict | None = None, dtypes: dict | None = None) -> 
     try:
         with warnings.catch_warnings():  # e.g. "invalid decimal literal": the error says it
             warnings.simplefilter("ignore")
-            tree = ast.parse(text.strip(), mode="eval")
+            tree = ast.parse(text.strip(), mode="exec")
     except SyntaxError as exc:
         col = f" at column {exc.offset}" if exc.offset else ""
         raise ParseError(f"invalid syntax{col}: {exc.msg}") from None
@@ -179,7 +179,7 @@ def parse(text: str, shapes: dict | None = None, dtypes: dict | None = None) -> 
     builder = _Builder(text.strip(), shapes or {}, dtypes or {})
     # Nodes remember the expression, not the caller's line, as where they were made.
     with origin_scope(ORIGIN):
-        expr = builder.expr(tree.body, 0)
+        expr = builder.expr(_let_form(builder, tree), 0)
         if isinstance(expr, list):  # several results (split): one symbol holding them
             expr = Group(expr)
         elif not isinstance(expr, Symbol):
@@ -197,6 +197,7 @@ class _Builder:
         self.shapes = shapes
         self.dtypes = dtypes
         self.vars: dict[str, Symbol] = {}
+        self.lets: dict[str, Any] = {}  # the names a let-form defines (see _let_form)
 
     # --- errors ------------------------------------------------------------------------
     def fail(self, node: ast.AST, what: str):
@@ -264,6 +265,8 @@ class _Builder:
 
     def var(self, node: ast.Name) -> Symbol | float:
         name = node.id
+        if name in self.lets:
+            return self.lets[name]
         if name in _NUMBER_NAMES:
             return _NUMBER_NAMES[name]
         v = self.vars.get(name)
@@ -519,3 +522,27 @@ def _checked_pow(base, exponent):
     if isinstance(result, complex):
         raise ValueError("negative number to a fractional power")
     return result
+
+
+def _let_form(builder: _Builder, tree: ast.Module) -> ast.expr:
+    """The let-form `str` prints when an expression repeats a part (graphc.letform): lines
+    `name = expression` (or `;`-separated), each naming a part for the lines after it, then
+    the expression. Defines the names in `builder` and returns the final expression."""
+    if not tree.body:
+        raise ParseError("empty expression")
+    *lets, last = tree.body
+    for stmt in lets:
+        if not (
+            isinstance(stmt, ast.Assign)
+            and len(stmt.targets) == 1
+            and isinstance(stmt.targets[0], ast.Name)
+        ):
+            builder.fail(stmt, "only `name = expression` lines may come before the expression")
+        name = stmt.targets[0].id
+        value = builder.expr(stmt.value, 0)
+        if name in builder.lets or name in builder.vars:
+            builder.fail(stmt, f"{name!r} is already defined or used as a var")
+        builder.lets[name] = value if isinstance(value, Symbol) else _const(value)
+    if not isinstance(last, ast.Expr):
+        builder.fail(last, "the last line must be an expression")
+    return last.value

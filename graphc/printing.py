@@ -9,30 +9,24 @@ shape, when shapes are unknown), `reduced_size(x)` (how many entries a reduction
 
 Large or deep graphs would make sympy's recursive printers overflow the stack and a tree
 print exponentially long, so beyond `TREE_LIMIT` tree nodes or `DEPTH_LIMIT` levels the
-text names sub-expressions and reads `let t1 = ...; t2 = ... in <expression>`. Every walk
+text names sub-expressions (graphc.letform decides which and how), as it does for parts
+an expression repeats: one line `t1 = ...` per named part, then the expression. Every walk
 here is iterative and linear in the graph's size.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
 
 import sympy as sp
 from sympy.printing.precedence import PRECEDENCE, precedence
 
-from .dispatch import checks_call
 from .errors import GraphcError
-from .ir import Symbol, toposort
+from .ir import Symbol
+from .letform import LetPlan, let_plan, shown_inputs
 from .ops.base import PREC_ADD, PREC_MUL, PREC_POW, on_register
 from .simplify.sympy_bridge import attrs_key, graph_function, node_to_sympy
 from .simplify.sympy_print import gc_str, postfix_text
-
-TREE_LIMIT = 2000  # an expression printed in one piece, counted as a tree
-DEPTH_LIMIT = 60  # and its depth (sympy's printers recurse about 5 frames per level)
-PIECE = 40  # in the let-form, a part bigger than this (as a tree) gets a name
-PIECE_DEPTH = 20  # ... or deeper than this
-SHARED = 8  # ... and a part used twice that is bigger than this
 
 
 def check_symbol(sym) -> Symbol:
@@ -41,67 +35,55 @@ def check_symbol(sym) -> Symbol:
     return sym
 
 
-def _plan(root: Symbol) -> tuple[list[Symbol], set[int]]:
-    """The nodes under `root` and the ids of those the text should name."""
-    nodes = toposort([root])
-    size: dict[int, int] = {}
-    depth: dict[int, int] = {}
-    for n in nodes:
-        size[id(n)] = min(TREE_LIMIT + 1, 1 + sum(size[id(x)] for x in n.inputs))
-        depth[id(n)] = 1 + max((depth[id(x)] for x in n.inputs), default=0)
-    if size[id(root)] <= TREE_LIMIT and depth[id(root)] <= DEPTH_LIMIT:
-        return nodes, set()
-    return nodes, _parts_to_name(root, nodes)
-
-
-def _parts_to_name(root: Symbol, nodes: list[Symbol]) -> set[int]:
-    """For the let-form: name the inputs of a part that grows past PIECE (as a tree, not
-    counting what is named already) or PIECE_DEPTH, and a part used twice bigger than
-    SHARED."""
-    uses: dict[int, int] = {}
-    for n in nodes:
-        for x in n.inputs:
-            uses[id(x)] = uses.get(id(x), 0) + 1
-    named: set[int] = set()
-    size: dict[int, int] = {}
-    depth: dict[int, int] = {}
-    for n in nodes:
-        inner = [x for x in n.inputs if id(x) not in named]
-        s = 1 + sum(size[id(x)] for x in inner)
-        d = 1 + max((depth[id(x)] for x in inner), default=0)
-        if s > PIECE or d > PIECE_DEPTH:
-            named.update(id(x) for x in inner if x.inputs)
-            s, d = 1 + len(n.inputs), 2
-        size[id(n)], depth[id(n)] = s, d
-        if uses.get(id(n), 0) > 1 and s > SHARED and n is not root:
-            named.add(id(n))
-    return named
-
-
-def _temp_prefix(nodes: Sequence[Symbol]) -> str:
-    """`t`, unless a var is named like t1: then `tmp`, `_t`, ..."""
-    names = {n.name for n in nodes if n.op == "var"}
-    names |= {n.attrs["name"] for n in nodes if n.op == "const" and "name" in n.attrs}
-    for prefix in ("t", "tmp", "_t", "__t"):
-        if not any(re.fullmatch(re.escape(prefix) + r"\d+", name) for name in names):
-            return prefix
-    return "_" * (1 + max(len(name) for name in names)) + "t"
-
-
-def _let_form(root: Symbol, nodes: list[Symbol], named: set[int]):
-    """[(name, text)] for the named parts, in order, and the text of `root`: a plain infix
+def _let_form(plan: LetPlan) -> tuple[list[tuple[str, str]], str]:
+    """[(name, text)] for the named parts, in order, and the text of the root: a plain infix
     printer (sympy's printers are far too slow for graphs of this size)."""
-    prefix = _temp_prefix(nodes)
     texts: dict[int, tuple[str, int]] = {}
     lets: list[tuple[str, str]] = []
-    for n in nodes:
-        text, prec = _plain(n, [texts[id(x)] for x in n.inputs])
-        if id(n) in named:
-            name = f"{prefix}{len(lets) + 1}"
+    for n in plan.nodes:
+        text, prec = _plain(n, [texts[id(x)] for x in shown_inputs(n)])
+        name = plan.names.get(id(n))
+        if name is not None:
             lets.append((name, text))
             text, prec = name, _ATOM
         texts[id(n)] = (text, prec)
-    return lets, texts[id(root)][0]
+    return lets, texts[id(plan.root)][0]
+
+
+def one_line(text: str) -> str:
+    """A printout on one line: the lines of a let-form joined by `; ` (Python reads it so).
+
+    >>> one_line("t1 = tanh(x)\\nt1**2 + t1")
+    't1 = tanh(x); t1**2 + t1'
+    """
+    return "; ".join(line.strip() for line in text.splitlines() if line.strip())
+
+
+def sympy_node(node: Symbol, args: list) -> sp.Expr:
+    """The sympy form `str` prints for one node, given its inputs' forms."""
+    return args[0] if node.opdef.transparent else node_to_sympy(node, args)
+
+
+def let_parts(plan: LetPlan, convert=sympy_node) -> tuple[list[tuple[str, sp.Expr]], sp.Expr]:
+    """The sympy forms (`convert(node, input forms)`) of the named parts, in order, each over
+    the names of those before it, and of the root; a part no later form mentions (sympy
+    cancelled it) is left out."""
+    exprs: dict[int, sp.Expr] = {}
+    parts: list[tuple[str, sp.Expr]] = []
+    for n in plan.nodes:
+        exprs[id(n)] = convert(n, [exprs[id(x)] for x in shown_inputs(n)])
+        name = plan.names.get(id(n))
+        if name is not None:
+            parts.append((name, exprs[id(n)]))
+            exprs[id(n)] = sp.Symbol(name)
+    root = exprs[id(plan.root)]
+    used = set(root.free_symbols)
+    kept = []
+    for name, expr in reversed(parts):
+        if sp.Symbol(name) in used:
+            kept.append((name, expr))
+            used |= expr.free_symbols
+    return kept[::-1], root
 
 
 _ATOM, _UNARY, _RELATION = (
@@ -185,66 +167,24 @@ _PRECEDENCE = {
 
 
 def to_str(sym: Symbol) -> str:
-    """The expression as text: `str(sym.to_sympy())`, in let-form for very large graphs.
+    """The expression as text: `str(sym.to_sympy())`, or in let-form (graphc.letform) when
+    it repeats a part or is very large: one `name = ...` line per named part, then the
+    expression.
 
     >>> import graphc as gc
     >>> x = gc.var("x")
     >>> to_str(gc.grad(2 * gc.dot(x, x), x))
     '4*x'
+    >>> s = gc.sigmoid(2 * x + 1)
+    >>> print(to_str(gc.exp(s) + gc.sin(s) * s))
+    t1 = sigmoid(2*x + 1)
+    t1*sin(t1) + exp(t1)
     """
     root = check_symbol(sym)
-    nodes, named = _plan(root)
-    if not named:
-        return gc_str(_sympy_of(root, nodes))
-    lets, text = _let_form(root, nodes, named)
-    width = len(lets[-1][0])
-    lines = [
-        f"{'let' if i == 0 else '   '} {name.ljust(width)} = {e}"
-        for i, (name, e) in enumerate(lets)
-    ]
-    return "\n".join(lines + [f"in {text}"])
-
-
-def _sympy_of(root: Symbol, nodes: list[Symbol]):
-    exprs: dict[int, sp.Expr] = {}
-    for n in nodes:
-        args = [exprs[id(x)] for x in n.inputs]
-        exprs[id(n)] = args[0] if n.opdef.transparent else node_to_sympy(n, args)
-    return exprs[id(root)]
-
-
-@checks_call
-def latex(sym: Symbol) -> str:
-    """The expression as LaTeX (without `$`); large graphs as an `aligned` block of text.
-
-    >>> import graphc as gc
-    >>> x = gc.var("x")
-    >>> latex(gc.exp(x) / 2)
-    '\\\\frac{e^{x}}{2}'
-    """
-    root = check_symbol(sym)
-    nodes, named = _plan(root)
-    if not named:
-        return sp.latex(_sympy_of(root, nodes))
-    lets, text = _let_form(root, nodes, named)
-    rows = [rf"\mathtt{{{_tex_escape(name)}}} &= \mathtt{{{_tex_escape(e)}}}" for name, e in lets]
-    rows.append(rf"&\phantom{{=}}\;\mathtt{{{_tex_escape(text)}}}")
-    return r"\begin{aligned}" + r" \\ ".join(rows) + r"\end{aligned}"
-
-
-_TEX_SPECIAL = {
-    "\\": r"\backslash{}",
-    "{": r"\{",
-    "}": r"\}",
-    "_": r"\_",
-    "^": r"\^{}",
-    "#": r"\#",
-    "%": r"\%",
-    "&": r"\&",
-    "$": r"\$",
-    "~": r"\~{}",
-}
-
-
-def _tex_escape(text: str) -> str:
-    return "".join(_TEX_SPECIAL.get(ch, ch) for ch in text)
+    plan = let_plan(root)
+    if plan.big and plan.names:
+        lets, text = _let_form(plan)
+    else:
+        parts, expr = let_parts(plan)
+        lets, text = [(name, gc_str(e)) for name, e in parts], gc_str(expr)
+    return "\n".join([f"{name} = {e}" for name, e in lets] + [text])

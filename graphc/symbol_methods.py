@@ -11,9 +11,10 @@ from __future__ import annotations
 from .binding import infer_shape, infer_type, output_names
 from .executor import Executor, eval_symbol, simple_bind
 from .ir import Graph, Symbol, install_methods, toposort
-from .printing import latex, to_str
+from .printing import one_line, to_str
 from .serialize import load_json, save, tojson
 from .simplify.sympy_bridge import to_sympy
+from .tex import latex
 
 
 class _SymbolMethods:
@@ -23,7 +24,7 @@ class _SymbolMethods:
         if self.op == "var":
             text = f"var {self.name!r}"
         elif len(toposort([self])) <= 30:  # small graphs show their expression
-            text = to_str(self)
+            text = one_line(to_str(self))
         else:
             text = f"{self.op}(...)"
         return f"<Symbol {text} shape={shape} dtype={dtype}>"

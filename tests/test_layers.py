@@ -10,7 +10,7 @@ import its own layer or lower ones; within a layer the imports form no cycle):
  6  public API                transforms < graphc/__init__ (gc.*) < testing (which uses gc.*)
  5  front ends and runners    function, executor, binding, eager, eager_tensor, eager_create,
                               tape, control, autograph, autograph_rewrite, autograph_runtime,
-                              printing < explanation, viz, serialize, deserialize, parse,
+                              letform < printing < tex, explanation, viz, serialize, deserialize, parse,
                               symbol_methods (installs Symbol.bind, .tojson, str(), ...)
  4  passes                    autodiff, batching < jacobians, simplify/*, codegen,
                               subgraph (tracing),
@@ -94,7 +94,9 @@ LAYERS = {
         "autograph",
         "autograph_rewrite",
         "autograph_runtime",
+        "letform",
         "printing",
+        "tex",
         "explanation",
         "viz",
         "serialize",

@@ -55,7 +55,8 @@ def _elementwise(draw, depth=3):
 def test_str_is_sympys_printing(expr):
     # sympy's printer speaking gc: abs, maximum, inf (not Abs, Max, oo)
     assert str(expr) == gc_str(expr.to_sympy())
-    assert gc.latex(expr) == sp.latex(expr.to_sympy())
+    if "sigmoid" not in str(expr):  # graphc.tex writes sigmoid as \sigma (test_tex.py)
+        assert gc.latex(expr) == sp.latex(expr.to_sympy())
 
 
 def test_textbook_strings():
@@ -153,8 +154,8 @@ def test_huge_and_deep_graphs_print_without_recursion():
     for _ in range(15000):  # 30k nodes, 30k deep: far past any recursion limit
         h = gc.tanh(h) + x
     text = str(h)
-    assert text.startswith("let t1 = ") or text.startswith("let t1 ")
-    assert text.splitlines()[-1].startswith("in ")
+    assert text.startswith("t1 = ")
+    assert " = " not in text.splitlines()[-1]
     assert text.count("tanh(") == 15000
     assert gc.latex(h).startswith(r"\begin{aligned}")
     assert gc.to_dot(h).count("->") == 45000
@@ -167,7 +168,7 @@ def test_let_form_avoids_names_of_vars():
     for _ in range(100):
         h = gc.sin(h) * t1
     text = str(h)
-    assert text.startswith("let tmp1 ")
+    assert text.startswith("tmp1 = ")
     assert not re.search(r"^(let)?\s*t1\s+=", text, re.M)
 
 
@@ -215,5 +216,5 @@ def test_let_form_speaks_numpy():
     for _ in range(70):  # deeper than DEPTH_LIMIT: the let-form's own printer
         h = gc.abs(h @ w - x).T
     text = str(h)
-    assert text.startswith("let ") and "abs(" in text and "Abs" not in text
+    assert text.startswith("t1 = ") and "abs(" in text and "Abs" not in text
     assert "@ w - x).T" in text
