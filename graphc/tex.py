@@ -158,9 +158,8 @@ def tex_node(node: Symbol, args: list) -> sp.Expr:
 
 
 class _Printer(LatexPrinter):
-    printmethod = "_graphc_latex"  # graphc's own forms print here, not with their `_latex`
-
     def _print(self, expr, **kwargs):
+        """graphc's forms and operations here (not with their own `_latex`), others as sympy."""
         if isinstance(expr, _Form):
             text = self._form(expr)
         elif isinstance(expr, GraphFunction):
