@@ -74,6 +74,7 @@ LAYERS = {
         "simplify.sympy_bridge",
         "simplify.elementwise",
         "simplify.identity",
+        "simplify.matrix",
         "codegen",
         "subgraph",
         "ops.control",

@@ -30,11 +30,12 @@ from ..ir import Symbol, as_list, toposort
 from .elementwise import shared_budget, simplify_elementwise
 from .framework import PassContext, RuleSet, rule_pass
 from .identity import identity
+from .matrix import matrix_forms
 from .passes import cse, fold_constants, specialize
 from .rewrites import rewrite
 from .sympy_bridge import from_sympy, to_sympy
 
-PIPELINE = [rewrite, cse, simplify_elementwise, rewrite, cse, identity]
+PIPELINE = [rewrite, cse, matrix_forms, simplify_elementwise, rewrite, cse, identity]
 SPECIALIZE = [specialize]
 
 __all__ = [
@@ -47,6 +48,7 @@ __all__ = [
     "fold_constants",
     "identity",
     "from_sympy",
+    "matrix_forms",
     "rewrite",
     "rule_pass",
     "run",
@@ -57,11 +59,13 @@ __all__ = [
 ]
 
 _NOT_OPS = ("var", "const", "group")
+_VIEWS = ("transpose",)  # numpy returns a view: nothing is computed
 
 
 def count_ops(outputs) -> int:
     """The number of distinct operations (nodes other than vars, constants and groups) that
-    `outputs` (a symbol or a list of symbols) need.
+    `outputs` (a symbol or a list of symbols) need. A transpose is a view and costs nothing
+    (so `X.T @ r` costs what `r @ X` does).
 
     >>> import graphc as gc
     >>> from graphc.simplify import count_ops
@@ -78,7 +82,7 @@ def count_ops(outputs) -> int:
         if id(node) in seen:
             continue
         seen.add(id(node))
-        count += node.op not in _NOT_OPS and not node.opdef.transparent
+        count += node.op not in _NOT_OPS and node.op not in _VIEWS and not node.opdef.transparent
         stack.extend(node.inputs[:1] if node.opdef.transparent else node.inputs)
     return count
 
@@ -93,7 +97,7 @@ def _normal() -> weakref.WeakValueDictionary:
     return _NORMAL.setdefault(tuple(PIPELINE), weakref.WeakValueDictionary())
 
 
-_IDEMPOTENT = (rewrite, cse)  # a second run on an unchanged graph changes nothing
+_IDEMPOTENT = (rewrite, cse, matrix_forms)  # a second run on an unchanged graph changes nothing
 
 
 def _frontier(outputs) -> dict:

@@ -252,9 +252,39 @@ def whole_axis(ctx, node, inputs):
     return make_node(node.opdef, inputs, {**node.attrs, "axis": None}, name=node.name)
 
 
+def one_axis(ctx, node, inputs):
+    """`sum(x, axis=(0,))` -> `sum(x, axis=0)`: one axis written as numpy users write it
+    (the same op; and `sum(x, axis=0)` written either way is one node for CSE)."""
+    axis = node.attrs.get("axis")
+    if not (isinstance(axis, tuple) and len(axis) == 1):
+        return None
+    return make_node(node.opdef, inputs, {**node.attrs, "axis": axis[0]}, name=node.name)
+
+
 def recognise_mean(ctx, node, inputs):
-    """`sum(x, axis) / n` -> `mean(x, axis)` when n is the number of entries summed."""
+    """`sum(x, axis) / n` -> `mean(x, axis)` when n is the number of entries summed, and
+    `(c*sum(x)) / n` -> `c*mean(x)`."""
     total, n = inputs
+    c = None
+    if total.op == "multiply" and not ctx.shared(total):
+        c, total = _scalar_and_other(total)
+    out = _mean_of(ctx, total, n)
+    if out is None or c is None:
+        return out
+    out = ops.multiply(c, out)
+    return out if out.dtype == node.dtype else None
+
+
+def _scalar_and_other(x: Symbol):
+    """(s, other) for `s*other` or `other*s` with a Python number s, else (None, x)."""
+    for s, other in (x.inputs, x.inputs[::-1]):
+        if _weak_number(s):
+            return s, other
+    return None, x
+
+
+def _mean_of(ctx, total, n):
+    """`mean(x, axis)` when `total` is `sum(x, axis)` and n the number of entries summed."""
     if total.op != "sum":
         return None
     x = total.inputs[0]
@@ -272,7 +302,51 @@ def recognise_mean(ctx, node, inputs):
     else:
         return None
     out = ops.mean(x, axis=axis, keepdims=keepdims)
-    return out if out.dtype == node.dtype else None
+    return out if out.dtype == total.dtype else None
+
+
+def _scalar_const(x: Symbol):
+    """The value of a scalar constant (a Python number, or a 0-d float array), else None."""
+    if x.op != "const" or x.shape != ():
+        return None
+    v = const_value(x)
+    if _weak_number(x):
+        return None if isinstance(v, (bool, complex)) else v
+    return float(v) if v.dtype.kind == "f" else None
+
+
+def merge_constant_factors(ctx, node, inputs):
+    """`(x*a)*b` -> `x*(a*b)` for scalar constants a, b (the product folded): one
+    multiplication instead of two."""
+    for inner, b in (inputs, inputs[::-1]):
+        if inner.op != "multiply" or _scalar_const(b) is None or ctx.shared(inner):
+            continue
+        for a, x in (inner.inputs, inner.inputs[::-1]):
+            if _scalar_const(a) is not None and _scalar_const(x) is None:
+                out = ops.multiply(x, ops.multiply(a, b))
+                return out if out.dtype == node.dtype else None
+    return None
+
+
+def whole_multiple_of_mean(ctx, node, inputs):
+    """`c*sum(x)` -> `k*mean(x)` when the constant c is k/n for a whole k but is not whole
+    itself (n the number of entries summed, known): `0.4*sum(r)` over 5 entries reads
+    `2*mean(r)`."""
+    for c, total in (inputs, inputs[::-1]):
+        value = _scalar_const(c)
+        if value is None or total.op != "sum" or ctx.shared(total) or value == round(value):
+            continue
+        x = total.inputs[0]
+        if x.shape is None or None in x.shape:
+            return None
+        k = value * ops.reduce.count(x, total.attrs["axis"])
+        whole = round(k)
+        if not 1 <= abs(whole) <= 1000 or abs(k - whole) > 1e-12 * abs(k):
+            return None
+        out = ops.mean(x, axis=total.attrs["axis"], keepdims=total.attrs["keepdims"])
+        out = out if whole == 1 else ops.multiply(whole, out)
+        return out if out.dtype == node.dtype else None
+    return None
 
 
 def use_log1p(ctx, node, inputs):
@@ -366,13 +440,14 @@ RULES: dict[str, tuple[Callable, ...]] = {
     "reshape_like": (remove_noop_like, canonical_like),
     "index_grad": (canonical_like,),
     "reduced_size": (canonical_like,),
-    "sum": (whole_axis, total_of_sum_to, hoist_scalar_from_sum),
-    "mean": (whole_axis, hoist_scalar_from_sum),
-    "max": (whole_axis,),
-    "min": (whole_axis,),
-    "prod": (whole_axis,),
-    "logsumexp": (whole_axis,),
+    "sum": (whole_axis, one_axis, total_of_sum_to, hoist_scalar_from_sum),
+    "mean": (whole_axis, one_axis, hoist_scalar_from_sum),
+    "max": (whole_axis, one_axis),
+    "min": (whole_axis, one_axis),
+    "prod": (whole_axis, one_axis),
+    "logsumexp": (whole_axis, one_axis),
     "divide": (recognise_mean,),
+    "multiply": (merge_constant_factors, whole_multiple_of_mean),
     "log": (use_log1p, use_logsumexp),
     "subtract": (use_expm1,),
     "add": (use_expm1,),
