@@ -25,6 +25,7 @@ import weakref
 
 import numpy as np
 
+from . import simplify as passes
 from .autodiff import as_cotangent, backprop, depends
 from .binding import (
     argument_vars,
@@ -47,6 +48,7 @@ from .function import optimize, specialize_graph
 from .ir import Symbol, flatten_outputs, remake, toposort
 from .ops import OPS
 from .ops.base import fmt_shape
+from .simplify.rewrites import stabilize
 
 __all__ = [
     "Executor",
@@ -96,7 +98,9 @@ class Plan:
 
     def _backprop(self, wrt: tuple[str, ...], heads):
         targets = [self.vars[self.names.index(n)] for n in wrt]
-        cts = backprop(self.outputs, heads, targets)
+        # Derived from the stable forms the programs compute values with, as `gc.grad` does
+        # (`log(sum(exp(x)))` is `logsumexp(x)`: a finite softmax where exp(x) overflows).
+        cts = backprop(stabilize(self.outputs, targets), heads, targets)
         grads = [None if cts.get(id(w)) is None else as_cotangent(cts[id(w)], w) for w in targets]
         reached = [i for i, g in enumerate(grads) if g is not None]
         return [grads[i] for i in reached], reached
@@ -119,8 +123,7 @@ class Plan:
         """(program returning outputs + reached gradients, reached indices into wrt)."""
 
         def build():
-            diff = set(self.differentiable_outputs(wrt))
-            heads = [_unit_head(o) if k in diff else None for k, o in enumerate(self.outputs)]
+            heads, _ = self._heads(self.differentiable_outputs(wrt), True)
             grads, reached = self._backprop(wrt, heads)
             n = len(self.outputs)
             opt = optimize(self.outputs + grads, True)
@@ -129,20 +132,42 @@ class Plan:
 
         return self._program(("fused", wrt), build)
 
+    def gradients(self, wrt, scalar: bool) -> dict:
+        """{name: gradient symbol} for the arguments in `wrt` that a gradient reaches, on the
+        specialised vars and simplified (for reading: `mean(x)` stays a mean): with unit heads when `scalar` (`fused`), else with
+        the heads as vars `head{k}` (`split`)."""
+
+        def build():
+            diff = self.differentiable_outputs(wrt)
+            heads, _ = self._heads(diff, scalar)
+            grads, reached = self._backprop(wrt, heads)
+            # `optimize` without its last step: the forms that read best (`mean(x)`), not
+            # the ones numpy runs fastest (`x.sum() / 6`).
+            grads = passes.run(passes.run(grads, passes.SPECIALIZE))
+            return dict(zip([wrt[i] for i in reached], grads))
+
+        return self._program(("gradients", wrt, scalar), build)
+
+    def _heads(self, diff, scalar: bool):
+        """(one head per output, the head vars): for each output k in `diff`, 1 if `scalar`
+        else a var `head{k}` of its type; None for the others."""
+        heads: list = [None] * len(self.outputs)
+        for k in diff:
+            o = self.outputs[k]
+            heads[k] = (
+                _unit_head(o)
+                if scalar
+                else Symbol(OPS["var"], (), {}, o.shape, o.dtype, name=f"head{k}", origin=o.origin)
+            )
+        return heads, [] if scalar else [heads[k] for k in diff]
+
     def split(self, wrt):
         """(forward program -> outputs + residuals, backward program (args, residuals,
         heads) -> reached gradients, reached indices, output indices that take a head)."""
 
         def build():
             diff = self.differentiable_outputs(wrt)
-            heads = [None] * len(self.outputs)
-            head_vars = []
-            for k in diff:
-                o = self.outputs[k]
-                heads[k] = Symbol(
-                    OPS["var"], (), {}, o.shape, o.dtype, name=f"head{k}", origin=o.origin
-                )
-                head_vars.append(heads[k])
+            heads, head_vars = self._heads(diff, False)
             grads, reached = self._backprop(wrt, heads)
             n = len(self.outputs)
             opt = optimize(self.outputs + grads, True)
@@ -491,6 +516,21 @@ class Executor:
             f"backward: out_grads must have one entry per output "
             f"{self._plan.out_names}, got {_describe_heads(out_grads)}"
         )
+
+    def grad_exprs(self) -> dict:
+        """{argument name: gradient symbol} for the arguments with a gradient (`grad_req` not
+        "null", reached by the outputs): what `backward` computes, derived on the bound
+        shapes and dtypes and simplified, so it prints in textbook form with no
+        shape-generic step. The gradient of the sum of the outputs when each differentiable
+        output is a scalar, else of sum_k sum(output_k * head{k}), the heads being vars.
+
+        >>> import graphc as gc, numpy as np
+        >>> A, x = gc.var("A"), gc.var("x")
+        >>> exe = (x @ A @ x).bind({"A": np.eye(3), "x": np.ones(3)})
+        >>> print(exe.grad_exprs()["x"])
+        matmul(A + A.T, x)
+        """
+        return dict(self._plan.gradients(self._wrt, self._scalar_heads())) if self._wrt else {}
 
     def source(self, mode: str = "train") -> str:
         """The emitted source of the programs this executor runs: "forward" (outputs

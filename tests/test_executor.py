@@ -555,3 +555,35 @@ def test_grad_heads_and_backward_out_grads_are_converted_alike():
     exe.forward(is_train=True)
     exe.backward(head)
     np.testing.assert_array_equal(exe.grad_dict["x"], [3.0, 6.0])
+
+
+def test_grad_exprs_are_the_gradients_backward_writes():
+    x, W = gc.var("x"), gc.var("W")
+    loss = gc.sum(gc.tanh(x @ W))
+    args = {"x": np.arange(6.0).reshape(2, 3) / 10, "W": np.ones((3, 2)) / 3}
+    exe = loss.bind(args, grad_req={"x": "null", "W": "write"})
+    exprs = exe.grad_exprs()
+    assert list(exprs) == ["W"]
+    g = exprs["W"]
+    assert g.shape == (3, 2) and g.dtype == np.float64
+    exe.forward(is_train=True)
+    exe.backward()
+    np.testing.assert_allclose(g.eval(**args)[0], exe.grad_dict["W"])
+    assert loss.bind(args, grad_req="null").grad_exprs() == {}
+
+
+def test_grad_exprs_of_a_non_scalar_output_take_named_heads():
+    x = gc.var("x")
+    exe = (2 * x).bind({"x": np.ones(3)})
+    assert str(exe.grad_exprs()["x"]) == "2*head0"
+
+
+def test_executor_gradient_of_log_sum_exp_is_finite_where_exp_overflows():
+    # Regression: the executor differentiated the literal formula (exp(x)/sum(exp(x)) is
+    # inf/inf = nan at x = 1000), where gc.grad derives from the stable logsumexp.
+    x = gc.var("x")
+    exe = gc.log(gc.sum(gc.exp(x))).bind({"x": np.array([1000.0, 0.0])})
+    exe.forward(is_train=True)
+    exe.backward()
+    np.testing.assert_allclose(exe.grad_dict["x"], [1.0, 0.0])
+    assert exe.grad_exprs()["x"].op == "softmax"
