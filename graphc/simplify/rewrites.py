@@ -315,26 +315,19 @@ def _scalar_const(x: Symbol):
     return float(v) if v.dtype.kind == "f" else None
 
 
-def merge_constant_factors(ctx, node, inputs):
-    """`(x*a)*b` -> `x*(a*b)` for scalar constants a, b (the product folded): one
-    multiplication instead of two."""
-    for inner, b in (inputs, inputs[::-1]):
-        if inner.op != "multiply" or _scalar_const(b) is None or ctx.shared(inner):
-            continue
-        for a, x in (inner.inputs, inner.inputs[::-1]):
-            if _scalar_const(a) is not None and _scalar_const(x) is None:
-                out = ops.multiply(x, ops.multiply(a, b))
-                return out if out.dtype == node.dtype else None
-    return None
-
-
 def whole_multiple_of_mean(ctx, node, inputs):
-    """`c*sum(x)` -> `k*mean(x)` when the constant c is k/n for a whole k but is not whole
-    itself (n the number of entries summed, known): `0.4*sum(r)` over 5 entries reads
-    `2*mean(r)`."""
+    """`c*sum(x)` (or `(a*sum(x))*b`, c = a*b) -> `k*mean(x)` when the constant c is k/n for
+    a whole k but is not whole itself (n the number of entries summed, known): `0.4*sum(r)`
+    over 5 entries reads `2*mean(r)`."""
     for c, total in (inputs, inputs[::-1]):
         value = _scalar_const(c)
-        if value is None or total.op != "sum" or ctx.shared(total) or value == round(value):
+        if value is None or ctx.shared(total):
+            continue
+        if total.op == "multiply":
+            for a, inner in (total.inputs, total.inputs[::-1]):
+                if _scalar_const(a) is not None and inner.op == "sum":
+                    value, total = value * _scalar_const(a), inner
+        if total.op != "sum" or ctx.shared(total) or value == round(value):
             continue
         x = total.inputs[0]
         if x.shape is None or None in x.shape:
@@ -447,7 +440,7 @@ RULES: dict[str, tuple[Callable, ...]] = {
     "prod": (whole_axis, one_axis),
     "logsumexp": (whole_axis, one_axis),
     "divide": (recognise_mean,),
-    "multiply": (merge_constant_factors, whole_multiple_of_mean),
+    "multiply": (whole_multiple_of_mean,),
     "log": (use_log1p, use_logsumexp),
     "subtract": (use_expm1,),
     "add": (use_expm1,),

@@ -165,7 +165,7 @@ REWRITES = [
     (2 * gc.sum(r5) / 5, "multiply(2, mean(r))"),
     ((gc.sum(r5) * 2) * gc.const(np.array(0.2)), "multiply(2, mean(r))"),
     (gc.sum(r5) * 0.2, "mean(r)"),
-    ((r5 * 3.0) * 2.0, "multiply(r, 6.0)"),
+    (0.2 * (gc.sum(r5) * 3), "multiply(3, mean(r))"),
 ]
 REWRITES_DECLINE = [
     gc.sum(r5) * 2,  # a whole factor: a sum is what it says
