@@ -528,7 +528,7 @@ class Executor:
         >>> A, x = gc.var("A"), gc.var("x")
         >>> exe = (x @ A @ x).bind({"A": np.eye(3), "x": np.ones(3)})
         >>> print(exe.grad_exprs()["x"])
-        matmul(A + A.T, x)
+        (A + A.T) @ x
         """
         return dict(self._plan.gradients(self._wrt, self._scalar_heads())) if self._wrt else {}
 

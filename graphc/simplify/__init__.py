@@ -7,15 +7,19 @@ one adds included; passes are built from rules named for their identity (`framew
 
 - `rewrite`: local rules (constant folding, `x*1`, `x+0`, `--x`, no-op `sum_to`/broadcasts
   proved by shape classes, `log(1+x)` -> `log1p(x)`, `exp(x)-1` -> `expm1(x)`,
-  `log(sum(exp(x)))` -> `logsumexp(x)`, `sum(x)/n` -> `mean(x)`), see `rewrites.py`;
+  `log(sum(exp(x)))` -> `logsumexp(x)`, `sum(x)/n` -> `mean(x)`, `0.4*sum(r)` over 5 entries
+  -> `2*mean(r)`), see `rewrites.py`;
 - `cse` (the sympy pass then sees one node per value, so clusters follow the real sharing);
+- `matrix_forms`: textbook forms of linear-algebra clusters (`x @ A` -> `A.T @ x`,
+  `A @ x + A.T @ x` -> `(A + A.T) @ x`, scalars and signs out of products and sums,
+  `exp(log_softmax(z))` -> `softmax(z)`), see `matrix.py`;
 - `simplify_elementwise`: sympy on bounded elementwise clusters, kept only when smaller;
 - `rewrite` again (sympy's output can enable local rules), then `cse`;
 - `identity`: products with identity matrices and transposes in a reader's form (`I @ A`
   -> `A`, `I * s` -> `diag(s)`, `x.T.T` -> `x`), see `identity.py`.
 
 `count_ops(outputs)` counts the operations a program would emit (the measure the passes
-promise never to increase).
+promise never to increase); a transpose is a numpy view and counts nothing.
 """
 
 from __future__ import annotations

@@ -270,7 +270,7 @@ def matrix_forms(outputs, ctx=None):
     >>> import graphc as gc
     >>> A, x = gc.var("A", shape=(3, 3)), gc.var("x", shape=(3,))
     >>> print(matrix_forms([A @ x + x @ A])[0])
-    matmul(A + A.T, x)
+    (A + A.T) @ x
     """
     outputs = list(outputs)
     if not any(n.op in TRIGGERS for n in toposort(outputs, stop=_known(ctx))):
