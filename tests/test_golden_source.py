@@ -154,7 +154,7 @@ def fn(X, W, b):
     del t2
     t6 = t5 @ t1
     del t5
-    t7 = t1.sum(axis=(0,))
+    t7 = t1.sum(axis=0)
     del t1
     return t4, t6, t7
 """
