@@ -26,6 +26,7 @@ from __future__ import annotations
 from .. import ops
 from ..dispatch import const, is_weak
 from ..ir import Symbol, toposort
+from .identity import transpose_of_transpose as cancel_transposes
 from .rewrites import rewrite
 
 __all__ = ["RULES", "matrix_forms"]
@@ -124,20 +125,8 @@ def collect_product(ctx, node, inputs):
 
 
 def transpose_of_transpose(ctx, node, inputs):
-    """`transpose(transpose(x, p), q)` -> `transpose(x, p∘q)`, or x when that is the
-    identity (`x.T.T` -> `x`)."""
-    inner = inputs[0]
-    if inner.op != "transpose":
-        return None
-    x, n = inner.inputs[0], _rank(inner)
-    if n is None:
-        return None
-    p = inner.attrs["axes"] or tuple(reversed(range(n)))
-    q = node.attrs["axes"] or tuple(reversed(range(n)))
-    axes = tuple(p[a] for a in q)
-    if axes == tuple(range(n)):
-        return x
-    return ops.transpose(x, None if axes == tuple(reversed(range(n))) else axes)
+    """`x.T.T` -> `x` (`identity.transpose_of_transpose`; here too, so products see it)."""
+    return cancel_transposes(node, inputs)
 
 
 def transpose_of_product(ctx, node, inputs):
