@@ -58,8 +58,12 @@ class LetPlan:
 
 
 def shown_inputs(node: Symbol) -> tuple:
-    """The inputs a printout shows: a transparent op prints as its first input."""
-    return node.inputs[:1] if node.opdef.transparent else node.inputs
+    """The inputs a printout shows: a transparent op prints as its first input, an op with
+    `printed_inputs` shows that many (`jacobian(y, x, mode=...)`)."""
+    if node.opdef.transparent:
+        return node.inputs[:1]
+    count = node.opdef.printed_inputs
+    return node.inputs if count is None else node.inputs[:count]
 
 
 def printed_root(root: Symbol) -> Symbol:
