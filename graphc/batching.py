@@ -8,11 +8,11 @@ own), and the rest of the graph is kept as it is. `gc.jacobian` and `gc.hessian`
 basis of one-hot vectors through one vector-Jacobian (or Jacobian-vector) product this way:
 the emitted program is as long as one product, not one product per row.
 
-The rules read shapes: a node whose shapes are not known is applied once per batch entry,
-as an op without a vectorised rule is. A shape-generic op (`sum_to`, `product_vjp`,
-...) is first replaced by its static form (`OpDef.resolve`). An op without a vectorised rule
-is applied once per batch entry and the results are stacked: correct, but as long as the
-batch (tests/test_batching.py names the ops that do this).
+An op without a vectorised rule (a shape-generic op: `sum_to`, `product_vjp`, ...) is
+replaced by its static form (`OpDef.resolve`), which is batched; failing that, or when the
+node's shapes are not known (the rules read them), it is applied once per batch entry and
+the results are stacked: correct, but as long as the batch (tests/test_batching.py names the
+ops that do this).
 """
 
 from __future__ import annotations
@@ -98,11 +98,11 @@ def _batch_node(node: Symbol, memo: dict, size: int) -> tuple:
     with origin_scope(node.origin):
         if node.op == "get" and isinstance(inputs[0], tuple):  # an element of a loop's batch
             return inputs[0][node.attrs["index"]], True
-        resolved = node.opdef.resolve(*node.inputs, **node.attrs)
-        if resolved is not None and resolved is not node:
-            return _walk(resolved, memo, size)[:2]
         out = node.opdef.batch(flags, node, *inputs, **node.attrs) if _known(node) else None
         if out is None:
+            resolved = node.opdef.resolve(*node.inputs, **node.attrs)
+            if resolved is not None and resolved is not node:  # its static form, batched
+                return _walk(resolved, memo, size)[:2]
             return _one_by_one(node, inputs, flags, size), True
     if not _fits(out.shape, None if node.shape is None else (size,) + node.shape):
         raise GraphcError(

@@ -81,8 +81,8 @@ class Jacobian(OpDef):
 
     def impl(self, y, x, d, seed, *, mode):
         raise GraphcError(
-            "jacobian: the Jacobian is computed once shapes are known (compile or bind "
-            "the graph); this node was asked for values before"
+            "jacobian: the Jacobian is computed once the shapes of y and x are known "
+            "(compile or bind the graph with data); here they are not"
         )
 
     emit = impl

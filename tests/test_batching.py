@@ -115,3 +115,11 @@ def test_a_rule_giving_the_wrong_shape_is_an_error(monkeypatch):
     monkeypatch.setattr(type(OPS["sin"]), "batch", lambda self, b, y, x: gc.sum(x), raising=False)
     with pytest.raises(GraphcError, match="a bug in that rule"):
         batching.batch([gc.sin(x)], {x: gc.var("xs", shape=(2, 3))}, 2)
+
+
+def test_a_batch_keeps_stop_gradient():
+    """A batched graph may be differentiated again: the stop must hold in it."""
+    x, xs = gc.var("x", shape=(3,)), gc.var("xs", shape=(2, 3))
+    (y,) = batching.batch([gc.stop_gradient(x) * x], {x: xs}, 2)
+    data = np.arange(6.0).reshape(2, 3)
+    np.testing.assert_allclose(gc.compile([xs], gc.grad(gc.sum(y), xs))(data), data)

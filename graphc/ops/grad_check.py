@@ -19,7 +19,7 @@ from .. import runtime
 from ..dispatch import const, is_weak
 from ..errors import DTypeError, GradError, ShapeError
 from ..ir import format_origin, origin_code
-from .base import OpDef, batch_size, batched_all, known, register
+from .base import OpDef, batch_rank, batch_size, batched_all, known, register
 from .shape import astype, broadcast_to, sum_to
 
 
@@ -78,7 +78,7 @@ class CheckedGrad(OpDef):
         if any(batched[2:]):
             return None  # (an output checked for size 1 is never batched by gc.jacobian)
         g, wrt = batched_all((g, wrt), batched[:2], batch_size((g, wrt), batched))
-        return self(g, wrt, *output)
+        return self(batch_rank(g, True, len(y.shape)), wrt, *output)  # g broadcasts to wrt
 
     def resolve(self, g, wrt, *output):
         """`g` once the checks are decided (they ran when this node was built)."""

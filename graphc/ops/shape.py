@@ -82,6 +82,9 @@ class StopGradient(OpDef):
     def jvp(self, ts, y, x):
         return None
 
+    def batch(self, batched, y, x):
+        return stop_gradient(x)
+
     def resolve(self, x):
         return x
 
