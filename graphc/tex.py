@@ -53,8 +53,10 @@ def _form(name: str, tex: str, precedence: int, operand: int) -> type:
 
 
 _Juxtapose = _form("Juxtapose", "{0} {1}", _MUL, _MUL)
-_Dot = _form("Dot", r"{0} \cdot {1}", _MUL, _MUL)
-_Hadamard = _form("Hadamard", r"{0} \odot {1}", _MUL, _MUL)
+# products other than juxtaposition bind a little looser and take a product in parentheses:
+# X^T (s \odot t), (A x) \odot y
+_Dot = _form("Dot", r"{0} \cdot {1}", _MUL - 1, _MUL + 1)
+_Hadamard = _form("Hadamard", r"{0} \odot {1}", _MUL - 1, _MUL + 1)
 _Transposed = _form("Transposed", r"{0}^{{\top}}", _POW, _POW + 1)
 _IVERSON = {
     infix: _form(f"Iverson{i}", rf"\left[{{0}} {tex} {{1}}\right]", PRECEDENCE["Atom"], 0)
@@ -118,8 +120,14 @@ def _defaults(opdef) -> dict:
     return {p.name: p.default for p in params if p.default is not inspect.Parameter.empty}
 
 
-def _attr_text(value) -> str:
-    """An attr's value: numbers and tuples of numbers as math, anything else as text."""
+def _attr_text(value, key: str = "") -> str:
+    """An attr's value: numbers and tuples of numbers as math, a canonical index (the attr
+    `index` of getitem's gradient) as `[1:3]`, anything else as text."""
+    if key == "index" and isinstance(value, tuple):
+        try:
+            return f"[{format_index(value)}]"
+        except (TypeError, ValueError):  # not an index of getitem's form
+            pass
     if isinstance(value, (bool, int, float)) or (
         isinstance(value, tuple) and all(isinstance(v, (bool, int, float)) for v in value)
     ):
@@ -188,7 +196,7 @@ class _Printer(LatexPrinter):
                 continue
             if type(default) is type(value) and default == value:
                 continue
-            parts.append(rf"\text{{{_escape(key)}}}={_attr_text(value)}")
+            parts.append(rf"\text{{{_escape(key)}}}={_attr_text(value, key)}")
         return rf"\operatorname{{{name}}}\left({', '.join(parts)}\right)"
 
     def _print_sigmoid(self, expr, exp=None):

@@ -22,6 +22,8 @@ CASES = [
     (lambda: (A @ v) ** 2, r"\left(A v\right)^{2}"),
     (lambda: A.T**2, r"\left(A^{\top}\right)^{2}"),
     (lambda: v * gc.tanh(w), r"v \odot \tanh{\left(w \right)}"),
+    (lambda: A.T @ (v * w), r"A^{\top} \left(v \odot w\right)"),
+    (lambda: (A @ v) * w, r"\left(A v\right) \odot w"),
     (lambda: 2 * x * y, "2 x y"),  # shapes unknown: juxtaposition
     (
         lambda: gc.sigmoid(x) * (1 - gc.sigmoid(x)),
