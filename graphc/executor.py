@@ -134,16 +134,17 @@ class Plan:
 
     def gradients(self, wrt, scalar: bool) -> dict:
         """{name: gradient symbol} for the arguments in `wrt` that a gradient reaches, on the
-        specialised vars and simplified (for reading: `mean(x)` stays a mean): with unit heads when `scalar` (`fused`), else with
+        specialised vars, each simplified on its own for reading: with unit heads when `scalar` (`fused`), else with
         the heads as vars `head{k}` (`split`)."""
 
         def build():
             diff = self.differentiable_outputs(wrt)
             heads, _ = self._heads(diff, scalar)
             grads, reached = self._backprop(wrt, heads)
-            # `optimize` without its last step: the forms that read best (`mean(x)`), not
-            # the ones numpy runs fastest (`x.sum() / 6`).
-            grads = passes.run(passes.run(grads, passes.SPECIALIZE))
+            # Each on its own (as `gc.grad` gives it: a factor shared with another gradient
+            # is pulled out), and `optimize` without its last step: the forms that read best
+            # (`mean(x)`), not the ones numpy runs fastest (`x.sum() / 6`).
+            grads = [passes.run(passes.run([g], passes.SPECIALIZE))[0] for g in grads]
             return dict(zip([wrt[i] for i in reached], grads))
 
         return self._program(("gradients", wrt, scalar), build)
@@ -519,9 +520,9 @@ class Executor:
 
     def grad_exprs(self) -> dict:
         """{argument name: gradient symbol} for the arguments with a gradient (`grad_req` not
-        "null", reached by the outputs): what `backward` computes, derived on the bound
-        shapes and dtypes and simplified, so it prints in textbook form with no
-        shape-generic step. The gradient of the sum of the outputs when each differentiable
+        "null", reached by the outputs): the values `backward` computes, derived on the
+        bound shapes and dtypes and each simplified on its own, so it prints in textbook form
+        with no shape-generic step. The gradient of the sum of the outputs when each differentiable
         output is a scalar, else of sum_k sum(output_k * head{k}), the heads being vars.
 
         >>> import graphc as gc, numpy as np

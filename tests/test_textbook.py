@@ -183,3 +183,12 @@ def test_bound_without_shapes(row):
     np.testing.assert_allclose(
         g.eval(**{n: args[n] for n in g.list_arguments()})[0], want, rtol=1e-10, atol=1e-12
     )
+
+
+@pytest.mark.parametrize("row", PARAMS)
+def test_simple_bind_without_shapes(row):
+    """`simple_bind` (zero arrays of given shapes, every floating argument differentiated)
+    prints the same forms."""
+    loss = row.loss(_var(row, declared=False))
+    shapes = {n: _shape(row, n) for n in loss.list_arguments()}
+    assert str(loss.simple_bind(**shapes).grad_exprs()[row.wrt]) == row.want

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 import graphc as gc
 from graphc.simplify import count_ops, matrix_forms, rewrite
@@ -191,3 +193,50 @@ def test_rewrite_rules_for_the_table(expr, want):
 @pytest.mark.parametrize("expr", REWRITES_DECLINE, ids=range(len(REWRITES_DECLINE)))
 def test_rewrite_rules_decline(expr):
     assert "mean" not in _tree(rewrite([expr])[0])
+
+
+# --- random linear-algebra clusters -------------------------------------------------------
+
+PA, PB = V("A", (3, 3)), V("B", (3, 3))
+PU, PV, PS = V("u", (3,)), V("v", (3,)), V("s", ())
+P_INPUTS = [PA, PB, PS, PU, PV]
+
+
+@st.composite
+def _linear(draw, kind, depth=0):
+    """A random expression of `kind` ("m": 3x3 matrix, "v": vector of 3) over A, B, u, v, s:
+    products, sums, differences, signs, scalings and transposes."""
+    leaves = {"m": [PA, PB], "v": [PU, PV]}[kind]
+    if depth >= 3 or draw(st.integers(0, 3)) == 0:
+        return draw(st.sampled_from(leaves))
+    sub = lambda k: draw(_linear(k, depth + 1))  # noqa: E731
+    choice = draw(st.integers(0, 6))
+    if choice == 0:
+        return sub("m") @ sub(kind)  # M @ M, M @ v
+    if choice == 1:
+        return sub(kind) @ sub("m") if kind == "v" else sub("m").T
+    if choice in (2, 3):
+        a, b = sub(kind), sub(kind)
+        return a + b if choice == 2 else a - b
+    if choice == 4:
+        return -sub(kind)
+    if choice == 5:
+        return PS * sub(kind)
+    return sub(kind) / 2
+
+
+@given(expr=_linear("v"), data=st.integers(0, 2**16))
+def test_random_clusters_keep_values_and_size(expr, data):
+    loss = gc.sum(expr * PU)
+    grads = gc.grad(loss, P_INPUTS, simplify=False)
+    raw = [expr, *grads]
+    for outs in (matrix_forms(raw), gc.simplify.run(raw)):
+        assert count_ops(outs) <= count_ops(raw)
+        rng = np.random.default_rng(data)
+        args = [rng.normal(size=p.shape) for p in P_INPUTS]
+        want = gc.compile(P_INPUTS, raw, simplify=False)(*args)
+        got = gc.compile(P_INPUTS, outs, simplify=False)(*args)
+        for g, w in zip(got, want):
+            np.testing.assert_allclose(g, w, rtol=1e-9, atol=1e-9)
+    once = matrix_forms(raw)
+    assert matrix_forms(once) == once
