@@ -128,7 +128,7 @@ class _GraphMethods:
     def __repr__(self):
         # Read like the Python function it was traced from: `lambda b: norm(b) < 1000`.
         params = ", ".join(p.name or "_" for p in self.inputs)
-        outs = ", ".join(to_str(o) for o in self.outputs)
+        outs = ", ".join(one_line(to_str(o)) for o in self.outputs)
         return f"lambda {params}: " + (outs if len(self.outputs) == 1 else f"({outs})")
 
 

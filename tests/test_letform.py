@@ -158,3 +158,10 @@ def test_inputs_a_printout_hides_are_never_named():
     t = gc.tanh(x)
     j = gc.jacobian(t * t + gc.sum(t), x)  # deferred: its direction and seed inputs derive
     assert str(j) == "jacobian(sum(tanh(x)) + tanh(x)**2, x, mode='rev')"
+
+
+def test_a_traced_body_reads_on_one_line():
+    x = gc.var("x")
+    s = gc.sigmoid(2 * x + 1)
+    body = gc.Graph([x], [gc.exp(s) + gc.sin(s) * s])
+    assert repr(body) == "lambda x: t1 = sigmoid(2*x + 1); t1*sin(t1) + exp(t1)"
