@@ -104,6 +104,12 @@ ROWS = [
         "softmax(z, axis=-1)*sum(t, axis=-1, keepdims=True) - t",
     ),
     Row(
+        "softmax cross-entropy, log of softmax",
+        lambda V: -gc.sum(V("t") * gc.log(gc.softmax(V("z"), axis=-1))),
+        "z",
+        "softmax(z, axis=-1)*sum(t, axis=-1, keepdims=True) - t",
+    ),
+    Row(
         "gc.cross_entropy",
         lambda V: gc.cross_entropy(V("z"), V("labels")),
         "z",

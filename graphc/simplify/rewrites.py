@@ -369,20 +369,28 @@ def use_expm1(ctx, node, inputs):
 
 
 def use_logsumexp(ctx, node, inputs):
-    """`log(sum(exp(x), axis))` -> `logsumexp(x, axis)`: no overflow for large x."""
-    s = inputs[0]
-    if s.op != "sum" or s.inputs[0].op != "exp":
+    """`log(sum(exp(x), axis))` -> `logsumexp(x, axis)`: no overflow for large x; and
+    `log(softmax(z))` -> `log_softmax(z)`: finite where softmax(z) underflows to 0."""
+    out = _stable_log(inputs[0])
+    return out if out is not None and out.dtype == node.dtype else None
+
+
+def _stable_log(s: Symbol, kept=()):
+    """The stable form of `log(s)` (`logsumexp`, `log_softmax`), or None; `kept` nodes (by
+    id) are never looked through."""
+    if s.op == "softmax" and id(s) not in kept:
+        return ops.log_softmax(s.inputs[0], axis=s.attrs["axis"])
+    if s.op != "sum" or s.inputs[0].op != "exp" or id(s) in kept or id(s.inputs[0]) in kept:
         return None
-    out = ops.logsumexp(s.inputs[0].inputs[0], axis=s.attrs["axis"], keepdims=s.attrs["keepdims"])
-    return out if out.dtype == node.dtype else None
+    return ops.logsumexp(s.inputs[0].inputs[0], axis=s.attrs["axis"], keepdims=s.attrs["keepdims"])
 
 
 def stabilize(outputs, keep=()) -> list:
-    """`outputs` with `log(sum(exp(x)))` written as `logsumexp(x)` (as `use_logsumexp` does
-    for values), for deriving gradients from: the literal form's gradient
-    `exp(x)/sum(exp(x))` is inf/inf = NaN where exp(x) overflows, the gradient of
-    `logsumexp` (a softmax) is finite. The nodes in `keep` (those differentiated with
-    respect to) are kept as they are, and never replaced.
+    """`outputs` with `log(sum(exp(x)))` written as `logsumexp(x)` and `log(softmax(z))` as
+    `log_softmax(z)` (as `use_logsumexp` does for values), for deriving gradients from: the
+    literal form's gradient `exp(x)/sum(exp(x))` is inf/inf = NaN where exp(x) overflows,
+    the gradient of `logsumexp` (a softmax) is finite. The nodes in `keep` (those
+    differentiated with respect to) are kept as they are, and never replaced.
 
     >>> import graphc as gc
     >>> x = gc.var("x")
@@ -392,18 +400,7 @@ def stabilize(outputs, keep=()) -> list:
     kept = {id(k): k for k in keep}
 
     def rule(node, inputs):
-        s = inputs[0] if node.op == "log" else None
-        if (
-            s is None
-            or s.op != "sum"
-            or s.inputs[0].op != "exp"
-            or id(s) in kept
-            or id(s.inputs[0]) in kept
-        ):
-            return None
-        return ops.logsumexp(
-            s.inputs[0].inputs[0], axis=s.attrs["axis"], keepdims=s.attrs["keepdims"]
-        )
+        return _stable_log(inputs[0], kept) if node.op == "log" else None
 
     outputs = list(outputs)
     if not any(n.op == "log" for n in toposort(outputs)):

@@ -168,6 +168,7 @@ REWRITES = [
     ((gc.sum(r5) * 2) * gc.const(np.array(0.2)), "multiply(2, mean(r))"),
     (gc.sum(r5) * 0.2, "mean(r)"),
     (0.2 * (gc.sum(r5) * 3), "multiply(3, mean(r))"),
+    (gc.log(gc.softmax(z, axis=0)), "log_softmax(z, axis=0)"),
 ]
 REWRITES_DECLINE = [
     gc.sum(r5) * 2,  # a whole factor: a sum is what it says
@@ -240,3 +241,13 @@ def test_random_clusters_keep_values_and_size(expr, data):
             np.testing.assert_allclose(g, w, rtol=1e-9, atol=1e-9)
     once = matrix_forms(raw)
     assert matrix_forms(once) == once
+
+
+def test_cross_entropy_through_log_of_softmax_is_finite_at_extreme_logits():
+    """-sum(t*log(softmax(z))) is derived (and computed) as log_softmax: finite where
+    softmax(z) underflows to 0 (the literal formula gives 0*log(0) = nan)."""
+    zz, tt = gc.var("z"), gc.var("t")
+    loss = -gc.sum(tt * gc.log(gc.softmax(zz, axis=-1)))
+    args = {"z": np.array([[1000.0, 0.0, -1000.0]]), "t": np.array([[0.0, 0.0, 1.0]])}
+    np.testing.assert_allclose(loss.eval(**args)[0], 2000.0)
+    np.testing.assert_allclose(gc.grad(loss, zz).eval(**args)[0], [[1.0, 0.0, -1.0]])
