@@ -150,6 +150,8 @@ def jacobian(y: Symbol, x: Symbol, mode: str | None = None, simplify: bool = Tru
         raise GradError(f"jacobian: mode must be 'rev', 'fwd' or None, got {mode!r}")
     if not isinstance(y, Symbol):
         raise GradError(f"jacobian: y must be a graphc symbol, got {type(y).__name__}")
+    if y.op == "group":
+        raise GradError("jacobian: y is a Group; take the Jacobian of each output")
     (y,), (x,) = resolve([y], as_symbols(x, "x", names=True), "jacobian")
     check_differentiable(x)
     check_differentiable_output(y)

@@ -126,6 +126,12 @@ def test_an_unresolved_jacobian_is_not_run():
     )
 
 
+def test_a_group_is_refused():
+    x = gc.var("x", shape=(2,))
+    with pytest.raises(gc.GradError, match="Group"):
+        gc.jacobian(gc.Group([x * 2, x * 3]), x)
+
+
 def test_integer_data_is_refused_at_bind():
     x = gc.var("x")
     f = gc.compile([x], gc.jacobian(x * 2.0, x))
