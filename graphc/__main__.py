@@ -24,6 +24,7 @@ from . import __version__
 from .demo import run_demo
 from .errors import GraphcError
 from .parse import parse
+from .printing import assign
 
 EXIT_USAGE = 2
 
@@ -187,8 +188,8 @@ def run_grad(args, out=None) -> None:
             f"sum(...) or mean(...) of it"
         )
     grads = gc.grad(expr, [variables[name] for name in wrt_names])
-    lines = [f"f = {expr}"]
-    lines += [f"df/d{name} = {g}" for name, g in zip(wrt_names, grads)]
+    lines = [assign("f", str(expr))]
+    lines += [assign(f"df/d{name}", str(g)) for name, g in zip(wrt_names, grads)]
     if args.source or point:
         fn = gc.compile(list(variables.values()), [expr] + list(grads))
     if point:

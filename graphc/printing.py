@@ -59,6 +59,17 @@ def one_line(text: str) -> str:
     return "; ".join(line.strip() for line in text.splitlines() if line.strip())
 
 
+def assign(name: str, text: str) -> str:
+    """`name = text`, a let-form's lines first: its last line is the value `name` gets.
+
+    >>> print(assign("df/dx", "t1 = tanh(x)\\nt1**2 + t1"))
+    t1 = tanh(x)
+    df/dx = t1**2 + t1
+    """
+    *lets, last = text.splitlines() or [""]
+    return "\n".join([*lets, f"{name} = {last}"])
+
+
 def sympy_node(node: Symbol, args: list) -> sp.Expr:
     """The sympy form `str` prints for one node, given its inputs' forms."""
     return args[0] if node.opdef.transparent else node_to_sympy(node, args)

@@ -136,7 +136,7 @@ def _shared_graph(draw):
     return pool[-1] * 0.5 + pool[-2], pool[:2]
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=25, deadline=None)
 @given(_shared_graph())
 def test_let_form_parses_back_and_is_never_longer_than_the_program(case):
     g, inputs = case
@@ -165,3 +165,17 @@ def test_a_traced_body_reads_on_one_line():
     s = gc.sigmoid(2 * x + 1)
     body = gc.Graph([x], [gc.exp(s) + gc.sin(s) * s])
     assert repr(body) == "lambda x: t1 = sigmoid(2*x + 1); t1*sin(t1) + exp(t1)"
+
+
+def test_cli_prints_the_let_lines_before_the_gradient(capsys):
+    from graphc.__main__ import main
+
+    at = ["--at", "a=0.7", "--at", "h0=0.3", "--at", "x0=0.1", "--at", "x1=-0.2", "--at", "x2=0.5"]
+    assert main(["grad", "tanh(a*tanh(a*tanh(a*h0 + x0) + x1) + x2)", "--wrt", "a", *at]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[1:5] == [
+        "h1 = tanh(a*h0 + x0)",
+        "h2 = tanh(a*h1 + x1)",
+        "h3 = tanh(a*h2 + x2)",
+        "df/da = (1 - h3**2)*(a**2*h0*(1 - h1**2)*(1 - h2**2) + a*h1*(1 - h2**2) + h2)",
+    ]
