@@ -18,7 +18,7 @@ import numpy as np
 import graphc as gc
 
 from .ir import toposort
-from .printing import one_line
+from .printing import assign, one_line
 
 _WIDTH = 24
 
@@ -66,14 +66,16 @@ class Demo:
         self.say(f"== {number}. {title} " + "=" * max(0, 70 - len(title)))
 
     def graph(self, label: str, sym) -> None:
-        self.say(f"  graph      {label} = {_short(sym)}")
+        self.say(f"  graph      {_short(assign(label, str(sym)))}")
 
     def gradient(self, y, x, label: str, head=None):
         """Print the derived and the simplified gradient; return the simplified one."""
         derived = gc.grad(y, x, head=head, simplify=False)
         simplified = gc.grad(y, x, head=head)
-        self.say(f"  derived    {label} = {_short(derived)}   [{_count(derived)} ops]")
-        self.say(f"  simplified {label} = {_short(simplified)}   [{_count(simplified)} ops]")
+        self.say(f"  derived    {_short(assign(label, str(derived)))}   [{_count(derived)} ops]")
+        self.say(
+            f"  simplified {_short(assign(label, str(simplified)))}   [{_count(simplified)} ops]"
+        )
         return simplified
 
     def source(self, fn, title: str = "emitted numpy code") -> None:
