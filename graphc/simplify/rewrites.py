@@ -315,18 +315,26 @@ def _scalar_const(x: Symbol):
     return float(v) if v.dtype.kind == "f" else None
 
 
+def _eps(*consts: Symbol) -> float:
+    """The relative precision of the least precise of these constants (float64's for Python
+    numbers): a float32 0.4 is 2/5 to that precision."""
+    dtypes = [const_value(c).dtype for c in consts if not _weak_number(c)]
+    return max([np.finfo(np.float64).eps] + [np.finfo(d).eps for d in dtypes])
+
+
 def whole_multiple_of_mean(ctx, node, inputs):
     """`c*sum(x)` (or `(a*sum(x))*b`, c = a*b) -> `k*mean(x)` when the constant c is k/n for
     a whole k but is not whole itself (n the number of entries summed, known): `0.4*sum(r)`
     over 5 entries reads `2*mean(r)`."""
     for c, total in (inputs, inputs[::-1]):
-        value = _scalar_const(c)
+        value, consts = _scalar_const(c), [c]
         if value is None or ctx.shared(total):
             continue
         if total.op == "multiply":
             for a, inner in (total.inputs, total.inputs[::-1]):
                 if _scalar_const(a) is not None and inner.op == "sum":
                     value, total = value * _scalar_const(a), inner
+                    consts.append(a)
         if total.op != "sum" or ctx.shared(total) or value == round(value):
             continue
         x = total.inputs[0]
@@ -334,7 +342,7 @@ def whole_multiple_of_mean(ctx, node, inputs):
             return None
         k = value * ops.reduce.count(x, total.attrs["axis"])
         whole = round(k)
-        if not 1 <= abs(whole) <= 1000 or abs(k - whole) > 1e-12 * abs(k):
+        if not 1 <= abs(whole) <= 1000 or abs(k - whole) > 4 * _eps(*consts) * abs(k):
             return None
         out = ops.mean(x, axis=total.attrs["axis"], keepdims=total.attrs["keepdims"])
         out = out if whole == 1 else ops.multiply(whole, out)
