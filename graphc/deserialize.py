@@ -153,6 +153,7 @@ def _ref(r, built: list, what: str) -> Symbol:
     return built[r]
 
 
+RENAMED = {"reduced_size": "size"}  # ops saved under an older name -> their name now
 _NODE_KEYS = {"id", "op", "inputs", "attrs", "name", "shape", "dtype", "origin"}
 
 
@@ -165,6 +166,7 @@ def _decode_node(entry, i: int, built: list, depth: int, files: Sequence[str]) -
     if "id" in entry and (type(entry["id"]) is not int or entry["id"] != i):
         _fail(f"node {i}: id {entry['id']!r} is not its position {i}")
     opname = entry.get("op")
+    opname = RENAMED.get(opname, opname) if isinstance(opname, str) else opname
     if not isinstance(opname, str) or opname not in OPS:
         _fail(f"node {i}: unknown operation {opname!r}")
     op = OPS[opname]

@@ -7,12 +7,14 @@ Accepted:
 - names, which become `gc.var`s (one var per distinct name, shapes optional), except
   ``inf`` and ``nan`` (the floats, as `str` prints them);
 - ``+ - * / ** @``, unary ``-``/``+`` and single comparisons ``< <= > >= == !=``;
+- array constants as printed, ``const([[1.0, 2.0], [3.0, 4.0]])``;
 - calls of the whitelisted `gc` functions (`functions()`), written ``exp(x)`` or ``gc.exp(x)``
   (``np.`` and ``numpy.`` are accepted as aliases), with positional arguments, lists or
-  tuples of expressions (``stack([a, b])``) and simple keywords (``axis=0``,
-  ``keepdims=True``, ``axes=(1, 0)``, ``shape=(2, 3)``, ``dtype="float32"``);
-- basic indexing: ``x[0]``, ``x[1:3]``, ``x[:, -1]``, ``x[None]``, ``x[..., 0]``, and the
-  transpose ``x.T``.
+  tuples of expressions (``stack([a, b])``) and simple keywords (`keywords()`: ``axis=0``,
+  ``keepdims=True``, ``axes=(1, 0)``, ``shape=(2, 3)``, ``dtype="float32"``, ...);
+- basic indexing: ``x[0]``, ``x[1:3]``, ``x[:, -1]``, ``x[None]``, ``x[..., 0]``, the
+  transpose ``x.T`` and JAX's update ``zeros_like(x).at[1:3].add(g)`` (the gradient of
+  indexing, as `str` prints it).
 
 Everything else (other attribute access, lambdas, comprehensions, strings outside keywords, ``**``
 with an exponent beyond `MAX_EXPONENT`, nesting deeper than `MAX_DEPTH`, ...) raises
@@ -28,6 +30,8 @@ import math
 import operator
 import warnings
 from typing import Any
+
+import numpy as np
 
 from .dispatch import Group, const, var
 from .errors import ParseError
@@ -53,6 +57,8 @@ def functions() -> tuple[str, ...]:
 
 
 _NUMBER_NAMES = {"inf": math.inf, "nan": math.nan}  # as printed (numpy's np.inf, np.nan)
+
+
 _MODULE_ALIASES = ("gc", "graphc", "np", "numpy")
 
 
@@ -235,6 +241,8 @@ class _Builder:
             return self.binop(node, depth)
         if isinstance(node, ast.Compare):
             return self.compare(node, depth)
+        if isinstance(node, ast.Call) and _is_at_update(node):
+            return self.at_update(node, depth)
         if isinstance(node, ast.Call):
             return self.call(node, depth)
         if isinstance(node, ast.Subscript):
@@ -370,7 +378,7 @@ class _Builder:
         else:
             self.fail(func, "only gc functions can be called")
         accepted = functions()
-        if name not in accepted:
+        if name not in accepted and name != "const":
             self.fail(
                 func,
                 f"{name!r} is not a gc function this parser accepts "
@@ -380,6 +388,8 @@ class _Builder:
 
     def call(self, node: ast.Call, depth: int):
         name = self.function_name(node.func)
+        if name == "const":
+            return self.array_constant(node, depth)
         args = []
         for arg in node.args:
             if isinstance(arg, ast.Starred):
@@ -404,6 +414,18 @@ class _Builder:
             # a constant among them, even inside a list, makes the call build a node.
             args[0] = _first_leaf_const(args[0])
         return self.apply(node, name, tuple(args), kwargs)
+
+    def array_constant(self, node: ast.Call, depth: int) -> Symbol:
+        """`const([[1.0, 2.0], [3.0, 4.0]])`: an array of numbers, as `str` prints one."""
+        if len(node.args) != 1 or node.keywords:
+            self.fail(node, "const takes one list of numbers")
+        value = self.argument(node.args[0], depth + 1)
+        if _has_symbol(value):
+            self.fail(node, "const takes numbers only")
+        try:
+            return _const(np.array(value))
+        except (ValueError, TypeError) as exc:
+            self.fail(node, f"const: {exc}")
 
     def check_size(self, node, shape):
         dims = shape if isinstance(shape, tuple) else (shape,)
@@ -469,11 +491,26 @@ class _Builder:
                 self.fail(sl, f"index {k} out of range for {len(value)} results")
             return value[k]
         target = value if isinstance(value, Symbol) else _const(value)
+        return self.apply(node, "getitem", (target, self.index(sl)))
+
+    def at_update(self, node: ast.Call, depth: int):
+        """`zeros_like(x).at[index].add(g)` (JAX's functional update, as `str` prints the
+        gradient of indexing): g added into zeros shaped like x at `index`."""
+        sub = node.func.value
+        base = self.array(sub.value.value, depth + 3)
+        if len(node.args) != 1 or node.keywords:
+            self.fail(node, ".at[...].add takes one argument")
+        g = self.array(node.args[0], depth + 1)
+        index = self.index(sub.slice)
+        if base.op == "zeros_like":
+            return self.apply(node, "index_grad", (g, base.inputs[0]), {"index": index})
+        update = self.apply(node, "index_grad", (g, base), {"index": index})
+        return self.apply(node, "add", (base, update))
+
+    def index(self, sl: ast.AST):
         items = sl.elts if isinstance(sl, ast.Tuple) else [sl]
         index = tuple(self.index_item(item) for item in items)
-        return self.apply(
-            node, "getitem", (target, index if isinstance(sl, ast.Tuple) else index[0])
-        )
+        return index if isinstance(sl, ast.Tuple) else index[0]
 
     def index_item(self, node: ast.AST):
         if isinstance(node, ast.Slice):
@@ -495,6 +532,18 @@ class _Builder:
             return self.int_literal(node)
         except ParseError:
             self.fail(node, "indices must be ints, slices of ints, None or ...")
+
+
+def _is_at_update(node: ast.Call) -> bool:
+    """Is `node` written `<array>.at[<index>].add(<value>)`?"""
+    func = node.func
+    return (
+        isinstance(func, ast.Attribute)
+        and func.attr == "add"
+        and isinstance(func.value, ast.Subscript)
+        and isinstance(func.value.value, ast.Attribute)
+        and func.value.value.attr == "at"
+    )
 
 
 def _has_symbol(value) -> bool:

@@ -2,10 +2,11 @@
 
 `str(sym)` is sympy's printing of `sym.to_sympy()`: elementwise operations print as sympy
 prints them (`4*x`, `1 - tanh(x)**2`), other operations with numpy's names (`dot(x, w)`,
-`sum(x, axis=0)`). A few graphc helpers print under their own names: `ones_like(x)` (the
-gradient of `sum(x)`: ones of x's shape and dtype), `sum_to(g, x)` (g summed down to x's
-shape, when shapes are unknown), `reduced_size(x)` (how many entries a reduction combines),
-`stop_gradient(x)` (a detached value).
+`sum(x, axis=0)`), with numpy's syntax (`a @ b`, `x.T`, `x[1:3]`) and gc's names, never
+sympy's (`abs`, `maximum`, `inf`): the text parses back (`graphc.parse`). Where unknown
+shapes need a shape-generic step, it is a public gc function: `sum_to(g, x)` (g summed
+down to x's shape), `broadcast_like`, `reshape_like`, `size(x)` (the divisor of a mean),
+`product_vjp`; the gradient of indexing prints `zeros_like(x).at[1:3].add(g)`.
 
 Large or deep graphs would make sympy's recursive printers overflow the stack and a tree
 print exponentially long, so beyond `TREE_LIMIT` tree nodes or `DEPTH_LIMIT` levels the
@@ -24,7 +25,7 @@ from sympy.printing.precedence import PRECEDENCE, precedence
 from .errors import GraphcError
 from .ir import Symbol
 from .letform import LetPlan, let_plan, shown_inputs
-from .ops.base import PREC_ADD, PREC_MUL, PREC_POW, on_register
+from .ops.base import OPS, PREC_ADD, PREC_MUL, PREC_POW, on_register
 from .simplify.sympy_bridge import attrs_key, graph_function, node_to_sympy
 from .simplify.sympy_print import gc_str, postfix_text
 
@@ -72,7 +73,23 @@ def assign(name: str, text: str) -> str:
 
 def sympy_node(node: Symbol, args: list) -> sp.Expr:
     """The sympy form `str` prints for one node, given its inputs' forms."""
-    return args[0] if node.opdef.transparent else node_to_sympy(node, args)
+    return _transparent(node, args) if node.opdef.transparent else node_to_sympy(node, args)
+
+
+def _widened(node: Symbol):
+    """A check (`OpDef.transparent`) prints as its first input, unless that is known to be
+    smaller than the result (a scalar checked against an array): then the shape."""
+    inner = node.inputs[0].shape
+    if inner is None or node.shape is None or inner == node.shape or None in node.shape:
+        return None
+    return node.shape
+
+
+def _transparent(node: Symbol, args: list):
+    shape = _widened(node)
+    if shape is None:
+        return args[0]
+    return graph_function(OPS["broadcast_to"], {"shape": shape})(args[0])
 
 
 def let_parts(plan: LetPlan, convert=sympy_node) -> tuple[list[tuple[str, sp.Expr]], sp.Expr]:
@@ -117,7 +134,8 @@ def _plain(node: Symbol, args: list[tuple[str, int]]) -> tuple[str, int]:
     """Text and precedence of one node, given its inputs' (text, precedence)."""
     op = node.op
     if node.opdef.transparent:
-        return args[0]
+        shape = _widened(node)
+        return args[0] if shape is None else (f"broadcast_to({args[0][0]}, shape={shape})", _ATOM)
     if not node.inputs:
         expr = node_to_sympy(node, [])
         text = gc_str(expr)

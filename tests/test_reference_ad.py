@@ -202,7 +202,7 @@ NOT_MAPPED = {
     "product_vjp": "derivative-rule adapter",
     "prod_others": "prod's derivative rule",
     "checked_grad": "gc.grad's deferred checks (identity, cast to the input's dtype)",
-    "reduced_size": "derivative-rule adapter (an integer)",
+    "size": "derivative-rule adapter (an integer)",
 }
 
 # Where graphc's documented convention differs from PyTorch's on purpose: op -> the edge

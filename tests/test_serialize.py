@@ -124,7 +124,7 @@ SAMPLES = {
     "prod": [lambda: gc.prod(a, axis=1)],
     "logsumexp": [lambda: gc.logsumexp(a, axis=1)],
     "norm": [lambda: gc.norm(a), lambda: a.norm() * s],
-    "reduced_size": [lambda: ops.reduced_size(a, axis=1) * a],
+    "size": [lambda: ops.size(a, axis=1) * a],
     # A Jacobian of unknown shapes: batched when the loaded graph is compiled.
     "jacobian": [lambda: gc.jacobian(gc.sin(gc.var("e")) * c, "e")],
     "jacobian_seed": [lambda: gc.jacobian(gc.var("e") @ d, "e", mode="fwd")],

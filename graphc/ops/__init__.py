@@ -29,6 +29,7 @@ from .reduce import (
     prod,
     prod_others,  # noqa: F401
     reduced_size,
+    size,
     sum,
 )
 from .rearrange import (  # noqa: F401

@@ -45,6 +45,7 @@ class CheckedGrad(OpDef):
     nondiff_inputs = (1, 2)  # wrt and y give only their types
     foldable = False
     transparent = True  # prints as `g`
+    tape_name = "BroadcastLike"  # the eager tape shows what it does to g: broadcast_like(g, wrt)
 
     def prepare(self, g, wrt, *output):
         if len(output) > 1:

@@ -240,11 +240,27 @@ class Outer(OpDef):
 
 
 class ProductVJP(OpDef):
-    """The cotangent of operand `side` of `a @ b` or `dot(a, b)` while ranks are unknown;
-    specialisation replaces it by the rank-specific rule above. It is bilinear in `g` and
-    the other operand, so its own derivatives need no ranks either."""
+    """`product_vjp(g, a, b, side, kind)`: the vector-Jacobian product of the product
+    `a @ b` (kind='matmul') or `dot(a, b)` (kind='dot') with respect to operand `side`
+    (0: `a`, 1: `b`) for the output cotangent `g`.
+
+    Derivatives print it while the ranks of `a` and `b` are unknown; once they are known it
+    becomes the textbook form (for matrices `g @ b.T` and `a.T @ g`).
+
+    Examples
+    --------
+    >>> import graphc as gc, numpy as np
+    >>> a, b = np.eye(2), np.array([[1.0, 2.0], [3.0, 4.0]])
+    >>> gc.product_vjp(np.ones((2, 2)), a, b, side=0, kind="matmul")
+    array([[3., 7.],
+           [3., 7.]])
+
+    It is bilinear in `g` and the other operand, so its own derivatives need no ranks
+    either.
+    """
 
     name, nin, attr_names = "product_vjp", 3, ("side", "kind")
+    public = True
     fresh = True
 
     def check_attrs(self, attrs):

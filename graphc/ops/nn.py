@@ -83,9 +83,20 @@ class LogSoftmax(_AxisOp):
 
 
 class OneHot(OpDef):
-    """One-hot rows shaped (and typed) like `like` for integer labels (no gradient)."""
+    """`one_hot(labels, like)`: for integer `labels`, rows of zeros with a one at each label,
+    shaped (and float-typed) like `like` (the gradient of `cross_entropy` with integer
+    labels uses it; it has no gradient itself).
+
+    Examples
+    --------
+    >>> import graphc as gc, numpy as np
+    >>> gc.one_hot(np.array([2, 0]), np.zeros((2, 3)))
+    array([[0., 0., 1.],
+           [1., 0., 0.]])
+    """
 
     name, nin = "one_hot", 2
+    public = True
     shape_only_inputs = (1,)
     fresh = True
     differentiable = False

@@ -205,10 +205,21 @@ class Prod(Reduction):
 
 
 class ProdOthers(OpDef):
-    """For each entry of `x`, the product of the other entries along `axis` (all entries
-    when None): the derivative of `prod`, computed without division."""
+    """`prod_others(x, axis=None)`: for each entry of `x`, the product of the other entries
+    along `axis` (of all entries when None).
+
+    It is the derivative of `prod`: d prod(x) / d x_i = prod_others(x)_i, computed without
+    division, so it is exact where entries are zero.
+
+    Examples
+    --------
+    >>> import graphc as gc, numpy as np
+    >>> gc.prod_others(np.array([2.0, 3.0, 0.0]))
+    array([0., 0., 6.])
+    """
 
     name, attr_names = "prod_others", ("axis",)
+    public = True
     fresh = True
 
     def prepare(self, x, axis=None):
@@ -326,10 +337,22 @@ class Norm(OpDef):
         return sqrt(sum(square(x), tuple(range(1, len(x.shape)))))
 
 
-class ReducedSize(OpDef):
-    """The number of entries a reduction over `axis` combines (an int, weakly typed)."""
+class Size(OpDef):
+    """`size(x, axis=None)`: the number of entries of `x` (along `axis`: an int or a tuple
+    of ints), like `np.size`; an int that promotes like a Python number.
 
-    name, attr_names = "reduced_size", ("axis",)
+    It is the divisor of a mean: `mean(x)` is `sum(x)/size(x)`, and the gradient of a mean
+    prints it while shapes are unknown; once they are known it becomes the number.
+
+    Examples
+    --------
+    >>> import graphc as gc, numpy as np
+    >>> gc.size(np.zeros((2, 3))), gc.size(np.zeros((2, 3)), axis=1)
+    (6, 3)
+    """
+
+    name, attr_names = "size", ("axis",)
+    public = True
     shape_only_inputs = (0,)
     differentiable = False
     weak = True
@@ -338,7 +361,7 @@ class ReducedSize(OpDef):
         return (x,), self.check_attrs({"axis": axis})
 
     def check_attrs(self, attrs):
-        return {"axis": check_axis_attr(attrs.get("axis"), "reduced_size")}
+        return {"axis": check_axis_attr(attrs.get("axis"), "size")}
 
     def shape(self, s, *, axis):
         return ()
@@ -348,7 +371,7 @@ class ReducedSize(OpDef):
 
     def impl(self, x, *, axis):
         shape = np.shape(x)
-        axes = normalize_axis(axis, len(shape), "reduced_size")
+        axes = normalize_axis(axis, len(shape), "size")
         return int(np.prod(shape if axes is None else [shape[a] for a in axes]))
 
     def resolve(self, x, *, axis):
@@ -369,4 +392,4 @@ prod = register(Prod())
 prod_others = register(ProdOthers())
 logsumexp = register(LogSumExp())
 norm = register(Norm())
-reduced_size = register(ReducedSize())
+size = reduced_size = register(Size())

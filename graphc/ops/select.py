@@ -122,10 +122,21 @@ def _pieces(g, xs, axis):
 
 
 class SplitLike(OpDef):
-    """The piece of `g` (a concatenation of arrays shaped like `xs` along `axis`) that comes
-    from `xs[index]`: the VJP of concatenate before the sizes are known."""
+    """`split_like(g, *xs, axis, index)`: the piece of `g`, a concatenation along `axis` of
+    arrays shaped like `xs`, that comes from `xs[index]`.
+
+    The gradient of `concatenate([x, y])` with respect to `y` is `split_like(g, x, y,
+    axis=0, index=1)` while the sizes are unknown; once known it becomes a slice of `g`.
+
+    Examples
+    --------
+    >>> import graphc as gc, numpy as np
+    >>> gc.split_like(np.arange(5.0), np.zeros(2), np.zeros(3), axis=0, index=1)
+    array([2., 3., 4.])
+    """
 
     name, nin, attr_names = "split_like", None, ("axis", "index")
+    public = True
     nondiff_inputs = range(1, 1 << 62)  # the inputs after g give only their shapes
 
     def prepare(self, g, *xs, axis, index):
@@ -267,7 +278,8 @@ class GetItem(OpDef):
 
 
 class IndexGrad(OpDef):
-    """Zeros of `like`'s shape with `x` written at `index` (the VJP of basic indexing)."""
+    """Zeros of `like`'s shape with `x` written at `index` (the VJP of basic indexing);
+    printed JAX-style, `zeros_like(like).at[index].add(x)`, which `graphc.parse` reads."""
 
     name, nin, attr_names = "index_grad", 2, ("index",)
     shape_only_inputs = (1,)

@@ -314,9 +314,21 @@ class _LikeOp(OpDef):
 
 
 class SumTo(_LikeOp):
-    """Sum `x` down to the shape of `like` (undoes broadcasting in derivatives)."""
+    """`sum_to(g, x)`: `g` summed down to the shape of `x`, undoing a broadcast.
+
+    The axes that broadcasting added or stretched are summed: the gradient of `x + y` with
+    respect to a smaller `x` is `sum_to(g, x)`. Derivatives print it while shapes are
+    unknown; once they are known it becomes `sum(...)` over those axes, or `g` itself.
+
+    Examples
+    --------
+    >>> import graphc as gc, numpy as np
+    >>> gc.sum_to(np.ones((2, 3)), np.zeros((1, 3)))
+    array([[2., 2., 2.]])
+    """
 
     name = "sum_to"
+    public = True
 
     def __call__(self, x, like):
         # Every elementwise VJP calls this, and on two arrays of one shape it is the identity:
@@ -350,9 +362,21 @@ class SumTo(_LikeOp):
 
 
 class BroadcastLike(_LikeOp):
-    """Broadcast `x` to the shape of `like`."""
+    """`broadcast_like(x, like)`: `x` broadcast to the shape of `like` (numpy's rules).
+
+    The gradient of `sum(x)` is `broadcast_like(1, x)` before the shape of `x` is known:
+    ones of its shape. The inverse of `sum_to`.
+
+    Examples
+    --------
+    >>> import graphc as gc, numpy as np
+    >>> gc.broadcast_like(np.array([1.0, 2.0]), np.zeros((2, 2)))
+    array([[1., 2.],
+           [1., 2.]])
+    """
 
     name = "broadcast_like"
+    public = True
     foldable = False
 
     def impl(self, x, like):
@@ -369,9 +393,20 @@ class BroadcastLike(_LikeOp):
 
 
 class ReshapeLike(_LikeOp):
-    """Reshape `x` to the shape of `like`."""
+    """`reshape_like(x, like)`: `x` reshaped to the shape of `like` (same size).
+
+    The gradient of `reshape(x, shape)` is `reshape_like(g, x)`: g in the shape of x.
+
+    Examples
+    --------
+    >>> import graphc as gc, numpy as np
+    >>> gc.reshape_like(np.arange(4.0), np.zeros((2, 2)))
+    array([[0., 1.],
+           [2., 3.]])
+    """
 
     name = "reshape_like"
+    public = True
 
     def impl(self, x, like):
         return np.reshape(x, np.shape(like))

@@ -268,7 +268,7 @@ specialize = rule_pass(
     SPECIALIZE_RULES,
     """Resolve shape-generic ops once shapes are known, through each op's `resolve` rule:
     `sum_to`, `broadcast_like` and `reshape_like` become static ops or disappear,
-    `reduced_size` becomes a number, `product_vjp` the rank-specific product, and
+    `size` becomes a number, `product_vjp` the rank-specific product, and
     `stop_gradient` (already used by differentiation) the identity; merge scalings by
     Python numbers (`SPECIALIZE_RULES`). Preserves values.""",
 )

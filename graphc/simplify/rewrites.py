@@ -158,9 +158,9 @@ def merge_sum_to(ctx, node, inputs):
 
 
 def canonical_like(ctx, node, inputs):
-    """A shape-only input (`like` of sum_to etc., the input of `reduced_size`) is replaced by
+    """A shape-only input (`like` of sum_to etc., the input of `size`) is replaced by
     its class representative, so the expression it named need not be computed."""
-    i = 0 if node.op == "reduced_size" else 1
+    i = 0 if node.op == "size" else 1
     rep = ctx.classes.representative(inputs[i])
     if rep is inputs[i]:
         return None
@@ -289,7 +289,7 @@ def _mean_of(ctx, total, n):
         return None
     x = total.inputs[0]
     axis, keepdims = total.attrs["axis"], total.attrs["keepdims"]
-    if n.op == "reduced_size":
+    if n.op == "size":
         if n.attrs["axis"] != axis or not ctx.classes.same(n.inputs[0], x):
             return None
     elif _weak_number(n) or (n.op == "const" and is_const(n) and n.shape == ()):
@@ -437,7 +437,7 @@ RULES: dict[str, tuple[Callable, ...]] = {
     "broadcast_like": (remove_noop_like, canonical_like),
     "reshape_like": (remove_noop_like, canonical_like),
     "index_grad": (canonical_like,),
-    "reduced_size": (canonical_like,),
+    "size": (canonical_like,),
     "sum": (whole_axis, one_axis, total_of_sum_to, hoist_scalar_from_sum),
     "mean": (whole_axis, one_axis, hoist_scalar_from_sum),
     "max": (whole_axis, one_axis),

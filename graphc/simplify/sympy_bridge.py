@@ -35,6 +35,7 @@ from ..runtime import format_index
 from .passes import attr_key
 from .sympy_print import call_precedence, call_text
 
+CONST_ELEMENTS = 100  # an array constant up to this size prints its entries
 _ARITH = ("add", "subtract", "multiply", "divide", "negative", "power")
 
 
@@ -81,10 +82,18 @@ def number_to_sympy(value) -> sp.Expr | None:
 
 
 def _const_text(value) -> str:
+    """An array constant as gc text: `broadcast_to(1.0, shape=(2, 3))` when its entries are
+    equal, `const([[1.0, 2.0]])` when small (both parse back), else `const(<shape>)`."""
     arr = np.asarray(value)
-    if arr.size <= 6:
-        return np.array2string(arr, separator=", ")
-    return f"const{arr.shape}"
+    if arr.size and arr.dtype.kind in "biuf" and (arr == arr.flat[0]).all():
+        first = arr.flat[0].item()
+        text = f"broadcast_to({first!r}, shape={arr.shape!r})"
+        default = np.asarray(first).dtype
+    elif arr.size <= CONST_ELEMENTS and arr.dtype.kind in "biuf":
+        text, default = f"const({arr.tolist()!r})", np.asarray(arr.tolist()).dtype
+    else:
+        return f"const{arr.shape}"
+    return text if arr.dtype == default else f"astype({text}, dtype={arr.dtype.name!r})"
 
 
 # --- sympy functions standing for graph operations --------------------------------------
@@ -239,7 +248,7 @@ def _elementwise_to_sympy(node: Symbol, args: list, safe: bool) -> sp.Expr:
     if safe and _guarded(op):
         return opaque_function(name)(*args)
     if not safe and name in ("multiply", "divide"):
-        return _keep_factor(name, *args)
+        return _kept(name, args, _keep_factor(name, *args))
     if not safe:
         # Printing shows what the graph computes: exp(log(x)) stays (sympy would print x).
         func = _get_table().funcs.get(name)
@@ -248,7 +257,38 @@ def _elementwise_to_sympy(node: Symbol, args: list, safe: bool) -> sp.Expr:
         if name in ("power", "square", "sqrt") and args[0].is_Pow and not args[0].exp.is_Integer:
             exponent = {"square": 2, "sqrt": sp.Rational(1, 2)}.get(name)
             return sp.Pow(args[0], args[1] if exponent is None else exponent, evaluate=False)
+        if name in _UNEVALUATED:
+            return _kept(name, args, op.sympy(*args))
     return op.sympy(*args)
+
+
+def _kept(name: str, args: list, expr):
+    """`expr`, unless sympy cancelled an operand (x - x -> 0): then what the graph computes,
+    unevaluated, which keeps the operand's shape."""
+    if name in ("add", "subtract"):
+        kept = _cores(expr)
+        if all(core in kept for a in args for core in _cores(a)):
+            return expr
+    elif expr.free_symbols == set().union(*(a.free_symbols for a in args)) and not (
+        expr.is_Number and not all(a.is_Number for a in args)
+    ):
+        return expr
+    return _UNEVALUATED[name](*args)
+
+
+def _cores(expr) -> set:
+    """The terms of a sum without their numeric coefficients (numbers left out)."""
+    return {t.as_coeff_Mul()[1] for t in sp.Add.make_args(expr) if not t.is_Number}
+
+
+_UNEVALUATED = {
+    "add": lambda a, b: sp.Add(a, b, evaluate=False),
+    "subtract": lambda a, b: sp.Add(a, sp.Mul(-1, b, evaluate=False), evaluate=False),
+    "multiply": lambda a, b: sp.Mul(a, b, evaluate=False),
+    "divide": lambda a, b: sp.Mul(a, sp.Pow(b, -1, evaluate=False), evaluate=False),
+    "power": lambda a, b: sp.Pow(a, b, evaluate=False),
+    "negative": lambda a: sp.Mul(-1, a, evaluate=False),
+}
 
 
 def _keep_factor(name: str, a, b):

@@ -10,6 +10,7 @@ sum a leading negative term after the positive ones (`X @ w - y`, not `-y + X @ 
 from __future__ import annotations
 
 import sympy as sp
+from sympy import Mul
 from sympy.printing.precedence import PRECEDENCE, precedence
 from sympy.printing.str import StrPrinter
 
@@ -124,11 +125,19 @@ class GcPrinter(StrPrinter):
         c, rest = expr.as_coeff_Mul()
         if c == -1 and _is_call(rest) and precedence(rest) < PRECEDENCE["Func"]:
             return f"-({self._print(rest)})"  # -(a @ b), not (-a) @ b
-        return super()._print_Mul(expr)
+        text = super()._print_Mul(expr)
+        if text.startswith("-(") and any(_is_comparison(f) for f in Mul.make_args(rest)):
+            return "-1*" + text[1:]  # numpy refuses -(x > 0)
+        return text
 
 
 def _is_call(expr) -> bool:
     return getattr(expr, "opdef", None) is not None
+
+
+def _is_comparison(expr) -> bool:
+    """A boolean factor: numpy refuses to negate it."""
+    return _is_call(expr) and expr.opdef.comparison
 
 
 _PRINTER = GcPrinter()
@@ -137,10 +146,11 @@ _PRINTER = GcPrinter()
 def gc_str(expr) -> str:
     """The text of a sympy expression in gc's syntax.
 
-    >>> import sympy as sp
-    >>> x, y = sp.symbols("x y")
-    >>> gc_str(sp.Abs(x) + sp.Max(x, y) - sp.oo + sp.Float(1e308) * y)
-    '1e+308*y + abs(x) + maximum(x, y) - inf'
+        >>> import sympy as sp
+    from sympy import Mul
+        >>> x, y = sp.symbols("x y")
+        >>> gc_str(sp.Abs(x) + sp.Max(x, y) - sp.oo + sp.Float(1e308) * y)
+        '1e+308*y + abs(x) + maximum(x, y) - inf'
     """
     return _PRINTER.doprint(expr)
 
@@ -163,6 +173,9 @@ def call_text(fn, printer) -> str:
     postfix = postfix_text(op, fn.attrs)
     if postfix is not None:
         return _postfix(args[0], printer) + postfix
+    if op.name == "index_grad":  # JAX's functional update
+        index = format_index(fn.attrs["index"])
+        return f"zeros_like({show(args[1])}).at[{index}].add({show(args[0])})"
     shown = [show(a) for a in args[: op.printed_inputs]]
     if op.sequence_input:
         shown = [f"[{', '.join(shown)}]"]
@@ -186,6 +199,8 @@ def postfix_text(opdef, attrs: dict) -> str | None:
         return f"[{format_index(attrs['index'])}]"
     if opdef.name == "transpose" and attrs.get("axes") is None:
         return ".T"
+    if opdef.name == "get":  # one result of a multi-output call
+        return f"[{attrs['index']}]"
     return None
 
 

@@ -608,7 +608,7 @@ RECIPES.update(
             ),
         ),
         "norm": Recipe(cases([((3,),), ((2, 3),), ((),)]), ref=lambda x: np.sqrt(np.sum(x * x))),
-        "reduced_size": Recipe(
+        "size": Recipe(
             [
                 (((2, 3),), {}),
                 (((2, 3),), {"axis": (1,)}),
