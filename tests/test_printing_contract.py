@@ -29,12 +29,15 @@ NUMBERS = {"inf", "nan"}
 
 
 def check_names(text: str, var_names) -> None:
-    """Every identifier of `text` is a public gc function, a var, a keyword or `.T`/`.at`."""
-    tree = ast.parse(text, mode="eval")
+    """Every identifier of `text` is a public gc function, a var, a keyword, `.T`/`.at`, or a
+    name the let-form defines."""
+    tree = ast.parse(text)  # the let-form's `t1 = ...` lines, then the expression
     public = set(gc.__all__)
+    lets = {t.id for stmt in tree.body if isinstance(stmt, ast.Assign) for t in stmt.targets}
+    allowed = public | set(var_names) | NUMBERS | lets
     for node in ast.walk(tree):
         if isinstance(node, ast.Name):
-            assert node.id in public or node.id in var_names or node.id in NUMBERS, (
+            assert node.id in allowed, (
                 f"{node.id!r} in {text!r}"
             )
         elif isinstance(node, ast.Attribute):
