@@ -37,9 +37,7 @@ def check_names(text: str, var_names) -> None:
     allowed = public | set(var_names) | NUMBERS | lets
     for node in ast.walk(tree):
         if isinstance(node, ast.Name):
-            assert node.id in allowed, (
-                f"{node.id!r} in {text!r}"
-            )
+            assert node.id in allowed, f"{node.id!r} in {text!r}"
         elif isinstance(node, ast.Attribute):
             assert node.attr in ATTRIBUTES, f".{node.attr} in {text!r}"
         elif isinstance(node, ast.keyword):

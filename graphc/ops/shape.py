@@ -330,12 +330,14 @@ class SumTo(_LikeOp):
     name = "sum_to"
     public = True
 
-    def __call__(self, x, like):
+    def __call__(self, *args, **kwargs):
         # Every elementwise VJP calls this, and on two arrays of one shape it is the identity:
         # skip the generic call path (eager backward passes spend their time in such calls).
-        if type(x) is np.ndarray and type(like) is np.ndarray:
-            return x if x.shape == like.shape else runtime._sum_to(x, like.shape)
-        return OpDef.__call__(self, x, like)
+        if len(args) == 2 and not kwargs:
+            x, like = args
+            if type(x) is np.ndarray and type(like) is np.ndarray:
+                return x if x.shape == like.shape else runtime._sum_to(x, like.shape)
+        return OpDef.__call__(self, *args, **kwargs)
 
     def shape(self, s, like):
         # Summing never grows an array: a scalar stays a scalar whatever `like` is.

@@ -146,11 +146,10 @@ _PRINTER = GcPrinter()
 def gc_str(expr) -> str:
     """The text of a sympy expression in gc's syntax.
 
-        >>> import sympy as sp
-    from sympy import Mul
-        >>> x, y = sp.symbols("x y")
-        >>> gc_str(sp.Abs(x) + sp.Max(x, y) - sp.oo + sp.Float(1e308) * y)
-        '1e+308*y + abs(x) + maximum(x, y) - inf'
+    >>> import sympy as sp
+    >>> x, y = sp.symbols("x y")
+    >>> gc_str(sp.Abs(x) + sp.Max(x, y) - sp.oo + sp.Float(1e308) * y)
+    '1e+308*y + abs(x) + maximum(x, y) - inf'
     """
     return _PRINTER.doprint(expr)
 
