@@ -1,4 +1,4 @@
-"""Reductions: sum, mean, max, min, prod, norm, logsumexp, and the helpers `reduced_size` and
+"""Reductions: sum, mean, max, min, prod, norm, logsumexp, and the helpers `size` and
 `prod_others` (the derivative of prod).
 
 Gradients put `g` back on the reduced axes (`expand_dims` where `keepdims` was False) and
