@@ -42,6 +42,7 @@ PIECE = 40  # beyond those, a part bigger than this (as a tree) gets its inputs 
 PIECE_DEPTH = 20  # ... or deeper than this
 SAVE = 12  # a shared part is named when that saves this many characters
 CHAIN = 3  # a recurrence of this many steps or more is named step by step
+STEP = 24  # a recurrence step is compared over at most this many nodes
 _STEM = re.compile(r"([A-Za-z_][A-Za-z_0-9]*?)([0-9]*)")
 
 
@@ -221,9 +222,6 @@ def _leaf_length(n: Symbol) -> int:
     if isinstance(value, (bool, int, float)):
         return len(str(int(value) if float(value).is_integer() else value))
     return 3
-
-
-STEP = 24  # a recurrence step is compared over at most this many nodes
 
 
 def _op_key(n: Symbol) -> str:

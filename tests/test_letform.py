@@ -107,7 +107,7 @@ def test_repr_and_explain_show_a_let_form_on_one_line():
     assert "\n" not in e._cells(None)[0][4]
 
 
-def test_plan_is_linear_for_a_long_recurrence():
+def test_long_recurrence_prints_in_pieces():
     x = gc.var("x")
     h = x
     for _ in range(3000):
