@@ -21,8 +21,9 @@ from collections.abc import Sequence
 
 from . import ops
 from .errors import GraphcError
-from .ir import Symbol, origin_scope, remake, toposort
+from .ir import Graph, Symbol, origin_scope, remake, toposort
 from .ops.base import fmt_shape, known
+from .subgraph import make_param
 
 
 def batch(outputs: Sequence[Symbol], seeds: dict, size: int) -> list[Symbol]:
@@ -69,6 +70,19 @@ def batch(outputs: Sequence[Symbol], seeds: dict, size: int) -> list[Symbol]:
     return results
 
 
+def batched_graph(graph: Graph, flags: Sequence[bool], size: int) -> Graph | None:
+    """A sub-graph (a control-flow body) taking a batch for each param flagged in `flags`;
+    every output is a batch. None if such a param's shape is not known."""
+    params = list(graph.inputs)
+    for k, (p, flag) in enumerate(zip(graph.inputs, flags)):
+        if flag:
+            if p.shape is None:
+                return None
+            params[k] = make_param(p.name, (size,) + p.shape, p.dtype, p.origin)
+    seeds = {p: q for p, q, flag in zip(graph.inputs, params, flags) if flag}
+    return Graph(params, batch(list(graph.outputs), seeds, size))
+
+
 def _fits(shape, expected) -> bool:
     """Do two shapes agree where both are known?"""
     if shape is None or expected is None:
@@ -104,6 +118,8 @@ def _batch_node(node: Symbol, memo: dict, size: int) -> tuple:
             if resolved is not None and resolved is not node:  # its static form, batched
                 return _walk(resolved, memo, size)[:2]
             return _one_by_one(node, inputs, flags, size), True
+    if isinstance(out, tuple):  # a tuple-valued node's results (their `get`s), batched
+        return out, True
     if not _fits(out.shape, None if node.shape is None else (size,) + node.shape):
         raise GraphcError(
             f"the batch rule of {node.op} gave shape {fmt_shape(out.shape)} for "

@@ -21,7 +21,7 @@ SIZE = 3
 
 # Ops applied once per entry (no vectorised rule), with the reason.
 LOOPED = {
-    "cond": "control flow: the branch taken may differ per entry",
+    "cond": "only a batched predicate: the branch taken may differ per entry",
     "while_loop": "control flow: the trip count may differ per entry",
     "fori_loop": "control flow (sub-graph bodies)",
     "scan": "control flow (sub-graph bodies)",
@@ -123,3 +123,18 @@ def test_a_batch_keeps_stop_gradient():
     (y,) = batching.batch([gc.stop_gradient(x) * x], {x: xs}, 2)
     data = np.arange(6.0).reshape(2, 3)
     np.testing.assert_allclose(gc.compile([xs], gc.grad(gc.sum(y), xs))(data), data)
+
+
+def test_cond_with_a_shared_predicate_batches_its_branches(looped):
+    p, x = gc.var("p", shape=()), gc.var("x", shape=(3,))
+    y = gc.cond(p > 0, lambda a, q: gc.sin(a) * q, lambda a, q: gc.exp(a) - q, x, p)
+    xs = gc.var("xs", shape=(4, 3))
+    (b,) = batching.batch([y], {x: xs}, 4)
+    data = np.linspace(-1, 1, 12).reshape(4, 3)
+    f = gc.compile([p, xs], b)
+    np.testing.assert_allclose(f(2.0, data), np.sin(data) * 2.0)
+    np.testing.assert_allclose(f(-2.0, data), np.exp(data) + 2.0)
+    assert looped == set()
+    j = gc.compile([p, x], gc.jacobian(y, x))
+    np.testing.assert_allclose(j(2.0, data[0]), np.diag(2.0 * np.cos(data[0])))
+    assert looped == set()

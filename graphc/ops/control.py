@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..batching import batched_graph
 from ..dispatch import make_node
 from ..errors import DTypeError, GraphcError, ShapeError
 from ..ir import Graph, free_vars
@@ -43,7 +44,7 @@ from ..subgraph import (
     type_of,
     vjp_graph,
 )
-from .base import OpDef, fmt_shape, register
+from .base import OpDef, batch_size, fmt_shape, register
 from .control_ad import (
     ct,
     get_item,
@@ -209,6 +210,19 @@ class Cond(_ControlOp):
         )
         n = len(true_fn.outputs)
         return tuple(spread([get(fwd, index=n + k) for k in range(sum(out_mask))], out_mask))
+
+    def batch(self, batched, y, pred, *args, true_fn, false_fn):
+        if batched[0]:  # the branch taken may differ per entry
+            return None
+        size = batch_size(args, batched[1:])
+        branches = {
+            key: batched_graph(graph, batched[1:], size)
+            for key, graph in (("true_fn", true_fn), ("false_fn", false_fn))
+        }
+        if None in branches.values():
+            return None
+        node = make_node(self, (pred,) + args, branches)
+        return tuple(get(node, index=k) for k in range(len(true_fn.outputs)))
 
     def emit_block(self, em, node, args, target, indent):
         emit_cond(em, node, args, indent)
