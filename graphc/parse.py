@@ -7,7 +7,7 @@ Accepted:
 - names, which become `gc.var`s (one var per distinct name, shapes optional), except
   ``inf`` and ``nan`` (the floats, as `str` prints them);
 - ``+ - * / ** @``, unary ``-``/``+`` and single comparisons ``< <= > >= == !=``;
-- array constants as printed, ``const([[1.0, 2.0], [3.0, 4.0]])``;
+- array constants as printed, ``const([[1.0, 2.0]])``; several outputs as a tuple, ``(a, b)``;
 - calls of the whitelisted `gc` functions (`functions()`), written ``exp(x)`` or ``gc.exp(x)``
   (``np.`` and ``numpy.`` are accepted as aliases), with positional arguments, lists or
   tuples of expressions (``stack([a, b])``) and simple keywords (`keywords()`: ``axis=0``,
@@ -185,7 +185,9 @@ def parse(text: str, shapes: dict | None = None, dtypes: dict | None = None) -> 
     builder = _Builder(text.strip(), shapes or {}, dtypes or {})
     # Nodes remember the expression, not the caller's line, as where they were made.
     with origin_scope(ORIGIN):
-        expr = builder.expr(_let_form(builder, tree), 0)
+        last = _let_form(builder, tree)
+        items = last.elts if isinstance(last, ast.Tuple) else None  # a group: (a, b)
+        expr = builder.expr(last, 0) if items is None else [builder.array(e, 1) for e in items]
         if isinstance(expr, list):  # several results (split): one symbol holding them
             expr = Group(expr)
         elif not isinstance(expr, Symbol):

@@ -131,7 +131,7 @@ HOSTILE = [
     ("{'a': 1}", "dict"),
     ("{1, 2}", "set"),
     ("[x, x]", "list or tuple"),
-    ("(x, x)", "list or tuple"),
+    ("(x, x) + 1", "list or tuple"),  # a tuple alone is a group: (x, x)
     ("x[y]", "indices"),
     ("x[1.5]", "indices"),
     ("x[0][::0]", "step"),

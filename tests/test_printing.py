@@ -218,3 +218,12 @@ def test_let_form_speaks_numpy():
     text = str(h)
     assert text.startswith("t1 = ") and "abs(" in text and "Abs" not in text
     assert "@ w - x).T" in text
+
+
+def test_group_prints_as_a_tuple_and_parses_back():
+    x, y = gc.var("x"), gc.var("y")
+    g = gc.Group([x * 2, gc.sin(y)])
+    assert str(g) == "(2*x, sin(y))"
+    back = parse(str(g)).expr
+    assert back.op == "group" and str(back) == "(2*x, sin(y))"
+    assert str(parse("(x,)").expr) == "(x,)"

@@ -176,6 +176,8 @@ def call_text(fn, printer) -> str:
         index = format_index(fn.attrs["index"])
         return f"zeros_like({show(args[1])}).at[{index}].add({show(args[0])})"
     shown = [show(a) for a in args[: op.printed_inputs]]
+    if op.name == "group":  # several outputs: a tuple, as a Python function returns them
+        return f"({', '.join(shown)}{',' if len(shown) == 1 else ''})"
     if op.sequence_input:
         shown = [f"[{', '.join(shown)}]"]
     for key, value in fn.attrs.items():
