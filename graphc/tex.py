@@ -22,6 +22,7 @@ from __future__ import annotations
 import functools
 import inspect
 
+import numpy as np
 import sympy as sp
 from sympy.printing.latex import LatexPrinter
 from sympy.printing.precedence import PRECEDENCE, precedence
@@ -31,7 +32,7 @@ from .ir import Symbol
 from .letform import let_plan
 from .printing import check_symbol, let_parts
 from .runtime import format_index
-from .simplify.sympy_bridge import GraphFunction, node_to_sympy
+from .simplify.sympy_bridge import GraphFunction, node_to_sympy, number_to_sympy
 
 _MUL, _POW = PRECEDENCE["Mul"], PRECEDENCE["Pow"]
 
@@ -139,11 +140,35 @@ def _known_array(x: Symbol) -> bool:
     return x.shape is not None and len(x.shape) > 0
 
 
+_Array = _form("Array", "{key}", PRECEDENCE["Atom"], 0)
+
+
+def _const_form(value) -> sp.Expr:
+    """A number as sympy writes it; an array of one repeated number as that number (as a
+    broadcast constant reads); a small array as a bracketed matrix."""
+    number = number_to_sympy(value)
+    if number is not None:
+        return number
+    arr = np.asarray(value)
+    if arr.size and arr.dtype.kind in "biuf":
+        if (arr == arr.flat[0]).all():
+            return number_to_sympy(arr.flat[0])
+        if arr.ndim <= 2 and arr.size <= 12:
+            rows = np.atleast_2d(arr).tolist()
+            body = r" \\ ".join(
+                " & ".join(sp.latex(number_to_sympy(v)) for v in row) for row in rows
+            )
+            return _keyed(_Array, rf"\begin{{bmatrix}}{body}\end{{bmatrix}}")()
+    return _keyed(_Array, rf"\text{{{_escape(f'array of shape {arr.shape}')}}}")()
+
+
 def tex_node(node: Symbol, args: list) -> sp.Expr:
     """The sympy form `latex` prints for one node, given its inputs' forms."""
     op = node.opdef
     if op.transparent:
         return args[0]
+    if op.name == "const" and "name" not in node.attrs:
+        return _const_form(node.attrs["value"])
     if op.name == "matmul":
         return _Juxtapose(*args)
     if op.name == "dot":

@@ -46,6 +46,12 @@ CASES = [
     (lambda: W_in * alpha + gc.abs(x), r"W_{in} \alpha + \left|{x}\right|"),
     (lambda: gc.maximum(x, y), r"\max\left(x, y\right)"),
     (lambda: x[1:3] + v[0], r"v_{[0]} + x_{[1:3]}"),
+    (lambda: x * gc.const(np.full(3, 2.0)), "2 x"),  # a broadcast constant reads as its value
+    (
+        lambda: x + gc.const(np.array([[0.5, 1.0], [2.0, 3.0]])),
+        r"x + \begin{bmatrix}\frac{1}{2} & 1 \\ 2 & 3\end{bmatrix}",
+    ),
+    (lambda: x + gc.const(np.arange(100.0)), r"x + \text{array of shape (100,)}"),
 ]
 
 
