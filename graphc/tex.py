@@ -141,6 +141,7 @@ def _known_array(x: Symbol) -> bool:
 
 
 _Array = _form("Array", "{key}", PRECEDENCE["Atom"], 0)
+_Tuple = _form("Tuple", r"\left({all}\right)", PRECEDENCE["Atom"], 0)  # a Group
 
 
 def _const_form(value) -> sp.Expr:
@@ -169,6 +170,8 @@ def tex_node(node: Symbol, args: list) -> sp.Expr:
         return args[0]
     if op.name == "const" and "name" not in node.attrs:
         return _const_form(node.attrs["value"])
+    if op.name == "group":
+        return _Tuple(*args)
     if op.name == "matmul":
         return _Juxtapose(*args)
     if op.name == "dot":
@@ -208,7 +211,7 @@ class _Printer(LatexPrinter):
 
     def _form(self, expr: _Form) -> str:
         args = [self.parenthesize(a, expr.operand, strict=True) for a in expr.args]
-        return expr.tex.format(*args, key=getattr(expr, "key", ""))
+        return expr.tex.format(*args, key=getattr(expr, "key", ""), all=", ".join(args))
 
     def _call(self, expr: GraphFunction) -> str:
         """Any other operation: its name upright, its arguments, its attrs (`axis=0`)."""

@@ -52,6 +52,7 @@ CASES = [
         r"x + \begin{bmatrix}\frac{1}{2} & 1 \\ 2 & 3\end{bmatrix}",
     ),
     (lambda: x + gc.const(np.arange(100.0)), r"x + \text{array of shape (100,)}"),
+    (lambda: gc.Group([2 * x, gc.sin(y)]), r"\left(2 x, \sin{\left(y \right)}\right)"),
 ]
 
 
