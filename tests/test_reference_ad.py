@@ -90,7 +90,16 @@ def _cross_entropy(logits, labels):
 
 _DTYPES = {"float64": torch.float64, "float32": torch.float32, "int64": torch.int64}
 
+
 # graphc op -> torch function with the `gc` function's signature.
+def _reduction_ddof(fn):
+    def run(x, axis=None, ddof=0, keepdims=False):
+        dims = tuple(range(x.ndim)) if axis is None else axis
+        return fn(x, dim=dims, correction=ddof, keepdim=keepdims)
+
+    return run
+
+
 TORCH = {
     "negative": torch.neg,
     "exp": torch.exp,
@@ -158,6 +167,16 @@ TORCH = {
     ),
     "vstack": lambda *xs: torch.vstack(xs),
     "hstack": lambda *xs: torch.hstack(xs),
+    "cumsum": lambda x, axis=None: torch.cumsum(x.reshape(-1) if axis is None else x, axis or 0),
+    "cumprod": lambda x, axis=None: torch.cumprod(x.reshape(-1) if axis is None else x, axis or 0),
+    "diff": lambda x, n=1, axis=-1: torch.diff(x, n, axis) if n else x,
+    "sort": lambda x, axis=-1: torch.sort(x, dim=axis, stable=True)[0],
+    "linspace": lambda a, b, num=50, endpoint=True: (
+        a + (b - a) * torch.arange(num, dtype=a.dtype) / (max(1, num - 1) if endpoint else num)
+    ),
+    "cross": lambda a, b: torch.linalg.cross(*torch.broadcast_tensors(a, b)),
+    "variance": _reduction_ddof(torch.var),
+    "std": _reduction_ddof(torch.std),
     "zeros_like": torch.zeros_like,
     "ones_like": torch.ones_like,
     "stop_gradient": torch.Tensor.detach,
@@ -194,6 +213,7 @@ TORCH = {
 }
 # Ops with no PyTorch counterpart: graphc's own adapters that derivative rules insert.
 NOT_MAPPED = {
+    "sorted_like": "sort's derivative rule",
     "sum_to": "derivative-rule adapter",
     "broadcast_like": "derivative-rule adapter",
     "reshape_like": "derivative-rule adapter",
@@ -209,6 +229,7 @@ NOT_MAPPED = {
 # kinds whose gradients are not compared, and why.
 CONVENTIONS: dict[str, tuple[tuple[str, ...], str]] = {
     "norm": (("zeros", "mixed"), "graphc: undefined (NaN) at x = 0, as JAX; PyTorch: 0"),
+    "std": (testing.EDGE_KINDS, "graphc: undefined (NaN) where std is 0, as JAX; PyTorch: 0"),
     "clip": (
         ("large", "mixed"),
         ("x < lo == hi: graphc gives the gradient to lo; PyTorch's clamp to no input"),

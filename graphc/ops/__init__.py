@@ -30,7 +30,9 @@ from .reduce import (
     prod_others,  # noqa: F401
     reduced_size,
     size,
+    std,
     sum,
+    variance,
 )
 from .rearrange import (  # noqa: F401
     atleast_2d,
@@ -45,6 +47,7 @@ from .rearrange import (  # noqa: F401
     tile,
     vstack,
 )
+from .sequence import cross, cumprod, cumsum, diff, linspace, sort, sorted_like  # noqa: F401
 from .grad_check import checked_grad  # noqa: F401
 from .select import concatenate, getitem, index_grad, split_like, stack  # noqa: F401
 from .shape import (

@@ -284,6 +284,75 @@ def _pair_products(t, x, axis):
     )
 
 
+class _Spread(Reduction):
+    """var and std: `ddof` is subtracted from the count of entries in the divisor."""
+
+    attr_names = ("axis", "ddof", "keepdims")
+    public = True
+
+    def prepare(self, x, axis=None, *, ddof=0, keepdims=False):
+        return (x,), self.check_attrs({"axis": axis, "ddof": ddof, "keepdims": keepdims})
+
+    def check_attrs(self, attrs):
+        out = super().check_attrs(attrs)
+        ddof = attrs.get("ddof", 0)
+        if not isinstance(ddof, (int, np.integer)) or isinstance(ddof, bool):
+            raise ArgumentError(f"{self.name}: ddof must be an int, got {ddof!r}")
+        return {"axis": out["axis"], "ddof": int(ddof), "keepdims": out["keepdims"]}
+
+    def shape(self, s, *, axis, ddof, keepdims):
+        return super().shape(s, axis=axis, keepdims=keepdims)
+
+    def dtype(self, d, *, axis, ddof, keepdims):
+        if d is None:
+            return None
+        key = d if isinstance(d, np.dtype) else np.asarray(d).dtype
+        return np.asarray(self.impl(np.ones((2,), key), axis=None, ddof=0, keepdims=False)).dtype
+
+    def impl(self, x, *, axis, ddof, keepdims):
+        return getattr(np, self.numpy)(x, axis=axis, ddof=ddof, keepdims=keepdims)
+
+    def emit(self, x, *, axis, ddof, keepdims):
+        ddof_text = f", ddof={ddof}" if ddof else ""
+        return f"np.{self.numpy}({x}{_axis_args(axis, keepdims)}{ddof_text})"
+
+    def batch(self, batched, y, x, *, axis, ddof, keepdims):
+        axis = batch_axis(axis, len(y.inputs[0].shape))
+        return self(x, axis, ddof=ddof, keepdims=keepdims)
+
+    def centred(self, x, axis, ddof):
+        """(x - mean) / (n - ddof): half the derivative of the variance."""
+        return (x - mean(x, axis, True)) / (count(x, axis) - ddof)
+
+
+class Variance(_Spread):
+    """`np.var(x, axis, ddof=0)` (`x.var()`); named `variance`, as `gc.var` makes a
+    variable."""
+
+    name, methods, numpy = "variance", ("var",), "var"
+
+    def vjp(self, g, y, x, *, axis, ddof, keepdims):
+        spread = self.centred(x, axis, ddof)
+        return (broadcast_like(_expand(g, axis, keepdims), x) * (2 * spread),)
+
+    def jvp(self, ts, y, x, *, axis, ddof, keepdims):
+        return sum(2 * self.centred(x, axis, ddof) * ts[0], axis, keepdims)
+
+
+class Std(_Spread):
+    """`np.std(x, axis, ddof=0)` (`x.std()`): its derivative is undefined where all entries
+    are equal (std 0)."""
+
+    name, methods, numpy = "std", ("std",), "std"
+
+    def vjp(self, g, y, x, *, axis, ddof, keepdims):
+        spread = self.centred(x, axis, ddof) / _expand(y, axis, keepdims)
+        return (broadcast_like(_expand(g, axis, keepdims), x) * spread,)
+
+    def jvp(self, ts, y, x, *, axis, ddof, keepdims):
+        return sum(self.centred(x, axis, ddof) * ts[0], axis, keepdims) / y
+
+
 class LogSumExp(Reduction):
     """log(sum(exp(x))), computed with the maximum shifted out."""
 
@@ -390,6 +459,8 @@ max = register(Max())
 min = register(Min())
 prod = register(Prod())
 prod_others = register(ProdOthers())
+variance = register(Variance())
+std = register(Std())
 logsumexp = register(LogSumExp())
 norm = register(Norm())
 size = reduced_size = register(Size())

@@ -493,6 +493,65 @@ RECIPES.update(
             call=_join,
             ref=lambda *xs: np.hstack(xs),
         ),
+        "cumsum": Recipe(
+            [
+                (((4,),), {}),
+                (((2, 3),), {"axis": 1}),
+                (((2, 3),), {}),
+                (((2, 3, 2),), {"axis": -3}),
+            ],
+            ref=lambda x, axis=None: np.cumsum(x, axis),
+        ),
+        "cumprod": Recipe(
+            [
+                (((4,),), {}),
+                (((2, 3),), {"axis": 1}),
+                (((2, 3),), {}),
+                (((2, 3, 2),), {"axis": 0}),
+            ],
+            ref=lambda x, axis=None: np.cumprod(x, axis),
+        ),
+        "diff": Recipe(
+            [
+                (((4,),), {}),
+                (((2, 4),), {"n": 2}),
+                (((3, 2),), {"axis": 0}),
+                (((2, 3, 2),), {"n": 2, "axis": 1}),
+                (((2, 3),), {"n": 0}),
+            ],
+            ref=lambda x, n=1, axis=-1: np.diff(x, n, axis),
+        ),
+        "sort": Recipe(
+            [
+                (((5,),), {}),
+                (((2, 3),), {"axis": 0}),
+                (((2, 3),), {}),
+                (((2, 3, 2),), {"axis": 1}),
+            ],
+            ref=lambda x, axis=-1: np.sort(x, axis),
+        ),
+        "sorted_like": Recipe(
+            [
+                (((4,), (4,)), {"axis": -1, "inverse": False}),
+                (((2, 3), (2, 3)), {"axis": 0, "inverse": True}),
+                (((2, 3), (2, 3)), {"axis": 1, "inverse": False}),
+            ],
+            ref=lambda g, x, axis, inverse: np.take_along_axis(
+                g,
+                np.argsort(np.argsort(x, axis), axis) if inverse else np.argsort(x, axis),
+                axis,
+            ),
+        ),
+        "linspace": Recipe(
+            [
+                (((), ()), {"num": 5}),
+                (((), ()), {"num": 4, "endpoint": False}),
+                (((), ()), {"num": 1}),
+                (((), ()), {}),
+            ],
+            ref=lambda a, b, num=50, endpoint=True: np.linspace(a, b, num, endpoint),
+        ),
+        "cross": Recipe(cases([((3,), (3,)), ((2, 3), (3,)), ((2, 1, 3), (4, 3))]), ref=np.cross),
         "getitem": Recipe(
             [
                 (((4,),), {"index": 1}),
@@ -600,6 +659,16 @@ RECIPES.update(
         "prod_others": Recipe(
             [((shape,), {"axis": attrs.get("axis")}) for shape, attrs in REDUCE],
             ref=_prod_others_ref,
+        ),
+        "variance": Recipe(
+            reductions() + [(((2, 3),), {"axis": 1, "ddof": 1}), (((4,),), {"ddof": 2})],
+            ref=np.var,
+        ),
+        # Not over single entries: std is 0 there, its derivative 0/0 (NaN, as in JAX).
+        "std": Recipe(
+            [case for case in reductions() if case[0] not in [((),), ((1, 3),)]]
+            + [(((2, 3),), {"axis": 1, "ddof": 1}), (((4,),), {"ddof": 2})],
+            ref=np.std,
         ),
         "logsumexp": Recipe(
             reductions(),

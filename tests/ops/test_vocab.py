@@ -174,3 +174,71 @@ def test_rearranging_gradients_with_unknown_shapes(fn):
     xs = gc.var("x", shape=(2, 3))
     want = gc.compile([xs], gc.grad(gc.sum(fn(xs) * w), xs))(data)
     np.testing.assert_allclose(g, want)
+
+
+# --- along an axis -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        np.array([[1.5, 2.0, 0.0, 3.0, -0.5], [0.5, 0.0, 0.0, 2.0, 0.0]]),
+        np.array([[0.0, 0.0, 0.0, 1.0, 2.0], [2.0, -1.0, 0.5, 1.5, 0.0]]),
+    ],
+    ids=["one-and-three-zeros", "leading-zeros"],
+)
+@pytest.mark.parametrize("axis", [1, 0, None])
+def test_cumprod_derivatives_are_exact_at_zeros(data, axis):
+    """First and second derivatives (both modes) against finite differences with zeros in
+    the data: no division by zero, no NaN (PyTorch's first-order rule agrees)."""
+    testing.assert_grads(lambda x: gc.cumprod(x, axis), [data], order=2)
+
+
+def test_cumprod_gradient_at_zeros_is_the_product_of_the_others():
+    data = np.array([2.0, 0.0, 3.0, 0.0, 5.0])
+    x = gc.var("x", shape=(5,))
+    g = gc.compile([x], gc.grad(gc.sum(gc.cumprod(x)), x))(data)
+    want = [sum(np.prod(np.delete(data[: j + 1], i)) for j in range(i, 5)) for i in range(5)]
+    np.testing.assert_array_equal(g, want)  # [1, 2 + 6, 0, 0, 0], exactly
+    assert np.all(np.isfinite(g))
+
+
+def test_sort_gradient_follows_the_permutation_and_ties_the_stable_order():
+    data = np.array([3.0, 1.0, 2.0, 1.0])
+    x = gc.var("x", shape=(4,))
+    w = np.array([10.0, 20.0, 30.0, 40.0])
+    g = gc.compile([x], gc.grad(gc.sum(gc.sort(x) * w), x))(data)
+    # sorted order (stable): x[1]=1 -> 10, x[3]=1 -> 20, x[2]=2 -> 30, x[0]=3 -> 40
+    np.testing.assert_array_equal(g, [40.0, 10.0, 30.0, 20.0])
+    flat = gc.compile([x], gc.sort(gc.reshape(x, (2, 2)), axis=None))(data)
+    np.testing.assert_array_equal(flat, np.sort(data))
+
+
+def test_linspace_of_numbers_is_a_constant_and_of_symbols_linear():
+    np.testing.assert_array_equal(gc.linspace(0.0, 1.0, 5), np.linspace(0.0, 1.0, 5))
+    a, b = gc.var("a", shape=()), gc.var("b", shape=())
+    y = gc.linspace(a, b, 4, endpoint=False)
+    ga, gb = gc.compile([a, b], gc.grad(gc.sum(y), [a, b]))(np.float64(1.0), np.float64(3.0))
+    assert (ga, gb) == (pytest.approx(2.5), pytest.approx(1.5))  # sum of 1-t and of t
+    with pytest.raises(gc.ShapeError, match="scalars"):
+        gc.linspace(gc.var("v", shape=(2,)), 1.0)
+
+
+def test_variance_and_std_methods_and_ddof():
+    data = np.arange(6.0).reshape(2, 3) ** 2
+    x = gc.var("x", shape=(2, 3))
+    outs = [x.var(), x.var(1, ddof=1), x.std(0), gc.std(x, ddof=1, keepdims=True)]
+    got = gc.compile([x], outs)(data)
+    want = [data.var(), data.var(1, ddof=1), data.std(0), data.std(ddof=1, keepdims=True)]
+    for g, w in zip(got, want, strict=True):
+        np.testing.assert_allclose(g, w, rtol=1e-13)
+    assert gc.variance is gc.ops.OPS["variance"] and gc.var("z").op == "var"
+
+
+def test_diff_cross_and_cumsum_parse_back():
+    y, xs = parse("diff(x, n=2) + cumsum(x)[2:] + sum(cross(x[:3], x[1:4]))", {"x": (5,)})
+    data = np.array([1.0, 4.0, 2.0, 8.0, 5.0])
+    want = np.diff(data, 2) + np.cumsum(data)[2:] + np.cross(data[:3], data[1:4]).sum()
+    np.testing.assert_allclose(gc.compile([xs["x"]], y)(data), want)
+    again, xs2 = parse(str(y), {"x": (5,)})
+    np.testing.assert_allclose(gc.compile([xs2["x"]], again)(data), want)
