@@ -338,14 +338,20 @@ class Linspace(OpDef):
     def jvp(self, ts, y, a, b, *, num, endpoint):
         t = self.fractions(y, num, endpoint)
         ta, tb = ts
-        terms = [v for v in ((1 - t) * ta if ta is not None else None, t * tb) if v is not None]
-        return None if not terms else broadcast_like(sum(terms[1:], terms[0]), y)
+        terms = [(1 - t) * ta if ta is not None else None, t * tb if tb is not None else None]
+        return _total(terms, y)
 
     def batch(self, batched, y, a, b, *, num, endpoint):
         steps = max(1, num - 1) if endpoint else max(1, num)
         t = (np.arange(num) / steps).astype(y.dtype)
         a, b = (expand_dims(v, -1) if k else v for v, k in zip((a, b), batched))
         return (1 - t) * a + t * b
+
+
+def _total(terms, y):
+    """The sum of the tangent terms that are not None, at y's shape (None if none is)."""
+    terms = [t for t in terms if t is not None]
+    return None if not terms else broadcast_like(sum(terms[1:], terms[0]), y)
 
 
 class Cross(OpDef):
@@ -379,12 +385,9 @@ class Cross(OpDef):
 
     def jvp(self, ts, y, a, b):
         ta, tb = ts
-        terms = [
-            t
-            for t in (None if ta is None else cross(ta, b), None if tb is None else cross(a, tb))
-            if t is not None
-        ]
-        return None if not terms else broadcast_like(sum(terms[1:], terms[0]), y)
+        return _total(
+            [None if ta is None else cross(ta, b), None if tb is None else cross(a, tb)], y
+        )
 
     def batch(self, batched, y, a, b):
         rank = len(y.shape)

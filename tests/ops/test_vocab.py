@@ -220,6 +220,11 @@ def test_linspace_of_numbers_is_a_constant_and_of_symbols_linear():
     y = gc.linspace(a, b, 4, endpoint=False)
     ga, gb = gc.compile([a, b], gc.grad(gc.sum(y), [a, b]))(np.float64(1.0), np.float64(3.0))
     assert (ga, gb) == (pytest.approx(2.5), pytest.approx(1.5))  # sum of 1-t and of t
+    # A tangent for one end only (the other's is None).
+    (t,) = gc.jvp([y], {b: np.float64(1.0)})
+    np.testing.assert_allclose(
+        gc.compile([a, b], t)(np.float64(1.0), np.float64(3.0)), [0, 0.25, 0.5, 0.75]
+    )
     with pytest.raises(gc.ShapeError, match="scalars"):
         gc.linspace(gc.var("v", shape=(2,)), 1.0)
 
