@@ -40,9 +40,16 @@ def _sum_to(x, shape):
     return np.add.reduce(x, axis=axes).reshape(shape)  # np.sum's result, without its wrappers
 
 
-def _product_vjp(g, a, b, side):
-    """Cotangent of operand `side` of `a @ b` (or `np.dot` for ranks up to 2)."""
+def _product_vjp(g, a, b, side, dot=False):
+    """Cotangent of operand `side` of `a @ b`, or of `np.dot(a, b)` with `dot` (which
+    differs from `@` only for a of rank 2 or more and b of rank 3 or more)."""
     a, b, g = np.asarray(a), np.asarray(b), np.asarray(g)
+    if dot and a.ndim >= 2 and b.ndim >= 3:
+        na, nb = a.ndim, b.ndim  # y[A, B, k] = sum over m of a[A, m] b[B, m, k]
+        if side == 0:
+            b_axes = list(range(nb - 2)) + [nb - 1]
+            return np.tensordot(g, b, (list(range(na - 1, g.ndim)), b_axes))
+        return np.moveaxis(np.tensordot(a, g, (list(range(na - 1)),) * 2), 0, nb - 2)
     if a.ndim == 0 or b.ndim == 0 or (a.ndim == 1 and b.ndim == 1):
         ct = g * (b if side == 0 else a)
     elif a.ndim == 1 and b.ndim == 2:

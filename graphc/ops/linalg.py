@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import runtime
-from ..errors import GradError, ShapeError
+from ..errors import ShapeError
 from .base import (
     OPS,
     PREC_MUL,
@@ -55,7 +55,9 @@ def _product_vjp(op, g, a, b):
         return sum_to(g @ _swap(b, nb), a), sum_to(_swap(a, na) @ g, b)
     if na == 1 or nb == 1:
         return _vector_stack_vjp(g, a, b, na, nb)
-    raise GradError(f"{op}: gradients for operands of rank {na} and {nb} are not supported")
+    # dot of stacks of matrices (not matmul's broadcasting): its einsum's rule.
+    einsum = OPS["einsum"]
+    return einsum.vjp(g, None, a, b, subscripts=einsum.dot_subscripts(na, nb))
 
 
 def _vector_stack_vjp(g, a, b, na: int, nb: int):
@@ -277,10 +279,11 @@ class ProductVJP(OpDef):
         return result_dtype(g, (b, a)[side])
 
     def impl(self, g, a, b, *, side, kind):
-        return runtime._product_vjp(g, a, b, side)
+        return runtime._product_vjp(g, a, b, side, kind == "dot")
 
     def emit(self, g, a, b, *, side, kind):
-        return f"_product_vjp({g}, {a}, {b}, {side})"
+        dot = ", True" if kind == "dot" else ""
+        return f"_product_vjp({g}, {a}, {b}, {side}{dot})"
 
     # The cotangent is bilinear in g and the other operand, and reads its own operand's
     # shape only: ct_a(g, b) pairs with h as g pairs with product(h, b) (for side 0).

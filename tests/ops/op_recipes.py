@@ -552,6 +552,39 @@ RECIPES.update(
             ref=lambda a, b, num=50, endpoint=True: np.linspace(a, b, num, endpoint),
         ),
         "cross": Recipe(cases([((3,), (3,)), ((2, 3), (3,)), ((2, 1, 3), (4, 3))]), ref=np.cross),
+        "einsum": Recipe(
+            [
+                (((2, 3), (3, 4)), {"subscripts": "ij,jk->ik"}),
+                (((3, 3),), {"subscripts": "ii->i"}),
+                (((3, 3),), {"subscripts": "ii"}),
+                (((2, 3),), {"subscripts": "ij->i"}),
+                (((2, 3), (2, 3)), {"subscripts": "ij,ij->"}),
+                (((2,), (3,)), {"subscripts": "i,j->ij"}),
+                (((2, 3, 4), (3, 4)), {"subscripts": "ijk,jk->ki"}),
+                (((2, 3), (3, 2), (2, 2)), {"subscripts": "ij,jk,kl"}),
+                (((2, 2, 3),), {"subscripts": "iij->j"}),
+                (((), (3,)), {"subscripts": ",i->i"}),
+            ],
+            call=lambda op, *xs, subscripts: op(subscripts, *xs),
+            ref=lambda *xs, subscripts: np.einsum(subscripts, *xs),
+        ),
+        "tensordot": Recipe(
+            [
+                (((2, 3), (3, 4)), {"axes": 1}),
+                (((2, 3, 4), (3, 4)), {}),
+                (((2, 3, 4), (4, 3, 2)), {"axes": ((0, 1), (2, 1))}),
+                (((2, 3), (4,)), {"axes": 0}),
+            ],
+            ref=lambda a, b, axes=2: np.tensordot(a, b, axes),
+            unshaped="its gradient needs the operands' ranks (GradError without them)",
+        ),
+        "inner": Recipe(
+            cases(
+                [((3,), (3,)), ((2, 3), (3,)), ((2, 3), (4, 3)), ((), (2, 3)), ((2, 2, 3), (3,))]
+            ),
+            ref=np.inner,
+            unshaped="its gradient needs the operands' ranks (GradError without them)",
+        ),
         "getitem": Recipe(
             [
                 (((4,),), {"index": 1}),
@@ -600,6 +633,9 @@ RECIPES.update(
                     ((2, 3), ()),
                     ((2, 2, 3), (3,)),
                     ((3,), (2, 3, 4)),
+                    ((2, 3), (2, 3, 4)),
+                    ((2, 2, 3), (2, 3, 2)),
+                    ((2, 2, 3), (3, 2)),
                 ]
             ),
             ref=np.dot,

@@ -247,3 +247,60 @@ def test_diff_cross_and_cumsum_parse_back():
     np.testing.assert_allclose(gc.compile([xs["x"]], y)(data), want)
     again, xs2 = parse(str(y), {"x": (5,)})
     np.testing.assert_allclose(gc.compile([xs2["x"]], again)(data), want)
+
+
+# --- einsum and the contractions through it ------------------------------------------------
+
+
+def test_the_gradient_of_an_einsum_is_an_einsum():
+    a, b = gc.var("a", shape=(2, 3)), gc.var("b", shape=(3, 4))
+    ga, gb = gc.grad(gc.sum(gc.einsum("ij,jk->ik", a, b)), [a, b], simplify=False)
+    for g in (ga, gb):
+        assert "einsum" in {n.op for n in gc.ir.toposort([g])}
+    A, B = np.arange(6.0).reshape(2, 3), np.arange(12.0).reshape(3, 4)
+    got_a, got_b = gc.compile([a, b], [ga, gb])(A, B)
+    np.testing.assert_allclose(got_a, np.ones((2, 4)) @ B.T)
+    np.testing.assert_allclose(got_b, A.T @ np.ones((2, 4)))
+
+
+def test_einsum_diagonal_gradient_with_unknown_shapes():
+    x = gc.var("x")
+    g = gc.compile([x], gc.grad(gc.einsum("ii", x) * 2.0, x))(np.arange(9.0).reshape(3, 3))
+    np.testing.assert_array_equal(g, 2 * np.eye(3))
+
+
+def test_einsum_parses_back_and_refuses_ellipsis():
+    y, xs = parse("einsum(a, b, subscripts='ij,jk->ik')", {"a": (2, 3), "b": (3, 2)})
+    again, _ = parse(str(y), {"a": (2, 3), "b": (3, 2)})
+    assert again.attrs == y.attrs == {"subscripts": "ij,jk->ik"}
+    with pytest.raises(gc.ArgumentError, match=r"'\.\.\.' is not supported"):
+        gc.einsum("...i,i", xs["a"], xs["b"])
+    with pytest.raises(gc.ShapeError, match="axis 'j'"):
+        gc.einsum("ij,jk", xs["a"], gc.var("c", shape=(4, 2)))
+
+
+def test_tensordot_and_inner_gradients_need_ranks():
+    a, b = gc.var("a"), gc.var("b")
+    with pytest.raises(gc.GradError, match="tensordot: gradients need the ranks"):
+        gc.grad(gc.sum(gc.tensordot(a, b, 1)), a)
+    a, b = gc.var("a", shape=(None, 3)), gc.var("b", shape=(3,))
+    g = gc.compile([a, b], gc.grad(gc.sum(gc.inner(a, b)), a))(np.ones((2, 3)), np.arange(3.0))
+    np.testing.assert_array_equal(g, np.tile(np.arange(3.0), (2, 1)))
+
+
+def test_nd_dot_gradient_in_exported_code_with_undeclared_ranks(tmp_path):
+    """np.dot of stacks is not matmul: the rank-generic rule (and its runtime helper, in an
+    exported module) computes dot's gradient, not matmul's."""
+    rng = np.random.default_rng(0)
+    A, D = rng.standard_normal((2, 3)), rng.standard_normal((2, 3, 4))
+    a, b = gc.var("a"), gc.var("b")
+    f = gc.compile([a, b], gc.grad(gc.sum(gc.dot(a, b) ** 2), [a, b]))
+    path = tmp_path / "exported.py"
+    f.export(path, name="run")
+    namespace: dict = {}
+    exec(compile(path.read_text(), str(path), "exec"), namespace)  # the test's own module
+    a2, b2 = gc.var("a", shape=(2, 3)), gc.var("b", shape=(2, 3, 4))
+    want = gc.compile([a2, b2], gc.grad(gc.sum(gc.dot(a2, b2) ** 2), [a2, b2]))(A, D)
+    for got, w in zip(namespace["run"](A, D), want, strict=True):
+        np.testing.assert_allclose(got, w, rtol=1e-12)
+    testing.assert_grads(gc.dot, [A, D], order=2)
