@@ -15,6 +15,7 @@ HELPERS = (
     "_split_like",
     "_index_grad",
     "_product_vjp",
+    "_dot_stack_vjp",
     "_logsumexp",
     "_softmax",
     "_log_softmax",
@@ -45,11 +46,7 @@ def _product_vjp(g, a, b, side, dot=False):
     differs from `@` only for a of rank 2 or more and b of rank 3 or more)."""
     a, b, g = np.asarray(a), np.asarray(b), np.asarray(g)
     if dot and a.ndim >= 2 and b.ndim >= 3:
-        na, nb = a.ndim, b.ndim  # y[A, B, k] = sum over m of a[A, m] b[B, m, k]
-        if side == 0:
-            b_axes = list(range(nb - 2)) + [nb - 1]
-            return np.tensordot(g, b, (list(range(na - 1, g.ndim)), b_axes))
-        return np.moveaxis(np.tensordot(a, g, (list(range(na - 1)),) * 2), 0, nb - 2)
+        return _dot_stack_vjp(g, a, b, side)
     if a.ndim == 0 or b.ndim == 0 or (a.ndim == 1 and b.ndim == 1):
         ct = g * (b if side == 0 else a)
     elif a.ndim == 1 and b.ndim == 2:
@@ -63,6 +60,16 @@ def _product_vjp(g, a, b, side, dot=False):
         ct = g2 @ np.swapaxes(b2, -1, -2) if side == 0 else np.swapaxes(a2, -1, -2) @ g2
         return _sum_to(ct, (a2 if side == 0 else b2).shape).reshape((a, b)[side].shape)
     return _sum_to(ct, (a if side == 0 else b).shape)
+
+
+def _dot_stack_vjp(g, a, b, side):
+    """Cotangent of operand `side` of `np.dot(a, b)` for a of rank >= 2 and b of rank >= 3:
+    y[A, B, k] is the sum over m of a[A, m] b[B, m, k]."""
+    na, nb = a.ndim, b.ndim
+    if side == 0:
+        b_axes = list(range(nb - 2)) + [nb - 1]
+        return np.tensordot(g, b, (list(range(na - 1, g.ndim)), b_axes))
+    return np.moveaxis(np.tensordot(a, g, (list(range(na - 1)),) * 2), 0, nb - 2)
 
 
 def _split_like(g, xs, axis, index):
