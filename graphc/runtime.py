@@ -16,6 +16,7 @@ HELPERS = (
     "_index_grad",
     "_product_vjp",
     "_dot_stack_vjp",
+    "_matmul_vjp",
     "_logsumexp",
     "_softmax",
     "_log_softmax",
@@ -47,6 +48,11 @@ def _product_vjp(g, a, b, side, dot=False):
     a, b, g = np.asarray(a), np.asarray(b), np.asarray(g)
     if dot and a.ndim >= 2 and b.ndim >= 3:
         return _dot_stack_vjp(g, a, b, side)
+    return _matmul_vjp(g, a, b, side)
+
+
+def _matmul_vjp(g, a, b, side):
+    """Cotangent of operand `side` of `a @ b` (arrays)."""
     if a.ndim == 0 or b.ndim == 0 or (a.ndim == 1 and b.ndim == 1):
         ct = g * (b if side == 0 else a)
     elif a.ndim == 1 and b.ndim == 2:
