@@ -98,8 +98,10 @@ def _recipe_params():
             continue
         for i, case in enumerate(RECIPES[name].cases):
             for declare in ("shape", "none"):
-                if declare == "none" and name in UNSHAPED_EXEMPT:
-                    continue
+                if declare == "none" and (
+                    name in UNSHAPED_EXEMPT or RECIPES[name].unshaped is not None
+                ):
+                    continue  # (the recipe says why vars declaring nothing do not do)
                 marks = [pytest.mark.slow] if i >= DEFAULT_CASES else []
                 out.append(
                     pytest.param(name, case, declare, id=f"{name}-{i}-{declare}", marks=marks)

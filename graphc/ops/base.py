@@ -10,6 +10,7 @@ Calling an `OpDef` is calling the public `gc` function.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -143,6 +144,20 @@ class OpDef:
     def resolve(self, *xs, **attrs):
         """Once shapes are static: a simpler equivalent of this op on `xs`, or None."""
         return None
+
+    def shows_attr(self, key: str, value) -> bool:
+        """Whether a printed call shows attr `key`: not a name, None, or a False that the
+        call's parameter defaults to (`keepdims=False`); a False against a True default
+        (`endpoint=False`) is shown."""
+        if key == "name" or value is None:
+            return False
+        if value is not False:
+            return True
+        try:
+            param = inspect.signature(self.prepare).parameters.get(key)
+        except (TypeError, ValueError):
+            return False
+        return param is not None and param.default not in (False, inspect.Parameter.empty)
 
     def batch(self, batched, y, *xs, **attrs):
         """This op on a batch of values: each input flagged in `batched` has an extra leading

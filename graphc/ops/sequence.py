@@ -243,11 +243,22 @@ _STABLE = "kind='stable'"
 
 
 class SortedLike(OpDef):
-    """`g` reordered along `axis` as sorting `x` reorders it, or with `inverse`, put back
-    from that order: the derivatives of sort (each is the other's adjoint)."""
+    """`g` reordered along `axis` as sorting `x` reorders it (numpy's stable order), or with
+    `inverse`, put back from that order: the derivatives of sort (each the other's adjoint).
+
+    >>> import graphc as gc, numpy as np
+    >>> x = np.array([3.0, 1.0, 2.0])
+    >>> gc.sorted_like(np.array([10.0, 20.0, 30.0]), x)
+    array([20., 30., 10.])
+    >>> gc.sorted_like(np.array([20.0, 30.0, 10.0]), x, inverse=True)
+    array([10., 20., 30.])
+    """
 
     name, nin, attr_names = "sorted_like", 2, ("axis", "inverse")
-    nondiff_inputs, fresh = (1,), True
+    nondiff_inputs, fresh, public = (1,), True, True
+
+    def prepare(self, g, x, axis=-1, inverse=False):
+        return (g, x), self.check_attrs({"axis": axis, "inverse": inverse})
 
     def check_attrs(self, attrs):
         inverse = attrs.get("inverse")

@@ -138,7 +138,7 @@ def _format_call(
         return f"{{{args[0]}}}^{{T}}" if latex else f"{_wrap(fn.args[0], args[0])}.T"
     shown = []
     for key, value in attrs.items():
-        if value is None or value is False or key == "name":
+        if not fn.opdef.shows_attr(key, value):
             continue
         if isinstance(value, np.dtype):
             value = value.name

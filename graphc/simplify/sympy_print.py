@@ -181,7 +181,7 @@ def call_text(fn, printer) -> str:
     if op.sequence_input:
         shown = [f"[{', '.join(shown)}]"]
     for key, value in fn.attrs.items():
-        if value is None or value is False or key == "name":
+        if not op.shows_attr(key, value):
             continue
         shown.append(f"{key}={_attr_text(value)}")
     return f"{op.name}({', '.join(shown)})"
