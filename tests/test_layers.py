@@ -71,6 +71,7 @@ LAYERS = {
         "simplify",
         "simplify.framework",
         "simplify.passes",
+        "simplify.broadcast_rules",
         "simplify.rewrites",
         "simplify.deadline",
         "simplify.sympy_print",

@@ -23,6 +23,14 @@ import numpy as np
 from .. import ops
 from ..dispatch import is_weak, make_node
 from ..ir import Symbol, fits, origin_scope, rebuild, refuse, remake, toposort
+from .broadcast_rules import (
+    add_sum_tos,
+    merge_sum_to,
+    remove_noop_like,
+    sum_to_scalar,
+    sum_to_through_factor,
+    total_of_sum_to,
+)
 from .framework import context
 from .passes import FOLD_RULES, const_value, is_const
 
@@ -114,47 +122,6 @@ def _weak_number(x: Symbol, value=None) -> bool:
 
 # --- rules -----------------------------------------------------------------------------
 # Each: rule(ctx, node, inputs) -> Symbol | None
-
-
-def remove_noop_like(ctx, node, inputs):
-    """`sum_to(x, like)`, `broadcast_like(x, like)`, `reshape_like(x, like)` -> x when x
-    already has like's shape."""
-    x, like = inputs
-    if ctx.classes.same(x, like) or (node.op == "sum_to" and x.shape == ()):
-        return x
-    return None
-
-
-def sum_to_scalar(ctx, node, inputs):
-    """`sum_to(x, s)` -> `sum(x)` when s is a scalar: everything is summed."""
-    x, like = inputs
-    # (x of unknown rank may be a Python number at run time, e.g. a loop's carry)
-    if like.shape != () or x.shape is None or x.shape == ():
-        return None
-    out = ops.sum(x)
-    return out if out.dtype == node.dtype else None
-
-
-def total_of_sum_to(ctx, node, inputs):
-    """`sum(sum_to(x, a))` -> `sum(x)`: a total does not depend on partial sums first."""
-    inner = inputs[0]
-    if (
-        inner.op != "sum_to"
-        or node.attrs["axis"] is not None
-        or node.attrs["keepdims"]
-        or ctx.shared(inner)
-    ):
-        return None
-    out = ops.sum(inner.inputs[0])
-    return out if out.dtype == node.dtype else None
-
-
-def merge_sum_to(ctx, node, inputs):
-    """`sum_to(sum_to(x, a), b)` -> `sum_to(x, b)` when b broadcasts to a's shape."""
-    inner, like = inputs
-    if inner.op != "sum_to" or not ctx.classes.within(like, inner.inputs[1]):
-        return None
-    return ops.sum_to(inner.inputs[0], like)
 
 
 def canonical_like(ctx, node, inputs):
@@ -431,6 +398,7 @@ RULES: dict[str, tuple[Callable, ...]] = {
         remove_noop_like,
         sum_to_scalar,
         merge_sum_to,
+        sum_to_through_factor,
         canonical_like,
         hoist_scalar_from_sum,
     ),
@@ -448,7 +416,7 @@ RULES: dict[str, tuple[Callable, ...]] = {
     "multiply": (whole_multiple_of_mean,),
     "log": (use_log1p, use_logsumexp),
     "subtract": (use_expm1,),
-    "add": (use_expm1,),
+    "add": (use_expm1, add_sum_tos),
     "power": (square_of_power,),
 }
 ELEMENTWISE_RULES: tuple[Callable, ...] = (drop_broadcast_operand,)
