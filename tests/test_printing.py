@@ -227,3 +227,17 @@ def test_group_prints_as_a_tuple_and_parses_back():
     back = parse(str(g)).expr
     assert back.op == "group" and str(back) == "(2*x, sin(y))"
     assert str(parse("(x,)").expr) == "(x,)"
+
+
+def test_negative_products_keep_matmul_grouped():
+    """sympy prints a negative product's factors at a sum's precedence: `a @ w` inside one
+    needs its parentheses (found by the printing contract's random graphs)."""
+    a, w, x = gc.var("a"), gc.var("w"), gc.var("x")
+    for expr, text in [
+        (-2 * (a @ w), "-2*(a @ w)"),
+        (-(a @ w) / 3, "-(a @ w)/3"),
+        (-(a @ w) * x, "-x*(a @ w)"),
+        (gc.tanh(a) * (a @ w) * -0.8, "-4*(a @ w)*tanh(a)/5"),
+    ]:
+        assert str(expr) == text
+        assert str(parse(text).expr) == text

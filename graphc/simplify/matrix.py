@@ -163,7 +163,7 @@ def _single_axis(lse: Symbol, z: Symbol):
     """The one axis `lse` reduces while keeping z's layout (keepdims, or z a vector), else
     None."""
     n, axis = _rank(z), lse.attrs["axis"]
-    if n is None:
+    if not n:  # unknown rank, or a scalar (no axis to take a softmax along)
         return None
     if axis is None:
         return -1 if n == 1 else None

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import sympy as sp
 from sympy import Mul
+from sympy.core.mul import _keep_coeff
 from sympy.printing.precedence import PRECEDENCE, precedence
 from sympy.printing.str import StrPrinter
 
@@ -125,8 +126,14 @@ class GcPrinter(StrPrinter):
         c, rest = expr.as_coeff_Mul()
         if c == -1 and _is_call(rest) and precedence(rest) < PRECEDENCE["Func"]:
             return f"-({self._print(rest)})"  # -(a @ b), not (-a) @ b
-        text = super()._print_Mul(expr)
-        if text.startswith("-(") and any(_is_comparison(f) for f in Mul.make_args(rest)):
+        factors = Mul.make_args(rest)
+        if c < 0 and any(_is_call(f) and precedence(f) <= PRECEDENCE["Mul"] for f in factors):
+            # sympy would print the factors at a negative product's precedence (a sum's),
+            # leaving `a @ b` bare: -4*(a @ b)/5, not -4*a @ b/5
+            text = "-" + self._print(_keep_coeff(-c, rest))
+        else:
+            text = super()._print_Mul(expr)
+        if text.startswith("-(") and any(_is_comparison(f) for f in factors):
             return "-1*" + text[1:]  # numpy refuses -(x > 0)
         return text
 
