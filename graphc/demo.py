@@ -78,6 +78,13 @@ class Demo:
         )
         return simplified
 
+    def bound(self, y, data: dict, names) -> None:
+        """Print the gradients an executor bound to `data` computes: specialised to the
+        data's shapes, they read as the textbook writes them."""
+        exprs = y.bind({k: np.asarray(v, dtype=float) for k, v in data.items()}).grad_exprs()
+        for name in names:
+            self.say(f"  bound      {_short(assign(f'd/d{name}', str(exprs[name])))}")
+
     def source(self, fn, title: str = "emitted numpy code") -> None:
         self.say(f"  {title}:")
         for line in fn.source.rstrip().splitlines():
@@ -268,6 +275,7 @@ def linear_regression_grad(d: Demo) -> None:
     d.graph("loss", loss)
     g0 = d.gradient(loss, t0, "d/dtheta0")
     g1 = d.gradient(loss, t1, "d/dtheta1")
+    d.bound(loss, {"theta0": 0.0, "theta1": 0.0, "X": X, "Y": Y}, ["theta0", "theta1"])
     f = gc.compile([t0, t1, x, y], [loss, g0, g1])
     lv, g0v, g1v = f(0.0, 0.0, X, Y)
     d.source(f)
@@ -356,6 +364,7 @@ def linear_regression_training(d: Demo) -> None:
     d.gradient(loss, b, "dloss/db")
     xs, ys = np.ones((2, 5)), np.zeros((2, 3))
     w0, b0 = rng.normal(size=(5, 3)), rng.normal(size=3)
+    d.bound(loss, {"x": xs, "w": w0, "b": b0, "y": ys}, ["w", "b"])
     gwv = gc.compile([x, w, b, y], gw)(xs, w0, b0, ys)
     hand = xs.T @ (2 * (xs @ w0 + b0 - ys) / ys.size)
     d.compare([("dloss/dw", gwv, None, hand)])
