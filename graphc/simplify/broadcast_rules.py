@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 
 from .. import ops
+from ..ir import Symbol
 
 
 def remove_noop_like(ctx, node, inputs):
@@ -52,21 +53,40 @@ def merge_sum_to(ctx, node, inputs):
     return ops.sum_to(inner.inputs[0], like)
 
 
-def sum_to_through_factor(ctx, node, inputs):
-    """`sum_to(y*sum_to(g, r), x)` -> `sum_to(y*g, x)` when y (a product of factors) and x
-    broadcast to r's shape: y is constant along the axes the inner sum adds up."""
-    factors, stack, like = [], [inputs[0]], inputs[1]
+def _without_inner_sum(ctx, prod: Symbol, like: Symbol | None) -> Symbol | None:
+    """`y*g` for a product `y*sum_to(g, r)` (y a product of factors) whose factors, and `like`
+    unless None, broadcast to r's shape: summed over r's broadcast axes, or more, the two are
+    equal, since y is constant along the axes the inner sum adds up."""
+    factors, stack = [], [prod]
     while stack:  # the factors of an unshared product
         f = stack.pop()
-        is_product = f.op == "multiply" and (f is inputs[0] or not ctx.shared(f))
+        is_product = f.op == "multiply" and (f is prod or not ctx.shared(f))
         stack.extend(f.inputs) if is_product else factors.append(f)
     for i, s in enumerate(factors):
         r = s.inputs[1] if s.op == "sum_to" and len(factors) > 1 else None
         others = factors[:i] + factors[i + 1 :]
-        if r is not None and all(ctx.classes.within(y, r) for y in [like, *others]):
-            out = ops.sum_to(functools.reduce(ops.multiply, others + [s.inputs[0]]), like)
-            return out if out.dtype == node.dtype else None
+        if like is not None:
+            others.append(like)
+        if r is not None and all(ctx.classes.within(y, r) for y in others):
+            kept = factors[:i] + factors[i + 1 :] + [s.inputs[0]]
+            return functools.reduce(ops.multiply, kept)
     return None
+
+
+def sum_to_through_factor(ctx, node, inputs):
+    """`sum_to(y*sum_to(g, r), x)` -> `sum_to(y*g, x)` when y and x broadcast to r's shape."""
+    prod = _without_inner_sum(ctx, inputs[0], inputs[1])
+    out = None if prod is None else ops.sum_to(prod, inputs[1])
+    return out if out is not None and out.dtype == node.dtype else None
+
+
+def total_through_factor(ctx, node, inputs):
+    """`sum(y*sum_to(g, r))` -> `sum(y*g)` when y broadcasts to r's shape (a total)."""
+    if node.attrs["axis"] is not None or node.attrs["keepdims"]:
+        return None
+    prod = _without_inner_sum(ctx, inputs[0], None)
+    out = None if prod is None else ops.sum(prod)
+    return out if out is not None and out.dtype == node.dtype else None
 
 
 def add_sum_tos(ctx, node, inputs):

@@ -30,6 +30,7 @@ from .broadcast_rules import (
     sum_to_scalar,
     sum_to_through_factor,
     total_of_sum_to,
+    total_through_factor,
 )
 from .framework import context
 from .passes import FOLD_RULES, const_value, is_const
@@ -406,7 +407,7 @@ RULES: dict[str, tuple[Callable, ...]] = {
     "reshape_like": (remove_noop_like, canonical_like),
     "index_grad": (canonical_like,),
     "size": (canonical_like,),
-    "sum": (whole_axis, one_axis, total_of_sum_to, hoist_scalar_from_sum),
+    "sum": (whole_axis, one_axis, total_of_sum_to, total_through_factor, hoist_scalar_from_sum),
     "mean": (whole_axis, one_axis, hoist_scalar_from_sum),
     "max": (whole_axis, one_axis),
     "min": (whole_axis, one_axis),

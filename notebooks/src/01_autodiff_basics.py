@@ -73,6 +73,21 @@ plt.show()
 print(gc.explain(y, x))
 
 # %% [markdown]
+# The same works for matrices. For the quadratic form $q = x^\top A x$ the Matrix Cookbook
+# gives $\partial q/\partial x = (A + A^\top)\,x$, and for the least-squares loss
+# $\lVert Xw - y\rVert^2$ it gives $2X^\top(Xw - y)$. graphc derives the same forms:
+
+# %%
+A = gc.var("A", shape=(3, 3))
+v = gc.var("v", shape=(3,))
+print("d(v.T A v)/dv =", gc.grad(gc.dot(v, A @ v), v))
+Xm = gc.var("X", shape=(5, 3))
+w = gc.var("w", shape=(3,))
+t = gc.var("y", shape=(5,))
+print("d||Xw - y||^2/dw =", gc.grad(gc.sum((Xm @ w - t) ** 2), w))
+print("Hessian of v.T A v =", gc.hessian(gc.dot(v, A @ v), v))
+
+# %% [markdown]
 # ## 1.2 Compile, then run
 #
 # `gc.compile` turns graphs into a Python function over numpy arrays. `f.source` is exactly

@@ -117,8 +117,21 @@ X = gc.var("X", shape=(None,))
 Y = gc.var("Y", shape=(None,))
 J = gc.mean((theta0 + theta1 * X - Y) ** 2 / 2)
 dJ = gc.grad(J, [theta0, theta1])
-print("dJ/dtheta0 =", dJ[0])
-print("dJ/dtheta1 =", dJ[1])
+print("dJ/dtheta0 =", gc.grad(J, theta0))
+print("dJ/dtheta1 =", gc.grad(J, theta1))
+
+# %% [markdown]
+# These are the hand formulas above: $\frac1m\sum_i r_i$ and $\frac1m\sum_i r_i x_i$ with
+# $r = \theta_0 + \theta_1 X - Y$. (`gc.grad(J, [theta0, theta1])` derives both at once and
+# shares their common parts; printed one at a time each reads on its own.) An executor bound
+# to data prints the gradients it computes, specialised to the data's shapes
+# (`exe.grad_exprs()`):
+
+# %%
+exe = J.bind({"theta0": np.array(0.0), "theta1": np.array(0.0), "X": X_data, "Y": Y_data})
+for name, expr in exe.grad_exprs().items():
+    if name.startswith("theta"):
+        print(f"dJ/d{name} =", expr)
 
 linreg = gc.compile([theta0, theta1, X, Y], [J, *dJ])
 print("at theta = 0:", linreg(np.float64(0.0), np.float64(0.0), X_data, Y_data))
@@ -245,6 +258,19 @@ dz = 2 * (x_data @ W_data + b_data - y_data) / y_data.size
 print("W.grad:\n", gW)
 print("b.grad:", gb)
 print("equal to the hand formulas:", np.allclose(gW, x_data.T @ dz), np.allclose(gb, dz.sum(0)))
+
+# %% [markdown]
+# The derived gradients, printed: the same formulas, with $r = xW + b - y$. With the batch
+# size unknown, `size(r)` is the number of entries of `r` (the mean's divisor) and
+# `sum_to(g, like)` sums `g` down to the shape of `like` (undoing a broadcast); bound to the
+# data, both become numbers and plain sums:
+
+# %%
+for name in ["W", "b"]:
+    print(f"dL/d{name} =", gc.grad(L, {"W": W, "b": b}[name]))
+bound = L.bind({"x": x_data, "y": y_data, "W": W_data, "b": b_data}).grad_exprs()
+for name in ["W", "b"]:
+    print(f"bound: dL/d{name} =", bound[name])
 
 # %% [markdown]
 # ## 3.6 PyTorch and JAX side by side
