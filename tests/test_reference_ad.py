@@ -180,6 +180,7 @@ TORCH = {
     "einsum": lambda *xs, subscripts: torch.einsum(subscripts, *xs),
     "tensordot": lambda a, b, axes=2: torch.tensordot(a, b, axes),
     "inner": torch.inner,
+    "kron": torch.kron,
     "zeros_like": torch.zeros_like,
     "ones_like": torch.ones_like,
     "stop_gradient": torch.Tensor.detach,

@@ -87,6 +87,7 @@ SAMPLES = {
     "einsum": [lambda: gc.einsum("ij,jk->ik", a, d), lambda: gc.einsum("ij", a)],
     "tensordot": [lambda: gc.tensordot(a, d, 1), lambda: gc.tensordot(a, b, ((0, 1), (0, 1)))],
     "inner": [lambda: gc.inner(a, b)],
+    "kron": [lambda: gc.kron(a, c)],
     "cumprod": [lambda: a.cumprod(0)],
     "diff": [lambda: gc.diff(a, 2, 1)],
     "sort": [lambda: gc.sort(a, 0)],

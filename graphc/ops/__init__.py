@@ -48,7 +48,7 @@ from .rearrange import (  # noqa: F401
     vstack,
 )
 from .sequence import cross, cumprod, cumsum, diff, linspace, sort, sorted_like  # noqa: F401
-from .einsum import einsum, inner, tensordot  # noqa: F401
+from .einsum import einsum, inner, kron, tensordot  # noqa: F401
 from .grad_check import checked_grad  # noqa: F401
 from .select import concatenate, getitem, index_grad, split_like, stack  # noqa: F401
 from .shape import (

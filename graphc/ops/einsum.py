@@ -1,4 +1,5 @@
-"""`einsum`: sums of products over named axes. Its derivative in each operand is an einsum of
+"""`einsum`, and `tensordot`, `inner` and `kron` (products whose rules are einsums or block
+sums): einsum is sums of products over named axes. Its derivative in each operand is an einsum of
 the cotangent and the other operands (axes only that operand has are broadcast back, and a
 repeated axis, a diagonal, is written back through an identity operand).
 
@@ -11,12 +12,13 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import ArgumentError, GradError, ShapeError
-from .base import OpDef, fmt_shape, register, result_dtype
+from .base import OpDef, batch_size, batched_all, fmt_shape, register, result_dtype
 from .elementwise import equal, ones_like
 from .rearrange import full_cotangent
+from .reduce import sum as reduce_sum
 from .select import getitem
 from .sequence import cumsum
-from .shape import broadcast_like, expand_dims
+from .shape import broadcast_like, expand_dims, reshape, reshape_like
 
 _LETTERS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
 
@@ -307,6 +309,55 @@ class Inner(_Contraction):
         return f"np.inner({a}, {b})"
 
 
+class Kron(_Contraction):
+    """`np.kron(a, b)`: the block product (the operand of lower rank gets leading 1s). Its
+    VJP sums the cotangent, cut into blocks, against the other operand (ranks needed)."""
+
+    name = "kron"  # bilinear like the contractions: their JVP
+
+    def shape(self, a, b):
+        if a is None or b is None:
+            return None
+        n = max(len(a), len(b))
+        a, b = ((1,) * (n - len(s)) + s for s in (a, b))
+        return tuple(None if p is None or q is None else p * q for p, q in zip(a, b))
+
+    def impl(self, a, b):
+        return np.kron(a, b)
+
+    def emit(self, a, b):
+        return f"np.kron({a}, {b})"
+
+    def vjp(self, g, y, a, b):
+        ranks = [getattr(x, "shape", None) for x in (a, b)]
+        if any(r is None for r in ranks):
+            raise GradError(_RANKS_NEEDED.format("kron"))
+        n = max(len(r) for r in ranks)
+        # a's axes at the even places of 2n, b's at the odd: kron is their product reshaped.
+        wide_a = expand_dims(_lead(a, n - len(ranks[0])), tuple(range(1, 2 * n, 2)))
+        wide_b = expand_dims(_lead(b, n - len(ranks[1])), tuple(range(0, 2 * n, 2)))
+        blocks = reshape_like(full_cotangent(g, y), wide_a * wide_b)
+        ga = reduce_sum(blocks * wide_b, axis=tuple(range(1, 2 * n, 2)))
+        gb = reduce_sum(blocks * wide_a, axis=tuple(range(0, 2 * n, 2)))
+        return reshape_like(ga, a), reshape_like(gb, b)
+
+    def batch(self, batched, y, a, b):
+        size = batch_size((a, b), batched)
+        a, b = batched_all((a, b), batched, size)
+        n = len(y.shape)  # entry by entry: a's axes at the odd places after the batch's
+        wide_a, wide_b = (
+            expand_dims(reshape(x, (size,) + (1,) * (n + 1 - len(x.shape)) + x.shape[1:]), axes)
+            for x, axes in ((a, tuple(range(2, 2 * n + 1, 2))), (b, tuple(range(1, 2 * n, 2))))
+        )
+        return reshape(wide_a * wide_b, (size,) + y.shape)
+
+
+def _lead(x, k):
+    """`x` with `k` leading axes of size 1."""
+    return expand_dims(x, tuple(range(k))) if k else x
+
+
 einsum = register(Einsum())
 tensordot = register(Tensordot())
 inner = register(Inner())
+kron = register(Kron())

@@ -585,6 +585,13 @@ RECIPES.update(
             ref=np.inner,
             unshaped="its gradient needs the operands' ranks (GradError without them)",
         ),
+        "kron": Recipe(
+            cases(
+                [((2,), (3,)), ((2, 2), (3, 2)), ((3,), (2, 2)), ((2, 1, 2), (2, 3)), ((), (2,))]
+            ),
+            ref=np.kron,
+            unshaped="its gradient needs the operands' ranks (GradError without them)",
+        ),
         "getitem": Recipe(
             [
                 (((4,),), {"index": 1}),
