@@ -81,6 +81,8 @@ def _apply(op, inputs: tuple, attrs: dict) -> Tensor:
         out = op.impl(*args, **attrs)
     except IMPL_ERRORS as exc:
         raise impl_error(op, args, attrs, exc) from None
+    if isinstance(out, tuple):  # a tuple-valued op (slogdet, eigh, ...): a tensor per result
+        return _results(op, inputs, args, attrs, mask, record, out)
     if type(out) is not np.ndarray:
         out = np.asarray(out)
     # Shape adapters that derivative rules insert are the identity when the shapes already
@@ -100,6 +102,46 @@ def _apply(op, inputs: tuple, attrs: dict) -> Tensor:
     ):
         return wrap(out, True, Node(op, inputs, args, attrs, mask))
     return wrap(out)
+
+
+def _results(op, inputs, args, attrs, mask, record: bool, out: tuple) -> tuple:
+    """The results of a tuple-valued op as tensors; when recording, each gets a tape node
+    whose rule is the op's own, given the cotangent of that result alone (`_ResultOf`)."""
+    datas = [np.asarray(o) for o in out]
+    record = record and grad_state.enabled and op.differentiable and op.records_on_tape
+    tensors = []
+    for k, data in enumerate(datas):
+        if record and data.dtype.kind in "fc":
+            tensors.append(wrap(data, True, Node(_ResultOf(op, k), inputs, args, attrs, mask)))
+        else:
+            tensors.append(wrap(data))
+    for t in tensors:
+        if t._node is not None:
+            t._node.op.results = (tuple(tensors), tuple(datas))
+    return tuple(tensors)
+
+
+class _ResultOf:
+    """Result k of a tuple-valued op, as a tape node's op: its VJP is the op's rule with the
+    cotangents of the other results zero (None); VJPs are linear, so the contributions of
+    the results add up to the op's."""
+
+    def __init__(self, op, k: int):
+        self.opdef, self.k, self.results = op, k, None
+        self.name, self.tape_name = op.name, op.tape_name
+
+    # Equal per (op, result): the tape's cache of backward names keeps one, not every call's.
+    def __eq__(self, other):
+        return isinstance(other, _ResultOf) and (other.opdef, other.k) == (self.opdef, self.k)
+
+    def __hash__(self):
+        return hash((self.opdef.name, self.k))
+
+    def vjp_some(self, wanted, g, y, *xs, **attrs):
+        tensors, datas = self.results
+        ys = tensors if isinstance(y, Tensor) else datas
+        gs = tuple(g if i == self.k else None for i in range(len(ys)))
+        return self.opdef.vjp_some(wanted, gs, ys, *xs, **attrs)
 
 
 dispatch.set_eager_handler(_apply)

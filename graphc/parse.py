@@ -188,7 +188,7 @@ def parse(text: str, shapes: dict | None = None, dtypes: dict | None = None) -> 
         last = _let_form(builder, tree)
         items = last.elts if isinstance(last, ast.Tuple) else None  # a group: (a, b)
         expr = builder.expr(last, 0) if items is None else [builder.array(e, 1) for e in items]
-        if isinstance(expr, list):  # several results (split): one symbol holding them
+        if isinstance(expr, (list, tuple)):  # several results (split, slogdet): one symbol
             expr = Group(expr)
         elif not isinstance(expr, Symbol):
             expr = _const(expr)
@@ -487,7 +487,7 @@ class _Builder:
     def subscript(self, node: ast.Subscript, depth: int):
         value = self.expr(node.value, depth + 1)
         sl = node.slice
-        if isinstance(value, list):  # the pieces a multi-output function returns (split)
+        if isinstance(value, (list, tuple)):  # the results of a multi-output function
             k = self.index_int(sl)
             if not -len(value) <= k < len(value):
                 self.fail(sl, f"index {k} out of range for {len(value)} results")

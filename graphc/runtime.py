@@ -17,6 +17,12 @@ HELPERS = (
     "_product_vjp",
     "_dot_stack_vjp",
     "_matmul_vjp",
+    "_diag_embed",
+    "_eye_like",
+    "_solve_rule",
+    "_inv",
+    "_solve",
+    "_cholesky",
     "_logsumexp",
     "_softmax",
     "_log_softmax",
@@ -76,6 +82,67 @@ def _dot_stack_vjp(g, a, b, side):
         b_axes = list(range(nb - 2)) + [nb - 1]
         return np.tensordot(g, b, (list(range(na - 1, g.ndim)), b_axes))
     return np.moveaxis(np.tensordot(a, g, (list(range(na - 1)),) * 2), 0, nb - 2)
+
+
+def _diag_embed(v, like, offset, axis1, axis2):
+    """Zeros shaped like `like` with `v` on diagonal `offset` of axes (axis1, axis2), the
+    diagonal being v's last axis (the adjoint of np.diagonal)."""
+    v = np.asarray(v)
+    out = np.zeros(np.shape(like), dtype=v.dtype)
+    moved = np.moveaxis(out, (axis1, axis2), (-2, -1))  # a view: writes reach `out`
+    n = v.shape[-1] if v.ndim else 0
+    rows = np.arange(n) + max(-offset, 0)
+    moved[..., rows, rows + offset] = v
+    return out
+
+
+def _inv(x):
+    """np.linalg.inv, NaN for a singular matrix (numpy raises), as every mode computes it."""
+    try:
+        return np.linalg.inv(x)
+    except np.linalg.LinAlgError:
+        x = np.asarray(x)
+        return np.full(x.shape, np.nan, np.result_type(x.dtype, np.float32))
+
+
+def _solve(a, b):
+    """np.linalg.solve, NaN where a matrix is singular (numpy raises)."""
+    try:
+        return np.linalg.solve(a, b)
+    except np.linalg.LinAlgError:
+        return _inv(a) @ np.asarray(b)
+
+
+def _cholesky(x):
+    """np.linalg.cholesky, NaN for a matrix that is not positive definite (numpy raises)."""
+    try:
+        return np.linalg.cholesky(x)
+    except np.linalg.LinAlgError:
+        x = np.asarray(x)
+        return np.full(x.shape, np.nan, np.result_type(x.dtype, np.float32))
+
+
+def _solve_rule(g, a, b, x, side):
+    """solve's derivative rules on arrays, b's rank read at run time (a 1-D b is a vector,
+    numpy 2): the cotangent of a (side 0) or b (side 1) for the cotangent g of
+    x = solve(a, b), or the tangent of x that a's tangent g gives (side 2)."""
+    a, b, g, x = (np.asarray(v) for v in (a, b, g, x))
+    col = (lambda v: v[..., None]) if b.ndim == 1 else (lambda v: v)
+    uncol = (lambda v: v[..., 0]) if b.ndim == 1 else (lambda v: v)
+    if side == 2:
+        return -uncol(_solve(a, g @ col(x)))
+    gb = _solve(np.swapaxes(a, -1, -2), col(g))
+    if side == 1:
+        return _sum_to(uncol(gb), b.shape)
+    return _sum_to(-(gb @ np.swapaxes(col(x), -1, -2)), a.shape)
+
+
+def _eye_like(x, k):
+    """The identity of x's last two axes (n x n for a vector), x's dtype if floating."""
+    x = np.asarray(x)
+    n, m = x.shape[-2:] if x.ndim >= 2 else x.shape * 2
+    dtype = x.dtype if x.dtype.kind in "fc" else np.float64
+    return np.eye(n, m, k, dtype=dtype)
 
 
 def _split_like(g, xs, axis, index):

@@ -109,17 +109,32 @@ def input_domains(op, n: int) -> list:
 
 
 def sample(domain, shape, rng: np.random.Generator, dtype=np.float64) -> np.ndarray:
-    """Random values of `shape` inside `domain`: ``(lo, hi)`` uniform, or "nonzero"
-    (magnitudes in [0.3, 2] of either sign), away from the points where ops are not smooth.
+    """Random values of `shape` inside `domain`: ``(lo, hi)`` uniform, "nonzero"
+    (magnitudes in [0.3, 2] of either sign), away from the points where ops are not smooth,
+    or "matrix" (well-conditioned square matrices, for inverses and determinants).
     """
     if domain == "nonzero":
         mags = rng.uniform(0.3, 2.0, size=shape)
         out = np.where(rng.random(size=shape) < 0.5, -mags, mags)
+    elif domain == "matrix":
+        out = _well_conditioned(shape, rng)
     elif is_interval(domain):
         out = rng.uniform(domain[0], domain[1], size=shape)
     else:
         raise GraphcError(f"sample: unknown domain {domain!r}")
     return np.asarray(out, dtype=dtype)
+
+
+def _well_conditioned(shape, rng: np.random.Generator) -> np.ndarray:
+    """Entries in [-1, 1]; square matrices (last two axes) made diagonally dominant with the
+    positive diagonal n+1, 2(n+1), ...: invertible, well conditioned, of positive
+    determinant, and the symmetric matrix of the lower triangle is positive definite with
+    well-separated eigenvalues (decompositions)."""
+    out = rng.uniform(-1.0, 1.0, size=shape)
+    if len(shape) >= 2 and shape[-1] == shape[-2]:
+        n = shape[-1]
+        out = out + np.diag((n + 1.0) * np.arange(1, n + 1))
+    return out
 
 
 # The points where ops are least forgiving, for differential tests (all modes must agree there,

@@ -27,6 +27,8 @@ LOOPED = {
     "scan": "control flow (sub-graph bodies)",
     "cross_entropy": "integer labels index the logits; never on a derivative's path",
     "mse_loss": "only for integer data (floating mse_loss resolves to sum/size)",
+    "slogdet": "tuple-valued (the batching transform loops over those)",
+    "eigh": "tuple-valued (the batching transform loops over those)",
     "dot": "only both operands batched, the second of rank 3 or more (np.dot is no matmul)",
 }
 

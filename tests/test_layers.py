@@ -18,7 +18,8 @@ import its own layer or lower ones; within a layer the imports form no cycle):
                               ops.control_layout, ops.control_build
  3  op families               ops (package), ops.shape < ops.elementwise < ops.special, ops.linalg
                               < ops.reduce < ops.nn; ops.select < ops.rearrange
-                              < ops.sequence < ops.einsum, ops.grad_check
+                              < ops.sequence < ops.einsum, ops.grad_check;
+                              ops.linalg_basic < ops.linalg_inv < ops.linalg_decomp
  2  op-table core, dispatch   ops.base (OpDef, OPS, register) < dispatch (apply, make_node,
                               var, const, Group)
  1  IR                        ir, mixin
@@ -56,6 +57,9 @@ LAYERS = {
         "ops.elementwise",
         "ops.special",
         "ops.linalg",
+        "ops.linalg_basic",
+        "ops.linalg_inv",
+        "ops.linalg_decomp",
         "ops.reduce",
         "ops.nn",
         "ops.select",

@@ -91,6 +91,14 @@ def _cross_entropy(logits, labels):
 _DTYPES = {"float64": torch.float64, "float32": torch.float32, "int64": torch.int64}
 
 
+def _nan_if_singular(fn, x):
+    """graphc's convention: the inverse of a singular matrix is NaN (PyTorch raises)."""
+    try:
+        return fn(x)
+    except RuntimeError:
+        return torch.full_like(x, float("nan"))
+
+
 # graphc op -> torch function with the `gc` function's signature.
 def _reduction_ddof(fn):
     def run(x, axis=None, ddof=0, keepdims=False):
@@ -214,6 +222,22 @@ TORCH = {
     "while_loop": lambda x: while_ref(x, torch),
     "fori_loop": lambda x: fori_ref(x, torch),
     "scan": lambda init, xs: scan_ref(init, xs, torch),
+    "matrix_transpose": lambda x: x.mT,
+    "trace": lambda x, offset=0, axis1=0, axis2=1: torch.diagonal(x, offset, axis1, axis2).sum(-1),
+    "diagonal": lambda x, offset=0, axis1=0, axis2=1: torch.diagonal(x, offset, axis1, axis2),
+    "diag": lambda v, k=0: torch.diag(v, k),
+    "eye_like": lambda x, k=0: (
+        torch.ones(x.shape[-2:] if x.ndim > 1 else x.shape * 2).to(x.dtype).triu(k).tril(k)
+    ),
+    "det": torch.linalg.det,
+    "cholesky": lambda x: _nan_if_singular(
+        torch.linalg.cholesky, torch.tril(x) + torch.tril(x, -1).mT
+    ),
+    "slogdet": lambda x: tuple(torch.linalg.slogdet(x)),
+    "inv": lambda x: _nan_if_singular(torch.linalg.inv, x),
+    "solve": lambda a, b: _nan_if_singular(torch.linalg.inv, a) @ b,
+    "triu": lambda x, k=0: torch.triu(x, k),
+    "tril": lambda x, k=0: torch.tril(x, k),
 }
 # Ops with no PyTorch counterpart: graphc's own adapters that derivative rules insert.
 NOT_MAPPED = {
@@ -227,11 +251,21 @@ NOT_MAPPED = {
     "prod_others": "prod's derivative rule",
     "checked_grad": "gc.grad's deferred checks (identity, cast to the input's dtype)",
     "size": "derivative-rule adapter (an integer)",
+    "diag_embed": "diagonal's adjoint (PyTorch's diag_embed makes square matrices only)",
+    "eigh": "eigenvector signs are the LAPACK driver's choice (tests/ops/test_linalg_decomp)",
+    "solve_rule": "solve's derivative while ranks are unknown (derivative-rule adapter)",
+    "diag_grad": "diag's adjoint while the rank is unknown (derivative-rule adapter)",
 }
 
 # Where graphc's documented convention differs from PyTorch's on purpose: op -> the edge
 # kinds whose gradients are not compared, and why.
+_SINGULAR = (testing.EDGE_KINDS, "graphc: NaN gradients at a singular matrix; PyTorch: finite")
 CONVENTIONS: dict[str, tuple[tuple[str, ...], str]] = {
+    "det": _SINGULAR,
+    "slogdet": _SINGULAR,
+    "inv": _SINGULAR,
+    "solve": _SINGULAR,
+    "cholesky": _SINGULAR,
     "norm": (("zeros", "mixed"), "graphc: undefined (NaN) at x = 0, as JAX; PyTorch: 0"),
     "std": (testing.EDGE_KINDS, "graphc: undefined (NaN) where std is 0, as JAX; PyTorch: 0"),
     "clip": (

@@ -25,6 +25,7 @@ u = gc.var("u", shape=(2, 3))  # data in (-0.9, 0.9)
 c = gc.var("c", shape=(3,))
 d = gc.var("d", shape=(3, 4))
 s = gc.var("s")  # unknown shape and dtype
+m = gc.var("m", shape=(3, 3))
 k = gc.var("k", shape=(2,), dtype="int64")
 DATA = {
     "a": RNG.normal(size=(2, 3)),
@@ -34,6 +35,7 @@ DATA = {
     "c": RNG.normal(size=3),
     "d": RNG.normal(size=(3, 4)),
     "s": np.float64(1.5),
+    "m": RNG.normal(size=(3, 3)) + 4 * np.eye(3),
     "k": np.array([0, 2]),
     "z": RNG.normal(size=(3, 2)),
     "e": RNG.normal(size=(2, 3)),
@@ -140,6 +142,23 @@ SAMPLES = {
     # A Jacobian of unknown shapes: batched when the loaded graph is compiled.
     "jacobian": [lambda: gc.jacobian(gc.sin(gc.var("e")) * c, "e")],
     "jacobian_seed": [lambda: gc.jacobian(gc.var("e") @ d, "e", mode="fwd")],
+    "matrix_transpose": [lambda: gc.matrix_transpose(a)],
+    "trace": [lambda: gc.trace(a, 1), lambda: a.trace()],
+    "diagonal": [lambda: gc.diagonal(a, -1), lambda: a.diagonal(0, 1, 0)],
+    "diag_embed": [lambda: gc.diag_embed(gc.diagonal(a, 1), a, 1)],
+    "diag": [lambda: gc.diag(c, 1), lambda: gc.diag(a)],
+    "diag_grad": [lambda: gc.diag_grad(gc.outer(c, c), c, k=0)],
+    "eye": [lambda: gc.eye(gc.size(c), 4, k=1) * s],
+    "eye_like": [lambda: gc.eye_like(a, 1) * a],
+    "triu": [lambda: gc.triu(a, 1)],
+    "tril": [lambda: gc.tril(a)],
+    "det": [lambda: gc.det(m)],
+    "cholesky": [lambda: gc.cholesky(m)],
+    "eigh": [lambda: gc.eigh(m)[1], lambda: gc.eigh(m)[0]],
+    "slogdet": [lambda: gc.slogdet(m)[1]],
+    "inv": [lambda: gc.inv(m)],
+    "solve": [lambda: gc.solve(m, c)],
+    "solve_rule": [lambda: ops.solve_rule(c, m, c, c, side=1)],
 }
 
 if hasattr(gc, "cond"):  # control flow: sub-graphs as attrs, outer symbols captured
@@ -262,8 +281,10 @@ def test_every_op_round_trips(name):
 
 @pytest.mark.parametrize("name", sorted(n for n in OPS if OPS[n].differentiable))
 def test_gradients_round_trip(name):
-    if name == "jacobian":
-        pytest.skip("reverse mode through a Jacobian of unknown shapes is a GradError")
+    if name in ("jacobian", "solve_rule"):
+        pytest.skip(
+            "reverse mode through a Jacobian (or solve's rule) of unknown shapes is a GradError"
+        )
     for build in _direct_samples(name):
         y = build()
         if y.op == "group" or _reads_group(toposort([y])):

@@ -87,7 +87,6 @@ ROWS = [
         "X",
         "A.T @ B.T",
         shapes={"X": (3, 3)},
-        xfail="gc.trace is the linalg engineer's (issue 15)",
     ),
     Row(
         "log det X",
@@ -95,7 +94,6 @@ ROWS = [
         "X",
         "inv(X).T",
         shapes={"X": (3, 3)},
-        xfail="gc.det is the linalg engineer's (issue 15)",
     ),
     Row(
         "softmax cross-entropy, by hand",

@@ -19,6 +19,20 @@ from .elementwise import abs, add, divide, equal, multiply, negative, power, sub
 from .special import *  # noqa: F401,F403
 from .special import round  # noqa: F401
 from .linalg import dot, matmul, outer, product_vjp  # noqa: F401
+from .linalg_inv import det, inv, slogdet, solve, solve_rule  # noqa: F401
+from .linalg_decomp import cholesky, eigh  # noqa: F401
+from .linalg_basic import (  # noqa: F401
+    diag,
+    diag_embed,
+    diag_grad,
+    diagonal,
+    eye,
+    eye_like,
+    matrix_transpose,
+    trace,
+    tril,
+    triu,
+)
 from .nn import cross_entropy, log_softmax, mse_loss, one_hot, softmax  # noqa: F401
 from .reduce import (
     logsumexp,

@@ -20,12 +20,19 @@ from .passes import const_value
 
 
 def is_identity(x: Symbol) -> bool:
-    """A constant identity matrix.
+    """A constant identity matrix, `eye(n)` or a square `eye_like(x)`.
 
     >>> import graphc as gc, numpy as np
     >>> is_identity(gc.const(np.eye(3))), is_identity(gc.const(np.ones((3, 3))))
     (True, False)
+    >>> is_identity(gc.eye_like(gc.var("X", shape=(3, 3))))
+    True
     """
+    if x.op in ("eye", "eye_like"):
+        # Square (both dims known and equal) with ones on the main diagonal (k = 0 or None).
+        return (
+            not x.attrs.get("k") and x.shape is not None and x.shape[0] == x.shape[1] is not None
+        )
     if x.op != "const":
         return False
     value = const_value(x)
@@ -60,7 +67,7 @@ def column_of_diag(node: Symbol, inputs: tuple):
     keepdims, s."""
     (d,) = inputs
     axis = node.attrs["axis"]
-    if d.op != "diag" or d.attrs.get("k", 0) != 0 or axis not in (0, 1, -1, -2):
+    if d.op != "diag" or d.attrs.get("k") or axis not in (0, 1, -1, -2):
         return None
     (s,) = d.inputs
     if s.shape is None or len(s.shape) != 1:

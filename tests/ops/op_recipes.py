@@ -734,6 +734,17 @@ RECIPES.update(
     }
 )
 
+# The linear-algebra ops' recipes live in their own module (this one is long enough).
+from linalg_decomp_recipes import LINALG_DECOMP_RECIPES  # noqa: E402
+from linalg_inv_recipes import LINALG_INV_RECIPES  # noqa: E402
+from linalg_recipes import EXEMPT as _LINALG_EXEMPT  # noqa: E402
+from linalg_recipes import LINALG_RECIPES  # noqa: E402
+
+RECIPES.update(LINALG_RECIPES)
+RECIPES.update(LINALG_INV_RECIPES)
+RECIPES.update(LINALG_DECOMP_RECIPES)
+EXEMPT.update(_LINALG_EXEMPT)
+
 
 # Calls whose shapes do not fit: every mode must raise ShapeError (test_registry names the
 # op and line; test_differential checks all modes agree).
