@@ -1,7 +1,7 @@
 """A safe parser for expressions over vars and `gc` functions (the `grad` command's input).
 
 The text is parsed with Python's `ast` and walked with a whitelist; it is never evaluated.
-Accepted:
+It accepts:
 
 - numbers (``2``, ``0.5``, ``1e-3``) and ``True``/``False``;
 - names, which become `gc.var`s (one var per distinct name, shapes optional), except
@@ -191,12 +191,8 @@ def parse(text: str, shapes: dict | None = None, dtypes: dict | None = None) -> 
         if isinstance(expr, (list, tuple)):  # several results (split, slogdet): one symbol
             expr = Group(expr)
         elif not isinstance(expr, Symbol):
-            expr = _const(expr)
+            expr = const(expr)
     return Parsed(expr, builder.vars)
-
-
-def _const(value):
-    return const(value)
 
 
 class _Builder:
@@ -343,7 +339,7 @@ class _Builder:
         left = self.expr(node.left, depth + 1)
         right = self.expr(node.comparators[0], depth + 1)
         if not isinstance(left, Symbol) and not isinstance(right, Symbol):
-            left = _const(left)
+            left = const(left)
         return self.apply(node, name, (left, right))
 
     def apply(self, node, name: str, args: tuple, kwargs: dict | None = None):
@@ -414,7 +410,7 @@ class _Builder:
         if not any(_has_symbol(a) for a in args) and args:
             # Numbers alone would be computed right away (to a numpy value, not a graph);
             # a constant among them, even inside a list, makes the call build a node.
-            args[0] = _first_leaf_const(args[0])
+            args[0] = _first_leafconst(args[0])
         return self.apply(node, name, tuple(args), kwargs)
 
     def array_constant(self, node: ast.Call, depth: int) -> Symbol:
@@ -425,7 +421,7 @@ class _Builder:
         if _has_symbol(value):
             self.fail(node, "const takes numbers only")
         try:
-            return _const(np.array(value))
+            return const(np.array(value))
         except (ValueError, TypeError) as exc:
             self.fail(node, f"const: {exc}")
 
@@ -453,10 +449,13 @@ class _Builder:
             return node.value
         if isinstance(node, ast.Constant) and node.value is None:
             return None
-        if isinstance(node, (ast.Tuple, ast.List)):
-            return tuple(self.int_literal(e) for e in node.elts)
-        value = self.int_or_number(node)
-        return value
+        if isinstance(node, (ast.Tuple, ast.List)):  # ints, or tuples of them (tensordot axes)
+            nested = (ast.Tuple, ast.List)
+            return tuple(
+                self.keyword_value(e, depth + 1) if isinstance(e, nested) else self.int_literal(e)
+                for e in node.elts
+            )
+        return self.int_or_number(node)
 
     def int_or_number(self, node: ast.AST):
         if (
@@ -482,7 +481,7 @@ class _Builder:
     def array(self, node: ast.AST, depth: int) -> Symbol:
         """An expression as a symbol (a number becomes a constant)."""
         value = self.expr(node, depth)
-        return value if isinstance(value, Symbol) else _const(value)
+        return value if isinstance(value, Symbol) else const(value)
 
     def subscript(self, node: ast.Subscript, depth: int):
         value = self.expr(node.value, depth + 1)
@@ -492,7 +491,7 @@ class _Builder:
             if not -len(value) <= k < len(value):
                 self.fail(sl, f"index {k} out of range for {len(value)} results")
             return value[k]
-        target = value if isinstance(value, Symbol) else _const(value)
+        target = value if isinstance(value, Symbol) else const(value)
         return self.apply(node, "getitem", (target, self.index(sl)))
 
     def at_update(self, node: ast.Call, depth: int):
@@ -554,13 +553,13 @@ def _has_symbol(value) -> bool:
     return isinstance(value, Symbol)
 
 
-def _first_leaf_const(value):
+def _first_leafconst(value):
     """`value` (a number or nested tuple of numbers) with its first number a constant."""
     if not isinstance(value, tuple):
-        return _const(value)
+        return const(value)
     if not value:
         return value
-    return (_first_leaf_const(value[0]),) + value[1:]
+    return (_first_leafconst(value[0]),) + value[1:]
 
 
 def _checked_pow(base, exponent):
@@ -593,7 +592,7 @@ def _let_form(builder: _Builder, tree: ast.Module) -> ast.expr:
         value = builder.expr(stmt.value, 0)
         if name in builder.lets or name in builder.vars:
             builder.fail(stmt, f"{name!r} is already defined or used as a var")
-        builder.lets[name] = value if isinstance(value, Symbol) else _const(value)
+        builder.lets[name] = value if isinstance(value, Symbol) else const(value)
     if not isinstance(last, ast.Expr):
         builder.fail(last, "the last line must be an expression")
     return last.value

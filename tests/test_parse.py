@@ -364,3 +364,9 @@ def test_parses_what_str_prints():
     assert np.array_equal(y.eval(x=x)[0], (x + 1).T @ x - np.inf * x)
     z, _ = parse("stack([x, nan*x], axis=0)", shapes={"x": (2,)})
     assert np.array_equal(z.eval(x=np.ones(2))[0], [[1, 1], [np.nan, np.nan]], equal_nan=True)
+
+
+def test_nested_tuple_keywords():
+    """tensordot's axes print as a tuple of tuples and parse back."""
+    y, _ = parse("tensordot(a, b, axes=((1, 2), (0, 1)))")
+    assert str(y) == "tensordot(a, b, axes=((1, 2), (0, 1)))"
