@@ -30,9 +30,8 @@ from .linalg_basic import (  # noqa: F401
     eye_like,
     matrix_transpose,
     trace,
-    tril,
-    triu,
 )
+from .linalg_triangle import tril, triu  # noqa: F401
 from .nn import cross_entropy, log_softmax, mse_loss, one_hot, softmax  # noqa: F401
 from .reduce import (
     logsumexp,

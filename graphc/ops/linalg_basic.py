@@ -1,5 +1,5 @@
-"""Matrix structure: matrix_transpose, trace, diagonal, diag, diag_embed, eye, eye_like, triu,
-tril.
+"""Matrix structure: matrix_transpose, trace, diagonal, diag, diag_embed, eye, eye_like
+(triu and tril: ops/linalg_triangle.py).
 
 These are linear (or constant), so their derivative rules are the ops themselves or their
 adjoints: the adjoint of `diagonal` is `diag_embed`, of `trace` an identity times the
@@ -538,61 +538,6 @@ def identity(x, k: int = 0):
     return eye_like(x, k)
 
 
-class _Triangle(_Defaults):
-    """triu and tril: a triangle of each matrix of a stack, the rest zero."""
-
-    attr_names = ("k",)
-    public, defaults = True, {"k": 0}
-    fn = None
-
-    def prepare(self, x, k=0):
-        return (x,), self.check_attrs({"k": k})
-
-    def shape(self, s, *, k):
-        _matrix(s, self.name)
-        return s
-
-    def dtype(self, d, *, k):
-        return d
-
-    def impl(self, x, *, k):
-        return type(self).fn(x, k)
-
-    def emit(self, x, *, k):
-        return f"np.{self.name}({x}, {k})" if k else f"np.{self.name}({x})"
-
-    def vjp(self, g, y, x, *, k):
-        return (self(g, k),)
-
-    def jvp(self, ts, y, x, *, k):
-        return self(ts[0], k)
-
-    def batch(self, batched, y, x, *, k):
-        return self(x, k)
-
-
-class Triu(_Triangle):
-    """`np.triu(x, k=0)`: the entries on and above diagonal k of each matrix (last two axes).
-
-    >>> triu(np.ones((2, 2)))
-    array([[1., 1.],
-           [0., 1.]])
-    """
-
-    name, fn = "triu", np.triu
-
-
-class Tril(_Triangle):
-    """`np.tril(x, k=0)`: the entries on and below diagonal k of each matrix (last two axes).
-
-    >>> tril(np.ones((2, 2)))
-    array([[1., 0.],
-           [1., 1.]])
-    """
-
-    name, fn = "tril", np.tril
-
-
 matrix_transpose = register(MatrixTranspose())
 trace = register(Trace())
 diagonal = register(Diagonal())
@@ -601,5 +546,3 @@ diag = register(Diag())
 diag_grad = register(DiagGrad())
 eye = register(Eye())
 eye_like = register(EyeLike())
-triu = register(Triu())
-tril = register(Tril())

@@ -17,8 +17,9 @@ import numpy as np
 
 from .. import runtime
 from .base import float_dtype, register
-from .linalg_basic import diag_embed, diagonal, eye_like, mT, tril
+from .linalg_basic import diag_embed, diagonal, eye_like, mT
 from .linalg_inv import _MultiOutput, _Square, _square, part, solve
+from .linalg_triangle import tril
 from .shape import expand_dims
 
 
