@@ -33,9 +33,15 @@ from ..ir import Symbol, toposort
 from ..ops.base import OPS, on_register
 from ..runtime import format_index
 from .passes import attr_key
-from .sympy_print import call_precedence, call_text
+from .sympy_print import (
+    UNEVALUATED,
+    call_precedence,
+    call_text,
+    const_text,
+    float_with_exponent,
+    kept,
+)
 
-CONST_ELEMENTS = 100  # an array constant up to this size prints its entries
 _ARITH = ("add", "subtract", "multiply", "divide", "negative", "power")
 
 
@@ -79,21 +85,6 @@ def number_to_sympy(value) -> sp.Expr | None:
     if isinstance(value, complex):
         return float_to_sympy(value.real) + sp.I * float_to_sympy(value.imag)
     return None
-
-
-def _const_text(value) -> str:
-    """An array constant as gc text: `broadcast_to(1.0, shape=(2, 3))` when its entries are
-    equal, `const([[1.0, 2.0]])` when small (both parse back), else `const(<shape>)`."""
-    arr = np.asarray(value)
-    if arr.size and arr.dtype.kind in "biuf" and (arr == arr.flat[0]).all():
-        first = arr.flat[0].item()
-        text = f"broadcast_to({first!r}, shape={arr.shape!r})"
-        default = np.asarray(first).dtype
-    elif arr.size <= CONST_ELEMENTS and arr.dtype.kind in "biuf":
-        text, default = f"const({arr.tolist()!r})", np.asarray(arr.tolist()).dtype
-    else:
-        return f"const{arr.shape}"
-    return text if arr.dtype == default else f"astype({text}, dtype={arr.dtype.name!r})"
 
 
 # --- sympy functions standing for graph operations --------------------------------------
@@ -195,13 +186,6 @@ def _guarded(op) -> bool:
     return hit
 
 
-def _float_with_exponent(value) -> bool:
-    """A float (Python, numpy, or 0-d) that Python prints with an exponent (`1e-300`)."""
-    if isinstance(value, np.ndarray) and value.ndim == 0:
-        value = value.item()
-    return isinstance(value, (float, np.floating)) and "e" in repr(float(value))
-
-
 def _int_exponent(node: Symbol) -> int | None:
     """The exponent of `power(x, n)` when n is an integral number constant."""
     e = node.inputs[1]
@@ -227,10 +211,10 @@ def node_to_sympy(node: Symbol, args: list, safe: bool = False) -> sp.Expr:
         if "name" in node.attrs:
             return sp.Symbol(node.attrs["name"])
         value = node.attrs["value"]
-        if not safe and _float_with_exponent(value):  # printed as Python does: 1e+308
+        if not safe and float_with_exponent(value):  # printed as Python does: 1e+308
             return sp.Float(float(value))
         number = number_to_sympy(value)
-        return number if number is not None else sp.Symbol(_const_text(node.attrs["value"]))
+        return number if number is not None else sp.Symbol(const_text(node.attrs["value"]))
     if op.elementwise and op.sympy is not None and not op.comparison:
         return _elementwise_to_sympy(node, args, safe)
     return graph_function(op, node.attrs)(*args)
@@ -248,7 +232,7 @@ def _elementwise_to_sympy(node: Symbol, args: list, safe: bool) -> sp.Expr:
     if safe and _guarded(op):
         return opaque_function(name)(*args)
     if not safe and name in ("multiply", "divide"):
-        return _kept(name, args, _keep_factor(name, *args))
+        return kept(name, args, _keep_factor(name, *args))
     if not safe:
         # Printing shows what the graph computes: exp(log(x)) stays (sympy would print x).
         func = _get_table().funcs.get(name)
@@ -257,38 +241,9 @@ def _elementwise_to_sympy(node: Symbol, args: list, safe: bool) -> sp.Expr:
         if name in ("power", "square", "sqrt") and args[0].is_Pow and not args[0].exp.is_Integer:
             exponent = {"square": 2, "sqrt": sp.Rational(1, 2)}.get(name)
             return sp.Pow(args[0], args[1] if exponent is None else exponent, evaluate=False)
-        if name in _UNEVALUATED:
-            return _kept(name, args, op.sympy(*args))
+        if name in UNEVALUATED:
+            return kept(name, args, op.sympy(*args))
     return op.sympy(*args)
-
-
-def _kept(name: str, args: list, expr):
-    """`expr`, unless sympy cancelled an operand (x - x -> 0): then what the graph computes,
-    unevaluated, which keeps the operand's shape."""
-    if name in ("add", "subtract"):
-        kept = _cores(expr)
-        if all(core in kept for a in args for core in _cores(a)):
-            return expr
-    elif expr.free_symbols == set().union(*(a.free_symbols for a in args)) and not (
-        expr.is_Number and not all(a.is_Number for a in args)
-    ):
-        return expr
-    return _UNEVALUATED[name](*args)
-
-
-def _cores(expr) -> set:
-    """The terms of a sum without their numeric coefficients (numbers left out)."""
-    return {t.as_coeff_Mul()[1] for t in sp.Add.make_args(expr) if not t.is_Number}
-
-
-_UNEVALUATED = {
-    "add": lambda a, b: sp.Add(a, b, evaluate=False),
-    "subtract": lambda a, b: sp.Add(a, sp.Mul(-1, b, evaluate=False), evaluate=False),
-    "multiply": lambda a, b: sp.Mul(a, b, evaluate=False),
-    "divide": lambda a, b: sp.Mul(a, sp.Pow(b, -1, evaluate=False), evaluate=False),
-    "power": lambda a, b: sp.Pow(a, b, evaluate=False),
-    "negative": lambda a: sp.Mul(-1, a, evaluate=False),
-}
 
 
 def _keep_factor(name: str, a, b):

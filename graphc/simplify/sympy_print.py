@@ -9,6 +9,7 @@ sum a leading negative term after the positive ones (`X @ w - y`, not `-y + X @ 
 
 from __future__ import annotations
 
+import numpy as np
 import sympy as sp
 from sympy import Mul
 from sympy.core.mul import _keep_coeff
@@ -234,3 +235,59 @@ def _attr_text(value) -> str:
     if name is not None and type(value).__module__.startswith("numpy"):  # a dtype
         return repr(name)
     return repr(value)
+
+
+# --- what printing keeps that sympy would change ---------------------------------------
+
+CONST_ELEMENTS = 100  # an array constant up to this size prints its entries
+
+
+def const_text(value) -> str:
+    """An array constant as gc text: `broadcast_to(1.0, shape=(2, 3))` when its entries are
+    equal, `const([[1.0, 2.0]])` when small (both parse back), else `const(<shape>)`."""
+    arr = np.asarray(value)
+    if arr.size and arr.dtype.kind in "biuf" and (arr == arr.flat[0]).all():
+        first = arr.flat[0].item()
+        text = f"broadcast_to({first!r}, shape={arr.shape!r})"
+        default = np.asarray(first).dtype
+    elif arr.size <= CONST_ELEMENTS and arr.dtype.kind in "biuf":
+        text, default = f"const({arr.tolist()!r})", np.asarray(arr.tolist()).dtype
+    else:
+        return f"const{arr.shape}"
+    return text if arr.dtype == default else f"astype({text}, dtype={arr.dtype.name!r})"
+
+
+def float_with_exponent(value) -> bool:
+    """A float (Python, numpy, or 0-d) that Python prints with an exponent (`1e-300`)."""
+    if isinstance(value, np.ndarray) and value.ndim == 0:
+        value = value.item()
+    return isinstance(value, (float, np.floating)) and "e" in repr(float(value))
+
+
+def kept(name: str, args: list, expr):
+    """`expr`, unless sympy cancelled an operand (x - x -> 0): then what the graph computes,
+    unevaluated, which keeps the operand's shape."""
+    if name in ("add", "subtract"):
+        kept = _cores(expr)
+        if all(core in kept for a in args for core in _cores(a)):
+            return expr
+    elif expr.free_symbols == set().union(*(a.free_symbols for a in args)) and not (
+        expr.is_Number and not all(a.is_Number for a in args)
+    ):
+        return expr
+    return UNEVALUATED[name](*args)
+
+
+def _cores(expr) -> set:
+    """The terms of a sum without their numeric coefficients (numbers left out)."""
+    return {t.as_coeff_Mul()[1] for t in sp.Add.make_args(expr) if not t.is_Number}
+
+
+UNEVALUATED = {
+    "add": lambda a, b: sp.Add(a, b, evaluate=False),
+    "subtract": lambda a, b: sp.Add(a, sp.Mul(-1, b, evaluate=False), evaluate=False),
+    "multiply": lambda a, b: sp.Mul(a, b, evaluate=False),
+    "divide": lambda a, b: sp.Mul(a, sp.Pow(b, -1, evaluate=False), evaluate=False),
+    "power": lambda a, b: sp.Pow(a, b, evaluate=False),
+    "negative": lambda a: sp.Mul(-1, a, evaluate=False),
+}
