@@ -16,7 +16,7 @@ import numpy as np
 from .dispatch import checks_call, plain_array
 from .eager_tensor import Tensor, as_data, wrap
 from .errors import ArgumentError, DTypeError, ShapeError
-from .ops.base import check_size
+from .ops.base import check_size, numeric_dtype
 
 
 @checks_call
@@ -143,12 +143,4 @@ def _real(x) -> bool:
 
 def _dtype_arg(where: str, dtype) -> np.dtype:
     """`dtype` as a numeric numpy dtype; None means float64."""
-    if dtype is None:
-        return np.dtype(np.float64)
-    try:
-        dt = np.dtype(dtype)
-    except (TypeError, ValueError):
-        raise DTypeError(f"{where}: not a dtype: {dtype!r}") from None
-    if dt.kind not in "biufc":
-        raise DTypeError(f"{where}: unsupported dtype {dt} (numbers and booleans only)")
-    return dt
+    return np.dtype(np.float64) if dtype is None else numeric_dtype(dtype, where)

@@ -101,8 +101,13 @@ def _inv(x):
     try:
         return np.linalg.inv(x)
     except np.linalg.LinAlgError:
-        x = np.asarray(x)
-        return np.full(x.shape, np.nan, np.result_type(x.dtype, np.float32))
+        return _nan_like(x)
+
+
+def _nan_like(x):
+    """NaNs of x's shape, in x's floating dtype: what a failed factorisation gives."""
+    x = np.asarray(x)
+    return np.full(x.shape, np.nan, np.result_type(x.dtype, np.float32))
 
 
 def _solve(a, b):
@@ -118,8 +123,7 @@ def _cholesky(x):
     try:
         return np.linalg.cholesky(x)
     except np.linalg.LinAlgError:
-        x = np.asarray(x)
-        return np.full(x.shape, np.nan, np.result_type(x.dtype, np.float32))
+        return _nan_like(x)
 
 
 def _solve_rule(g, a, b, x, side):

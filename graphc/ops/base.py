@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import ArgumentError, GraphcError, ShapeError
+from ..errors import ArgumentError, DTypeError, GraphcError, ShapeError
 from ..ir import call_mismatch, format_origin, located, user_origin
 from ..mixin import add_op_methods, remove_op_methods
 
@@ -283,6 +283,19 @@ def broadcast_shapes(*shapes, op: str = "broadcast"):
 # (a ShapeError naming the op and the user's line), not found out by a run that takes
 # minutes; raise it (`graphc.ops.base.MAX_ELEMENTS = 2**36`) to build larger arrays.
 MAX_ELEMENTS = 2**31
+
+
+def numeric_dtype(value, where: str, error: type = None) -> np.dtype:
+    """`value` as a numpy dtype of numbers or booleans, else `error` (a `DTypeError` unless
+    given) naming `where` and the value."""
+    error = error or DTypeError
+    try:
+        dt = np.dtype(value)
+    except (TypeError, ValueError):
+        raise error(f"{where}: not a dtype: {value!r}") from None
+    if dt.kind not in "biufc":
+        raise error(f"{where}: unsupported dtype {dt} (numbers and booleans only)")
+    return dt
 
 
 def check_size(shape, what: str) -> None:

@@ -16,7 +16,16 @@ import numpy as np
 from .. import runtime
 from ..dispatch import Symbol, make_node
 from ..errors import ArgumentError, ShapeError
-from .base import OpDef, batch_size, batched_all, float_dtype, fmt_shape, normalize_axis, register
+from .base import (
+    OpDef,
+    batch_size,
+    batched_all,
+    float_dtype,
+    fmt_shape,
+    normalize_axis,
+    numeric_dtype,
+    register,
+)
 from .select import getitem
 from .shape import broadcast_like, broadcast_to, expand_dims, transpose
 
@@ -418,13 +427,7 @@ class Eye(_Defaults):
     def check_attr(self, key, value):
         if key == "k":
             return _check_int(value, key, self.name)
-        try:
-            dtype = np.dtype(value)
-        except (TypeError, ValueError):
-            raise ArgumentError(f"eye: not a dtype: {value!r}") from None
-        if dtype.kind not in "biufc":
-            raise ArgumentError(f"eye: unsupported dtype {dtype}")
-        return dtype.name
+        return numeric_dtype(value, "eye", ArgumentError).name
 
     def node_type(self, inputs, attrs):
         if not 1 <= len(inputs) <= 2:
