@@ -592,7 +592,8 @@ def _let_form(builder: _Builder, tree: ast.Module) -> ast.expr:
         value = builder.expr(stmt.value, 0)
         if name in builder.lets or name in builder.vars:
             builder.fail(stmt, f"{name!r} is already defined or used as a var")
-        builder.lets[name] = value if isinstance(value, Symbol) else const(value)
+        # A multi-output call (svd(x), eigh(x)) names its tuple of results, read as t1[k].
+        builder.lets[name] = value if isinstance(value, (Symbol, tuple, list)) else const(value)
     if not isinstance(last, ast.Expr):
         builder.fail(last, "the last line must be an expression")
     return last.value

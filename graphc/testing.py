@@ -131,9 +131,10 @@ def _well_conditioned(shape, rng: np.random.Generator) -> np.ndarray:
     determinant, and the symmetric matrix of the lower triangle is positive definite with
     well-separated eigenvalues (decompositions)."""
     out = rng.uniform(-1.0, 1.0, size=shape)
-    if len(shape) >= 2 and shape[-1] == shape[-2]:
-        n = shape[-1]
-        out = out + np.diag((n + 1.0) * np.arange(1, n + 1))
+    if len(shape) >= 2:  # (a matrix that is not square: its leading square block)
+        k = min(shape[-2:])
+        step = max(shape[-2:]) + 1.0
+        out[..., range(k), range(k)] += step * np.arange(1, k + 1)
     return out
 
 

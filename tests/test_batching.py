@@ -29,6 +29,7 @@ LOOPED = {
     "mse_loss": "only for integer data (floating mse_loss resolves to sum/size)",
     "slogdet": "tuple-valued (the batching transform loops over those)",
     "eigh": "tuple-valued (the batching transform loops over those)",
+    "svd": "tuple-valued (the batching transform loops over those)",
     "dot": "only both operands batched, the second of rank 3 or more (np.dot is no matmul)",
 }
 

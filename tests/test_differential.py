@@ -160,7 +160,7 @@ def _in_domain(domain, a):
         return np.all(a > 0)
     if domain == UNIT:
         return np.all(np.abs(a) < 1)
-    if domain == "matrix" and a.ndim >= 2 and a.shape[-1] == a.shape[-2]:
+    if domain == "matrix" and a.ndim >= 2:
         return bool(np.all(np.linalg.cond(a) < 1e6))  # not singular (inverses, determinants)
     return True
 

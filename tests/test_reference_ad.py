@@ -252,6 +252,7 @@ NOT_MAPPED = {
     "checked_grad": "gc.grad's deferred checks (identity, cast to the input's dtype)",
     "size": "derivative-rule adapter (an integer)",
     "diag_embed": "diagonal's adjoint (PyTorch's diag_embed makes square matrices only)",
+    "svd": "singular vector signs are the LAPACK driver's choice (tests/ops/test_linalg_svd)",
     "eigh": "eigenvector signs are the LAPACK driver's choice (tests/ops/test_linalg_decomp)",
     "solve_rule": "solve's derivative while ranks are unknown (derivative-rule adapter)",
     "diag_grad": "diag's adjoint while the rank is unknown (derivative-rule adapter)",

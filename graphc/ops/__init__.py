@@ -21,6 +21,7 @@ from .special import round  # noqa: F401
 from .linalg import dot, matmul, outer, product_vjp  # noqa: F401
 from .linalg_inv import det, inv, slogdet, solve, solve_rule  # noqa: F401
 from .linalg_decomp import cholesky, eigh  # noqa: F401
+from .linalg_svd import svd  # noqa: F401
 from .linalg_basic import (  # noqa: F401
     diag,
     diag_embed,

@@ -739,10 +739,12 @@ from linalg_decomp_recipes import LINALG_DECOMP_RECIPES  # noqa: E402
 from linalg_inv_recipes import LINALG_INV_RECIPES  # noqa: E402
 from linalg_recipes import EXEMPT as _LINALG_EXEMPT  # noqa: E402
 from linalg_recipes import LINALG_RECIPES  # noqa: E402
+from linalg_svd_recipes import LINALG_SVD_RECIPES  # noqa: E402
 
 RECIPES.update(LINALG_RECIPES)
 RECIPES.update(LINALG_INV_RECIPES)
 RECIPES.update(LINALG_DECOMP_RECIPES)
+RECIPES.update(LINALG_SVD_RECIPES)
 EXEMPT.update(_LINALG_EXEMPT)
 
 
