@@ -461,12 +461,13 @@ class _Builder:
         if (
             isinstance(node, ast.UnaryOp)
             and isinstance(node.op, ast.USub)
-            and isinstance(node.operand, ast.Constant)
+            and isinstance(node.operand, (ast.Constant, ast.Name))
         ):
-            value = self.number(node.operand)
-            return self.fold(node, operator.neg, value)
+            return self.fold(node, operator.neg, self.int_or_number(node.operand))
         if isinstance(node, ast.Constant):
             return self.number(node)
+        if isinstance(node, ast.Name) and node.id in _NUMBER_NAMES:  # inf (norm's ord=inf)
+            return _NUMBER_NAMES[node.id]
         self.fail(
             node, "keyword values must be numbers, True/False, None, strings or tuples of ints"
         )
@@ -576,8 +577,8 @@ def _checked_pow(base, exponent):
 
 def _let_form(builder: _Builder, tree: ast.Module) -> ast.expr:
     """The let-form `str` prints when an expression repeats a part (graphc.letform): lines
-    `name = expression` (or `;`-separated), each naming a part for the lines after it, then
-    the expression. Defines the names in `builder` and returns the final expression."""
+    `name = expression` (`;`-separated too) naming a part or a call's results (`t1 = svd(x)`)
+    for the lines after it, then the expression. Defines them in `builder`; returns the last."""
     if not tree.body:
         raise ParseError("empty expression")
     *lets, last = tree.body
@@ -592,7 +593,6 @@ def _let_form(builder: _Builder, tree: ast.Module) -> ast.expr:
         value = builder.expr(stmt.value, 0)
         if name in builder.lets or name in builder.vars:
             builder.fail(stmt, f"{name!r} is already defined or used as a var")
-        # A multi-output call (svd(x), eigh(x)) names its tuple of results, read as t1[k].
         builder.lets[name] = value if isinstance(value, (Symbol, tuple, list)) else const(value)
     if not isinstance(last, ast.Expr):
         builder.fail(last, "the last line must be an expression")

@@ -209,7 +209,9 @@ TORCH = {
     "min": _reduction(lambda x, d, k: torch.amin(x, dim=d, keepdim=k)),
     "logsumexp": _reduction(lambda x, d, k: torch.logsumexp(x, dim=d, keepdim=k)),
     "prod": _reduction(_prod),
-    "norm": lambda x: torch.linalg.vector_norm(x),
+    "norm": lambda x, ord=None, axis=None, keepdims=False: torch.linalg.norm(
+        x, ord=ord, dim=axis, keepdim=keepdims
+    ),
     "matmul": torch.matmul,
     "dot": _np_dot,
     "outer": lambda a, b: torch.outer(a.reshape(-1), b.reshape(-1)),

@@ -22,6 +22,7 @@ from .linalg import dot, matmul, outer, product_vjp  # noqa: F401
 from .linalg_inv import det, inv, slogdet, solve, solve_rule  # noqa: F401
 from .linalg_decomp import cholesky, eigh  # noqa: F401
 from .linalg_svd import svd  # noqa: F401
+from .linalg_norm import norm  # noqa: F401
 from .linalg_basic import (  # noqa: F401
     diag,
     diag_embed,
@@ -39,7 +40,6 @@ from .reduce import (
     max,
     mean,
     min,
-    norm,
     prod,
     prod_others,  # noqa: F401
     reduced_size,

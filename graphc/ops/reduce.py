@@ -1,4 +1,4 @@
-"""Reductions: sum, mean, max, min, prod, norm, logsumexp, and the helpers `size` and
+"""Reductions: sum, mean, max, min, prod, logsumexp, and the helpers `size` and
 `prod_others` (the derivative of prod).
 
 Gradients put `g` back on the reduced axes (`expand_dims` where `keepdims` was False) and
@@ -21,7 +21,7 @@ from .base import (
     normalize_axis,
     register,
 )
-from .elementwise import equal, exp, ones_like, sqrt, square, where
+from .elementwise import equal, exp, ones_like, where
 from .linalg import dot
 from .shape import broadcast_like, expand_dims
 
@@ -375,37 +375,6 @@ class LogSumExp(Reduction):
         return sum(ts[0] * exp(x - _expand(y, axis, keepdims)), axis, keepdims)
 
 
-class Norm(OpDef):
-    """The L2 norm of all entries (its gradient x/y is undefined at x = 0)."""
-
-    name = "norm"
-    public, methods = True, ("norm",)
-    domain = "nonzero"
-
-    def shape(self, s):
-        return ()
-
-    def dtype(self, d):
-        return float_dtype(d)
-
-    def impl(self, x):
-        return np.linalg.norm(x)
-
-    def emit(self, x):
-        return f"np.linalg.norm({x})"
-
-    def vjp(self, g, y, x):
-        return (g * x / y,)
-
-    def jvp(self, ts, y, x):
-        return sum(x * ts[0]) / y
-
-    def batch(self, batched, y, x):
-        if x.dtype.kind == "c":
-            return None
-        return sqrt(sum(square(x), tuple(range(1, len(x.shape)))))
-
-
 class Size(OpDef):
     """`size(x, axis=None)`: the number of entries of `x` (along `axis`: an int or a tuple
     of ints), like `np.size`; an int that promotes like a Python number.
@@ -462,5 +431,4 @@ prod_others = register(ProdOthers())
 variance = register(Variance())
 std = register(Std())
 logsumexp = register(LogSumExp())
-norm = register(Norm())
 size = reduced_size = register(Size())

@@ -719,7 +719,6 @@ RECIPES.update(
                 np.sum(np.exp(x), axis=axis, keepdims=keepdims)
             ),
         ),
-        "norm": Recipe(cases([((3,),), ((2, 3),), ((),)]), ref=lambda x: np.sqrt(np.sum(x * x))),
         "size": Recipe(
             [
                 (((2, 3),), {}),
@@ -737,6 +736,7 @@ RECIPES.update(
 # The linear-algebra ops' recipes live in their own module (this one is long enough).
 from linalg_decomp_recipes import LINALG_DECOMP_RECIPES  # noqa: E402
 from linalg_inv_recipes import LINALG_INV_RECIPES  # noqa: E402
+from linalg_norm_recipes import LINALG_NORM_RECIPES  # noqa: E402
 from linalg_recipes import EXEMPT as _LINALG_EXEMPT  # noqa: E402
 from linalg_recipes import LINALG_RECIPES  # noqa: E402
 from linalg_svd_recipes import LINALG_SVD_RECIPES  # noqa: E402
@@ -745,6 +745,7 @@ RECIPES.update(LINALG_RECIPES)
 RECIPES.update(LINALG_INV_RECIPES)
 RECIPES.update(LINALG_DECOMP_RECIPES)
 RECIPES.update(LINALG_SVD_RECIPES)
+RECIPES.update(LINALG_NORM_RECIPES)
 EXEMPT.update(_LINALG_EXEMPT)
 
 
