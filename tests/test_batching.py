@@ -30,6 +30,7 @@ LOOPED = {
     "slogdet": "tuple-valued (the batching transform loops over those)",
     "eigh": "tuple-valued (the batching transform loops over those)",
     "svd": "tuple-valued (the batching transform loops over those)",
+    "qr": "tuple-valued (the batching transform loops over those)",
     "dot": "only both operands batched, the second of rank 3 or more (np.dot is no matmul)",
 }
 

@@ -161,7 +161,9 @@ def _in_domain(domain, a):
     if domain == UNIT:
         return np.all(np.abs(a) < 1)
     if domain == "matrix" and a.ndim >= 2:
-        return bool(np.all(np.linalg.cond(a) < 1e6))  # not singular (inverses, determinants)
+        k = min(a.shape[-2:])  # not singular (inverses, determinants), nor its leading square
+        block = a[..., :k, :k]  # block (the qr of a wide matrix factors it)
+        return bool(np.all(np.linalg.cond(a) < 1e6) and np.all(np.linalg.cond(block) < 1e6))
     return True
 
 

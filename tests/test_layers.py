@@ -19,7 +19,8 @@ import its own layer or lower ones; within a layer the imports form no cycle):
  3  op families               ops (package), ops.shape < ops.elementwise < ops.special, ops.linalg
                               < ops.reduce < ops.nn; ops.select < ops.rearrange
                               < ops.sequence < ops.einsum, ops.grad_check;
-                              ops.linalg_basic < ops.linalg_triangle, ops.linalg_inv < ops.linalg_decomp, ops.linalg_svd < ops.linalg_norm
+                              ops.linalg_basic < ops.linalg_triangle, ops.linalg_inv < ops.linalg_decomp, ops.linalg_svd < ops.linalg_norm,
+                              ops.linalg_qr
  2  op-table core, dispatch   ops.base (OpDef, OPS, register) < dispatch (apply, make_node,
                               var, const, Group)
  1  IR                        ir, mixin
@@ -63,6 +64,7 @@ LAYERS = {
         "ops.linalg_decomp",
         "ops.linalg_svd",
         "ops.linalg_norm",
+        "ops.linalg_qr",
         "ops.reduce",
         "ops.nn",
         "ops.select",

@@ -232,6 +232,9 @@ TORCH = {
         torch.ones(x.shape[-2:] if x.ndim > 1 else x.shape * 2).to(x.dtype).triu(k).tril(k)
     ),
     "det": torch.linalg.det,
+    "qr": lambda x, mode="reduced": (
+        torch.linalg.qr(x, mode=mode) if mode != "r" else torch.linalg.qr(x)[1]
+    ),
     "cholesky": lambda x: _nan_if_singular(
         torch.linalg.cholesky, torch.tril(x) + torch.tril(x, -1).mT
     ),

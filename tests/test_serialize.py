@@ -154,6 +154,7 @@ SAMPLES = {
     "tril": [lambda: gc.tril(a)],
     "det": [lambda: gc.det(m)],
     "cholesky": [lambda: gc.cholesky(m)],
+    "qr": [lambda: gc.qr(m)[0], lambda: gc.qr(a, mode="complete")[1]],
     "svd": [lambda: gc.svd(m)[1], lambda: gc.svd(a, full_matrices=False)[0]],
     "eigh": [lambda: gc.eigh(m)[1], lambda: gc.eigh(m)[0]],
     "slogdet": [lambda: gc.slogdet(m)[1]],

@@ -23,6 +23,7 @@ from .linalg_inv import det, inv, slogdet, solve, solve_rule  # noqa: F401
 from .linalg_decomp import cholesky, eigh  # noqa: F401
 from .linalg_svd import svd  # noqa: F401
 from .linalg_norm import norm  # noqa: F401
+from .linalg_qr import qr  # noqa: F401
 from .linalg_basic import (  # noqa: F401
     diag,
     diag_embed,

@@ -105,13 +105,13 @@ class _MultiOutput(OpDef):
         return tuple(out)
 
     def node_type(self, inputs, attrs):
-        self.types(*(x.shape for x in inputs), *(x.dtype for x in inputs))
+        self.types(*(x.shape for x in inputs), *(x.dtype for x in inputs), **attrs)
         return None, None
 
     def element_types(self, node) -> list:
         """(shape, dtype) of each result, for `get`."""
         x = node.inputs
-        return self.types(*(v.shape for v in x), *(v.dtype for v in x))
+        return self.types(*(v.shape for v in x), *(v.dtype for v in x), **node.attrs)
 
 
 def part(y, k: int):

@@ -90,15 +90,6 @@ class SVD(_MultiOutput):
         vh = s[:-2] + ((n, n) if full else (k, n))
         return [(u, d), (s[:-2] + (k,), d), (vh, d)]
 
-    def node_type(self, inputs, attrs):
-        (x,) = inputs
-        self.types(x.shape, x.dtype, **attrs)
-        return None, None
-
-    def element_types(self, node) -> list:
-        (x,) = node.inputs
-        return self.types(x.shape, x.dtype, **node.attrs)
-
     def impl(self, x, *, full_matrices):
         return tuple(np.linalg.svd(x, full_matrices=full_matrices is None))
 

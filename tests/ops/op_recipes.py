@@ -737,6 +737,7 @@ RECIPES.update(
 from linalg_decomp_recipes import LINALG_DECOMP_RECIPES  # noqa: E402
 from linalg_inv_recipes import LINALG_INV_RECIPES  # noqa: E402
 from linalg_norm_recipes import LINALG_NORM_RECIPES  # noqa: E402
+from linalg_qr_recipes import LINALG_QR_RECIPES  # noqa: E402
 from linalg_recipes import EXEMPT as _LINALG_EXEMPT  # noqa: E402
 from linalg_recipes import LINALG_RECIPES  # noqa: E402
 from linalg_svd_recipes import LINALG_SVD_RECIPES  # noqa: E402
@@ -746,6 +747,7 @@ RECIPES.update(LINALG_INV_RECIPES)
 RECIPES.update(LINALG_DECOMP_RECIPES)
 RECIPES.update(LINALG_SVD_RECIPES)
 RECIPES.update(LINALG_NORM_RECIPES)
+RECIPES.update(LINALG_QR_RECIPES)
 EXEMPT.update(_LINALG_EXEMPT)
 
 
