@@ -17,6 +17,8 @@ which is Python (and `graphc.parse.parse` reads it back). A part is named when
 - it is a step of a recurrence of `CHAIN` steps or more: a step computes from a shared
   node (or from a step) what that node computed from its own predecessor, in the same place
   (`tanh(a*h1 + x1)` from `h1 = tanh(a*h0 + x0)`, as `h1` from `h0`);
+- it is an array constant of more than `CONST_ELEMENTS` entries, not all equal (its entries
+  print on a line of their own, `t1 = const([...])`, and the expression stays readable);
 - the expression is too large or deep for one piece (beyond `TREE_LIMIT` tree nodes or
   `DEPTH_LIMIT` levels, the inputs of a part that grows past `PIECE` nodes or `PIECE_DEPTH`
   levels are named), so that no printer recurses deeply and no text grows exponentially.
@@ -35,6 +37,7 @@ import re
 
 from .ir import Symbol, toposort
 from .ops.base import PREC_ADD
+from .simplify.sympy_print import hoisted_const
 
 TREE_LIMIT = 2000  # an expression printed in one piece, counted as a tree
 DEPTH_LIMIT = 60  # and its depth (sympy's printers recurse about 5 frames per level)
@@ -149,6 +152,8 @@ class _Walk:
         if not inputs:
             self.length[key] = _leaf_length(n)
             self.size[key], self.depth[key] = 1, 1
+            if hoisted_const(n) and not top:
+                self.named[key] = n
             return
         if self.split:
             self._split(n, inputs)

@@ -14,10 +14,11 @@ It accepts:
   ``keepdims=True``, ``axes=(1, 0)``, ``shape=(2, 3)``, ``dtype="float32"``, ...);
 - basic indexing: ``x[0]``, ``x[1:3]``, ``x[:, -1]``, ``x[None]``, ``x[..., 0]``, the
   transpose ``x.T`` and JAX's update ``zeros_like(x).at[1:3].add(g)`` (the gradient of
-  indexing, as `str` prints it).
+  indexing, as `str` prints it);
+- control flow as `str` prints it, its bodies as lambdas (graphc.parse_scopes).
 
-Everything else (other attribute access, lambdas, comprehensions, strings outside keywords, ``**``
-with an exponent beyond `MAX_EXPONENT`, nesting deeper than `MAX_DEPTH`, ...) raises
+Everything else (other attribute access, other lambdas, comprehensions, strings outside
+keywords, ``**`` with an exponent beyond `MAX_EXPONENT`, nesting deeper than `MAX_DEPTH`, ...) raises
 `ParseError` naming the offending part and its column. Arithmetic on numbers alone is folded
 here with checked Python arithmetic, so a huge constant is refused instead of computed.
 """
@@ -37,14 +38,15 @@ from .dispatch import Group, const, var
 from .errors import ParseError
 from .ir import Symbol, origin_scope
 from .ops.base import OPS, public_ops
+from .parse_scopes import BODIES, KEYWORDS, ORIGIN, assignment, control_call, is_control, let_form
+from .simplify.sympy_print import PRINTED_ELEMENTS
 
-MAX_LENGTH = 10_000  # characters of input
-MAX_NODES = 2_000  # syntax-tree nodes
+MAX_LENGTH = 100_000  # characters of input
+MAX_NODES = 2_000  # syntax-tree nodes, the numbers of array constants not counted
 MAX_DEPTH = 100  # nesting of the syntax tree
 MAX_EXPONENT = 1_000  # |exponent| of a constant power
 MAX_ELEMENTS = 10_000_000  # entries of a shape given to broadcast_to / reshape
 _INT_MIN, _INT_MAX = -(2**63), 2**63 - 1
-ORIGIN = ("<expression>", 1)  # the origin of every node the parser builds
 
 
 def functions() -> tuple[str, ...]:
@@ -57,8 +59,6 @@ def functions() -> tuple[str, ...]:
 
 
 _NUMBER_NAMES = {"inf": math.inf, "nan": math.nan}  # as printed (numpy's np.inf, np.nan)
-
-
 _MODULE_ALIASES = ("gc", "graphc", "np", "numpy")
 
 
@@ -77,7 +77,7 @@ def keywords() -> tuple[str, ...]:
         except (TypeError, ValueError):
             continue
         names.update(dict.fromkeys(p.name for p in parameters if p.default is not p.empty))
-    return tuple(names)
+    return tuple(names) + KEYWORDS
 
 
 # Python's binary operators (the syntax), with their arithmetic on numbers alone; the op of
@@ -177,15 +177,11 @@ def parse(text: str, shapes: dict | None = None, dtypes: dict | None = None) -> 
         raise ParseError(f"expression nested too deeply (limit {MAX_DEPTH})") from None
     except ValueError as exc:  # e.g. null bytes
         raise ParseError(f"invalid expression: {exc}") from None
-    count = 0
-    for _ in ast.walk(tree):
-        count += 1
-        if count > MAX_NODES:
-            raise ParseError(f"expression too large (more than {MAX_NODES} syntax nodes)")
+    _check_size(tree)
     builder = _Builder(text.strip(), shapes or {}, dtypes or {})
     # Nodes remember the expression, not the caller's line, as where they were made.
     with origin_scope(ORIGIN):
-        last = _let_form(builder, tree)
+        last = let_form(builder, tree)
         items = last.elts if isinstance(last, ast.Tuple) else None  # a group: (a, b)
         expr = builder.expr(last, 0) if items is None else [builder.array(e, 1) for e in items]
         if isinstance(expr, (list, tuple)):  # several results (split, slogdet): one symbol
@@ -202,6 +198,7 @@ class _Builder:
         self.dtypes = dtypes
         self.vars: dict[str, Symbol] = {}
         self.lets: dict[str, Any] = {}  # the names a let-form defines (see _let_form)
+        self.in_lambda = False  # in a control-flow body (graphc.parse_scopes)
 
     # --- errors ------------------------------------------------------------------------
     def fail(self, node: ast.AST, what: str):
@@ -247,6 +244,8 @@ class _Builder:
             return self.subscript(node, depth)
         if isinstance(node, ast.Attribute) and node.attr == "T":  # x.T, the transpose
             return self.apply(node, "transpose", (self.array(node.value, depth + 1),))
+        if isinstance(node, ast.NamedExpr) and self.in_lambda:  # (t1 := ...) in a body
+            return assignment(self, node, depth)
         if isinstance(node, (ast.List, ast.Tuple)):
             self.fail(node, "a list or tuple is only allowed as a function argument")
         self.fail(node, f"{_DESCRIBE.get(type(node), type(node).__name__)} is not allowed")
@@ -376,7 +375,7 @@ class _Builder:
         else:
             self.fail(func, "only gc functions can be called")
         accepted = functions()
-        if name not in accepted and name != "const":
+        if name not in accepted and name != "const" and name not in BODIES:
             self.fail(
                 func,
                 f"{name!r} is not a gc function this parser accepts "
@@ -388,11 +387,9 @@ class _Builder:
         name = self.function_name(node.func)
         if name == "const":
             return self.array_constant(node, depth)
-        args = []
-        for arg in node.args:
-            if isinstance(arg, ast.Starred):
-                self.fail(arg, "a starred argument is not allowed")
-            args.append(self.argument(arg, depth + 1))
+        if is_control(node):
+            return control_call(self, node, name, depth)
+        args = self.positional(node, depth)
         kwargs = {}
         for kw in node.keywords:
             if kw.arg is None:
@@ -413,8 +410,23 @@ class _Builder:
             args[0] = _first_leafconst(args[0])
         return self.apply(node, name, tuple(args), kwargs)
 
+    def positional(self, node: ast.Call, depth: int) -> list:
+        """A call's positional arguments (`argument`s)."""
+        args = []
+        for arg in node.args:
+            if isinstance(arg, ast.Starred):
+                self.fail(arg, "a starred argument is not allowed")
+            args.append(self.argument(arg, depth + 1))
+        return args
+
     def array_constant(self, node: ast.Call, depth: int) -> Symbol:
         """`const([[1.0, 2.0], [3.0, 4.0]])`: an array of numbers, as `str` prints one."""
+        if "digest" in {kw.arg for kw in node.keywords}:
+            self.fail(
+                node,
+                f"the printout elides this constant's entries (it shows up to "
+                f"{PRINTED_ELEMENTS}); save the graph as JSON (gc.save) to keep them",
+            )
         if len(node.args) != 1 or node.keywords:
             self.fail(node, "const takes one list of numbers")
         value = self.argument(node.args[0], depth + 1)
@@ -536,6 +548,18 @@ class _Builder:
             self.fail(node, "indices must be ints, slices of ints, None or ...")
 
 
+def _check_size(tree: ast.AST) -> None:
+    """At most MAX_NODES syntax nodes, not counting the entries of `const([...])`."""
+    count, stack = 0, [tree]
+    while stack:
+        node = stack.pop()
+        count += 1
+        if count > MAX_NODES:
+            raise ParseError(f"expression too large (more than {MAX_NODES} syntax nodes)")
+        if not (isinstance(node, ast.Call) and getattr(node.func, "id", None) == "const"):
+            stack.extend(ast.iter_child_nodes(node))
+
+
 def _is_at_update(node: ast.Call) -> bool:
     """Is `node` written `<array>.at[<index>].add(<value>)`?"""
     func = node.func
@@ -573,27 +597,3 @@ def _checked_pow(base, exponent):
     if isinstance(result, complex):
         raise ValueError("negative number to a fractional power")
     return result
-
-
-def _let_form(builder: _Builder, tree: ast.Module) -> ast.expr:
-    """The let-form `str` prints when an expression repeats a part (graphc.letform): lines
-    `name = expression` (`;`-separated too) naming a part or a call's results (`t1 = svd(x)`)
-    for the lines after it, then the expression. Defines them in `builder`; returns the last."""
-    if not tree.body:
-        raise ParseError("empty expression")
-    *lets, last = tree.body
-    for stmt in lets:
-        if not (
-            isinstance(stmt, ast.Assign)
-            and len(stmt.targets) == 1
-            and isinstance(stmt.targets[0], ast.Name)
-        ):
-            builder.fail(stmt, "only `name = expression` lines may come before the expression")
-        name = stmt.targets[0].id
-        value = builder.expr(stmt.value, 0)
-        if name in builder.lets or name in builder.vars:
-            builder.fail(stmt, f"{name!r} is already defined or used as a var")
-        builder.lets[name] = value if isinstance(value, (Symbol, tuple, list)) else const(value)
-    if not isinstance(last, ast.Expr):
-        builder.fail(last, "the last line must be an expression")
-    return last.value

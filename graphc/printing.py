@@ -17,17 +17,22 @@ here is iterative and linear in the graph's size.
 
 from __future__ import annotations
 
+import io
+import keyword
 import re
+import tokenize
 
 import sympy as sp
 from sympy.printing.precedence import PRECEDENCE, precedence
 
+from .dispatch import Group
 from .errors import GraphcError
 from .ir import Symbol
 from .letform import LetPlan, let_plan, shown_inputs
 from .ops.base import OPS, PREC_ADD, PREC_MUL, PREC_POW, on_register
 from .simplify.sympy_bridge import attrs_key, graph_function, node_to_sympy
 from .simplify.sympy_print import gc_str, postfix_text
+from .subgraph import make_param, substitute
 
 
 def check_symbol(sym) -> Symbol:
@@ -73,7 +78,16 @@ def assign(name: str, text: str) -> str:
 
 def sympy_node(node: Symbol, args: list) -> sp.Expr:
     """The sympy form `str` prints for one node, given its inputs' forms."""
+    if not node.opdef.elementwise:  # broadcast_to(1.0, ...): a float stays one when printed
+        args = [
+            sp.Float(float(a)) if _float_integer(x, a) else a for x, a in zip(node.inputs, args)
+        ]
     return _transparent(node, args) if node.opdef.transparent else node_to_sympy(node, args)
+
+
+def _float_integer(x: Symbol, form) -> bool:
+    """Is `x` a float constant that sympy holds as an integer (`1` for 1.0)?"""
+    return x.op == "const" and x.dtype is not None and x.dtype.kind == "f" and form.is_Integer
 
 
 def _widened(node: Symbol):
@@ -217,3 +231,70 @@ def to_str(sym: Symbol) -> str:
         parts, expr = let_parts(plan)
         lets, text = [(name, gc_str(e)) for name, e in parts], gc_str(expr)
     return "\n".join([f"{name} = {e}" for name, e in lets] + [text])
+
+
+def lambda_text(graph) -> str:
+    """A sub-graph (a control-flow body) as the lambda it was traced from, on one line; a
+    part the body repeats is named where it is first evaluated, `(t1 := ...)` (a lambda holds
+    one expression), and params print with distinct names.
+
+    >>> import graphc as gc
+    >>> from graphc.ir import Graph
+    >>> h, a = gc.var("h"), gc.var("a")
+    >>> t = gc.tanh(a * h + 1)
+    >>> lambda_text(Graph([h, a], [a * (1 - t**2) * (1 - t**2 * t), t]))
+    'lambda h, a: (a*(1 - (t1 := tanh(a*h + 1))**2)*(1 - t1**3), t1)'
+    """
+    params, outputs = _distinct_params(graph.inputs, graph.outputs)
+    root = outputs[0] if len(outputs) == 1 else Group(outputs)
+    *lines, text = to_str(root).splitlines()
+    for line in reversed(lines):  # the last named part first: it may use the earlier ones
+        name, value = line.split(" = ", 1)
+        text = _name_first_use(text, name, f"({name} := {value})")
+    return f"lambda {', '.join(p.name for p in params)}: {text}".replace("lambda : ", "lambda: ")
+
+
+def _distinct_params(params, outputs):
+    """The params renamed where a name is missing, not an identifier, or repeats (a capture
+    named like a carry), and the outputs over the renamed params."""
+    names: list[str] = []
+    for p in params:
+        base = p.name if isinstance(p.name, str) and p.name.isidentifier() else "p"
+        name, k = base, 0
+        while name in names or keyword.iskeyword(name):
+            k += 1
+            name = f"{base}_{k}"
+        names.append(name)
+    if names == [p.name for p in params]:
+        return list(params), list(outputs)
+    renamed = [make_param(n, p.shape, p.dtype, p.origin) for n, p in zip(names, params)]
+    mapping = {id(p): r for p, r in zip(params, renamed)}
+    return renamed, substitute(list(outputs), mapping, stop=list(params))
+
+
+def _name_first_use(text: str, name: str, definition: str) -> str:
+    """`text` with the first use of `name` (in Python's evaluation order, which is the
+    text's, outside nested lambdas) replaced by `definition`."""
+    depth, lambda_depth, previous = 0, None, None
+    for tok in tokenize.generate_tokens(io.StringIO(text).readline):
+        if tok.type == tokenize.OP and tok.string in "([{":
+            depth += 1
+        elif tok.type == tokenize.OP and tok.string in ")]}":
+            depth -= 1
+            lambda_depth = (
+                None if lambda_depth is not None and depth < lambda_depth else lambda_depth
+            )
+        elif tok.type == tokenize.OP and tok.string == "," and depth == lambda_depth:
+            lambda_depth = None
+        elif tok.type == tokenize.NAME and tok.string == "lambda" and lambda_depth is None:
+            lambda_depth = depth
+        elif (
+            tok.type == tokenize.NAME
+            and tok.string == name
+            and lambda_depth is None
+            and previous != "."
+        ):
+            start, end = tok.start[1], tok.end[1]
+            return text[:start] + definition + text[end:]
+        previous = tok.string
+    raise GraphcError(f"printing a body: the named part {name!r} is not used")  # a bug

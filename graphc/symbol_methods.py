@@ -11,7 +11,7 @@ from __future__ import annotations
 from .binding import infer_shape, infer_type, output_names
 from .executor import Executor, eval_symbol, simple_bind
 from .ir import Graph, Symbol, install_methods, toposort
-from .printing import one_line, to_str
+from .printing import lambda_text, one_line, to_str
 from .serialize import load_json, save, tojson
 from .simplify.sympy_bridge import to_sympy
 from .tex import latex
@@ -127,9 +127,7 @@ class _SymbolMethods:
 class _GraphMethods:
     def __repr__(self):
         # Read like the Python function it was traced from: `lambda b: norm(b) < 1000`.
-        params = ", ".join(p.name or "_" for p in self.inputs)
-        outs = ", ".join(one_line(to_str(o)) for o in self.outputs)
-        return f"lambda {params}: " + (outs if len(self.outputs) == 1 else f"({outs})")
+        return lambda_text(self)
 
 
 install_methods(Symbol, _SymbolMethods)

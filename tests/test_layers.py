@@ -10,7 +10,8 @@ import its own layer or lower ones; within a layer the imports form no cycle):
  6  public API                transforms < graphc/__init__ (gc.*) < testing (which uses gc.*)
  5  front ends and runners    function, executor, binding, eager, eager_tensor, eager_create,
                               tape, control, autograph, autograph_rewrite, autograph_runtime,
-                              letform < printing < tex, explanation, viz, serialize, deserialize, parse,
+                              letform < printing < tex, explanation, viz, serialize, deserialize,
+                              parse_scopes < parse,
                               symbol_methods (installs Symbol.bind, .tojson, str(), ...)
  4  passes                    autodiff, batching < jacobians, simplify/*, codegen,
                               subgraph (tracing),
@@ -115,6 +116,7 @@ LAYERS = {
         "viz",
         "serialize",
         "deserialize",
+        "parse_scopes",
         "parse",
         "symbol_methods",
     ],

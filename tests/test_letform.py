@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 
 import numpy as np
+import pytest
 import sympy as sp
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -165,11 +166,31 @@ def test_inputs_a_printout_hides_are_never_named():
     assert str(j) == "jacobian(sum(tanh(x)) + tanh(x)**2, x, mode='rev')"
 
 
-def test_a_traced_body_reads_on_one_line():
+def test_a_traced_body_reads_as_one_python_lambda():
+    """A lambda holds one expression: a repeated part is named where Python evaluates it
+    first, and the text runs as Python on numpy (gc functions by their numpy names)."""
     x = gc.var("x")
     s = gc.sigmoid(2 * x + 1)
     body = gc.Graph([x], [gc.exp(s) + gc.sin(s) * s])
-    assert repr(body) == "lambda x: t1 = sigmoid(2*x + 1); t1*sin(t1) + exp(t1)"
+    assert repr(body) == "lambda x: (t1 := sigmoid(2*x + 1))*sin(t1) + exp(t1)"
+    fn = eval(
+        repr(body), {"sigmoid": lambda v: 1 / (1 + np.exp(-v)), "sin": np.sin, "exp": np.exp}
+    )
+    t = 1 / (1 + np.exp(-(2 * 0.3 + 1)))
+    assert fn(0.3) == pytest.approx(t * np.sin(t) + np.exp(t))
+
+
+def test_a_body_names_a_repeated_part_at_its_first_use_not_inside_a_nested_body():
+    """The outer body's `t1` is defined at its first use outside the inner lambda, whose own
+    `t1` (a different part) is local to it."""
+    x, a = gc.var("x", shape=(3,)), gc.var("a", shape=())
+    inner = lambda h: gc.fori_loop(0, 2, lambda j, g: gc.sin(g * h), h)  # noqa: E731
+    y = gc.fori_loop(0, 2, lambda i, h: inner(h) + a * h, x)
+    text = str(gc.grad(gc.sum(y), a))
+    assert re.search(r"\(t1 := scan\(.*\)\)\[[01]\] \+ t1\[[01]\]", text), text
+    back = parse(text)
+    v = {"x": np.array([0.3, -0.2, 0.5]), "a": np.float64(0.7)}
+    np.testing.assert_allclose(back.expr.eval(**v)[0], gc.grad(gc.sum(y), a).eval(**v)[0])
 
 
 def test_cli_prints_the_let_lines_before_the_gradient(capsys):

@@ -4,6 +4,7 @@ hostile or garbage, gives `ParseError` and nothing else (and nothing is ever eva
 from __future__ import annotations
 
 import builtins
+import re
 
 import numpy as np
 import pytest
@@ -370,3 +371,38 @@ def test_nested_tuple_keywords():
     """tensordot's axes print as a tuple of tuples and parse back."""
     y, _ = parse("tensordot(a, b, axes=((1, 2), (0, 1)))")
     assert str(y) == "tensordot(a, b, axes=((1, 2), (0, 1)))"
+
+
+# --- control flow, as str prints it -------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text,message",
+    [
+        ("fori_loop(0, 3, x, body=lambda i, h: h*y)[0]", "reads 'y', which is not one of its"),
+        ("exp(x, body=lambda h: h)", "'exp' takes no lambda"),
+        ("(t1 := exp(x))*t1", "an assignment expression is not allowed"),
+        ("fori_loop(0, 3, x, body=lambda i, h, h: h)[0]", "param 'h' repeats"),
+        ("fori_loop(0, 3, x, body=lambda i, h, a: h)[0]", "fori_loop: 3 inputs for a body"),
+        ("while_loop(x, body=lambda h: h)[0]", "while_loop: missing cond"),
+        ("scan(x, body=lambda h: h, n_carry=1, n_xs=0)[0]", "scan: the body takes"),
+        ("cond(x > 0, x, true_fn=lambda v: v, false_fn=2)[0]", "false_fn must be a lambda"),
+        ("fori_loop(0, 3, x, body=lambda i, h=1: h)[0]", "plain params only"),
+        ("fori_loop(0, 3, x, body=lambda i, h: (h := h + 1))[0]", "'h' is already defined"),
+    ],
+)
+def test_control_flow_text_errors_name_the_part(text, message):
+    with pytest.raises(gc.ParseError, match=re.escape(message)):
+        parse(text)
+
+
+def test_a_printed_loop_runs_the_same_with_names_shadowed_and_defined_inside():
+    """Params shadow outer vars of the same name; `(t1 := ...)` names a part of the body."""
+    back = parse("fori_loop(0, 3, x, a, body=lambda i, x, a: (t1 := tanh(a*x))*t1 + x)[0]")
+    x, a = np.array([0.3, -0.1]), np.float64(0.5)
+    want = x
+    for _ in range(3):
+        t = np.tanh(a * want)
+        want = t * t + want
+    np.testing.assert_allclose(back.expr.eval(x=x, a=a)[0], want)
+    assert list(back.vars) == ["x", "a"]

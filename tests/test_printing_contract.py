@@ -22,8 +22,7 @@ from graphc.function import optimize
 from graphc.ops import OPS
 from graphc.parse import keywords, parse
 
-# Control flow prints its bodies as lambdas, which the parser does not read yet.
-NOT_PARSED = {"cond", "while_loop", "fori_loop", "scan"}
+CONTROL = {"cond", "while_loop", "fori_loop", "scan"}  # bodies print as lambdas (below)
 ATTRIBUTES = {"T", "at", "add"}  # x.T and zeros_like(x).at[i].add(g)
 NUMBERS = {"inf", "nan"}
 
@@ -34,6 +33,8 @@ def check_names(text: str, var_names) -> None:
     tree = ast.parse(text)  # the let-form's `t1 = ...` lines, then the expression
     public = set(gc.__all__)
     lets = {t.id for stmt in tree.body if isinstance(stmt, ast.Assign) for t in stmt.targets}
+    lets |= {n.arg for n in ast.walk(tree) if isinstance(n, ast.arg)}  # lambda params
+    lets |= {n.target.id for n in ast.walk(tree) if isinstance(n, ast.NamedExpr)}
     allowed = public | set(var_names) | NUMBERS | lets
     for node in ast.walk(tree):
         if isinstance(node, ast.Name):
@@ -94,7 +95,7 @@ UNSHAPED_EXEMPT = {"checked_grad"}
 def _recipe_params():
     out = []
     for name in sorted(OPS):
-        if name in EXEMPT or name in NOT_PARSED or name not in RECIPES:
+        if name in EXEMPT or name in CONTROL or name not in RECIPES:
             continue
         for i, case in enumerate(RECIPES[name].cases):
             for declare in ("shape", "none"):
@@ -110,10 +111,13 @@ def _recipe_params():
 
 
 def test_every_op_is_covered():
-    """Every op of the table but the leaves and packaging is checked below (the control-flow
-    ops once the parser reads their lambda bodies)."""
-    missing = set(OPS) - set(EXEMPT) - NOT_PARSED - set(RECIPES)
+    """Every op of the table but the leaves and packaging is checked below (control flow by
+    the cases of `test_control_flow_prints_and_parses_back`)."""
+    missing = set(OPS) - set(EXEMPT) - CONTROL - set(RECIPES)
     assert not missing
+    assert {case.__name__.split("_")[0] for case in CONTROL_CASES} == {
+        name.split("_")[0] for name in CONTROL
+    }
 
 
 @pytest.mark.parametrize("name,case,declare", _recipe_params())
@@ -165,3 +169,84 @@ def _random_graph(tree, declare, seed):
     names = [n for n in ARG_NAMES if n in used]
     for s in _specialised(y, names, [values[n] for n in names], [v.name for v in wrt]):
         check_round_trip(s, values, True)
+
+
+# --- control flow: bodies print as lambdas, parts they repeat as `(t1 := ...)` -------------
+
+
+def cond_case(x, a, xs):
+    return gc.cond(gc.sum(x) > 0, lambda v: v * a, lambda v: gc.tanh(v - a) * gc.tanh(v - a), x)
+
+
+def while_case(x, a, xs):
+    return gc.while_loop(lambda h: gc.sum(h * h) < 40.0, lambda h: h * (1.0 + a * a) + 1.0, x)
+
+
+def fori_case(x, a, xs):
+    return gc.fori_loop(0, 3, lambda i, h: gc.tanh(a * h + x), x)
+
+
+def scan_case(x, a, xs):
+    return gc.scan(lambda c, xt: (gc.sin(c * a + xt), c * xt), x, xs, reverse=True)[1]
+
+
+def fori_nested_case(x, a, xs):
+    """A loop in a loop, the inner body capturing the outer carry under the same name."""
+    inner = lambda h: gc.fori_loop(0, 2, lambda j, g: gc.sin(g * h), h)  # noqa: E731
+    return gc.fori_loop(0, 2, lambda i, h: inner(h) + a * h, x)
+
+
+CONTROL_CASES = [cond_case, while_case, fori_case, scan_case, fori_nested_case]
+
+
+@pytest.mark.parametrize("declare", ["shape", "none"])
+@pytest.mark.parametrize("case", CONTROL_CASES, ids=lambda c: c.__name__)
+def test_control_flow_prints_and_parses_back(case, declare):
+    """Results, gradients (reverse loops over the histories) and the specialised graphs of
+    each control-flow op print with public names and parse back to the same values."""
+    values = {
+        "x": np.array([0.3, -0.2, 0.5]),
+        "a": np.float64(0.7),
+        "xs": np.linspace(-1.0, 1.0, 12).reshape(4, 3),
+    }
+    shaped = declare == "shape"
+    xs = [
+        gc.var(n, shape=v.shape if shaped else None, dtype=v.dtype if shaped else None)
+        for n, v in values.items()
+    ]
+    y = case(*xs)
+    check_round_trip(y, values, declare == "shape")
+    for g in _gradients(y, xs):
+        check_round_trip(g, values, declare == "shape")
+    used = [n for n in values if n in {v.name for v in gc.ir.toposort([y]) if v.op == "var"}]
+    for s in _specialised(y, used, [values[n] for n in used], used):
+        check_round_trip(s, values, True)
+
+
+# --- array constants -------------------------------------------------------------------
+
+
+def test_a_large_constant_prints_on_its_own_line_with_every_entry():
+    """Up to 1000 entries (numpy's threshold) every entry prints, exactly (floats as Python
+    prints them), on a line of its own so that the expression stays readable."""
+    data = np.random.default_rng(1).normal(size=(10, 100))
+    x = gc.var("x", shape=(10, 100))
+    y = gc.sum(gc.sin(x * data), axis=1)
+    text = str(gc.grad(gc.sum(y), x))
+    first, last = text.splitlines()
+    assert first.startswith("t1 = const([[") and last == "t1*cos(t1*x)"
+    v = np.linspace(0.0, 1.0, 1000).reshape(10, 100)
+    np.testing.assert_array_equal(parse(text).expr.eval(x=v)[0], data * np.cos(data * v))
+
+
+def test_a_constant_beyond_the_threshold_prints_elided_and_refuses_to_parse():
+    """Two such constants print differently (a digest of their bytes), never as one, and
+    the parser says what is missing instead of computing something else."""
+    x = gc.var("x", shape=(2000,))
+    a, b = np.arange(2000.0), np.arange(2000.0)[::-1].copy()
+    text = str(gc.sin(x * a) - gc.sin(x * b))
+    digests = [line.split("digest=")[1] for line in text.splitlines()[:2]]
+    assert text.startswith("t1 = const(shape=(2000,), dtype='float64', digest=")
+    assert digests[0] != digests[1]
+    with pytest.raises(gc.ParseError, match="elides this constant's entries"):
+        parse(text)
