@@ -78,7 +78,8 @@ def assign(name: str, text: str) -> str:
 
 def sympy_node(node: Symbol, args: list) -> sp.Expr:
     """The sympy form `str` prints for one node, given its inputs' forms."""
-    if not node.opdef.elementwise:  # broadcast_to(1.0, ...): a float stays one when printed
+    if not (node.opdef.elementwise or node.opdef.transparent):  # a float stays one when
+        # it is a function's argument (broadcast_to(1.0, ...)); alone it prints as sympy does
         args = [
             sp.Float(float(a)) if _float_integer(x, a) else a for x, a in zip(node.inputs, args)
         ]
