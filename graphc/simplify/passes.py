@@ -140,6 +140,16 @@ def drop_implicit_broadcasts(node: Symbol, inputs: tuple):
     return ops.broadcast_to(inner, node.shape) if known(inner.shape) else None
 
 
+def expand_broadcast(node: Symbol, inputs: tuple):
+    """`expand_dims(broadcast_to(c, s), axis)` -> `broadcast_to(c, s')` for a scalar c (the
+    head of a gradient through a rule that expands it, as svd's `u * expand_dims(gs, -2)`),
+    so that elementwise users drop it: `broadcast_to(1, (1, 3)) * u` is `u`."""
+    (b,) = inputs
+    if b.op != "broadcast_to" or b.inputs[0].shape != () or not known(node.shape):
+        return None
+    return ops.broadcast_to(b.inputs[0], node.shape)
+
+
 def _all_const(nodes) -> bool:
     for x in nodes:
         if x.op != "const":
@@ -155,6 +165,7 @@ FOLD_RULES = RuleSet(
         "multiply": (multiply_one,),
         "divide": (divide_one,),
         "power": (power_one,),
+        "expand_dims": (expand_broadcast,),
     },
     elementwise=(drop_implicit_broadcasts,),
 )

@@ -26,6 +26,11 @@ def test_compute_uv_false_is_the_singular_values(rng):
     X = gc.var("X", shape=(3, 2))
     s = gc.svd(X, compute_uv=False)
     assert str(s) == "svd(X, full_matrices=False)[1]"
+    # The cookbook's d sum(s) = U V.T (the head's broadcast ones folded away).
+    assert (
+        str(gc.grad(gc.sum(s), X))
+        == "svd(X, full_matrices=False)[0] @ svd(X, full_matrices=False)[2]"
+    )
     value, grad = gc.compile([X], [s, gc.grad(gc.sum(s), X)])(x)
     np.testing.assert_allclose(value, np.linalg.svd(x, compute_uv=False))
     U, _, Vh = np.linalg.svd(x, full_matrices=False)
