@@ -100,31 +100,3 @@ def add_sum_tos(ctx, node, inputs):
     out = ops.sum_to(ops.add(a, b), x)
     return out if out.dtype == node.dtype else None
 
-
-def reshape_uniform(ctx, node, inputs):
-    """A shape op of `broadcast_to(c, shape)` with c a scalar -> `broadcast_to(c, new
-    shape)` (`expand_dims(broadcast_to(1.0, (10,)), axis=1)` is ones of shape (10, 1))."""
-    b = inputs[0]
-    if b.op != "broadcast_to" or b.inputs[0].shape != () or not _static(node):
-        return None
-    return ops.broadcast_to(b.inputs[0], node.shape)
-
-
-def _static(x: Symbol) -> bool:
-    return x.shape is not None and None not in x.shape
-
-
-def times_uniform_one(ctx, node, inputs):
-    """`broadcast_to(1.0, s) * b` -> b when b alone has the product's shape and dtype."""
-    for ones, other in (inputs, inputs[::-1]):
-        if (
-            ones.op == "broadcast_to"
-            and ones.inputs[0].op == "const"
-            and ones.inputs[0].attrs["value"] == 1
-            and _static(node)
-            and other.shape == node.shape
-            and other.dtype is not None
-            and other.dtype == node.dtype
-        ):
-            return other
-    return None

@@ -142,8 +142,9 @@ def drop_implicit_broadcasts(node: Symbol, inputs: tuple):
 
 def expand_broadcast(node: Symbol, inputs: tuple):
     """`expand_dims(broadcast_to(c, s), axis)` -> `broadcast_to(c, s')` for a scalar c (the
-    head of a gradient through a rule that expands it, as svd's `u * expand_dims(gs, -2)`),
-    so that elementwise users drop it: `broadcast_to(1, (1, 3)) * u` is `u`."""
+    head of a gradient through a rule that expands it, as svd's `u * expand_dims(gs, -2)`, or
+    the gradient of `sum(f(x), axis=1)`), and likewise through squeeze, reshape and
+    transpose, so that elementwise users drop it: `broadcast_to(1, (1, 3)) * u` is `u`."""
     (b,) = inputs
     if b.op != "broadcast_to" or b.inputs[0].shape != () or not known(node.shape):
         return None
@@ -166,6 +167,9 @@ FOLD_RULES = RuleSet(
         "divide": (divide_one,),
         "power": (power_one,),
         "expand_dims": (expand_broadcast,),
+        "squeeze": (expand_broadcast,),
+        "reshape": (expand_broadcast,),
+        "transpose": (expand_broadcast,),
     },
     elementwise=(drop_implicit_broadcasts,),
 )
