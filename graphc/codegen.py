@@ -19,6 +19,7 @@ import keyword
 import linecache
 import math
 import re
+import sys
 import weakref
 from collections.abc import Sequence
 
@@ -114,14 +115,34 @@ class Program:
         self.helpers = helpers
         self.fn_name = fn_name
 
-    def explain_error(self, exc: BaseException) -> str | None:
-        """A note naming the emitted line and the user line of the failing operation."""
+    def annotated(self, exc: Exception) -> Exception:
+        """The error to raise for `exc`, raised while this program ran: with a note naming
+        the emitted line and the user line of the failing operation, and as the graphc
+        error that operation names for it (`OpDef.run_error`: an index out of bounds)."""
+        lineno = self._failing_line(exc)
+        node = self.line_nodes.get(lineno)
+        if node is not None and not isinstance(exc, GraphcError):
+            exc = node.opdef.run_error(exc) or exc
+        note = self.explain_error(exc, lineno)
+        if note is not None:
+            if sys.version_info >= (3, 11):
+                exc.add_note(note)
+            else:  # pragma: no cover - Python 3.10
+                exc.args = (f"{exc.args[0] if exc.args else ''}\n{note}",) + exc.args[1:]
+        return exc
+
+    def _failing_line(self, exc: BaseException) -> int | None:
         tb = exc.__traceback__
         lineno = None
         while tb is not None:
             if tb.tb_frame.f_code.co_filename == self.filename:
                 lineno = tb.tb_lineno
             tb = tb.tb_next
+        return lineno
+
+    def explain_error(self, exc: BaseException, lineno: int | None = None) -> str | None:
+        """A note naming the emitted line and the user line of the failing operation."""
+        lineno = lineno or self._failing_line(exc)
         if lineno is None:
             return None
         node = self.line_nodes.get(lineno)

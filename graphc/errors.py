@@ -11,6 +11,11 @@ class ShapeError(GraphcError, ValueError):
     """Shapes that do not fit an operation or a binding."""
 
 
+class OutOfBoundsError(ShapeError, IndexError):
+    """An index outside the axis it indexes (`x[[0, 5]]` on 3 entries), found when the graph
+    is built or, for index data, when it runs; also an `IndexError`, as numpy raises."""
+
+
 class DTypeError(GraphcError, TypeError):
     """A dtype that an operation, a binding or a derivative cannot take."""
 

@@ -19,7 +19,6 @@ Either way ``forward(is_train=True)`` then ``backward()`` does the forward work 
 from __future__ import annotations
 
 import math
-import sys
 import types
 import weakref
 
@@ -222,13 +221,7 @@ def _run(program, args):
     try:
         return program.fn(*args)
     except Exception as exc:
-        note = program.explain_error(exc)
-        if note is not None:
-            if sys.version_info >= (3, 11):
-                exc.add_note(note)
-            else:  # pragma: no cover - Python 3.10
-                exc.args = (f"{exc.args[0] if exc.args else ''}\n{note}",) + exc.args[1:]
-        raise
+        raise program.annotated(exc) from None
 
 
 def eval_symbol(sym, args: dict) -> list[np.ndarray]:

@@ -9,7 +9,6 @@ A function keeps the programs of its last `codegen.SIGNATURE_CACHE` signatures.
 from __future__ import annotations
 
 import builtins
-import sys
 from collections.abc import Sequence
 
 import numpy as np
@@ -142,8 +141,7 @@ class Function:
         try:
             return fn(*arrays)
         except Exception as exc:
-            self._annotate(exc, key)
-            raise
+            raise self._annotated(exc, key) from None
 
     def _bind_args(self, args, kwargs):
         if len(args) > self._nargs:
@@ -180,15 +178,9 @@ class Function:
         outs = optimize(outs, self.simplify)
         return emit_program(new_vars, outs, output_names=self.output_names, single=self._single)
 
-    def _annotate(self, exc: BaseException, key) -> None:
+    def _annotated(self, exc: Exception, key) -> Exception:
         program = self._programs.get(key)
-        note = program.explain_error(exc) if program is not None else None
-        if note is None:
-            return
-        if sys.version_info >= (3, 11):
-            exc.add_note(note)
-        else:  # pragma: no cover - Python 3.10
-            exc.args = (f"{exc.args[0] if exc.args else ''}\n{note}",) + exc.args[1:]
+        return exc if program is None else program.annotated(exc)
 
     def _generic(self) -> Program:
         if self._last is None:
@@ -244,8 +236,7 @@ def _fast_call_class(n: int) -> type:
             f"    try:\n"
             f"        return fn({names})\n"
             f"    except Exception as exc:\n"
-            f"        self._annotate(exc, ({key}))\n"
-            f"        raise\n"
+            f"        raise self._annotated(exc, ({key})) from None\n"
         )
         namespace = {"_NO": _NO}
         exec(builtins.compile(source, f"<graphc-call-{n}>", "exec"), namespace)

@@ -38,6 +38,7 @@ from .dispatch import Group, const, var
 from .errors import ParseError
 from .ir import Symbol, origin_scope
 from .ops.base import OPS, public_ops
+from .parse_index import IndexParser, is_at_update
 from .parse_scopes import BODIES, KEYWORDS, ORIGIN, assignment, control_call, is_control, let_form
 from .simplify.sympy_print import PRINTED_ELEMENTS
 
@@ -191,7 +192,7 @@ def parse(text: str, shapes: dict | None = None, dtypes: dict | None = None) -> 
     return Parsed(expr, builder.vars)
 
 
-class _Builder:
+class _Builder(IndexParser):
     def __init__(self, text: str, shapes: dict, dtypes: dict):
         self.text = text
         self.shapes = shapes
@@ -236,7 +237,7 @@ class _Builder:
             return self.binop(node, depth)
         if isinstance(node, ast.Compare):
             return self.compare(node, depth)
-        if isinstance(node, ast.Call) and _is_at_update(node):
+        if isinstance(node, ast.Call) and is_at_update(node):
             return self.at_update(node, depth)
         if isinstance(node, ast.Call):
             return self.call(node, depth)
@@ -496,57 +497,6 @@ class _Builder:
         value = self.expr(node, depth)
         return value if isinstance(value, Symbol) else const(value)
 
-    def subscript(self, node: ast.Subscript, depth: int):
-        value = self.expr(node.value, depth + 1)
-        sl = node.slice
-        if isinstance(value, (list, tuple)):  # the results of a multi-output function
-            k = self.index_int(sl)
-            if not -len(value) <= k < len(value):
-                self.fail(sl, f"index {k} out of range for {len(value)} results")
-            return value[k]
-        target = value if isinstance(value, Symbol) else const(value)
-        return self.apply(node, "getitem", (target, self.index(sl)))
-
-    def at_update(self, node: ast.Call, depth: int):
-        """`zeros_like(x).at[index].add(g)` (JAX's functional update, as `str` prints the
-        gradient of indexing): g added into zeros shaped like x at `index`."""
-        sub = node.func.value
-        base = self.array(sub.value.value, depth + 3)
-        if len(node.args) != 1 or node.keywords:
-            self.fail(node, ".at[...].add takes one argument")
-        g = self.array(node.args[0], depth + 1)
-        index = self.index(sub.slice)
-        if base.op == "zeros_like":
-            return self.apply(node, "index_grad", (g, base.inputs[0]), {"index": index})
-        update = self.apply(node, "index_grad", (g, base), {"index": index})
-        return self.apply(node, "add", (base, update))
-
-    def index(self, sl: ast.AST):
-        items = sl.elts if isinstance(sl, ast.Tuple) else [sl]
-        index = tuple(self.index_item(item) for item in items)
-        return index if isinstance(sl, ast.Tuple) else index[0]
-
-    def index_item(self, node: ast.AST):
-        if isinstance(node, ast.Slice):
-            parts = [
-                None if p is None else self.index_int(p)
-                for p in (node.lower, node.upper, node.step)
-            ]
-            return slice(*parts)
-        if isinstance(node, ast.Constant) and node.value is None:
-            return None
-        if isinstance(node, ast.Constant) and node.value is Ellipsis:
-            return Ellipsis
-        return self.index_int(node)
-
-    def index_int(self, node: ast.AST) -> int:
-        if isinstance(node, ast.Constant) and node.value is None:
-            return None
-        try:
-            return self.int_literal(node)
-        except ParseError:
-            self.fail(node, "indices must be ints, slices of ints, None or ...")
-
 
 def _check_size(tree: ast.AST) -> None:
     """At most MAX_NODES syntax nodes, not counting the entries of `const([...])`."""
@@ -558,18 +508,6 @@ def _check_size(tree: ast.AST) -> None:
             raise ParseError(f"expression too large (more than {MAX_NODES} syntax nodes)")
         if not (isinstance(node, ast.Call) and getattr(node.func, "id", None) == "const"):
             stack.extend(ast.iter_child_nodes(node))
-
-
-def _is_at_update(node: ast.Call) -> bool:
-    """Is `node` written `<array>.at[<index>].add(<value>)`?"""
-    func = node.func
-    return (
-        isinstance(func, ast.Attribute)
-        and func.attr == "add"
-        and isinstance(func.value, ast.Subscript)
-        and isinstance(func.value.value, ast.Attribute)
-        and func.value.value.attr == "at"
-    )
 
 
 def _has_symbol(value) -> bool:

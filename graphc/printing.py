@@ -161,7 +161,7 @@ def _plain(node: Symbol, args: list[tuple[str, int]]) -> tuple[str, int]:
     if op == "negative":
         a, pa = args[0]
         return (f"-{a}" if pa > _UNARY else f"-({a})"), _UNARY
-    postfix = postfix_text(node.opdef, node.attrs)
+    postfix = postfix_text(node.opdef, node.attrs, [a for a, _ in args[1:]])
     if postfix is not None:
         a, pa = args[0]
         return (a if pa == _ATOM and not a[0].isdigit() else f"({a})") + postfix, _ATOM

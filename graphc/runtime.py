@@ -158,15 +158,19 @@ def _split_like(g, xs, axis, index):
 
 
 def _index_grad(x, like, index):
-    """Zeros shaped like `like` with x written at a basic index, of x's dtype (a Python
-    number, such as a gradient's head 1.0, takes the dtype it has next to `like`)."""
+    """Zeros shaped like `like` with x added at `index`, of x's dtype (a Python number, such
+    as a gradient's head 1.0, takes the dtype it has next to `like`). An index with arrays
+    may repeat an entry: its values accumulate (`np.add.at`), as the gradient of a gather."""
     dtype = (
         x.dtype
         if isinstance(x, (np.ndarray, np.generic))
         else np.result_type(x, np.asarray(like).dtype)
     )
     out = np.zeros(np.shape(like), dtype=dtype)
-    out[index] = x
+    if any(isinstance(i, np.ndarray) for i in index):
+        np.add.at(out, index, x)
+    else:
+        out[index] = x
     return out
 
 
@@ -285,38 +289,43 @@ def _erf(x):
     return np.asarray(out, dtype=dtype) if x.ndim else dtype.type(out)
 
 
-# --- basic indices: canonical form, shapes and printing --------------------------------
-# Canonical items: an int, None (newaxis), "..." (Ellipsis), ("slice", start, stop, step).
+# --- indices: canonical form, shapes and printing ----------------------------------------
+# Canonical items: an int, None (newaxis), "..." (Ellipsis), ("slice", start, stop, step) and
+# ("array",), a slot for the next index array (an integer array or a boolean mask), which the
+# op takes as an input rather than an attr.
+ARRAY = ("array",)
 
 
 def check_index(index):
     """A user's basic index in canonical, hashable, JSON-friendly form."""
     items = index if isinstance(index, (tuple, list)) and not _is_slice_tuple(index) else (index,)
-    out = []
-    for item in items:
-        if item is None or (isinstance(item, str) and item == "..."):
-            out.append(item)
-        elif item is Ellipsis:
-            out.append("...")
-        elif isinstance(item, slice):
-            out.append(
-                ("slice",) + tuple(_index_int(v) for v in (item.start, item.stop, item.step))
-            )
-        elif _is_slice_tuple(item):
-            out.append(("slice",) + tuple(_index_int(v) for v in item[1:]))
-        elif isinstance(item, (int, np.integer)) and not isinstance(item, (bool, np.bool_)):
-            out.append(int(item))
-        else:
-            raise ShapeError(
-                f"getitem: only basic indexing (ints, slices, None, ...) is "
-                f"supported, got {type(item).__name__}"
-            )
+    out = [_index_item(item) for item in items]
     if sum(1 for i in out if i == "...") > 1:
         raise ShapeError("getitem: an index can only have one ellipsis")
     for item in out:
-        if isinstance(item, tuple) and item[3] == 0:
+        if isinstance(item, tuple) and item != ARRAY and item[3] == 0:
             raise ShapeError("getitem: slice step cannot be zero")
     return tuple(out)
+
+
+def _index_item(item):
+    """One item of an index in canonical form."""
+    if item is None or (isinstance(item, str) and item == "..."):
+        return item
+    if item is Ellipsis:
+        return "..."
+    if isinstance(item, slice):
+        return ("slice",) + tuple(_index_int(v) for v in (item.start, item.stop, item.step))
+    if _is_slice_tuple(item):
+        return ("slice",) + tuple(_index_int(v) for v in item[1:])
+    if isinstance(item, (tuple, list)) and tuple(item) == ARRAY:
+        return ARRAY
+    if isinstance(item, (int, np.integer)) and not isinstance(item, (bool, np.bool_)):
+        return int(item)
+    raise ShapeError(
+        f"getitem: an index holds ints, slices, None, ..., integer arrays and boolean masks, "
+        f"got {type(item).__name__}"
+    )
 
 
 def _is_slice_tuple(item):
@@ -331,20 +340,33 @@ def _index_int(v):
     raise ShapeError(f"getitem: slice bounds must be ints or None, got {v!r}")
 
 
-def to_numpy_index(index):
+def to_numpy_index(index, arrays=()):
+    """The numpy key of a canonical index, its array slots filled from `arrays`."""
+    arrays = iter(arrays)
     return tuple(
-        Ellipsis if i == "..." else slice(*i[1:]) if isinstance(i, tuple) else i for i in index
+        Ellipsis
+        if i == "..."
+        else next(arrays)
+        if i == ARRAY
+        else slice(*i[1:])
+        if isinstance(i, tuple)
+        else i
+        for i in index
     )
 
 
-def format_index(index, as_tuple=False):
-    """Source text of a canonical index: `0, 1:3, None` (or a tuple expression)."""
+def format_index(index, as_tuple=False, arrays=()):
+    """Source text of a canonical index: `0, 1:3, None` (or a tuple expression), its array
+    slots written as the texts `arrays`."""
+    arrays = iter(arrays)
     parts = []
     for i in index:
         if i == "...":
             parts.append("...")
         elif i is None:
             parts.append("None")
+        elif i == ARRAY:
+            parts.append(next(arrays))
         elif isinstance(i, tuple):
             start, stop, step = (repr(v) for v in i[1:])
             if as_tuple:
@@ -359,21 +381,41 @@ def format_index(index, as_tuple=False):
     return ", ".join(parts) if parts else "()"
 
 
-def index_shape(shape, index):
-    """The static shape of `x[index]` for a shape whose dims may be None."""
-    n_real = sum(1 for i in index if i is not None and i != "...")
-    if n_real > len(shape):
-        raise IndexError(f"too many indices ({n_real}) for an array of rank {len(shape)}")
-    expanded = []
-    for i in index:
-        if i == "...":
-            expanded.extend([("slice", None, None, None)] * (len(shape) - n_real))
-        else:
-            expanded.append(i)
-    if "..." not in index:
-        expanded.extend([("slice", None, None, None)] * (len(shape) - n_real))
+def index_shape(shape, index, arrays=()):
+    """The static shape of `x[index]` for a shape whose dims may be None, or None when it
+    cannot be known. `arrays` describes the array slots in order: (shape, kind, values),
+    kind "b" for a boolean mask, "i" for integers, None when not known yet, and the values
+    of a constant integer array (checked against the axis) or None. As numpy: a mask of rank
+    k indexes k axes with its True positions (how many is known at run time only); the
+    advanced indices (arrays, and ints next to them) broadcast together, and their result
+    axes stand in their place when they are adjacent in the index, else first."""
+    arrays = list(arrays)
+    if any(s is None or k is None for s, k, _ in arrays):
+        return None  # a rank, or whether an array is a mask, is not known
+    masks = iter(arrays)
+    items = [(i, next(masks)) if i == ARRAY else (i, None) for i in index]
+    used = sum(_axes_taken(i, a) for i, a in items)
+    if used > len(shape):
+        raise IndexError(f"too many indices ({used}) for an array of rank {len(shape)}")
+    rest = [(("slice", None, None, None), None)] * (len(shape) - used)
+    at = [k for k, (i, _) in enumerate(items) if i == "..."]
+    items = items[: at[0]] + rest + items[at[0] + 1 :] if at else items + rest
+    if arrays:
+        return _advanced_shape(shape, items)
+    return _basic_shape(shape, items)
+
+
+def _axes_taken(item, array):
+    if item is None or item == "...":
+        return 0
+    if item == ARRAY and array[1] == "b":
+        return len(array[0])
+    return 1
+
+
+def _basic_shape(shape, items):
     out, dim = [], 0
-    for i in expanded:
+    for i, _ in items:
         if i is None:
             out.append(1)
             continue
@@ -381,6 +423,73 @@ def index_shape(shape, index):
         dim += 1
         if isinstance(i, tuple):
             out.append(None if n is None else len(range(*slice(*i[1:]).indices(n))))
-        elif n is not None and not -n <= i < n:
-            raise IndexError(f"index {i} is out of bounds for axis {dim - 1} with size {n}")
+        else:
+            _check_bound(i, n, dim - 1)
+    return tuple(out)
+
+
+def _check_bound(i, n, axis):
+    if n is not None and not -n <= i < n:
+        raise IndexError(f"index {i} is out of bounds for axis {axis} with size {n}")
+
+
+def _advanced_shape(shape, items):
+    """`_basic_shape` with arrays: [(item, (array shape, kind) or None)], ellipsis expanded."""
+    before, after, adv, positions, dim = [], [], [], [], 0
+    for k, (i, array) in enumerate(items):
+        if i is None:
+            (after if positions else before).append(1)
+            continue
+        if isinstance(i, tuple) and i != ARRAY:
+            n = shape[dim]
+            dims = after if positions else before
+            dims.append(None if n is None else len(range(*slice(*i[1:]).indices(n))))
+            dim += 1
+            continue
+        positions.append(k)
+        if i != ARRAY:  # an int next to arrays is a 0-d advanced index
+            _check_bound(i, shape[dim], dim)
+            adv.append(())
+            dim += 1
+        elif array[1] == "b":
+            _check_mask(array[0], shape[dim : dim + len(array[0])], dim)
+            adv.append((None,))  # as many as the mask has True entries
+            dim += len(array[0])
+        else:
+            if array[2] is not None and array[2].size:
+                _check_bound(int(array[2].min()), shape[dim], dim)
+                _check_bound(int(array[2].max()), shape[dim], dim)
+            adv.append(tuple(array[0]))
+            dim += 1
+    broadcast = _broadcast_index_shapes(adv)
+    if all(i == ARRAY or isinstance(i, int) for i, _ in items[positions[0] : positions[-1] + 1]):
+        return tuple(before) + broadcast + tuple(after)  # adjacent: in their place
+    return broadcast + tuple(before) + tuple(after)
+
+
+def _check_mask(mask_shape, dims, first):
+    for k, (m, n) in enumerate(zip(mask_shape, dims)):
+        if m is not None and n is not None and m != n:
+            raise IndexError(
+                f"boolean index did not match indexed array along axis {first + k}; size "
+                f"of axis is {n} but size of corresponding boolean axis is {m}"
+            )
+
+
+def _broadcast_index_shapes(shapes):
+    """numpy's broadcasting of the advanced indices' shapes (dims may be None)."""
+    ndim = max(len(s) for s in shapes)
+    out = []
+    for k in range(-ndim, 0):
+        dims = [s[k] for s in shapes if len(s) >= -k]
+        known = {d for d in dims if d is not None and d != 1}
+        if len(known) > 1:
+            text = " ".join(
+                "(" + ",".join("?" if d is None else str(d) for d in s) + ")" for s in shapes
+            )
+            raise IndexError(
+                f"shape mismatch: indexing arrays could not be broadcast together with "
+                f"shapes {text}"
+            )
+        out.append(known.pop() if known else None if None in dims else 1)
     return tuple(out)

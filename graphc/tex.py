@@ -121,13 +121,14 @@ def _defaults(opdef) -> dict:
     return {p.name: p.default for p in params if p.default is not inspect.Parameter.empty}
 
 
-def _attr_text(value, key: str = "") -> str:
+def _attr_text(value, key: str = "", arrays=()) -> str:
     """An attr's value: numbers and tuples of numbers as math, a canonical index (the attr
-    `index` of getitem's gradient) as `[1:3]`, anything else as text."""
+    `index` of getitem's gradient, its array slots written as `arrays`) as `[1:3]`,
+    anything else as text."""
     if key == "index" and isinstance(value, tuple):
         try:
-            return f"[{format_index(value)}]"
-        except (TypeError, ValueError):  # not an index of getitem's form
+            return f"[{format_index(value, arrays=arrays)}]"
+        except (TypeError, ValueError, StopIteration):  # not an index of getitem's form
             pass
     if isinstance(value, (bool, int, float)) or (
         isinstance(value, tuple) and all(isinstance(v, (bool, int, float)) for v in value)
@@ -181,7 +182,8 @@ def tex_node(node: Symbol, args: list) -> sp.Expr:
     if op.name == "transpose" and node.attrs.get("axes") is None:
         return _Transposed(*args)
     if op.name == "getitem":
-        return _keyed(_Index, format_index(node.attrs["index"]))(*args)
+        arrays = [f"{{{k}}}" for k in range(1, len(args))]  # filled in by `_form`
+        return _keyed(_Index, format_index(node.attrs["index"], arrays=arrays))(*args)
     if op.comparison:
         return _IVERSON[op.infix](*args)
     form = _SHAPE_FORMS.get(op.name)
@@ -211,12 +213,16 @@ class _Printer(LatexPrinter):
 
     def _form(self, expr: _Form) -> str:
         args = [self.parenthesize(a, expr.operand, strict=True) for a in expr.args]
-        return expr.tex.format(*args, key=getattr(expr, "key", ""), all=", ".join(args))
+        key = getattr(expr, "key", "")
+        if isinstance(expr, _Index):  # an index's arrays: `x_{[{1}]}`
+            key = key.format(*args)
+        return expr.tex.format(*args, key=key, all=", ".join(args))
 
     def _call(self, expr: GraphFunction) -> str:
         """Any other operation: its name upright, its arguments, its attrs (`axis=0`)."""
         name = expr.opdef.name.replace("_", r"\_")
         parts = [self._print(a) for a in expr.args]
+        arrays = parts[2:] if expr.opdef.name == "index_grad" else ()  # its index's arrays
         defaults = _defaults(expr.opdef)
         for key, value in expr.attrs.items():
             default = defaults.get(key, inspect.Parameter.empty)
@@ -224,7 +230,7 @@ class _Printer(LatexPrinter):
                 continue
             if type(default) is type(value) and default == value:
                 continue
-            parts.append(rf"\text{{{_escape(key)}}}={_attr_text(value, key)}")
+            parts.append(rf"\text{{{_escape(key)}}}={_attr_text(value, key, arrays)}")
         return rf"\operatorname{{{name}}}\left({', '.join(parts)}\right)"
 
     def _print_sigmoid(self, expr, exp=None):

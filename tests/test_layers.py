@@ -11,7 +11,7 @@ import its own layer or lower ones; within a layer the imports form no cycle):
  5  front ends and runners    function, executor, binding, eager, eager_tensor, eager_create,
                               tape, control, autograph, autograph_rewrite, autograph_runtime,
                               letform < printing < tex, explanation, viz, serialize, deserialize,
-                              parse_scopes < parse,
+                              parse_scopes, parse_index < parse,
                               symbol_methods (installs Symbol.bind, .tojson, str(), ...)
  4  passes                    autodiff, batching < jacobians, simplify/*, codegen,
                               subgraph (tracing),
@@ -117,6 +117,7 @@ LAYERS = {
         "serialize",
         "deserialize",
         "parse_scopes",
+        "parse_index",
         "parse",
         "symbol_methods",
     ],

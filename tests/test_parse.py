@@ -133,7 +133,9 @@ HOSTILE = [
     ("{1, 2}", "set"),
     ("[x, x]", "list or tuple"),
     ("(x, x) + 1", "list or tuple"),  # a tuple alone is a group: (x, x)
-    ("x[y]", "indices"),
+    ("x[[0.5]]", "ints or booleans only"),
+    ("x[[y]]", "ints or booleans only"),
+    ("x[True]", "indices"),
     ("x[1.5]", "indices"),
     ("x[0][::0]", "step"),
     ("exp(*x)", "starred"),

@@ -141,6 +141,11 @@ class OpDef:
         the others may come back as None. By default every cotangent is computed."""
         return self.vjp(g, y, *xs, **attrs)
 
+    def run_error(self, exc: Exception) -> Exception | None:
+        """The graphc error to raise for `exc`, raised by this op's emitted code at run
+        time (bad data, e.g. an index out of bounds), or None to raise `exc` itself."""
+        return None
+
     def resolve(self, *xs, **attrs):
         """Once shapes are static: a simpler equivalent of this op on `xs`, or None."""
         return None

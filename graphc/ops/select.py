@@ -6,7 +6,8 @@ from __future__ import annotations
 import numpy as np
 
 from .. import runtime
-from ..errors import ArgumentError, ShapeError
+from ..dispatch import dtype_key
+from ..errors import ArgumentError, DTypeError, OutOfBoundsError, ShapeError
 from ..ir import as_list
 from .base import (
     OpDef,
@@ -19,7 +20,7 @@ from .base import (
     register,
 )
 from .elementwise import zeros_like
-from .shape import broadcast_like
+from .shape import broadcast_like, transpose
 
 
 class _Join(OpDef):
@@ -230,90 +231,255 @@ def _static(x):
 
 
 class GetItem(OpDef):
-    """Basic indexing `x[index]`: ints, slices, None (newaxis) and Ellipsis."""
+    """Indexing `x[index]`, as numpy: ints, slices, None (newaxis), Ellipsis, integer arrays
+    (`x[[0, 2]]`, `x[idx]` with `idx` a symbol of integers) and boolean masks (`x[x > 0]`).
 
-    name, attr_names = "getitem", ("index",)
+    The index arrays are inputs after `x` (a list or numpy array becomes a constant; a
+    constant mask becomes its True positions when the graph is built); the attr `index`
+    holds the rest, with a slot `("array",)` per array. The gradient adds the cotangent back
+    at the indexed positions (`index_grad`), so an entry indexed twice gets both."""
+
+    name, nin, attr_names = "getitem", None, ("index",)
     tape_name = "Index"
+    nondiff_inputs = range(1, 1 << 62)  # the index arrays: integers, no gradient
 
     def prepare(self, x, index):
-        items = index if isinstance(index, tuple) else (index,)
-        if any(
-            isinstance(i, (list, np.ndarray)) or getattr(i, "_graphc_kind", None) for i in items
-        ):
-            raise ShapeError(
-                "getitem: integer-array and boolean-mask indexing (x[[2, 0]], "
-                "x[idx], x[mask]) are not supported; only basic indexing "
-                "(ints, slices, None, ...) is"
-            )
-        return (x,), self.check_attrs({"index": index})
+        arrays, index = split_key(index)
+        return (x,) + arrays, {"index": index}
 
     def check_attrs(self, attrs):
         return {"index": runtime.check_index(attrs["index"])}
 
-    def shape(self, s, *, index):
-        if s is None:
-            return None
-        try:
-            return runtime.index_shape(s, index)
-        except IndexError as exc:
-            raise ShapeError(f"getitem: {exc}") from None
+    def node_type(self, inputs, attrs):
+        x, *arrays = inputs
+        descs = _array_descs(self.name, attrs["index"], arrays)
+        if x.shape is None or descs is None:
+            return None, x.dtype
+        return _indexed_shape(self.name, x.shape, attrs["index"], descs), x.dtype
 
-    def dtype(self, d, *, index):
+    def shape(self, s, *arrays, index):  # without dtypes: the arrays taken as integers
+        if s is None or any(a is None for a in arrays):
+            return None
+        return _indexed_shape(self.name, s, index, [(a, "i", None) for a in arrays])
+
+    def dtype(self, d, *arrays, index):
         return d
 
-    def impl(self, x, *, index):
-        return np.asarray(x)[runtime.to_numpy_index(index)]
+    def impl(self, x, *arrays, index):
+        key = runtime.to_numpy_index(index, _data_arrays(self.name, arrays))
+        try:
+            return np.asarray(x)[key]
+        except IndexError as exc:
+            raise _index_error(self.name, exc) from None
 
-    def emit(self, x, *, index):
-        return f"{x}[{runtime.format_index(index)}]"
+    def emit(self, x, *arrays, index):
+        return f"{x}[{runtime.format_index(index, arrays=arrays)}]"
 
-    def vjp(self, g, y, x, *, index):
-        return (index_grad(g, x, index=index),)
+    def run_error(self, exc):
+        return _index_error(self.name, exc) if isinstance(exc, IndexError) else None
 
-    def jvp(self, ts, y, x, *, index):
-        return getitem(ts[0], index)
+    def vjp(self, g, y, x, *arrays, index):
+        return (index_grad(g, x, index=_key(index, arrays)),) + (None,) * len(arrays)
 
-    def batch(self, batched, y, x, *, index):
-        return getitem(x, (_ALL,) + index)
+    def jvp(self, ts, y, x, *arrays, index):
+        return None if ts[0] is None else getitem(ts[0], _key(index, arrays))
+
+    def batch(self, batched, y, x, *arrays, index):
+        first = _advanced_first(index, arrays, len(x.shape) - 1)
+        if any(batched[1:]) or first is None:
+            return None  # entry by entry: index arrays of a batch (integer data)
+        out = getitem(x, _key((_ALL,) + index, arrays))
+        if not first:
+            return out
+        # numpy put the arrays' axes first, before the batch axis: move it to the front
+        k = len(y.shape) - _basic_axes(index, arrays, len(x.shape) - 1)
+        return transpose(out, (k,) + tuple(i for i in range(len(y.shape) + 1) if i != k))
 
 
 class IndexGrad(OpDef):
-    """Zeros of `like`'s shape with `x` written at `index` (the VJP of basic indexing);
-    printed JAX-style, `zeros_like(like).at[index].add(x)`, which `graphc.parse` reads."""
+    """Zeros of `like`'s shape with `x` added at `index` (the VJP of indexing: an entry an
+    integer array repeats gets each of its values); printed JAX-style,
+    `zeros_like(like).at[index].add(x)`, which `graphc.parse` reads. Its index arrays are
+    inputs after `like`, as for `getitem`."""
 
-    name, nin, attr_names = "index_grad", 2, ("index",)
+    name, nin, attr_names = "index_grad", None, ("index",)
     shape_only_inputs = (1,)
     fresh = True
-    nondiff_inputs = (1,)
+    nondiff_inputs = range(1, 1 << 62)
+
+    def prepare(self, x, like, *, index):
+        arrays, index = split_key(index)
+        return (x, like) + arrays, {"index": index}
 
     def check_attrs(self, attrs):
         return {"index": runtime.check_index(attrs["index"])}
 
-    def shape(self, s, like, *, index):
+    def node_type(self, inputs, attrs):
+        x, like, *arrays = inputs
+        descs = _array_descs(self.name, attrs["index"], arrays)
+        if like.shape is not None and descs is not None:
+            _indexed_shape(self.name, like.shape, attrs["index"], descs)  # checks it fits
+        return like.shape, self.dtype(dtype_key(x), like.dtype, index=attrs["index"])
+
+    def shape(self, s, like, *arrays, index):
         return like
 
-    def dtype(self, d, like, *, index):
+    def dtype(self, d, like, *arrays, index):
         # A weak Python number (the head 1.0 of a scalar output) takes the dtype numpy gives
         # it next to `like`, as `runtime._index_grad` does.
         if d is None or isinstance(d, np.dtype):
             return d
         return None if like is None else np.result_type(like, d)
 
-    def impl(self, x, like, *, index):
-        return runtime._index_grad(x, like, runtime.to_numpy_index(index))
+    def impl(self, x, like, *arrays, index):
+        key = runtime.to_numpy_index(index, _data_arrays(self.name, arrays))
+        try:
+            return runtime._index_grad(x, like, key)
+        except IndexError as exc:
+            raise _index_error(self.name, exc) from None
 
-    def emit(self, x, like, *, index):
-        return f"_index_grad({x}, {like}, {runtime.format_index(index, as_tuple=True)})"
+    def emit(self, x, like, *arrays, index):
+        return f"_index_grad({x}, {like}, {runtime.format_index(index, True, arrays)})"
 
-    def vjp(self, g, y, x, like, *, index):
-        return getitem(g, index), None
+    run_error = GetItem.run_error
 
-    def jvp(self, ts, y, x, like, *, index):
-        return None if ts[0] is None else index_grad(ts[0], like, index=index)
+    def vjp(self, g, y, x, like, *arrays, index):
+        return (getitem(g, _key(index, arrays)), None) + (None,) * len(arrays)
 
-    def batch(self, batched, y, x, like, *, index):
-        x, like = batched_all((x, like), batched, batch_size((x, like), batched))
-        return index_grad(x, like, index=(_ALL,) + index)
+    def jvp(self, ts, y, x, like, *arrays, index):
+        return None if ts[0] is None else index_grad(ts[0], like, index=_key(index, arrays))
+
+    def batch(self, batched, y, x, like, *arrays, index):
+        if any(batched[2:]) or _advanced_first(index, arrays, len(y.shape)) is not False:
+            return None  # entry by entry: batched index arrays, or their axes put first
+        x, like = batched_all((x, like), batched[:2], batch_size((x, like), batched[:2]))
+        return index_grad(x, like, index=_key((_ALL,) + index, arrays))
+
+
+# --- index keys with arrays ---------------------------------------------------------------
+
+
+def split_key(key):
+    """A user's key as (its index arrays, the canonical index with a slot per array).
+
+    Lists and numpy arrays are index arrays, as in numpy; a boolean one is replaced by its
+    True positions (one integer array per axis it covers), symbols and eager tensors are
+    kept as given (a boolean one is a mask whose True count is known at run time only)."""
+    items = key if isinstance(key, tuple) else (key,)
+    arrays, out = [], []
+    for item in items:
+        if getattr(type(item), "_graphc_kind", None) is not None:  # a symbol or a tensor
+            out.append(runtime.ARRAY)
+            arrays.append(item)
+        elif isinstance(item, (list, np.ndarray)):
+            arr = _constant_index(item)
+            if arr.ndim == 0:  # numpy reads a 0-d integer array as the int
+                out.append(int(arr))
+            else:
+                parts = np.nonzero(arr) if arr.dtype == bool else (arr,)
+                out.extend([runtime.ARRAY] * len(parts))
+                arrays.extend(parts)
+        else:
+            out.append(item)
+    return tuple(arrays), runtime.check_index(tuple(out))
+
+
+def _constant_index(item) -> np.ndarray:
+    try:
+        arr = np.asarray(item)
+    except ValueError as exc:  # a ragged list
+        raise ShapeError(f"getitem: cannot make an index array of {item!r}: {exc}") from None
+    if arr.size == 0 and arr.dtype.kind == "f":  # `x[[]]`: no integers, as numpy reads it
+        return arr.astype(np.intp)
+    if arr.dtype.kind not in "biu":
+        raise DTypeError(f"getitem: index arrays must be integers or booleans, got {arr.dtype}")
+    if arr.dtype == bool and arr.ndim == 0:
+        raise ShapeError("getitem: a boolean scalar index (x[True]) is not supported")
+    return arr
+
+
+def _key(index, arrays):
+    """The key of a canonical index with its slots filled by `arrays` (for `split_key`)."""
+    arrays = iter(arrays)
+    return tuple(next(arrays) if i == runtime.ARRAY else i for i in index)
+
+
+def _array_descs(op, index, arrays):
+    """(shape, kind, constant value or None) of each index array, kind "b" for booleans,
+    "i" for integers, None while the dtype is unknown; checks the count and the dtypes."""
+    if sum(1 for i in index if i == runtime.ARRAY) != len(arrays):
+        raise ShapeError(f"{op}: the index has a different number of array slots than arrays")
+    descs = []
+    for a in arrays:
+        kind = None if a.dtype is None else "b" if a.dtype == bool else a.dtype.kind
+        if kind not in (None, "b", "i", "u"):
+            raise DTypeError(f"{op}: index arrays must be integers or booleans, got {a.dtype}")
+        if kind == "b" and a.shape == ():
+            raise ShapeError(f"{op}: a boolean scalar index (x[True]) is not supported")
+        value = a.attrs["value"] if a.op == "const" and kind in ("i", "u") else None
+        descs.append((a.shape, None if kind is None else "b" if kind == "b" else "i", value))
+    return descs
+
+
+def _indexed_shape(op, shape, index, descs):
+    try:
+        return runtime.index_shape(shape, index, descs)
+    except IndexError as exc:
+        raise _index_error(op, exc) from None
+
+
+def _data_arrays(op, arrays):
+    out = [np.asarray(a) for a in arrays]
+    for a in out:
+        if a.dtype.kind not in "biu":
+            raise DTypeError(f"{op}: index arrays must be integers or booleans, got {a.dtype}")
+    return out
+
+
+def _index_error(op, exc: IndexError) -> ShapeError:
+    """numpy's (or the shape rule's) complaint about an index as a graphc error: an entry
+    outside its axis is an `OutOfBoundsError` (also an `IndexError`)."""
+    cls = OutOfBoundsError if "out of bounds" in str(exc) else ShapeError
+    return cls(f"{op}: {exc}")
+
+
+def _axes_taken(item, array) -> int:
+    """How many axes of the indexed array an index item takes."""
+    if item is None or item == "...":
+        return 0
+    return len(array.shape) if item == runtime.ARRAY and array.dtype == bool else 1
+
+
+def _expanded(index, arrays, rank):
+    """[(item, array or None)] with `...` replaced by the slices it stands for."""
+    arrays = iter(arrays)
+    items = [(i, next(arrays) if i == runtime.ARRAY else None) for i in index]
+    rest = rank - sum(_axes_taken(i, a) for i, a in items)
+    full = [(_ALL, None)] * rest
+    at = [k for k, (i, _) in enumerate(items) if i == "..."]
+    return items[: at[0]] + full + items[at[0] + 1 :] if at else items + full
+
+
+def _advanced_first(index, arrays, rank):
+    """Whether numpy puts the result axes of an index's arrays first (a slice or None stands
+    between two advanced indices) rather than in their place; None when the arrays' ranks
+    or dtypes are unknown. False without arrays."""
+    if not arrays:
+        return False
+    if any(a.shape is None or a.dtype is None for a in arrays):
+        return None
+    items = [i for i, _ in _expanded(index, arrays, rank)]
+    adv = [k for k, i in enumerate(items) if i == runtime.ARRAY or isinstance(i, int)]
+    return not all(i == runtime.ARRAY or isinstance(i, int) for i in items[adv[0] : adv[-1] + 1])
+
+
+def _basic_axes(index, arrays, rank) -> int:
+    """How many result axes an index's slices and Nones make (the rest are its arrays')."""
+    return sum(
+        1
+        for i, _ in _expanded(index, arrays, rank)
+        if i is None or (isinstance(i, tuple) and i != runtime.ARRAY)
+    )
 
 
 _ALL = ("slice", None, None, None)  # `:` in an index attr (runtime.check_index's form)

@@ -121,7 +121,7 @@ def _format_call(
         infix = fn.opdef.infix
         return f"({args[0]} {_LATEX_COMPARISONS[infix] if latex else infix} {args[1]})"
     if op == "getitem":
-        index = format_index(attrs["index"])
+        index = format_index(attrs["index"], arrays=args[1:])
         if latex:
             return rf"{{{args[0]}}}_{{[{index}]}}"
         return f"{_wrap(fn.args[0], args[0])}[{index}]"

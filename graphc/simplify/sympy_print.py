@@ -179,11 +179,11 @@ def call_text(fn, printer) -> str:
         prec = call_precedence(op)
         left = printer.parenthesize(args[0], prec, strict=True)
         return f"{left} {op.infix} {printer.parenthesize(args[1], prec, strict=False)}"
-    postfix = postfix_text(op, fn.attrs)
+    postfix = postfix_text(op, fn.attrs, [show(a) for a in args[1:]])
     if postfix is not None:
         return _postfix(args[0], printer) + postfix
     if op.name == "index_grad":  # JAX's functional update
-        index = format_index(fn.attrs["index"])
+        index = index_text(fn.attrs["index"], [show(a) for a in args[2:]])
         return f"zeros_like({show(args[1])}).at[{index}].add({show(args[0])})"
     shown = [show(a) for a in args[: op.printed_inputs]]
     if op.name == "group":  # several outputs: a tuple, as a Python function returns them
@@ -204,15 +204,26 @@ _SYMPY_PRECEDENCE = {
 }
 
 
-def postfix_text(opdef, attrs: dict) -> str | None:
-    """`.T` or `[index]` when the operation prints after its operand, else None."""
+def postfix_text(opdef, attrs: dict, arrays=()) -> str | None:
+    """`.T` or `[index]` when the operation prints after its operand, else None; `arrays`
+    are the texts of the other inputs (an index's arrays)."""
     if opdef.name == "getitem":
-        return f"[{format_index(attrs['index'])}]"
+        return f"[{index_text(attrs['index'], arrays)}]"
     if opdef.name == "transpose" and attrs.get("axes") is None:
         return ".T"
     if opdef.name == "get":  # one result of a multi-output call
         return f"[{attrs['index']}]"
     return None
+
+
+def index_text(index, arrays) -> str:
+    """The text of a canonical index whose array slots print as the texts `arrays`; a
+    constant array as the list it is (`x[[0, 2]]`, not `x[const([0, 2])]`)."""
+    arrays = [
+        a[len("const(") : -1] if a.startswith("const([") and a.endswith("])") else a
+        for a in arrays
+    ]
+    return format_index(index, arrays=arrays)
 
 
 def call_precedence(opdef) -> int:

@@ -85,6 +85,8 @@ class Recipe:
     unshaped: str | None = None
     rtol: float = 1e-5
     eps: float | None = None
+    # Why some output dims depend on the data (known at run time only), or None.
+    data_shape: str | None = None
 
 
 UNARY = [((),), ((1,),), ((3,),), ((2, 3),), ((1, 3, 1),)]
@@ -151,12 +153,6 @@ def _sum_to_ref(x, like):
     return x.sum(axis=tuple(i for i, d in enumerate(like.shape) if d == 1), keepdims=True).reshape(
         like.shape
     )
-
-
-def _index_grad_ref(x, like, index):
-    out = np.zeros(np.shape(like))
-    out[index] = x
-    return out
 
 
 # Control flow goes through the public functions; the op nodes hold the traced sub-graphs.
@@ -592,24 +588,6 @@ RECIPES.update(
             ref=np.kron,
             unshaped="its gradient needs the operands' ranks (GradError without them)",
         ),
-        "getitem": Recipe(
-            [
-                (((4,),), {"index": 1}),
-                (((3, 4),), {"index": (slice(1, 3), 0)}),
-                (((3, 4),), {"index": (Ellipsis, None, slice(None, None, 2))}),
-                (((2, 3),), {"index": -1}),
-                (((3,),), {"index": slice(None, None, -1)}),
-            ],
-            ref=lambda x, index: x[index],
-        ),
-        "index_grad": Recipe(
-            [
-                (((), (4,)), {"index": (1,)}),
-                (((2,), (3, 4)), {"index": (slice(1, 3), 0)}),
-                (((2, 3), (2, 3)), {"index": ()}),
-            ],
-            ref=_index_grad_ref,
-        ),
         "checked_grad": Recipe(
             cases([((3,), (3,)), ((), (2, 3)), ((2, 3), (2, 3), ()), ((1,), (2, 1), (1, 1))]),
             ref=lambda g, wrt, *output: np.broadcast_to(g, np.shape(wrt)),
@@ -733,7 +711,9 @@ RECIPES.update(
     }
 )
 
-# The linear-algebra ops' recipes live in their own module (this one is long enough).
+# The linear-algebra ops' and indexing's recipes live in their own modules (this one is long
+# enough).
+from index_recipes import INDEX_RECIPES, fill  # noqa: E402, F401 (fill: for test_reference_ad)
 from linalg_decomp_recipes import LINALG_DECOMP_RECIPES  # noqa: E402
 from linalg_inv_recipes import LINALG_INV_RECIPES  # noqa: E402
 from linalg_norm_recipes import LINALG_NORM_RECIPES  # noqa: E402
@@ -742,6 +722,7 @@ from linalg_recipes import EXEMPT as _LINALG_EXEMPT  # noqa: E402
 from linalg_recipes import LINALG_RECIPES  # noqa: E402
 from linalg_svd_recipes import LINALG_SVD_RECIPES  # noqa: E402
 
+RECIPES.update(INDEX_RECIPES)
 RECIPES.update(LINALG_RECIPES)
 RECIPES.update(LINALG_INV_RECIPES)
 RECIPES.update(LINALG_DECOMP_RECIPES)

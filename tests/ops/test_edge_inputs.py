@@ -86,10 +86,10 @@ def test_integer_power_with_a_negative_constant_exponent_is_a_dtype_error():
 @pytest.mark.parametrize(
     "index", [[2, 0, 1], np.array([2, 0, 1]), np.array([True, False, True]), (0, [1, 2])]
 )
-def test_array_indices_are_refused_in_every_mode(index):
-    """Integer-array and mask indexing is not supported yet: a ShapeError saying so, never
-    numpy's ambiguous-truth ValueError nor a list read as a tuple of indices."""
+def test_array_indices_index_as_numpy_in_every_mode(index):
+    """Integer arrays and masks index as in numpy in every mode: never numpy's
+    ambiguous-truth ValueError, nor a list read as a tuple of indices."""
+    data = np.arange(9.0).reshape(3, 3)
     x = gc.var("x")
-    for target in (x, eager.tensor(np.ones((3, 3)))):
-        with pytest.raises(gc.ShapeError, match="integer-array and boolean-mask"):
-            target[index]
+    assert np.array_equal(x[index].eval(x=data)[0], data[index])
+    assert np.array_equal(eager.tensor(data)[index].numpy(), data[index])

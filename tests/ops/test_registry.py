@@ -77,7 +77,7 @@ def test_shape_dtype_rule(name, case, dtype, rng):
             assert len(ys) == len(reals)
             for k, (y, real) in enumerate(zip(ys, reals)):
                 where = f"{name} output {k}, vars declaring {declare}, dtypes {dtypes}"
-                if declare == "shape":
+                if declare == "shape" and RECIPES[name].data_shape is None:
                     assert y.shape == real.shape, where
                 elif y.shape is not None:
                     assert len(y.shape) == real.ndim, where
@@ -249,7 +249,10 @@ def test_float32_derivatives_stay_float32(name, case, rng):
     ys = [y for y in _outputs(call(name, *xs, **attrs)) if y.dtype.kind == "f"]
     wrt = [x for x, a in zip(xs, arrays) if a.dtype.kind == "f"]
     assert ys and wrt
-    total = gc.sum(ys[0] * rng.standard_normal(ys[0].shape).astype(np.float32))
+    shape = ys[0].shape
+    if None in shape:  # known at run time only (Recipe.data_shape)
+        shape = np.shape(_outputs(call(name, *arrays, **attrs))[0])
+    total = gc.sum(ys[0] * rng.standard_normal(shape).astype(np.float32))
     tangents = {x: rng.standard_normal(x.shape).astype(np.float32) for x in wrt}
     f = gc.compile(xs, gc.grad(total, wrt) + gc.jvp(ys, tangents))
     outs = [np.asarray(o) for o in f(*arrays)]

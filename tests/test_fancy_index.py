@@ -1,0 +1,126 @@
+"""Integer-array and boolean-mask indexing (issue 15 item 4) against numpy: where the
+advanced axes go, repeated indices accumulating in the gradient, masks whose length is known
+at run time only, printing and parsing, and the errors."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import graphc as gc
+from graphc import eager
+from graphc.parse import parse
+
+X = np.arange(2.0 * 3 * 4).reshape(2, 3, 4) - 7.5
+IDX = np.array([1, 0, 1])
+KEYS = [
+    [1, 0, 1],
+    np.array([-1, 0]),
+    (IDX, slice(None), [3, -1, 0]),  # separated: the advanced axes go first
+    (slice(None), [2, 0], [1, 3]),  # adjacent: they stay in place
+    (0, slice(None), [1, 2]),  # an int counts as advanced next to arrays
+    (slice(None), 0, [1, 2]),
+    (None, [1, 0], None, [0, 0]),  # None separates
+    ([1, 0], Ellipsis, [1, 2]),  # ... separates when it stands for axes
+    (slice(None), [0, 1], Ellipsis, [1, 2]),  # ... for no axes does not
+    ([[0], [1]], [[0, 2]]),  # broadcasting index arrays
+    (Ellipsis, [3, 3, 0]),
+    (slice(1, None), [[2, 0], [1, 1]], slice(None, None, -2)),
+    np.array([[True, False, True], [False, True, True]]),  # a mask of two axes
+    (slice(None), np.array([True, False, True])),
+    (np.array([True, False]), slice(None), [1, 3]),
+    [],
+]
+
+
+@pytest.mark.parametrize("key", KEYS, ids=range(len(KEYS)))
+def test_values_shapes_and_gradients_are_numpys(key):
+    expected = X[key]
+    x = gc.var("x", shape=X.shape)
+    y = x[key]
+    assert y.shape == expected.shape  # constant masks: their True count is known
+    head = np.random.default_rng(0).standard_normal(expected.shape)
+    grad = np.zeros_like(X)
+    np.add.at(grad, key if not isinstance(key, list) else (np.asarray(key, int),), head)
+    f = gc.compile([x], [y, gc.grad(gc.sum(y * head), x)])
+    value, g = f(X)
+    np.testing.assert_array_equal(value, expected)
+    np.testing.assert_allclose(g, grad)
+    t = eager.tensor(X).requires_grad_(True)
+    gc.sum(t[key] * head).backward()
+    np.testing.assert_allclose(t.grad.numpy(), grad)
+    np.testing.assert_array_equal(gc.ops.getitem(X, key), expected)  # plain numpy
+
+
+def test_repeated_indices_accumulate_and_second_order_gathers():
+    x = gc.var("x", shape=(4,))
+    y = gc.sum(x[[0, 2, 0, 0]] ** 3)
+    g = gc.grad(y, x)
+    data = np.array([1.0, 2.0, 3.0, 4.0])
+    np.testing.assert_allclose(gc.compile([x], g)(data), [9.0, 0.0, 27.0, 0.0])
+    hess = gc.compile([x], gc.hessian(y, x))(data)
+    np.testing.assert_allclose(hess, np.diag([18.0, 0.0, 18.0, 0.0]))
+    t = gc.jvp(x[[0, 0, 3]], {x: np.array([1.0, 10.0, 100.0, 1000.0])})
+    np.testing.assert_allclose(gc.compile([x], t)(data), [1.0, 1.0, 1000.0])
+
+
+def test_an_index_bound_later_prints_and_parses_back():
+    x, idx = gc.var("x"), gc.var("idx", dtype="int64")
+    y = gc.sum(x[idx] ** 2)
+    g = gc.grad(y, x)
+    assert str(x[idx]) == "x[idx]"
+    assert str(g) == "zeros_like(x).at[idx].add(2*x[idx])"
+    assert str(x[:, [0, 2]]) == "x[:, [0, 2]]"
+    data, index = np.arange(5.0), np.array([4, -1, 0])
+    back = parse(str(g), dtypes={"idx": "int64"}).expr
+    expected = np.array([0.0, 0.0, 0.0, 0.0, 16.0])
+    for graph in (g, back):
+        np.testing.assert_allclose(graph.eval(x=data, idx=index)[0], expected)
+    assert gc.compile([x, idx], x[idx]).source.splitlines()[-2].strip() == "t1 = x[idx]"
+
+
+def test_masks_of_data_have_a_length_known_at_run_time_only():
+    x = gc.var("x", shape=(2, 3))
+    y = x[x > 0]
+    assert y.shape == (None,)  # not guessed
+    assert str(y) == "x[x > 0]"
+    data = np.array([[1.0, -2.0, 3.0], [-1.0, 5.0, 0.0]])
+    value, g = gc.compile([x], [y, gc.grad(gc.sum(y**2), x)])(data)
+    np.testing.assert_array_equal(value, [1.0, 3.0, 5.0])
+    np.testing.assert_allclose(g, np.where(data > 0, 2 * data, 0.0))
+    np.testing.assert_allclose(parse(str(y)).expr.eval(x=data)[0], value)
+    t = eager.tensor(data).requires_grad_(True)
+    (t[t > 0] ** 2).sum().backward()
+    np.testing.assert_allclose(t.grad.numpy(), g)
+
+
+def test_out_of_bounds_indices_name_the_index_and_axis():
+    x = gc.var("x", shape=(3, 4))
+    with pytest.raises(
+        gc.OutOfBoundsError, match="index 4 is out of bounds for axis 1 with size 4"
+    ):
+        x[:, [0, 4]]  # a constant: when the graph is built
+    assert issubclass(gc.OutOfBoundsError, IndexError)
+    idx = gc.var("idx", dtype="int64")
+    f = gc.compile([x, idx], x[idx])
+    for run in (
+        lambda: f(np.zeros((3, 4)), np.array([0, -4])),
+        lambda: x[idx].eval(x=np.zeros((3, 4)), idx=np.array([0, -4])),
+        lambda: eager.tensor(np.zeros((3, 4)))[eager.tensor(np.array([0, -4]))],
+    ):
+        with pytest.raises(gc.OutOfBoundsError, match="index -4 is out of bounds for axis 0"):
+            run()
+
+
+def test_bad_index_arrays_are_graphc_errors():
+    x = gc.var("x", shape=(3, 4))
+    with pytest.raises(gc.DTypeError, match="integers or booleans, got float64"):
+        x[[0.5, 1.0]]
+    with pytest.raises(gc.DTypeError, match="integers or booleans, got float32"):
+        x[gc.var("i", dtype="float32")]
+    with pytest.raises(gc.ShapeError, match="boolean index did not match"):
+        x[gc.var("m", shape=(4,), dtype=bool)]
+    with pytest.raises(gc.ShapeError, match="could not be broadcast together"):
+        x[[0, 1], [0, 1, 2]]
+    with pytest.raises(gc.ShapeError, match="boolean scalar index"):
+        x[np.True_ if False else np.array(True)]
