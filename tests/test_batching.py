@@ -33,6 +33,7 @@ LOOPED = {
     "qr": "tuple-valued (the batching transform loops over those)",
     "dot": "only both operands batched, the second of rank 3 or more (np.dot is no matmul)",
     "getitem": "only batched index arrays (integer data, never on a derivative's path)",
+    "take": "only batched indices (integer data, never on a derivative's path)",
     "index_grad": "batched index arrays, or advanced indices that a slice separates (numpy "
     "puts their axes first, and the cotangent may be smaller than them)",
 }

@@ -124,3 +124,19 @@ def test_bad_index_arrays_are_graphc_errors():
         x[[0, 1], [0, 1, 2]]
     with pytest.raises(gc.ShapeError, match="boolean scalar index"):
         x[np.True_ if False else np.array(True)]
+
+
+def test_take_is_numpys_take_and_its_gradient_accumulates():
+    data = np.arange(12.0).reshape(3, 4)
+    x = gc.var("x", shape=(3, 4))
+    for indices, axis in (([3, 0, 3], 1), ([[5, 5], [0, 11]], None), ([-1, 0], 0)):
+        y = x.take(indices, axis=axis)
+        np.testing.assert_array_equal(y.eval(x=data)[0], np.take(data, indices, axis=axis))
+        expected = np.zeros_like(data)
+        flat = expected.reshape(-1) if axis is None else expected
+        np.add.at(flat, (slice(None),) * (axis or 0) + (np.asarray(indices),), 1.0)
+        np.testing.assert_allclose(gc.grad(gc.sum(y), x).eval(x=data)[0], expected)
+    with pytest.raises(gc.OutOfBoundsError, match="index 12 is out of bounds"):
+        gc.take(eager.tensor(data), [12])
+    with pytest.raises(gc.DTypeError, match="indices must be integers"):
+        gc.take(x, [0.5])

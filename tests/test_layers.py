@@ -18,7 +18,7 @@ import its own layer or lower ones; within a layer the imports form no cycle):
                               ops.control, ops.control_ad, ops.control_emit,
                               ops.control_layout, ops.control_build
  3  op families               ops (package), ops.shape < ops.elementwise < ops.special, ops.linalg
-                              < ops.reduce < ops.nn; ops.select < ops.rearrange
+                              < ops.reduce < ops.nn; ops.select < ops.rearrange < ops.take,
                               < ops.sequence < ops.einsum, ops.grad_check;
                               ops.linalg_basic < ops.linalg_triangle, ops.linalg_inv < ops.linalg_decomp, ops.linalg_svd < ops.linalg_norm,
                               ops.linalg_qr
@@ -70,6 +70,7 @@ LAYERS = {
         "ops.nn",
         "ops.select",
         "ops.rearrange",
+        "ops.take",
         "ops.sequence",
         "ops.einsum",
         "ops.grad_check",

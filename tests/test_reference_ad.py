@@ -82,6 +82,13 @@ def _getitem(x, *arrays, index=None):
     return torch.take(x, torch.as_tensor(positions.copy()))
 
 
+def _take(x, *arrays, indices=None, axis=None):
+    """`np.take` through `torch.take` of the positions numpy's take picks."""
+    indices = arrays[0].numpy() if arrays else indices
+    positions = np.take(np.arange(x.numel()).reshape(tuple(x.shape)), indices, axis=axis)
+    return torch.take(x, torch.as_tensor(np.asarray(positions).copy()))
+
+
 def _shape_of(fn, x, *args):
     return x.reshape(fn(np.empty(tuple(x.shape)), *args).shape)
 
@@ -209,6 +216,7 @@ TORCH = {
     "concatenate": lambda *xs, axis=0: torch.cat(xs, dim=axis),
     "stack": lambda *xs, axis=0: torch.stack(xs, dim=axis),
     "getitem": _getitem,
+    "take": _take,
     "sum": _reduction(lambda x, d, k: torch.sum(x, dim=d, keepdim=k)),
     "mean": _reduction(lambda x, d, k: torch.mean(x, dim=d, keepdim=k)),
     "max": _reduction(lambda x, d, k: torch.amax(x, dim=d, keepdim=k)),

@@ -79,4 +79,21 @@ INDEX_RECIPES = {
         call=_index_grad,
         ref=_index_grad_ref,
     ),
+    "take": Recipe(
+        [
+            ((F(3, 4), Int((2,), 4)), {"axis": 1}),  # first: test_op_facts parses it
+            (((5,),), {"indices": [0, 3, 3, -1]}),
+            (((2, 3),), {"indices": [[0, 5], [5, 5]]}),
+            (((3, 4),), {"indices": [3, 0, 3], "axis": 1}),
+            (((3, 4),), {"indices": [1, -3], "axis": -2}),
+            (((3, 4),), {"indices": 2, "axis": 0}),
+            ((F(2, 3, 2), Int((2, 2), 3)), {"axis": 1}),
+        ],
+        call=lambda op, x, *arrays, indices=None, axis=None: op(
+            x, arrays[0] if arrays else indices, axis=axis
+        ),
+        ref=lambda x, *arrays, indices=None, axis=None: np.take(
+            x, arrays[0] if arrays else indices, axis=axis
+        ),
+    ),
 }
