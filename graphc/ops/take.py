@@ -26,7 +26,7 @@ class Take(OpDef):
            [5., 3., 5.]])
     >>> x = gc.var("x", shape=(3, 4))
     >>> print(gc.grad(gc.sum(gc.take(x, [2, 0], axis=1)), x))
-    zeros_like(x).at[:, [2, 0]].add(broadcast_to(1, shape=(3, 2)))
+    zeros_like(x).at[:, [2, 0]].add(broadcast_to(1.0, shape=(3, 2)))
     """
 
     name, nin, attr_names = "take", 2, ("axis",)
