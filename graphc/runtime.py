@@ -15,6 +15,7 @@ HELPERS = (
     "_split_like",
     "_index_grad",
     "_product_vjp",
+    "_bilinear_vjp",
     "_dot_stack_vjp",
     "_matmul_vjp",
     "_diag_embed",
@@ -82,6 +83,41 @@ def _dot_stack_vjp(g, a, b, side):
         b_axes = list(range(nb - 2)) + [nb - 1]
         return np.tensordot(g, b, (list(range(na - 1, g.ndim)), b_axes))
     return np.moveaxis(np.tensordot(a, g, (list(range(na - 1)),) * 2), 0, nb - 2)
+
+
+def _bilinear_vjp(g, a, b, side, kind, axes=None):
+    """Cotangent of operand `side` of `np.tensordot(a, b, axes)`, `np.inner(a, b)` or
+    `np.kron(a, b)` (arrays of any ranks): the product's einsum, read backwards."""
+    a, b, g = np.asarray(a), np.asarray(b), np.asarray(g)
+    na, nb = a.ndim, b.ndim
+    if kind == "kron":  # a's axes at the even places of 2n, b's at the odd
+        n = max(na, nb)
+        a = a.reshape((1,) * (n - na) + a.shape)
+        b = b.reshape((1,) * (n - nb) + b.shape)
+        pairs = [d for p, q in zip(a.shape, b.shape) for d in (p, q)]
+        blocks = np.broadcast_to(g, np.kron(a, b).shape).reshape(pairs)
+        if side == 0:
+            out = np.einsum(
+                blocks, list(range(2 * n)), b, list(range(1, 2 * n, 2)), range(0, 2 * n, 2)
+            )
+        else:
+            out = np.einsum(
+                blocks, list(range(2 * n)), a, list(range(0, 2 * n, 2)), range(1, 2 * n, 2)
+            )
+        return out.reshape((a, b)[side].shape[n - (na, nb)[side] :])
+    if kind == "inner":
+        axes = 0 if na == 0 or nb == 0 else ((na - 1,), (nb - 1,))
+    if isinstance(axes, int):
+        axes = (tuple(range(na - axes, na)), tuple(range(axes)))
+    ia, ib = ([i % na for i in axes[0]], [i % nb for i in axes[1]])
+    sa, sb = list(range(na)), list(range(na, na + nb))
+    for i, j in zip(ia, ib):
+        sb[j] = sa[i]  # a contracted pair shares its index
+    out = [sa[i] for i in range(na) if i not in ia] + [sb[j] for j in range(nb) if j not in ib]
+    g = np.broadcast_to(g, np.einsum(a, sa, b, sb, out).shape)
+    if side == 0:
+        return np.einsum(g, out, b, sb, sa)
+    return np.einsum(a, sa, g, out, sb)
 
 
 def _diag_embed(v, like, offset, axis1, axis2):

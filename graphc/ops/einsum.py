@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..errors import ArgumentError, GradError, ShapeError
+from ..errors import ArgumentError, ShapeError
 from .base import OpDef, batch_size, batched_all, fmt_shape, register, result_dtype
 from .elementwise import equal, ones_like
+from .linalg import deferred_vjp
 from .rearrange import full_cotangent
 from .reduce import sum as reduce_sum
 from .select import getitem
@@ -232,11 +233,6 @@ def inner_subscripts(na: int, nb: int) -> str:
     return tensordot_subscripts(na, nb, ((na - 1,), (nb - 1,)))
 
 
-_RANKS_NEEDED = (
-    "{}: gradients need the ranks of both operands; declare the vars' shapes (dims may be None)"
-)
-
-
 class _Contraction(OpDef):
     """An op that is an einsum once the operands' ranks are known: its derivatives and
     batch rule are that einsum's."""
@@ -251,14 +247,11 @@ class _Contraction(OpDef):
             return None
         return einsum.shape(a, b, subscripts=self.subscripts(len(a), len(b), **attrs))
 
-    def as_einsum(self, a, b, attrs) -> str:
-        ranks = [getattr(x, "shape", None) for x in (a, b)]
-        if any(r is None for r in ranks):
-            raise GradError(_RANKS_NEEDED.format(self.name))
-        return self.subscripts(*(len(r) for r in ranks), **attrs)
-
     def vjp(self, g, y, a, b, **attrs):
-        return einsum.vjp(g, y, a, b, subscripts=self.as_einsum(a, b, attrs))
+        if _unranked(a, b):  # deferred to bind (linalg.product_vjp)
+            return deferred_vjp(self.name, g, a, b, **attrs)
+        spec = self.subscripts(len(a.shape), len(b.shape), **attrs)
+        return einsum.vjp(g, y, a, b, subscripts=spec)
 
     def jvp(self, ts, y, a, b, **attrs):
         ta, tb = ts
@@ -329,9 +322,9 @@ class Kron(_Contraction):
         return f"np.kron({a}, {b})"
 
     def vjp(self, g, y, a, b):
-        ranks = [getattr(x, "shape", None) for x in (a, b)]
-        if any(r is None for r in ranks):
-            raise GradError(_RANKS_NEEDED.format("kron"))
+        if _unranked(a, b):  # deferred to bind (linalg.product_vjp)
+            return deferred_vjp("kron", g, a, b)
+        ranks = [a.shape, b.shape]
         n = max(len(r) for r in ranks)
         # a's axes at the even places of 2n, b's at the odd: kron is their product reshaped.
         wide_a = expand_dims(_lead(a, n - len(ranks[0])), tuple(range(1, 2 * n, 2)))
@@ -350,6 +343,10 @@ class Kron(_Contraction):
             for x, axes in ((a, tuple(range(2, 2 * n + 1, 2))), (b, tuple(range(1, 2 * n, 2))))
         )
         return reshape(wide_a * wide_b, (size,) + y.shape)
+
+
+def _unranked(a, b) -> bool:
+    return any(getattr(x, "shape", None) is None for x in (a, b))
 
 
 def _lead(x, k):

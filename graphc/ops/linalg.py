@@ -43,7 +43,7 @@ def _product_vjp(op, g, a, b):
     na, nb = _ranks(g, a, b)
     if na is None:
         # Ranks unknown until data is bound: a rank-generic node, made static by `resolve`.
-        return (product_vjp(g, a, b, side=0, kind=op), product_vjp(g, a, b, side=1, kind=op))
+        return deferred_vjp(op, g, a, b)
     if na == 0 or nb == 0 or (na == 1 and nb == 1):
         return sum_to(g * b, a), sum_to(g * a, b)
     if na == 1 and nb == 2:
@@ -241,10 +241,15 @@ class Outer(OpDef):
         return expand_dims(a, -1) * (expand_dims(b, 1) if batched[1] else b)
 
 
+# The bilinear products whose cotangents product_vjp defers: their table entries give the
+# rule once the ranks are known (matmul and dot: `_product_vjp`; the others: their `vjp`).
+BILINEAR = ("matmul", "dot", "tensordot", "inner", "kron")
+
+
 class ProductVJP(OpDef):
     """`product_vjp(g, a, b, side, kind)`: the vector-Jacobian product of the product
-    `a @ b` (kind='matmul') or `dot(a, b)` (kind='dot') with respect to operand `side`
-    (0: `a`, 1: `b`) for the output cotangent `g`.
+    `a @ b` (kind='matmul'), `dot(a, b)`, `tensordot(a, b, axes)`, `inner(a, b)` or
+    `kron(a, b)` with respect to operand `side` (0: `a`, 1: `b`) for the output cotangent `g`.
 
     Derivatives print it while the ranks of `a` and `b` are unknown; once they are known it
     becomes the textbook form (for matrices `g @ b.T` and `a.T @ g`).
@@ -256,54 +261,82 @@ class ProductVJP(OpDef):
     >>> gc.product_vjp(np.ones((2, 2)), a, b, side=0, kind="matmul")
     array([[3., 7.],
            [3., 7.]])
+    >>> gc.product_vjp(np.ones(()), np.ones(3), np.arange(3.0), side=0, kind="inner")
+    array([0., 1., 2.])
 
     It is bilinear in `g` and the other operand, so its own derivatives need no ranks
     either.
     """
 
-    name, nin, attr_names = "product_vjp", 3, ("side", "kind")
+    name, nin, attr_names = "product_vjp", 3, ("side", "kind", "axes")
     public = True
     fresh = True
 
     def check_attrs(self, attrs):
         side, kind = attrs.get("side"), attrs.get("kind")
-        if side not in (0, 1) or isinstance(side, bool) or kind not in ("dot", "matmul"):
+        if side not in (0, 1) or isinstance(side, bool) or kind not in BILINEAR:
             raise ShapeError(f"product_vjp: bad attrs side={side!r}, kind={kind!r}")
-        # Exact builtins (side is emitted).
-        return {"side": int(side), "kind": "dot" if kind == "dot" else "matmul"}
+        # Exact builtins (side is emitted); axes for tensordot only.
+        out = {"side": int(side), "kind": BILINEAR[BILINEAR.index(kind)]}
+        if kind == "tensordot":
+            out["axes"] = OPS["tensordot"].check_attrs({"axes": attrs.get("axes", 2)})["axes"]
+        elif attrs.get("axes") is not None:
+            raise ShapeError(f"product_vjp: axes are for kind='tensordot', not {kind!r}")
+        return out
 
-    def shape(self, g, a, b, *, side, kind):
+    def shape(self, g, a, b, *, side, kind, axes=None):
         return (a, b)[side]
 
-    def dtype(self, g, a, b, *, side, kind):
+    def dtype(self, g, a, b, *, side, kind, axes=None):
         return result_dtype(g, (b, a)[side])
 
-    def impl(self, g, a, b, *, side, kind):
-        return runtime._product_vjp(g, a, b, side, kind == "dot")
+    def impl(self, g, a, b, *, side, kind, axes=None):
+        if kind in ("matmul", "dot"):
+            return runtime._product_vjp(g, a, b, side, kind == "dot")
+        return runtime._bilinear_vjp(g, a, b, side, kind, axes)
 
-    def emit(self, g, a, b, *, side, kind):
-        dot = ", True" if kind == "dot" else ""
-        return f"_product_vjp({g}, {a}, {b}, {side}{dot})"
+    def emit(self, g, a, b, *, side, kind, axes=None):
+        if kind in ("matmul", "dot"):
+            dot = ", True" if kind == "dot" else ""
+            return f"_product_vjp({g}, {a}, {b}, {side}{dot})"
+        return f"_bilinear_vjp({g}, {a}, {b}, {side}, {kind!r}, {axes!r})"
 
     # The cotangent is bilinear in g and the other operand, and reads its own operand's
     # shape only: ct_a(g, b) pairs with h as g pairs with product(h, b) (for side 0).
-    def vjp(self, h, y, g, a, b, *, side, kind):
-        product = OPS[kind]
+    def vjp(self, h, y, g, a, b, *, side, kind, axes=None):
+        product = _product(kind, axes)
+        more = {} if axes is None else {"axes": axes}
         if side == 0:
-            return sum_to(product(h, b), g), None, product_vjp(g, h, b, side=1, kind=kind)
-        return sum_to(product(a, h), g), product_vjp(g, a, h, side=0, kind=kind), None
+            return sum_to(product(h, b), g), None, product_vjp(g, h, b, side=1, kind=kind, **more)
+        return sum_to(product(a, h), g), product_vjp(g, a, h, side=0, kind=kind, **more), None
 
-    def jvp(self, ts, y, g, a, b, *, side, kind):
+    def jvp(self, ts, y, g, a, b, *, side, kind, axes=None):
+        more = {} if axes is None else {"axes": axes}
         if side == 0:
-            pair = lambda u, v: product_vjp(u, a, v, side=0, kind=kind)  # noqa: E731
+            pair = lambda u, v: product_vjp(u, a, v, side=0, kind=kind, **more)  # noqa: E731
             return _bilinear_jvp(pair, (ts[0], ts[2]), g, b)
-        pair = lambda u, v: product_vjp(u, v, b, side=1, kind=kind)  # noqa: E731
+        pair = lambda u, v: product_vjp(u, v, b, side=1, kind=kind, **more)  # noqa: E731
         return _bilinear_jvp(pair, (ts[0], ts[1]), g, a)
 
-    def resolve(self, g, a, b, *, side, kind):
+    def resolve(self, g, a, b, *, side, kind, axes=None):
         if _rank(a) is None or _rank(b) is None:
             return None
-        return _product_vjp(kind, g, a, b)[side]
+        if kind in ("matmul", "dot"):
+            return _product_vjp(kind, g, a, b)[side]
+        y = _product(kind, axes)(a, b)  # (its shape only: the rules read g at y's shape)
+        return OPS[kind].vjp(g, y, a, b, **({} if axes is None else {"axes": axes}))[side]
+
+
+def _product(kind: str, axes):
+    """The product `kind` as a function of its two operands."""
+    op = OPS[kind]
+    return op if axes is None else (lambda a, b: op(a, b, axes=axes))
+
+
+def deferred_vjp(kind: str, g, a, b, **attrs):
+    """The cotangents of the product `kind` while the ranks of a or b are unknown:
+    `product_vjp` nodes, made static by `resolve` when data is bound."""
+    return tuple(product_vjp(g, a, b, side=k, kind=kind, **attrs) for k in (0, 1))
 
 
 matmul = register(MatMul())
