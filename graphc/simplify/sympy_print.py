@@ -10,6 +10,8 @@ sum a leading negative term after the positive ones (`X @ w - y`, not `-y + X @ 
 from __future__ import annotations
 
 import hashlib
+import math
+import re
 
 import numpy as np
 import sympy as sp
@@ -218,12 +220,27 @@ def postfix_text(opdef, attrs: dict, arrays=()) -> str | None:
 
 def index_text(index, arrays) -> str:
     """The text of a canonical index whose array slots print as the texts `arrays`; a
-    constant array as the list it is (`x[[0, 2]]`, not `x[const([0, 2])]`)."""
-    arrays = [
-        a[len("const(") : -1] if a.startswith("const([") and a.endswith("])") else a
-        for a in arrays
-    ]
-    return format_index(index, arrays=arrays)
+    constant array as the list it is (`x[[0, 2]]` and `x[[1, 1]]`, not `x[const([0, 2])]`
+    and `x[broadcast_to(1, shape=(2,))]`).
+
+    >>> index_text(("...", ("array",), ("array",)), ["const([0, 2])", "broadcast_to(1, shape=(2,))"])
+    '..., [0, 2], [1, 1]'
+    """
+    return format_index(index, arrays=[_index_list(a) for a in arrays])
+
+
+_REPEATED_INT = re.compile(r"broadcast_to\((-?\d+), shape=\(([\d, ]*)\)\)")
+
+
+def _index_list(text: str) -> str:
+    if text.startswith("const([") and text.endswith("])"):
+        return text[len("const(") : -1]
+    repeated = _REPEATED_INT.fullmatch(text)
+    if repeated is not None:
+        shape = tuple(int(d) for d in repeated[2].replace(" ", "").split(",") if d)
+        if shape and math.prod(shape) <= CONST_ELEMENTS:
+            return repr(np.full(shape, int(repeated[1])).tolist())
+    return text
 
 
 def call_precedence(opdef) -> int:
