@@ -62,11 +62,18 @@ REDUCTIONS = ["sum", "mean", "max", "min", "logsumexp", "prod"]
 VIEWS = {
     "reverse_first": lambda ns, e, shape: _index(ns, e, np.s_[::-1]),
     "reverse_last": lambda ns, e, shape: _index(ns, e, np.s_[..., ::-1]),
+    # not a view: a gather with repeated entries (integer-array indexing)
+    "gather_first": lambda ns, e, shape: _index(ns, e, _repeats(shape[0])),
     "double_T": lambda ns, e, shape: _T(ns, _T(ns, e)),
     "reshape": lambda ns, e, shape: ns.reshape(e, shape),
     "expand": lambda ns, e, shape: ns.expand_dims(e, 0),
     "broadcast": lambda ns, e, shape: ns.broadcast_to(e, _broadcast(shape, (2, 3))),
 }
+
+
+def _repeats(n):
+    """n indices into n entries, repeating some when n is even: [0, 2, 0, 2] for 4."""
+    return np.array([2 * i % n for i in range(n)])
 
 
 def _index(ns, e, index):
