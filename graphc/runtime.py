@@ -421,7 +421,7 @@ def index_shape(shape, index, arrays=()):
     """The static shape of `x[index]` for a shape whose dims may be None, or None when it
     cannot be known. `arrays` describes the array slots in order: (shape, kind, values),
     kind "b" for a boolean mask, "i" for integers, None when not known yet, and the values
-    of a constant integer array (checked against the axis) or None. As numpy: a mask of rank
+    of a constant (integers are checked against the axis) or None. As numpy: a mask of rank
     k indexes k axes with its True positions (how many is known at run time only); the
     advanced indices (arrays, and ints next to them) broadcast together, and their result
     axes stand in their place when they are adjacent in the index, else first."""
@@ -437,8 +437,16 @@ def index_shape(shape, index, arrays=()):
     at = [k for k, (i, _) in enumerate(items) if i == "..."]
     items = items[: at[0]] + rest + items[at[0] + 1 :] if at else items + rest
     if arrays:
-        return _advanced_shape(shape, items)
+        return _advanced_shape(shape, items, advanced_in_place(index))
     return _basic_shape(shape, items)
+
+
+def advanced_in_place(index) -> bool:
+    """Whether the result axes of an index's advanced items (arrays, and ints next to them)
+    stand in their place: no slice, None or ... between them (a ... even when it stands for
+    no axes, as numpy reads it). Otherwise numpy puts them first."""
+    adv = [k for k, i in enumerate(index) if i == ARRAY or isinstance(i, int)]
+    return all(i == ARRAY or isinstance(i, int) for i in index[adv[0] : adv[-1] + 1])
 
 
 def _axes_taken(item, array):
@@ -469,7 +477,7 @@ def _check_bound(i, n, axis):
         raise IndexError(f"index {i} is out of bounds for axis {axis} with size {n}")
 
 
-def _advanced_shape(shape, items):
+def _advanced_shape(shape, items, in_place):
     """`_basic_shape` with arrays: [(item, (array shape, kind) or None)], ellipsis expanded."""
     before, after, adv, positions, dim = [], [], [], [], 0
     for k, (i, array) in enumerate(items):
@@ -489,7 +497,8 @@ def _advanced_shape(shape, items):
             dim += 1
         elif array[1] == "b":
             _check_mask(array[0], shape[dim : dim + len(array[0])], dim)
-            adv.append((None,))  # as many as the mask has True entries
+            # as many as the mask has True entries: known for a constant
+            adv.append((None if array[2] is None else int(np.count_nonzero(array[2])),))
             dim += len(array[0])
         else:
             if array[2] is not None and array[2].size:
@@ -498,8 +507,8 @@ def _advanced_shape(shape, items):
             adv.append(tuple(array[0]))
             dim += 1
     broadcast = _broadcast_index_shapes(adv)
-    if all(i == ARRAY or isinstance(i, int) for i, _ in items[positions[0] : positions[-1] + 1]):
-        return tuple(before) + broadcast + tuple(after)  # adjacent: in their place
+    if in_place:
+        return tuple(before) + broadcast + tuple(after)
     return broadcast + tuple(before) + tuple(after)
 
 

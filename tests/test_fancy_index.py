@@ -22,7 +22,7 @@ KEYS = [
     (slice(None), 0, [1, 2]),
     (None, [1, 0], None, [0, 0]),  # None separates
     ([1, 0], Ellipsis, [1, 2]),  # ... separates when it stands for axes
-    (slice(None), [0, 1], Ellipsis, [1, 2]),  # ... for no axes does not
+    (slice(None), [0, 1, 2], Ellipsis, [1, 2, 3]),  # ... separates, even for no axes
     ([[0], [1]], [[0, 2]]),  # broadcasting index arrays
     (Ellipsis, [3, 3, 0]),
     (slice(1, None), [[2, 0], [1, 1]], slice(None, None, -2)),
@@ -141,3 +141,54 @@ def test_take_is_numpys_take_and_its_gradient_accumulates():
         gc.take(eager.tensor(data), [12])
     with pytest.raises(gc.DTypeError, match="indices must be integers"):
         gc.take(x, [0.5])
+
+
+def _random_key(rng, ndim):
+    items = []
+    for _ in range(rng.integers(1, ndim + 2)):
+        kind = rng.choice(["int", "slice", "none", "ellipsis", "array", "mask"])
+        if kind == "int":
+            items.append(int(rng.integers(-2, 2)))
+        elif kind == "slice":
+            items.append(
+                slice(*rng.choice([None, -1, 0, 1, 2], size=2), rng.choice([None, -1, 2]))
+            )
+        elif kind == "none":
+            items.append(None)
+        elif kind == "ellipsis" and not any(i is Ellipsis for i in items):
+            items.append(Ellipsis)
+        elif kind == "array":
+            items.append(rng.integers(-2, 2, size=rng.integers(1, 3, size=rng.integers(0, 3))))
+        elif kind == "mask":
+            items.append(rng.random(rng.integers(2, 4)) < 0.5)
+    return tuple(items)
+
+
+def test_random_keys_agree_with_numpy():
+    """Shapes, values, gradients and refusals of random keys mixing ints, slices, None, ...,
+    integer arrays and masks (of 2 or 3 entries: some fit their axis)."""
+    rng = np.random.default_rng(5)
+    data = np.arange(36.0).reshape(2, 3, 2, 3)
+    x, x_unknown = gc.var("x", shape=data.shape), gc.var("x", shape=(None,) * 4)
+    agreed = 0
+    for _ in range(300):
+        key = _random_key(rng, data.ndim)
+        try:
+            expected = data[key]
+        except IndexError:
+            with pytest.raises(gc.ShapeError):
+                x[key]
+            continue
+        y = x[key]
+        assert y.shape == expected.shape, key
+        loose = x_unknown[key].shape  # dims not known are None, the others numpy's
+        assert len(loose) == expected.ndim and all(
+            d is None or d == e for d, e in zip(loose, expected.shape)
+        ), key
+        grad = np.zeros_like(data)
+        np.add.at(grad, key, 1.0)
+        value, g = gc.compile([x], [y, gc.grad(gc.sum(y), x)])(data)
+        np.testing.assert_array_equal(value, expected)
+        np.testing.assert_array_equal(g, grad)
+        agreed += 1
+    assert agreed > 100

@@ -285,7 +285,7 @@ class GetItem(OpDef):
         return None if ts[0] is None else getitem(ts[0], _key(index, arrays))
 
     def batch(self, batched, y, x, *arrays, index):
-        first = _advanced_first(index, arrays, len(x.shape) - 1)
+        first = _advanced_first(index, arrays)
         if any(batched[1:]) or first is None:
             return None  # entry by entry: index arrays of a batch (integer data)
         out = getitem(x, _key((_ALL,) + index, arrays))
@@ -350,7 +350,7 @@ class IndexGrad(OpDef):
         return None if ts[0] is None else index_grad(ts[0], like, index=_key(index, arrays))
 
     def batch(self, batched, y, x, like, *arrays, index):
-        if any(batched[2:]) or _advanced_first(index, arrays, len(y.shape)) is not False:
+        if any(batched[2:]) or _advanced_first(index, arrays) is not False:
             return None  # entry by entry: batched index arrays, or their axes put first
         x, like = batched_all((x, like), batched[:2], batch_size((x, like), batched[:2]))
         return index_grad(x, like, index=_key((_ALL,) + index, arrays))
@@ -362,9 +362,9 @@ class IndexGrad(OpDef):
 def split_key(key):
     """A user's key as (its index arrays, the canonical index with a slot per array).
 
-    Lists and numpy arrays are index arrays, as in numpy; a boolean one is replaced by its
-    True positions (one integer array per axis it covers), symbols and eager tensors are
-    kept as given (a boolean one is a mask whose True count is known at run time only)."""
+    Lists and numpy arrays are index arrays, as in numpy (constants: a boolean one is a
+    mask whose True count is known now); symbols and eager tensors are kept as given (a
+    boolean one is a mask whose True count is known at run time only)."""
     items = key if isinstance(key, tuple) else (key,)
     arrays, out = [], []
     for item in items:
@@ -376,9 +376,8 @@ def split_key(key):
             if arr.ndim == 0:  # numpy reads a 0-d integer array as the int
                 out.append(int(arr))
             else:
-                parts = np.nonzero(arr) if arr.dtype == bool else (arr,)
-                out.extend([runtime.ARRAY] * len(parts))
-                arrays.extend(parts)
+                out.append(runtime.ARRAY)
+                arrays.append(arr)
         else:
             out.append(item)
     return tuple(arrays), runtime.check_index(tuple(out))
@@ -416,7 +415,7 @@ def _array_descs(op, index, arrays):
             raise DTypeError(f"{op}: index arrays must be integers or booleans, got {a.dtype}")
         if kind == "b" and a.shape == ():
             raise ShapeError(f"{op}: a boolean scalar index (x[True]) is not supported")
-        value = a.attrs["value"] if a.op == "const" and kind in ("i", "u") else None
+        value = a.attrs["value"] if a.op == "const" else None
         descs.append((a.shape, None if kind is None else "b" if kind == "b" else "i", value))
     return descs
 
@@ -460,17 +459,15 @@ def _expanded(index, arrays, rank):
     return items[: at[0]] + full + items[at[0] + 1 :] if at else items + full
 
 
-def _advanced_first(index, arrays, rank):
-    """Whether numpy puts the result axes of an index's arrays first (a slice or None stands
-    between two advanced indices) rather than in their place; None when the arrays' ranks
-    or dtypes are unknown. False without arrays."""
+def _advanced_first(index, arrays):
+    """Whether numpy puts the result axes of an index's arrays first, before the axes of its
+    slices and Nones (`runtime.advanced_in_place`); None when the arrays' ranks or dtypes
+    are unknown. False without arrays."""
     if not arrays:
         return False
     if any(a.shape is None or a.dtype is None for a in arrays):
         return None
-    items = [i for i, _ in _expanded(index, arrays, rank)]
-    adv = [k for k, i in enumerate(items) if i == runtime.ARRAY or isinstance(i, int)]
-    return not all(i == runtime.ARRAY or isinstance(i, int) for i in items[adv[0] : adv[-1] + 1])
+    return not runtime.advanced_in_place(index)
 
 
 def _basic_axes(index, arrays, rank) -> int:
