@@ -32,6 +32,12 @@ from .ir import Symbol, origin_scope
 from .ops.base import OpDef, float_dtype, known, register
 from .simplify import simplify as run_passes
 
+_NOT_SHAPED = (
+    "jacobian: the Jacobian is computed once the shapes of y and x are known (compile or "
+    "bind the graph with data); here they are not. An output whose length depends on the "
+    "data (x[x > 0]) has a known Jacobian in forward mode only (mode='fwd')"
+)
+
 
 class JacobianSeed(OpDef):
     """The direction a Jacobian is derived along, shaped and typed like its input: a
@@ -50,7 +56,7 @@ class JacobianSeed(OpDef):
         return float_dtype(d)
 
     def impl(self, like):
-        raise GraphcError("jacobian_seed stands for a basis inside gc.jacobian: never run")
+        raise GraphcError(_NOT_SHAPED)
 
     emit = impl
 
@@ -80,10 +86,7 @@ class Jacobian(OpDef):
         return d
 
     def impl(self, y, x, d, seed, *, mode):
-        raise GraphcError(
-            "jacobian: the Jacobian is computed once the shapes of y and x are known "
-            "(compile or bind the graph with data); here they are not"
-        )
+        raise GraphcError(_NOT_SHAPED)
 
     emit = impl
 
@@ -102,7 +105,7 @@ class Jacobian(OpDef):
         return self(ops.zeros_like(y) if ty is None else ty, x, td, seed, mode=mode)
 
     def resolve(self, y, x, d, seed, *, mode):
-        if not known(d.shape) or not known(seed.shape):
+        if not known(seed.shape) or not _rows_known(d.shape, mode):
             return None
         size = int(np.prod(seed.shape))
         shape = seed.shape + d.shape if mode == "rev" else d.shape + seed.shape
@@ -157,6 +160,8 @@ def jacobian(y: Symbol, x: Symbol, mode: str | None = None, simplify: bool = Tru
     check_differentiable_output(y)
     (y,) = stable([y], [x], simplify)
     m, n = _size(y.shape), _size(x.shape)
+    if mode is None and m is None and n is not None and y.shape is not None:
+        mode = "fwd"  # y's length may depend on the data (x[x > 0]): x's entries are known
     mode = mode or ("rev" if m is None or n is None or m <= n else "fwd")
     with origin_scope(y.origin):
         if mode == "rev":
@@ -173,6 +178,13 @@ def jacobian(y: Symbol, x: Symbol, mode: str | None = None, simplify: bool = Tru
     if resolved is None:
         return j
     return run_passes([resolved])[0] if simplify else resolved
+
+
+def _rows_known(shape, mode) -> bool:
+    """Whether a Jacobian's `d` is shaped well enough to batch: known in reverse mode (its
+    entries are the seeds); forward mode needs its rank only (an output whose length
+    depends on the data, `x[x > 0]`, has a column per entry of x all the same)."""
+    return known(shape) if mode == "rev" else shape is not None
 
 
 def _size(shape):

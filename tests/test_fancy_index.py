@@ -192,3 +192,18 @@ def test_random_keys_agree_with_numpy():
         np.testing.assert_array_equal(g, grad)
         agreed += 1
     assert agreed > 100
+
+
+def test_jacobians_through_a_mask_of_data_go_forward():
+    """An output whose length depends on the data has a column per entry of x: forward mode
+    (chosen when x's size is known and y's is not); reverse mode cannot seed its rows."""
+    x = gc.var("x", shape=(4,))
+    data = np.array([1.0, -1.0, 2.0, 3.0])
+    j = gc.jacobian(gc.sin(x[x > 0]), x)
+    assert j.shape == (None, 4)
+    expected = np.diag(np.cos(data))[data > 0]
+    np.testing.assert_allclose(gc.compile([x], j)(data), expected)
+    h = gc.hessian(gc.sum(x[x > 0] ** 3), x)
+    np.testing.assert_allclose(gc.compile([x], h)(data), np.diag(np.where(data > 0, 6 * data, 0)))
+    with pytest.raises(gc.GraphcError, match="forward mode only"):
+        gc.compile([x], gc.jacobian(x[x > 0], x, mode="rev"))(data)
