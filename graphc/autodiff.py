@@ -5,6 +5,7 @@ table's `vjp`/`jvp`, and `None` stands for a symbolic zero.
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -237,6 +238,7 @@ def grad(y, wrt, head=None, simplify: bool = True):
         check_differentiable(w)
     check_differentiable_output(y)
     unsized = y if head is None and not _size_one(y.shape) else None
+    given = y
     (y,) = stable([y], wrts, simplify)
     cts = backprop([y], [_head_for(y, head)], wrts)
     results = []
@@ -247,7 +249,37 @@ def grad(y, wrt, head=None, simplify: bool = True):
     if simplify:
         results = run_passes(results)
     results = [_typed_gradient(g, w, unsized) for g, w in zip(results, wrts)]
+    for g, w in zip(results, wrts):
+        _remember_gradient(g, given, w)
     return results[0] if isinstance(wrt, (Symbol, str)) else results
+
+
+# id(gradient) -> (weakref to it, y, wrt) for the symbols `grad` returned: how a program
+# that outputs them names them (graphc.readable: dL_dW). Keyed by id (a symbol's `==`
+# builds a node); an entry goes with its symbol.
+_GRADIENTS: dict[int, tuple] = {}
+
+
+def _remember_gradient(g: Symbol, y: Symbol, w: Symbol) -> None:
+    if g.op not in ("var", "const") and id(g) not in _GRADIENTS:
+        _GRADIENTS[id(g)] = (weakref.ref(g), y, w)
+        weakref.finalize(g, _GRADIENTS.pop, id(g), None)
+
+
+def gradient_of(g: Symbol) -> tuple[Symbol, Symbol] | None:
+    """`(y, wrt)` when `g` is a symbol that `grad(y, wrt)` returned, else None.
+
+    >>> import graphc as gc
+    >>> x = gc.var("x")
+    >>> y = gc.sin(x)
+    >>> of, wrt = gradient_of(gc.grad(y, x))
+    >>> of is y, wrt is x, gradient_of(y)
+    (True, True, None)
+    """
+    entry = _GRADIENTS.get(id(g))
+    if entry is None or entry[0]() is not g:
+        return None
+    return entry[1], entry[2]
 
 
 def stable(outputs: list, keep: Sequence[Symbol], simplify: bool) -> list:

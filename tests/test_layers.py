@@ -12,7 +12,8 @@ import its own layer or lower ones; within a layer the imports form no cycle):
                               tape, control, autograph, autograph_rewrite, autograph_runtime,
                               letform < printing < tex, explanation, viz, serialize, deserialize,
                               parse_scopes, parse_index < parse,
-                              symbol_methods (installs Symbol.bind, .tojson, str(), ...)
+                              symbol_methods (installs Symbol.bind, .tojson, str(), ...),
+                              printing < readable (the teaching export) < function
  4  passes                    autodiff, batching < jacobians, simplify/*, codegen,
                               subgraph (tracing),
                               ops.control, ops.control_ad, ops.control_emit,
@@ -121,6 +122,7 @@ LAYERS = {
         "parse_index",
         "parse",
         "symbol_methods",
+        "readable",
     ],
     6: ["__init__", "transforms", "testing"],
     7: ["__main__", "demo"],

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ArgumentError, DTypeError, GraphcError, ShapeError
-from ..ir import call_mismatch, format_origin, located, user_origin
+from ..ir import Symbol, call_mismatch, format_origin, located, user_origin
 from ..mixin import add_op_methods, remove_op_methods
 
 OPS: dict[str, OpDef] = {}
@@ -74,14 +74,14 @@ class OpDef:
     def __repr__(self):
         return f"<op {self.name}>"
 
-    def __call__(self, *args, **kwargs):
+    def __call__(self, *args, name: str | None = None, **kwargs):
         try:
             inputs, attrs = self.prepare(*args, **kwargs)
         except ArgumentError as exc:
             raise ArgumentError(_located(str(exc))) from None
         except TypeError as exc:  # Python refusing the call itself (count, keyword names)
             raise self.call_error(exc, args, kwargs) from None
-        return _apply(self, inputs, attrs)
+        return named(_apply(self, inputs, attrs), name)
 
     def call_error(self, exc: TypeError, args: tuple, kwargs: dict) -> Exception:
         """A `TypeError` from `prepare` as an `ArgumentError` naming this function, what was
@@ -177,6 +177,33 @@ class OpDef:
 def known(shape) -> bool:
     """A static shape with every dim known."""
     return shape is not None and None not in shape
+
+
+def named(result, name: str | None):
+    """`result` with the user's `name=` (MXNet's): a symbol that an op built is copied with
+    that name (how `Executor.adjoint_dict` and a teaching export call it); a var or constant
+    that the op gave back unchanged, an eager tensor or an array is returned as it is.
+
+    >>> import graphc as gc
+    >>> gc.tanh(gc.var("x"), name="h").name
+    'h'
+    """
+    if name is None:
+        return result
+    if not isinstance(name, str) or not name:
+        raise ArgumentError(_located(f"name= must be a non-empty string, got {name!r}"))
+    if isinstance(result, Symbol) and result.op not in ("var", "const"):
+        return Symbol(
+            result.opdef,
+            result.inputs,
+            result.attrs,
+            result.shape,
+            result.dtype,
+            name=name,
+            origin=result.origin,
+            weak=result.weak,
+        )
+    return result
 
 
 def _unset_apply(op, inputs, attrs):
