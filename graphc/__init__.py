@@ -23,6 +23,8 @@ from .errors import (
     GradError,
     GradientCheckError,
     GraphcError,
+    GraphcWarning,
+    NonFiniteError,
     OutOfBoundsError,
     ParseError,
     SerializationError,
@@ -36,6 +38,7 @@ from .tex import latex
 from .viz import draw, to_dot, to_networkx
 from .executor import Executor
 from .transforms import check_grad, value_and_grad
+from .diagnostics import check_finite
 from .serialize import load, load_json
 from . import symbol_methods  # noqa: F401  (installs str(sym), sym.bind, sym.tojson, ...)
 
@@ -62,6 +65,7 @@ __all__ = [
     "value_and_grad",
     "check_grad",
     # inspect
+    "check_finite",
     "explain",
     "latex",
     "to_networkx",
@@ -91,6 +95,8 @@ __all__ = [
     "GradientCheckError",
     "SerializationError",
     "ParseError",
+    "NonFiniteError",
+    "GraphcWarning",
 ]
 
 # The operations (numpy's names): every public op of the table (`OpDef.public`) is a `gc`

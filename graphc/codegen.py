@@ -208,6 +208,9 @@ class Emitter:
         # A teaching program (graphc.readable): a comment per op, names after what values
         # are, no buffer reuse and no `del`. None: the fast program.
         self.readable = None
+        # With a check (debug mode), each statement is followed by `_graphc_check(name, k)`
+        # and checked[k] is its node; None (the default) emits nothing more.
+        self.checked: list[Symbol] | None = None
 
     def expr(self, node: Symbol) -> str:
         """The expression that reads `node`'s value: a name, a literal or a constant."""
@@ -301,6 +304,9 @@ class Emitter:
                 self.statement(indent, f"{target} = {node.opdef.emit(*args, **node.attrs)}", node)
             self.names[id(node)] = target
             local.add(id(node))
+            if self.checked is not None and block is None:
+                self.statement(indent, f"_graphc_check({target}, {len(self.checked)})", node)
+                self.checked.append(node)
             dead = [
                 self.names[id(x)]
                 for x in _uses(node)
@@ -422,14 +428,18 @@ def emit_program(
     param_names: Sequence[str] | None = None,
     single: bool = False,
     readable=None,
+    check=None,
 ) -> Program:
     """Emit and compile `def fn(params...): ... return outputs` (a tuple, or the one
     output itself when `single`); `readable` (a `graphc.readable.Readable`) asks for the
-    teaching program."""
+    teaching program. With `check`, the program calls `check(value, node)` after each
+    operation (`gc.compile(..., debug=True)`, `gc.check_finite`)."""
     namer = Namer()
     namer.claim(fn_name)
     em = Emitter(namer)
     em.readable = readable
+    if check is not None:
+        em.checked = []
     names = []
     for i, p in enumerate(params):
         label = param_names[i] if param_names is not None else (p.name or "arg")
@@ -448,6 +458,9 @@ def emit_program(
     source = "\n".join(lines) + "\n"
     filename = f"<graphc-{next(_counter)}>"
     namespace = {"__name__": "graphc_generated", **em.consts}
+    if check is not None:
+        checked = em.checked
+        namespace["_graphc_check"] = lambda value, k: check(value, checked[k])
     exec(compile(source, filename, "exec"), namespace)  # graphc-generated source only
     fn = namespace[fn_name]
     _forget_dead_programs()

@@ -48,3 +48,13 @@ class SerializationError(GraphcError, ValueError):
 
 class ParseError(GraphcError, ValueError):
     """An expression the safe parser does not accept."""
+
+
+class NonFiniteError(GraphcError, FloatingPointError):
+    """An operation whose value has a NaN or an infinity, found by a program compiled with
+    `gc.compile(..., debug=True)` (also a `FloatingPointError`, as numpy's
+    `np.errstate(all="raise")` raises)."""
+
+
+class GraphcWarning(UserWarning):
+    """Base class of every warning graphc gives (a graph that is valid but likely wrong)."""

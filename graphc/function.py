@@ -18,6 +18,7 @@ from .binding import check_array
 from .codegen import Program, emit_program, remember
 from .dispatch import checks_call
 from .errors import BindError, GraphcError
+from .finite import raise_nonfinite
 from .ir import Symbol, as_list, flatten_outputs, free_vars, retype_vars, unify_vars
 from .readable import export_text, readable_program
 from .serialize import load_json, tojson
@@ -80,6 +81,20 @@ class Function:
     >>> f(np.zeros(2))
     array([2., 2.])
 
+    With `debug=True` the program checks every operation's value as it runs and raises
+    `gc.NonFiniteError` at the first one with a NaN or an infinity, naming its op, its
+    expression and the user's line (the default program has no checks, and costs nothing
+    more):
+
+    >>> g = gc.compile([x], gc.log(x) * 2, debug=True)
+    >>> with np.errstate(invalid="ignore"):  # numpy's own warning
+    ...     g(np.array([1.0, -1.0]))
+    Traceback (most recent call last):
+    ...
+    graphc.errors.NonFiniteError: <doctest ...>:1: the log operation gives nan at 1 of 2 \
+entries (first [1]): log(x)
+    ...
+
     A function pickles as the JSON of its graph (see `gc.load_json`, which validates it on
     the way in) and its settings (the inputs, `simplify`, output names); the unpickled copy
     compiles again on its first call. `copy.copy` and `copy.deepcopy` give the function
@@ -91,7 +106,7 @@ class Function:
     """
 
     @checks_call(name="Function", skip_self=True)
-    def __init__(self, inputs, outputs, simplify: bool = True, output_names=None):
+    def __init__(self, inputs, outputs, simplify: bool = True, output_names=None, debug=False):
         inputs = check_inputs(inputs)
         self._single = isinstance(outputs, Symbol) and outputs.op != "group"
         outputs = flatten_outputs(outputs, "compile: outputs")
@@ -101,6 +116,7 @@ class Function:
         canon, self.outputs, _ = unify_vars(outputs, inputs)
         self.inputs = [canon[v.name] for v in inputs]
         self.simplify = simplify
+        self.debug = bool(debug)
         self.output_names = output_names
         self._names = [v.name for v in self.inputs]
         self._nargs = len(self.inputs)
@@ -131,7 +147,7 @@ class Function:
             self._single,
             self.simplify,
             names,
-        )
+        ) + ((True,) if self.debug else ())
 
     def _slow_call(self, args, kwargs):
         """Any call the generated fast path does not take: keywords, conversions, new
@@ -180,7 +196,16 @@ class Function:
         new_vars, outs = specialize_graph(self.inputs, self.outputs, arrays)
         outs = optimize(outs, self.simplify)
         self._last_graph = new_vars, outs
-        return emit_program(new_vars, outs, output_names=self.output_names, single=self._single)
+        return self._emit(new_vars, outs, self.debug)
+
+    def _emit(self, params, outputs, debug: bool) -> Program:
+        return emit_program(
+            params,
+            outputs,
+            output_names=self.output_names,
+            single=self._single,
+            check=raise_nonfinite if debug else None,
+        )
 
     def _annotated(self, exc: Exception, key) -> Exception:
         program = self._programs.get(key)
@@ -188,10 +213,7 @@ class Function:
 
     def _generic(self) -> Program:
         if self._last is None:
-            outs = optimize(self.outputs, self.simplify)
-            self._last = emit_program(
-                self.inputs, outs, output_names=self.output_names, single=self._single
-            )
+            self._last = self._emit(self.inputs, optimize(self.outputs, self.simplify), self.debug)
         return self._last
 
     @property
@@ -253,7 +275,10 @@ class Function:
             )
             text = export_text(program, name)
         else:
-            text = self._generic().export_text(name)
+            program = self._generic()
+            if self.debug:  # the exported module is standalone: no checks
+                program = self._emit(self.inputs, optimize(self.outputs, self.simplify), False)
+            text = program.export_text(name)
         with open(path, "w", encoding="utf-8") as fh:
             fh.write(text)
 
@@ -303,7 +328,7 @@ def _fast_call_class(n: int) -> type:
     return cls
 
 
-def _load_function(text, n_inputs, single, simplify, output_names) -> Function:
+def _load_function(text, n_inputs, single, simplify, output_names, debug=False) -> Function:
     """Unpickle a `Function`: its graph through `load_json`, its settings checked."""
     syms = load_json(text)
     if not (
@@ -312,6 +337,7 @@ def _load_function(text, n_inputs, single, simplify, output_names) -> Function:
         and 0 <= n_inputs <= len(syms)
         and type(single) is bool
         and type(simplify) is bool
+        and type(debug) is bool
         and (not single or len(syms) == n_inputs + 1)
         and (
             output_names is None
@@ -326,10 +352,13 @@ def _load_function(text, n_inputs, single, simplify, output_names) -> Function:
         outputs[0] if single else outputs,
         simplify=simplify,
         output_names=output_names,
+        debug=debug,
     )
 
 
 @checks_call
-def compile(inputs, outputs, simplify: bool = True) -> Function:
-    """Compile `outputs` as a function of the vars `inputs` (see `Function`)."""
-    return Function(inputs, outputs, simplify=simplify)
+def compile(inputs, outputs, simplify: bool = True, debug: bool = False) -> Function:
+    """Compile `outputs` as a function of the vars `inputs` (see `Function`); with
+    `debug=True` the program raises `gc.NonFiniteError` at the first operation whose value
+    has a NaN or an infinity."""
+    return Function(inputs, outputs, simplify=simplify, debug=debug)

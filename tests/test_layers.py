@@ -13,7 +13,8 @@ import its own layer or lower ones; within a layer the imports form no cycle):
                               letform < printing < tex, explanation, viz, serialize, deserialize,
                               parse_scopes, parse_index < parse,
                               symbol_methods (installs Symbol.bind, .tojson, str(), ...),
-                              printing < readable (the teaching export) < function
+                              printing < readable (the teaching export) < function,
+                              printing < finite < function < diagnostics
  4  passes                    autodiff, batching < jacobians, simplify/*, codegen,
                               subgraph (tracing),
                               ops.control, ops.control_ad, ops.control_emit,
@@ -123,6 +124,8 @@ LAYERS = {
         "parse",
         "symbol_methods",
         "readable",
+        "finite",
+        "diagnostics",
     ],
     6: ["__init__", "transforms", "testing"],
     7: ["__main__", "demo"],
