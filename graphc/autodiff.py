@@ -13,6 +13,7 @@ import numpy as np
 from . import ops
 from .dispatch import checks_call, const, numeric_array
 from .errors import DTypeError, GradError, HeadShapeError
+from .grad_lint import warn_where_traps
 from .ir import Symbol, as_list, format_origin, merged_var, origin_scope, toposort, unify_vars
 from .ops.base import fmt_shape
 from .simplify import simplify as run_passes
@@ -218,6 +219,13 @@ def grad(y, wrt, head=None, simplify: bool = True):
     DTypeError
         An integer or boolean `wrt`, or `y`.
 
+    Warns
+    -----
+    GraphcWarning
+        The `where` trap: ``where(x > 0, sqrt(x), 0)`` has NaN gradients where ``x <= 0``
+        (the unused branch's derivative, inf there, times 0); the warning, at the user's
+        line, shows the guarded form ``where(x > 0, sqrt(where(x > 0, x, 1)), 0)``.
+
     `stop_gradient`/`.detach()` block the flow; each node shared by several paths has its
     cotangent contributions summed once. An output whose shape is unknown is checked to
     have size 1 once its shape is known (a compiled call, `bind`, `simple_bind`,
@@ -237,6 +245,9 @@ def grad(y, wrt, head=None, simplify: bool = True):
     for w in wrts:
         check_differentiable(w)
     check_differentiable_output(y)
+    nodes = toposort([y])
+    if any(n.op == "where" for n in nodes):  # the where trap (graphc.grad_lint)
+        warn_where_traps(nodes, depends(nodes, wrts))
     unsized = y if head is None and not _size_one(y.shape) else None
     given = y
     (y,) = stable([y], wrts, simplify)

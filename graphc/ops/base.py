@@ -66,6 +66,10 @@ class OpDef:
     identity_when_same_shape = False
     records_on_tape = True  # False: a fresh value with no path back (as in PyTorch)
     tape_name: str | None = None  # eager tape node "<tape_name>Backward" (default CamelCase)
+    # (input, a value where op and derivative are finite) for inputs at some real values of
+    # which the op's value or derivative is NaN or inf (sqrt and log at x <= 0, a divisor at
+    # 0): `grad` warns of `where(c, sqrt(x), 0)` (graphc.grad_lint) and suggests the guard.
+    singular_inputs: tuple[tuple[int, Any], ...] = ()
 
     def __init__(self, **fields):
         for key, value in fields.items():

@@ -166,6 +166,7 @@ divide = elementwise(
     augmented="/=",
     precedence=PREC_MUL,
     tape_name="Div",
+    singular_inputs=((1, 1),),
 )
 
 
@@ -275,6 +276,7 @@ log = elementwise(
     sympy=sp.log,
     domain=POSITIVE,
     methods=("log",),
+    singular_inputs=((0, 1),),
 )
 log1p = elementwise(
     "log1p",
@@ -283,6 +285,7 @@ log1p = elementwise(
     lambda y, x: 1 / (1 + x),
     sympy=lambda x: sp.log(1 + x),
     domain=POSITIVE,
+    singular_inputs=((0, 0),),
 )
 expm1 = elementwise(
     "expm1", np.expm1, "np.expm1({0})", lambda y, x: y + 1, sympy=lambda x: sp.exp(x) - 1
@@ -295,6 +298,7 @@ sqrt = elementwise(
     sympy=sp.sqrt,
     domain=POSITIVE,
     methods=("sqrt",),
+    singular_inputs=((0, 1),),
 )
 square = elementwise(
     "square",
@@ -316,6 +320,7 @@ arcsin = elementwise(
     lambda y, x: 1 / sqrt(1 - x * x),
     sympy=sp.asin,
     domain=UNIT,
+    singular_inputs=((0, 0),),
 )
 arccos = elementwise(
     "arccos",
@@ -324,6 +329,7 @@ arccos = elementwise(
     lambda y, x: -1 / sqrt(1 - x * x),
     sympy=sp.acos,
     domain=UNIT,
+    singular_inputs=((0, 0),),
 )
 arctan = elementwise(
     "arctan", np.arctan, "np.arctan({0})", lambda y, x: 1 / (1 + x * x), sympy=sp.atan

@@ -21,10 +21,9 @@ _LN2, _LN10 = math.log(2.0), math.log(10.0)
 _TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
 
 # Logarithms and powers in other bases.
-log2 = elementwise("log2", np.log2, "np.log2({0})", lambda y, x: 1 / (x * _LN2), domain=POSITIVE)
-log10 = elementwise(
-    "log10", np.log10, "np.log10({0})", lambda y, x: 1 / (x * _LN10), domain=POSITIVE
-)
+_LOG_TRAP = {"domain": POSITIVE, "singular_inputs": ((0, 1),)}
+log2 = elementwise("log2", np.log2, "np.log2({0})", lambda y, x: 1 / (x * _LN2), **_LOG_TRAP)
+log10 = elementwise("log10", np.log10, "np.log10({0})", lambda y, x: 1 / (x * _LN10), **_LOG_TRAP)
 exp2 = elementwise("exp2", np.exp2, "np.exp2({0})", lambda y, x: y * _LN2)
 
 # Inverse hyperbolic functions.
@@ -38,6 +37,7 @@ arccosh = elementwise(
     lambda y, x: 1 / sqrt(x * x - 1),
     sympy=sp.acosh,
     domain=(1.2, 3.0),
+    singular_inputs=((0, 2),),
 )
 arctanh = elementwise(
     "arctanh",
@@ -46,11 +46,17 @@ arctanh = elementwise(
     lambda y, x: 1 / (1 - x * x),
     sympy=sp.atanh,
     domain=UNIT,
+    singular_inputs=((0, 0),),
 )
 
 # 1/x as numpy computes it: integers stay integers (np.reciprocal(2) is 0).
 reciprocal = elementwise(
-    "reciprocal", np.reciprocal, "np.reciprocal({0})", lambda y, x: -(y * y), domain=NONZERO
+    "reciprocal",
+    np.reciprocal,
+    "np.reciprocal({0})",
+    lambda y, x: -(y * y),
+    domain=NONZERO,
+    singular_inputs=((0, 1),),
 )
 
 
