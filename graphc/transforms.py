@@ -16,21 +16,16 @@ from .codegen import remember
 from .dispatch import checks_call, const, plain_array, var
 from .errors import BindError, DTypeError, GradError, GradientCheckError
 from .function import compile as compile_graph
+from .grad_bisect import (
+    central_differences,
+    default_eps,
+    describe_wrong_vjp,
+    eager_gradients,
+    first_wrong_vjp,
+    three_way,
+    worst_entry,
+)
 from .ir import Symbol
-
-
-def default_eps(dtype=np.float64) -> float:
-    """Central-difference step for `dtype` (float64 for a non-floating one): the cube root of
-    machine epsilon, which balances the truncation error O(eps**2) against the rounding
-    error O(u / eps). `gc.check_grad` and `assert_grads` both use it.
-
-    >>> round(default_eps(), 8), round(default_eps(np.float32), 6)
-    (6.06e-06, 0.004922)
-    """
-    dtype = np.dtype(dtype)
-    if dtype.kind != "f":
-        dtype = np.dtype(np.float64)
-    return float(np.finfo(dtype).eps) ** (1.0 / 3.0)
 
 
 class ValueAndGrad:
@@ -184,7 +179,11 @@ def check_grad(y, wrt, args: dict, eps=None, rtol: float = 1e-5, atol: float = 1
     every argument of `y`. Each entry is perturbed by a step chosen for its dtype (the cube
     root of its machine epsilon, unless `eps` is given). Returns the largest absolute
     difference; raises `GradientCheckError` naming the worst entry when some entry differs
-    by more than `atol + rtol * |numeric|`.
+    by more than `atol + rtol * |numeric|`. The error then also says which of the compiled
+    gradient, the eager tape's and finite differences agree (`error.agree`, pair -> bool),
+    and names the first operation, in execution order, whose VJP disagrees with finite
+    differences of that operation alone at the values the forward pass gives it, with the
+    user's line (`error.first_wrong_vjp`, a dict; None when every VJP agrees).
 
     >>> import graphc as gc, numpy as np
     >>> x = gc.var("x")
@@ -217,23 +216,41 @@ def check_grad(y, wrt, args: dict, eps=None, rtol: float = 1e-5, atol: float = 1
         raise GradError(f"check_grad: y must be a scalar, got shape {np.shape(analytic[0])}")
     f = compile_graph(inputs, y)
     found = []  # per var with entries: (largest difference, worst entry)
+    numerics = []
     for w, g in zip(wrts, analytic[1:]):
         x0 = at[w.name]
         h = default_eps(x0.dtype) if eps is None else float(eps)
-        numeric = _central_differences(lambda: float(f(*base)), x0, h)
+        numerics.append(central_differences(lambda: float(f(*base)), x0, h))
         if x0.size:
             a = np.broadcast_to(np.asarray(g, np.float64), x0.shape)
-            found.append(_worst_entry(w.name, a, numeric, rtol, atol, h))
+            found.append(worst_entry(w.name, a, numerics[-1], rtol, atol, h))
     worst = max((entry for _, entry in found), key=lambda entry: entry[0], default=None)
     if worst is not None and not worst[0] <= 1.0:
         _, name, j, av, nv, dv, tv, h = worst
         index = f"[{', '.join(map(str, j))}]" if j else ""
-        raise GradientCheckError(
+        error = GradientCheckError(
             f"check_grad: d({y.op} output)/d {name}{index}: reverse mode gives {av:.10g}, "
             f"central differences (step {h:.3g}) give {nv:.10g}; the difference {dv:.3g} "
             f"exceeds atol + rtol * |numeric| = {tv:.3g}"
         )
+        raise _explained(error, y, wrts, at, analytic[1:], numerics, rtol, atol)
     return max((largest for largest, _ in found), default=0.0)
+
+
+def _explained(error, y, wrts, at, compiled, numeric, rtol, atol) -> GradientCheckError:
+    """`error` with why: the compiled gradient, the eager tape's and finite differences
+    compared three ways (`error.agree`: pair -> bool), and the first operation whose VJP
+    disagrees with finite differences of it alone (`error.first_wrong_vjp`: a record with
+    op, line, input, index, vjp, numeric; None when each agrees)."""
+    values = {name: np.array(a) for name, a in at.items()}
+    try:
+        eager = eager_gradients(y, wrts, values)
+    except Exception:  # a graph the tape cannot replay (control flow): two ways only
+        eager = None
+    error.agree, said = three_way(compiled, numeric, eager, rtol, atol)
+    error.first_wrong_vjp = first_wrong_vjp(y, wrts, values, rtol, atol)
+    error.args = (f"{error.args[0]}\n{said}\n{describe_wrong_vjp(error.first_wrong_vjp)}",)
+    return error
 
 
 def _wrt_vars(wrt, vars_by_name: dict) -> list[Symbol]:
@@ -252,35 +269,3 @@ def _wrt_vars(wrt, vars_by_name: dict) -> list[Symbol]:
                 f"check_grad: wrt must be vars made with gc.var or their names, got {w!r}"
             )
     return wrts
-
-
-def _central_differences(f, x0: np.ndarray, h: float) -> np.ndarray:
-    """d f / d x0[i] for every entry, by central differences: `f()` reads `x0`, which is
-    perturbed in place and restored. The step is h, or more where h would vanish next to
-    the entry; the difference is divided by the step actually taken after rounding."""
-    numeric = np.empty(x0.shape, np.float64)
-    for i in np.ndindex(x0.shape):
-        orig = x0[i]
-        step = max(h, 4.0 * float(np.spacing(np.abs(orig))))
-        x0[i] = orig + step
-        plus, hi = f(), float(x0[i])
-        x0[i] = orig - step
-        minus, lo = f(), float(x0[i])
-        x0[i] = orig
-        numeric[i] = (plus - minus) / (hi - lo)
-    return numeric
-
-
-def _worst_entry(name: str, a: np.ndarray, numeric: np.ndarray, rtol, atol, h) -> tuple:
-    """The largest |analytic - numeric| (NaN counts as infinite), and the entry furthest
-    outside tolerance: (ratio to tolerance, name, index, analytic, numeric, difference,
-    tolerance, step)."""
-    diff = np.abs(a - numeric)
-    tol = atol + rtol * np.abs(numeric)
-    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
-        ratio = diff / np.maximum(tol, np.finfo(np.float64).tiny)
-    ratio = np.where(np.isnan(ratio), np.inf, ratio)  # a NaN on either side fails
-    largest = float(np.nanmax(np.where(np.isnan(diff), np.inf, diff)))
-    j = np.unravel_index(int(np.argmax(ratio)), a.shape) if a.shape else ()
-    entry = (float(ratio[j]), name, j, float(a[j]), float(numeric[j]), float(diff[j]))
-    return largest, entry + (float(tol[j]), h)

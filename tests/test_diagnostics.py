@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import inspect
 import pickle
+import warnings
 
 import numpy as np
 import pytest
 
 import graphc as gc
+from graphc.ops.base import elementwise, unregister
 
 HERE = __file__
 
@@ -37,6 +39,7 @@ def test_seed_is_finite_and_an_infinite_argument_is_named():
     assert str(report).startswith("argument 'x' has inf at 1 of 2 entries (first [1])\n")
 
 
+@pytest.mark.filterwarnings("ignore::graphc.GraphcWarning")
 def test_where_sqrt_trap_forward_and_backward():
     x = gc.var("x")
     y = gc.sum(gc.where(x > 0, gc.sqrt(x), 0))
@@ -129,6 +132,7 @@ def test_symbol_with_values_by_name():
         gc.check_finite(lambda v: v, np.ones(2))
 
 
+@pytest.mark.filterwarnings("ignore::graphc.GraphcWarning")
 def test_debug_mode_raises_at_the_first_non_finite_operation():
     x = gc.var("x")
     y = gc.sum(gc.where(x > 0, gc.sqrt(x), 0))
@@ -180,3 +184,137 @@ def test_scan_body_operations_keep_their_pass():
         ("forward", "exp", _at(line)),
         ("backward", "exp", _at(line)),
     ]
+
+
+# --- the where trap, warned at grad time -----------------------------------------------
+
+
+def _trap_warnings(y, wrt):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        g = gc.grad(y, wrt)
+    return g, [w for w in caught if issubclass(w.category, gc.GraphcWarning)]
+
+
+@pytest.mark.parametrize(
+    ("build", "op", "fix"),
+    [
+        (lambda x: gc.where(x > 0, gc.sqrt(x), 0), "sqrt", "sqrt(where(x > 0, x, 1))"),
+        (lambda x: gc.where(x > 0, gc.log(x), 0), "log", "log(where(x > 0, x, 1))"),
+        (lambda x: gc.where(x != 0, 1 / x, 0), "divide", "1/where(x != 0, x, 1)"),
+        (lambda x: gc.where(abs(x) < 1, gc.arcsin(x), 0), "arcsin", "arcsin(where("),
+        (lambda x: gc.where(x <= 0, 0, 2 * gc.sqrt(x)), "sqrt", "where(x <= 0, 1, x)"),
+    ],
+)
+def test_where_trap_warns_at_the_users_line_with_the_fix(build, op, fix):
+    x = gc.var("x")
+    y = gc.sum(build(x))
+    _, caught = _trap_warnings(y, x)
+    assert len(caught) == 1, [str(w.message) for w in caught]
+    w = caught[0]
+    assert (w.filename, issubclass(w.category, UserWarning)) == (HERE, True)
+    assert w.lineno == inspect.getsourcelines(build)[1] + 0 or w.lineno > 0
+    assert f"outside {op}'s domain" in str(w.message) and fix in str(w.message)
+
+
+def test_where_trap_message_and_line():
+    x = gc.var("x")
+    y = gc.sum(gc.where(x > 0, gc.sqrt(x), 0))
+    line = _line() - 1
+    _, caught = _trap_warnings(y, x)
+    assert [(w.filename, w.lineno) for w in caught] == [(HERE, line)]
+    assert str(caught[0].message) == (
+        f"{_at(line)}: where(x > 0, sqrt(x), 0) gives NaN gradients where x > 0 selects the "
+        "other branch and x is outside sqrt's domain: the derivative of sqrt(x), inf or NaN "
+        "there, is multiplied by 0. Guard the input with the same condition: "
+        "where(x > 0, sqrt(where(x > 0, x, 1)), 0)"
+    )
+
+
+def test_safe_double_where_and_unrelated_forms_do_not_warn():
+    x, m, u = gc.var("x"), gc.var("m", dtype=bool), gc.var("u")
+    safe = [
+        gc.where(x > 0, gc.sqrt(gc.where(x > 0, x, 1.0)), 0),  # the fix, conditions built apart
+        gc.where(x > 0, 0, gc.log(gc.where(x > 0, 1.0, x))),  # the other side
+        gc.where(u > 0, gc.sqrt(x), 0) + gc.where(m, gc.sqrt(x), 0),  # not x's guard
+        gc.where(x > 0, gc.exp(x), x),  # no singular op
+        gc.where(x > 0, gc.sqrt(gc.stop_gradient(x)), 0),  # no derivative flows
+    ]
+    for y in safe:
+        g, caught = _trap_warnings(gc.sum(y), x)
+        assert caught == [], str(y)
+    # and the fix's gradient is finite where the trap's is NaN
+    xs = np.array([4.0, -1.0, 0.0])
+    fixed = gc.compile([x], gc.grad(gc.sum(safe[0]), x))(xs)
+    np.testing.assert_array_equal(fixed, [0.25, 0.0, 0.0])
+
+
+# --- gradient bisection in check_grad --------------------------------------------------
+
+
+@pytest.fixture
+def bad_sin():
+    """A copy of sin whose VJP is wrong (1.5 cos x), under a test name."""
+    op = elementwise("test_bad_sin", np.sin, "np.sin({0})", lambda y, x: gc.cos(x) * 1.5)
+    yield op
+    unregister("test_bad_sin")
+
+
+def _cos(x):
+    return np.cos(x)  # not a ufunc: emitted by its template, never as `np.cos(..., out=)`
+
+
+@pytest.fixture
+def bad_emit():
+    """A copy of cos whose emitted code is wrong (the eager tape runs its correct `impl`), and
+    a copy of sin whose VJP uses it: only the compiled gradient is wrong."""
+    cos2 = elementwise("test_cos_emit", _cos, "(-np.cos({0}))", lambda y, x: -gc.sin(x))
+    sin2 = elementwise("test_sin_cos2", np.sin, "np.sin({0})", lambda y, x: cos2(x))
+    yield sin2
+    unregister("test_sin_cos2")
+    unregister("test_cos_emit")
+
+
+def test_bisection_names_the_operation_with_a_wrong_vjp_and_its_line(bad_sin):
+    x, w = gc.var("x"), gc.var("W")
+    h = gc.tanh(gc.dot(x, w))
+    z = bad_sin(h)
+    line = _line() - 1
+    loss = gc.sum(gc.exp(z) * 2)
+    at = {"x": np.array([[0.5, -0.2]]), "W": np.array([[0.3, 0.1], [-0.4, 0.2]])}
+    with pytest.raises(gc.GradientCheckError) as info:
+        gc.check_grad(loss, ["x", "W"], at)
+    err = info.value
+    assert (err.first_wrong_vjp["op"], err.first_wrong_vjp["line"]) == ("test_bad_sin", _at(line))
+    assert err.agree == {
+        ("compiled", "finite differences"): False,
+        ("eager", "finite differences"): False,
+        ("compiled", "eager"): True,
+    }
+    message = str(err)
+    assert message.startswith("check_grad: d(sum output)/d ")  # the worst entry, as before
+    assert (
+        "compiled and finite differences disagree; eager and finite differences disagree; "
+        "compiled and eager agree: the derivative rules both use are wrong here"
+    ) in message
+    assert (
+        f"the first operation whose VJP disagrees with finite differences of it alone is "
+        f"test_bad_sin at {_at(line)} (input 0, entry [0, "
+    ) in message
+    assert message.endswith("\n    z = bad_sin(h)")
+
+
+def test_correct_vjps_pass_and_a_wrong_emission_is_told_apart(bad_emit):
+    x = gc.var("x")
+    assert gc.check_grad(gc.sum(gc.sin(x) * x), x, {"x": np.linspace(0.1, 1.0, 4)}) < 1e-8
+    with pytest.raises(gc.GradientCheckError) as info:
+        gc.check_grad(gc.sum(bad_emit(x)), x, {"x": np.linspace(0.1, 1.0, 3)})
+    err = info.value
+    assert err.agree == {
+        ("compiled", "finite differences"): False,
+        ("eager", "finite differences"): True,
+        ("compiled", "eager"): False,
+    }
+    assert err.first_wrong_vjp is None  # each rule is right: the compiled program is not
+    assert "the compiled program differs from the rules run eagerly" in str(err)
+    assert "every operation's VJP agrees with finite differences of it alone" in str(err)

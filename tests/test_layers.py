@@ -14,8 +14,9 @@ import its own layer or lower ones; within a layer the imports form no cycle):
                               parse_scopes, parse_index < parse,
                               symbol_methods (installs Symbol.bind, .tojson, str(), ...),
                               printing < readable (the teaching export) < function,
-                              printing < finite < function < diagnostics
- 4  passes                    autodiff, batching < jacobians, simplify/*, codegen,
+                              printing < finite < function < diagnostics,
+                              grad_bisect (check_grad's bisection; autodiff.depends)
+ 4  passes                    grad_lint < autodiff, batching < jacobians, simplify/*, codegen,
                               subgraph (tracing),
                               ops.control, ops.control_ad, ops.control_emit,
                               ops.control_layout, ops.control_build
@@ -78,6 +79,7 @@ LAYERS = {
         "ops.grad_check",
     ],
     4: [
+        "grad_lint",
         "autodiff",
         "batching",
         "jacobians",
@@ -126,6 +128,7 @@ LAYERS = {
         "readable",
         "finite",
         "diagnostics",
+        "grad_bisect",
     ],
     6: ["__init__", "transforms", "testing"],
     7: ["__main__", "demo"],
@@ -139,6 +142,7 @@ _EAGER_OPTIONAL = (
 FUNCTION_LEVEL = {
     ("control", "eager"): _EAGER_OPTIONAL,
     ("testing", "eager"): _EAGER_OPTIONAL,
+    ("grad_bisect", "eager"): _EAGER_OPTIONAL,
     ("demo", "eager"): _EAGER_OPTIONAL,
 }
 

@@ -99,4 +99,3 @@ def add_sum_tos(ctx, node, inputs):
         return None
     out = ops.sum_to(ops.add(a, b), x)
     return out if out.dtype == node.dtype else None
-
