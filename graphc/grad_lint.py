@@ -6,7 +6,9 @@ The ops with this trap say so in the op table: `OpDef.singular_inputs` lists (in
 value where the op and its derivative are finite), e.g. sqrt's input 0 with 1, a divisor with
 1, arcsin's input with 0. A `where` whose condition reads a var that such an input depends on
 gets a `GraphcWarning` at the user's line with the fix: guard the input with the same
-condition, `where(c, sqrt(where(c, x, 1)), 0)`, which the lint accepts.
+condition, `where(c, sqrt(where(c, x, 1)), 0)`. An input that is already a `where` with a
+constant on one side counts as guarded (the derivative rules guard theirs so), and so does
+every input whose `where` condition reads none of its vars (a mask given as data).
 """
 
 from __future__ import annotations
@@ -14,29 +16,25 @@ from __future__ import annotations
 import warnings
 from collections.abc import Sequence
 
-import numpy as np
-
 from . import ops
 from .errors import GraphcWarning
 from .ir import LoadedOrigin, Symbol, format_origin, rebuild, toposort
-
-_SAME_LIMIT = 64  # nodes compared before two conditions count as different
 
 
 def where_traps(nodes: Sequence[Symbol], dep: set[int]) -> list[tuple[Symbol, Symbol, int]]:
     """(where node, trap node, trap input) for each op with a singular input on a
     differentiated path inside a branch of a `where` (`nodes` in topological order, `dep` the
-    ids through which the derivative flows) that is not guarded by the same condition."""
+    ids through which the derivative flows) that is not guarded (see the module)."""
     found, seen = [], set()
     dep = _flowing(nodes, dep)
     for node in nodes:
         if node.op != "where" or id(node) not in dep:
             continue
         cond = node.inputs[0]
-        for side in (1, 2):
-            for trap, i in _traps_under(node.inputs[side], dep):
+        for branch in node.inputs[1:]:
+            for trap, i in _traps_under(branch, dep):
                 x = trap.inputs[i]
-                if (id(trap), i) in seen or _guarded(x, cond, side) or not _shares_var(x, cond):
+                if (id(trap), i) in seen or _guarded(x) or not _shares_var(x, cond):
                     continue
                 seen.add((id(trap), i))
                 found.append((node, trap, i))
@@ -73,32 +71,11 @@ def _traps_under(branch: Symbol, dep: set[int]):
         todo.extend(node.inputs)
 
 
-def _guarded(x: Symbol, cond: Symbol, side: int) -> bool:
-    """Is `x` `where(cond, x', safe)` with x' on the same side as the branch it is in?"""
-    return x.op == "where" and _same(x.inputs[0], cond) and x.inputs[3 - side].op == "const"
-
-
-def _same(a: Symbol, b: Symbol) -> bool:
-    """Are `a` and `b` the same expression (same ops, attributes, vars by name, constants by
-    value)? Two `x > 0` built apart are."""
-    todo, count = [(a, b)], 0
-    while todo:
-        a, b = todo.pop()
-        count += 1
-        if a is b:
-            continue
-        if count > _SAME_LIMIT or a.op != b.op or len(a.inputs) != len(b.inputs):
-            return False
-        if a.op == "var" and a.name != b.name:
-            return False
-        if a.op == "const":
-            va, vb = a.attrs["value"], b.attrs["value"]
-            if np.shape(va) != np.shape(vb) or not np.array_equal(va, vb):
-                return False
-        elif dict(a.attrs) != dict(b.attrs):
-            return False
-        todo.extend(zip(a.inputs, b.inputs))
-    return True
+def _guarded(x: Symbol) -> bool:
+    """Is `x` already guarded: `where(c, x', safe)` or `where(c, safe, x')`, a constant on
+    one side (the author chose its domain, as derivative rules do: `x1 / where(x == 0, 1, x)`)?
+    """
+    return x.op == "where" and any(b.op == "const" for b in x.inputs[1:])
 
 
 def _shares_var(x: Symbol, cond: Symbol) -> bool:
@@ -121,15 +98,22 @@ def _in_branch(branch: Symbol, x: Symbol) -> bool:
     return any(n is x for n in toposort([branch]))
 
 
+def _text(node: Symbol, width: int = 120) -> str:
+    """`node` printed on one line (a let-form's lines joined by "; "), cut at `width`."""
+    text = "; ".join(str(node).splitlines())
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
 def warn_where_traps(nodes: Sequence[Symbol], dep: set[int]) -> None:
     """Warn (`GraphcWarning`, at the user's line of the `where`) for each trap found."""
     for where, trap, i in where_traps(nodes, dep):
         x = trap.inputs[i]
         message = (
-            f"{format_origin(where.origin)}: {where} gives NaN gradients where {where.inputs[0]} "
-            f"selects the other branch and {x} is outside {trap.op}'s domain: the derivative "
-            f"of {trap}, inf or NaN there, is multiplied by 0. Guard the input with the same "
-            f"condition: {guarded_form(where, trap, i)}"
+            f"{format_origin(where.origin)}: {_text(where)} gives NaN gradients where "
+            f"{_text(where.inputs[0])} selects the other branch and {_text(x)} is outside "
+            f"{trap.op}'s domain: the derivative of {_text(trap)}, inf or NaN there, is "
+            f"multiplied by 0. Guard the input with the same condition: "
+            f"{_text(guarded_form(where, trap, i))}"
         )
         origin = where.origin
         if origin is None or isinstance(origin, LoadedOrigin):
