@@ -318,3 +318,26 @@ def test_correct_vjps_pass_and_a_wrong_emission_is_told_apart(bad_emit):
     assert err.first_wrong_vjp is None  # each rule is right: the compiled program is not
     assert "the compiled program differs from the rules run eagerly" in str(err)
     assert "every operation's VJP agrees with finite differences of it alone" in str(err)
+
+
+def test_bisection_in_the_recurrence_names_the_first_wrong_step(bad_sin):
+    a = gc.var("a", shape=())
+    xs = [gc.var(f"x{i}", shape=(2,)) for i in range(3)]
+    h = gc.tanh(a * gc.var("h0", shape=(2,)) + xs[0])
+    h = bad_sin(a * h + xs[1])  # the second step uses the copy with the wrong VJP
+    line = _line() - 1
+    h = gc.tanh(a * h + xs[2])
+    loss = gc.sum(h)
+    at = {"a": np.array(0.7), "h0": np.array([0.1, -0.3])}
+    at.update({f"x{i}": np.array([0.2 * i, -0.1]) for i in range(3)})
+    with pytest.raises(gc.GradientCheckError) as info:
+        gc.check_grad(loss, "a", at)
+    assert (info.value.first_wrong_vjp["op"], info.value.first_wrong_vjp["line"]) == (
+        "test_bad_sin",
+        _at(line),
+    )
+    # the same recurrence with sin passes, as before
+    h = gc.var("h0", shape=(2,))
+    for xt in xs:
+        h = gc.sin(a * h + xt)
+    assert gc.check_grad(gc.sum(h), "a", at) < 1e-8
