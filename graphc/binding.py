@@ -30,7 +30,7 @@ def argument_vars(sym) -> dict[str, list[Symbol]]:
 
 def output_names(sym) -> list[str]:
     """MXNet-style output names: a var's own name, else `<op><k>_output`, k counting the
-    nodes of that op in the graph (a named constant uses its name)."""
+    nodes of that op in the graph (a named constant or op uses its name: `h_output`)."""
     outputs = flatten_outputs(sym)
     counts: dict[str, int] = {}
     index: dict[int, str] = {}
@@ -47,9 +47,21 @@ def output_names(sym) -> list[str]:
             names.append(out.name)
         elif out.op == "const" and out.attrs.get("name"):
             names.append(f"{out.attrs['name']}_output")
+        elif out.name:
+            names.append(f"{out.name}_output")
         else:
             names.append(f"{index[id(out)]}_output")
     return names
+
+
+def internal_outputs(sym) -> list[tuple[str, Symbol]]:
+    """(name, node) for every value the graph computes or takes, in the order they are
+    computed: the vars, and the ops as `output_names` names them (`tanh0_output`, or
+    `h_output` for an op made with `name="h"`). Constants and checks are left out."""
+    nodes = [
+        n for n in toposort(flatten_outputs(sym)) if n.op != "const" and not n.opdef.transparent
+    ]
+    return list(zip(output_names(nodes), nodes)) if nodes else []
 
 
 def _shown(node: Symbol) -> Symbol:

@@ -13,19 +13,17 @@ its emitted programs, compiled lazily and cached per symbol and signature:
   the backward part reads), and a backward program taking the residuals and the heads. Used
   for non-scalar outputs, whose heads `backward(out_grads)` supplies later.
 
-Either way ``forward(is_train=True)`` then ``backward()`` does the forward work once.
+Either way ``forward(is_train=True)`` then ``backward()`` does the forward work once. The
+plans and their cache live in graphc.plan.
 """
 
 from __future__ import annotations
 
 import math
 import types
-import weakref
 
 import numpy as np
 
-from . import simplify as passes
-from .autodiff import as_cotangent, backprop, depends
 from .binding import (
     argument_vars,
     check_args,
@@ -40,181 +38,22 @@ from .binding import (
     output_names,
     shape_tuple,
 )
-from .codegen import emit_program, remember
-from .dispatch import checks_call, const, numeric_array
+from .dispatch import checks_call, numeric_array
 from .errors import BindError, DTypeError, GradError, GraphcError, HeadShapeError, ShapeError
-from .function import optimize, specialize_graph
-from .ir import Symbol, flatten_outputs, remake, toposort
-from .ops import OPS
+from .ir import Symbol
 from .ops.base import fmt_shape
-from .simplify.rewrites import stabilize
+from .plan import _PLANS, Plan, plan_for
 
 __all__ = [
     "Executor",
     "Plan",
+    "_PLANS",
     "eval_symbol",
     "infer_shape",
     "infer_type",
     "output_names",
     "simple_bind",
 ]
-
-# id(symbol) -> (weak reference to it, signature -> Plan), the entry dropped when the symbol
-# dies (a plan never holds its symbol) and at most SIGNATURE_CACHE signatures per symbol.
-# Keyed by identity: a symbol's `==` builds a node, so a WeakKeyDictionary cannot hold them.
-_PLANS: dict[int, tuple] = {}
-
-
-# --- the plan: specialised graph and its programs ----------------------------------------
-
-
-class Plan:
-    """The graph specialised to one signature, and its programs (built on first use)."""
-
-    def __init__(self, sym, names: list[str], arrays: list[np.ndarray]):
-        vars_by_name = argument_vars(sym)
-        reps = [vars_by_name[n][0] for n in names]
-        # The plan is cached under `sym` until `sym` dies: it must not hold `sym` itself
-        # (an output, or the var bound), only a stand-in copy with the same inputs.
-        stand_in = remake(sym, sym.inputs)
-        outputs = [stand_in if o is sym else o for o in flatten_outputs(sym)]
-        reps = [stand_in if v is sym else v for v in reps]
-        self.names = names
-        self.vars, self.outputs = specialize_graph(reps, outputs, arrays)
-        self.out_names = output_names(sym)
-        self._programs: dict = {}
-
-    def _program(self, key, build):
-        prog = self._programs.get(key)
-        if prog is None:
-            prog = self._programs[key] = build()
-        return prog
-
-    def forward(self):
-        return self._program(
-            "forward", lambda: emit_program(self.vars, optimize(self.outputs, True))
-        )
-
-    def _backprop(self, wrt: tuple[str, ...], heads):
-        targets = [self.vars[self.names.index(n)] for n in wrt]
-        # Derived from the stable forms the programs compute values with, as `gc.grad` does
-        # (`log(sum(exp(x)))` is `logsumexp(x)`: a finite softmax where exp(x) overflows).
-        cts = backprop(stabilize(self.outputs, targets), heads, targets)
-        grads = [None if cts.get(id(w)) is None else as_cotangent(cts[id(w)], w) for w in targets]
-        reached = [i for i, g in enumerate(grads) if g is not None]
-        return [grads[i] for i in reached], reached
-
-    def differentiable_outputs(self, wrt) -> list[int]:
-        """Indices of the floating outputs through which a gradient reaches `wrt`."""
-
-        def build():
-            targets = [self.vars[self.names.index(n)] for n in wrt]
-            dep = depends(toposort(self.outputs), targets)
-            return [
-                k
-                for k, o in enumerate(self.outputs)
-                if id(o) in dep and (o.dtype is None or is_float_dtype(o.dtype))
-            ]
-
-        return self._program(("diff", wrt), build)
-
-    def fused(self, wrt):
-        """(program returning outputs + reached gradients, reached indices into wrt)."""
-
-        def build():
-            heads, _ = self._heads(self.differentiable_outputs(wrt), True)
-            grads, reached = self._backprop(wrt, heads)
-            n = len(self.outputs)
-            opt = optimize(self.outputs + grads, True)
-            names = [None] * n + [f"grad_{wrt[i]}" for i in reached]
-            return emit_program(self.vars, opt, output_names=names), reached
-
-        return self._program(("fused", wrt), build)
-
-    def gradients(self, wrt, scalar: bool) -> dict:
-        """{name: gradient symbol} for the arguments in `wrt` that a gradient reaches, on the
-        specialised vars, each simplified on its own for reading: with unit heads when `scalar` (`fused`), else with
-        the heads as vars `head{k}` (`split`)."""
-
-        def build():
-            diff = self.differentiable_outputs(wrt)
-            heads, _ = self._heads(diff, scalar)
-            grads, reached = self._backprop(wrt, heads)
-            # Each on its own (as `gc.grad` gives it: a factor shared with another gradient
-            # is pulled out), and `optimize` without its last step: the forms that read best
-            # (`mean(x)`), not the ones numpy runs fastest (`x.sum() / 6`).
-            grads = [passes.run(passes.run([g], passes.SPECIALIZE))[0] for g in grads]
-            return dict(zip([wrt[i] for i in reached], grads))
-
-        return self._program(("gradients", wrt, scalar), build)
-
-    def _heads(self, diff, scalar: bool):
-        """(one head per output, the head vars): for each output k in `diff`, 1 if `scalar`
-        else a var `head{k}` of its type; None for the others."""
-        heads: list = [None] * len(self.outputs)
-        for k in diff:
-            o = self.outputs[k]
-            heads[k] = (
-                _unit_head(o)
-                if scalar
-                else Symbol(OPS["var"], (), {}, o.shape, o.dtype, name=f"head{k}", origin=o.origin)
-            )
-        return heads, [] if scalar else [heads[k] for k in diff]
-
-    def split(self, wrt):
-        """(forward program -> outputs + residuals, backward program (args, residuals,
-        heads) -> reached gradients, reached indices, output indices that take a head)."""
-
-        def build():
-            diff = self.differentiable_outputs(wrt)
-            heads, head_vars = self._heads(diff, False)
-            grads, reached = self._backprop(wrt, heads)
-            n = len(self.outputs)
-            opt = optimize(self.outputs + grads, True)
-            outs, grads = opt[:n], opt[n:]
-            fwd_nodes = toposort(outs)
-            fwd_ids = {id(x) for x in fwd_nodes}
-            residuals = [
-                x
-                for x in toposort(grads, stop=fwd_nodes)
-                if id(x) in fwd_ids and x.op not in ("var", "const")
-            ]
-            fwd = emit_program(self.vars, outs + residuals, fn_name="forward")
-            params = list(self.vars) + residuals + head_vars
-            labels = (
-                self.names + [f"r{i}" for i in range(len(residuals))] + [f"head{k}" for k in diff]
-            )
-            bwd = emit_program(
-                params,
-                grads,
-                fn_name="backward",
-                param_names=labels,
-                output_names=[f"grad_{wrt[i]}" for i in reached],
-            )
-            return fwd, bwd, reached, diff
-
-        return self._program(("split", wrt), build)
-
-
-def _unit_head(out: Symbol):
-    """The head 1 for a size-1 output: a weak 1.0 for shape (), else ones of its shape."""
-    if out.shape == ():
-        return 1.0
-    return const(np.ones(out.shape, out.dtype))
-
-
-def plan_for(sym, names: list[str], arrays: list[np.ndarray]) -> Plan:
-    """The cached plan of `sym` for arrays of these shapes and dtypes."""
-    key = tuple((a.shape, a.dtype.str) for a in arrays)
-    entry = _PLANS.get(id(sym))
-    if entry is None or entry[0]() is not sym:
-        entry = _PLANS[id(sym)] = (weakref.ref(sym), {})
-        weakref.finalize(sym, _PLANS.pop, id(sym), None)
-    per_sym = entry[1]
-    plan = per_sym.get(key)
-    if plan is None:
-        plan = remember(per_sym, key, Plan(sym, names, arrays))
-    return plan
 
 
 def _run(program, args):
@@ -282,7 +121,7 @@ class Executor:
     """
 
     @checks_call(name="Executor", skip_self=True)
-    def __init__(self, sym, args, args_grad=None, grad_req="write"):
+    def __init__(self, sym, args, args_grad=None, grad_req="write", adjoints=None):
         if not isinstance(sym, Symbol):
             raise BindError(f"bind: expected a graphc symbol, got {type(sym).__name__}")
         vars_by_name = argument_vars(sym)
@@ -293,6 +132,7 @@ class Executor:
             "bind", args_grad, names, arrays, reqs, explicit=isinstance(grad_req, dict)
         )
         plan = plan_for(sym, names, arrays)  # shape and dtype errors of the graph surface here
+        adj = plan.adjoint_names(adjoints)
         # Everything is validated: from here on nothing can fail.
         self._symbol = sym
         self._vars = vars_by_name
@@ -302,6 +142,8 @@ class Executor:
         self._grads = grads
         self._reqs = {n: (r if n in grads else "null") for n, r in reqs.items()}
         self._wrt = tuple(n for n in names if self._reqs[n] != "null")
+        self._adj = adj  # internal values whose adjoints backward() keeps
+        self._adjoints: dict = {}
         self._plan = plan
         self._outputs = [
             np.zeros(o.shape, o.dtype)
@@ -319,6 +161,7 @@ class Executor:
             dict(self._arg_dict),
             dict(self._grads),
             dict(self._reqs),
+            list(self._adj),
         )
 
     # --- MXNet's attributes ------------------------------------------------------------
@@ -331,6 +174,22 @@ class Executor:
     def grad_dict(self):
         """name -> gradient array, for the arguments that have one."""
         return types.MappingProxyType(self._grads)
+
+    @property
+    def adjoint_dict(self):
+        """internal output name -> the adjoint of that value after `backward()`: the
+        gradient of the (head-weighted) outputs with respect to it, for the values named by
+        `bind(..., adjoints=[...])` (by default every op made with `name=`).
+
+        >>> import graphc as gc, numpy as np
+        >>> x = gc.var("x")
+        >>> h = gc.tanh(x, name="h")
+        >>> exe = gc.sum(h * h).bind({"x": np.zeros(2)})
+        >>> exe.backward()
+        >>> exe.adjoint_dict["h_output"]
+        array([0., 0.])
+        """
+        return types.MappingProxyType(self._adjoints)
 
     @property
     def arg_arrays(self) -> list[np.ndarray]:
@@ -397,7 +256,7 @@ class Executor:
         for dst, src in self._check_updates("forward", args):
             np.copyto(dst, src, casting="same_kind")
         self._state = None
-        if is_train and self._wrt:
+        if is_train and (self._wrt or self._adj):
             self._train_forward()
         else:
             self._set_outputs(_run(self._plan.forward(), self._arrays))
@@ -409,19 +268,20 @@ class Executor:
     def _scalar_heads(self) -> bool:
         """Is every output a gradient flows from a scalar (so that training is fused)?"""
         if self._fused is None:
-            self._diff = self._plan.differentiable_outputs(self._wrt) if self._wrt else []
+            wanted = self._wrt or self._adj
+            self._diff = self._plan.differentiable_outputs(self._wrt, self._adj) if wanted else []
             self._fused = all(_size(self._plan.outputs[k]) == 1 for k in self._diff)
         return self._fused
 
     def _train_forward(self) -> None:
         n = len(self._plan.outputs)
         if self._scalar_heads():
-            program, reached = self._plan.fused(self._wrt)
+            program, reached = self._plan.fused(self._wrt, self._adj)
             values = _run(program, self._arrays)
             self._set_outputs(values[:n])
             self._state = ("fused", values[n:], reached)
         else:
-            fwd, _, _, _ = self._plan.split(self._wrt)
+            fwd, _, _, _ = self._plan.split(self._wrt, self._adj)
             values = _run(fwd, self._arrays)
             self._set_outputs(values[:n])
             self._state = ("split", values[n:])
@@ -435,7 +295,7 @@ class Executor:
         Without a preceding `forward(is_train=True)` the forward pass runs first.
         """
         heads = self._check_heads(out_grads)
-        if not self._wrt:
+        if not (self._wrt or self._adj):
             return
         if self._state is None:
             self._train_forward()
@@ -451,9 +311,9 @@ class Executor:
         else:
             if self._state[0] == "fused":  # several scalar outputs with given heads
                 self._state = None
-                fwd = self._plan.split(self._wrt)[0]
+                fwd = self._plan.split(self._wrt, self._adj)[0]
                 self._state = ("split", _run(fwd, self._arrays)[len(self._plan.outputs) :])
-            _, bwd, reached, diff = self._plan.split(self._wrt)
+            _, bwd, reached, diff = self._plan.split(self._wrt, self._adj)
             head_arrays = [
                 heads[k]
                 if heads[k] is not None
@@ -464,6 +324,8 @@ class Executor:
         self._write(grads, reached)
 
     def _write(self, grads, reached) -> None:
+        adjoints = grads[len(reached) :]
+        self._adjoints = {n: np.asarray(a) for n, a in zip(self._adj, adjoints)}
         done = set()
         for i, g in zip(reached, grads):
             name = self._wrt[i]
@@ -529,19 +391,19 @@ class Executor:
     def source(self, mode: str = "train") -> str:
         """The emitted source of the programs this executor runs: "forward" (outputs
         only) or "train" (forward(is_train=True) and backward)."""
-        if mode == "forward" or not self._wrt:
+        if mode == "forward" or not (self._wrt or self._adj):
             return self._plan.forward().source
         if mode != "train":
             raise GraphcError(f"source: mode must be 'forward' or 'train', got {mode!r}")
         if self._scalar_heads():
-            return self._plan.fused(self._wrt)[0].source
-        fwd, bwd, _, _ = self._plan.split(self._wrt)
+            return self._plan.fused(self._wrt, self._adj)[0].source
+        fwd, bwd, _, _ = self._plan.split(self._wrt, self._adj)
         return fwd.source + "\n" + bwd.source
 
 
-def _load_executor(sym, args, args_grad, grad_req) -> Executor:
+def _load_executor(sym, args, args_grad, grad_req, adjoints=None) -> Executor:
     """Unpickle (or copy) an `Executor`: bind again, with every check of `bind`."""
-    return Executor(sym, args, args_grad, grad_req)
+    return Executor(sym, args, args_grad, grad_req, adjoints)
 
 
 def _size(out: Symbol):

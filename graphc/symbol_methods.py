@@ -8,7 +8,8 @@ layer attaches array methods to tracers. `import graphc` imports this module.
 
 from __future__ import annotations
 
-from .binding import infer_shape, infer_type, output_names
+from .binding import infer_shape, infer_type, internal_outputs, output_names
+from .dispatch import Group
 from .executor import Executor, eval_symbol, simple_bind
 from .ir import Graph, Symbol, install_methods, toposort
 from .printing import lambda_text, one_line, to_str
@@ -54,6 +55,20 @@ class _SymbolMethods:
         """
         return output_names(self)
 
+    def get_internals(self):
+        """Every value this graph takes or computes, as one `Group` (MXNet's
+        `get_internals`): the vars, then the ops in the order they run, named by
+        `list_outputs()` as `<op><k>_output` (`h_output` for an op made with `name="h"`).
+        These names ask `bind(..., adjoints=[...])` for the gradient with respect to a value.
+
+        >>> import graphc as gc
+        >>> x = gc.var("x")
+        >>> y = gc.sum(gc.tanh(x * 2, name="h"))
+        >>> y.get_internals().list_outputs()
+        ['x', 'multiply0_output', 'h_output', 'sum0_output']
+        """
+        return Group([node for _, node in internal_outputs(self)])
+
     def infer_shape(self, **shapes):
         """`(arg_shapes, out_shapes)` in argument/output order (None where unknown).
 
@@ -82,8 +97,12 @@ class _SymbolMethods:
         """
         return eval_symbol(self, args)
 
-    def bind(self, args, args_grad=None, grad_req="write"):
+    def bind(self, args, args_grad=None, grad_req="write", adjoints=None):
         """An `Executor` holding `args` (and gradient arrays `args_grad`) by reference.
+
+        `adjoints` names the internal values (`get_internals().list_outputs()`) whose
+        adjoints `backward` puts in `exe.adjoint_dict`; by default every op made with
+        `name=`, and none costs nothing.
 
         >>> import graphc as gc, numpy as np
         >>> exe = (gc.var("x") ** 2).bind({"x": np.array([3.0])}, {"x": np.zeros(1)})
@@ -93,7 +112,7 @@ class _SymbolMethods:
         >>> exe.grad_dict["x"]
         array([6.])
         """
-        return Executor(self, args, args_grad, grad_req)
+        return Executor(self, args, args_grad, grad_req, adjoints)
 
     def simple_bind(self, grad_req="write", **shapes):
         """An `Executor` on zero arrays of the given shapes (float64 unless declared).

@@ -15,7 +15,8 @@ import its own layer or lower ones; within a layer the imports form no cycle):
                               symbol_methods (installs Symbol.bind, .tojson, str(), ...),
                               printing < readable (the teaching export) < function,
                               printing < finite < function < diagnostics,
-                              grad_bisect (check_grad's bisection; autodiff.depends)
+                              grad_bisect (check_grad's bisection; autodiff.depends),
+                              function < plan (a bound symbol's programs) < executor
  4  passes                    grad_lint < autodiff, batching < jacobians, simplify/*, codegen,
                               subgraph (tracing),
                               ops.control, ops.control_ad, ops.control_emit,
@@ -104,6 +105,7 @@ LAYERS = {
     ],
     5: [
         "function",
+        "plan",
         "executor",
         "binding",
         "eager",
