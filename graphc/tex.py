@@ -222,7 +222,9 @@ class _Printer(LatexPrinter):
         """Any other operation: its name upright, its arguments, its attrs (`axis=0`)."""
         name = expr.opdef.name.replace("_", r"\_")
         parts = [self._print(a) for a in expr.args]
-        arrays = parts[2:] if expr.opdef.name == "index_grad" else ()  # its index's arrays
+        arrays = ()
+        if expr.opdef.name == "index_grad":  # its index's arrays print in the index only
+            parts, arrays = parts[:2], parts[2:]
         defaults = _defaults(expr.opdef)
         for key, value in expr.attrs.items():
             default = defaults.get(key, inspect.Parameter.empty)

@@ -72,6 +72,9 @@ def test_an_index_bound_later_prints_and_parses_back():
     assert str(g) == "zeros_like(x).at[idx].add(2*x[idx])"
     assert str(x[:, [0, 2]]) == "x[:, [0, 2]]"
     assert str(x[[1, 1], None]) == "x[[1, 1], None]"  # not broadcast_to(1, shape=(2,))
+    assert (
+        gc.latex(g) == r"\operatorname{index\_grad}\left(2 x_{[idx]}, x, \text{index}=[idx]\right)"
+    )
     data, index = np.arange(5.0), np.array([4, -1, 0])
     back = parse(str(g), dtypes={"idx": "int64"}).expr
     expected = np.array([0.0, 0.0, 0.0, 0.0, 16.0])
