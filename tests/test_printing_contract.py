@@ -80,7 +80,8 @@ def _specialised(y, names, arrays, wrt_names) -> list:
     float_outs = [o for o in outs if o.dtype is None or o.dtype.kind == "f"]
     if not wrt_names or len(float_outs) != len(outs):
         return optimize(outs, True)
-    heads = [np.ones(o.shape, o.dtype) if o.shape else 1.0 for o in outs]
+    real = y.eval(**dict(zip(names, arrays)))  # shapes a mask of data decides (x[x > 0])
+    heads = [np.ones(np.shape(r), o.dtype) if o.shape else 1.0 for o, r in zip(outs, real)]
     grads, _ = plan._backprop(tuple(wrt_names), [gc.const(h) for h in heads])
     return optimize(outs + grads, True)
 
