@@ -12,6 +12,7 @@ and the emitted numpy code, bind data later.
 from __future__ import annotations
 
 from . import ops as _ops
+from . import numpy_interop as _numpy_interop  # numpy's functions on graphc values
 from .autodiff import grad, jvp
 from .jacobians import hessian, jacobian
 from .control import cond, fori_loop, scan, while_loop
@@ -29,12 +30,14 @@ from .errors import (
     ParseError,
     SerializationError,
     ShapeError,
+    UnsupportedError,
 )
 from .function import Function, compile
 from .ir import Graph, Symbol
 from . import simplify  # a callable module: gc.simplify(sym), gc.simplify.PIPELINE
 from .explanation import explain
 from .tex import latex
+from .numpy_names import not_supported
 from .viz import draw, to_dot, to_networkx
 from .executor import Executor
 from .transforms import check_grad, value_and_grad
@@ -71,6 +74,7 @@ __all__ = [
     "to_networkx",
     "to_dot",
     "draw",
+    "not_supported",
     # compile and run
     "compile",
     "Function",
@@ -97,6 +101,7 @@ __all__ = [
     "ParseError",
     "NonFiniteError",
     "GraphcWarning",
+    "UnsupportedError",
 ]
 
 # The operations (numpy's names): every public op of the table (`OpDef.public`) is a `gc`
@@ -122,3 +127,11 @@ def _export(op, added: bool) -> None:
 
 
 _ops.base.on_register(_export)
+
+
+def __getattr__(name: str):
+    """`gc.<name>` that does not exist: an `AttributeError` (a `GraphcError` too) saying
+    which `gc` function numpy's `name` is, why graphc lacks it, or the nearest names."""
+    if name.startswith("__"):
+        raise AttributeError(f"module 'graphc' has no attribute {name!r}")
+    raise _numpy_interop.missing_attribute(name, __all__)

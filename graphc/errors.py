@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import difflib
+
 
 class GraphcError(Exception):
     """Base class of every error raised by graphc."""
@@ -23,6 +25,25 @@ class DTypeError(GraphcError, TypeError):
 class ArgumentError(GraphcError, TypeError):
     """A call with arguments of the wrong number, name or type (also a `TypeError`, as
     Python raises for a bad call)."""
+
+
+class UnsupportedError(GraphcError, TypeError):
+    """A numpy function, ufunc method or keyword that graphc does not have, called on graphc
+    values (numpy raises a `TypeError` when no argument implements a function)."""
+
+
+class UnknownNameError(GraphcError, AttributeError):
+    """A `gc.<name>` that does not exist (an `AttributeError`, so `hasattr` works)."""
+
+
+def did_you_mean(name: str, names) -> str:
+    """`" (did you mean a, b?)"` naming the entries of `names` nearest to `name`, or "".
+
+    >>> did_you_mean("argmax", ["amax", "max", "mean"])
+    ' (did you mean amax, max?)'
+    """
+    close = difflib.get_close_matches(name, sorted(set(names)), n=5, cutoff=0.65)
+    return f" (did you mean {', '.join(close)}?)" if close else ""
 
 
 class BindError(GraphcError, ValueError):

@@ -9,6 +9,7 @@ The functions live in the op table, a layer above this module: `graphc.ops` inst
 from __future__ import annotations
 
 _ops = None
+_numpy = None
 
 
 def install_ops(namespace) -> None:
@@ -17,15 +18,27 @@ def install_ops(namespace) -> None:
     _ops = namespace
 
 
+def install_numpy(handler) -> None:
+    """Make `handler` (graphc.numpy_interop) what numpy's functions on our values call."""
+    global _numpy
+    _numpy = handler
+
+
 def _F():
     return _ops
 
 
 class ArrayMixin:
     __slots__ = ()
-    # numpy defers to our reflected operators (ndarray + Symbol -> Symbol.__radd__).
-    __array_ufunc__ = None
     __array_priority__ = 1000
+
+    # numpy's functions and ufuncs on our values (np.exp(x), ndarray + x) call the `gc`
+    # function numpy's name stands for: graphc.numpy_interop.
+    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        return _numpy.array_ufunc(ufunc, method, inputs, kwargs)
+
+    def __array_function__(self, func, types, args, kwargs):
+        return _numpy.array_function(func, types, args, kwargs)
 
     def __add__(self, other):
         return _F().add(self, other)

@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 
 from .dispatch import Group, const, var
-from .errors import ParseError
+from .errors import ParseError, did_you_mean
 from .ir import Symbol, origin_scope
 from .ops.base import OPS, public_ops
 from .parse_index import IndexParser, is_at_update
@@ -379,8 +379,8 @@ class _Builder(IndexParser):
         if name not in accepted and name != "const" and name not in BODIES:
             self.fail(
                 func,
-                f"{name!r} is not a gc function this parser accepts "
-                f"(accepted: {', '.join(accepted)})",
+                f"{name!r} is not a gc function this parser accepts"
+                f"{did_you_mean(name, accepted)} (accepted: {', '.join(accepted)})",
             )
         return name
 

@@ -10,6 +10,7 @@ import its own layer or lower ones; within a layer the imports form no cycle):
  6  public API                transforms < graphc/__init__ (gc.*) < testing (which uses gc.*)
  5  front ends and runners    function, executor, binding, eager, eager_tensor, eager_create,
                               tape, control, autograph, autograph_rewrite, autograph_runtime,
+                              numpy_interop (numpy's functions on graphc values),
                               letform < printing < tex, explanation, viz, serialize, deserialize,
                               parse_scopes, parse_index < parse,
                               symbol_methods (installs Symbol.bind, .tojson, str(), ...),
@@ -28,13 +29,14 @@ import its own layer or lower ones; within a layer the imports form no cycle):
                               ops.linalg_qr
  2  op-table core, dispatch   ops.base (OpDef, OPS, register) < dispatch (apply, make_node,
                               var, const, Group)
- 1  IR                        ir, mixin
+ 1  IR                        ir, mixin, numpy_names (what numpy has that graphc lacks)
  0  leaves                    errors, runtime
 ```
 
 Where a lower layer offers a higher layer's convenience, the higher layer installs it:
 `dispatch` installs `apply` into `ops.base` (calling an `OpDef`) and `make_node`/`dtype_key`
-into `ir` (rebuild, remake); `graphc.ops` installs itself into `mixin` (the array operators);
+into `ir` (rebuild, remake); `graphc.ops` installs itself into `mixin` (the array operators)
+and `numpy_interop` its answers to numpy's protocols;
 `symbol_methods` attaches printing, executor, serialization and sympy methods to `Symbol`;
 the public layer subscribes to the op table (`ops.base.on_register`) for `gc.*` exports.
 Within layer 3, `ops.shape` reaches `sum` (ops.reduce uses its shape ops) through the table
@@ -55,7 +57,7 @@ PKG = pathlib.Path(__file__).resolve().parent.parent / "graphc"
 # Lower number = lower layer. A module may import modules of its own layer or below.
 LAYERS = {
     0: ["errors", "runtime"],
-    1: ["ir", "mixin"],
+    1: ["ir", "mixin", "numpy_names"],
     2: ["ops.base", "dispatch"],
     3: [
         "ops",
@@ -111,6 +113,7 @@ LAYERS = {
         "eager",
         "eager_tensor",
         "eager_create",
+        "numpy_interop",
         "tape",
         "control",
         "autograph",

@@ -54,6 +54,12 @@ class OpDef:
     # Facts that passes, front ends and the public API read (no name tables outside ops/):
     public = False  # a `gc` function (exported, parseable) that is this OpDef itself
     methods: tuple[str, ...] = ()  # `Symbol`/`Tensor` methods calling it on `self`
+    # numpy's names for it besides its name and methods (`np.amax` for max): numpy calls on
+    # graphc values reach it (graphc.numpy_interop); a binary op's fold along axes and its
+    # running fold (numpy's `ufunc.reduce`, `ufunc.accumulate`: add -> "sum", "cumsum").
+    numpy_names: tuple[str, ...] = ()
+    reduction: str | None = None
+    accumulation: str | None = None
     commutative = False  # op(a, b) == op(b, a): CSE merges both orders
     augmented: str | None = None  # its in-place statement, e.g. "+=" (emitted code)
     precedence: int | None = None  # an infix binary op's binding (PREC_*; printing)

@@ -131,6 +131,8 @@ add = elementwise(
     augmented="+=",
     precedence=PREC_ADD,
     tape_name="Add",
+    reduction="sum",
+    accumulation="cumsum",
 )
 subtract = elementwise(
     "subtract",
@@ -154,6 +156,8 @@ multiply = elementwise(
     augmented="*=",
     precedence=PREC_MUL,
     tape_name="Mul",
+    reduction="prod",
+    accumulation="cumprod",
 )
 divide = elementwise(
     "divide",
@@ -379,6 +383,7 @@ maximum = elementwise(
     jvp=_max_jvp,
     nin=2,
     commutative=True,
+    reduction="max",
 )
 minimum = elementwise(
     "minimum",
@@ -390,6 +395,7 @@ minimum = elementwise(
     jvp=_min_jvp,
     nin=2,
     commutative=True,
+    reduction="min",
 )
 where = elementwise(
     "where",

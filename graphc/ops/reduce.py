@@ -180,14 +180,14 @@ class Max(Extremum):
     """Maximum over axes."""
 
     name = "max"
-    public, methods = True, ("max",)
+    public, methods, numpy_names = True, ("max",), ("amax",)
 
 
 class Min(Extremum):
     """Minimum over axes."""
 
     name = "min"
-    public, methods = True, ("min",)
+    public, methods, numpy_names = True, ("min",), ("amin",)
 
 
 class Prod(Reduction):

@@ -60,7 +60,7 @@ class Concatenate(_Join):
     """`np.concatenate(arrays, axis)`."""
 
     name = "concatenate"
-    public = True
+    public, numpy_names = True, ("concat",)
 
     def shape(self, *shapes, axis):
         ranks = {len(s) for s in shapes if s is not None}

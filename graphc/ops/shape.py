@@ -190,7 +190,7 @@ class Transpose(OpDef):
     """`np.transpose(x, axes)`; axes None reverses the dims."""
 
     name, attr_names = "transpose", ("axes",)
-    public = True
+    public, numpy_names = True, ("permute_dims",)
 
     def prepare(self, x, axes=None):
         return (x,), self.check_attrs({"axes": axes})

@@ -88,6 +88,7 @@ logaddexp = elementwise(
     "np.logaddexp({0}, {1})",
     (lambda y, a, b: exp(a - y), lambda y, a, b: exp(b - y)),
     commutative=True,
+    reduction="logsumexp",
 )
 
 
@@ -150,7 +151,14 @@ class _Round(_WithAttrs):
         return (x,), {"decimals": int(decimals)}
 
 
-round = _gradient_free("round", np.round, cls=_Round, attr_names=("decimals",), methods=("round",))
+round = _gradient_free(
+    "round",
+    np.round,
+    cls=_Round,
+    attr_names=("decimals",),
+    methods=("round",),
+    numpy_names=("around",),
+)
 
 
 class _NanToNum(_WithAttrs):
