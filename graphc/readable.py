@@ -8,8 +8,9 @@ the same values, written for a reader:
   that built it, with that line's code; derivative operations carry their primal's line;
 - values named after what they are: an output that `gc.grad(L, W)` returned is `dL_dW`
   (L is the name the loss was assigned to on its line, or its `name=`); a value that is
-  the whole right-hand side of a user's assignment `h = ...` is `h`; any other value is
-  named after its op (`matmul_1`, `tanh_2`);
+  the whole right-hand side of a user's assignment `h = ...` (or made with `name="h"`) is
+  `h`; a value that prints as `gc.grad(L, h)` does is `dL_dh`; any other value is named
+  after its op (`matmul_1`, `tanh_2`);
 - constant arrays as `np.array([...])` literals, and no buffer reuse, `out=` or `del`.
 
 Names come from the user's source lines by parsing them (`ast.parse`: never executed) and
@@ -25,8 +26,9 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from .autodiff import gradient_of
+from .autodiff import grad, gradient_of, needs_head
 from .codegen import IDENT, RESERVED, Program, bytes_text, emit_program
+from .errors import GraphcError
 from .ir import Symbol, origin_code, toposort
 from .printing import to_str
 
@@ -93,20 +95,43 @@ def output_labels(outputs: Sequence[Symbol]) -> list[str | None]:
     return labels
 
 
-def value_names(roots: Sequence[Symbol]) -> dict[tuple, list[tuple[str, str]]]:
-    """(origin, op) -> [(printed expression, name)] for the values that are the whole
-    right-hand side of a user's assignment (no node of the same line reads them)."""
+def named_values(roots: Sequence[Symbol]) -> list[tuple[Symbol, str]]:
+    """(node, name) for the values made with `name=` or that are the whole right-hand side
+    of a user's assignment (no node of the same line reads them)."""
     nodes = toposort(roots)
     inner = {
         id(x) for n in nodes for x in n.inputs if n.origin is not None and x.origin == n.origin
     }
-    table: dict[tuple, list[tuple[str, str]]] = {}
+    named = []
     for n in nodes:
-        if n.op in ("var", "const") or n.origin is None or id(n) in inner:
+        if n.op in ("var", "const") or (not n.name and (n.origin is None or id(n) in inner)):
             continue
         name = known_name(n)
         if name is not None:
-            table.setdefault((tuple(n.origin), n.op), []).append((to_str(n), name))
+            named.append((n, name))
+    return named
+
+
+def adjoint_names(ys: Sequence[Symbol], named) -> dict[str, dict[str, str]]:
+    """op -> {printed expression: `dL_dh`}: the simplified gradient of each differentiated
+    output `L` with respect to each named floating value `h` it depends on, as `gc.grad`
+    derives it; a program value printing the same is that adjoint."""
+    table: dict[str, dict[str, str]] = {}
+    for y in {id(y): y for y in ys}.values():
+        reached = {id(n) for n in toposort([y])}
+        for node, name in named:
+            if node is y or id(node) not in reached or needs_head(y.shape):
+                continue
+            if node.dtype is not None and node.dtype.kind != "f":
+                continue
+            try:
+                g = grad(y, node)
+            except GraphcError:  # a value grad refuses (an integer one, ...): no adjoint name
+                continue
+            while g.opdef.transparent:  # the check of types still unknown
+                g = g.inputs[0]
+            key = f"d{known_name(y) or 'y'}_d{name}"
+            table.setdefault(g.op, {}).setdefault(to_str(g), key)
     return table
 
 
@@ -114,13 +139,18 @@ class Readable:
     """The naming and commenting policy the emitter asks when it writes a teaching program
     (`Emitter.readable`)."""
 
-    def __init__(self, roots: Sequence[Symbol]):
-        self.values = value_names(roots)
+    def __init__(self, roots: Sequence[Symbol], ys: Sequence[Symbol] = ()):
+        named = named_values(roots)
+        self.values: dict[tuple, list[tuple[str, str]]] = {}
+        for node, name in named:
+            key = (None if node.origin is None else tuple(node.origin), node.op)
+            self.values.setdefault(key, []).append((to_str(node), name))
+        self.adjoints = adjoint_names(ys, named)
         self.counts: dict[str, itertools.count] = {}
 
     def name(self, em, node: Symbol) -> str:
         """The variable `node`'s value is assigned to."""
-        base = node.name or self._value_name(node)
+        base = node.name or self._value_name(node) or self._adjoint_name(node)
         if base is not None:
             return _fresh(em.namer, base)
         op = node.op if IDENT.match(node.op) else "value"
@@ -131,13 +161,16 @@ class Readable:
                 return em.namer.claim(candidate)
 
     def _value_name(self, node: Symbol) -> str | None:
-        if node.origin is None:
-            return None
-        candidates = self.values.get((tuple(node.origin), node.op))
+        origin = None if node.origin is None else tuple(node.origin)
+        candidates = self.values.get((origin, node.op))
         if not candidates:
             return None
         text = to_str(node)
         return next((name for shown, name in candidates if shown == text), None)
+
+    def _adjoint_name(self, node: Symbol) -> str | None:
+        candidates = self.adjoints.get(node.op)
+        return candidates.get(to_str(node)) if candidates else None
 
     def comment(self, node: Symbol) -> str:
         """`# tanh at model.py:12: h = gc.tanh(x @ W1)`, on one line."""
@@ -177,9 +210,9 @@ def readable_program(
     # gradients differentiate (a derivative node has its primal's line, not its name).
     grads = [gradient_of(out) for out in given]
     roots = [out for out, g in zip(given, grads) if g is None]
-    roots += [g[0] for g in grads if g is not None]
+    ys = [g[0] for g in grads if g is not None]
     return emit_program(
-        params, outputs, output_names=names, single=single, readable=Readable(roots)
+        params, outputs, output_names=names, single=single, readable=Readable(roots + ys, ys)
     )
 
 

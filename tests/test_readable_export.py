@@ -82,6 +82,8 @@ def test_readable_export_of_a_two_layer_network(tmp_path):
     assert "    h = np.tanh(" in body
     assert "    L = " in body
     assert "    dL_dW1 = " in body and "    dL_dW2 = " in body
+    # an intermediate printing as gc.grad(L, y) prints is named after it
+    assert "    dL_dy = " in body and "@ dL_dy\n" in body
     assert code[-1] == "    return L, dL_dW1, dL_dW2"
     # constant arrays as literals, no buffer reuse, no del
     assert "np.array([0.5, -0.25], dtype=np.float64)" in text
