@@ -83,9 +83,13 @@ def depends(nodes: list[Symbol], sources: Sequence[Symbol]) -> set[int]:
     return dep
 
 
-def backprop(outputs: Sequence[Symbol], heads: Sequence, wrt: Sequence[Symbol]) -> dict:
+def backprop(
+    outputs: Sequence[Symbol], heads: Sequence, wrt: Sequence[Symbol], trace=None
+) -> dict:
     """Cotangents (id -> symbol) of `sum_i <outputs[i], heads[i]>` for every node on a path
-    from `wrt`; each shared node's contributions are summed once."""
+    from `wrt`; each shared node's contributions are summed once. `trace(node, g, targets,
+    contribs)`, if given, sees each step as it runs (`gc.explain` shows them): the node, its
+    adjoint, which inputs want a cotangent and what the op's VJP sent them (None: zero)."""
     nodes = toposort(outputs)
     dep = depends(nodes, wrt)
     cts: dict[int, Symbol] = {}
@@ -104,6 +108,8 @@ def backprop(outputs: Sequence[Symbol], heads: Sequence, wrt: Sequence[Symbol]) 
             continue
         with origin_scope(node.origin):
             contribs = node.opdef.vjp_some(targets, g, node, *node.inputs, **node.attrs)
+            if trace is not None:
+                trace(node, g, targets, contribs)
             for x, wanted, ct in zip(node.inputs, targets, contribs):
                 if wanted and ct is not None:
                     prev = cts.get(id(x))
@@ -122,7 +128,7 @@ def _is_float(x: Symbol) -> bool:
     return x.dtype is None or np.dtype(x.dtype).kind in "fc"
 
 
-def _head_for(y: Symbol, head):
+def head_for(y: Symbol, head):
     """The cotangent seeding `y`: 1 for a scalar, else the given head, checked.
 
     An output whose size is not known yet gets the head 1 (ones of its shape) and is
@@ -251,7 +257,7 @@ def grad(y, wrt, head=None, simplify: bool = True):
     unsized = y if head is None and not _size_one(y.shape) else None
     given = y
     (y,) = stable([y], wrts, simplify)
-    cts = backprop([y], [_head_for(y, head)], wrts)
+    cts = backprop([y], [head_for(y, head)], wrts)
     results = []
     for w in wrts:
         g = cts.get(id(w))

@@ -71,6 +71,7 @@ class OpDef:
     # and is input 0 itself when input 0 already has that shape.
     identity_when_same_shape = False
     records_on_tape = True  # False: a fresh value with no path back (as in PyTorch)
+    stops_gradient = False  # an identity whose derivative is declared zero (stop_gradient)
     tape_name: str | None = None  # eager tape node "<tape_name>Backward" (default CamelCase)
     # (input, a value where op and derivative are finite) for inputs at some real values of
     # which the op's value or derivative is NaN or inf (sqrt and log at x <= 0, a divisor at

@@ -64,6 +64,7 @@ class StopGradient(OpDef):
 
     name = "stop_gradient"
     public, methods, records_on_tape = True, ("detach",), False
+    stops_gradient = True  # `gc.explain` names it when it blocks every path
 
     def shape(self, s):
         return s
