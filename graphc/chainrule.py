@@ -51,7 +51,7 @@ class Contribution:
 
     @property
     def text(self) -> str:
-        return "0" if self.symbol is None else flat(to_str(self.symbol))
+        return "0" if self.symbol is None else _text(self.symbol)
 
     def __repr__(self):
         return f"<Contribution to {flat(to_str(self.input))}: {self.text}>"
@@ -110,7 +110,9 @@ class _Recorder:
             if wanted:
                 with origin_scope(node.origin):
                     local = _local(node, i, targets, g)
-                parts.append((i, x, local, None if ct is None else as_cotangent(ct, x)))
+                if ct is not None and not isinstance(ct, tuple):  # (a tuple-valued input's
+                    ct = as_cotangent(ct, x)  # cotangent is a tuple)
+                parts.append((i, x, local, ct))
         self.raw.append((node, g, parts))
 
 
@@ -140,6 +142,13 @@ def _local(node: Symbol, i: int, targets, g):
     return d, not factor
 
 
+def _symbols(s) -> list[Symbol]:
+    """The symbols in `s`: a symbol, a tuple of them (None: zero), a number or None."""
+    if isinstance(s, tuple):
+        return [t for t in s if isinstance(t, Symbol)]
+    return [s] if isinstance(s, Symbol) else []
+
+
 def walk(y: Symbol, head, wrts: Sequence[Symbol]) -> tuple[list[Step], dict]:
     """The steps of the reverse pass of `y` (seeded with `head`) towards `wrts`, simplified
     for printing, and the raw cotangents (id -> symbol) it computed."""
@@ -147,9 +156,9 @@ def walk(y: Symbol, head, wrts: Sequence[Symbol]) -> tuple[list[Step], dict]:
     cts = backprop([y], [head], wrts, trace=rec)
     symbols = []
     for _node, g, parts in rec.raw:
-        symbols.extend(s for s in (g if isinstance(g, tuple) else (g,)) if isinstance(s, Symbol))
+        symbols += _symbols(g)
         for _, _, (local, _), ct in parts:
-            symbols.extend(s for s in (local, ct) if s is not None)
+            symbols += _symbols(local) + _symbols(ct)
     simple = dict(zip(map(id, symbols), run(symbols))) if symbols else {}
 
     def get(s):
@@ -165,7 +174,7 @@ def walk(y: Symbol, head, wrts: Sequence[Symbol]) -> tuple[list[Step], dict]:
             if local_s is None:
                 local_text = "0" if local is None and not isinstance(g, tuple) else ""
             else:
-                local_text = flat(to_str(local_s))
+                local_text = _text(local_s)
                 if is_map:
                     local_text = f"{_adjoint_name(node)} -> {local_text}"
             contributions.append(
@@ -202,7 +211,7 @@ def fill_values(steps: list[Step], at: Mapping) -> None:
         for c in step.contributions:
             if c.symbol is None:  # the rule sent nothing: zero
                 c.value = np.zeros(())
-            else:
+            elif isinstance(c.symbol, Symbol):  # (no values for a tuple-valued input)
                 slots.append((step, c))
                 symbols.append(c.symbol)
     if not symbols:

@@ -118,7 +118,7 @@ def numeric(steps: list[Step], y: Symbol, w: Symbol, name: str, at) -> dict:
         if adj is None or not np.any(np.asarray(adj) != 0):
             continue
         for c in step.contributions:
-            zero = c.symbol is None or not np.any(np.asarray(c.value) != 0)
+            zero = c.symbol is None or (c.value is not None and not np.any(c.value != 0))
             if zero and id(c.input) in reach:
                 for s, sent in _blame(steps, step, c):
                     frontier.setdefault((s.index, sent.position), (s, sent))
@@ -159,7 +159,8 @@ def _blame(steps: list[Step], step: Step, c: Contribution) -> list[tuple[Step, C
         for s in steps
         if s.index < step.index
         for sent in s.contributions
-        if sent.input is step.node and (sent.symbol is None or np.any(np.asarray(sent.value) == 0))
+        if sent.input is step.node
+        and (sent.symbol is None or (sent.value is not None and np.any(sent.value == 0)))
     ]
     out = [pair for s, sent in senders for pair in _blame(steps, s, sent)]
     return out or [(step, c)]

@@ -332,3 +332,24 @@ def test_at_errors():
         gc.explain(gc.sum(x), x, at=[1.0, 2.0])
     with pytest.raises(GraphcError):
         gc.explain(gc.sum(x * gc.var("w")), x, at={"x": np.ones(2)})
+
+
+def test_tuple_valued_nodes_and_heads():
+    x = gc.var("x", shape=(3,))
+    # a loop's adjoint is a tuple (one per carry): its rows show it, with no local derivative
+    h = gc.fori_loop(0, 3, lambda i, h: gc.tanh(h * x), x)
+    e = gc.explain(gc.sum(h), x, at={"x": np.full(3, 0.5)})
+    assert [s.node.op for s in e.steps] == ["sum", "get", "fori_loop"]
+    assert e.steps[1].contributions[0].text.startswith("(ones_like(x), 0")
+    loop_rows = [r for r in e.records if r["op"] == "fori_loop"]
+    assert {r["local_derivative"] for r in loop_rows} == {""}
+    total = sum(r["contribution_value"] for r in loop_rows)
+    np.testing.assert_allclose(total, e["x"].value, rtol=1e-12)
+    # qr sends a tuple of cotangents through get
+    A = gc.var("A", shape=(3, 3))
+    e = gc.explain(gc.sum(gc.qr(A)[1]), A, at={"A": np.eye(3) + 0.1})
+    assert [s.node.op for s in e.steps] == ["sum", "get", "qr"]
+    # a head: the gradient of sum(y * head)
+    e = gc.explain(gc.tanh(x), x, head=np.array([1.0, 2.0, 3.0]), at={"x": np.zeros(3)})
+    assert e.records[0]["adjoint_value"].tolist() == [1.0, 2.0, 3.0]
+    np.testing.assert_allclose(e["x"].value, [1.0, 2.0, 3.0])
