@@ -24,6 +24,7 @@ from __future__ import annotations
 import inspect
 import math
 import sys
+import warnings
 
 import numpy as np
 
@@ -76,7 +77,9 @@ def numpy_table() -> dict:
         ops, table = op_by_numpy_name(), {}
         for prefix, module in NAMESPACES:
             for name in dir(module):
-                obj = getattr(module, name, None)
+                with warnings.catch_warnings():  # a deprecated numpy name warns when read
+                    warnings.simplefilter("ignore")
+                    obj = getattr(module, name, None)
                 op = ops.get(name)
                 if op is None or inspect.isclass(obj) or not callable(obj):
                     continue

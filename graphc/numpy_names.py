@@ -44,7 +44,7 @@ NOT_SUPPORTED: tuple[tuple[str, tuple[str, ...]], ...] = tuple(
             "gc.stack(xs, axis=1), atleast_1d(x) is gc.reshape(x, (-1,)) for a scalar)",
             "append array_split atleast_1d atleast_3d block broadcast_arrays choose "
             "column_stack delete diagflat dsplit dstack fliplr flipud hsplit insert pad "
-            "partition resize rollaxis rot90 row_stack select take take_along_axis unstack "
+            "partition resize rollaxis rot90 row_stack select take_along_axis unstack "
             "vsplit",
         ),
         (
@@ -55,8 +55,9 @@ NOT_SUPPORTED: tuple[tuple[str, tuple[str, ...]], ...] = tuple(
         ),
         (
             "linear algebra not in graphc's op table (det, slogdet, inv, solve, cholesky, "
-            "eigh and norm are): pinv and lstsq via solve on the normal equations when the "
-            "matrix has full rank",
+            "eigh, qr, svd and norm are): svdvals(x) is gc.svd(x, compute_uv=False), "
+            "matrix_norm and vector_norm are gc.norm with ord and axis, pinv and lstsq go "
+            "through solve on the normal equations when the matrix has full rank",
             "linalg.cond linalg.eigvalsh linalg.lstsq linalg.matrix_rank linalg.pinv "
             "linalg.svdvals linalg.tensorinv linalg.tensorsolve linalg.matrix_norm "
             "linalg.vector_norm",
@@ -198,7 +199,8 @@ def not_supported(name: str | None = None) -> str:
     if name is not None:
         if not isinstance(name, str):
             raise ArgumentError(f"not_supported: name must be a string, got {name!r}")
-        why = REASONS.get(name.removeprefix("numpy.").removeprefix("np."))
+        name = name.removeprefix("numpy.").removeprefix("np.")
+        why = REASONS.get(name)
         if why is None:
             raise ArgumentError(
                 f"not_supported: numpy.{name} is not in the list (a gc function, or not numpy's)"

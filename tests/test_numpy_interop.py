@@ -4,6 +4,7 @@ raises an `UnsupportedError` naming it, why, and the nearest supported names."""
 
 from __future__ import annotations
 
+import inspect
 import re
 
 import numpy as np
@@ -247,3 +248,50 @@ def test_every_ufunc_of_the_op_table(name, op_name, rng):
     np.testing.assert_allclose(np.asarray(got), compiled[0], rtol=1e-12)
     if op.differentiable and not op.comparison:
         testing.assert_grads(lambda *vs: ufunc(*vs), arrays, order=1)
+
+
+# --- every numpy function the op table has -------------------------------------------------
+
+
+def _array_functions():
+    return sorted(
+        name
+        for obj, (name, op) in numpy_table().items()
+        if not isinstance(obj, np.ufunc) and op.name in RECIPES and RECIPES[op.name].call is None
+    )
+
+
+@pytest.mark.parametrize("name", _array_functions())
+def test_every_array_function_computes_what_numpy_does(name, rng):
+    """np.<function>(symbols, **attrs) on each case of its op's recipe computes what numpy
+    computes on the values: numpy's parameters and defaults reach the op as numpy means them
+    (a function numpy does not dispatch, np.eye, needs no graphc operand)."""
+    func = getattr(np.linalg, name[7:]) if name.startswith("linalg.") else getattr(np, name)
+    if not hasattr(func, "_implementation"):
+        pytest.skip(f"numpy.{name} does not dispatch on its arguments")
+    op, checked = numpy_table()[func][1], 0
+    params = inspect.signature(func).parameters.values()
+    by_position = [p.name for p in params if p.kind is p.POSITIONAL_ONLY]
+    for case in RECIPES[op.name].cases:
+        arrays, attrs = make_args(op.name, case, rng)
+        arrays += [attrs.pop(n) for n in by_position if n in attrs]  # np.astype(x, dtype, /)
+        try:  # a case numpy's variant refuses (np.linalg.outer of matrices)
+            want = func(*arrays, **attrs)
+        except (TypeError, ValueError):
+            continue
+        xs = [
+            gc.var(f"x{i}", shape=a.shape, dtype=a.dtype)
+            if isinstance(a, (np.ndarray, np.generic))
+            else a
+            for i, a in enumerate(arrays)
+        ]
+        y = func(*xs, **attrs)
+        outs = list(y) if isinstance(y, (list, tuple)) else [y]
+        wants = list(want) if isinstance(want, (list, tuple)) else [want]
+        assert len(outs) == len(wants)
+        inputs = [x for x in xs if isinstance(x, gc.Symbol)]
+        values = [a for a in arrays if isinstance(a, (np.ndarray, np.generic))]
+        for got, w in zip(gc.compile(inputs, outs)(*values), wants):
+            np.testing.assert_allclose(got, w, rtol=1e-9, atol=1e-12, err_msg=f"{name} {case}")
+        checked += 1
+    assert checked, f"no case of {op.name}'s recipe is a numpy.{name} call"
