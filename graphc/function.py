@@ -13,6 +13,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from . import codegen
 from . import simplify as passes
 from .binding import check_array
 from .codegen import Program, emit_program, remember
@@ -21,6 +22,14 @@ from .errors import BindError, GraphcError
 from .finite import raise_nonfinite
 from .ir import Symbol, as_list, flatten_outputs, free_vars, retype_vars, unify_vars
 from .readable import export_text, readable_program
+from .reports import (
+    CacheInfo,
+    CompileReport,
+    Recorder,
+    compilation,
+    key_signature,
+    signature_of,
+)
 from .serialize import load_json, tojson
 
 
@@ -59,17 +68,23 @@ def specialize_graph(
     return [new[v.name] for v in inputs], outputs
 
 
-def optimize(outputs: Sequence[Symbol], simplify: bool) -> list[Symbol]:
+def optimize(
+    outputs: Sequence[Symbol], simplify: bool, record: Recorder | None = None
+) -> list[Symbol]:
     """Specialise to the static shapes, simplify, and specialise again: simplification may
     prefer forms that read better (`mean(x)`) over ones that run faster on numpy
-    (`x.sum() / 6`), and the emitted program should run fast."""
-    outputs = passes.run(outputs, passes.SPECIALIZE)
+    (`x.sum() / 6`), and the emitted program should run fast. `record` collects the time
+    and operation count of each pass (`Function.report`)."""
+    record = Recorder() if record is None else record
+    record.graph(outputs)
+    outputs = passes.run(outputs, passes.SPECIALIZE, ctx=record.context())
     if not simplify:
         return outputs
-    outputs = passes.run(passes.run(outputs), passes.SPECIALIZE)
+    outputs = passes.run(outputs, ctx=record.context())
+    outputs = passes.run(outputs, passes.SPECIALIZE, ctx=record.context(" again"))
     # One full CSE over the program: values and gradients simplified separately (gc.grad
     # then gc.compile) meet here, and share `sin(x)`, `x**2`, ... computed once.
-    return passes.cse(outputs)
+    return record.step("cse (whole program)", passes.cse, outputs)
 
 
 class Function:
@@ -95,6 +110,9 @@ class Function:
 entries (first [1]): log(x)
     ...
 
+    `f.cache_info()` tells the calls that found their program and the ones that compiled
+    (and why); `f.report()` what the last compilation did (see `graphc.reports`).
+
     A function pickles as the JSON of its graph (see `gc.load_json`, which validates it on
     the way in) and its settings (the inputs, `simplify`, output names); the unpickled copy
     compiles again on its first call. `copy.copy` and `copy.deepcopy` give the function
@@ -106,7 +124,15 @@ entries (first [1]): log(x)
     """
 
     @checks_call(name="Function", skip_self=True)
-    def __init__(self, inputs, outputs, simplify: bool = True, output_names=None, debug=False):
+    def __init__(
+        self,
+        inputs,
+        outputs,
+        simplify: bool = True,
+        output_names=None,
+        debug=False,
+        report: bool = False,
+    ):
         inputs = check_inputs(inputs)
         self._single = isinstance(outputs, Symbol) and outputs.op != "group"
         outputs = flatten_outputs(outputs, "compile: outputs")
@@ -124,6 +150,11 @@ entries (first [1]): log(x)
         self._programs: dict = {}
         self._last: Program | None = None
         self._last_graph: tuple | None = None
+        self._print_reports = report
+        self._report: CompileReport | None = None
+        self._hits = 0
+        self._history: list = []  # one `Compilation` per compilation, the newest last
+        self._compiles = 0
 
     @checks_call(name="Function", skip_self=True)
     def __new__(cls, inputs, *args, **kwargs):
@@ -156,7 +187,11 @@ entries (first [1]): log(x)
         if kwargs or len(args) != self._nargs:
             args = self._bind_args(args, kwargs)
         arrays, key = self._convert(args)
-        fn = self._cache.get(key) or self._specialize(arrays, key)
+        fn = self._cache.get(key)
+        if fn is None:
+            fn = self._specialize(arrays, key)
+        else:
+            self._hits += 1
         try:
             return fn(*arrays)
         except Exception as exc:
@@ -185,21 +220,33 @@ entries (first [1]): log(x)
         return arrays, tuple(x for a in arrays for x in (np.ndarray, a.shape, a.dtype))
 
     def _specialize(self, arrays, key):
-        program = self.program_for(arrays)
+        sig = signature_of(self._names, arrays)
+        self._history = self._history[-_HISTORY:] + [compilation(sig, self._history)]
+        self._compiles += 1
+        record = Recorder(sig)
+        program = self.program_for(arrays, record)
+        self._report = record.done(program.source)
+        if self._print_reports:
+            print(self._report)
         remember(self._programs, key, program)
         remember(self._cache, key, program.fn)
         self._last = program
         return program.fn
 
-    def program_for(self, arrays) -> Program:
+    def program_for(self, arrays, record: Recorder | None = None) -> Program:
         """The program specialised for arrays like these."""
+        record = Recorder() if record is None else record
         new_vars, outs = specialize_graph(self.inputs, self.outputs, arrays)
-        outs = optimize(outs, self.simplify)
+        outs = optimize(outs, self.simplify, record)
         self._last_graph = new_vars, outs
-        return self._emit(new_vars, outs, self.debug)
+        return self._emit(new_vars, outs, record)
 
-    def _emit(self, params, outputs, debug: bool) -> Program:
-        return emit_program(
+    def _emit(self, params, outputs, record: Recorder | None = None, debug=None) -> Program:
+        """The program of `outputs`, with the checks of `debug` (default: `self.debug`)."""
+        debug = self.debug if debug is None else debug
+        return (record or Recorder(count=False)).step(
+            "codegen",
+            emit_program,
             params,
             outputs,
             output_names=self.output_names,
@@ -207,13 +254,45 @@ entries (first [1]): log(x)
             check=raise_nonfinite if debug else None,
         )
 
+    def cache_info(self) -> CacheInfo:
+        """Hits, misses and the signatures compiled, each with why it compiled (see
+        `graphc.reports.CacheInfo`)."""
+        return CacheInfo(
+            hits=self._hits,
+            misses=self._compiles,
+            maxsize=codegen.SIGNATURE_CACHE,
+            currsize=len(self._programs),
+            signatures=tuple(key_signature(self._names, k) for k in self._programs),
+            compilations=tuple(self._history),
+        )
+
+    def report(self) -> CompileReport:
+        """What the last compilation did: time and operation count after each pass, sympy's
+        budget, the program's size (see `graphc.reports.CompileReport`). Before the first
+        call, the shape-generic program's.
+
+        >>> import graphc as gc, numpy as np
+        >>> x = gc.var("x")
+        >>> f = gc.compile([x], gc.exp(x) * 2)
+        >>> _ = f(np.zeros(2))
+        >>> r = f.report()
+        >>> r.lines, r.stages[-1].name, r.budget_ran_out
+        (6, 'codegen', False)
+        """
+        if self._report is None:
+            self._generic()
+        return self._report
+
     def _annotated(self, exc: Exception, key) -> Exception:
         program = self._programs.get(key)
         return exc if program is None else program.annotated(exc)
 
     def _generic(self) -> Program:
         if self._last is None:
-            self._last = self._emit(self.inputs, optimize(self.outputs, self.simplify), self.debug)
+            record = Recorder()
+            outs = optimize(self.outputs, self.simplify, record)
+            self._last = self._emit(self.inputs, outs, record)
+            self._report = record.done(self._last.source)
         return self._last
 
     @property
@@ -277,7 +356,9 @@ entries (first [1]): log(x)
         else:
             program = self._generic()
             if self.debug:  # the exported module is standalone: no checks
-                program = self._emit(self.inputs, optimize(self.outputs, self.simplify), False)
+                program = self._emit(
+                    self.inputs, optimize(self.outputs, self.simplify), debug=False
+                )
             text = program.export_text(name)
         with open(path, "w", encoding="utf-8") as fh:
             fh.write(text)
@@ -287,6 +368,7 @@ entries (first [1]): log(x)
 
 
 _NO = object()  # an argument the caller did not pass
+_HISTORY = 255  # compilations kept for `cache_info` (the newest)
 _fast_classes: dict[int, type] = {}
 
 
@@ -312,6 +394,7 @@ def _fast_call_class(n: int) -> type:
             f"        fn = self._cache[({key})]\n"
             f"    except (AttributeError, KeyError):\n"
             f"        return self._slow_call(({names}{',' if n else ''}), kwargs)\n"
+            f"    self._hits += 1\n"
             f"    try:\n"
             f"        return fn({names})\n"
             f"    except Exception as exc:\n"
@@ -357,8 +440,12 @@ def _load_function(text, n_inputs, single, simplify, output_names, debug=False) 
 
 
 @checks_call
-def compile(inputs, outputs, simplify: bool = True, debug: bool = False) -> Function:
+def compile(
+    inputs, outputs, simplify: bool = True, debug: bool = False, report: bool = False
+) -> Function:
     """Compile `outputs` as a function of the vars `inputs` (see `Function`); with
     `debug=True` the program raises `gc.NonFiniteError` at the first operation whose value
-    has a NaN or an infinity."""
-    return Function(inputs, outputs, simplify=simplify, debug=debug)
+    has a NaN or an infinity. With `report=True`, each compilation (the first call with new
+    shapes or dtypes) prints its `CompileReport` (also available as `f.report()` in any
+    case)."""
+    return Function(inputs, outputs, simplify=simplify, debug=debug, report=report)

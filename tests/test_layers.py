@@ -125,6 +125,7 @@ LAYERS = {
         "chainrule",
         "zero_reasons",
         "explanation",
+        "reports",
         "viz",
         "serialize",
         "deserialize",

@@ -25,6 +25,7 @@ promise never to increase); a transpose is a numpy view and counts nothing.
 from __future__ import annotations
 
 import sys
+import time
 import types
 import weakref
 
@@ -125,13 +126,14 @@ def _frontier(outputs) -> dict:
 MAX_ROUNDS = 3
 
 
-def run(outputs, passes=None, trace=None):
+def run(outputs, passes=None, trace=None, ctx=None):
     """Apply `passes` (default `PIPELINE`) in order to a list of output symbols, again while a
     round changes the graph after its first pass (cse can merge what the sympy pass wrote,
     which can open more simplification), at most `MAX_ROUNDS` times. Each pass is called as
     `p(outputs, ctx)` with one `PassContext`. `trace(name, outputs)`, if given, sees the
     outputs after each pass that ran. The rounds share one sympy time budget
-    (`elementwise.TIME_BUDGET`).
+    (`elementwise.TIME_BUDGET`). `ctx`, a `PassContext` of one's own, collects what the run
+    records (its `budget`, its `on_pass` hook); its `known` is filled here.
 
     >>> import graphc as gc
     >>> seen = []
@@ -146,8 +148,10 @@ def run(outputs, passes=None, trace=None):
     default = passes is None
     passes = PIPELINE if default else list(passes)
     known = _frontier(outputs) if default else {}
+    ctx = PassContext() if ctx is None else ctx
+    ctx.known = known
     with shared_budget():  # one sympy time budget for the whole run
-        outputs = _rounds(outputs, passes, PassContext(known), trace)
+        outputs = _rounds(outputs, passes, ctx, trace)
     if default:
         normal = _normal()
         for n in toposort(outputs, stop=list(known.values())):
@@ -155,22 +159,31 @@ def run(outputs, passes=None, trace=None):
     return outputs
 
 
+def _ignore(*args) -> None:
+    pass
+
+
 def _rounds(outputs, passes, ctx, trace):
     version = 0  # bumped whenever a pass changes the graph
     ran_at: dict = {}  # idempotent pass -> the version it last ran on
-    for _ in range(MAX_ROUNDS):
+    note = ctx.on_pass or _ignore
+    for round_ in range(MAX_ROUNDS):
         again = False
         for i, p in enumerate(passes):
+            name = getattr(p, "__name__", repr(p))
             if p in _IDEMPOTENT and ran_at.get(p) == version:
+                note(name, round_, 0.0, False, outputs)
                 continue  # it would return the graph unchanged
+            start = time.perf_counter()
             new = p(outputs, ctx)
+            note(name, round_, time.perf_counter() - start, True, new)
             changed = any(a is not b for a, b in zip(new, outputs))
             version += changed
             ran_at[p] = version
             again |= changed and i > 0
             outputs = new
             if trace is not None:
-                trace(getattr(p, "__name__", repr(p)), outputs)
+                trace(name, outputs)
         if not again:
             break
     return outputs

@@ -418,7 +418,8 @@ def simplify_elementwise(outputs, ctx=None, budget: float | None = None):
     4*x
     """
     outputs = list(outputs)
-    known = context(ctx).known
+    ctx = context(ctx)
+    known = ctx.known
     walk = nodes = toposort(outputs, stop=known.values())
     if known:
         nodes = [n for n in nodes if id(n) not in known]
@@ -436,22 +437,31 @@ def simplify_elementwise(outputs, ctx=None, budget: float | None = None):
                 continue
             left = deadline - time.perf_counter()
             if left <= 0:
-                stats["skipped"] += 1
+                _count(ctx, "skipped")
                 continue
+            large = stats["too_large"]
             try:
                 with hard_deadline(left, can_stop=_sympy_at_rest):
                     template = plan_cluster(members, leaves, deadline)
             except (GraphcError, TypeError, ValueError, RecursionError):
                 template = None
             except Timeout:
-                stats["timed_out"] += 1
+                _count(ctx, "timed_out")
                 continue  # not cached: a later call with budget left may finish it
+            finally:
+                ctx.budget["too_large"] += stats["too_large"] - large
             _store(key, template)
         if template is not None:
             plans[id(members[-1])] = (template, leaves, members)
     if not plans:
         return outputs
     return _apply(outputs, walk, plans)
+
+
+def _count(ctx, event: str) -> None:
+    """A cluster left as it was for lack of budget: in `stats` and in the run's record."""
+    stats[event] += 1
+    ctx.budget[event] += 1
 
 
 def _apply(outputs, walk, plans):

@@ -11,6 +11,7 @@ applies them bottom-up, keeps origins and refuses a replacement of another dtype
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -22,9 +23,19 @@ __all__ = ["PassContext", "RuleSet", "applies_to", "rule_pass"]
 @dataclass
 class PassContext:
     """What a pass may know besides the graph: `known` (id -> node) are nodes already in the
-    pipeline's normal form, which a pass need not enter (their inputs are not rewritten)."""
+    pipeline's normal form, which a pass need not enter (their inputs are not rewritten).
+
+    What a run records for a report (`gc.compile`'s `Function.report()`): `budget` counts the
+    sympy clusters left as they were because the time budget ran out ("timed_out": the hard
+    deadline stopped the call, "skipped": not tried, the budget was spent; "too_large": only
+    the cheap forms were tried). `on_pass`, if set, is called after each pipeline entry as
+    `on_pass(name, round, seconds, ran, outputs)` (`ran` False: skipped, the graph had not
+    changed since it last ran).
+    """
 
     known: dict = field(default_factory=dict)
+    budget: Counter = field(default_factory=Counter)
+    on_pass: Callable | None = None
 
     @property
     def stop(self):
