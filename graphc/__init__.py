@@ -35,6 +35,7 @@ from .errors import (
 from .function import Function, compile
 from .ir import Graph, Symbol
 from . import simplify  # a callable module: gc.simplify(sym), gc.simplify.PIPELINE
+from .cost import cost
 from .explanation import explain
 from .tex import latex
 from .numpy_names import not_supported
@@ -70,6 +71,7 @@ __all__ = [
     # inspect
     "check_finite",
     "explain",
+    "cost",
     "latex",
     "to_networkx",
     "to_dot",

@@ -19,6 +19,7 @@ import numpy as np
 from ..errors import ArgumentError, DTypeError, GraphcError, ShapeError
 from ..ir import Symbol, call_mismatch, format_origin, located, user_origin
 from ..mixin import add_op_methods, remove_op_methods
+from . import costs
 
 OPS: dict[str, OpDef] = {}
 
@@ -174,6 +175,13 @@ class OpDef:
         except (TypeError, ValueError):
             return False
         return param is not None and param.default not in (False, inspect.Parameter.empty)
+
+    def cost(self, y, *xs, **attrs) -> tuple[int, int] | None:
+        """(flops, bytes moved) of one call, from the static shapes and dtypes of the node
+        `y` and its inputs (all known when `gc.cost` calls it); None: not modelled. The
+        default is an elementwise op's: one flop per result entry, each input read and the
+        result written once. Families override it with the helpers of `ops.costs`."""
+        return costs.entrywise(self, y, *xs, **attrs)
 
     def batch(self, batched, y, *xs, **attrs):
         """This op on a batch of values: each input flagged in `batched` has an extra leading

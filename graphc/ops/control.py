@@ -44,6 +44,7 @@ from ..subgraph import (
     type_of,
     vjp_graph,
 )
+from . import costs
 from .base import OpDef, batch_size, fmt_shape, register
 from .control_ad import (
     ct,
@@ -107,6 +108,7 @@ class _ControlOp(OpDef):
     """Shared by the control-flow ops: tuple-valued, never folded, typed by `types`."""
 
     nin = None
+    cost = costs.not_modelled  # depends on the trip count
     foldable = False
 
     def node_type(self, inputs, attrs):

@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import ArgumentError, ShapeError
+from . import costs
 from .base import OpDef, batch_size, batched_all, fmt_shape, register, result_dtype
 from .elementwise import equal, ones_like
 from .linalg import deferred_vjp
@@ -63,6 +64,10 @@ class Einsum(OpDef):
 
     name, nin, attr_names = "einsum", None, ("subscripts",)
     public, fresh = True, True
+
+    def cost(self, y, *xs, subscripts):
+        """From the subscripts (`costs.contraction`): `ij,jk->ik` is `2*i*j*k`."""
+        return costs.contraction(subscripts, xs), costs.moved(y, xs)
 
     def prepare(self, *args, subscripts=None):
         if subscripts is None:  # numpy's order: einsum("ij,jk", a, b)
@@ -239,6 +244,11 @@ class _Contraction(OpDef):
 
     nin, public, fresh = 2, True, True
 
+    def cost(self, y, a, b, **attrs):
+        """Its einsum's (`costs.contraction`)."""
+        spec = self.subscripts(len(a.shape), len(b.shape), **attrs)
+        return costs.contraction(spec, (a, b)), costs.moved(y, (a, b))
+
     def dtype(self, *dtypes, **attrs):
         return result_dtype(*dtypes)
 
@@ -307,6 +317,7 @@ class Kron(_Contraction):
     VJP sums the cotangent, cut into blocks, against the other operand (ranks needed)."""
 
     name = "kron"  # bilinear like the contractions: their JVP
+    cost = costs.entrywise  # one product per entry
 
     def shape(self, a, b):
         if a is None or b is None:

@@ -19,6 +19,7 @@ from .. import runtime
 from ..dispatch import const, is_weak
 from ..errors import DTypeError, GradError, ShapeError
 from ..ir import format_origin, origin_code
+from . import costs
 from .base import OpDef, batch_rank, batch_size, batched_all, known, register
 from .shape import astype, broadcast_to, sum_to
 
@@ -42,6 +43,7 @@ class CheckedGrad(OpDef):
     output differentiated without a head, which must have size 1."""
 
     name, nin = "checked_grad", None
+    cost = costs.free  # a check: prints and runs as g
     nondiff_inputs = (1, 2)  # wrt and y give only their types
     foldable = False
     transparent = True  # prints as `g`

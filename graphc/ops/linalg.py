@@ -10,6 +10,7 @@ import numpy as np
 
 from .. import runtime
 from ..errors import ShapeError
+from . import costs
 from .base import (
     OPS,
     PREC_MUL,
@@ -95,6 +96,10 @@ class MatMul(OpDef):
     name, nin, infix, precedence = "matmul", 2, "@", PREC_MUL  # printed `a @ b`
     public, methods, tape_name = True, ("matmul",), "MatMul"
 
+    def cost(self, y, a, b):
+        """Two flops per multiply-add: `2*m*n*k` for `(m, k) @ (k, n)`."""
+        return 2 * costs.size(y) * a.shape[-1], costs.moved(y, (a, b))
+
     def shape(self, a, b):
         if a is None or b is None:
             return None
@@ -164,6 +169,11 @@ class Dot(OpDef):
 
     name, nin = "dot", 2
     public, methods = True, ("dot",)
+
+    def cost(self, y, a, b):
+        """As matmul's (`2*m*n*k`); a scalar operand: one flop per entry."""
+        k = a.shape[-1] if a.shape and b.shape else 1
+        return (2 if k > 1 else 1) * costs.size(y) * k, costs.moved(y, (a, b))
 
     def shape(self, a, b):
         if a is None or b is None:
@@ -271,6 +281,11 @@ class ProductVJP(OpDef):
     name, nin, attr_names = "product_vjp", 3, ("side", "kind", "axes")
     public = True
     fresh = True
+
+    def cost(self, y, g, a, b, *, side, kind, axes=None):
+        """A bilinear product's VJP costs what the product does (`g` has its result's shape)."""
+        flops, _ = OPS[kind].cost(g, a, b, **({} if axes is None else {"axes": axes}))
+        return flops, costs.moved(y, (g, b if side == 0 else a))
 
     def check_attrs(self, attrs):
         side, kind = attrs.get("side"), attrs.get("kind")

@@ -10,12 +10,14 @@ first two), the others work on the last two axes and broadcast over leading ones
 from __future__ import annotations
 
 import functools
+import math
 
 import numpy as np
 
 from .. import runtime
 from ..dispatch import Symbol, make_node
 from ..errors import ArgumentError, ShapeError
+from . import costs
 from .base import (
     OpDef,
     batch_size,
@@ -61,7 +63,7 @@ def diag_length(n, m, k: int):
     return None if n is None or m is None else max(0, min(n + k, m))
 
 
-_FILLED = ("shape", "dtype", "impl", "emit", "vjp", "jvp", "batch", "resolve")
+_FILLED = ("shape", "dtype", "impl", "emit", "vjp", "jvp", "batch", "resolve", "cost")
 
 
 def _filled(method):
@@ -111,6 +113,7 @@ class MatrixTranspose(OpDef):
     """
 
     name = "matrix_transpose"
+    cost = costs.free  # a numpy view
     public = True
 
     def shape(self, s):
@@ -196,6 +199,11 @@ class Trace(_Diagonal):
     name = "trace"
     public, methods = True, ("trace",)
 
+    def cost(self, y, x, *, offset, axis1, axis2):
+        """One addition per diagonal entry (each read once)."""
+        n = math.prod(self.reduced(x.shape, offset, axis1, axis2))
+        return n, n * x.dtype.itemsize + costs.nbytes(y)
+
     def shape(self, s, *, offset, axis1, axis2):
         d = self.reduced(s, offset, axis1, axis2)
         return None if d is None else d[:-1]
@@ -235,6 +243,7 @@ class Diagonal(_Diagonal):
     """
 
     name = "diagonal"
+    cost = costs.free  # a numpy view
     public, methods = True, ("diagonal",)
 
     def shape(self, s, *, offset, axis1, axis2):
@@ -271,6 +280,7 @@ class DiagEmbed(_Diagonal):
     """
 
     name, nin = "diag_embed", 2
+    cost = costs.copy
     public, fresh = True, True
     shape_only_inputs = (1,)
 
@@ -313,6 +323,7 @@ class Diag(_Defaults):
     """
 
     name, attr_names = "diag", ("k",)
+    cost = costs.copy
     public, defaults = True, {"k": 0}
 
     def prepare(self, v, k=0):
@@ -373,6 +384,7 @@ class DiagGrad(_Defaults):
     """
 
     name, nin, attr_names = "diag_grad", 2, ("k",)
+    cost = costs.copy
     public = fresh = True
     shape_only_inputs, defaults = (1,), {"k": 0}
 
@@ -412,6 +424,7 @@ class Eye(_Defaults):
     """
 
     name, nin, attr_names = "eye", None, ("k", "dtype")
+    cost = costs.copy
     defaults = {"k": 0, "dtype": "float64"}
     public = True
     differentiable = foldable = False
@@ -486,6 +499,7 @@ class EyeLike(_Defaults):
     """
 
     name, attr_names = "eye_like", ("k",)
+    cost = costs.copy
     public, fresh, records_on_tape = True, True, False
     shape_only_inputs, defaults = (0,), {"k": 0}
 

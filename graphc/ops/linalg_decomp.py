@@ -16,6 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import runtime
+from . import costs
 from .base import float_dtype, register
 from .linalg_basic import diag_embed, diagonal, eye_like, mT
 from .linalg_inv import _MultiOutput, _Square, _square, part, solve
@@ -57,6 +58,7 @@ class Cholesky(_Square):
     """
 
     name, public, fresh = "cholesky", True, True
+    cost = costs.cubic(1 / 3)
 
     def shape(self, s):
         _square(s, self.name)
@@ -95,6 +97,7 @@ class Eigh(_MultiOutput):
     """
 
     name, public = "eigh", True
+    cost = costs.cubic(9)  # symmetric QR with vectors
 
     def types(self, s, d):
         _square(s, self.name)

@@ -17,6 +17,7 @@ import numpy as np
 from .. import runtime
 from ..dispatch import Symbol
 from ..errors import GradError, ShapeError
+from . import costs
 from .base import (
     REAL,
     OpDef,
@@ -70,6 +71,7 @@ class Det(_Square):
     """
 
     name, public = "det", True
+    cost = costs.cubic(2 / 3)  # LU
 
     def shape(self, s):
         _square(s, self.name)
@@ -129,6 +131,7 @@ class SlogDet(_MultiOutput):
     """
 
     name, public = "slogdet", True
+    cost = costs.cubic(2 / 3)  # LU
 
     def types(self, s, d):
         _square(s, self.name)
@@ -160,6 +163,7 @@ class Inv(_Square):
     """
 
     name, public, fresh = "inv", True, True
+    cost = costs.cubic(2)  # LU, then n solves
 
     def shape(self, s):
         _square(s, self.name)
@@ -220,6 +224,10 @@ class Solve(OpDef):
 
     name, nin, public, fresh = "solve", 2, True, True
     domain = ("matrix", REAL)
+
+    def cost(self, y, a, b):
+        """LU (2/3 n^3 per matrix) and two triangular solves per right-hand side."""
+        return costs.solve_flops(a, b), costs.moved(y, (a, b))
 
     def shape(self, a, b):
         _square(a, self.name)
@@ -293,6 +301,11 @@ class SolveRule(OpDef):
     name, nin, attr_names = "solve_rule", 4, ("side",)
     public = True
     fresh, domain = True, (REAL, "matrix", REAL, REAL)
+
+    def cost(self, y, g, a, b, x, *, side):
+        """A solve with `g` as the right-hand side (and an outer product for side 0)."""
+        extra = costs.size(y) if side == 0 else 0
+        return costs.solve_flops(a, g) + extra, costs.moved(y, (g, a, x))
 
     def check_attrs(self, attrs):
         side = attrs.get("side")

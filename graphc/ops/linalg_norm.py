@@ -20,6 +20,7 @@ import math
 import numpy as np
 
 from ..errors import ArgumentError, GradError, ShapeError
+from . import costs
 from .base import OpDef, batch_axis, check_axis_attr, float_dtype, normalize_axis, register
 from .elementwise import abs, sign, sqrt, square, zeros_like
 from .linalg_svd import svd
@@ -98,6 +99,16 @@ class Norm(OpDef):
     name, attr_names = "norm", ("ord", "axis", "keepdims")
     public, methods = True, ("norm",)
     domain = "nonzero"
+
+    def cost(self, y, x, *, ord, axis, keepdims):
+        """Two flops per entry (a vector, Frobenius or entry-sum norm); the singular values
+        (`costs.svd_flops`) for a matrix 2-norm or nuclear norm."""
+        axes = _axes(ord, axis, len(x.shape))
+        if ord in (2, -2, "nuc") and axes is not None and len(axes) == 2:
+            m, n = x.shape[axes[0]], x.shape[axes[1]]
+            flops = costs.svd_flops(costs.size(x) // max(m * n, 1), m, n, vectors=False)
+            return flops, costs.moved(y, (x,))
+        return 2 * costs.size(x), costs.moved(y, (x,))
 
     def prepare(self, x, ord=None, axis=None, keepdims=False):
         return (x,), self.check_attrs({"ord": ord, "axis": axis, "keepdims": keepdims})

@@ -26,6 +26,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import ArgumentError, GradError
+from . import costs
 from .base import float_dtype, register
 from .elementwise import zeros_like
 from .linalg_basic import _matrix, mT
@@ -47,6 +48,14 @@ class QR(_MultiOutput):
     """
 
     name, public, attr_names = "qr", True, ("mode",)
+
+    def cost(self, y, x, *, mode):
+        """Householder QR of each `m x n` matrix (p = min, q = max): `2 p^2 (q - p/3)` for r,
+        as much again to form q."""
+        batch, m, n = costs.matrices(x)
+        p, q = min(m, n), max(m, n)
+        each = 2 * p**2 * (q - p / 3) * (1 if mode == "r" else 2)
+        return round(batch * each), costs.moved(y, (x,))
 
     def __call__(self, *args, **kwargs):
         out = super().__call__(*args, **kwargs)  # prepare checks the mode

@@ -26,6 +26,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import ArgumentError, GradError
+from . import costs
 from .base import float_dtype, register
 from .linalg_basic import _matrix, diagonal, eye_like, mT
 from .linalg_inv import _MultiOutput, part
@@ -61,6 +62,10 @@ class SVD(_MultiOutput):
     """
 
     name, public, attr_names = "svd", True, ("full_matrices",)
+
+    def cost(self, y, x, *, full_matrices):
+        """Golub-Reinsch with the reduced factors (`costs.svd_flops`)."""
+        return costs.svd_flops(*costs.matrices(x), vectors=True), costs.moved(y, (x,))
 
     def __call__(self, *args, **kwargs):
         out = super().__call__(*args, **kwargs)  # prepare checks compute_uv

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import costs
 from .base import register
 from .linalg_basic import _Defaults, _matrix
 
@@ -14,6 +15,7 @@ class _Triangle(_Defaults):
 
     attr_names = ("k",)
     public, defaults = True, {"k": 0}
+    cost = costs.copy
     fn = None
 
     def prepare(self, x, k=0):

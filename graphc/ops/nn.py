@@ -10,6 +10,7 @@ import numpy as np
 
 from .. import runtime
 from ..errors import ArgumentError, DTypeError, ShapeError
+from . import costs
 from .base import (
     OpDef,
     batch_axis,
@@ -27,6 +28,7 @@ from .shape import sum_to
 
 class _AxisOp(OpDef):
     attr_names = ("axis",)
+    cost = costs.per_input_entry(5)  # max, subtract, exp, sum, divide or log
     fresh = True
 
     def prepare(self, x, axis=-1):
@@ -96,6 +98,7 @@ class OneHot(OpDef):
     """
 
     name, nin = "one_hot", 2
+    cost = costs.copy
     public = True
     shape_only_inputs = (1,)
     fresh = True
@@ -121,6 +124,7 @@ class MSELoss(OpDef):
     """mean((pred - target)**2), like `torch.nn.MSELoss()`."""
 
     name, nin = "mse_loss", 2
+    cost = costs.per_input_entry(3)  # subtract, square, mean
     public = True
 
     def shape(self, a, b):
@@ -158,6 +162,7 @@ class CrossEntropy(OpDef):
     """Mean softmax cross-entropy of `logits` (..., C) against integer `labels` (...)."""
 
     name, nin = "cross_entropy", 2
+    cost = costs.per_input_entry(6)  # log_softmax, pick
     public = True
     nondiff_inputs = (1,)
 

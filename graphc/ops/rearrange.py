@@ -13,6 +13,7 @@ import numpy as np
 
 from ..errors import ArgumentError, ShapeError
 from ..ir import as_list
+from . import costs
 from .base import (
     OpDef,
     batch_axis,
@@ -76,6 +77,7 @@ class Ravel(_Linear):
     """`np.ravel(x)` (`x.ravel()`, `x.flatten()`): the entries as a vector."""
 
     name, public, methods = "ravel", True, ("ravel", "flatten")
+    cost = costs.free  # a numpy view
 
     def shape(self, s):
         return (int(np.prod(s)),) if known(s) else (None,)
@@ -97,6 +99,7 @@ class Flip(_Linear):
     """`np.flip(x, axis)`: the order of entries reversed along `axis` (all axes: None)."""
 
     name, attr_names, public = "flip", ("axis",), True
+    cost = costs.free  # a numpy view
 
     def prepare(self, x, axis=None):
         return (x,), self.check_attrs({"axis": axis})
@@ -126,6 +129,7 @@ class SwapAxes(_Linear):
     """`np.swapaxes(x, axis1, axis2)` (`x.swapaxes(axis1, axis2)`)."""
 
     name, attr_names = "swapaxes", ("axis1", "axis2")
+    cost = costs.free  # a numpy view
     public, methods = True, ("swapaxes",)
 
     def prepare(self, x, axis1, axis2):
@@ -159,6 +163,7 @@ class MoveAxis(_Linear):
     """`np.moveaxis(x, source, destination)`."""
 
     name, attr_names, public = "moveaxis", ("source", "destination"), True
+    cost = costs.free  # a numpy view
 
     def prepare(self, x, source, destination):
         return (x,), self.check_attrs({"source": source, "destination": destination})
@@ -205,6 +210,7 @@ class Roll(_Linear):
 
     fresh = True
     name, attr_names, public = "roll", ("shift", "axis"), True
+    cost = costs.copy
 
     def prepare(self, x, shift, axis=None):
         return (x,), self.check_attrs({"shift": shift, "axis": axis})
@@ -245,6 +251,7 @@ class AtLeast2D(_Linear):
     """`np.atleast_2d(x)`: a scalar as (1, 1), a vector of n as (1, n), others unchanged."""
 
     name, public = "atleast_2d", True
+    cost = costs.free  # a numpy view
 
     def shape(self, s):
         if s is None:
@@ -270,6 +277,7 @@ class Repeat(_Linear):
 
     fresh = True
     name, attr_names = "repeat", ("repeats", "axis")
+    cost = costs.copy
     public, methods = True, ("repeat",)
 
     def prepare(self, x, repeats, axis=None):
@@ -336,6 +344,7 @@ class Tile(_Linear):
 
     fresh = True
     name, attr_names, public = "tile", ("reps",), True
+    cost = costs.copy
 
     def prepare(self, x, reps):
         return (x,), self.check_attrs({"reps": reps})
@@ -392,6 +401,7 @@ class Split(OpDef):
     index=1)` is the second piece alone."""
 
     name, attr_names, public = "split", ("indices_or_sections", "axis", "index"), True
+    cost = costs.free  # a numpy view
     fresh = False  # a view
 
     def __call__(self, *args, **kwargs):
@@ -483,6 +493,7 @@ class _Stack(OpDef):
     1-D (hstack: along axis 0 for vectors, else 1)."""
 
     nin, public, fresh, sequence_input = None, True, True, True
+    cost = costs.copy
 
     def prepare(self, arrays):
         arrays = tuple(as_list(arrays, f"{self.name}: arrays", "a list of arrays"))

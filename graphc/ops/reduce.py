@@ -12,6 +12,7 @@ import numpy as np
 from .. import runtime
 from ..dispatch import const
 from ..errors import ArgumentError, ShapeError
+from . import costs
 from .base import (
     OpDef,
     batch_axis,
@@ -30,6 +31,7 @@ class Reduction(OpDef):
     """`np.<name>(x, axis, keepdims)`."""
 
     attr_names = ("axis", "keepdims")
+    cost = costs.per_input_entry(1)
     fresh = True
 
     def prepare(self, x, axis=None, keepdims=False):
@@ -288,6 +290,7 @@ class _Spread(Reduction):
     """var and std: `ddof` is subtracted from the count of entries in the divisor."""
 
     attr_names = ("axis", "ddof", "keepdims")
+    cost = costs.per_input_entry(4)  # mean, subtract, square, sum
     public = True
 
     def prepare(self, x, axis=None, *, ddof=0, keepdims=False):
@@ -357,6 +360,7 @@ class LogSumExp(Reduction):
     """log(sum(exp(x))), computed with the maximum shifted out."""
 
     name = "logsumexp"
+    cost = costs.per_input_entry(4)  # max, subtract, exp, sum
     public = True
 
     def dtype(self, d, *, axis, keepdims):
@@ -390,6 +394,7 @@ class Size(OpDef):
     """
 
     name, attr_names = "size", ("axis",)
+    cost = costs.free  # nothing runs
     public = True
     shape_only_inputs = (0,)
     differentiable = False

@@ -9,6 +9,7 @@ from .. import runtime
 from ..dispatch import dtype_key
 from ..errors import ArgumentError, DTypeError, OutOfBoundsError, ShapeError
 from ..ir import as_list
+from . import costs
 from .base import (
     OpDef,
     batch_axis,
@@ -27,6 +28,7 @@ class _Join(OpDef):
     """Shared by concatenate and stack: a list of arrays and an axis."""
 
     nin, attr_names = None, ("axis",)
+    cost = costs.copy
     fresh = True
     sequence_input = True
 
@@ -137,6 +139,7 @@ class SplitLike(OpDef):
     """
 
     name, nin, attr_names = "split_like", None, ("axis", "index")
+    cost = costs.free  # a numpy view
     public = True
     nondiff_inputs = range(1, 1 << 62)  # the inputs after g give only their shapes
 
@@ -240,6 +243,7 @@ class GetItem(OpDef):
     at the indexed positions (`index_grad`), so an entry indexed twice gets both."""
 
     name, nin, attr_names = "getitem", None, ("index",)
+    cost = costs.copy  # a basic slice is a view: an upper bound
     tape_name = "Index"
     nondiff_inputs = range(1, 1 << 62)  # the index arrays: integers, no gradient
 

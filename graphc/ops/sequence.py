@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import ArgumentError, ShapeError
+from . import costs
 from .base import (
     OpDef,
     batch_axis,
@@ -205,6 +206,11 @@ class Sort(OpDef):
 
     name, attr_names, public, fresh = "sort", ("axis",), True, True
 
+    def cost(self, y, x, *, axis):
+        """`n log2 n` comparisons along the sorted axis (of length n)."""
+        n = costs.size(x) if axis is None else x.shape[axis]
+        return round(costs.size(x) * float(np.log2(max(n, 2)))), costs.moved(y, (x,))
+
     def prepare(self, x, axis=-1):
         if axis is None:
             return (ravel(x),), {"axis": -1}
@@ -255,6 +261,7 @@ class SortedLike(OpDef):
     """
 
     name, nin, attr_names = "sorted_like", 2, ("axis", "inverse")
+    cost = costs.copy
     nondiff_inputs, fresh, public = (1,), True, True
 
     def prepare(self, g, x, axis=-1, inverse=False):

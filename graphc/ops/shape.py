@@ -13,6 +13,7 @@ import numpy as np
 from .. import runtime
 from ..dispatch import const, is_weak
 from ..errors import ArgumentError, DTypeError, ShapeError
+from . import costs
 from .base import (
     OPS,
     OpDef,
@@ -32,6 +33,7 @@ class Var(OpDef):
     """A placeholder bound to data later (MXNet's `sym.var`)."""
 
     name, nin = "var", 0
+    cost = costs.free  # nothing runs
     differentiable = False
 
 
@@ -39,6 +41,7 @@ class Const(OpDef):
     """A constant: a Python number (weakly typed) or a read-only numpy array."""
 
     name, nin = "const", 0
+    cost = costs.free  # nothing runs
     attr_names = ("value", "name")
     differentiable = False
 
@@ -50,6 +53,7 @@ class Group(OpDef):
     """Several outputs as one symbol (MXNet's `Group`); only valid as a graph output."""
 
     name, nin = "group", None
+    cost = costs.free  # nothing runs
     differentiable = foldable = False
 
     def shape(self, *shapes):
@@ -63,6 +67,7 @@ class StopGradient(OpDef):
     """Identity whose derivative is zero (`.detach()`)."""
 
     name = "stop_gradient"
+    cost = costs.free  # nothing runs
     public, methods, records_on_tape = True, ("detach",), False
     stops_gradient = True  # `gc.explain` names it when it blocks every path
 
@@ -95,6 +100,7 @@ class AsType(OpDef):
     """`x.astype(dtype)`; the gradient is cast back to the input's dtype."""
 
     name, attr_names = "astype", ("dtype",)
+    cost = costs.copy
     public, methods = True, ("astype",)
 
     def prepare(self, x, dtype):
@@ -144,6 +150,7 @@ class Reshape(OpDef):
     """`np.reshape(x, shape)`; one entry may be -1."""
 
     name, attr_names = "reshape", ("shape",)
+    cost = costs.free  # a numpy view
     public = True
 
     def prepare(self, x, shape):
@@ -192,6 +199,7 @@ class Transpose(OpDef):
 
     name, attr_names = "transpose", ("axes",)
     public, numpy_names = True, ("permute_dims",)
+    cost = costs.free  # a numpy view
 
     def prepare(self, x, axes=None):
         return (x,), self.check_attrs({"axes": axes})
@@ -245,6 +253,7 @@ class BroadcastTo(OpDef):
     foldable = False
 
     name, attr_names = "broadcast_to", ("shape",)
+    cost = costs.free  # a numpy view
     public = True
 
     def prepare(self, x, shape):
@@ -326,6 +335,7 @@ class SumTo(_LikeOp):
     """
 
     name = "sum_to"
+    cost = costs.per_input_entry(1)
     public = True
 
     def __call__(self, *args, **kwargs):
@@ -376,6 +386,7 @@ class BroadcastLike(_LikeOp):
     """
 
     name = "broadcast_like"
+    cost = costs.free  # a numpy view
     public = True
     foldable = False
 
@@ -406,6 +417,7 @@ class ReshapeLike(_LikeOp):
     """
 
     name = "reshape_like"
+    cost = costs.free  # a numpy view
     public = True
 
     def impl(self, x, like):
@@ -425,6 +437,7 @@ class ExpandDims(OpDef):
     """`np.expand_dims(x, axis)`."""
 
     name, attr_names = "expand_dims", ("axis",)
+    cost = costs.free  # a numpy view
     public = True
 
     def prepare(self, x, axis):
@@ -470,6 +483,7 @@ class Squeeze(OpDef):
     """`np.squeeze(x, axis)`."""
 
     name, attr_names = "squeeze", ("axis",)
+    cost = costs.free  # a numpy view
     public, methods = True, ("squeeze",)
 
     def prepare(self, x, axis=None):
@@ -517,6 +531,7 @@ class Get(OpDef):
     """Element `index` of a tuple-valued node (loops and other multi-output ops)."""
 
     name, attr_names = "get", ("index",)
+    cost = costs.free  # the tuple's producer pays
     foldable = False
 
     def check_attrs(self, attrs):

@@ -7,6 +7,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import DTypeError, ShapeError
+from . import costs
 from .base import OpDef, check_axis_attr, normalize_axis, register
 from .rearrange import along, ravel
 from .select import GetItem, _index_error, index_grad
@@ -30,6 +31,7 @@ class Take(OpDef):
     """
 
     name, nin, attr_names = "take", 2, ("axis",)
+    cost = costs.copy
     public, methods = True, ("take",)
     nondiff_inputs = (1,)
 
