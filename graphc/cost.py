@@ -11,6 +11,8 @@ for a network of matrix products), whatever the number of inputs.
 
 from __future__ import annotations
 
+import operator
+from collections.abc import Mapping
 from typing import NamedTuple
 
 import numpy as np
@@ -115,35 +117,55 @@ class CostReport:
     __repr__ = __str__
 
 
-def _types(vars_, shapes, dtype):
-    """name -> (var, shape, dtype) for the vars whose shape is known; and the names without."""
+def _given(shapes) -> dict:
+    """`shapes` by var name, checked."""
+    if shapes is None:
+        return {}
+    if not isinstance(shapes, Mapping):
+        raise ArgumentError(f"cost: shapes must be a dict of var -> shape, got {shapes!r}")
     given = {}
-    for key, value in (shapes or {}).items():
-        name = key.name if isinstance(key, Symbol) else key
+    for key, value in shapes.items():
+        name = key.name if isinstance(key, Symbol) and key.op == "var" else key
         if not isinstance(name, str):
             raise ArgumentError(f"cost: shapes keys must be vars or names, got {key!r}")
         given[name] = value
+    return given
+
+
+def _type(name: str, value, var_dtype, dtype):
+    """(shape, dtype) from a shape or an array; None: the shape is not known."""
+    shape = getattr(value, "shape", value)
+    try:
+        shape = None if shape is None else tuple(shape)
+        if shape is None or None in shape:
+            return None
+        shape = tuple(operator.index(d) for d in shape)
+        d = getattr(value, "dtype", None)
+        if d is None:
+            d = dtype if var_dtype is None else var_dtype
+        d = np.dtype(d)
+    except (TypeError, ValueError):
+        raise ArgumentError(
+            f"cost: the shape of {name!r} must be a tuple of ints (or an array) and the "
+            f"dtype a numpy dtype, got {value!r} and dtype={dtype!r}"
+        ) from None
+    return shape, d
+
+
+def _types(vars_, shapes, dtype):
+    """name -> (var, shape, dtype) for the vars whose shape is known; and the names without."""
+    given = _given(shapes)
     names = {v.name for v in vars_}
     extra = sorted(set(given) - names)
     if extra:
         raise ArgumentError(f"cost: shapes names {extra}, not vars of the graph {sorted(names)}")
     types, missing = {}, []
     for v in vars_:
-        value = given.get(v.name, v.shape)
-        shape = getattr(value, "shape", value)
-        if shape is None or None in tuple(shape):
+        known = _type(v.name, given.get(v.name, v.shape), v.dtype, dtype)
+        if known is None:
             missing.append(v.name)
-            continue
-        try:
-            shape = tuple(int(d) for d in shape)
-        except (TypeError, ValueError):
-            raise ArgumentError(
-                f"cost: shape of {v.name!r} must be a tuple of ints, got {value!r}"
-            ) from None
-        d = getattr(value, "dtype", None)
-        d = v.dtype if d is None else d
-        d = dtype if d is None else d
-        types[v.name] = (v, shape, np.dtype(d))
+        else:
+            types[v.name] = (v, *known)
     return types, missing
 
 
@@ -166,10 +188,14 @@ def _rows(outputs, n_values: int) -> tuple[list[OpCost], int]:
     return rows, unknown
 
 
-def _wrt_list(wrt) -> list:
+def _wrt_names(wrt) -> list[str]:
     if wrt is None:
         return []
-    return [wrt] if isinstance(wrt, (Symbol, str)) else as_list(wrt, "cost: wrt")
+    wrts = [wrt] if isinstance(wrt, (Symbol, str)) else as_list(wrt, "cost: wrt")
+    for w in wrts:
+        if not (isinstance(w, str) or isinstance(w, Symbol) and w.op == "var"):
+            raise ArgumentError(f"cost: wrt must be vars or their names, got {w!r}")
+    return [w if isinstance(w, str) else w.name for w in wrts]
 
 
 @checks_call
@@ -214,9 +240,8 @@ def cost(outputs, wrt=None, shapes=None, dtype="float64", simplify: bool = True)
         simplify_ = outputs.simplify and simplify
         outputs = outputs.outputs
     outputs = flatten_outputs(outputs, "cost: outputs")
-    wrts = _wrt_list(wrt)
-    names = [w if isinstance(w, str) else w.name for w in wrts]
-    if wrts and len(outputs) != 1:
+    names = _wrt_names(wrt)
+    if names and len(outputs) != 1:
         raise ArgumentError(f"cost: wrt needs one (size-1) output, got {len(outputs)} outputs")
     vars_ = list({v.name: v for v in free_vars(outputs)}.values())
     types, missing = _types(vars_, shapes, dtype)
@@ -229,7 +254,7 @@ def cost(outputs, wrt=None, shapes=None, dtype="float64", simplify: bool = True)
     fwd_rows, fwd_unknown = costed(outputs, len(outputs))
     rows, unknown = fwd_rows, fwd_unknown
     gradient = None
-    if wrts:
+    if names:
         grads = grad(outputs[0], names, simplify=simplify_)
         rows, unknown = costed(outputs + grads, len(outputs))
         gradient = _total(rows)
