@@ -75,7 +75,7 @@ def optimize(
     prefer forms that read better (`mean(x)`) over ones that run faster on numpy
     (`x.sum() / 6`), and the emitted program should run fast. `record` collects the time
     and operation count of each pass (`Function.report`)."""
-    record = Recorder() if record is None else record
+    record = Recorder(count=False) if record is None else record
     record.graph(outputs)
     outputs = passes.run(outputs, passes.SPECIALIZE, ctx=record.context())
     if not simplify:
@@ -235,7 +235,7 @@ entries (first [1]): log(x)
 
     def program_for(self, arrays, record: Recorder | None = None) -> Program:
         """The program specialised for arrays like these."""
-        record = Recorder() if record is None else record
+        record = Recorder(count=False) if record is None else record
         new_vars, outs = specialize_graph(self.inputs, self.outputs, arrays)
         outs = optimize(outs, self.simplify, record)
         self._last_graph = new_vars, outs

@@ -131,7 +131,7 @@ class CacheInfo(NamedTuple):
 class Stage(NamedTuple):
     """One step of a compilation: its name, the pipeline round (0 first; None outside a
     pipeline), seconds spent, whether it ran (False: skipped, nothing had changed since it
-    last ran) and the operation count after it (None for code generation)."""
+    last ran) and the operation count after it (None for code generation, or not counted)."""
 
     name: str
     round: int | None
@@ -208,21 +208,27 @@ class CompileReport:
     __repr__ = __str__
 
 
+def _no_count(outputs) -> None:
+    return None
+
+
 class Recorder:
     """Collects a `CompileReport` while a function compiles: hand `context()` to each
-    `simplify.run`, wrap the other steps in `step`."""
+    `simplify.run`, wrap the other steps in `step`. With `count=False` the operation counts
+    (a walk of the graph after each pass) are not taken: for a compilation nobody reports."""
 
-    def __init__(self, signature=None):
+    def __init__(self, signature=None, count: bool = True):
         self.report = CompileReport(signature)
         self._start = time.perf_counter()
+        self._count = count_ops if count else _no_count
 
     def graph(self, outputs) -> None:
         """The graph as given, before any pass."""
-        self.report.stages.append(Stage("graph", None, 0.0, True, count_ops(outputs)))
+        self.report.stages.append(Stage("graph", None, 0.0, True, self._count(outputs)))
 
     def context(self, suffix: str = "") -> PassContext:
         def on_pass(name, round_, seconds, ran, outputs):
-            stage = Stage(name + suffix, round_, seconds, ran, count_ops(outputs))
+            stage = Stage(name + suffix, round_, seconds, ran, self._count(outputs))
             self.report.stages.append(stage)
 
         return PassContext(budget=self.report.budget, on_pass=on_pass)
@@ -232,7 +238,7 @@ class Recorder:
         start = time.perf_counter()
         result = fn(*args, **kwargs)
         seconds = time.perf_counter() - start
-        ops = count_ops(result) if isinstance(result, list) else None
+        ops = self._count(result) if isinstance(result, list) else None
         self.report.stages.append(Stage(name, None, seconds, True, ops))
         return result
 
