@@ -45,7 +45,7 @@ def kernel_dirs(tmp_path_factory):
 
 def test_notebooks_exist():
     names = [p.stem for p in NOTEBOOKS]
-    for prefix in ("01_", "02_", "03_", "04_", "05_"):
+    for prefix in ("01_", "02_", "03_", "04_", "05_", "06_"):
         assert any(n.startswith(prefix) for n in names), f"no notebook {prefix}* in {names}"
 
 
