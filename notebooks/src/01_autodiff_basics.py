@@ -66,11 +66,37 @@ axes[1].set_title("dy/dx, simplified")
 plt.show()
 
 # %% [markdown]
-# `gc.explain` shows what the simplifier did: the gradient as the chain rule first writes it,
-# and after simplification, with their operation counts.
+# `gc.explain` walks the chain rule the way the reverse pass runs it: one row per step, with
+# the line that built the node, its adjoint (the gradient of the output with respect to that
+# node), the local derivative of the step, and the contribution it sends to each input.
+# `dot(x, x)` uses `x` twice, so `x` receives two contributions, `2*x` each: their sum is
+# the $4x$ of the tutorial. Below the walk: what the simplifier made of the gradient. (We
+# declare the shape here: with it, the derivative of `dot` prints as plain algebra; without
+# it, as the shape-generic `product_vjp` until data is bound.)
 
 # %%
-print(gc.explain(y, x))
+x3 = gc.var("x", shape=(3,))
+y3 = 2 * gc.dot(x3, x3)
+print(gc.explain(y3, x3))
+
+# %% [markdown]
+# With values (`at=`), every row also shows the numbers:
+
+# %%
+print(gc.explain(y3, x3, at={"x": np.array([1.0, 2.0, 3.0])}))
+
+# %% [markdown]
+# The same walk for a two-layer network: a `tanh` layer, a linear layer and the mean squared
+# error. The local derivative of `tanh` is `1 - tanh(...)**2`; a matrix product sends
+# `g -> g @ W2.T` to its left operand and `g -> h.T @ g` to its right one, the matrix
+# calculus of backpropagation.
+
+# %%
+X, W1 = gc.var("X", shape=(8, 3)), gc.var("W1", shape=(3, 4))
+W2, target = gc.var("W2", shape=(4, 1)), gc.var("target", shape=(8, 1))
+hidden = gc.tanh(X @ W1)
+loss = gc.mse_loss(hidden @ W2, target)
+print(gc.explain(loss, [W1, W2]))
 
 # %% [markdown]
 # The same works for matrices. For the quadratic form $q = x^\top A x$ the Matrix Cookbook

@@ -74,6 +74,21 @@ except gc.NonFiniteError as exc:
     print(exc)
 
 # %% [markdown]
+# ## Why is this gradient zero?
+#
+# `gc.explain(y, wrt, at=...)` walks the chain rule step by step (notebook 1 shows the walk)
+# and, for every input whose gradient is zero, says why: no path from it to the output, a
+# `stop_gradient`/`detach` on every path, an integer cast or a comparison on every path, or
+# a piecewise op on its flat side at these values. Each reason names the line.
+
+# %%
+a, b, c, z = (gc.var(n, shape=(3,)) for n in ("a", "b", "c", "z"))
+out = gc.sum(gc.relu(a) + gc.stop_gradient(b) * 2 + gc.astype(c > 0, "float64"))
+why = gc.explain(out, [a, b, c, z], at={n: np.array([-1.0, -2.0, -0.5]) for n in "abcz"})
+for name, reason in why.zero_reasons.items():
+    print(f"{name}: {reason['message']}")
+
+# %% [markdown]
 # ## Adjoints of hidden values
 #
 # The gradient of the loss with respect to an intermediate value (a hidden layer, a
