@@ -89,6 +89,37 @@ for name, reason in why.zero_reasons.items():
     print(f"{name}: {reason['message']}")
 
 # %% [markdown]
+# ## What does a gradient cost?
+#
+# The *cheap gradient principle* says reverse mode costs a small multiple of the function
+# itself. `gc.cost` counts flops and bytes moved, per operation and in total, for the
+# program `gc.compile` would emit, from shapes alone and before running anything. Each op's
+# formula is part of its entry in the op table (a matrix product is `2mnk` flops).
+
+# %%
+xs, V1, V2 = gc.var("x"), gc.var("W1"), gc.var("W2")
+mlp = gc.sum(gc.tanh(xs @ V1) @ V2)
+print(gc.cost(mlp, wrt=[V1, V2], shapes={"x": (64, 100), "W1": (100, 50), "W2": (50, 10)}))
+
+# %% [markdown]
+# ## Why did it compile again?
+#
+# A compiled function keeps one program per signature (argument shapes and dtypes).
+# `f.cache_info()` counts hits and misses as `functools` does and says why each program was
+# compiled; `f.report()` shows where the last compilation spent its time, pass by pass, and
+# whether sympy's time budget ran out.
+
+# %%
+f_mlp = gc.compile([xs, V1, V2], [mlp])
+rng2 = np.random.default_rng(1)
+weights = [rng2.normal(size=(100, 50)), rng2.normal(size=(50, 10))]
+for batch in (64, 64, 32):
+    f_mlp(rng2.normal(size=(batch, 100)), *weights)
+f_mlp(rng2.normal(size=(32, 100)).astype(np.float32), *(w.astype(np.float32) for w in weights))
+print(f_mlp.cache_info())
+print(f_mlp.report())
+
+# %% [markdown]
 # ## Adjoints of hidden values
 #
 # The gradient of the loss with respect to an intermediate value (a hidden layer, a
