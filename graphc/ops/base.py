@@ -74,9 +74,8 @@ class OpDef:
     records_on_tape = True  # False: a fresh value with no path back (as in PyTorch)
     stops_gradient = False  # an identity whose derivative is declared zero (stop_gradient)
     tape_name: str | None = None  # eager tape node "<tape_name>Backward" (default CamelCase)
-    # (input, a value where op and derivative are finite) for inputs at some real values of
-    # which the op's value or derivative is NaN or inf (sqrt and log at x <= 0, a divisor at
-    # 0): `grad` warns of `where(c, sqrt(x), 0)` (graphc.grad_lint) and suggests the guard.
+    # (input, a safe value) for inputs where value or derivative can be NaN/inf (sqrt at x<=0,
+    # a divisor at 0): `grad` warns of `where(c, sqrt(x), 0)` (graphc.grad_lint).
     singular_inputs: tuple[tuple[int, Any], ...] = ()
 
     def __init__(self, **fields):
