@@ -68,8 +68,7 @@ class OpDef:
     sequence_input = False  # its arrays are given as one list: `stack([x, y], axis=0)`
     printed_inputs: int | None = None  # str() shows the first n inputs (the rest derive)
     shape_only_inputs: tuple[int, ...] = ()  # inputs read for their shape and dtype only
-    # A shape adapter (sum_to, broadcast_like, reshape_like): the result has input 1's shape
-    # and is input 0 itself when input 0 already has that shape.
+    # sum_to, broadcast_like, reshape_like: input 1's shape; input 0 when it already has it
     identity_when_same_shape = False
     records_on_tape = True  # False: a fresh value with no path back (as in PyTorch)
     stops_gradient = False  # an identity whose derivative is declared zero (stop_gradient)
