@@ -256,7 +256,18 @@ entries (first [1]): log(x)
 
     def cache_info(self) -> CacheInfo:
         """Hits, misses and the signatures compiled, each with why it compiled (see
-        `graphc.reports.CacheInfo`)."""
+        `graphc.reports.CacheInfo`).
+
+        >>> import graphc as gc, numpy as np
+        >>> x = gc.var("x")
+        >>> f = gc.compile([x], [gc.sum(x * x)])
+        >>> _ = f(np.ones(3)), f(np.ones(3)), f(np.ones(4))
+        >>> info = f.cache_info()
+        >>> info.hits, info.misses
+        (1, 2)
+        >>> print(info.compilations[-1])  # doctest: +ELLIPSIS
+        x: float64[4]: x changed shape (3,) -> (4,)
+        """
         return CacheInfo(
             hits=self._hits,
             misses=self._compiles,
@@ -447,5 +458,16 @@ def compile(
     `debug=True` the program raises `gc.NonFiniteError` at the first operation whose value
     has a NaN or an infinity. With `report=True`, each compilation (the first call with new
     shapes or dtypes) prints its `CompileReport` (also available as `f.report()` in any
-    case)."""
+    case).
+
+    >>> import graphc as gc, numpy as np
+    >>> x = gc.var("x")
+    >>> f = gc.compile([x], [gc.sum(gc.log(x))], debug=True)
+    >>> f(np.array([1.0, 2.0]))
+    (np.float64(0.6931471805599453),)
+    >>> f(np.array([1.0, -2.0]))  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    graphc.errors.NonFiniteError: ...the log operation gives nan at 1 of 2 entries...
+    """
     return Function(inputs, outputs, simplify=simplify, debug=debug, report=report)
