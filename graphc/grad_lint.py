@@ -3,8 +3,10 @@ value, but its gradient is NaN where `x <= 0`, because the derivative of the unu
 inf or NaN there, is multiplied by the zero cotangent `where` gives it (0 * inf is NaN).
 
 The ops with this trap say so in the op table: `OpDef.singular_inputs` lists (input, a
-value where the op and its derivative are finite), e.g. sqrt's input 0 with 1, a divisor with
-1, arcsin's input with 0. A `where` whose condition reads a var that such an input depends on
+value where the op and its derivative are finite, the open intervals where they are), e.g.
+sqrt's input 0 with 1 and x > 0, a divisor with 1 and x != 0, arcsin's input with 0 and
+-1 < x < 1. An input whose values provably stay inside (`bounds`: from constants and the
+ops' images, `OpDef.image`) is safe: `sqrt(x*x + 1)`, `arcsin(4*tanh(x)/5)`. A `where` whose condition reads a var that such an input depends on
 gets a `GraphcWarning` at the user's line with the fix: guard the input with the same
 condition, `where(c, sqrt(where(c, x, 1)), 0)`. An input that is already a `where` with a
 constant on one side counts as guarded (the derivative rules guard theirs so), and so does
@@ -13,12 +15,16 @@ every input whose `where` condition reads none of its vars (a mask given as data
 
 from __future__ import annotations
 
+import math
 import warnings
 from collections.abc import Sequence
+
+import numpy as np
 
 from . import ops
 from .errors import GraphcWarning
 from .ir import LoadedOrigin, Symbol, format_origin, rebuild, toposort
+from .ops.ranges import within
 
 
 def where_traps(nodes: Sequence[Symbol], dep: set[int]) -> list[tuple[Symbol, Symbol, int]]:
@@ -65,8 +71,9 @@ def _traps_under(branch: Symbol, dep: set[int]):
         if id(node) in seen or id(node) not in dep or not node.opdef.elementwise:
             continue
         seen.add(id(node))
-        for i, _ in node.opdef.singular_inputs:
-            if i < len(node.inputs) and id(node.inputs[i]) in dep:
+        for i, _, regular in node.opdef.singular_inputs:
+            x = node.inputs[i] if i < len(node.inputs) else None
+            if x is not None and id(x) in dep and not within(bounds(x), regular):
                 yield node, i
         todo.extend(node.inputs)
 
@@ -87,11 +94,30 @@ def _shares_var(x: Symbol, cond: Symbol) -> bool:
 def guarded_form(where: Symbol, trap: Symbol, i: int) -> Symbol:
     """`where` with the trap's input `x` replaced by `where(c, x, safe)` (the fix)."""
     cond, x = where.inputs[0], trap.inputs[i]
-    safe = dict(trap.opdef.singular_inputs)[i]
+    safe = next(v for k, v, _ in trap.opdef.singular_inputs if k == i)
     side = 1 if _in_branch(where.inputs[1], x) else 2
     guard = ops.where(cond, x, safe) if side == 1 else ops.where(cond, safe, x)
     fixed = rebuild([trap], memo={id(x): guard}, order=[trap])[0]
     return rebuild([where], memo={id(trap): fixed})[0]
+
+
+def bounds(x: Symbol, memo: dict | None = None):
+    """An interval (lo, hi) holding every value of `x`, from constants and the ops' images
+    (`OpDef.image`, graphc.ops.ranges), or None when the table cannot bound it."""
+    memo = {} if memo is None else memo
+    for node in toposort([x]):
+        if node.op == "const":
+            v = np.asarray(node.attrs["value"], dtype=float)
+            fine = v.size and np.isfinite(v).all()
+            memo[id(node)] = (float(v.min()), float(v.max())) if fine else None
+        elif node.opdef.image is not None and node.opdef.elementwise:
+            op = node.opdef
+            if op.name == "multiply" and node.inputs[0] is node.inputs[1]:
+                op = ops.square  # x*x: a square, never negative
+            memo[id(node)] = op.image(*(memo.get(id(a)) for a in node.inputs))
+        else:  # any real (or unknown: a var, an op the table does not bound)
+            memo[id(node)] = (-math.inf, math.inf) if node.op == "var" else None
+    return memo[id(x)]
 
 
 def _in_branch(branch: Symbol, x: Symbol) -> bool:

@@ -249,6 +249,27 @@ def test_safe_double_where_and_unrelated_forms_do_not_warn():
     np.testing.assert_array_equal(fixed, [0.25, 0.0, 0.0])
 
 
+def test_inputs_that_provably_stay_in_the_domain_do_not_warn():
+    """The ops' images (OpDef.image) bound the guarded input: these cannot reach the bad
+    points, whatever x is; their floating-point look-alikes can, and still warn."""
+    x = gc.var("x")
+    safe = [
+        gc.where(x > 0, gc.sqrt(x * x + 1), 0),
+        gc.where(x > 0, gc.arcsin(4 * gc.tanh(x) / 5), 0),
+        gc.where(x > 0, gc.log(gc.sigmoid(x) + 0.5), 0),
+        gc.where(x > 0, 1 / (gc.cosh(x) + 1), 0),
+    ]
+    for y in safe:
+        assert _trap_warnings(gc.sum(y), x)[1] == [], str(y)
+    risky = [
+        gc.where(x > 0, gc.sqrt(gc.exp(x)), 0),  # exp underflows to 0: sqrt'(0) is inf
+        gc.where(x > 0, gc.arcsin(gc.tanh(x)), 0),  # tanh rounds to 1 for x > 19
+        gc.where(x > 0, gc.sqrt(x * x), 0),  # 0 at x = 0
+    ]
+    for y in risky:
+        assert len(_trap_warnings(gc.sum(y), x)[1]) == 1, str(y)
+
+
 # --- gradient bisection in check_grad --------------------------------------------------
 
 

@@ -27,7 +27,7 @@ import its own layer or lower ones; within a layer the imports form no cycle):
                               < ops.sequence < ops.einsum, ops.grad_check;
                               ops.linalg_basic < ops.linalg_triangle, ops.linalg_inv < ops.linalg_decomp, ops.linalg_svd < ops.linalg_norm,
                               ops.linalg_qr
- 2  op-table core, dispatch   ops.costs < ops.base (OpDef, OPS, register) < dispatch (apply, make_node,
+ 2  op-table core, dispatch   ops.costs, ops.ranges < ops.base (OpDef, OPS, register) < dispatch (apply, make_node,
                               var, const, Group)
  1  IR                        ir, mixin, numpy_names (what numpy has that graphc lacks)
  0  leaves                    errors, runtime
@@ -58,7 +58,7 @@ PKG = pathlib.Path(__file__).resolve().parent.parent / "graphc"
 LAYERS = {
     0: ["errors", "runtime"],
     1: ["ir", "mixin", "numpy_names"],
-    2: ["ops.costs", "ops.base", "dispatch"],
+    2: ["ops.costs", "ops.ranges", "ops.base", "dispatch"],
     3: [
         "ops",
         "ops.shape",

@@ -67,15 +67,16 @@ class OpDef:
     comparison = False  # an elementwise comparison: booleans, printed as a relation
     sequence_input = False  # its arrays are given as one list: `stack([x, y], axis=0)`
     printed_inputs: int | None = None  # str() shows the first n inputs (the rest derive)
-    shape_only_inputs: tuple[int, ...] = ()  # inputs read for their shape and dtype only
+    shape_only_inputs: tuple[int, ...] = ()  # inputs read only for their shape and dtype
     # sum_to, broadcast_like, reshape_like: input 1's shape; input 0 when it already has it
     identity_when_same_shape = False
     records_on_tape = True  # False: a fresh value with no path back (as in PyTorch)
     stops_gradient = False  # an identity whose derivative is declared zero (stop_gradient)
     tape_name: str | None = None  # eager tape node "<tape_name>Backward" (default CamelCase)
-    # (input, a safe value) for inputs where value or derivative can be NaN/inf (sqrt at x<=0,
-    # a divisor at 0): `grad` warns of `where(c, sqrt(x), 0)` (graphc.grad_lint).
-    singular_inputs: tuple[tuple[int, Any], ...] = ()
+    # (input, safe value, open intervals where op and derivative are finite): sqrt at x<=0
+    # is NaN/inf, so `grad` warns of `where(c, sqrt(x), 0)`.
+    singular_inputs: tuple[tuple[int, Any, tuple], ...] = ()
+    image: Any = None  # (*input bounds) -> bounds of the value, or None (ops.ranges)
 
     def __init__(self, **fields):
         for key, value in fields.items():

@@ -5,6 +5,7 @@ Partials reuse the output `y` where the math allows (exp, tanh, sigmoid, sqrt).
 
 from __future__ import annotations
 
+import math
 import operator
 
 import numpy as np
@@ -23,6 +24,19 @@ from .base import (
     Elementwise,
     broadcast_shapes,
     elementwise,
+)
+from .ranges import (
+    ABOVE_MINUS_ONE,
+    INF,
+    NONZERO_REALS,
+    OPEN_UNIT,
+    POSITIVE_REALS,
+    add_image,
+    divide_image,
+    fixed,
+    multiply_image,
+    negative_image,
+    subtract_image,
 )
 from .shape import broadcast_like, sum_to
 
@@ -131,6 +145,7 @@ add = elementwise(
     augmented="+=",
     precedence=PREC_ADD,
     tape_name="Add",
+    image=add_image,
     reduction="sum",
     accumulation="cumsum",
 )
@@ -144,6 +159,7 @@ subtract = elementwise(
     augmented="-=",
     precedence=PREC_ADD,
     tape_name="Sub",
+    image=subtract_image,
 )
 multiply = elementwise(
     "multiply",
@@ -156,6 +172,7 @@ multiply = elementwise(
     augmented="*=",
     precedence=PREC_MUL,
     tape_name="Mul",
+    image=multiply_image,
     reduction="prod",
     accumulation="cumprod",
 )
@@ -170,7 +187,8 @@ divide = elementwise(
     augmented="/=",
     precedence=PREC_MUL,
     tape_name="Div",
-    singular_inputs=((1, 1),),
+    singular_inputs=((1, 1, NONZERO_REALS),),
+    image=divide_image,
 )
 
 
@@ -268,10 +286,19 @@ negative = elementwise(
     infix="-",
     sympy=operator.neg,
     tape_name="Neg",
+    image=negative_image,
 )
 
 # Exponentials and logarithms.
-exp = elementwise("exp", np.exp, "np.exp({0})", lambda y, x: y, sympy=sp.exp, methods=("exp",))
+exp = elementwise(
+    "exp",
+    np.exp,
+    "np.exp({0})",
+    lambda y, x: y,
+    sympy=sp.exp,
+    methods=("exp",),
+    image=fixed(0, INF),
+)
 log = elementwise(
     "log",
     np.log,
@@ -280,7 +307,7 @@ log = elementwise(
     sympy=sp.log,
     domain=POSITIVE,
     methods=("log",),
-    singular_inputs=((0, 1),),
+    singular_inputs=((0, 1, POSITIVE_REALS),),
 )
 log1p = elementwise(
     "log1p",
@@ -289,7 +316,7 @@ log1p = elementwise(
     lambda y, x: 1 / (1 + x),
     sympy=lambda x: sp.log(1 + x),
     domain=POSITIVE,
-    singular_inputs=((0, 0),),
+    singular_inputs=((0, 0, ABOVE_MINUS_ONE),),
 )
 expm1 = elementwise(
     "expm1", np.expm1, "np.expm1({0})", lambda y, x: y + 1, sympy=lambda x: sp.exp(x) - 1
@@ -302,7 +329,8 @@ sqrt = elementwise(
     sympy=sp.sqrt,
     domain=POSITIVE,
     methods=("sqrt",),
-    singular_inputs=((0, 1),),
+    singular_inputs=((0, 1, POSITIVE_REALS),),
+    image=fixed(0, INF),
 )
 square = elementwise(
     "square",
@@ -311,11 +339,16 @@ square = elementwise(
     lambda y, x: 2 * x,
     sympy=lambda x: x**2,
     methods=("square",),
+    image=fixed(0, INF),
 )
 
 # Trigonometric and hyperbolic.
-sin = elementwise("sin", np.sin, "np.sin({0})", lambda y, x: cos(x), sympy=sp.sin)
-cos = elementwise("cos", np.cos, "np.cos({0})", lambda y, x: negative(sin(x)), sympy=sp.cos)
+sin = elementwise(
+    "sin", np.sin, "np.sin({0})", lambda y, x: cos(x), sympy=sp.sin, image=fixed(-1, 1)
+)
+cos = elementwise(
+    "cos", np.cos, "np.cos({0})", lambda y, x: negative(sin(x)), sympy=sp.cos, image=fixed(-1, 1)
+)
 tan = elementwise("tan", np.tan, "np.tan({0})", lambda y, x: 1 + y * y, sympy=sp.tan, domain=UNIT)
 arcsin = elementwise(
     "arcsin",
@@ -324,7 +357,7 @@ arcsin = elementwise(
     lambda y, x: 1 / sqrt(1 - x * x),
     sympy=sp.asin,
     domain=UNIT,
-    singular_inputs=((0, 0),),
+    singular_inputs=((0, 0, OPEN_UNIT),),
 )
 arccos = elementwise(
     "arccos",
@@ -333,15 +366,28 @@ arccos = elementwise(
     lambda y, x: -1 / sqrt(1 - x * x),
     sympy=sp.acos,
     domain=UNIT,
-    singular_inputs=((0, 0),),
+    singular_inputs=((0, 0, OPEN_UNIT),),
 )
 arctan = elementwise(
-    "arctan", np.arctan, "np.arctan({0})", lambda y, x: 1 / (1 + x * x), sympy=sp.atan
+    "arctan",
+    np.arctan,
+    "np.arctan({0})",
+    lambda y, x: 1 / (1 + x * x),
+    sympy=sp.atan,
+    image=fixed(-math.pi / 2, math.pi / 2),
 )
 sinh = elementwise("sinh", np.sinh, "np.sinh({0})", lambda y, x: cosh(x), sympy=sp.sinh)
-cosh = elementwise("cosh", np.cosh, "np.cosh({0})", lambda y, x: sinh(x), sympy=sp.cosh)
+cosh = elementwise(
+    "cosh", np.cosh, "np.cosh({0})", lambda y, x: sinh(x), sympy=sp.cosh, image=fixed(1, INF)
+)
 tanh = elementwise(
-    "tanh", np.tanh, "np.tanh({0})", lambda y, x: 1 - y * y, sympy=sp.tanh, methods=("tanh",)
+    "tanh",
+    np.tanh,
+    "np.tanh({0})",
+    lambda y, x: 1 - y * y,
+    sympy=sp.tanh,
+    methods=("tanh",),
+    image=fixed(-1, 1),
 )
 
 # Neural-network nonlinearities. relu'(0) = 0; abs'(0) = sign(0) = 0.
@@ -352,12 +398,24 @@ sigmoid = elementwise(
     lambda y, x: y * (1 - y),
     sympy=_sp_sigmoid,
     methods=("sigmoid",),
+    image=fixed(0, 1),
 )
 relu = elementwise(
-    "relu", _relu, "np.maximum({0}, 0)", lambda y, x: x > 0, sympy=_sp_relu, methods=("relu",)
+    "relu",
+    _relu,
+    "np.maximum({0}, 0)",
+    lambda y, x: x > 0,
+    sympy=_sp_relu,
+    methods=("relu",),
+    image=fixed(0, INF),
 )
 softplus = elementwise(
-    "softplus", _softplus, "np.logaddexp(0.0, {0})", lambda y, x: sigmoid(x), sympy=_sp_softplus
+    "softplus",
+    _softplus,
+    "np.logaddexp(0.0, {0})",
+    lambda y, x: sigmoid(x),
+    sympy=_sp_softplus,
+    image=fixed(0, INF),
 )
 abs = elementwise(
     "abs",
@@ -367,6 +425,7 @@ abs = elementwise(
     sympy=sp.Abs,
     domain=NONZERO,
     methods=("abs",),
+    image=fixed(0, INF),
 )
 sign = elementwise("sign", np.sign, "np.sign({0})", (None,), sympy=sp.sign, domain=NONZERO)
 

@@ -16,12 +16,13 @@ from .. import runtime
 from ..errors import ArgumentError
 from .base import NONZERO, POSITIVE, PREC_MUL, REAL, UNIT, Elementwise, elementwise
 from .elementwise import abs, cos, equal, exp, less, sqrt, where
+from .ranges import ABOVE_ONE, NONZERO_REALS, OPEN_UNIT, POSITIVE_REALS, fixed
 
 _LN2, _LN10 = math.log(2.0), math.log(10.0)
 _TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
 
 # Logarithms and powers in other bases.
-_LOG_TRAP = {"domain": POSITIVE, "singular_inputs": ((0, 1),)}
+_LOG_TRAP = {"domain": POSITIVE, "singular_inputs": ((0, 1, POSITIVE_REALS),)}
 log2 = elementwise("log2", np.log2, "np.log2({0})", lambda y, x: 1 / (x * _LN2), **_LOG_TRAP)
 log10 = elementwise("log10", np.log10, "np.log10({0})", lambda y, x: 1 / (x * _LN10), **_LOG_TRAP)
 exp2 = elementwise("exp2", np.exp2, "np.exp2({0})", lambda y, x: y * _LN2)
@@ -37,7 +38,7 @@ arccosh = elementwise(
     lambda y, x: 1 / sqrt(x * x - 1),
     sympy=sp.acosh,
     domain=(1.2, 3.0),
-    singular_inputs=((0, 2),),
+    singular_inputs=((0, 2, ABOVE_ONE),),
 )
 arctanh = elementwise(
     "arctanh",
@@ -46,7 +47,7 @@ arctanh = elementwise(
     lambda y, x: 1 / (1 - x * x),
     sympy=sp.atanh,
     domain=UNIT,
-    singular_inputs=((0, 0),),
+    singular_inputs=((0, 0, OPEN_UNIT),),
 )
 
 # 1/x as numpy computes it: integers stay integers (np.reciprocal(2) is 0).
@@ -56,7 +57,7 @@ reciprocal = elementwise(
     "np.reciprocal({0})",
     lambda y, x: -(y * y),
     domain=NONZERO,
-    singular_inputs=((0, 1),),
+    singular_inputs=((0, 1, NONZERO_REALS),),
 )
 
 
@@ -96,7 +97,7 @@ def _erf_d(y, x):
     return _TWO_OVER_SQRT_PI * exp(-(x * x))
 
 
-erf = elementwise("erf", runtime._erf, "_erf({0})", _erf_d)
+erf = elementwise("erf", runtime._erf, "_erf({0})", _erf_d, image=fixed(-1, 1))
 
 # sinc(x) = sin(pi x) / (pi x), 1 at 0. Its derivative (cos(pi x) - sinc(x)) / x is 0/0 at 0:
 # near 0 the Taylor polynomial in u = pi x is used instead, so that derivatives of every order
