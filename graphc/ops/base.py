@@ -73,8 +73,7 @@ class OpDef:
     records_on_tape = True  # False: a fresh value with no path back (as in PyTorch)
     stops_gradient = False  # an identity whose derivative is declared zero (stop_gradient)
     tape_name: str | None = None  # eager tape node "<tape_name>Backward" (default CamelCase)
-    # (input, safe value, open intervals where op and derivative are finite): sqrt at x<=0
-    # is NaN/inf, so `grad` warns of `where(c, sqrt(x), 0)`.
+    # (input, safe value, open intervals where op and derivative are finite): grad_lint
     singular_inputs: tuple[tuple[int, Any, tuple], ...] = ()
     image: Any = None  # (*input bounds) -> bounds of the value, or None (ops.ranges)
 
