@@ -27,6 +27,15 @@ from .linalg import dot
 from .shape import broadcast_like, expand_dims
 
 
+def dtype_by_running(op, d, n: int):
+    """The dtype `op` computes from dtype `d` (None: unknown), found by running its `impl`
+    on `n` ones (numpy's own promotion: cumsum of bool is int64)."""
+    if d is None:
+        return None
+    key = d if isinstance(d, np.dtype) else np.asarray(d).dtype
+    return op.impl(np.ones((n,), key), axis=None).dtype
+
+
 class Reduction(OpDef):
     """`np.<name>(x, axis, keepdims)`."""
 
@@ -236,10 +245,7 @@ class ProdOthers(OpDef):
         return s
 
     def dtype(self, d, *, axis):
-        if d is None:
-            return None
-        key = d if isinstance(d, np.dtype) else np.asarray(d).dtype
-        return self.impl(np.ones((2,), key), axis=None).dtype
+        return dtype_by_running(self, d, 2)
 
     def impl(self, x, *, axis):
         return runtime._prod_others(x, axis)

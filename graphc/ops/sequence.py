@@ -27,6 +27,7 @@ from .base import (
 )
 from .elementwise import equal, ones_like, where, zeros_like
 from .rearrange import along, flip, full_cotangent, ravel
+from .reduce import dtype_by_running
 from .reduce import sum as reduce_sum
 from .select import concatenate, getitem
 from .shape import broadcast_like, expand_dims, reshape, reshape_like, sum_to
@@ -69,10 +70,7 @@ class _Cumulative(OpDef):
         return s
 
     def dtype(self, d, *, axis):
-        if d is None:
-            return None
-        key = d if isinstance(d, np.dtype) else np.asarray(d).dtype
-        return self.impl(np.ones((1,), key), axis=None).dtype
+        return dtype_by_running(self, d, 1)
 
     def impl(self, x, *, axis):
         return getattr(np, self.name)(x, axis)
