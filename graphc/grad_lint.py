@@ -31,16 +31,18 @@ def where_traps(nodes: Sequence[Symbol], dep: set[int]) -> list[tuple[Symbol, Sy
     """(where node, trap node, trap input) for each op with a singular input on a
     differentiated path inside a branch of a `where` (`nodes` in topological order, `dep` the
     ids through which the derivative flows) that is not guarded (see the module)."""
-    found, seen = [], set()
+    found, seen, memo = [], set(), {}
     dep = _flowing(nodes, dep)
     for node in nodes:
         if node.op != "where" or id(node) not in dep:
             continue
         cond = node.inputs[0]
         for branch in node.inputs[1:]:
-            for trap, i in _traps_under(branch, dep):
+            for trap, i, regular in _traps_under(branch, dep):
                 x = trap.inputs[i]
                 if (id(trap), i) in seen or _guarded(x) or not _shares_var(x, cond):
+                    continue
+                if within(bounds(x, memo), regular):  # x cannot reach the singular points
                     continue
                 seen.add((id(trap), i))
                 found.append((node, trap, i))
@@ -62,8 +64,8 @@ def _flowing(nodes: Sequence[Symbol], dep: set[int]) -> set[int]:
 
 
 def _traps_under(branch: Symbol, dep: set[int]):
-    """(node, input) for the singular inputs reached from `branch` through elementwise ops
-    on the differentiated path."""
+    """(node, input, where the input is regular) for the singular inputs reached from
+    `branch` through elementwise ops on the differentiated path."""
     seen: set[int] = set()
     todo = [branch]
     while todo:
@@ -72,9 +74,8 @@ def _traps_under(branch: Symbol, dep: set[int]):
             continue
         seen.add(id(node))
         for i, _, regular in node.opdef.singular_inputs:
-            x = node.inputs[i] if i < len(node.inputs) else None
-            if x is not None and id(x) in dep and not within(bounds(x), regular):
-                yield node, i
+            if i < len(node.inputs) and id(node.inputs[i]) in dep:
+                yield node, i, regular
         todo.extend(node.inputs)
 
 
@@ -106,9 +107,11 @@ def bounds(x: Symbol, memo: dict | None = None):
     (`OpDef.image`, graphc.ops.ranges), or None when the table cannot bound it."""
     memo = {} if memo is None else memo
     for node in toposort([x]):
+        if id(node) in memo:
+            continue
         if node.op == "const":
-            v = np.asarray(node.attrs["value"], dtype=float)
-            fine = v.size and np.isfinite(v).all()
+            v = np.asarray(node.attrs["value"])
+            fine = v.size and v.dtype.kind in "biuf" and np.isfinite(v).all()
             memo[id(node)] = (float(v.min()), float(v.max())) if fine else None
         elif node.opdef.image is not None and node.opdef.elementwise:
             op = node.opdef

@@ -286,7 +286,7 @@ def const_text(value) -> str:
     "const(shape=(2000,), dtype='float64', digest="
     """
     arr = np.asarray(value)
-    if arr.size and arr.dtype.kind in "biuf" and (arr == arr.flat[0]).all():
+    if _uniform(arr):
         first = arr.flat[0].item()
         text = f"broadcast_to({first!r}, shape={arr.shape!r})"
         default = np.asarray(first).dtype
@@ -304,9 +304,12 @@ def hoisted_const(node) -> bool:
     if node.opdef.name != "const" or "name" in node.attrs:
         return False
     arr = np.asarray(node.attrs["value"])
-    return arr.size > CONST_ELEMENTS and not (
-        arr.dtype.kind in "biuf" and (arr == arr.flat[0]).all()
-    )
+    return arr.size > CONST_ELEMENTS and not _uniform(arr)
+
+
+def _uniform(arr) -> bool:
+    """Are the entries of the number array `arr` all equal (it prints as a broadcast)?"""
+    return bool(arr.size) and arr.dtype.kind in "biuf" and bool((arr == arr.flat[0]).all())
 
 
 def float_with_exponent(value) -> bool:
