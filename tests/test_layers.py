@@ -95,6 +95,7 @@ LAYERS = {
         "simplify.sympy_print",
         "simplify.sympy_bridge",
         "simplify.elementwise",
+        "simplify.noops",
         "simplify.identity",
         "simplify.matrix",
         "codegen",

@@ -10,6 +10,7 @@ import numpy as np
 
 from .. import runtime
 from ..errors import ShapeError
+from ..ir import Symbol
 from . import costs
 from .base import (
     OPS,
@@ -33,10 +34,15 @@ def _check_inner(a, b, ka, kb, op):
 
 
 def _swap(x, ndim):
-    """x with its last two axes swapped (`x.T` for a matrix: cheaper to call and to read)."""
+    """x with its last two axes swapped (`x.T` for a matrix: cheaper to call and to read);
+    the input of a transpose that the swap undoes (the cotangent of `g @ W.T` is `g @ W`)."""
+    axes = tuple(range(ndim - 2)) + (ndim - 1, ndim - 2)
+    if isinstance(x, Symbol) and x.op == "transpose":
+        if x.attrs["axes"] == axes or (x.attrs["axes"] is None and ndim == 2):
+            return x.inputs[0]
     if ndim == 2:
         return x.T
-    return transpose(x, tuple(range(ndim - 2)) + (ndim - 1, ndim - 2))
+    return transpose(x, axes)
 
 
 def _product_vjp(op, g, a, b):

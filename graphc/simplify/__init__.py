@@ -1,7 +1,9 @@
 """Simplification: pure passes over graphs, run as an explicit pipeline.
 
 `PIPELINE` is the default list, in order; `SPECIALIZE` runs before it once shapes are known
-(inside `gc.compile`). Print, reorder or replace them; `simplify=False` switches them off.
+(inside `gc.compile`), and after it. Print, reorder or replace them; `simplify=False` switches
+`PIPELINE` off, while `SPECIALIZE` still resolves shape-generic ops and drops operations that
+do nothing (`x.T.T`, a reshape to the same shape, `x * 1`: exact, see `noops.py`).
 Every entry is a pass `pass_(outputs, ctx) -> outputs` (`framework.PassContext`), a pass
 one adds included; passes are built from rules named for their identity (`framework`).
 
@@ -36,7 +38,8 @@ from .elementwise import shared_budget, simplify_elementwise
 from .framework import PassContext, RuleSet, rule_pass
 from .identity import identity
 from .matrix import matrix_forms
-from .passes import cse, fold_constants, specialize
+from .noops import specialize
+from .passes import cse, fold_constants
 from .rewrites import rewrite
 from .sympy_bridge import from_sympy, to_sympy
 

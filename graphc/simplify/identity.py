@@ -16,6 +16,7 @@ from .. import ops
 from ..ir import Symbol
 from ..ops.base import OPS
 from .framework import RuleSet, rule_pass
+from .noops import transpose_of_transpose
 from .passes import const_value
 
 
@@ -105,21 +106,6 @@ def outer_of_column_and_row(node: Symbol, inputs: tuple):
         ):
             return ops.outer(col.inputs[0], row)
     return None
-
-
-def transpose_of_transpose(node: Symbol, inputs: tuple):
-    """`x.T.T` -> x (any two transposes: one, or none when they cancel)."""
-    (inner,) = inputs
-    if inner.op != "transpose" or node.shape is None:
-        return None
-    rank = len(node.shape)
-    first = inner.attrs["axes"] or tuple(reversed(range(rank)))
-    second = node.attrs["axes"] or tuple(reversed(range(rank)))
-    axes = tuple(first[i] for i in second)
-    (x,) = inner.inputs
-    if axes == tuple(range(rank)):
-        return x
-    return ops.transpose(x, None if axes == tuple(reversed(range(rank))) else axes)
 
 
 def symmetric_sum(node: Symbol, inputs: tuple):

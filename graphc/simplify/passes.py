@@ -1,5 +1,5 @@
 """Graph-level passes: constant folding with algebraic identities, common-subexpression
-elimination and shape specialisation. Each is a pass `(outputs, ctx) -> outputs` (see
+elimination, and the rules of shape specialisation (the `specialize` pass, in `noops`). Each is a pass `(outputs, ctx) -> outputs` (see
 `framework`) that returns the same objects when nothing changed; dead code never survives a
 rebuild, since only nodes reachable from the outputs are kept.
 """
@@ -275,15 +275,3 @@ def merge_scalings(node: Symbol, inputs: tuple):
     if isinstance(nb, bool) or isinstance(_weak_number(inner.inputs[1]), bool):
         return None
     return node.opdef(inner.inputs[0], _weak_number(inner.inputs[1]) * nb)
-
-
-SPECIALIZE_RULES = RuleSet(always=(resolve_weak_constants, resolve_static, merge_scalings))
-specialize = rule_pass(
-    "specialize",
-    SPECIALIZE_RULES,
-    """Resolve shape-generic ops once shapes are known, through each op's `resolve` rule:
-    `sum_to`, `broadcast_like` and `reshape_like` become static ops or disappear,
-    `size` becomes a number, `product_vjp` the rank-specific product, and
-    `stop_gradient` (already used by differentiation) the identity; merge scalings by
-    Python numbers (`SPECIALIZE_RULES`). Preserves values.""",
-)
