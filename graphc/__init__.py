@@ -18,6 +18,7 @@ from .jacobians import hessian, jacobian
 from .control import cond, fori_loop, scan, while_loop
 from .dispatch import Group, const, var
 from .errors import (
+    BackendError,
     ArgumentError,
     BindError,
     DTypeError,
@@ -96,6 +97,7 @@ __all__ = [
     "ShapeError",
     "OutOfBoundsError",
     "DTypeError",
+    "BackendError",
     "BindError",
     "GradError",
     "GradientCheckError",

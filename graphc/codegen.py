@@ -8,6 +8,9 @@ Naming scheme (the one place it is defined):
   (`grad_<name>` for gradients); array constants are module globals `c0, c1, ...`;
   runtime helpers start with `_` (`_sum_to`), which no mangled name does.
 Each operation is one statement; a temporary is `del`-ed right after its last use.
+
+What a backend changes in a program (`gc.compile(..., backend=...)`, see graphc.backends) is
+an `Emission`: this module's default writes today's numpy program.
 """
 
 from __future__ import annotations
@@ -194,11 +197,55 @@ def _with_callees(helpers) -> set[str]:
     return needed
 
 
+class Emission:
+    """How a program is written, the parts a backend may change (this default: numpy).
+
+    - `lower(outputs)`: a last graph pass before emission (a fused backend merges clusters
+      of elementwise nodes into one node here);
+    - `expr(node, args)`: the expression computing `node` from its inputs' expressions;
+    - `in_place`: may a statement write into a dead temporary's buffer (`out=`, `+=`);
+    - `header(helpers)`: the module's import lines (`helpers`: the graphc.runtime names read);
+    - `prologue(params)`: the first lines of the function body (4-space indented);
+    - `returns(results, single)`: the text after `return`;
+    - `namespace()`: more globals the program reads (never a user string).
+    """
+
+    name = "numpy"
+    in_place = True
+
+    def lower(self, outputs: list[Symbol]) -> list[Symbol]:
+        return outputs
+
+    def expr(self, node: Symbol, args: list[str]) -> str:
+        return node.opdef.emit(*args, **node.attrs)
+
+    def header(self, helpers: set[str]) -> list[str]:
+        header = ["import numpy as np"]
+        if helpers:
+            header.append(f"from graphc.runtime import {', '.join(sorted(helpers))}")
+        return header
+
+    def prologue(self, params: list[str]) -> list[str]:
+        return []
+
+    def returns(self, results: list[str], single: bool) -> str:
+        if not results:
+            return "()"
+        return ", ".join(results) + ("," if len(results) == 1 and not single else "")
+
+    def namespace(self) -> dict:
+        return {}
+
+
+NUMPY = Emission()
+
+
 class Emitter:
     """Writes statements for a list of nodes; control-flow ops use `emit_body` for blocks."""
 
-    def __init__(self, namer: Namer):
+    def __init__(self, namer: Namer, emission: Emission = NUMPY):
         self.namer = namer
+        self.emission = emission
         self.lines: list[tuple[str, Symbol | None]] = []
         self.consts: dict[str, np.ndarray] = {}
         self.helpers: set[str] = set()
@@ -277,7 +324,8 @@ class Emitter:
         readable = self.readable
         if readable:
             last_use = {}  # no value is dead for the teaching program: no reuse, no `del`
-        taken = _plan_free_buffers(nodes, out_names, last_use, keep)
+        in_place = self.emission.in_place and not readable
+        taken = _plan_free_buffers(nodes, out_names, last_use, keep) if in_place else {}
         kept = keep | {id(b) for b in taken.values()}  # outputs, and buffers taken again
         for i, node in enumerate(nodes):
             if id(node) in self.names:  # written by a control-flow block: one of its results
@@ -286,7 +334,9 @@ class Emitter:
             args = [self.expr(x) for x in node.inputs]
             # A node with a caller-given name is assigned to it, not written into a buffer.
             reuse = (
-                None if id(node) in out_names else _reusable_input(node, i, last_use, local, keep)
+                None
+                if id(node) in out_names or not in_place
+                else _reusable_input(node, i, last_use, local, keep)
             )
             if reuse is None and id(node) in taken:
                 reuse = taken[id(node)]  # a dead temporary's buffer (planned above)
@@ -301,7 +351,7 @@ class Emitter:
             elif reuse is not None:
                 self.statement(indent, _in_place(node, args, target), node)
             else:
-                self.statement(indent, f"{target} = {node.opdef.emit(*args, **node.attrs)}", node)
+                self.statement(indent, f"{target} = {self.emission.expr(node, args)}", node)
             self.names[id(node)] = target
             local.add(id(node))
             if self.checked is not None and block is None:
@@ -429,14 +479,16 @@ def emit_program(
     single: bool = False,
     readable=None,
     check=None,
+    emission: Emission = NUMPY,
 ) -> Program:
     """Emit and compile `def fn(params...): ... return outputs` (a tuple, or the one
     output itself when `single`); `readable` (a `graphc.readable.Readable`) asks for the
     teaching program. With `check`, the program calls `check(value, node)` after each
-    operation (`gc.compile(..., debug=True)`, `gc.check_finite`)."""
+    operation (`gc.compile(..., debug=True)`, `gc.check_finite`). `emission` is the
+    backend's way of writing it (see `Emission`)."""
     namer = Namer()
     namer.claim(fn_name)
-    em = Emitter(namer)
+    em = Emitter(namer, emission)
     em.readable = readable
     if check is not None:
         em.checked = []
@@ -445,11 +497,12 @@ def emit_program(
         label = param_names[i] if param_names is not None else (p.name or "arg")
         names.append(namer.user(label))
         em.names[id(p)] = names[-1]
+    outputs = emission.lower(list(outputs))
     wanted = _output_names(namer, em, outputs, output_names)
     results = em.emit_body(outputs, "    ", stop=params, out_names=wanted)
-    body = [(f"def {fn_name}({', '.join(names)}):", None)] + em.lines
-    ret = ", ".join(results) + ("," if len(results) == 1 and not single else "")
-    body.append((f"    return {ret}" if results else "    return ()", None))
+    body = [(f"def {fn_name}({', '.join(names)}):", None)]
+    body += [("    " + line, None) for line in emission.prologue(names)] + em.lines
+    body.append((f"    return {emission.returns(results, single)}", None))
     header = _header(em)
     lines = header + [text for text, _ in body]
     line_nodes = {
@@ -457,7 +510,7 @@ def emit_program(
     }
     source = "\n".join(lines) + "\n"
     filename = f"<graphc-{next(_counter)}>"
-    namespace = {"__name__": "graphc_generated", **em.consts}
+    namespace = {"__name__": "graphc_generated", **emission.namespace(), **em.consts}
     if check is not None:
         checked = em.checked
         namespace["_graphc_check"] = lambda value, k: check(value, checked[k])
@@ -492,9 +545,7 @@ def _output_names(namer: Namer, em: Emitter, outputs, output_names) -> dict:
 
 def _header(em: Emitter) -> list[str]:
     """The program's first lines: imports, and a comment per constant array it reads."""
-    header = ["import numpy as np"]
-    if em.helpers:
-        header.append(f"from graphc.runtime import {', '.join(sorted(em.helpers))}")
+    header = em.emission.header(em.helpers)
     for cname, value in em.consts.items():
         arr = np.asarray(value)
         header.append(f"# {cname}: a constant {arr.dtype} array of shape {arr.shape}")

@@ -46,6 +46,11 @@ def did_you_mean(name: str, names) -> str:
     return f" (did you mean {', '.join(close)}?)" if close else ""
 
 
+class BackendError(GraphcError, ValueError):
+    """An unknown backend name, or a backend whose packages are not installed (the message
+    names the pip extra that installs them)."""
+
+
 class BindError(GraphcError, ValueError):
     """Missing, extra or misspelt arguments when binding or calling."""
 

@@ -24,6 +24,7 @@ import types
 
 import numpy as np
 
+from . import backends
 from .binding import (
     argument_vars,
     check_args,
@@ -78,7 +79,7 @@ def _as_outputs(values, arrays) -> list[np.ndarray]:
     return [np.array(v) if id(v) in bound else np.asarray(v) for v in values]
 
 
-def simple_bind(sym, grad_req="write", shapes: dict | None = None) -> Executor:
+def simple_bind(sym, grad_req="write", shapes: dict | None = None, backend="numpy") -> Executor:
     """Bind zero arrays of the given shapes (float64 unless a var declares a dtype)."""
     shapes = shapes or {}
     vars_by_name = argument_vars(sym)
@@ -97,7 +98,7 @@ def simple_bind(sym, grad_req="write", shapes: dict | None = None) -> Executor:
                 f"(declared {fmt_shape(declared)}); pass {name}=(...)"
             )
         args[name] = np.zeros(shape, dtype if dtype is not None else np.float64)
-    return Executor(sym, args, None, grad_req)
+    return Executor(sym, args, None, grad_req, backend=backend)
 
 
 class Executor:
@@ -121,9 +122,12 @@ class Executor:
     """
 
     @checks_call(name="Executor", skip_self=True)
-    def __init__(self, sym, args, args_grad=None, grad_req="write", adjoints=None):
+    def __init__(
+        self, sym, args, args_grad=None, grad_req="write", adjoints=None, backend="numpy"
+    ):
         if not isinstance(sym, Symbol):
             raise BindError(f"bind: expected a graphc symbol, got {type(sym).__name__}")
+        backend = backends.backend(backend)
         vars_by_name = argument_vars(sym)
         names = list(vars_by_name)
         arrays = check_args("bind", args, vars_by_name)
@@ -131,7 +135,8 @@ class Executor:
         grads = check_grads(
             "bind", args_grad, names, arrays, reqs, explicit=isinstance(grad_req, dict)
         )
-        plan = plan_for(sym, names, arrays)  # shape and dtype errors of the graph surface here
+        # shape and dtype errors of the graph surface here
+        plan = plan_for(sym, names, arrays, backend)
         adj = plan.adjoint_names(adjoints)
         # Everything is validated: from here on nothing can fail.
         self._symbol = sym
@@ -162,6 +167,7 @@ class Executor:
             dict(self._grads),
             dict(self._reqs),
             list(self._adj),
+            backends.pickled(self._plan.backend),
         )
 
     # --- MXNet's attributes ------------------------------------------------------------
@@ -401,9 +407,9 @@ class Executor:
         return fwd.source + "\n" + bwd.source
 
 
-def _load_executor(sym, args, args_grad, grad_req, adjoints=None) -> Executor:
+def _load_executor(sym, args, args_grad, grad_req, adjoints=None, backend="numpy") -> Executor:
     """Unpickle (or copy) an `Executor`: bind again, with every check of `bind`."""
-    return Executor(sym, args, args_grad, grad_req, adjoints)
+    return Executor(sym, args, args_grad, grad_req, adjoints, backend)
 
 
 def _size(out: Symbol):

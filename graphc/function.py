@@ -13,9 +13,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from . import codegen
+from . import backends, codegen
 from . import simplify as passes
-from .binding import check_array
 from .codegen import Program, emit_program, remember
 from .dispatch import checks_call
 from .errors import BindError, GraphcError
@@ -23,6 +22,7 @@ from .finite import raise_nonfinite
 from .ir import Symbol, as_list, flatten_outputs, free_vars, retype_vars, unify_vars
 from .readable import export_text, readable_program
 from .reports import (
+    ArgType,
     CacheInfo,
     CompileReport,
     Recorder,
@@ -61,8 +61,9 @@ def check_covered(inputs: Sequence[Symbol], outputs: Sequence[Symbol]) -> None:
 def specialize_graph(
     inputs: Sequence[Symbol], outputs: Sequence[Symbol], arrays: Sequence[np.ndarray]
 ) -> tuple[list[Symbol], list[Symbol]]:
-    """Copies of the vars with the arrays' static shapes and dtypes, and the outputs rebuilt
-    on them (shape errors surface here, naming the user's line)."""
+    """Copies of the vars with the arrays' static shapes and dtypes (anything with numpy's
+    `.shape` and `.dtype`), and the outputs rebuilt on them (shape errors surface here,
+    naming the user's line)."""
     types = {v.name: (v, tuple(arr.shape), arr.dtype) for v, arr in zip(inputs, arrays)}
     new, outputs = retype_vars(outputs, types)
     return [new[v.name] for v in inputs], outputs
@@ -132,8 +133,10 @@ entries (first [1]): log(x)
         output_names=None,
         debug=False,
         report: bool = False,
+        backend="numpy",
     ):
         inputs = check_inputs(inputs)
+        self.backend = backends.backend(backend)
         self._single = isinstance(outputs, Symbol) and outputs.op != "group"
         outputs = flatten_outputs(outputs, "compile: outputs")
         check_covered(inputs, outputs)
@@ -178,7 +181,9 @@ entries (first [1]): log(x)
             self._single,
             self.simplify,
             names,
-        ) + ((True,) if self.debug else ())
+            self.debug,
+            backends.pickled(self.backend),
+        )
 
     def _slow_call(self, args, kwargs):
         """Any call the generated fast path does not take: keywords, conversions, new
@@ -216,10 +221,12 @@ entries (first [1]): log(x)
         return tuple(values[n] for n in self._names)
 
     def _convert(self, args):
-        arrays = tuple(check_array("", v.name, a, [v]) for a, v in zip(args, self.inputs))
-        return arrays, tuple(x for a in arrays for x in (np.ndarray, a.shape, a.dtype))
+        check = self.backend.check
+        arrays = tuple(check("", v.name, a, [v]) for a, v in zip(args, self.inputs))
+        return arrays, tuple(x for a in arrays for x in self.backend.signature(a))
 
     def _specialize(self, arrays, key):
+        arrays = [ArgType(None, key[3 * i + 1], key[3 * i + 2]) for i in range(len(arrays))]
         sig = signature_of(self._names, arrays)
         self._history = self._history[-_HISTORY:] + [compilation(sig, self._history)]
         self._compiles += 1
@@ -234,7 +241,8 @@ entries (first [1]): log(x)
         return program.fn
 
     def program_for(self, arrays, record: Recorder | None = None) -> Program:
-        """The program specialised for arrays like these."""
+        """The program specialised for arrays like these (anything with numpy's `.shape`
+        and `.dtype`)."""
         record = Recorder(count=False) if record is None else record
         new_vars, outs = specialize_graph(self.inputs, self.outputs, arrays)
         outs = optimize(outs, self.simplify, record)
@@ -252,6 +260,7 @@ entries (first [1]): log(x)
             output_names=self.output_names,
             single=self._single,
             check=raise_nonfinite if debug else None,
+            emission=self.backend,
         )
 
     def cache_info(self) -> CacheInfo:
@@ -375,7 +384,8 @@ entries (first [1]): log(x)
             fh.write(text)
 
     def __repr__(self):
-        return f"<graphc.Function ({', '.join(self._names)}) -> {len(self.outputs)} output(s)>"
+        on = "" if self.backend.name == "numpy" else f" on {self.backend.name}"
+        return f"<graphc.Function ({', '.join(self._names)}) -> {len(self.outputs)} output(s){on}>"
 
 
 _NO = object()  # an argument the caller did not pass
@@ -422,8 +432,11 @@ def _fast_call_class(n: int) -> type:
     return cls
 
 
-def _load_function(text, n_inputs, single, simplify, output_names, debug=False) -> Function:
-    """Unpickle a `Function`: its graph through `load_json`, its settings checked."""
+def _load_function(
+    text, n_inputs, single, simplify, output_names, debug=False, backend="numpy"
+) -> Function:
+    """Unpickle a `Function`: its graph through `load_json`, its settings checked (the
+    backend by `Function` itself)."""
     syms = load_json(text)
     if not (
         isinstance(syms, list)
@@ -447,18 +460,25 @@ def _load_function(text, n_inputs, single, simplify, output_names, debug=False) 
         simplify=simplify,
         output_names=output_names,
         debug=debug,
+        backend=backend,
     )
 
 
 @checks_call
 def compile(
-    inputs, outputs, simplify: bool = True, debug: bool = False, report: bool = False
+    inputs,
+    outputs,
+    simplify: bool = True,
+    debug: bool = False,
+    report: bool = False,
+    backend="numpy",
 ) -> Function:
     """Compile `outputs` as a function of the vars `inputs` (see `Function`); with
     `debug=True` the program raises `gc.NonFiniteError` at the first operation whose value
     has a NaN or an infinity. With `report=True`, each compilation (the first call with new
     shapes or dtypes) prints its `CompileReport` (also available as `f.report()` in any
-    case).
+    case). `backend` names what the program is written for (see `graphc.backends`): the
+    default ``"numpy"`` is one numpy statement per operation.
 
     >>> import graphc as gc, numpy as np
     >>> x = gc.var("x")
@@ -470,4 +490,6 @@ def compile(
     ...
     graphc.errors.NonFiniteError: ...the log operation gives nan at 1 of 2 entries...
     """
-    return Function(inputs, outputs, simplify=simplify, debug=debug, report=report)
+    return Function(
+        inputs, outputs, simplify=simplify, debug=debug, report=report, backend=backend
+    )

@@ -15,6 +15,7 @@ import numpy as np
 
 from . import simplify as passes
 from .autodiff import as_cotangent, backprop, depends
+from .backends import BACKENDS, Backend
 from .binding import argument_vars, internal_outputs, is_float_dtype, output_names
 from .codegen import emit_program, remember
 from .dispatch import const
@@ -28,6 +29,7 @@ from .simplify.rewrites import stabilize
 # dies (a plan never holds its symbol) and at most SIGNATURE_CACHE signatures per symbol.
 # Keyed by identity: a symbol's `==` builds a node, so a WeakKeyDictionary cannot hold them.
 _PLANS: dict[int, tuple] = {}
+NUMPY = BACKENDS["numpy"]
 
 
 # --- the plan: specialised graph and its programs ----------------------------------------
@@ -36,7 +38,7 @@ _PLANS: dict[int, tuple] = {}
 class Plan:
     """The graph specialised to one signature, and its programs (built on first use)."""
 
-    def __init__(self, sym, names: list[str], arrays: list[np.ndarray]):
+    def __init__(self, sym, names: list[str], arrays: list[np.ndarray], backend: Backend = NUMPY):
         vars_by_name = argument_vars(sym)
         reps = [vars_by_name[n][0] for n in names]
         # The plan is cached under `sym` until `sym` dies: it must not hold `sym` itself
@@ -47,6 +49,7 @@ class Plan:
         self.names = names
         self.vars, self.outputs = specialize_graph(reps, outputs, arrays)
         self.out_names = output_names(sym)
+        self.backend = backend
         self._programs: dict = {}
 
     def _program(self, key, build):
@@ -57,7 +60,8 @@ class Plan:
 
     def forward(self):
         return self._program(
-            "forward", lambda: emit_program(self.vars, optimize(self.outputs, True))
+            "forward",
+            lambda: emit_program(self.vars, optimize(self.outputs, True), emission=self.backend),
         )
 
     def _backprop(self, wrt: tuple[str, ...], heads, adj: tuple[str, ...] = ()):
@@ -135,7 +139,7 @@ class Plan:
             n = len(self.outputs)
             opt = optimize(self.outputs + grads, True)
             names = [None] * n + [f"grad_{wrt[i]}" for i in reached] + [None] * len(adj)
-            return emit_program(self.vars, opt, output_names=names), reached
+            return emit_program(self.vars, opt, output_names=names, emission=self.backend), reached
 
         return self._program(("fused", wrt, adj), build)
 
@@ -188,7 +192,9 @@ class Plan:
                 for x in toposort(grads, stop=fwd_nodes)
                 if id(x) in fwd_ids and x.op not in ("var", "const")
             ]
-            fwd = emit_program(self.vars, outs + residuals, fn_name="forward")
+            fwd = emit_program(
+                self.vars, outs + residuals, fn_name="forward", emission=self.backend
+            )
             params = list(self.vars) + residuals + head_vars
             labels = (
                 self.names + [f"r{i}" for i in range(len(residuals))] + [f"head{k}" for k in diff]
@@ -199,6 +205,7 @@ class Plan:
                 fn_name="backward",
                 param_names=labels,
                 output_names=[f"grad_{wrt[i]}" for i in reached] + [None] * len(adj),
+                emission=self.backend,
             )
             return fwd, bwd, reached, diff
 
@@ -237,9 +244,9 @@ def _unit_head(out: Symbol):
     return const(np.ones(out.shape, out.dtype))
 
 
-def plan_for(sym, names: list[str], arrays: list[np.ndarray]) -> Plan:
-    """The cached plan of `sym` for arrays of these shapes and dtypes."""
-    key = tuple((a.shape, a.dtype.str) for a in arrays)
+def plan_for(sym, names: list[str], arrays: list[np.ndarray], backend: Backend = NUMPY) -> Plan:
+    """The cached plan of `sym` for arrays of these shapes and dtypes, on `backend`."""
+    key = (backend, *((a.shape, a.dtype.str) for a in arrays))
     entry = _PLANS.get(id(sym))
     if entry is None or entry[0]() is not sym:
         entry = _PLANS[id(sym)] = (weakref.ref(sym), {})
@@ -247,5 +254,5 @@ def plan_for(sym, names: list[str], arrays: list[np.ndarray]) -> Plan:
     per_sym = entry[1]
     plan = per_sym.get(key)
     if plan is None:
-        plan = remember(per_sym, key, Plan(sym, names, arrays))
+        plan = remember(per_sym, key, Plan(sym, names, arrays, backend))
     return plan

@@ -97,12 +97,13 @@ class _SymbolMethods:
         """
         return eval_symbol(self, args)
 
-    def bind(self, args, args_grad=None, grad_req="write", adjoints=None):
+    def bind(self, args, args_grad=None, grad_req="write", adjoints=None, backend="numpy"):
         """An `Executor` holding `args` (and gradient arrays `args_grad`) by reference.
 
         `adjoints` names the internal values (`get_internals().list_outputs()`) whose
         adjoints `backward` puts in `exe.adjoint_dict`; by default every op made with
-        `name=`, and none costs nothing.
+        `name=`, and none costs nothing. `backend` is the executor's programs' backend (see
+        `graphc.backends`; default numpy).
 
         >>> import graphc as gc, numpy as np
         >>> exe = (gc.var("x") ** 2).bind({"x": np.array([3.0])}, {"x": np.zeros(1)})
@@ -112,9 +113,9 @@ class _SymbolMethods:
         >>> exe.grad_dict["x"]
         array([6.])
         """
-        return Executor(self, args, args_grad, grad_req, adjoints)
+        return Executor(self, args, args_grad, grad_req, adjoints, backend)
 
-    def simple_bind(self, grad_req="write", **shapes):
+    def simple_bind(self, grad_req="write", backend="numpy", **shapes):
         """An `Executor` on zero arrays of the given shapes (float64 unless declared).
 
         >>> import graphc as gc
@@ -122,7 +123,7 @@ class _SymbolMethods:
         >>> exe.arg_dict["x"]
         array([0., 0.])
         """
-        return simple_bind(self, grad_req, shapes)
+        return simple_bind(self, grad_req, shapes, backend)
 
     def tojson(self) -> str:
         """The graph as JSON text (`gc.load_json` reads it back).

@@ -17,7 +17,9 @@ import its own layer or lower ones; within a layer the imports form no cycle):
                               printing < readable (the teaching export) < function,
                               printing < finite < function < diagnostics,
                               grad_bisect (check_grad's bisection; autodiff.depends),
-                              function < plan (a bound symbol's programs) < executor
+                              function < plan (a bound symbol's programs) < executor,
+                              binding < backends.base < backends (and each backend module)
+                              < function
  4  passes                    grad_lint < autodiff, batching < jacobians, simplify/*, codegen,
                               subgraph (tracing),
                               ops.control, ops.control_ad, ops.control_emit,
@@ -107,6 +109,8 @@ LAYERS = {
         "ops.control_build",
     ],
     5: [
+        "backends.base",
+        "backends",
         "function",
         "plan",
         "executor",
