@@ -141,6 +141,8 @@ def main(argv: list[str] | None = None) -> int:
                 print(o.traceback, file=sys.stderr)
         sys.stdout.flush()
     meta["loadavg_end"] = harness.load_average()
+    meta["blas"] = harness.machine_info().get("blas")  # as the run left them (--threads)
+    print(harness.threads_line(meta) + f"; load at the end {meta['loadavg_end']}")
     for line in harness.summary_lines(outcomes):
         print(line)
     failed = [o for o in outcomes if o.status == "FAILED"]

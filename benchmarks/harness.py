@@ -151,7 +151,11 @@ def limit_threads(n: int) -> None:
     try:
         from threadpoolctl import threadpool_limits
     except ImportError:
-        pass
+        print(
+            "warning: --threads cannot cap BLAS without threadpoolctl (pip install "
+            "'graphc[bench]'); set OPENBLAS_NUM_THREADS before the run instead",
+            file=sys.stderr,
+        )
     else:
         threadpool_limits(limits=n)
     torch = sys.modules.get("torch")
@@ -371,8 +375,43 @@ def format_row(o: Outcome) -> str:
     ).rstrip()
 
 
+def ratio_table(outcomes: list[Outcome]) -> list[str]:
+    """Workloads down, systems (backends and peers) across: each system's minimum time over
+    the numpy baseline's minimum, measured in the same run ("-" where it did not run)."""
+    base = {o.workload: o.min_us for o in outcomes if o.system == "numpy" and o.min_us}
+    systems = list(dict.fromkeys(o.system for o in outcomes if o.min_us and o.system != "numpy"))
+    if not base or not systems:
+        return []
+    cell = {
+        (o.workload, o.system): o.min_us / base[o.workload]
+        for o in outcomes
+        if o.min_us and o.workload in base
+    }
+    width = max(9, *(len(s) for s in systems))
+    lines = [
+        "ratio of minima to hand-written numpy (same run; lower is better):",
+        f"{'workload':<22}" + "".join(f"{s:>{width + 1}}" for s in systems),
+    ]
+    for w in base:
+        row = [cell.get((w, s)) for s in systems]
+        lines.append(
+            f"{w:<22}" + "".join(f"{f'{r:.2f}x' if r else '-':>{width + 1}}" for r in row)
+        )
+    return lines
+
+
+def threads_line(meta: dict[str, Any]) -> str:
+    """The thread pools the run used: BLAS (threadpoolctl) and numexpr when loaded."""
+    parts = [f"{p.get('internal_api')} {p.get('num_threads')}" for p in meta.get("blas") or []]
+    numexpr = sys.modules.get("numexpr")
+    if numexpr is not None:
+        parts.append(f"numexpr {numexpr.get_num_threads()}")
+    return "threads: " + (", ".join(parts) or "unknown (threadpoolctl not installed)")
+
+
 def summary_lines(outcomes: list[Outcome]) -> list[str]:
-    """The per-call overhead and recurrence compile-time scaling, in words."""
+    """The per-call overhead and recurrence compile-time scaling, in words, then the ratio
+    table."""
     lines = []
     over = [
         o
@@ -393,7 +432,7 @@ def summary_lines(outcomes: list[Outcome]) -> list[str]:
         if len(rows) >= 2 and rows[-2].compile_s:
             parts.append(f"last/previous {rows[-1].compile_s / rows[-2].compile_s:.1f}x")
         lines.append(f"recurrence compile time, {system}: " + ", ".join(parts))
-    return lines
+    return lines + ratio_table(outcomes)
 
 
 def to_json(outcomes: list[Outcome], meta: dict[str, Any]) -> dict[str, Any]:

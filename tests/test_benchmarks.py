@@ -286,3 +286,18 @@ def test_graphc_recurrence_reports_op_counts():
     if isinstance(info["ops_before"], int) and isinstance(info["ops_after"], int):
         # simplification is guarded to never grow the graph (DESIGN)
         assert 0 < info["ops_after"] <= info["ops_before"], info
+
+
+def test_ratio_table_has_a_column_per_system_from_the_minima():
+    rows = [
+        harness.Outcome("w1", "g", "numpy", "ok", min_us=10.0),
+        harness.Outcome("w1", "g", "graphc", "ok", min_us=5.0),
+        harness.Outcome("w1", "g", "graphc-numexpr", "ok", min_us=2.5),
+        harness.Outcome("w2", "g", "numpy", "ok", min_us=4.0),
+        harness.Outcome("w2", "g", "graphc", "ok", min_us=6.0),
+        harness.Outcome("w2", "g", "graphc-numexpr", "skipped", error="not installed"),
+    ]
+    table = harness.ratio_table(rows)
+    assert table[1].split() == ["workload", "graphc", "graphc-numexpr"]
+    assert table[2].split() == ["w1", "0.50x", "0.25x"]
+    assert table[3].split() == ["w2", "1.50x", "-"]
