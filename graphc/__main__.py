@@ -2,7 +2,10 @@
 
 ``grad`` parses EXPR with the safe parser (`graphc.parse`, never `eval`), prints each simplified
 gradient, optionally the emitted numpy source (``--source``), and the values at a point
-(``--at``). Bad input prints one line on stderr and exits with status 2.
+(``--at``). Bad input prints one line on stderr and exits with status 2; an expression
+that does not parse is shown under that line with a caret under the offending column.
+An expression may start with ``-`` (``grad "-sin(x)" --wrt x``), and ``--wrt x,y`` names
+several variables.
 
 Examples::
 
@@ -22,7 +25,7 @@ import graphc as gc
 
 from . import __version__
 from .demo import run_demo
-from .errors import GraphcError
+from .errors import GraphcError, ParseError
 from .parse import parse
 from .printing import assign
 
@@ -68,7 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="NAME",
         action="append",
         required=True,
-        help="a variable to differentiate with respect to (repeatable)",
+        help="the variables to differentiate with respect to: x or x,y (repeatable)",
     )
     grad.add_argument(
         "--shape",
@@ -179,7 +182,7 @@ def run_grad(args, out=None) -> None:
         args.expr, shapes=known, dtypes={n: a.dtype for n, a in point.items() if n not in shapes}
     )
     expr, variables = parsed.expr, dict(parsed.vars)
-    wrt_names = list(dict.fromkeys(args.wrt))
+    wrt_names = _wrt_names(args.wrt)
     _check_names(variables, wrt_names, shapes, point)
     if expr.shape is not None and any(d != 1 for d in expr.shape):
         shape = tuple("?" if d is None else d for d in expr.shape)
@@ -199,6 +202,45 @@ def run_grad(args, out=None) -> None:
         lines.append(fn.source.rstrip())
     # Printed only once everything worked, so bad input leaves stdout empty.
     print("\n".join(lines), file=out if out is not None else sys.stdout)
+
+
+def _wrt_names(items: Sequence[str]) -> list[str]:
+    """The names of `--wrt x --wrt y,z`, each once, in order."""
+    names = [n.strip() for item in items for n in item.split(",")]
+    if not all(names):
+        raise CommandError(f"--wrt expects names separated by commas, got {','.join(items)!r}")
+    return list(dict.fromkeys(names))
+
+
+_OPTIONS_WITH_VALUE = {"--wrt", "--shape", "--at"}
+
+
+def expression_last(argv: Sequence[str]) -> list[str]:
+    """`argv` with the `grad` command's expression moved behind `--`, so that one starting
+    with `-` (`-sin(x)`) is read as the expression, not as an option: the expression is the
+    first argument after `grad` that is not an option of `grad` or an option's value (or the
+    argument after a `--`).
+
+    >>> expression_last(["grad", "-sin(x)", "--wrt", "x"])
+    ['grad', '--wrt', 'x', '--', '-sin(x)']
+    >>> expression_last(["grad", "--wrt=x", "--", "-x*y"])
+    ['grad', '--wrt=x', '--', '-x*y']
+    """
+    argv = list(argv)
+    if not argv or argv[0] != "grad":
+        return argv
+    i = 1
+    while i < len(argv):
+        arg = argv[i]
+        if arg == "--":
+            return argv[:i] + argv[i + 2 :] + ["--", argv[i + 1]] if i + 1 < len(argv) else argv
+        if arg in _OPTIONS_WITH_VALUE:
+            i += 2
+        elif arg.split("=")[0] in _OPTIONS_WITH_VALUE or arg in ("--source", "-h", "--help"):
+            i += 1
+        else:
+            return argv[:i] + argv[i + 1 :] + ["--", arg]
+    return argv
 
 
 def _check_names(variables: dict, wrt_names: list, shapes: dict, point: dict) -> None:
@@ -233,6 +275,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status (0 success, 1 demo failure, 2 bad
     input)."""
     parser = build_parser()
+    argv = expression_last(sys.argv[1:] if argv is None else argv)
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # usage errors (status 2), --help and --version (status 0)
@@ -243,6 +286,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         run_grad(args)
     except CommandError as exc:
         print(f"graphc grad: error: {_one_line(exc)}", file=sys.stderr)
+        return EXIT_USAGE
+    except ParseError as exc:
+        pointer = exc.pointer()
+        print(f"graphc grad: error: {_one_line(exc)}", file=sys.stderr)
+        if pointer:  # the expression, with a caret under the column
+            print("\n".join("  " + line for line in pointer.splitlines()), file=sys.stderr)
         return EXIT_USAGE
     except RecursionError:
         print("graphc grad: error: the expression is nested too deeply", file=sys.stderr)

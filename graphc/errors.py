@@ -73,7 +73,28 @@ class SerializationError(GraphcError, ValueError):
 
 
 class ParseError(GraphcError, ValueError):
-    """An expression the safe parser does not accept."""
+    """An expression the safe parser does not accept. Where the parser knows the place,
+    `text` is the expression's line and `column` (1-based) the offending character, and
+    `pointer()` shows them:
+
+    >>> from graphc.parse import parse
+    >>> try:
+    ...     parse("x + * 2")
+    ... except ParseError as exc:
+    ...     print(exc.pointer())
+    x + * 2
+        ^
+    """
+
+    def __init__(self, message: str, text: str | None = None, column: int | None = None):
+        super().__init__(message)
+        self.text, self.column = text, column
+
+    def pointer(self) -> str:
+        """The expression's line with a caret under the column ("" when unknown)."""
+        if self.text is None or self.column is None:
+            return ""
+        return f"{self.text}\n{' ' * (self.column - 1)}^"
 
 
 class NonFiniteError(GraphcError, FloatingPointError):

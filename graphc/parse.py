@@ -172,8 +172,7 @@ def parse(text: str, shapes: dict | None = None, dtypes: dict | None = None) -> 
             warnings.simplefilter("ignore")
             tree = ast.parse(text.strip(), mode="exec")
     except SyntaxError as exc:
-        col = f" at column {exc.offset}" if exc.offset else ""
-        raise ParseError(f"invalid syntax{col}: {exc.msg}") from None
+        raise _syntax_error(text.strip(), exc) from None
     except (RecursionError, MemoryError):
         raise ParseError(f"expression nested too deeply (limit {MAX_DEPTH})") from None
     except ValueError as exc:  # e.g. null bytes
@@ -192,6 +191,20 @@ def parse(text: str, shapes: dict | None = None, dtypes: dict | None = None) -> 
     return Parsed(expr, builder.vars)
 
 
+def _syntax_error(text: str, exc: SyntaxError) -> ParseError:
+    """Python's syntax error as a `ParseError` with its line and column (1-based)."""
+    lines = text.splitlines() or [""]
+    line = min(max(exc.lineno or 1, 1), len(lines))
+    raw = lines[line - 1]
+    col = min(max(exc.offset or 1, 1), len(raw) + 1)
+    if col > len(raw) and line == len(lines):
+        what = "the expression ends too early"
+    else:
+        what = "invalid syntax" + (f": {exc.msg}" if exc.msg != "invalid syntax" else "")
+    place = f"column {col}" if line == 1 else f"line {line}, column {col}"
+    return ParseError(f"{what} (at {place})", raw, col)
+
+
 class _Builder(IndexParser):
     def __init__(self, text: str, shapes: dict, dtypes: dict):
         self.text = text
@@ -203,12 +216,11 @@ class _Builder(IndexParser):
 
     # --- errors ------------------------------------------------------------------------
     def fail(self, node: ast.AST, what: str):
-        raise ParseError(f"{what} ({self.where(node)})")
+        raw, col = self._place(node)
+        raise ParseError(f"{what} ({self.where(node)})", raw, col)
 
-    def where(self, node: ast.AST) -> str:
-        segment = ast.get_source_segment(self.text, node) or ""
-        if len(segment) > 40:
-            segment = segment[:37] + "..."
+    def _place(self, node: ast.AST) -> tuple[str, int]:
+        """(the node's line of the expression, its 1-based column in characters)."""
         line = getattr(node, "lineno", 1)
         raw = self.text.splitlines()[line - 1] if self.text.splitlines() else ""
         # col_offset counts UTF-8 bytes; report characters, 1-based.
@@ -216,6 +228,14 @@ class _Builder(IndexParser):
             len(raw.encode("utf-8")[: getattr(node, "col_offset", 0)].decode("utf-8", "replace"))
             + 1
         )
+        return raw, col
+
+    def where(self, node: ast.AST) -> str:
+        segment = ast.get_source_segment(self.text, node) or ""
+        if len(segment) > 40:
+            segment = segment[:37] + "..."
+        line = getattr(node, "lineno", 1)
+        col = self._place(node)[1]
         place = f"column {col}" if line == 1 else f"line {line}, column {col}"
         return f"{place}: {segment!r}"
 

@@ -97,7 +97,8 @@ def test_wrt_a_name_not_in_the_expression_is_an_error(capsys):
     [
         (["grad", "__import__('os').system('echo pwned')", "--wrt", "x"], "attribute access"),
         (["grad", "open('/etc/passwd')", "--wrt", "x"], "not a gc function"),
-        (["grad", "x +", "--wrt", "x"], "invalid syntax"),
+        (["grad", "x +", "--wrt", "x"], "ends too early (at column 4)"),
+        (["grad", "x + * 2", "--wrt", "x"], "invalid syntax (at column 5)"),
         (["grad", "x * x"], "--wrt"),
         (["grad", "x * x", "--wrt", "x", "--shape", "x=2,a"], "not a dimension"),
         (["grad", "x * x", "--wrt", "x", "--shape", "x"], "NAME=VALUES"),
@@ -118,8 +119,56 @@ def test_bad_input_is_one_line_and_status_2(argv, message, capsys):
     captured = capsys.readouterr()
     assert captured.out == ""
     err = captured.err
-    assert err.count("\n") == 1 and "Traceback" not in err, err
-    assert message in err and err.startswith("graphc")
+    first, *pointer = err.splitlines()
+    assert "Traceback" not in err and message in first and first.startswith("graphc"), err
+    column = re.search(r"\(at column (\d+)\)|\(column (\d+):", first)
+    if column:  # a parse error: the expression, and a caret under the column
+        column = int(column.group(1) or column.group(2))
+        assert pointer == ["  " + argv[1], "  " + " " * (column - 1) + "^"]
+    else:
+        assert not pointer, err
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["grad", "-sin(x)", "--wrt", "x", "--at", "x=0"],
+        ["grad", "--wrt", "x", "-sin(x)", "--at", "x=0"],
+        ["grad", "--wrt", "x", "--at", "x=0", "--", "-sin(x)"],
+        ["grad", "--", "-sin(x)", "--wrt", "x", "--at", "x=0"],
+    ],
+)
+def test_an_expression_may_start_with_a_minus(argv, capsys):
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "f = -sin(x)" in out and "df/dx = -cos(x)" in out
+    np.testing.assert_array_equal(values(out, "df/dx"), -1.0)
+
+
+def test_wrt_takes_names_separated_by_commas(capsys):
+    assert main(["grad", "x * y**2", "--wrt", "x,y", "--at", "x=2", "--at", "y=3"]) == 0
+    out = capsys.readouterr().out
+    np.testing.assert_array_equal(values(out, "df/dx"), 9.0)
+    np.testing.assert_array_equal(values(out, "df/dy"), 12.0)
+    assert main(["grad", "x * y", "--wrt", "x,"]) == 2
+    assert "--wrt expects names separated by commas" in capsys.readouterr().err
+
+
+@pytest.mark.slow  # starts Python four times
+def test_rough_edges_through_the_real_command_line():
+    minus = run_cli("grad", "-sin(x)", "--wrt", "x", "--at", "x=0")
+    assert minus.returncode == 0, minus.stderr
+    np.testing.assert_array_equal(values(minus.stdout, "df/dx"), -1.0)
+    both = run_cli("grad", "x*y", "--wrt", "x,y", "--at", "x=2", "--at", "y=3")
+    assert both.returncode == 0, both.stderr
+    np.testing.assert_array_equal(values(both.stdout, "df/dy"), 2.0)
+    caret = run_cli("grad", "x**", "--wrt", "x")
+    assert caret.returncode == 2 and caret.stdout == ""
+    assert caret.stderr.splitlines() == [
+        "graphc grad: error: the expression ends too early (at column 4)",
+        "  x**",
+        "     ^",
+    ]
 
 
 @pytest.mark.slow  # starts Python three times
@@ -130,7 +179,7 @@ def test_subprocess_exit_codes(tmp_path):
     np.testing.assert_array_equal(values(ok.stdout, "df/dx"), [2, 4, 6])
     bad = run_cli("grad", f"__import__('os').system('touch {marker}')", "--wrt", "x")
     assert bad.returncode == 2 and bad.stdout == ""
-    assert len(bad.stderr.splitlines()) == 1 and "Traceback" not in bad.stderr
+    assert len(bad.stderr.splitlines()) == 3 and "Traceback" not in bad.stderr
     assert not marker.exists()
     usage = run_cli()
     assert usage.returncode == 2 and len(usage.stderr.splitlines()) == 1
