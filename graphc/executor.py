@@ -19,6 +19,7 @@ plans and their cache live in graphc.plan.
 
 from __future__ import annotations
 
+import html
 import math
 import types
 
@@ -44,6 +45,7 @@ from .errors import BindError, DTypeError, GradError, GraphcError, HeadShapeErro
 from .ir import Symbol
 from .ops.base import fmt_shape
 from .plan import _PLANS, Plan, plan_for
+from .reports import source_html, type_text
 
 __all__ = [
     "Executor",
@@ -224,7 +226,42 @@ class Executor:
         return list(self._plan.out_names)
 
     def __repr__(self):
-        return f"<graphc.Executor ({', '.join(self._names)}) -> {', '.join(self._plan.out_names)}>"
+        """The bound arguments (type, grad_req), the outputs and the backend.
+
+        >>> import graphc as gc, numpy as np
+        >>> x, u = gc.var("x"), gc.var("u")
+        >>> gc.sum(x * u).bind({"x": np.ones(3), "u": np.array(2.0)}, grad_req="add")
+        <graphc.Executor (x: float64[3] add, u: float64[] add) -> (sum0_output: float64[]), numpy>
+        """
+        args = ", ".join(
+            f"{n}: {type_text(a.shape, a.dtype)} {self._reqs[n]}"
+            for n, a in zip(self._names, self._arrays)
+        )
+        outs = ", ".join(
+            f"{name}: {type_text(o.shape, o.dtype)}"
+            for name, o in zip(self._plan.out_names, self._plan.outputs)
+        )
+        return f"<graphc.Executor ({args}) -> ({outs}), {self._plan.backend.name}>"
+
+    def _repr_html_(self):
+        """Jupyter shows the repr and the emitted source of the training programs."""
+        return f"<p><code>{html.escape(repr(self))}</code></p>{source_html(self.source())}"
+
+    def zero_grad(self) -> None:
+        """Set every gradient array to zero, in place (for `grad_req="add"`, which adds each
+        `backward` into them).
+
+        >>> import graphc as gc, numpy as np
+        >>> exe = gc.sum(gc.var("x") ** 2).bind({"x": np.ones(2)}, grad_req="add")
+        >>> _ = exe.forward(is_train=True); exe.backward(); exe.backward()
+        >>> exe.grad_dict["x"]
+        array([4., 4.])
+        >>> exe.zero_grad()
+        >>> exe.grad_dict["x"]
+        array([0., 0.])
+        """
+        for g in self._grads.values():
+            g[...] = 0
 
     # --- running -------------------------------------------------------------------------
     def _check_updates(self, what: str, updates: dict) -> list:

@@ -9,6 +9,7 @@ A function keeps the programs of its last `codegen.SIGNATURE_CACHE` signatures.
 from __future__ import annotations
 
 import builtins
+import html
 from collections.abc import Sequence
 
 import numpy as np
@@ -29,6 +30,8 @@ from .reports import (
     compilation,
     key_signature,
     signature_of,
+    source_html,
+    type_text,
 )
 from .serialize import load_json, tojson
 
@@ -384,8 +387,25 @@ entries (first [1]): log(x)
             fh.write(text)
 
     def __repr__(self):
-        on = "" if self.backend.name == "numpy" else f" on {self.backend.name}"
-        return f"<graphc.Function ({', '.join(self._names)}) -> {len(self.outputs)} output(s){on}>"
+        """The inputs and outputs with their declared types, the backend, the programs.
+
+        >>> import graphc as gc
+        >>> x = gc.var("x", shape=(3,))
+        >>> gc.compile([x, gc.var("u")], [gc.sum(x), x * 2])
+        <graphc.Function (x: ?[3], u: ?[...]) -> (?[], ?[3]), numpy, 0 programs>
+        """
+        ins = ", ".join(f"{v.name}: {type_text(v.shape, v.dtype)}" for v in self.inputs)
+        outs = ", ".join(type_text(o.shape, o.dtype) for o in self.outputs)
+        outs = outs if self._single else f"({outs}{',' if len(self.outputs) == 1 else ''})"
+        n = len(self._programs)
+        return (
+            f"<graphc.Function ({ins}) -> {outs}, {self.backend.name}, "
+            f"{n} program{'' if n == 1 else 's'}>"
+        )
+
+    def _repr_html_(self):
+        """Jupyter shows the repr and the emitted source, highlighted."""
+        return f"<p><code>{html.escape(repr(self))}</code></p>{source_html(self.source)}"
 
 
 _NO = object()  # an argument the caller did not pass

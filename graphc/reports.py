@@ -30,7 +30,32 @@ class ArgType(NamedTuple):
     dtype: np.dtype
 
     def __str__(self):
-        return f"{self.name}: {self.dtype}[{', '.join(map(str, self.shape))}]"
+        return f"{self.name}: {type_text(self.shape, self.dtype)}"
+
+
+def type_text(shape, dtype) -> str:
+    """`float64[3, 4]` for a shape and dtype; `?` for what is not known (`?[?, 4]`, `?[...]`
+    for an unknown rank).
+
+    >>> type_text((3, None), None), type_text(None, np.dtype("float32")), type_text((), "int64")
+    ('?[3, ?]', 'float32[...]', 'int64[]')
+    """
+    dims = "..." if shape is None else ", ".join("?" if d is None else str(d) for d in shape)
+    return f"{'?' if dtype is None else np.dtype(dtype).name}[{dims}]"
+
+
+def source_html(source: str) -> str:
+    """HTML showing emitted source, highlighted by pygments when it is installed (Jupyter
+    brings it), else as escaped preformatted text."""
+    try:
+        from pygments import highlight
+        from pygments.formatters import HtmlFormatter
+        from pygments.lexers import PythonLexer
+    except ImportError:
+        import html
+
+        return f"<pre>{html.escape(source)}</pre>"
+    return highlight(source, PythonLexer(), HtmlFormatter(noclasses=True, nobackground=True))
 
 
 def signature_of(names, arrays) -> tuple[ArgType, ...]:

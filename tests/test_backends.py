@@ -27,7 +27,9 @@ def test_numpy_is_the_default_and_the_same_program():
         for a, b in zip(f(*args), default(*args)):
             np.testing.assert_array_equal(a, b)
         assert f.source == default.source
-    assert repr(default) == "<graphc.Function (x, w) -> 3 output(s)>"
+    assert repr(default) == (
+        "<graphc.Function (x: ?[3], w: ?[3]) -> (?[], ?[3], ?[3]), numpy, 1 program>"
+    )
 
 
 def test_unknown_backend_names_the_known_ones_and_changes_nothing():
@@ -93,7 +95,7 @@ def test_every_hook_of_a_backend_reaches_the_program():
     assert src.startswith("# traced\nimport numpy as np\n")
     assert "out=" not in src and "+=" not in src  # in_place=False: no buffer written twice
     assert "return _done((t" in src and "    _seen.append((x,))" in src
-    assert repr(f).endswith("on traced>")
+    assert repr(f).endswith(", traced, 1 program>")
 
 
 def test_in_place_is_the_numpy_default():
