@@ -151,16 +151,39 @@ def to_dot(sym, name: str = "graphc") -> str:
     return "\n".join(lines) + "\n"
 
 
+# How `draw` tells the kinds of node apart: a shape and a color each (never the label alone:
+# a multiply node and a var named x would both read "x").
+_STYLES = {
+    "var": dict(boxstyle="ellipse,pad=0.3", fc="#cfe8ff", ec="#1f5fa8"),
+    "const": dict(boxstyle="square,pad=0.35", fc="#f2f2f2", ec="#888888", ls="--"),
+    "op": dict(boxstyle="round,pad=0.35,rounding_size=0.2", fc="#ffe9c7", ec="#b36b00"),
+}
+FONT_SIZE = 11
+
+
+def _draw_label(g, k) -> str:
+    """`draw`'s label: the var's name, the constant's value, or the op's name (an op is
+    named in words, `multiply`, not by its symbol)."""
+    d = g.nodes[k]
+    return d["label"] if d["op"] in ("var", "const") else d["op"]
+
+
 @checks_call
-def draw(sym, ax=None):
+def draw(sym, ax=None, dpi: int = 120):
     """Draw the graph with matplotlib (layered: inputs at the top); returns the axes.
 
-    Needs matplotlib (`pip install matplotlib`); raises `GraphcError` without it.
+    Vars are blue ellipses, constants grey dashed squares, operations orange boxes
+    named by their op; arrows point from inputs to the ops that read them. A new figure
+    (when `ax` is None) is sized to the graph at `dpi` dots per inch, legible at a
+    notebook's width. Needs matplotlib (`pip install "graphc[notebooks]"`); raises
+    `GraphcError` without it.
     """
     try:
         import matplotlib.pyplot as plt
     except ImportError as exc:  # an optional dependency
-        raise GraphcError("gc.draw needs matplotlib: pip install matplotlib") from exc
+        raise GraphcError(
+            'gc.draw needs matplotlib: pip install "graphc[notebooks]" (or matplotlib)'
+        ) from exc
     import networkx as nx
 
     if ax is not None and not hasattr(ax, "scatter"):
@@ -174,22 +197,29 @@ def draw(sym, ax=None):
     pos = nx.multipartite_layout(g, subset_key="layer", align="horizontal")
     pos = {k: (x, -y) for k, (x, y) in pos.items()}  # layer 0 (the inputs) on top
     if ax is None:
+        widest = max(list(depth.values()).count(d) for d in set(depth.values()))
         _, ax = plt.subplots(
-            figsize=(max(4, len(g) ** 0.5 * 2), max(3, len(set(depth.values())) * 0.8))
+            figsize=(
+                min(12, max(4, 1.6 * widest)),
+                min(14, max(2.5, 1.0 * len(set(depth.values())))),
+            ),
+            dpi=dpi,
         )
-    colors = [
-        "#cfe8ff" if d["op"] == "var" else "#eeeeee" if d["op"] == "const" else "#ffe9c7"
-        for _, d in g.nodes(data=True)
-    ]
-    nx.draw_networkx(
-        g,
-        pos,
-        ax=ax,
-        labels=nx.get_node_attributes(g, "label"),
-        node_color=colors,
-        node_size=900,
-        font_size=8,
-        arrows=True,
+    nx.draw_networkx_edges(
+        g, pos, ax=ax, arrows=True, arrowsize=12, node_size=1000, edge_color="#555555"
     )
+    for kind, style in _STYLES.items():
+        nodes = [
+            k for k, d in g.nodes(data=True) if (d["op"] if d["op"] in _STYLES else "op") == kind
+        ]
+        nx.draw_networkx_labels(
+            g,
+            pos,
+            labels={k: _draw_label(g, k) for k in nodes},
+            ax=ax,
+            font_size=FONT_SIZE,
+            bbox=style,
+        )
     ax.set_axis_off()
+    ax.margins(0.08)
     return ax

@@ -143,8 +143,14 @@ def test_draw_uses_matplotlib():
     x = gc.var("x")
     ax = gc.draw(gc.grad(gc.sum(gc.tanh(x) * x), x))
     assert ax.figure is not None and len(ax.texts) > 0
+    assert ax.figure.dpi == 120
     fig, ax2 = plt.subplots()
     assert gc.draw(x * 2, ax=ax2) is ax2
+    # Ops are named in words and drawn in another shape than vars: a multiply node is not
+    # an "x" that reads like a var named x.
+    boxes = {t.get_text(): t.get_bbox_patch().get_boxstyle() for t in ax2.texts}
+    assert set(boxes) == {"x", "2", "multiply"}
+    assert len({type(style) for style in boxes.values()}) == 3
     plt.close("all")
 
 
