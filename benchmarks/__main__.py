@@ -58,6 +58,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         metavar="N",
         help="cap BLAS (threadpoolctl), torch and XLA threads at N; steadier on a busy machine",
     )
+    parser.add_argument(
+        "--progress",
+        choices=("auto", "on", "off"),
+        default="auto",
+        help="a progress bar on stderr (tqdm, from the bench extra); auto: when stderr "
+        "is a terminal",
+    )
     parser.add_argument("--list", action="store_true", help="list the workloads and exit")
     parser.add_argument(
         "-v",
@@ -66,6 +73,20 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="progress on stderr and tracebacks of failures",
     )
     return parser.parse_args(argv)
+
+
+def progress(workloads: list, mode: str):
+    """The workloads, wrapped in a tqdm progress bar on stderr when asked for (or, with
+    "auto", when stderr is a terminal) and tqdm is installed."""
+    if mode == "off" or (mode == "auto" and not sys.stderr.isatty()):
+        return workloads
+    try:
+        from tqdm import tqdm
+    except ImportError:
+        if mode == "on":
+            print("note: no progress bar: tqdm is not installed", file=sys.stderr)
+        return workloads
+    return tqdm(workloads, desc="workloads", unit="workload", file=sys.stderr, leave=False)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -123,7 +144,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     outcomes: list[harness.Outcome] = []
     baseline_failed = False
-    for w in workloads:
+    for w in progress(workloads, args.progress):
         try:
             rows = harness.run_workload(w, systems, settings, log)
         except Exception as exc:  # the baseline itself is wrong: report and go on

@@ -301,3 +301,14 @@ def test_ratio_table_has_a_column_per_system_from_the_minima():
     assert table[1].split() == ["workload", "graphc", "graphc-numexpr"]
     assert table[2].split() == ["w1", "0.50x", "0.25x"]
     assert table[3].split() == ["w2", "1.50x", "-"]
+
+
+def test_progress_bar_only_when_asked_or_on_a_terminal(capsys):
+    from benchmarks.__main__ import progress
+
+    items = [1, 2]
+    assert progress(items, "off") is items
+    assert progress(items, "auto") is items  # pytest's stderr is not a terminal
+    tqdm = pytest.importorskip("tqdm")
+    bar = progress(items, "on")
+    assert isinstance(bar, tqdm.tqdm) and list(bar) == items
