@@ -88,10 +88,11 @@ def fn(x):
     del t1
     t5 = np.cos(t4)
     del t4
-    t6 = t5.sum()
-    t7 = t5 * t3
-    del t5, t3
-    return t6, t7
+    t6 = t5 * t3
+    del t3
+    t7 = t5.sum()
+    del t5
+    return t7, t6
 """
 
 
@@ -143,15 +144,15 @@ def fn(X, W, b):
     t1 += b
     np.tanh(t1, out=t1)
     t2 = t1 * t1
-    t3 = t2.sum()
-    t4 = t3 / 24
-    del t3
-    t5 = X.T
     t1 *= c0
     t1 += t1
+    t3 = t2.sum()
     np.subtract(1, t2, out=t2)
+    t4 = t3 / 24
+    del t3
     t1 *= t2
     del t2
+    t5 = X.T
     t6 = t5 @ t1
     del t5
     t7 = t1.sum(axis=0)
@@ -346,35 +347,35 @@ def fn(a, h0, x0, x1, x2):
     t12 = 1 - t11
     del t11
     t13 = t12 * t6
-    t14 = t13.sum()
-    del t13
-    t15 = t12 * a
+    t14 = t12 * a
     del t12
-    t16 = t6 * t6
+    t15 = t6 * t6
     del t6
-    t17 = 1 - t16
-    del t16
-    t18 = t15 * t17
-    del t15, t17
+    t16 = t13.sum()
+    del t13
+    t17 = 1 - t15
+    del t15
+    t18 = t14 * t17
+    del t14, t17
     t19 = t18 * t3
-    t20 = t19.sum()
-    del t19
-    t21 = t14 + t20
-    del t14, t20
-    t22 = t18 * a
+    t20 = t18 * a
     del t18
-    t23 = t3 * t3
+    t21 = t3 * t3
     del t3
-    t24 = 1 - t23
-    del t23
-    t25 = t22 * t24
-    del t22, t24
+    t22 = t19.sum()
+    del t19
+    t23 = 1 - t21
+    del t21
+    t24 = t16 + t22
+    del t16, t22
+    t25 = t20 * t23
+    del t20, t23
     t26 = t25 * h0
     del t25
     t27 = t26.sum()
     del t26
-    t28 = t21 + t27
-    del t21, t27
+    t28 = t24 + t27
+    del t24, t27
     t29 = _checked_grad(t28, a)
     return t10, t29
 """

@@ -100,6 +100,7 @@ LAYERS = {
         "simplify.noops",
         "simplify.identity",
         "simplify.matrix",
+        "schedule",
         "codegen",
         "subgraph",
         "ops.control",

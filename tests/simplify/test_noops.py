@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 import graphc as gc
+from benchmarks.workloads import deep_small_math
 from graphc.simplify import noops
 
 X = np.linspace(-1.0, 1.0, 12).reshape(3, 4)
@@ -105,16 +106,12 @@ def test_gradient_of_a_product_by_a_transpose_reads_the_matrix():
 
 
 def test_deep_net_gradient_program_has_no_double_transpose():
-    """Golden facts of a deep net's gradient program (the `deep_small` benchmark's shape):
+    """Golden facts of a deep net's gradient program (the `deep_small` benchmark's math):
     no `(W.T).T`, one transpose per matrix product that needs one."""
     layers = 6
     x = gc.var("x", shape=(8, 4))
-    params, h = [], x
-    for i in range(layers):
-        w, b = gc.var(f"W{i}", shape=(8, 8)), gc.var(f"b{i}", shape=(8, 1))
-        params += [w, b]
-        h = gc.tanh(w @ h + b)
-    y = gc.sum(h**2)
+    params = [gc.var(f"p{i}", shape=(8, 8) if i % 2 == 0 else (8, 1)) for i in range(2 * layers)]
+    y = deep_small_math(gc, x, *params)
     rng = np.random.default_rng(0)
     args = [rng.standard_normal(p.shape) for p in [x, *params]]
     for simplify in (False, True):

@@ -1,0 +1,169 @@
+"""The order a program computes its nodes in: a topological order that frees buffers early.
+
+`ir.toposort` lists nodes depth first from the outputs, so a value read by two outputs waits
+for the later one: in a deep network's gradient, every layer's cotangent `g` stays alive
+until the end, where the bias gradients `sum(g, axis=1)` are computed. `memory_order` keeps
+that order, except that when every reader of a temporary can run, and running them now
+allocates no more than the temporary's buffer (results count nothing: they are kept to the
+end anyway), they run now and the temporary dies: the bias gradient is computed where `g`
+dies, as one would write it by hand.
+
+Views (nodes that are not `fresh`, reading at most one computed value: `x.T`, a reshape)
+cost no buffer: they are computed just before the first node that reads them, and a value
+read through a view is read by the view's readers. The order is found in time linear in the
+size of the graph (and a sort of each released temporary's readers).
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Sequence
+
+import numpy as np
+
+from .ir import Symbol
+
+__all__ = ["memory_order"]
+
+
+def _bytes(node: Symbol) -> int | None:
+    shape, dtype = node.shape, node.dtype
+    if shape is None or None in shape or dtype is None:
+        return None
+    return int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+
+
+class _Order:
+    """The state of one ordering (see `memory_order`); nodes are named by their index in the
+    given order."""
+
+    def __init__(self, nodes: Sequence[Symbol], outputs: Sequence[Symbol]):
+        self.nodes = nodes
+        index = {id(n): i for i, n in enumerate(nodes)}
+        self.index = index
+        size = len(nodes)
+        self.owner = [-1] * size  # the node whose buffer a node's value lives in (-1: none)
+        self.readers: list[list[int]] = [[] for _ in range(size)]
+        self.owners_read: list[tuple[int, ...]] = [()] * size
+        self.missing = [0] * size  # owners read that are not computed yet
+        self.kept = [False] * size  # an output lives in it: never freed
+        for i, node in enumerate(nodes):
+            inputs = {index[id(x)] for x in node.inputs if id(x) in index}
+            if _is_view(node, inputs):
+                self.owner[i] = self.owner[next(iter(inputs))] if inputs else -1
+                continue
+            self.owner[i] = i
+            read = tuple({self.owner[j] for j in inputs} - {-1})
+            self.owners_read[i] = read
+            self.missing[i] = len(read)
+            for o in read:
+                self.readers[o].append(i)
+        for out in outputs:
+            i = index.get(id(out))
+            if i is not None and self.owner[i] >= 0:
+                self.kept[self.owner[i]] = True
+        self.bytes = [_bytes(n) for n in nodes]
+        self.blocked = [len(r) for r in self.readers]  # readers that cannot run yet
+        self.pending = [len(r) for r in self.readers]  # readers not computed yet
+        self.cost = [0] * size  # buffers the pending readers would allocate (known sizes)
+        self.unknown = [0] * size  # pending readers that allocate a buffer of unknown size
+        self.allocating = [0] * size  # pending readers that allocate a buffer
+        for o, readers in enumerate(self.readers):
+            for r in readers:
+                self._count(o, r, 1)
+        self.done = [False] * size
+        self.order: list[Symbol] = []
+        self.queue: deque[int] = deque()
+
+    def _count(self, o: int, r: int, sign: int) -> None:
+        """Add (or remove) reader r's allocation to what releasing o would cost."""
+        if self.kept[r]:
+            return  # a result is allocated for good: computing it earlier costs nothing
+        self.allocating[o] += sign
+        if self.bytes[r] is None:
+            self.unknown[o] += sign
+        else:
+            self.cost[o] += sign * self.bytes[r]
+
+    def releasable(self, o: int) -> bool:
+        """Can every reader of o run now, freeing o's buffer for no larger allocation?"""
+        if self.blocked[o] or not self.pending[o] or self.kept[o]:
+            return False
+        if not self.nodes[o].opdef.fresh:
+            return False  # it may not own a buffer
+        size = self.bytes[o]
+        if size is None or self.unknown[o]:
+            return self.allocating[o] <= 1
+        return self.cost[o] <= size
+
+    def place(self, i: int) -> None:
+        """Compute node i (and the views it reads that are not computed yet)."""
+        stack = [i]
+        while stack:
+            j = stack[-1]
+            if self.done[j]:
+                stack.pop()
+                continue
+            todo = [k for x in self.nodes[j].inputs if (k := self.index.get(id(x))) is not None]
+            todo = [k for k in todo if not self.done[k]]
+            if todo:
+                stack.extend(todo)
+                continue
+            stack.pop()
+            self.done[j] = True
+            self.order.append(self.nodes[j])
+            if self.owner[j] == j:
+                self._computed(j)
+
+    def _computed(self, i: int) -> None:
+        for o in self.owners_read[i]:  # first the values i may have been the last to read
+            self.pending[o] -= 1
+            self._count(o, i, -1)
+            if not self.blocked[o]:
+                self.queue.append(o)
+        for r in self.readers[i]:
+            self.missing[r] -= 1
+            if not self.missing[r]:  # r can run: its owners have one blocked reader less
+                for o in self.owners_read[r]:
+                    self.blocked[o] -= 1
+                    if not self.blocked[o]:
+                        self.queue.append(o)
+
+    def drain(self) -> None:
+        """Release the temporaries whose readers can all run now (see `releasable`)."""
+        while self.queue:
+            o = self.queue.popleft()
+            if self.releasable(o):
+                for r in self.readers[o]:  # (in the given order)
+                    if not self.done[r]:
+                        self.place(r)
+
+    def run(self) -> list[Symbol]:
+        for i in range(len(self.nodes)):
+            if not self.done[i]:  # (a view not read yet is computed here)
+                self.place(i)
+                self.drain()
+        return self.order
+
+
+def _is_view(node: Symbol, inputs: set) -> bool:
+    opdef = node.opdef
+    return not opdef.fresh and len(inputs) <= 1 and getattr(opdef, "emit_block", None) is None
+
+
+def memory_order(nodes: Sequence[Symbol], outputs: Sequence[Symbol] = ()) -> list[Symbol]:
+    """`nodes` (a topological order: inputs first; values outside it are given) reordered so
+    that a temporary dies as soon as its readers can run, when running them then allocates
+    no more than it frees (see the module docstring). `outputs` are kept to the end.
+
+    >>> import graphc as gc
+    >>> x = gc.var("x", shape=(100,))
+    >>> t = gc.exp(x)
+    >>> u = t * 2
+    >>> v, total = gc.sin(u), gc.sum(t)
+    >>> [n.op for n in memory_order([t, u, v, total], [v, total])]
+    ['exp', 'multiply', 'sum', 'sin']
+    """
+    if len(nodes) < 3:
+        return list(nodes)
+    return _Order(nodes, outputs).run()
