@@ -187,17 +187,23 @@ def check_array(what: str, name: str, value, vars_: list[Symbol]) -> np.ndarray:
     """
     where = f"{what}: argument {name!r}" if what else f"argument {name!r}"
     arr = _numeric_array(where, value, declared_type(vars_)[1])
+    check_declared(where, arr.shape, arr.dtype, vars_)
+    return arr
+
+
+def check_declared(where: str, shape: tuple, dtype: np.dtype, vars_: list[Symbol]) -> None:
+    """Raise if an array of `shape` and `dtype` does not fit the declarations `vars_` (the
+    errors start with `where` and name the declaring line)."""
     for v in vars_:
-        if v.dtype is not None and arr.dtype != v.dtype:
+        if v.dtype is not None and dtype != v.dtype:
             raise DTypeError(
-                f"{where}: expected dtype {v.dtype}, got {arr.dtype} (declared at {v.where()})"
+                f"{where}: expected dtype {v.dtype}, got {dtype} (declared at {v.where()})"
             )
-        if not _fits(arr.shape, v.shape):
+        if not _fits(shape, v.shape):
             raise ShapeError(
-                f"{where}: expected shape {fmt_shape(v.shape)}, got {arr.shape} "
+                f"{where}: expected shape {fmt_shape(v.shape)}, got {shape} "
                 f"(declared at {v.where()})"
             )
-    return arr
 
 
 def _numeric_array(where: str, value, dtype) -> np.ndarray:

@@ -11,6 +11,8 @@ import numpy as np
 from .errors import ShapeError
 
 HELPERS = (
+    "_array",
+    "_numpy",
     "_sum_to",
     "_split_like",
     "_index_grad",
@@ -37,22 +39,35 @@ HELPERS = (
 )
 
 
+def _array(x):
+    """`x` as an array: an array as it is (numpy's, or a duck array such as dask's, which
+    stays lazy), a number through np.asarray."""
+    return x if hasattr(x, "__array_function__") else np.asarray(x)
+
+
+def _numpy(x) -> bool:
+    """Is `x` numpy's (an array or a number), not a duck array?"""
+    return isinstance(x, np.ndarray) or not hasattr(x, "__array_function__")
+
+
 def _sum_to(x, shape):
     """Sum x over the axes that broadcasting added or stretched, giving `shape`."""
-    x = np.asarray(x)
+    x = _array(x)
     if x.shape == tuple(shape):
         return x
     lead = x.ndim - len(shape)
     axes = tuple(range(lead)) + tuple(
         lead + i for i, d in enumerate(shape) if d == 1 and x.shape[lead + i] != 1
     )
+    if not _numpy(x):  # a duck array: its own sum
+        return x.sum(axis=axes).reshape(shape)
     return np.add.reduce(x, axis=axes).reshape(shape)  # np.sum's result, without its wrappers
 
 
 def _product_vjp(g, a, b, side, dot=False):
     """Cotangent of operand `side` of `a @ b`, or of `np.dot(a, b)` with `dot` (which
     differs from `@` only for a of rank 2 or more and b of rank 3 or more)."""
-    a, b, g = np.asarray(a), np.asarray(b), np.asarray(g)
+    a, b, g = _array(a), _array(b), _array(g)
     if dot and a.ndim >= 2 and b.ndim >= 3:
         return _dot_stack_vjp(g, a, b, side)
     return _matmul_vjp(g, a, b, side)
@@ -88,7 +103,7 @@ def _dot_stack_vjp(g, a, b, side):
 def _bilinear_vjp(g, a, b, side, kind, axes=None):
     """Cotangent of operand `side` of `np.tensordot(a, b, axes)`, `np.inner(a, b)` or
     `np.kron(a, b)` (arrays of any ranks): the product's einsum, read backwards."""
-    a, b, g = np.asarray(a), np.asarray(b), np.asarray(g)
+    a, b, g = _array(a), _array(b), _array(g)
     na, nb = a.ndim, b.ndim
     if kind == "kron":  # a's axes at the even places of 2n, b's at the odd
         n = max(na, nb)
@@ -190,7 +205,7 @@ def _split_like(g, xs, axis, index):
     start = sum(np.shape(x)[axis] for x in xs[:index])
     cut = [slice(None)] * np.ndim(g)
     cut[axis] = slice(start, start + np.shape(xs[index])[axis])
-    return np.asarray(g)[tuple(cut)]
+    return _array(g)[tuple(cut)]
 
 
 def _index_grad(x, like, index):
@@ -213,7 +228,7 @@ def _index_grad(x, like, index):
 def _prod_others(x, axis):
     """For each entry of x, the product of the other entries along `axis` (None: all), from
     running products on either side: exact where entries are zero (no division)."""
-    x = np.asarray(x)
+    x = _array(x)
     nd = x.ndim
     axes = (
         tuple(range(nd))
@@ -260,18 +275,18 @@ def _checked_grad(g, wrt, *output, errors=(ValueError, TypeError)):
     `_check_grad_output` (for `output`, if given) and `_check_grad_input`."""
     if output:
         _check_grad_output(np.shape(output[0]), errors[0])
-    dtype = np.result_type(wrt)
+    dtype = np.result_type(_array(wrt).dtype)
     _check_grad_input(dtype, errors[1])
     if np.iscomplexobj(g) and dtype.kind != "c":
         g = np.real(g)  # a real input's gradient is the real part, as in JAX
-    g = np.asarray(g, dtype=dtype)
+    g = np.asarray(g, dtype=dtype) if _numpy(g) else g.astype(dtype)
     return g if g.shape == np.shape(wrt) else np.broadcast_to(g, np.shape(wrt)).copy()
 
 
 def _logsumexp(x, axis, keepdims):
     """log(sum(exp(x))) with the maximum shifted out (finite for large |x|); -inf for an
     empty sum, as scipy.special.logsumexp gives."""
-    x = np.asarray(x)
+    x = _array(x)
     if x.size == 0:  # no maximum to shift out
         with np.errstate(divide="ignore"):
             return np.log(np.sum(np.exp(x), axis=axis, keepdims=keepdims))
@@ -284,7 +299,7 @@ def _logsumexp(x, axis, keepdims):
 def _softmax(x, axis):
     """exp(x) / sum(exp(x)) along `axis`, with the maximum shifted out; empty in, empty out
     (as scipy.special.softmax)."""
-    if np.size(x) == 0:
+    if _array(x).size == 0:
         return np.exp(x)
     e = np.exp(x - np.max(x, axis=axis, keepdims=True))
     return e / np.sum(e, axis=axis, keepdims=True)
@@ -292,7 +307,7 @@ def _softmax(x, axis):
 
 def _log_softmax(x, axis):
     """x - logsumexp(x) along `axis`; empty in, empty out."""
-    if np.size(x) == 0:
+    if _array(x).size == 0:
         return np.exp(x)
     s = x - np.max(x, axis=axis, keepdims=True)
     return s - np.log(np.sum(np.exp(s), axis=axis, keepdims=True))

@@ -31,6 +31,8 @@ def _prompts(name: str) -> int:
 @pytest.mark.parametrize("name", MODULES)
 def test_docstring_examples(name):
     module = importlib.import_module(name)
+    for package in getattr(module, "DOCTEST_NEEDS", ()):  # a backend's optional packages
+        pytest.importorskip(package)
     result = doctest.testmod(module, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
     assert result.failed == 0, f"{result.failed} docstring example(s) failed in {name}"
     assert result.attempted == _prompts(name), (

@@ -111,6 +111,7 @@ LAYERS = {
     ],
     5: [
         "backends.base",
+        "backends.dask",
         "backends",
         "function",
         "plan",

@@ -2,6 +2,8 @@
 `sym.bind(..., backend=NAME)`.
 
 - ``"numpy"`` (the default): one numpy statement per operation, buffers reused in place.
+- ``"dask"``: the same program over `dask.array`, lazy and chunked, every output computed
+  in one ``dask.compute`` (`Dask`; options ``Dask(chunks=..., lazy=...)``).
 
 A name is looked up in `BACKENDS`; a `Backend` instance is taken as it is (its options set).
 A backend whose packages are missing raises `gc.BackendError` naming the extra to install.
@@ -11,8 +13,9 @@ from __future__ import annotations
 
 from ..errors import BackendError, did_you_mean
 from .base import Backend
+from .dask import Dask
 
-BACKENDS: dict[str, Backend] = {"numpy": Backend()}
+BACKENDS: dict[str, Backend] = {"numpy": Backend(), "dask": Dask()}
 
 
 def backend(spec) -> Backend:
@@ -24,7 +27,7 @@ def backend(spec) -> Backend:
     >>> backend("numbpy")
     Traceback (most recent call last):
     ...
-    graphc.errors.BackendError: unknown backend 'numbpy' (did you mean numpy?); the backends are ['numpy']
+    graphc.errors.BackendError: unknown backend 'numbpy' (did you mean numpy?); the backends are [...]
     """
     if isinstance(spec, Backend):
         return spec.require()
@@ -52,4 +55,4 @@ def available() -> list[str]:
     return [name for name, b in BACKENDS.items() if not b.missing()]
 
 
-__all__ = ["BACKENDS", "Backend", "available", "backend", "pickled"]
+__all__ = ["BACKENDS", "Backend", "Dask", "available", "backend", "pickled"]

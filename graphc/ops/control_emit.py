@@ -241,7 +241,8 @@ class _Loop:
         names = self.names.ys + self.names.hists
         for name, t in zip(names, self.types.ys + self.types.hists):
             if name:
-                empty = preallocate(length, t) if length else None
+                # A backend without in-place writes (dask) appends to lists.
+                empty = preallocate(length, t) if length and self.em.emission.in_place else None
                 if empty is not None:
                     self.preallocated.add(name)
                 self.em.statement(indent, f"{name} = {empty or '[]'}", self.node)
@@ -274,6 +275,7 @@ class _Loop:
                 )
         for h, c, t in zip(self.names.hists, self.carry, self.types.finals):
             if h and h not in self.preallocated:
+                t = t if em.emission.in_place else (None, None)  # np.stack, not np.array
                 em.statement(indent, f"{h} = {stack_history(h, c, t, reverse)}", node)
         write_aliases(em, self.aliases, indent)
 

@@ -1,0 +1,325 @@
+"""The ``"dask"`` backend: the numpy program over `dask.array`, lazy and chunked.
+
+The program's first lines make each argument a dask array (``x = da.asarray(x,
+chunks=...)``: a dask array keeps its own chunks), each statement then builds a lazy dask
+array through numpy's dispatch (NEP 13 and 18), and the last line computes every output in
+one ``dask.compute(...)``, so work that outputs share runs once. The active scheduler runs
+it: dask's threads by default, a `dask.distributed.Client`'s cluster when one is active.
+
+Not every numpy function has a chunked dask form. An op in `WHOLE` runs on its operands
+gathered into one piece (``_whole``: still lazy and inside the one compute, but not
+chunked: linear algebra's factorisations, sorting, indexing by arrays, ...); an
+elementwise op dask lacks runs chunk by chunk (``da.map_blocks``); the ops in
+`UNSUPPORTED` (control flow: a Python loop or branch on array values would compute in
+the middle of the program) raise `gc.BackendError` when the program is compiled.
+"""
+
+from __future__ import annotations
+
+import inspect
+import mmap
+
+import numpy as np
+
+from ..binding import check_array, check_declared
+from ..errors import BackendError, ShapeError
+from ..ir import format_origin, toposort
+from ..ops.base import Elementwise
+from .base import Backend
+
+DOCTEST_NEEDS = ("dask",)  # tests/test_doctests.py skips this module's examples without it
+
+# Ops run on their operands whole (one piece, one task): dask has no chunked form of them.
+WHOLE = {
+    "cholesky": "a factorisation needs each matrix whole",
+    "det": "a factorisation needs each matrix whole",
+    "slogdet": "a factorisation needs each matrix whole",
+    "inv": "a factorisation needs each matrix whole",
+    "solve": "a factorisation needs each matrix whole",
+    "solve_rule": "a factorisation needs each matrix whole",
+    "svd": "a factorisation needs each matrix whole",
+    "qr": "a factorisation needs each matrix whole",
+    "eigh": "a factorisation needs each matrix whole",
+    "norm": "matrix norms need singular values",
+    "sort": "dask has no sort",
+    "sorted_like": "dask has no argsort",
+    "take": "indexing by arrays",
+    "index_grad": "scatter-adds (np.add.at) into zeros",
+    "diag_embed": "writes into a diagonal",
+    "diag_grad": "writes into a diagonal",
+    "diagonal": "dask's diagonal is 2-d only",
+    "trace": "dask's trace is 2-d only",
+    "diag": "writes into a diagonal",
+    "cross": "dask has no cross product",
+    "kron": "dask has no kron",
+    "linspace": "its ends are array values",
+    "split": "dask has no split",
+    "prod_others": "running products along an axis",
+    "cross_entropy": "dask has no take_along_axis",
+    "one_hot": "writes ones at the labels",
+    "repeat": "dask repeats along one given axis only",
+}
+# Ops that cannot run lazily: compiling them for dask raises BackendError.
+UNSUPPORTED = {
+    "cond": "its branch is chosen by an array value, which would be computed mid-program",
+    "while_loop": "its loop runs while an array value says so, which would be computed "
+    "mid-program",
+}
+# Elementwise ops whose numpy form dask lacks: run chunk by chunk with da.map_blocks.
+BLOCKWISE = {"erf", "nan_to_num"}
+
+
+class MemmapFile:
+    """A numpy memmap that dask reads chunk by chunk (dask's `from_array` copies a memmap
+    whole) and that pickles as its file, offset, dtype and shape, so that a worker of a
+    cluster maps the file again instead of receiving its bytes (the file must be at the
+    same path there)."""
+
+    def __init__(self, array: np.memmap):
+        self.array = array
+        self.shape, self.dtype, self.ndim = array.shape, array.dtype, array.ndim
+
+    def __getitem__(self, key):
+        return np.array(self.array[key])
+
+    def __reduce__(self):
+        m = self.array
+        if isinstance(m.base, mmap.mmap) and (m.flags.c_contiguous or m.flags.f_contiguous):
+            order = "C" if m.flags.c_contiguous else "F"
+            return _open_memmap, (m.filename, m.dtype.str, m.shape, m.offset, order)
+        return MemmapFile, (np.array(m),)  # a view: its values
+
+    def __dask_tokenize__(self):
+        m = self.array
+        return (m.filename, m.offset, m.dtype.str, m.shape, m.strides, id(m.base))
+
+
+def _open_memmap(filename, dtype, shape, offset, order):
+    return MemmapFile(np.memmap(filename, dtype, "r", offset, shape, order))
+
+
+class Dask(Backend):
+    """The dask backend: ``gc.compile(..., backend="dask")`` or, with options,
+    ``backend=gc.backends.Dask(chunks=..., lazy=...)``.
+
+    The function takes numpy arrays, memmaps (``np.load(path, mmap_mode="r")``, read chunk
+    by chunk), zarr arrays and dask arrays, none of them read when the call checks their
+    shape and dtype; `chunks` is how an argument that is not a dask array yet is cut
+    (anything `dask.array.from_array` takes; dask's ``"auto"`` by default). Every output is
+    computed in one ``dask.compute(...)`` call and returned as numpy values; with
+    ``lazy=True`` the outputs are returned as dask arrays, not computed.
+
+    >>> import graphc as gc, numpy as np
+    >>> x = gc.var("x", shape=(6,))
+    >>> y = gc.sum(gc.exp(x))
+    >>> f = gc.compile([x], [y, gc.grad(y, x)], backend=gc.backends.Dask(chunks=2))
+    >>> value, grad = f(np.zeros(6))
+    >>> value, grad
+    (np.float64(6.0), array([1., 1., 1., 1., 1., 1.]))
+    >>> print(f.source)  # doctest: +ELLIPSIS
+    import dask
+    ...
+    def fn(x):
+        x = da.asarray(x, chunks=2)
+        t1 = np.exp(x)
+        t2 = t1.sum()
+        return dask.compute(t2, t1)
+    """
+
+    name = "dask"
+    packages = ("dask",)
+    extra = "dask"
+    in_place = False
+
+    def __init__(self, chunks="auto", lazy: bool = False):
+        self.chunks_text = _literal(chunks)
+        self.chunks = chunks
+        self.lazy = bool(lazy)
+
+    # --- the program -------------------------------------------------------------------
+    def lower(self, outputs):
+        for node in toposort(outputs):
+            why = UNSUPPORTED.get(node.op)
+            if why is not None:
+                raise BackendError(
+                    f"{format_origin(node.origin)}: the {node.op} operation cannot run on "
+                    f"the dask backend: {why}; compute it with the numpy backend"
+                )
+        return outputs
+
+    def expr(self, node, args):
+        if node.op in BLOCKWISE and isinstance(node.opdef, Elementwise):
+            params = [f"_a{i}" for i in range(len(args))]
+            body = node.opdef.emit(*params, **node.attrs)
+            dtype = "" if node.dtype is None else f", dtype={np.dtype(node.dtype).name!r}"
+            return f"da.map_blocks(lambda {', '.join(params)}: {body}, {', '.join(args)}{dtype})"
+        ranks = [None if x.shape is None else len(x.shape) for x in node.inputs]
+        if node.op in ("dot", "inner") and 0 in ranks:
+            return f"{args[0]} * {args[1]}"  # by a number: numpy's dot and inner multiply
+        if node.op == "inner" and None not in ranks:
+            return f"np.tensordot({args[0]}, {args[1]}, ({ranks[0] - 1}, {ranks[1] - 1}))"
+        if node.op in WHOLE or _whole_here(node, ranks):
+            return _whole_expr(node, args)
+        if node.op in ("reshape", "reshape_like"):  # chunks that do not fit: rechunked
+            return f"_reshape(lambda _a0: {node.opdef.emit('_a0', *args[1:], **node.attrs)}, {args[0]})"
+        return super().expr(node, args)
+
+    def header(self, helpers):
+        return [
+            "import dask",
+            "import dask.array as da",
+            *super().header(helpers),
+            "from graphc.backends.dask import _reshape, _whole",
+        ]
+
+    def prologue(self, params):
+        return [f"{p} = da.asarray({p}, chunks={self.chunks_text})" for p in params]
+
+    def returns(self, results, single):
+        if self.lazy or not results:
+            return super().returns(results, single)
+        if single:
+            return f"dask.compute({results[0]})[0]"
+        return f"dask.compute({', '.join(results)})"
+
+    def standalone(self):
+        return [
+            "import dask",
+            "import dask.array as da",
+            "import numpy as np",
+            "",
+            inspect.getsource(_whole).rstrip(),
+            "",
+            inspect.getsource(_reshape).rstrip(),
+        ]
+
+    # --- the arguments -----------------------------------------------------------------
+    def check(self, what, name, value, vars_):
+        if isinstance(value, np.memmap):
+            value = MemmapFile(value)
+        elif not _kept(value):
+            return check_array(what, name, value, vars_)
+        where = f"{what}: argument {name!r}" if what else f"argument {name!r}"
+        dtype, shape = np.dtype(value.dtype), tuple(value.shape)
+        if any(not isinstance(d, (int, np.integer)) for d in shape):
+            raise ShapeError(
+                f"{where}: a dask array of unknown shape {shape}; call "
+                "x.compute_chunk_sizes() first"
+            )
+        check_declared(where, shape, dtype, vars_)
+        return value
+
+    def signature(self, array):
+        return type(array), tuple(int(d) for d in array.shape), np.dtype(array.dtype)
+
+    def __eq__(self, other):
+        return type(other) is type(self) and (self.chunks_text, self.lazy) == (
+            other.chunks_text,
+            other.lazy,
+        )
+
+    def __hash__(self):
+        return hash((type(self), self.chunks_text, self.lazy))
+
+    def __repr__(self):
+        lazy = ", lazy=True" if self.lazy else ""
+        return f"<graphc backend 'dask' (chunks={self.chunks_text}{lazy})>"
+
+
+def _whole(fn, shape, dtype, *args):
+    """`fn(*args)` on whole arrays, lazily: a one-chunk dask array of `shape` and `dtype`
+    (a tuple of them for a function of several results, `shape` and `dtype` then being
+    tuples too)."""
+    import dask
+    import dask.array as da
+
+    value = dask.delayed(fn, pure=True)(*args)
+    if isinstance(dtype, tuple):
+        return tuple(
+            da.from_delayed(value[k], s, dtype=d) for k, (s, d) in enumerate(zip(shape, dtype))
+        )
+    return da.from_delayed(value, shape, dtype=dtype)
+
+
+def _whole_here(node, ranks) -> bool:
+    """Does this node of an op that dask runs chunked in general need its operands whole:
+    indexing by arrays other than one 1-d integer array, stacking numbers, unknown ranks?"""
+    if node.op == "getitem" and len(node.inputs) > 1:
+        index = node.inputs[1:]
+        return (
+            len(index) > 1 or ranks[1] != 1 or index[0].dtype is None or index[0].dtype.kind == "b"
+        )
+    if node.op in ("hstack", "vstack", "inner") and (0 in ranks or None in ranks):
+        return True
+    return False
+
+
+def _reshape(fn, x):
+    """`fn(x)` (a reshape); when x's chunks do not fit the new shape, on x in one chunk."""
+    try:
+        return fn(x)
+    except NotImplementedError:
+        return fn(x.rechunk(-1))
+
+
+def _whole_expr(node, args) -> str:
+    """`_whole(lambda ...: <numpy statement>, shape, dtype, args...)` for `node`; a
+    `get` of a tuple-valued op's result reads it as numpy does."""
+    params = [f"_a{i}" for i in range(len(args))]
+    body = node.opdef.emit(*params, **node.attrs)
+    parts = _parts(node)
+    if parts is None:
+        shape, dtype = _shape_text(node.shape), _dtype_text(node.dtype)
+    else:
+        shape = "(" + "".join(_shape_text(p.shape) + ", " for p in parts) + ")"
+        dtype = "(" + "".join(_dtype_text(p.dtype) + ", " for p in parts) + ")"
+    lam = f"lambda {', '.join(params)}: {body}" if params else f"lambda: {body}"
+    return f"_whole({lam}, {shape}, {dtype}{''.join(', ' + a for a in args)})"
+
+
+def _parts(node):
+    """The results of a tuple-valued node (its `get`s' shapes and dtypes), or None."""
+    types = getattr(node.opdef, "element_types", None)
+    return None if types is None else [_Part(*t) for t in types(node)]
+
+
+class _Part:
+    def __init__(self, shape, dtype):
+        self.shape, self.dtype = shape, dtype
+
+
+def _shape_text(shape) -> str:
+    if shape is None:
+        return "None"
+    dims = ["np.nan" if d is None else str(int(d)) for d in shape]
+    return "(" + "".join(d + ", " for d in dims) + ")"
+
+
+def _dtype_text(dtype) -> str:
+    return "None" if dtype is None else repr(np.dtype(dtype).name)
+
+
+def _kept(value) -> bool:
+    """Is `value` an array the call keeps where it is (a dask or zarr array), unread?"""
+    module = type(value).__module__.split(".")[0]
+    return module in ("dask", "zarr") and hasattr(value, "shape") and hasattr(value, "dtype")
+
+
+def _literal(chunks) -> str:
+    """Source text of a `chunks` option: ints, strings, None, tuples, lists and dicts of
+    them, each written by its builtin type's own repr (no other value reaches the
+    program's text)."""
+    kind = type(chunks)
+    if chunks is None or kind in (int, str):
+        return repr(chunks) if kind is not str else str.__repr__(chunks)
+    if kind in (tuple, list):
+        inner = "".join(_literal(c) + ", " for c in chunks)
+        return f"({inner})" if kind is tuple else f"[{inner}]"
+    if kind is dict and all(type(k) is int for k in chunks):
+        return (
+            "{" + ", ".join(f"{int.__repr__(k)}: {_literal(v)}" for k, v in chunks.items()) + "}"
+        )
+    raise BackendError(
+        f"dask: chunks must be an int, a string such as 'auto' or '64 MiB', None, or tuples "
+        f"or a dict of them (as dask.array.from_array takes), got {chunks!r}"
+    )

@@ -1,0 +1,311 @@
+"""The "dask" backend (graphc.backends.dask): the numpy program over dask.array, lazy and
+chunked, every output computed in one `dask.compute`; arguments checked without being read.
+Skipped without dask (the `dask` extra)."""
+
+from __future__ import annotations
+
+import pathlib
+import pickle
+import sys
+import tracemalloc
+import warnings
+
+import numpy as np
+import pytest
+
+dask = pytest.importorskip("dask")
+da = pytest.importorskip("dask.array")
+
+dask_local = pytest.importorskip("dask.local")
+from op_recipes import PARAMS, RECIPES, call, make_args, make_vars  # noqa: E402
+
+import graphc as gc  # noqa: E402
+from graphc.backends import Dask, backend  # noqa: E402
+from graphc.backends.dask import UNSUPPORTED, MemmapFile  # noqa: E402
+from graphc.ops import OPS  # noqa: E402
+
+
+class Scheduler:
+    """dask's synchronous scheduler, counting the computations (each `dask.compute`, and
+    any value a program would read in the middle, which must not happen)."""
+
+    def __init__(self):
+        self.calls = 0
+
+    def __call__(self, *args, **kwargs):
+        self.calls += 1
+        return dask_local.get_sync(*args, **kwargs)
+
+
+@pytest.fixture
+def counted():
+    scheduler = Scheduler()
+    with dask.config.set(scheduler=scheduler):
+        yield scheduler
+
+
+def _outputs(value):
+    return list(value) if isinstance(value, (list, tuple)) else [value]
+
+
+def test_the_program_cuts_its_arguments_and_computes_once(counted):
+    x, w = gc.var("x", shape=(6, 2)), gc.var("w", shape=(2,))
+    loss = gc.sum(gc.tanh(x @ w))
+    f = gc.compile([x, w], [loss, gc.grad(loss, w)], backend=Dask(chunks={0: 2}))
+    args = np.arange(12.0).reshape(6, 2) / 10, np.array([0.5, -0.25])
+    value, grad = f(*args)
+    assert counted.calls == 1
+    want = gc.compile([x, w], [loss, gc.grad(loss, w)])(*args)
+    assert type(grad) is np.ndarray and grad.dtype == np.float64
+    np.testing.assert_allclose(value, want[0], rtol=1e-13)
+    np.testing.assert_allclose(grad, want[1], rtol=1e-13)
+    assert f.source == (
+        "import dask\n"
+        "import dask.array as da\n"
+        "import numpy as np\n"
+        "from graphc.backends.dask import _reshape, _whole\n"
+        "\n"
+        "def fn(x, w):\n"
+        "    x = da.asarray(x, chunks={0: 2})\n"
+        "    w = da.asarray(w, chunks={0: 2})\n"
+        "    t1 = x @ w\n"
+        "    t2 = np.tanh(t1)\n"
+        "    del t1\n"
+        "    t3 = t2.sum()\n"
+        "    t4 = t2 * t2\n"
+        "    del t2\n"
+        "    t5 = 1 - t4\n"
+        "    del t4\n"
+        "    t6 = x.T\n"
+        "    t7 = t6 @ t5\n"
+        "    del t6, t5\n"
+        "    return dask.compute(t3, t7)\n"
+    )
+    assert ", dask, 1 program>" in repr(f)
+
+
+def test_outputs_sharing_work_run_it_once():
+    x = gc.var("x", shape=(8,))
+    shared = gc.exp(x) * 3
+    outputs = [gc.sum(shared), gc.max(shared), shared]
+    args = np.linspace(0, 1, 8)
+
+    def tasks(outs):
+        keys = []
+        with dask.callbacks.Callback(pretask=lambda key, *_: keys.append(key)):
+            values = gc.compile([x], outs, backend=Dask(chunks=2))(args)
+        return values, keys
+
+    (total, top, full), together = tasks(outputs)
+    assert len(together) == len(set(together))  # no task ran twice
+    alone = [tasks([o])[1] for o in outputs]
+    assert len(together) < sum(len(k) for k in alone)  # exp(x) * 3: once, not three times
+    np.testing.assert_allclose(total, np.sum(np.exp(args) * 3))
+    assert top == full.max()
+
+
+def test_lazy_returns_dask_arrays_and_computes_nothing(counted):
+    x = gc.var("x", shape=(4,))
+    f = gc.compile([x], [gc.exp(x), gc.sum(x)], backend=Dask(chunks=2, lazy=True))
+    y, s = f(np.zeros(4))
+    assert counted.calls == 0
+    assert isinstance(y, da.Array) and y.chunks == ((2, 2),)
+    np.testing.assert_array_equal(y.compute(), np.ones(4))
+    assert "return t1, t2" in f.source
+
+
+def test_dask_arrays_are_checked_without_being_computed(counted):
+    def boom():
+        raise AssertionError("computed")
+
+    lazy = da.from_delayed(dask.delayed(boom)(), (3, 2), dtype=np.float32)
+    x = gc.var("x", shape=(3, 2), dtype="float32")
+    f = gc.compile([x], gc.sum(x * 2), backend=Dask(lazy=True))
+    assert isinstance(f(lazy), da.Array)
+    with pytest.raises(
+        gc.ShapeError, match=r"argument 'x': expected shape \(3, 2\), got \(2, 3\)"
+    ):
+        f(lazy.T)
+    with pytest.raises(gc.DTypeError, match="argument 'x': expected dtype float32, got float64"):
+        f(lazy.astype(np.float64))
+    unknown = da.from_array(np.ones(4), chunks=2)
+    unknown = unknown[unknown > 0]
+    with pytest.raises(gc.ShapeError, match="unknown shape"):
+        gc.compile([gc.var("x")], gc.var("x") * 2, backend="dask")(unknown)
+    assert counted.calls == 0
+
+
+def test_a_dask_argument_keeps_its_chunks(counted):
+    x = gc.var("x")
+    f = gc.compile([x], gc.exp(x) + 1, backend=Dask(chunks=100, lazy=True))
+    y = f(da.zeros((6,), chunks=3))
+    assert y.chunks == ((3, 3),)
+
+
+def test_a_memmap_is_read_chunk_by_chunk(tmp_path, counted):
+    path = tmp_path / "x.npy"
+    np.save(path, np.arange(40_000.0))
+    m = np.load(path, mmap_mode="r")
+    x = gc.var("x", shape=(40_000,))
+    f = gc.compile([x], gc.sum(gc.sqrt(x)), backend=Dask(chunks=4000))
+    checked = f.backend.check("", "x", m, [x])
+    assert isinstance(checked, MemmapFile) and checked.shape == m.shape
+    tracemalloc.start()
+    try:
+        value = f(m)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    np.testing.assert_allclose(value, np.sum(np.sqrt(np.arange(40_000.0))))
+    assert peak < 4 * 4000 * 8 + 200_000  # a few chunks, not the 320 kB of the array
+    # pickled for a cluster's worker: the file is mapped again, its bytes are not sent
+    again = pickle.loads(pickle.dumps(checked))
+    assert isinstance(again.array, np.memmap) and len(pickle.dumps(checked)) < 1000
+    np.testing.assert_array_equal(again[10:12], [10.0, 11.0])
+    assert len(pickle.dumps(MemmapFile(m[5:]))) > 8 * 39_000  # a view sends its values
+
+
+def test_zarr_arrays_are_taken_unread():
+    zarr = pytest.importorskip("zarr")
+    z = zarr.zeros((6,), chunks=(2,), dtype="float64")
+    z[:] = np.arange(6.0)
+    x = gc.var("x", shape=(6,))
+    f = gc.compile([x], gc.sum(x * x), backend="dask")
+    assert f.backend.check("", "x", z, [x]) is z
+    assert f(z) == 55.0
+
+
+def test_chunks_are_written_as_literals_and_nothing_else():
+    assert Dask(chunks=((2, 2), -1)).chunks_text == "((2, 2, ), -1, )"
+    assert Dask(chunks="64 MiB").chunks_text == "'64 MiB'"
+
+    class Sneaky(str):
+        def __repr__(self):
+            return "__import__('os')"
+
+    for bad in (Sneaky("auto"), object(), 1.5, {"x": 2}, True):
+        with pytest.raises(gc.BackendError, match="chunks must be"):
+            Dask(chunks=bad)
+
+
+def test_options_survive_pickling_and_name_the_cache():
+    x = gc.var("x")
+    f = gc.compile([x], gc.exp(x), backend=Dask(chunks=3))
+    g = pickle.loads(pickle.dumps(f))
+    assert g.backend == Dask(chunks=3) and g.backend != Dask(chunks=4)
+    assert pickle.loads(pickle.dumps(gc.compile([x], x, backend="dask"))).backend is backend(
+        "dask"
+    )
+    np.testing.assert_allclose(g(np.zeros(5)), np.ones(5))
+
+
+def test_bind_runs_on_dask():
+    x = gc.var("x")
+    exe = gc.sum(x * x).bind({"x": np.arange(3.0)}, {"x": np.zeros(3)}, backend="dask")
+    exe.forward(is_train=True)
+    exe.backward()
+    np.testing.assert_array_equal(exe.grad_dict["x"], [0.0, 2.0, 4.0])
+    assert "dask.compute(" in exe.source()
+
+
+@pytest.mark.parametrize("op", sorted(UNSUPPORTED))
+def test_control_flow_on_values_is_refused_when_compiling(op):
+    x = gc.var("x", shape=(3,))
+    if op == "cond":
+        y = gc.cond(gc.sum(x) > 0, lambda a: a * 2, lambda a: a * 3, x)
+    else:
+        y = gc.while_loop(lambda c: gc.sum(c) < 10, lambda c: c * 2, x)
+    f = gc.compile([x], y, backend="dask")
+    with pytest.raises(gc.BackendError, match=rf"test_dask_backend.py:\d+: the {op} operation "):
+        f(np.ones(3))
+    with pytest.raises(gc.BackendError, match="cannot run on the dask backend"):
+        f.source  # noqa: B018
+
+
+def test_export_runs_with_dask_alone(tmp_path):
+    x = gc.var("x", shape=(4,))
+    s = gc.sort(x) * gc.sum(x, keepdims=True)
+    f = gc.compile([x], [s, gc.grad(gc.sum(s * s), x)], backend=Dask(chunks=2))
+    args = np.array([3.0, -1.0, 2.0, 0.5])
+    f(args)
+    path = tmp_path / "exported.py"
+    f.export(path, name="run")
+    text = path.read_text()
+    assert "graphc" not in text.replace("# Generated by graphc", "")
+    assert "x = da.asarray(x, chunks=2)" in text and "def _whole(" in text
+    namespace: dict = {}
+    exec(compile(text, str(path), "exec"), namespace)  # the test's own generated module
+    for got, want in zip(namespace["run"](args), f(args), strict=True):
+        np.testing.assert_allclose(got, want, rtol=1e-13)
+
+
+# --- every op of the table, against the numpy backend -------------------------------------
+
+
+def _agree(name, case, dtype):
+    """Compile `name`'s case (outputs and the gradient of their first floating output) for
+    numpy and for dask in chunks of 2, and compare (one computation per call)."""
+    arrays, attrs = make_args(name, case, np.random.default_rng(0))
+    arrays = [a.astype(dtype) if a.dtype.kind == "f" else a for a in arrays]
+    xs = make_vars(arrays)
+    ys = _outputs(call(name, *xs, **attrs))
+    floats = [y for y in ys if y.dtype is not None and y.dtype.kind == "f"]
+    wrt = [x for x, a in zip(xs, arrays) if a.dtype.kind == "f"]
+    if OPS[name].differentiable and RECIPES[name].grads is None and floats and wrt:
+        ys = ys + gc.grad(gc.sum(floats[0] * floats[0]), wrt)
+    f = gc.compile(xs, ys, backend=Dask(chunks=2))
+    if any(n.op in UNSUPPORTED for n in gc.ir.toposort(ys)):
+        with pytest.raises(gc.BackendError, match=f"the {name} operation cannot run"):
+            f(*arrays)
+        return
+    want = gc.compile(xs, ys)(*arrays)
+    scheduler = Scheduler()
+    with dask.config.set(scheduler=scheduler), warnings.catch_warnings():
+        warnings.simplefilter("error", FutureWarning)  # dask computing a numpy call it lacks
+        got = f(*arrays)
+    assert scheduler.calls <= 1, f"{scheduler.calls} computations"
+    tol = {"rtol": 1e-10, "atol": 1e-12} if dtype == "float64" else {"rtol": 2e-5, "atol": 1e-5}
+    for k, (g, w) in enumerate(zip(got, want, strict=True)):
+        g, w = np.asarray(g), np.asarray(w)
+        assert (g.dtype, g.shape) == (w.dtype, w.shape), f"output {k}"
+        np.testing.assert_allclose(g, w, **tol, err_msg=f"output {k}")
+
+
+CASES = [p for p in PARAMS if p.values[1] is not None]
+FIRST = [p for p in CASES if p.id.endswith("-0")]
+REST = [
+    pytest.param(*p.values, dtype, id=f"{p.id}-{dtype}")
+    for dtype in ("float64", "float32")
+    for p in CASES
+    if dtype == "float32" or p not in FIRST
+]
+
+
+@pytest.mark.parametrize("name,case", FIRST)
+def test_every_op_agrees_with_numpy(name, case):
+    _agree(name, case, "float64")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name,case,dtype", REST)
+def test_every_case_agrees_with_numpy(name, case, dtype):
+    """Every other case of every op in float64, and every case in float32."""
+    _agree(name, case, dtype)
+
+
+def test_benchmark_workloads_agree():
+    sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
+    from benchmarks import harness, workloads
+
+    for w in workloads.all_workloads(quick=True):
+        arrays = w.arrays()
+        syms = [gc.var(n, shape=a.shape, dtype=a.dtype) for n, a in zip(w.names, arrays)]
+        y = w.math(gc, *syms)
+        wrt = [syms[i] for i in w.param_indices()]
+        f = gc.compile(syms, [y, *gc.grad(y, wrt)] if wrt else [y], backend=Dask(chunks=4))
+        value, *grads = f(*arrays)
+        want, want_grads = harness.baseline_reference(w)
+        rtol = 1e-9 if w.dtype == np.float64 else 1e-4
+        np.testing.assert_allclose(value, want, rtol=rtol, err_msg=w.name)
+        for g, wg in zip(grads, want_grads, strict=True):
+            np.testing.assert_allclose(g, wg, rtol=rtol, atol=rtol, err_msg=w.name)
