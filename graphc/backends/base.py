@@ -31,7 +31,7 @@ class Backend(Emission):
 
     def missing(self) -> list[str]:
         """The packages this backend needs that are not installed."""
-        return [p for p in self.packages if importlib.util.find_spec(p) is None]
+        return [p for p in self.packages if not _importable(p)]
 
     def require(self) -> Backend:
         """This backend, or a `BackendError` naming the packages to install."""
@@ -56,3 +56,11 @@ class Backend(Emission):
 
     def __repr__(self):
         return f"<graphc backend {self.name!r}>"
+
+
+def _importable(package: str) -> bool:
+    """Can `package` be imported (a finder that refuses it counts as not installed)?"""
+    try:
+        return importlib.util.find_spec(package) is not None
+    except ImportError:
+        return False

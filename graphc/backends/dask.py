@@ -40,7 +40,6 @@ WHOLE = {
     "svd": "a factorisation needs each matrix whole",
     "qr": "a factorisation needs each matrix whole",
     "eigh": "a factorisation needs each matrix whole",
-    "norm": "matrix norms need singular values",
     "sort": "dask has no sort",
     "sorted_like": "dask has no argsort",
     "take": "indexing by arrays",
@@ -243,7 +242,8 @@ def _whole(fn, shape, dtype, *args):
 
 def _whole_here(node, ranks) -> bool:
     """Does this node of an op that dask runs chunked in general need its operands whole:
-    indexing by arrays other than one 1-d integer array, stacking numbers, unknown ranks?"""
+    indexing by arrays other than one 1-d integer array, stacking numbers, unknown ranks,
+    matrix norms (by singular values)?"""
     if node.op == "getitem" and len(node.inputs) > 1:
         index = node.inputs[1:]
         return (
@@ -251,6 +251,9 @@ def _whole_here(node, ranks) -> bool:
         )
     if node.op in ("hstack", "vstack", "inner") and (0 in ranks or None in ranks):
         return True
+    if node.op == "norm" and node.attrs["ord"] in (2, -2, "nuc"):  # by singular values
+        axis = node.attrs["axis"]
+        return ranks[0] != 1 and (axis is None or (not isinstance(axis, int) and len(axis) == 2))
     return False
 
 
