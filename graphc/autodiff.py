@@ -343,7 +343,7 @@ def jvp(y, tangents: dict, simplify: bool = True):
     `tangents` maps vars, var names (or nodes) to tangent symbols or arrays of their shapes
     (a var or a name stands for every var of that name in the graph); the result
     is the Jacobian-vector product ``J t``, of `y`'s shape (zeros where `y` does not depend
-    on the tangents). The rules are the op table's `jvp`s, walked inputs first.
+    on the tangents). The rules are the op table's `jvp` methods, walked inputs first.
 
     >>> import graphc as gc, numpy as np
     >>> x = gc.var("x")

@@ -37,7 +37,7 @@ class _SymbolMethods:
         return f"${latex(self)}$"
 
     def to_sympy(self):
-        """This expression as a sympy expression (vars become `sympy.Symbol`s).
+        """This expression as a sympy expression (vars become `sympy.Symbol` objects).
 
         >>> import graphc as gc
         >>> (gc.var("x") * 2).to_sympy()
