@@ -11,6 +11,8 @@ from __future__ import annotations
 import inspect
 from pathlib import Path
 
+import numpy as np
+
 from graphc.ops.base import OpDef, public_ops
 
 # Op-table module (graphc.ops.<module>) -> section of the page; elementwise ops go first.
@@ -91,48 +93,61 @@ def _is_op(obj) -> bool:
     return isinstance(obj, OpDef)
 
 
-def signature(op: OpDef) -> str:
+def signature(op: OpDef, method: bool = False) -> str:
     """What a call of `op` accepts: its `prepare`'s parameters (the generic one: the op's
-    array inputs by count, then its attributes as keywords), and ``name=None``."""
-    prepare = type(op).prepare
-    if prepare is not OpDef.prepare:
-        params = list(inspect.signature(op.prepare).parameters.values())
-    else:
-        P = inspect.Parameter
-        if op.nin is None:
-            params = [P("xs", P.VAR_POSITIONAL)]
-        else:
-            names = ["x"] if op.nin == 1 else [f"x{i + 1}" for i in range(op.nin)]
-            params = [P(n, P.POSITIONAL_ONLY) for n in names]
-        params += [P(a, P.KEYWORD_ONLY) for a in op.attr_names]
+    array inputs by count, then its attributes as keywords), and ``name=None``; as a method
+    (``x.sum(axis=0)``), without the first parameter, which is the value itself."""
     P = inspect.Parameter
+    if type(op).prepare is not OpDef.prepare:
+        params = list(inspect.signature(op.prepare).parameters.values())
+    elif op.nin is None:
+        params = [P("xs", P.VAR_POSITIONAL)]
+    else:
+        names = ["x"] if op.nin == 1 else [f"x{i + 1}" for i in range(op.nin)]
+        params = [P(n, P.POSITIONAL_ONLY) for n in names]
+        params += [P(a, P.KEYWORD_ONLY) for a in op.attr_names]
+    if method and params and params[0].kind != P.VAR_POSITIONAL:
+        params = params[1:]
     if not any(p.name == "name" for p in params):
-        kind = P.KEYWORD_ONLY
-        if any(p.kind == P.VAR_KEYWORD for p in params):
-            params = [p for p in params if p.kind != P.VAR_KEYWORD]
-        params.append(P("name", kind, default=None))
+        params = [p for p in params if p.kind != P.VAR_KEYWORD]
+        params.append(P("name", P.KEYWORD_ONLY, default=None))
     try:
         return str(inspect.Signature(params))
     except ValueError:  # an unusual parameter order: show it as prepare declares it
         return str(inspect.signature(op.prepare))
 
 
+def _method_op(obj) -> OpDef | None:
+    """The op a `Symbol`/`Tensor` method calls (`graphc.mixin`), or None."""
+    op = getattr(obj, "op", None)
+    return op if callable(obj) and isinstance(op, OpDef) else None
+
+
 def op_signature(app, what, name, obj, options, sig, return_annotation):
     if _is_op(obj):
         return signature(obj), None
+    if what == "method" and _method_op(obj) is not None:
+        return signature(_method_op(obj), method=True), None
     return None
 
 
 def op_docstring(app, what, name, obj, options, lines):
-    """An op without a docstring of its own: its facts from the op table."""
-    if not _is_op(obj) or any(line.strip() for line in lines):
-        return
-    lines[:] = facts(obj)
+    """An op without a docstring of its own: its facts from the op table; a method that
+    calls an op: a link to the op."""
+    if what == "method" and _method_op(obj) is not None:
+        op = _method_op(obj)
+        lines[:] = [f"The operation :func:`graphc.{op.name}` on this value (its first argument)."]
+    elif _is_op(obj) and not any(line.strip() for line in lines):
+        lines[:] = facts(obj)
 
 
 def facts(op: OpDef) -> list[str]:
-    kind = "Elementwise ``numpy.{0}``" if op.elementwise else "``numpy.{0}``"
-    out = [kind.format(op.name) + (" (differentiable)." if op.differentiable else ".")]
+    numpy = f", as ``numpy.{op.name}``" if hasattr(np, op.name) else ""
+    kind = "Elementwise" if op.elementwise else "The operation"
+    out = [
+        f"{kind} ``{op.name}``{numpy}; "
+        + ("differentiable." if op.differentiable else "not differentiable.")
+    ]
     if op.methods:
         methods = ", ".join(f"``Symbol.{m}``" for m in op.methods)
         out += ["", f"Also a method: {methods} (and the same on eager tensors)."]

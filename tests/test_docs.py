@@ -63,6 +63,8 @@ def test_every_public_op_has_a_section_on_the_operations_page():
     listed = [name for names in page.sections().values() for name in names]
     assert sorted(listed) == sorted(gc.ops.base.public_ops())
     assert page.signature(gc.sum) == "(x, axis=None, keepdims=False, *, name=None)"
+    assert page.signature(gc.sum, method=True) == "(axis=None, keepdims=False, *, name=None)"
+    assert page.signature(gc.exp) == "(x, /, *, name=None)"
 
 
 @pytest.mark.slow
