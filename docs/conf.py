@@ -43,7 +43,6 @@ napoleon_numpy_docstring = True
 napoleon_use_rtype = False
 napoleon_custom_sections = [("Warns", "params_style")]
 
-autodoc_default_options = {"members": False, "show-inheritance": False}
 autodoc_member_order = "bysource"
 autodoc_typehints = "signature"
 autodoc_preserve_defaults = True
