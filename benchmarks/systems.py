@@ -9,6 +9,7 @@ this module never imports torch, jax, pytensor or autograd.
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import inspect
 from collections.abc import Callable
@@ -174,7 +175,7 @@ def _graphc_op_counts(gc: Any, y: Any, wrt: list[Any], grads: list[Any], fn: Any
     return info
 
 
-def prepare_graphc(w: Workload) -> Prepared:
+def prepare_graphc(w: Workload, backend: str = "numpy") -> Prepared:
     import graphc as gc
 
     warm_once("graphc", lambda: _warm_graphc(gc))
@@ -186,7 +187,7 @@ def prepare_graphc(w: Workload) -> Prepared:
     wrt = [syms[i] for i in w.param_indices()]
     grads = list(gc.grad(y, wrt)) if wrt else []
     t2 = perf_counter()
-    fn = gc.compile(syms, [y, *grads])
+    fn = gc.compile(syms, [y, *grads], backend=backend)
     t3 = perf_counter()
     args = tuple(arrays)
     fn(*args)
@@ -348,6 +349,13 @@ SYSTEMS: tuple[System, ...] = (
         description="gc.var + gc.grad + gc.compile; one Function for value and grads",
     ),
     System("graphc-vag", prepare_graphc_vag, True, description="gc.value_and_grad(fn)"),
+    System(
+        "graphc-dask",
+        functools.partial(prepare_graphc, backend="dask"),
+        True,
+        "dask",
+        "gc.compile(..., backend='dask'): dask's auto chunks and threads, one compute per call",
+    ),
     System("graphc-eager", prepare_graphc_eager, True, description="graphc.eager + eager.grad"),
     System("torch", prepare_torch, False, "torch", "torch eager + torch.autograd.grad"),
     System("jax", prepare_jax, False, "jax", "jax.jit(jax.value_and_grad(f)), x64 enabled"),

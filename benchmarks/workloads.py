@@ -385,6 +385,8 @@ def _recurrence(quick: bool, steps: int) -> Workload:
         # T=100). Idiomatic code there would use lax.scan / pytensor.scan instead.
         skip["jax"] = "unrolled XLA compile is superlinear (58 s at T=100); --no-skip runs it"
         skip["pytensor"] = "unrolled graph compiles for minutes at T>=100; --no-skip runs it"
+        # dask builds a task graph of every unrolled step at each call: 2.6 s at T=100.
+        skip["graphc-dask"] = "a task graph of every step built per call; --no-skip runs it"
     return Workload(
         name=f"recurrence-T{steps}",
         group="recurrence",
