@@ -1,7 +1,8 @@
 """The ``"dask"`` backend: the numpy program over `dask.array`, lazy and chunked.
 
-The program's first lines make each argument a dask array (``x = da.asarray(x,
-chunks=...)``: a dask array keeps its own chunks), each statement then builds a lazy dask
+The program's first lines make each argument a dask array (``x = _chunked(x, chunks)``:
+a dask array keeps its own chunks, a memmap is read chunk by chunk, other arrays are cut by
+``da.asarray``), each statement then builds a lazy dask
 array through numpy's dispatch (NEP 13 and 18), and the last line computes every output in
 one ``dask.compute(...)``, so work that outputs share runs once. The active scheduler runs
 it: dask's threads by default, a `dask.distributed.Client`'s cluster when one is active.
@@ -69,32 +70,62 @@ BLOCKWISE = {"erf", "nan_to_num"}
 
 
 class MemmapFile:
-    """A numpy memmap that dask reads chunk by chunk (dask's `from_array` copies a memmap
-    whole) and that pickles as its file, offset, dtype and shape, so that a worker of a
-    cluster maps the file again instead of receiving its bytes (the file must be at the
-    same path there)."""
+    """A memory-mapped numpy array (`np.load(path, mmap_mode="r")`, or a view of one) that
+    dask reads chunk by chunk (its `from_array` copies a memmap whole), and that pickles as
+    its file, offset, dtype and shape when it is a whole memmap, so that a cluster's worker
+    maps the file again instead of receiving its bytes (the file must be at the same path
+    there)."""
 
-    def __init__(self, array: np.memmap):
+    def __init__(self, array):
         self.array = array
         self.shape, self.dtype, self.ndim = array.shape, array.dtype, array.ndim
+        self.file = _file_of(array)
 
     def __getitem__(self, key):
         return np.array(self.array[key])
 
     def __reduce__(self):
-        m = self.array
-        if isinstance(m.base, mmap.mmap) and (m.flags.c_contiguous or m.flags.f_contiguous):
-            order = "C" if m.flags.c_contiguous else "F"
-            return _open_memmap, (m.filename, m.dtype.str, m.shape, m.offset, order)
-        return MemmapFile, (np.array(m),)  # a view: its values
+        if self.file is None:
+            return MemmapFile, (np.array(self.array),)  # not a file's bytes: its values
+        order = "C" if self.array.flags.c_contiguous else "F"
+        return _open_memmap, (*self.file, self.dtype.str, self.shape, order)
 
     def __dask_tokenize__(self):
         m = self.array
-        return (m.filename, m.offset, m.dtype.str, m.shape, m.strides, id(m.base))
+        address = m.__array_interface__["data"][0]
+        return ("memmap", id(m), address, m.shape, m.strides, m.dtype.str)
 
 
-def _open_memmap(filename, dtype, shape, offset, order):
+def _open_memmap(filename, offset, dtype, shape, order):
     return MemmapFile(np.memmap(filename, dtype, "r", offset, shape, order))
+
+
+def _file_of(x):
+    """(file name, byte offset) of a contiguous array `x` that lies in a file a numpy memmap
+    maps (the memmap, or a view of it), else None."""
+    if not (x.flags.c_contiguous or x.flags.f_contiguous):
+        return None
+    m = x
+    while isinstance(m, np.ndarray) and not (
+        isinstance(m, np.memmap) and isinstance(m.base, mmap.mmap)
+    ):
+        m = m.base
+    if not isinstance(m, np.memmap) or m.filename is None:
+        return None
+    return m.filename, m.offset + (x.ctypes.data - m.ctypes.data)
+
+
+def _chunked(x, chunks):
+    """`x` as a dask array: a dask array as it is, a memory-mapped array read chunk by
+    chunk (`MemmapFile`), anything else cut in `chunks` by `dask.array.from_array`."""
+    import dask.array as da
+
+    base = x
+    while isinstance(base, np.ndarray):
+        base = base.base
+    if isinstance(base, mmap.mmap):
+        x = MemmapFile(x)
+    return da.asarray(x, chunks=chunks)
 
 
 class Dask(Backend):
@@ -119,7 +150,7 @@ class Dask(Backend):
     import dask
     ...
     def fn(x):
-        x = da.asarray(x, chunks=2)
+        x = _chunked(x, 2)
         t1 = np.exp(x)
         t2 = t1.sum()
         return dask.compute(t2, t1)
@@ -168,11 +199,11 @@ class Dask(Backend):
             "import dask",
             "import dask.array as da",
             *super().header(helpers),
-            "from graphc.backends.dask import _reshape, _whole",
+            "from graphc.backends.dask import _chunked, _reshape, _whole",
         ]
 
     def prologue(self, params):
-        return [f"{p} = da.asarray({p}, chunks={self.chunks_text})" for p in params]
+        return [f"{p} = _chunked({p}, {self.chunks_text})" for p in params]
 
     def returns(self, results, single):
         if self.lazy or not results:
@@ -182,21 +213,14 @@ class Dask(Backend):
         return f"dask.compute({', '.join(results)})"
 
     def standalone(self):
-        return [
-            "import dask",
-            "import dask.array as da",
-            "import numpy as np",
-            "",
-            inspect.getsource(_whole).rstrip(),
-            "",
-            inspect.getsource(_reshape).rstrip(),
-        ]
+        lines = ["import mmap", "", "import dask", "import dask.array as da", "import numpy as np"]
+        for helper in (MemmapFile, _open_memmap, _file_of, _chunked, _whole, _reshape):
+            lines += ["", inspect.getsource(helper).rstrip()]
+        return lines
 
     # --- the arguments -----------------------------------------------------------------
     def check(self, what, name, value, vars_):
-        if isinstance(value, np.memmap):
-            value = MemmapFile(value)
-        elif not _kept(value):
+        if not _kept(value):  # numpy's arrays (a memmap stays mapped: not read)
             return check_array(what, name, value, vars_)
         where = f"{what}: argument {name!r}" if what else f"argument {name!r}"
         dtype, shape = np.dtype(value.dtype), tuple(value.shape)
