@@ -33,7 +33,7 @@ extensions = [
 ]
 
 source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
-exclude_patterns = ["_build", "build.sh", "README.md"]
+exclude_patterns = ["_build", "build.sh", "api/backend_list.rst"]  # the last is included
 root_doc = "index"
 default_role = "literal"  # `name` in a docstring is code (a link would warn when ambiguous)
 
@@ -58,7 +58,15 @@ myst_heading_anchors = 3
 # Only the guide's {doctest} blocks run here: the docstrings' examples are run by
 # tests/test_doctests.py (in each module's namespace), so plain >>> blocks are not re-run.
 doctest_test_doctest_blocks = ""
-doctest_global_setup = "import numpy as np\nimport graphc as gc\nnp.set_printoptions(legacy=False)"
+# Examples of an optional backend say `:skipif: dask is None` (the extra's package).
+doctest_global_setup = """
+import numpy as np
+import graphc as gc
+try:
+    import dask
+except ImportError:
+    dask = None
+"""
 doctest_default_flags = (
     __import__("doctest").ELLIPSIS
     | __import__("doctest").NORMALIZE_WHITESPACE
@@ -76,6 +84,6 @@ html_theme_options = {
 
 
 def setup(app):
-    ops_page.write(HERE / "api" / "operations.rst")
+    ops_page.write_pages(HERE / "api")
     app.connect("autodoc-process-signature", ops_page.op_signature)
     app.connect("autodoc-process-docstring", ops_page.op_docstring)

@@ -1,4 +1,5 @@
-"""The API reference's operations page, written from the op table at build time.
+"""The API reference's generated pages: the operations, from the op table, and the backend
+list, from the backend registry, written at build time.
 
 Every public op (`graphc.ops.base.public_ops()`: the `gc` functions named after numpy's) is
 listed under its family with ``autofunction``; an op is an `OpDef` instance, so its signature
@@ -83,10 +84,46 @@ def text() -> str:
     return "".join(parts)
 
 
-def write(path: Path) -> None:
-    new = text()
-    if not path.exists() or path.read_text() != new:  # unchanged: Sphinx need not reread it
-        path.write_text(new)
+BACKENDS_HEADER = """\
+.. This file is written by docs/ops_page.py at every build: do not edit it.
+
+The backends
+------------
+
+One entry per name of ``graphc.backends.BACKENDS`` (a backend whose package is not
+installed is listed too: compiling for it raises ``gc.BackendError`` naming its extra).
+"""
+
+
+def backend_classes() -> dict[str, str]:
+    """Backend name -> the qualified name of its class (``graphc.backends.dask.Dask``)."""
+    from graphc.backends import BACKENDS
+
+    return {name: f"{type(b).__module__}.{type(b).__qualname__}" for name, b in BACKENDS.items()}
+
+
+def backends_text() -> str:
+    parts = [BACKENDS_HEADER]
+    for name, qualname in backend_classes().items():
+        title = f'``"{name}"``'
+        parts.append(f"\n{title}\n{'~' * len(title)}\n")
+        if qualname == "graphc.backends.base.Backend":
+            parts.append(
+                "\nThe default: `Backend` itself (above), one numpy statement per operation.\n"
+            )
+            continue
+        module = qualname.rsplit(".", 1)[0]
+        parts.append(f"\n.. automodule:: {module}\n   :no-members:\n")
+        parts.append(f"\n.. autoclass:: {qualname}\n   :members:\n")
+    return "".join(parts)
+
+
+def write_pages(api: Path) -> None:
+    """Write the generated pages into `api` (docs/api), each only when its text changed."""
+    for name, new in (("operations.rst", text()), ("backend_list.rst", backends_text())):
+        path = api / name
+        if not path.exists() or path.read_text() != new:  # unchanged: Sphinx need not reread it
+            path.write_text(new)
 
 
 def _is_op(obj) -> bool:

@@ -94,6 +94,9 @@ def test_the_docs_build_without_warnings_and_their_examples_pass(tmp_path):
         names.update(entries)
     missing = [name for name in gc.__all__ if f"graphc.{name}" not in names]
     assert not missing, f"in gc.__all__ but not in the built reference: {missing}"
+    classes = _ops_page().backend_classes().values()
+    missing = [name for name in classes if name not in names and not name.endswith(".Backend")]
+    assert not missing, f"backends not in the built reference: {missing}"
     for qualname, cls in [
         ("graphc.Symbol", gc.Symbol),
         ("graphc.Function", gc.Function),
