@@ -33,7 +33,8 @@ extensions = [
 ]
 
 source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
-exclude_patterns = ["_build", "build.sh", "api/backend_list.rst"]  # the last is included
+# The generated backend list and table are included by other pages, not pages themselves.
+exclude_patterns = ["_build", "build.sh", "api/backend_list.rst", "api/backend_table.md"]
 root_doc = "index"
 default_role = "literal"  # `name` in a docstring is code (a link would warn when ambiguous)
 

@@ -118,9 +118,38 @@ def backends_text() -> str:
     return "".join(parts)
 
 
+def backends_table() -> str:
+    """A Markdown table of the backends (the performance guide includes it): name, what the
+    program is (the first line of its module's docstring), pip extra, class."""
+    import importlib
+
+    rows = ["| backend | the program | pip extra | class |", "| --- | --- | --- | --- |"]
+    for name, qualname in backend_classes().items():
+        module, cls = qualname.rsplit(".", 1)
+        if cls == "Backend":
+            what, extra = "one numpy statement per operation, buffers reused (the default)", ""
+        else:
+            what = (inspect.getdoc(importlib.import_module(module)) or "").split("\n\n")[0]
+            what = " ".join(what.split())
+            extra = f"`{_extra(name)}`" if _extra(name) else ""
+        rows.append(f'| `"{name}"` | {what} | {extra} | `{module}.{cls}` |')
+    return "\n".join(rows) + "\n"
+
+
+def _extra(name: str) -> str | None:
+    from graphc.backends import BACKENDS
+
+    return BACKENDS[name].extra
+
+
 def write_pages(api: Path) -> None:
     """Write the generated pages into `api` (docs/api), each only when its text changed."""
-    for name, new in (("operations.rst", text()), ("backend_list.rst", backends_text())):
+    pages = [
+        ("operations.rst", text()),
+        ("backend_list.rst", backends_text()),
+        ("backend_table.md", backends_table()),
+    ]
+    for name, new in pages:
         path = api / name
         if not path.exists() or path.read_text() != new:  # unchanged: Sphinx need not reread it
             path.write_text(new)
