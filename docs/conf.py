@@ -47,7 +47,7 @@ napoleon_custom_sections = [("Warns", "params_style")]
 autodoc_member_order = "bysource"
 autodoc_typehints = "signature"
 autodoc_preserve_defaults = True
-autoclass_content = "both"
+autoclass_content = "class"
 
 # Docstring types ("dtype", "Symbol") are cross-referenced by the Python domain; a type that
 # names a member of several classes would warn as ambiguous. It links to the first.
