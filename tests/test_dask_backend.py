@@ -392,3 +392,25 @@ def test_linear_regression_on_a_memmap_on_a_local_cluster(tmp_path):
         distributed.Client(cluster),
     ):
         _check_descent(tmp_path, 1_000_000, 8, bound_chunks=4)
+
+
+@pytest.mark.slow
+def test_a_cluster_of_worker_processes_maps_the_memmap_again(tmp_path):
+    """On workers in other processes (as on a real cluster: only the address changes), a
+    memmap travels as its file name and offset, and the gradients are numpy's."""
+    distributed = pytest.importorskip("distributed")
+    X, y, plain, chunked = _regression(tmp_path, 100_000, 4)
+    w = np.linspace(-1, 1, 4)
+    with (
+        distributed.LocalCluster(
+            n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None
+        ) as cluster,
+        distributed.Client(cluster) as client,
+    ):
+        value, grad = chunked(X, y, w)
+        loaded = client.run(lambda: sorted(sys.modules))  # each worker's imported modules
+    want = plain(np.asarray(X), np.asarray(y), w)
+    np.testing.assert_allclose(value, want[0], rtol=1e-12)
+    np.testing.assert_allclose(grad, want[1], rtol=1e-12)
+    (modules,) = loaded.values()
+    assert "graphc.backends.dask" in modules  # the worker unpickled MemmapFile

@@ -52,7 +52,7 @@ print(f"X: {type(X).__name__} {X.shape}, {X.nbytes / 1e6:.0f} MB; chunks of {chu
 # %% [markdown]
 # ## 7.2 The program
 #
-# The model is written once; `gc.Dask(chunks={0: rows})` cuts every argument along its
+# The model is written once; `gc.backends.Dask(chunks={0: rows})` cuts every argument along its
 # first axis (a dask array passed in keeps its own chunks). The source shows the cut in the
 # first lines and the single `dask.compute` in the last.
 
