@@ -135,7 +135,9 @@ class Dask(Backend):
     The function takes numpy arrays, memmaps (``np.load(path, mmap_mode="r")``, read chunk
     by chunk), zarr arrays and dask arrays, none of them read when the call checks their
     shape and dtype; `chunks` is how an argument that is not a dask array yet is cut
-    (anything `dask.array.from_array` takes; dask's ``"auto"`` by default). Every output is
+    (anything `dask.array.from_array` takes; dask's ``"auto"`` by default), the same for
+    every argument: a dict by axis such as ``{0: 100_000}`` cuts rows whatever an
+    argument's rank (a dask array keeps its own chunks). Every output is
     computed in one ``dask.compute(...)`` call and returned as numpy values; with
     ``lazy=True`` the outputs are returned as dask arrays, not computed.
 
