@@ -152,6 +152,15 @@ def _op_method(op, name: str):
         return op(self, *args, **kwargs)
 
     method.__name__ = method.__qualname__ = name
-    method.__doc__ = f"`gc.{op.name}(self, ...)`."
+    method.__doc__ = _method_doc(op, name)
     method.op = op
     return method
+
+
+def _method_doc(op, name: str) -> str:
+    """`x.name(...)` is `gc.op(x, ...)`: the op's summary line, and its example (the op's
+    `example` fact, which calls the method too) once the op table documents it."""
+    summary = (op.__doc__ or "").strip().split("\n\n")[0]
+    text = f"`x.{name}(...)` is `gc.{op.name}(x, ...)`. {summary}".rstrip()
+    example = getattr(op, "example", None)
+    return f"{text}\n\nExamples\n--------\n{example}\n" if example else text

@@ -60,7 +60,7 @@ PKG = pathlib.Path(__file__).resolve().parent.parent / "graphc"
 LAYERS = {
     0: ["errors", "runtime"],
     1: ["ir", "mixin", "numpy_names"],
-    2: ["ops.costs", "ops.ranges", "ops.base", "dispatch"],
+    2: ["ops.costs", "ops.ranges", "ops.base", "ops.docs", "dispatch"],
     3: [
         "ops",
         "ops.shape",
@@ -76,6 +76,8 @@ LAYERS = {
         "ops.linalg_qr",
         "ops.reduce",
         "ops.nn",
+        "ops.docs_arithmetic",
+        "ops.docs_elementwise",
         "ops.select",
         "ops.rearrange",
         "ops.take",

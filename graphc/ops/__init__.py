@@ -80,3 +80,4 @@ from .shape import (
     sum_to,
     transpose,
 )
+from . import docs_arithmetic, docs_elementwise  # noqa: F401,E402  (docstrings)
