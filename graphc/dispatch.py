@@ -12,8 +12,9 @@ from __future__ import annotations
 import numpy as np
 
 from . import ir
+from .calls import checks_call  # noqa: F401
 from .errors import ArgumentError, DTypeError, GraphcError, ShapeError
-from .ir import Symbol, call_mismatch, checks_call, located, user_origin  # noqa: F401
+from .ir import Symbol, call_mismatch, located, user_origin  # noqa: F401
 from .ops import base as ops_base
 from .ops.base import OPS, check_size
 
@@ -197,7 +198,19 @@ def exact_number(value):
 
 @checks_call
 def const(value, name: str | None = None) -> Symbol:
-    """A constant node; Python numbers stay weakly typed, arrays are copied read-only."""
+    """A constant node; Python numbers stay weakly typed, arrays are copied read-only.
+
+    Operations on symbols make constants of their other operands themselves (`x * 2`);
+    `const` is for naming one, or for a graph that is only a constant.
+
+    >>> import graphc as gc, numpy as np
+    >>> c = gc.const(np.array([1.0, 2.0]))
+    >>> c, c.op
+    (<Symbol const([1.0, 2.0]) shape=(2,) dtype=float64>, 'const')
+    >>> x = gc.var("x", dtype="float32")
+    >>> (x * gc.const(2.0)).dtype, (x * gc.const(np.float64(2.0))).dtype  # weak, strong
+    (dtype('float32'), dtype('float64'))
+    """
     if isinstance(value, Symbol):
         return value
     if getattr(type(value), "_graphc_kind", None) == "eager":

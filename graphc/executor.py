@@ -20,7 +20,6 @@ plans and their cache live in graphc.plan.
 from __future__ import annotations
 
 import html
-import math
 import types
 
 import numpy as np
@@ -36,12 +35,12 @@ from .binding import (
     declared_type,
     infer_shape,
     infer_type,
-    is_float_dtype,
     output_names,
     shape_tuple,
 )
-from .dispatch import checks_call, numeric_array
-from .errors import BindError, DTypeError, GradError, GraphcError, HeadShapeError, ShapeError
+from .dispatch import checks_call
+from .errors import BindError, DTypeError, GraphcError, ShapeError
+from .heads import check_head, describe_heads, is_entry_list, size_of
 from .ir import Symbol
 from .ops.base import fmt_shape
 from .plan import _PLANS, Plan, plan_for
@@ -175,12 +174,30 @@ class Executor:
     # --- MXNet's attributes ------------------------------------------------------------
     @property
     def arg_dict(self):
-        """name -> bound array (read-only mapping; change the arrays in place)."""
+        """name -> bound array (a read-only mapping; change the arrays in place: the next
+        `forward` reads them).
+
+        >>> import graphc as gc, numpy as np
+        >>> args = {"x": np.array([1.0, 2.0]), "w": np.array([3.0, 4.0])}
+        >>> exe = gc.sum(gc.var("x") * gc.var("w")).bind(args, {"x": np.zeros(2)})
+        >>> exe.arg_dict["w"][:] = [5.0, 6.0]
+        >>> exe.forward()
+        [array(17.)]
+        """
         return types.MappingProxyType(self._arg_dict)
 
     @property
     def grad_dict(self):
-        """name -> gradient array, for the arguments that have one."""
+        """name -> gradient array, for the arguments that have one (`args_grad`, or
+        `simple_bind`'s zeros); `backward` writes or adds into these arrays.
+
+        >>> import graphc as gc, numpy as np
+        >>> args = {"x": np.array([1.0, 2.0]), "w": np.array([3.0, 4.0])}
+        >>> exe = gc.sum(gc.var("x") * gc.var("w")).bind(args, {"x": np.zeros(2)})
+        >>> exe.backward()
+        >>> dict(exe.grad_dict)
+        {'x': array([3., 4.])}
+        """
         return types.MappingProxyType(self._grads)
 
     @property
@@ -201,28 +218,87 @@ class Executor:
 
     @property
     def arg_arrays(self) -> list[np.ndarray]:
+        """The bound arrays, in `list_arguments()` order (the arrays themselves).
+
+        >>> import graphc as gc, numpy as np
+        >>> args = {"x": np.array([1.0, 2.0]), "w": np.array([3.0, 4.0])}
+        >>> exe = gc.sum(gc.var("x") * gc.var("w")).bind(args, {"x": np.zeros(2)})
+        >>> exe.arg_arrays
+        [array([1., 2.]), array([3., 4.])]
+        """
         return list(self._arrays)
 
     @property
     def grad_arrays(self) -> list:
+        """The gradient arrays, in `list_arguments()` order; None for an argument without.
+
+        >>> import graphc as gc, numpy as np
+        >>> args = {"x": np.array([1.0, 2.0]), "w": np.array([3.0, 4.0])}
+        >>> exe = gc.sum(gc.var("x") * gc.var("w")).bind(args, {"x": np.zeros(2)})
+        >>> exe.grad_arrays
+        [array([0., 0.]), None]
+        """
         return [self._grads.get(n) for n in self._names]
 
     @property
     def grad_req(self):
+        """name -> how `backward` treats the argument's gradient: "write" (overwrite),
+        "add" (accumulate: see `zero_grad`) or "null" (none computed).
+
+        >>> import graphc as gc, numpy as np
+        >>> args = {"x": np.array([1.0, 2.0]), "w": np.array([3.0, 4.0])}
+        >>> exe = gc.sum(gc.var("x") * gc.var("w")).bind(args, {"x": np.zeros(2)})
+        >>> dict(exe.grad_req)
+        {'x': 'write', 'w': 'null'}
+        """
         return types.MappingProxyType(self._reqs)
 
     @property
     def outputs(self) -> list:
+        """The outputs of the last `forward`, as a list of arrays (zeros before any).
+
+        >>> import graphc as gc, numpy as np
+        >>> args = {"x": np.array([1.0, 2.0]), "w": np.array([3.0, 4.0])}
+        >>> exe = gc.sum(gc.var("x") * gc.var("w")).bind(args, {"x": np.zeros(2)})
+        >>> _ = exe.forward()
+        >>> exe.outputs
+        [array(11.)]
+        """
         return list(self._outputs)
 
     @property
     def output_dict(self):
+        """output name (`list_outputs()`) -> the output of the last `forward`.
+
+        >>> import graphc as gc, numpy as np
+        >>> args = {"x": np.array([1.0, 2.0]), "w": np.array([3.0, 4.0])}
+        >>> exe = gc.sum(gc.var("x") * gc.var("w")).bind(args, {"x": np.zeros(2)})
+        >>> _ = exe.forward()
+        >>> exe.output_dict
+        {'sum0_output': array(11.)}
+        """
         return dict(zip(self._plan.out_names, self._outputs))
 
     def list_arguments(self) -> list[str]:
+        """The argument names, in the symbol's order (`Symbol.list_arguments()`).
+
+        >>> import graphc as gc, numpy as np
+        >>> args = {"x": np.array([1.0, 2.0]), "w": np.array([3.0, 4.0])}
+        >>> exe = gc.sum(gc.var("x") * gc.var("w")).bind(args, {"x": np.zeros(2)})
+        >>> exe.list_arguments()
+        ['x', 'w']
+        """
         return list(self._names)
 
     def list_outputs(self) -> list[str]:
+        """The output names: a var's own name, else `<op><k>_output` (MXNet's).
+
+        >>> import graphc as gc, numpy as np
+        >>> args = {"x": np.array([1.0, 2.0]), "w": np.array([3.0, 4.0])}
+        >>> exe = gc.sum(gc.var("x") * gc.var("w")).bind(args, {"x": np.zeros(2)})
+        >>> exe.list_outputs()
+        ['sum0_output']
+        """
         return list(self._plan.out_names)
 
     def __repr__(self):
@@ -286,7 +362,19 @@ class Executor:
         return checked
 
     def copy_params_from(self, arg_params: dict, allow_extra_params: bool = False) -> None:
-        """Copy values into the bound arrays (MXNet's `copy_params_from`)."""
+        """Copy values into the bound arrays, in place (MXNet's `copy_params_from`).
+
+        `arg_params` maps argument names to arrays of the bound shapes (dtypes cast with
+        "same_kind"); a name that is not an argument is an error unless
+        `allow_extra_params`. Everything is checked before anything is copied.
+
+        >>> import graphc as gc, numpy as np
+        >>> args = {"x": np.array([1.0, 2.0]), "w": np.array([3.0, 4.0])}
+        >>> exe = gc.sum(gc.var("x") * gc.var("w")).bind(args, {"x": np.zeros(2)})
+        >>> exe.copy_params_from({"w": np.array([5.0, 6.0]), "b": 1.0}, allow_extra_params=True)
+        >>> exe.forward()
+        [array(17.)]
+        """
         if allow_extra_params:
             arg_params = {k: v for k, v in arg_params.items() if k in self._arg_dict}
         for dst, src in self._check_updates("copy_params_from", dict(arg_params)):
@@ -295,7 +383,16 @@ class Executor:
     def forward(self, is_train: bool = False, **args) -> list:
         """Compute the outputs (a list, also kept in `exe.outputs`). Keyword arrays are
         first copied into the bound arrays. With `is_train=True` the values `backward`
-        needs are kept (and, for scalar outputs, the gradients are computed already)."""
+        needs are kept (and, for scalar outputs, the gradients are computed already).
+
+        >>> import graphc as gc, numpy as np
+        >>> args = {"x": np.array([1.0, 2.0]), "w": np.array([3.0, 4.0])}
+        >>> exe = gc.sum(gc.var("x") * gc.var("w")).bind(args, {"x": np.zeros(2)})
+        >>> exe.forward()
+        [array(11.)]
+        >>> exe.forward(x=np.array([0.0, 1.0]))  # copied into the bound x first
+        [array(4.)]
+        """
         for dst, src in self._check_updates("forward", args):
             np.copyto(dst, src, casting="same_kind")
         self._state = None
@@ -313,7 +410,7 @@ class Executor:
         if self._fused is None:
             wanted = self._wrt or self._adj
             self._diff = self._plan.differentiable_outputs(self._wrt, self._adj) if wanted else []
-            self._fused = all(_size(self._plan.outputs[k]) == 1 for k in self._diff)
+            self._fused = all(size_of(self._plan.outputs[k]) == 1 for k in self._diff)
         return self._fused
 
     def _train_forward(self) -> None:
@@ -336,6 +433,14 @@ class Executor:
         otherwise; None entries mean 1 for scalar outputs): the gradient computed is that of
         sum_k sum(output_k * out_grads[k]). They are required for non-scalar outputs.
         Without a preceding `forward(is_train=True)` the forward pass runs first.
+
+        >>> import graphc as gc, numpy as np
+        >>> args = {"x": np.array([1.0, 2.0]), "w": np.array([3.0, 4.0])}
+        >>> exe = gc.sum(gc.var("x") * gc.var("w")).bind(args, {"x": np.zeros(2)})
+        >>> _ = exe.forward(is_train=True)
+        >>> exe.backward()
+        >>> exe.grad_dict["x"]  # d sum(x * w) / dx = w
+        array([3., 4.])
         """
         heads = self._check_heads(out_grads)
         if not (self._wrt or self._adj):
@@ -392,7 +497,7 @@ class Executor:
         self._scalar_heads()
         diff = set(self._diff)
         return [
-            _check_head(h, out, name, k in diff)
+            check_head(h, out, name, k in diff)
             for k, (h, out, name) in enumerate(zip(heads, outs, self._plan.out_names))
         ]
 
@@ -406,14 +511,14 @@ class Executor:
         if (
             isinstance(out_grads, (list, tuple))
             and len(out_grads) == n
-            and (n > 1 or _is_entry_list(out_grads, outs[0]))
+            and (n > 1 or is_entry_list(out_grads, outs[0]))
         ):
             return list(out_grads)
         if n == 1:
             return [out_grads]
         raise BindError(
             f"backward: out_grads must have one entry per output "
-            f"{self._plan.out_names}, got {_describe_heads(out_grads)}"
+            f"{self._plan.out_names}, got {describe_heads(out_grads)}"
         )
 
     def grad_exprs(self) -> dict:
@@ -433,7 +538,14 @@ class Executor:
 
     def source(self, mode: str = "train") -> str:
         """The emitted source of the programs this executor runs: "forward" (outputs
-        only) or "train" (forward(is_train=True) and backward)."""
+        only) or "train" (forward(is_train=True) and backward).
+
+        >>> import graphc as gc, numpy as np
+        >>> args = {"x": np.array([1.0, 2.0]), "w": np.array([3.0, 4.0])}
+        >>> exe = gc.sum(gc.var("x") * gc.var("w")).bind(args, {"x": np.zeros(2)})
+        >>> exe.source("forward").splitlines()[2:4]  # sum(x * w) of vectors: a dot product
+        ['def fn(x, w):', '    t1 = np.dot(x, w)']
+        """
         if mode == "forward" or not (self._wrt or self._adj):
             return self._plan.forward().source
         if mode != "train":
@@ -447,47 +559,3 @@ class Executor:
 def _load_executor(sym, args, args_grad, grad_req, adjoints=None, backend="numpy") -> Executor:
     """Unpickle (or copy) an `Executor`: bind again, with every check of `bind`."""
     return Executor(sym, args, args_grad, grad_req, adjoints, backend)
-
-
-def _size(out: Symbol):
-    return None if out.shape is None or None in out.shape else math.prod(out.shape)
-
-
-def _check_head(h, out: Symbol, name: str, differentiated: bool):
-    """The head for output `name` as an array of its shape and (floating) dtype; None (a
-    scalar output, seeded with 1) stays None."""
-    if h is None:
-        if differentiated and _size(out) != 1:
-            raise GradError(
-                f"backward: the output {name!r} has shape "
-                f"{fmt_shape(out.shape)}, so out_grads must give its "
-                "head gradient (an array of that shape): the result is "
-                "the gradient of sum(output * out_grads)"
-            )
-        return None
-    arr = numeric_array(h, f"backward: out_grads for {name!r}")
-    if arr.shape != out.shape and not (arr.size == 1 and _size(out) == 1):
-        raise HeadShapeError(
-            f"backward: out_grads for {name!r} must have the "
-            f"output's shape {fmt_shape(out.shape)}, got {arr.shape}"
-        )
-    if out.dtype is not None and is_float_dtype(out.dtype):
-        arr = arr.astype(out.dtype, copy=False).reshape(out.shape)
-    return arr
-
-
-def _is_entry_list(out_grads, out: Symbol) -> bool:
-    """For a single output, is `out_grads` a list holding its one head (rather than the
-    head itself written as a list of numbers)?"""
-    first = out_grads[0]
-    return (
-        first is None
-        or np.ndim(first) == len(out.shape or ())
-        or (_size(out) == 1 and np.size(first) == 1)
-    )
-
-
-def _describe_heads(out_grads) -> str:
-    if isinstance(out_grads, (list, tuple)):
-        return f"a {type(out_grads).__name__} of {len(out_grads)}"
-    return type(out_grads).__name__

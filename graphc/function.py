@@ -92,13 +92,22 @@ def optimize(
 
 
 class Function:
-    """A compiled graph: call it with arrays (positionally or by var name).
+    """A compiled graph (made by `gc.compile`, which documents its arguments): call it with
+    arrays, positionally in the order of its inputs or by var name.
+
+    A call returns one value when the outputs were one symbol, a tuple when they were a list
+    (a list of one gives a 1-tuple). It runs the program specialised for the arguments'
+    shapes and dtypes, compiling one on the first call with new ones (`cache_info()`);
+    `source` is the program's text, `export` writes it as a module, `backend` is the
+    backend it was compiled for.
 
     >>> import graphc as gc, numpy as np
     >>> x = gc.var("x")
     >>> f = gc.compile([x], gc.exp(x) * 2)
     >>> f(np.zeros(2))
     array([2., 2.])
+    >>> gc.compile([x], [gc.exp(x) * 2])(x=np.zeros(2))
+    (array([2., 2.]),)
 
     With `debug=True` the program checks every operation's value as it runs and raises
     `gc.NonFiniteError` at the first one with a NaN or an infinity, naming its op, its
@@ -245,7 +254,14 @@ entries (first [1]): log(x)
 
     def program_for(self, arrays, record: Recorder | None = None) -> Program:
         """The program specialised for arrays like these (anything with numpy's `.shape`
-        and `.dtype`)."""
+        and `.dtype`), compiled now, without running it or caching it.
+
+        >>> import graphc as gc, numpy as np
+        >>> x = gc.var("x")
+        >>> f = gc.compile([x], gc.sum(x * x))
+        >>> f.program_for([np.ones(3)]).source.splitlines()[2:4]  # sum(x * x): a dot product
+        ['def fn(x):', '    t1 = np.dot(x, x)']
+        """
         record = Recorder(count=False) if record is None else record
         new_vars, outs = specialize_graph(self.inputs, self.outputs, arrays)
         outs = optimize(outs, self.simplify, record)
@@ -321,7 +337,14 @@ entries (first [1]): log(x)
     @property
     def source(self) -> str:
         """The emitted source of the most recently specialised program (or the
-        shape-generic one before the first call)."""
+        shape-generic one before the first call).
+
+        >>> import graphc as gc, numpy as np
+        >>> x = gc.var("x")
+        >>> f = gc.compile([x], gc.exp(x) * 2)
+        >>> f.source.splitlines()[2:4]
+        ['def fn(x):', '    t1 = np.exp(x)']
+        """
         return self._generic().source
 
     def export(self, path, name: str = "fn", readable: bool = False) -> None:
@@ -493,19 +516,54 @@ def compile(
     report: bool = False,
     backend="numpy",
 ) -> Function:
-    """Compile `outputs` as a function of the vars `inputs` (see `Function`); with
-    `debug=True` the program raises `gc.NonFiniteError` at the first operation whose value
-    has a NaN or an infinity. With `report=True`, each compilation (the first call with new
-    shapes or dtypes) prints its `CompileReport` (also available as `f.report()` in any
-    case). `backend` names what the program is written for (see `graphc.backends`): the
-    default ``"numpy"`` is one numpy statement per operation.
+    """Compile `outputs` as a Python function of the vars `inputs`: a `Function`.
 
+    Nothing is computed here: the first call with arrays of new shapes or dtypes specialises
+    the graph to them, simplifies it and emits one numpy program (`f.source`), which later
+    calls with arrays like those run directly.
+
+    Parameters
+    ----------
+    inputs : Symbol or list of Symbol
+        The vars, in the order a call takes its arguments (a call may also name them:
+        `f(x=...)`). Every var the outputs read must be one of them.
+    outputs : Symbol or list of Symbol
+        What a call returns: one symbol gives one value, a list (or `gc.Group`) a tuple of
+        values in that order.
+    simplify : bool, default True
+        Run the simplification passes (CSE, algebra, sympy within a budget) before emission.
+    debug : bool, default False
+        The program checks each operation's value and raises `gc.NonFiniteError` at the first
+        one with a NaN or an infinity, naming the op and the user's line.
+    report : bool, default False
+        Each compilation prints its `CompileReport` (`f.report()` holds the last one anyway).
+    backend : str or Backend, default "numpy"
+        What the program is written for (see `graphc.backends`): "numpy" is one numpy
+        statement per operation; an unknown or uninstalled one is a `gc.BackendError`.
+
+    Returns
+    -------
+    Function
+        Called with arrays (anything numpy converts; Python numbers too). It compiles again
+        when an argument's shape or dtype differs from every program it holds; it keeps the
+        `codegen.SIGNATURE_CACHE` (64) most recent programs (`f.cache_info()` says which and
+        why).
+
+    Examples
+    --------
     >>> import graphc as gc, numpy as np
-    >>> x = gc.var("x")
-    >>> f = gc.compile([x], [gc.sum(gc.log(x))], debug=True)
-    >>> f(np.array([1.0, 2.0]))
-    (np.float64(0.6931471805599453),)
-    >>> f(np.array([1.0, -2.0]))  # doctest: +ELLIPSIS
+    >>> x, y = gc.var("x"), gc.var("y")
+    >>> f = gc.compile([x, y], [x * y, gc.sum(x)])  # a list out: a tuple back
+    >>> f(np.array([1.0, 2.0]), 3.0)
+    (array([3., 6.]), np.float64(3.0))
+    >>> g = gc.compile([x], gc.exp(x))  # one symbol out: one value back
+    >>> g(x=np.zeros(2))
+    array([1., 1.])
+    >>> _ = g(np.zeros(3, dtype="float32"))  # a new shape and dtype: compiles again
+    >>> g.cache_info().misses
+    2
+    >>> h = gc.compile([x], [gc.sum(gc.log(x))], debug=True)
+    >>> h(np.array([1.0, -2.0]))  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
     graphc.errors.NonFiniteError: ...the log operation gives nan at 1 of 2 entries...

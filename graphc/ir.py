@@ -10,7 +10,6 @@ internal code keys dicts by `id()` and never uses `in`/`index` on lists of symbo
 from __future__ import annotations
 
 import contextlib
-import functools
 import inspect
 import linecache
 import os
@@ -19,6 +18,7 @@ from collections.abc import Callable, Iterable, Sequence
 
 from .errors import ArgumentError, DTypeError, GraphcError, ShapeError
 from .mixin import ArrayMixin
+from .symbol_slots import SLOTS
 
 _PKG_DIR = os.path.dirname(os.path.abspath(__file__))
 _origin_override: list[tuple[str, int] | None] = []
@@ -113,55 +113,23 @@ def call_mismatch(name: str, fn, args: tuple, kwargs: dict) -> ArgumentError | N
     return None
 
 
-def checks_call(fn=None, *, name: str | None = None, skip_self: bool = False):
-    """Decorate a public function so that a call that does not fit its parameters (count,
-    keyword names) raises `ArgumentError` naming the function, instead of Python's bare
-    `TypeError`; other errors pass through unchanged (the check runs on the error path only).
-
-    >>> @checks_call
-    ... def area(width, height=1):
-    ...     return width * height
-    >>> area(2, depth=3)
-    Traceback (most recent call last):
-    ...
-    graphc.errors.ArgumentError: ...area(): got an unexpected keyword argument 'depth'; \
-expected area(width, height=1)
-    """
-    if fn is None:
-        return functools.partial(checks_call, name=name, skip_self=skip_self)
-    public = name or fn.__name__
-
-    @functools.wraps(fn)
-    def checked(*args, **kwargs):
-        try:
-            return fn(*args, **kwargs)
-        except TypeError as exc:
-            if isinstance(exc, GraphcError):
-                raise
-            bound = args[1:] if skip_self else args
-            target = functools.partial(fn, args[0]) if skip_self and args else fn
-            error = call_mismatch(public, target, bound, kwargs)
-            if error is None:
-                raise
-            raise error from None
-
-    return checked
-
-
 class Symbol(ArrayMixin):
-    """A node of the static graph; build them with `gc.var`, `gc.const` and `gc` functions."""
+    """A node of the static graph; build them with `gc.var`, `gc.const` and `gc` functions.
 
-    __slots__ = (
-        "opdef",
-        "inputs",
-        "attrs",
-        "shape",
-        "dtype",
-        "name",
-        "origin",
-        "weak",
-        "__weakref__",
-    )
+    Immutable, hashed by identity; `==` and `<` build comparison nodes. Its fields (`op`,
+    `inputs`, `attrs`, `shape`, `dtype`, `name`) describe the node; `bind`, `eval`,
+    `infer_shape`, `tojson` run or save the graph it ends.
+
+    >>> import graphc as gc
+    >>> x = gc.var("x", shape=(3,))
+    >>> y = gc.sum(x * 2)
+    >>> y
+    <Symbol sum(2*x) shape=() dtype=?>
+    >>> y.eval(x=[1.0, 2.0, 3.0])
+    [array(12.)]
+    """
+
+    __slots__ = SLOTS  # the fields, with their docstrings
     _graphc_kind = "symbol"
 
     def __init__(
@@ -194,11 +162,22 @@ class Symbol(ArrayMixin):
 
     @property
     def op(self) -> str:
-        """The operation's name (numpy's name for it)."""
+        """The operation's name (numpy's name for it; "var" and "const" for leaves).
+
+        >>> import graphc as gc
+        >>> gc.var("x").op, (gc.var("x") @ gc.var("w")).op
+        ('var', 'matmul')
+        """
         return self.opdef.name
 
     @property
     def ndim(self) -> int | None:
+        """The number of dims (`len(shape)`), None when the rank is unknown.
+
+        >>> import graphc as gc
+        >>> gc.var("x", shape=(2, 3)).ndim, gc.var("y").ndim
+        (2, None)
+        """
         return None if self.shape is None else len(self.shape)
 
     def __bool__(self):
@@ -217,7 +196,12 @@ class Symbol(ArrayMixin):
         return (self[i] for i in range(len(self)))
 
     def where(self) -> str:
-        """`file:line` of the user code that created this node."""
+        """`file:line` of the user code that created this node.
+
+        >>> import graphc as gc
+        >>> gc.var("x").where()
+        '<doctest ...>:1'
+        """
         return format_origin(self.origin)
 
     # MXNet-style surface: `list_outputs`, `bind`, `eval`, ... are installed by
@@ -243,7 +227,14 @@ class Symbol(ArrayMixin):
 
 
 class Graph:
-    """A sub-graph: parameter vars and outputs (control-flow bodies are held as attrs)."""
+    """A sub-graph: parameter vars and outputs (control-flow bodies are held as attrs).
+
+    >>> import graphc as gc
+    >>> x = gc.var("x", shape=(3,))
+    >>> g = gc.Graph([x], [gc.sum(x)])
+    >>> g, [n.op for n in g.nodes]
+    (lambda x: sum(x), ['var', 'sum'])
+    """
 
     __slots__ = ("inputs", "outputs", "_nodes")
 

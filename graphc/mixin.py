@@ -114,14 +114,38 @@ class ArrayMixin:
 
     @property
     def T(self):
+        """The transpose, axes reversed: `gc.transpose(x)` (numpy's `ndarray.T`).
+
+        >>> import graphc as gc
+        >>> x = gc.var("x", shape=(2, 3))
+        >>> print(x.T)
+        x.T
+        >>> x.T.shape
+        (3, 2)
+        """
         return _F().transpose(self)
 
     def reshape(self, *shape):
+        """`gc.reshape(x, shape)`; the shape may be given as one tuple or as ints.
+
+        >>> import graphc as gc
+        >>> x = gc.var("x", shape=(2, 3))
+        >>> x.reshape(3, 2).shape, x.reshape((-1,)).shape
+        ((3, 2), (6,))
+        """
         if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
             shape = shape[0]
         return _F().reshape(self, tuple(shape))
 
     def transpose(self, *axes):
+        """`gc.transpose(x, axes)`; the axes may be given as one tuple or as ints, none
+        reverses them.
+
+        >>> import graphc as gc
+        >>> x = gc.var("x", shape=(2, 3, 4))
+        >>> x.transpose().shape, x.transpose(1, 0, 2).shape
+        ((4, 3, 2), (3, 2, 4))
+        """
         if len(axes) == 1 and isinstance(axes[0], (tuple, list)):
             axes = axes[0]
         return _F().transpose(self, tuple(axes) if axes else None)

@@ -8,8 +8,8 @@ the list; the error a numpy call on a graphc value raises quotes the entry.
 
 from __future__ import annotations
 
+from .calls import checks_call
 from .errors import ArgumentError
-from .ir import checks_call
 
 # (reason, names): a name is qualified within numpy ("unique", "linalg.eig").
 NOT_SUPPORTED: tuple[tuple[str, tuple[str, ...]], ...] = tuple(

@@ -177,6 +177,15 @@ def draw(sym, ax=None, dpi: int = 120):
     (when `ax` is None) is sized to the graph at `dpi` dots per inch, legible at a
     notebook's width. Needs matplotlib (`pip install "graphc[notebooks]"`); raises
     `GraphcError` without it.
+
+    >>> import graphc as gc, matplotlib, os
+    >>> matplotlib.use("Agg")  # no window: e.g. to save the figure
+    >>> x = gc.var("x")
+    >>> ax = gc.draw(gc.sum(gc.sin(x) * 2))
+    >>> sorted(t.get_text() for t in ax.texts)
+    ['2', 'multiply', 'sin', 'sum', 'x']
+    >>> ax.figure.savefig(os.devnull, format="png")
+    >>> matplotlib.pyplot.close(ax.figure)
     """
     try:
         import matplotlib.pyplot as plt

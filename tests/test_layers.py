@@ -58,8 +58,8 @@ PKG = pathlib.Path(__file__).resolve().parent.parent / "graphc"
 
 # Lower number = lower layer. A module may import modules of its own layer or below.
 LAYERS = {
-    0: ["errors", "runtime"],
-    1: ["ir", "mixin", "numpy_names"],
+    0: ["errors", "runtime", "symbol_slots"],
+    1: ["ir", "calls", "mixin", "numpy_names"],
     2: ["ops.costs", "ops.ranges", "ops.base", "ops.docs", "dispatch"],
     3: [
         "ops",
@@ -78,6 +78,8 @@ LAYERS = {
         "ops.nn",
         "ops.docs_arithmetic",
         "ops.docs_elementwise",
+        "ops.docs_arrays",
+        "ops.docs_shapes",
         "ops.select",
         "ops.rearrange",
         "ops.take",
@@ -117,6 +119,7 @@ LAYERS = {
         "backends",
         "function",
         "plan",
+        "heads",
         "executor",
         "binding",
         "eager",

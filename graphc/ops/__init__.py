@@ -80,4 +80,6 @@ from .shape import (
     sum_to,
     transpose,
 )
-from . import docs_arithmetic, docs_elementwise  # noqa: F401,E402  (docstrings)
+
+# The ops' reference text (docstrings and examples), once every op is registered.
+from . import docs_arithmetic, docs_arrays, docs_elementwise, docs_shapes  # noqa: F401,E402

@@ -34,18 +34,24 @@ def document(table: dict, name: str, example: str, doc: str | None = None) -> No
 
 ARRAY = (("x : Symbol, Tensor or array_like", ""),)
 BINARY = (("x1, x2 : Symbol, Tensor or array_like", "The operands (broadcast together)."),)
+AXIS = (
+    (
+        "axis : int, tuple of ints or None, default None",
+        "The axes to reduce (negative counts from the end); None: all of them.",
+    ),
+    ("keepdims : bool, default False", "Keep the reduced axes as size-1 dims."),
+)
+_KINDS = "Symbol, Tensor or ndarray"
 
 
-def ufunc(summary: str, params=ARRAY, notes: str = "") -> str:
-    """The docstring of an elementwise op: `summary`, then what a call computes and gives
-    back; `params` documents its arguments as (name and type, description) pairs, `notes`
-    e.g. its derivative."""
+def numpydoc(summary: str, params=ARRAY, returns: str = "", notes: str = "", more="") -> str:
+    """A numpy-style docstring: `summary` (and a paragraph `more`), Parameters from
+    (name and type, description) pairs, and `name=`, Returns (`returns` describes the value:
+    a Symbol for symbols, a Tensor for eager tensors, an array for arrays), Notes."""
     lines = [head + (f"\n    {text}" if text else "") for head, text in params]
+    more = f"\n\n{inspect.cleandoc(more)}" if more else ""
     notes = f"\n\nNotes\n-----\n{inspect.cleandoc(notes)}" if notes else ""
-    return f"""{summary}
-
-Computed entry by entry, with numpy broadcasting: given arrays it returns numpy's value, given
-symbols it builds a graph node, given eager tensors it computes and records.
+    return f"""{summary}{more}
 
 Parameters
 ----------
@@ -54,5 +60,21 @@ Parameters
 
 Returns
 -------
-Symbol, Tensor or ndarray
-    The same kind of value as the inputs, of their broadcast shape.{notes}"""
+{_KINDS}
+    {returns}{notes}"""
+
+
+def ufunc(summary: str, params=ARRAY, notes: str = "") -> str:
+    """The docstring of an elementwise op: `summary`, then what a call computes and gives
+    back; `params` documents its arguments, `notes` e.g. its derivative."""
+    more = """Computed entry by entry, with numpy broadcasting: given arrays it returns numpy's
+    value, given symbols it builds a graph node, given eager tensors it computes and records."""
+    returns = "The same kind of value as the inputs, of their broadcast shape."
+    return numpydoc(summary, params, returns, notes, more)
+
+
+def reduction(summary: str, params=(), notes: str = "") -> str:
+    """The docstring of a reduction over axes: `summary`, its parameters (`x`, `axis`,
+    `keepdims`, then `params`), what it returns and `notes` (its derivative)."""
+    returns = "`x` with the axes reduced (0-d when all are)."
+    return numpydoc(summary, ARRAY + AXIS + tuple(params), returns, notes)

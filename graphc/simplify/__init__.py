@@ -22,6 +22,16 @@ one adds included; passes are built from rules named for their identity (`framew
 
 `count_ops(outputs)` counts the operations a program would emit (the measure the passes
 promise never to increase); a transpose is a numpy view and counts nothing.
+
+Calling the module, `gc.simplify(sym)` (a symbol or a list of them), runs `PIPELINE` on the
+graph as it is (no shapes assumed) and returns the simplified symbol(s):
+
+>>> import graphc as gc
+>>> x = gc.var("x")
+>>> print(gc.simplify(x * 1 + 0))
+x
+>>> print(gc.simplify(gc.log(gc.sum(gc.exp(x)))))
+logsumexp(x)
 """
 
 from __future__ import annotations
