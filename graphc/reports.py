@@ -20,6 +20,7 @@ from typing import NamedTuple
 import numpy as np
 
 from .simplify import PassContext, count_ops
+from .simplify import elementwise as el
 
 
 class ArgType(NamedTuple):
@@ -180,7 +181,8 @@ _BUDGET_WORDS = {
 class CompileReport:
     """One compilation of a `Function`: its `signature`, `stages` (one `Stage` per pass of the
     pipeline and per step around it, in order), `budget` (sympy clusters left as they were:
-    "timed_out", "skipped", "too_large"), the emitted program's `lines` and `chars`, and the
+    "timed_out", "skipped", "too_large"; and the clusters sympy "planned", with its CPU time
+    "sympy_seconds", and those "cached": found in the cache of earlier plans), the emitted program's `lines` and `chars`, and the
     total `seconds`.
 
     >>> import graphc as gc, numpy as np
@@ -209,13 +211,25 @@ class CompileReport:
         if parts:
             text = (
                 f"sympy budget ran out: clusters {', '.join(parts)}, left as they were "
-                "(correct, not smaller; raise graphc.simplify.elementwise.TIME_BUDGET)"
+                "(correct, not smaller; raise graphc.simplify.elementwise.TIME_BUDGET or "
+                "CLUSTER_BUDGET)"
             )
         else:
             text = "sympy budget: not exceeded"
         if self.budget["too_large"]:
             text += f"; {self.budget['too_large']} cluster(s) too large to expand"
-        return text
+        return text + "\n" + self._sympy_text()
+
+    def _sympy_text(self) -> str:
+        """The clusters sympy planned (and its CPU time), those found in the cache, and the
+        budget a cluster had."""
+        return (
+            f"sympy: {self.budget['planned']} cluster(s) planned in "
+            f"{self.budget['sympy_seconds'] * 1e3:.1f} ms CPU, {self.budget['cached']} from "
+            f"the cache; budget {el.CLUSTER_BUDGET * 1e3:g} ms + "
+            f"{el.CLUSTER_BUDGET_PER_OP * 1e3:g} ms per operation of a cluster, "
+            f"{el.TIME_BUDGET * 1e3:g} ms per pipeline run"
+        )
 
     def __str__(self):
         rows = [("stage", "ms", "ops")]

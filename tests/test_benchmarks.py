@@ -312,3 +312,28 @@ def test_progress_bar_only_when_asked_or_on_a_terminal(capsys):
     tqdm = pytest.importorskip("tqdm")
     bar = progress(items, "on")
     assert isinstance(bar, tqdm.tqdm) and list(bar) == items
+
+
+def test_compile_scaling_measures_fresh_graphs_and_fits_the_growth(tmp_path, capsys):
+    from benchmarks import compile_scaling
+
+    out = tmp_path / "scaling.json"
+    assert compile_scaling.main(["--sizes", "150,300", "--steps", "5", "--json", str(out)]) == 0
+    assert "fitted exponent" in capsys.readouterr().out
+    result = json.loads(out.read_text())
+    rows = result["rows"]
+    assert set(rows) == {"model-100", "recurrence-T5", "chain-150", "chain-300"}
+    assert 100 <= rows["model-100"]["nodes"] < 120 and rows["chain-300"]["nodes"] >= 300
+    for r in rows.values():
+        assert r["seconds"] == pytest.approx(r["grad_s"] + r["compile_s"] + r["first_call_s"])
+        budget = r["budget"]  # the report's sympy record
+        assert budget.get("planned", 0) + budget.get("cached", 0) > 0
+    assert isinstance(result["exponent"], float)
+
+
+def test_compile_scaling_fit_is_the_log_log_slope():
+    from benchmarks.compile_scaling import fit_exponent
+
+    rows = [{"nodes": n, "seconds": 0.5 * n**1.5} for n in (10, 100, 1000)]
+    assert fit_exponent(rows) == pytest.approx(1.5)
+    assert fit_exponent(rows[:1]) is None

@@ -1,10 +1,11 @@
-"""A hard deadline for one sympy call.
+"""A hard deadline for one sympy call, in CPU time of this process.
 
 sympy cannot be asked to stop, so a call that explodes (a cancel or factor_terms over a
 large expression) would run for minutes. Where Python allows it (the main thread of the
-main interpreter, on a platform with `SIGALRM`, and no `ITIMER_REAL` timer already armed by
-someone else), `hard_deadline` arms a one-shot `ITIMER_REAL` timer whose handler raises
-`Timeout` inside the call; the previous handler and the disarmed timer are restored before
+main interpreter, on a platform with `SIGVTALRM`, and no `ITIMER_VIRTUAL` timer already
+armed by someone else), `hard_deadline` arms a one-shot `ITIMER_VIRTUAL` timer (it counts
+the CPU time this process spends, `time.process_time`, so a machine busy with other work
+does not make the budget run out sooner) whose handler raises `Timeout` inside the call; the previous handler and the disarmed timer are restored before
 the block is left, whichever way it is left. It interrupts only sympy's own code (not a
 garbage-collector callback or finalizer running on top of it, which would swallow the raise),
 never an import (a module left half-executed would be executed again later), nor a section
@@ -21,7 +22,9 @@ import signal
 import threading
 from contextlib import contextmanager
 
-_AVAILABLE = hasattr(signal, "setitimer") and hasattr(signal, "SIGALRM")
+_AVAILABLE = hasattr(signal, "setitimer") and hasattr(signal, "SIGVTALRM")
+TIMER = getattr(signal, "ITIMER_VIRTUAL", None)  # counts this process's CPU time
+SIGNAL = getattr(signal, "SIGVTALRM", None)  # what it sends when it expires
 _RETRY = 0.005  # seconds until the next try when the deadline found no safe point
 
 
@@ -44,8 +47,8 @@ def _disarm(state: list) -> None:
     # Idempotent: the first caller (the handler or the block's exit) restores everything.
     if state:
         previous = state.pop()
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
+        signal.setitimer(TIMER, 0)
+        signal.signal(SIGNAL, previous)
 
 
 def _in_sympy(frame) -> bool:
@@ -68,7 +71,8 @@ def _importing(frame) -> bool:
 
 @contextmanager
 def hard_deadline(seconds: float, can_stop=None):
-    """Raise `Timeout` inside the block once `seconds` have passed, where a timer signal can
+    """Raise `Timeout` inside the block once `seconds` of CPU time have passed (see
+    `time.process_time`), where a timer signal can
     be used; yields whether it could (False: the block runs unbounded). The raise waits while
     a module is being imported or while `can_stop()` (if given) is false.
 
@@ -81,9 +85,9 @@ def hard_deadline(seconds: float, can_stop=None):
     if (
         _AVAILABLE
         and threading.current_thread() is threading.main_thread()
-        and signal.getitimer(signal.ITIMER_REAL)[0] == 0
+        and signal.getitimer(TIMER)[0] == 0
     ):
-        previous = signal.getsignal(signal.SIGALRM)
+        previous = signal.getsignal(SIGNAL)
         if previous is not None:  # None: a handler not installed from Python, keep it
 
             def on_alarm(signum, frame):
@@ -94,18 +98,18 @@ def hard_deadline(seconds: float, can_stop=None):
                     or _importing(frame)
                     or (can_stop is not None and not can_stop())
                 ):
-                    signal.setitimer(signal.ITIMER_REAL, _RETRY)  # not here: a bit later
+                    signal.setitimer(TIMER, _RETRY)  # not here: a bit later
                     return
                 _disarm(state)  # restore first, so the raise leaves nothing armed
                 raise Timeout
 
             try:
-                signal.signal(signal.SIGALRM, on_alarm)
+                signal.signal(SIGNAL, on_alarm)
             except ValueError:  # not the main interpreter
                 pass
             else:
                 state.append(previous)
-                signal.setitimer(signal.ITIMER_REAL, max(seconds, 1e-3))
+                signal.setitimer(TIMER, max(seconds, 1e-3))
     try:
         yield bool(state)
     finally:

@@ -7,18 +7,23 @@ stops growing at `MAX_CLUSTER` operations, so a 1000-step recurrence becomes man
 clusters instead of one huge sympy expression.
 
 Each cluster is written in sympy's *safe* form (see `sympy_bridge`), a few equivalent forms
-are tried (sympy's own normal form, `expand`, `factor_terms`, `cse`, and `cancel` and
-`trigsimp` for small clusters while the time budget lasts), each is converted back, and the
-smallest one replaces the cluster only if it has strictly fewer operations. Results are cached
-by the cluster's structure (operations, wiring, constants, leaf dtypes), so the repeated steps
-of an unrolled loop cost one sympy call in all.
+are tried (sympy's own normal form, `expand`, `factor_terms`, `cse`; `cancel` for small
+clusters with a quotient that shares a leaf with the rest, `trigsimp` for small clusters with
+two trigonometric functions of the same argument: only where they can pay), each is converted
+back, and the smallest one replaces the cluster only if it has strictly fewer operations.
+Results are cached by the cluster's structure (operations, wiring, constants, leaf dtype
+kinds; not shapes), so the repeated steps of an unrolled loop or the layers of a network cost
+one sympy call in all, and so does a recompilation for new shapes.
 
-Budget: one simplification (`run`) spends at most `TIME_BUDGET` seconds in sympy. In the main
-thread that is a hard deadline (a timer signal stops the sympy call, see `deadline`); in every
-thread, `expand`, `cancel` and `trigsimp` are not tried on a cluster whose expansion would
-have more than `MAX_TERMS` terms (a product of twenty sums has 2**20), the calls that take
-minutes. A cluster that runs out of budget stays as it was (correct, not smaller), and
-`stats` counts it.
+Budget, in CPU time of this process (`time.process_time`: a machine busy with other work does
+not change what is simplified): a cluster of n operations gets at most
+`cluster_budget(n) = CLUSTER_BUDGET + CLUSTER_BUDGET_PER_OP * n` seconds, and one
+simplification (`run`) at most `TIME_BUDGET` in all. In the main thread that is a hard deadline
+(a timer signal stops the sympy call, see `deadline`); in every thread, `expand`, `cancel` and
+`trigsimp` are not tried on a cluster whose expansion would have more than `MAX_TERMS` terms
+(a product of twenty sums has 2**20), the calls that take minutes. A cluster that runs out of
+budget stays as it was (correct, not smaller), and `stats` counts it, as it counts the
+clusters planned by sympy ("planned") and those found in the cache ("cached").
 
 What sympy may cancel: `x - x` -> 0 and `x/x` -> 1 also where x is inf/nan or 0 (so a nan
 from such an expression can become a number). A result that would drop a leaf and with it
@@ -27,6 +32,7 @@ change the shape or dtype is refused.
 
 from __future__ import annotations
 
+import math
 import time
 from collections import Counter, OrderedDict
 from contextlib import contextmanager
@@ -46,7 +52,9 @@ from .sympy_bridge import Converter, node_to_sympy, number_to_sympy
 MAX_CLUSTER = 40  # operations per cluster handed to sympy
 MAX_TREE = 400  # the cluster as a tree (shared parts repeated), bounding sympy's walks
 SIMPLIFY_CLUSTER = 8  # clusters up to this size also try sympy's cancel and trigsimp
-TIME_BUDGET = 1.0  # seconds of sympy per simplification (`run`), a hard deadline where possible
+TIME_BUDGET = 1.0  # CPU seconds of sympy per simplification (`run`) at most, in all
+CLUSTER_BUDGET = 0.02  # CPU seconds of sympy per cluster: this much, plus
+CLUSTER_BUDGET_PER_OP = 0.004  # this much per operation of the cluster (40 ops: 0.18 s)
 MAX_TERMS = 64  # `expand` is tried only when no (sub)expression would have more terms
 CACHE_SIZE = 4096
 
@@ -57,7 +65,19 @@ _deadline: ContextVar[float | None] = ContextVar("graphc_sympy_deadline", defaul
 # deadline stopped ("timed_out"), clusters not tried because the budget was spent
 # ("skipped"), and clusters whose `expand` was not tried because it would have more than
 # `MAX_TERMS` terms ("too_large"). Each such cluster is left as it was: correct, not smaller.
-stats: Counter = Counter(timed_out=0, skipped=0, too_large=0)
+# And the clusters sympy planned ("planned") and those whose plan came from the cache
+# ("cached").
+stats: Counter = Counter(timed_out=0, skipped=0, too_large=0, planned=0, cached=0)
+
+
+def cluster_budget(size: int) -> float:
+    """The CPU seconds sympy may spend on a cluster of `size` operations (at most; what is
+    left of the run's `TIME_BUDGET` if that is less).
+
+    >>> cluster_budget(10) < cluster_budget(40)
+    True
+    """
+    return CLUSTER_BUDGET + CLUSTER_BUDGET_PER_OP * size
 
 
 class Template:
@@ -261,10 +281,11 @@ def _candidates(e0, size: int, deadline: float):
     expanded = sp.expand(e0)
     yield expanded, ()
     yield sp.factor_terms(expanded), ()
-    if size <= SIMPLIFY_CLUSTER and time.perf_counter() < deadline:
-        # The parts of sympy.simplify that pay here (sympy.simplify itself would also import
-        # sympy.physics, most of a second, on first use).
-        yield sp.cancel(e0), ()
+    if size <= SIMPLIFY_CLUSTER and time.process_time() < deadline:
+        # The parts of sympy.simplify that pay here, where they can (sympy.simplify itself
+        # would also import sympy.physics, most of a second, on first use).
+        if _shared_quotient(e0):
+            yield sp.cancel(e0), ()
         if _trig_pairs(e0):
             yield sp.trigsimp(e0), ()
 
@@ -273,11 +294,27 @@ _TRIG = (sp.sin, sp.cos, sp.tan, sp.sinh, sp.cosh, sp.tanh)
 
 
 def _trig_pairs(e) -> bool:
-    """Does `e` hold two different trigonometric or hyperbolic functions (sin and cos,
-    tanh and cosh, ...)? Only then can trigsimp's identities shorten it; it is the costliest
-    candidate (most of a cold compile of a deep tanh network), so skip it otherwise."""
-    heads = {type(f) for f in e.atoms(*_TRIG)}
-    return len(heads) > 1
+    """Does `e` hold two different trigonometric or hyperbolic functions of the same
+    argument (sin(x) and cos(x), tanh(x) and cosh(x), ...)? Only then can trigsimp's
+    identities shorten it; it is the costliest candidate (most of a cold compile of a deep
+    tanh network), so skip it otherwise."""
+    heads: dict = {}
+    for f in e.atoms(*_TRIG):
+        heads.setdefault(f.args[0], set()).add(type(f))
+    return any(len(h) > 1 for h in heads.values())
+
+
+def _shared_quotient(e) -> bool:
+    """Does `e` divide by something (a negative power) whose symbols also occur outside the
+    divisor? Only then can `cancel` take a common factor out of numerator and denominator
+    (x*y/x, (x**2 - 1)/(x + 1)); otherwise it only rewrites to a common denominator, which
+    is never smaller."""
+    for p in e.atoms(sp.Pow):
+        if p.exp.is_negative and p.base.free_symbols:
+            rest = e.xreplace({p: sp.Integer(1)})
+            if p.base.free_symbols & rest.free_symbols:
+                return True
+    return False
 
 
 def plan_cluster(members: list[Symbol], leaves: list[Symbol], deadline: float):
@@ -363,6 +400,11 @@ def _keeps_shape(template: Template, leaves: list[Symbol], classes: ShapeClasses
     return kept == frozenset().union(*(classes.of(x) for x in leaves))
 
 
+def clear_cache() -> None:
+    """Forget every cluster's cached form (the next simplification asks sympy again)."""
+    _cache.clear()
+
+
 def _lookup(key):
     hit = _cache.get(key, _cache)
     if hit is not _cache:
@@ -398,7 +440,7 @@ def shared_budget():
     ...     print(simplify_elementwise([x * 3 - x])[0])
     2*x
     """
-    token = _deadline.set(time.perf_counter() + TIME_BUDGET) if _deadline.get() is None else None
+    token = _deadline.set(time.process_time() + TIME_BUDGET) if _deadline.get() is None else None
     try:
         yield
     finally:
@@ -425,7 +467,7 @@ def simplify_elementwise(outputs, ctx=None, budget: float | None = None):
         nodes = [n for n in nodes if id(n) not in known]
     shared = _deadline.get()
     if budget is not None or shared is None:
-        deadline = time.perf_counter() + (TIME_BUDGET if budget is None else budget)
+        deadline = time.process_time() + (TIME_BUDGET if budget is None else budget)
     else:
         deadline = shared
     plans: dict[int, tuple] = {}
@@ -433,24 +475,14 @@ def simplify_elementwise(outputs, ctx=None, budget: float | None = None):
         key, leaves = signature(members)
         template = _lookup(key)
         if template is _cache:
-            if _tree_size(members, MAX_TREE) > MAX_TREE:
-                continue
-            left = deadline - time.perf_counter()
-            if left <= 0:
-                _count(ctx, "skipped")
-                continue
-            large = stats["too_large"]
-            try:
-                with hard_deadline(left, can_stop=_sympy_at_rest):
-                    template = plan_cluster(members, leaves, deadline)
-            except (GraphcError, TypeError, ValueError, RecursionError):
+            template = _plan(members, leaves, key, deadline, ctx)
+            if template is _SPENT:  # the run's budget: no more sympy in this run
+                deadline = -math.inf
+                if shared is not None:
+                    _deadline.set(deadline)
                 template = None
-            except Timeout:
-                _count(ctx, "timed_out")
-                continue  # not cached: a later call with budget left may finish it
-            finally:
-                ctx.budget["too_large"] += stats["too_large"] - large
-            _store(key, template)
+        else:
+            _count(ctx, "cached")
         if template is not None:
             plans[id(members[-1])] = (template, leaves, members)
     if not plans:
@@ -458,8 +490,42 @@ def simplify_elementwise(outputs, ctx=None, budget: float | None = None):
     return _apply(outputs, walk, plans)
 
 
+_SPENT = object()  # `_plan`'s answer when the run's budget ran out
+
+
+def _plan(members, leaves, key, deadline: float, ctx):
+    """Ask sympy for the cluster's smallest form within its budget (`cluster_budget`, or
+    what is left of the run's), and cache the answer; None when nothing smaller is found
+    or the budget ran out."""
+    if _tree_size(members, MAX_TREE) > MAX_TREE:
+        return None
+    start = time.process_time()
+    until = min(deadline, start + cluster_budget(len(members)))
+    if until <= start:
+        _count(ctx, "skipped")
+        return None
+    large = stats["too_large"]
+    _count(ctx, "planned")
+    try:
+        with hard_deadline(until - start, can_stop=_sympy_at_rest):
+            template = plan_cluster(members, leaves, until)
+    except (GraphcError, TypeError, ValueError, RecursionError):
+        template = None
+    except Timeout:
+        _count(ctx, "timed_out")
+        # Not cached: a later call with budget left may finish it. (The CPU timer samples
+        # at the clock's tick: the run's budget is spent, however little it says is left.)
+        return _SPENT if until == deadline else None
+    finally:
+        ctx.budget["too_large"] += stats["too_large"] - large
+        ctx.budget["sympy_seconds"] += time.process_time() - start
+    _store(key, template)
+    return template
+
+
 def _count(ctx, event: str) -> None:
-    """A cluster left as it was for lack of budget: in `stats` and in the run's record."""
+    """A cluster planned, found in the cache, or left as it was for lack of budget: in
+    `stats` and in the run's record."""
     stats[event] += 1
     ctx.budget[event] += 1
 

@@ -83,14 +83,15 @@ def _stuck(seconds):
 
 def test_deadline_stops_a_long_call_and_restores_the_timer(fresh, monkeypatch):
     monkeypatch.setattr(el, "TIME_BUDGET", 0.05)
+    monkeypatch.setattr(el, "CLUSTER_BUDGET", 1.0)  # the run's budget binds first
     monkeypatch.setattr(el, "plan_cluster", _stuck(30.0))
-    before = signal.getsignal(signal.SIGALRM)
+    before = signal.getsignal(deadline.SIGNAL)
     x = gc.var("x")
     out = gc.simplify((x + 1) * (x + 1) - x * x)  # sympy would write 2*x + 1
     assert fresh.stats["timed_out"] == 1  # stopped (else it would run 30 s and count 0)
     assert str(out) == "(x + 1)**2 - x**2"  # left as it was
-    assert signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)
-    assert signal.getsignal(signal.SIGALRM) is before
+    assert signal.getitimer(deadline.TIMER) == (0.0, 0.0)
+    assert signal.getsignal(deadline.SIGNAL) is before
     assert gc.compile([x], out)(np.array([1.5])) == 4.0
     assert not fresh._cache  # not cached: a later run with budget left plans it
 
@@ -121,7 +122,7 @@ def test_no_timer_outside_the_main_thread(fresh, monkeypatch):
     t.join()
     assert seen[0] is False
     assert fresh.stats["timed_out"] == 0 and str(seen[1]) == "(x + 1)**2 - x**2"
-    assert signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)
+    assert signal.getitimer(deadline.TIMER) == (0.0, 0.0)
 
 
 def test_deadline_waits_for_a_safe_point():
@@ -137,19 +138,19 @@ def test_deadline_waits_for_a_safe_point():
             while time.perf_counter() < end:
                 pass
     assert len(calls) == 3
-    assert signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)
+    assert signal.getitimer(deadline.TIMER) == (0.0, 0.0)
 
 
 def test_someone_elses_timer_is_left_alone():
-    previous = signal.signal(signal.SIGALRM, lambda s, f: None)
+    previous = signal.signal(deadline.SIGNAL, lambda s, f: None)
     try:
-        signal.setitimer(signal.ITIMER_REAL, 100.0)
+        signal.setitimer(deadline.TIMER, 100.0)
         with deadline.hard_deadline(0.01) as armed:
             assert armed is False
-        assert signal.getitimer(signal.ITIMER_REAL)[0] > 50
+        assert signal.getitimer(deadline.TIMER)[0] > 50
     finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
+        signal.setitimer(deadline.TIMER, 0)
+        signal.signal(deadline.SIGNAL, previous)
 
 
 def test_code_outside_sympy_is_never_interrupted(monkeypatch):
@@ -169,4 +170,83 @@ def test_code_outside_sympy_is_never_interrupted(monkeypatch):
             while True:  # sympy's code: interrupted
                 sympy.expand((x + 1) ** 3)
     assert finished_outside
-    assert signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)
+    assert signal.getitimer(deadline.TIMER) == (0.0, 0.0)
+
+
+def _counting(monkeypatch):
+    """Count the clusters handed to sympy (`plan_cluster` calls)."""
+    calls = []
+    plan = el.plan_cluster
+
+    def counted(members, leaves, until):
+        calls.append(len(members))
+        return plan(members, leaves, until)
+
+    monkeypatch.setattr(el, "plan_cluster", counted)
+    return calls
+
+
+def test_a_cluster_seen_before_does_not_call_sympy_again(fresh, monkeypatch):
+    calls = _counting(monkeypatch)
+    x, y = gc.var("x"), gc.var("y")
+    first = gc.simplify(gc.exp(x * 3 - x) + gc.sin(x) * 2)
+    planned = len(calls)
+    assert planned > 0 and str(first) == "exp(2*x) + 2*sin(x)"
+    # The same structure over another var: every cluster comes from the cache.
+    second = gc.simplify(gc.exp(y * 3 - y) + gc.sin(y) * 2)
+    assert len(calls) == planned and str(second) == "exp(2*y) + 2*sin(y)"
+    assert fresh.stats["cached"] >= planned
+
+
+def test_repeated_steps_and_new_shapes_reuse_the_plans(fresh, monkeypatch):
+    calls = _counting(monkeypatch)
+    a, xs = gc.var("a"), gc.var("xs")
+    h = gc.tanh(xs[0])
+    for t in range(1, 12):  # an unrolled loop: the same clusters, step after step
+        h = gc.tanh(a * h * 2 - a * h + xs[t])
+    g = gc.grad(gc.sum(h), a)
+    assert fresh.stats["cached"] > fresh.stats["planned"] == len(calls) > 0
+    before = len(calls)
+    f = gc.compile([a, xs], [gc.sum(h), g])
+    f(np.array(0.5), np.ones((12, 3)))
+    r = f.report()
+    assert r.budget["cached"] > 0 and r.budget["planned"] == len(calls) - before
+    planned = len(calls)
+    f(np.array(0.5), np.ones((12, 5)))  # a recompilation for a new shape asks sympy nothing
+    assert len(calls) == planned and f.cache_info().misses == 2
+    assert f.report().budget["planned"] == 0 and f.report().budget["cached"] > 0
+
+
+def test_the_budget_of_a_cluster_grows_with_its_size(fresh, monkeypatch):
+    monkeypatch.setattr(el, "TIME_BUDGET", 100.0)  # the clusters' own budgets bind
+    granted = []
+    armed = el.hard_deadline
+
+    def recording(seconds, can_stop=None):
+        granted.append(seconds)
+        return armed(seconds, can_stop)
+
+    monkeypatch.setattr(el, "hard_deadline", recording)
+    calls = _counting(monkeypatch)
+    x, y = gc.var("x"), gc.var("y")
+    gc.simplify(gc.sin(x * 3 - x))  # small clusters
+    z = x
+    for k in range(12):
+        z = gc.exp(z * (k + 2) - y)
+    gc.simplify(z)  # one larger cluster
+    assert len(granted) == len(calls) and max(calls) > min(calls)
+    for size, seconds in zip(calls, granted):
+        assert seconds == pytest.approx(el.cluster_budget(size), rel=0.1)
+    assert el.cluster_budget(max(calls)) > el.cluster_budget(min(calls))
+
+
+def test_cancel_and_trigsimp_are_tried_only_where_they_can_pay():
+    import sympy as sp
+
+    x, y = sp.symbols("x y")
+    assert el._trig_pairs(sp.cos(x) ** 2 - sp.sin(x) ** 2)
+    assert not el._trig_pairs(sp.sin(x) * sp.tanh(y))  # different arguments
+    assert not el._trig_pairs(sp.sin(x) + sp.sin(2 * x))  # one function
+    assert el._shared_quotient(x * y / (x + 1))
+    assert not el._shared_quotient(y / (x + 1))  # nothing in common to cancel
+    assert not el._shared_quotient(x * y + 2)  # no quotient
