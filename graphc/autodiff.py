@@ -13,6 +13,7 @@ import numpy as np
 from . import ops
 from .dispatch import checks_call, const, numeric_array
 from .errors import DTypeError, GradError, HeadShapeError
+from .gc_pause import gc_paused
 from .grad_lint import warn_where_traps
 from .ir import Symbol, as_list, format_origin, merged_var, origin_scope, toposort, unify_vars
 from .ops.base import fmt_shape
@@ -189,6 +190,7 @@ def _shapes_disagree(head_shape, out_shape) -> bool:
 
 
 @checks_call
+@gc_paused
 def grad(y, wrt, head=None, simplify: bool = True):
     """Reverse-mode derivative of `y` with respect to `wrt`.
 

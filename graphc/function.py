@@ -20,6 +20,7 @@ from .codegen import Program, emit_program, remember
 from .dispatch import checks_call
 from .errors import BindError, GraphcError
 from .finite import raise_nonfinite
+from .gc_pause import gc_paused
 from .ir import Symbol, as_list, flatten_outputs, free_vars, retype_vars, unify_vars
 from .readable import export_text, readable_program
 from .reports import (
@@ -237,6 +238,7 @@ entries (first [1]): log(x)
         arrays = tuple(check("", v.name, a, [v]) for a, v in zip(args, self.inputs))
         return arrays, tuple(x for a in arrays for x in self.backend.signature(a))
 
+    @gc_paused
     def _specialize(self, arrays, key):
         arrays = [ArgType(None, key[3 * i + 1], key[3 * i + 2]) for i in range(len(arrays))]
         sig = signature_of(self._names, arrays)

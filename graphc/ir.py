@@ -144,6 +144,7 @@ class Symbol(ArrayMixin):
         weak: bool = False,
     ):
         object.__setattr__(self, "opdef", opdef)
+        object.__setattr__(self, "op", opdef.name)
         object.__setattr__(self, "inputs", tuple(inputs))
         object.__setattr__(self, "attrs", attrs)
         object.__setattr__(self, "shape", shape)
@@ -159,16 +160,6 @@ class Symbol(ArrayMixin):
         raise AttributeError(f"graphc symbols are immutable (tried to set {key!r})")
 
     __hash__ = object.__hash__
-
-    @property
-    def op(self) -> str:
-        """The operation's name (numpy's name for it; "var" and "const" for leaves).
-
-        >>> import graphc as gc
-        >>> gc.var("x").op, (gc.var("x") @ gc.var("w")).op
-        ('var', 'matmul')
-        """
-        return self.opdef.name
 
     @property
     def ndim(self) -> int | None:
@@ -333,8 +324,7 @@ def toposort(
             else:
                 entered.add(key)
                 if key not in leaves and key not in skip:
-                    # reversed, so the leftmost input is visited first
-                    stack.extend(x for x in reversed(node.inputs) if id(x) not in done)
+                    stack += node.inputs[::-1]  # reversed: the leftmost is visited first
     return order
 
 

@@ -259,7 +259,17 @@ class Recorder:
     def __init__(self, signature=None, count: bool = True):
         self.report = CompileReport(signature)
         self._start = time.perf_counter()
-        self._count = count_ops if count else _no_count
+        self._counter = count_ops if count else _no_count
+        self._counted: tuple = ((), None)  # the outputs counted last, and their count
+
+    def _count(self, outputs):
+        """`count_ops(outputs)`; a walk of the graph only when it is not the one counted
+        last (a pass that changed nothing, or was skipped, leaves the count as it was)."""
+        last, ops = self._counted
+        if len(last) != len(outputs) or any(a is not b for a, b in zip(last, outputs)):
+            ops = self._counter(outputs)
+            self._counted = (tuple(outputs), ops)
+        return ops
 
     def graph(self, outputs) -> None:
         """The graph as given, before any pass."""

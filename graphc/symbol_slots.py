@@ -11,6 +11,13 @@ SLOTS = {
     >>> y.opdef is gc.sum
     True
     """,
+    "op": """The operation's name (numpy's name for it; "var" and "const" for leaves):
+    `opdef.name`, kept in the node (compiler passes read it millions of times).
+
+    >>> import graphc as gc
+    >>> gc.var("x").op, (gc.var("x") @ gc.var("w")).op
+    ('var', 'matmul')
+    """,
     "inputs": """The nodes this node computes from, a tuple (empty for vars and constants).
 
     >>> import graphc as gc

@@ -32,7 +32,7 @@ import its own layer or lower ones; within a layer the imports form no cycle):
  2  op-table core, dispatch   ops.costs, ops.ranges < ops.base (OpDef, OPS, register) < dispatch (apply, make_node,
                               var, const, Group)
  1  IR                        ir, mixin, numpy_names (what numpy has that graphc lacks)
- 0  leaves                    errors, runtime
+ 0  leaves                    errors, runtime, gc_pause
 ```
 
 Where a lower layer offers a higher layer's convenience, the higher layer installs it:
@@ -58,7 +58,7 @@ PKG = pathlib.Path(__file__).resolve().parent.parent / "graphc"
 
 # Lower number = lower layer. A module may import modules of its own layer or below.
 LAYERS = {
-    0: ["errors", "runtime", "symbol_slots"],
+    0: ["errors", "runtime", "symbol_slots", "gc_pause"],
     1: ["ir", "calls", "mixin", "numpy_names"],
     2: ["ops.costs", "ops.ranges", "ops.base", "ops.docs", "dispatch"],
     3: [

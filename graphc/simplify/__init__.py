@@ -43,6 +43,7 @@ import weakref
 
 from ..dispatch import checks_call
 from ..errors import ArgumentError
+from ..gc_pause import gc_paused
 from ..ir import Symbol, as_list, toposort
 from .elementwise import shared_budget, simplify_elementwise
 from .framework import PassContext, RuleSet, rule_pass
@@ -115,7 +116,10 @@ def _normal() -> weakref.WeakValueDictionary:
     return _NORMAL.setdefault(tuple(PIPELINE), weakref.WeakValueDictionary())
 
 
-_IDEMPOTENT = (rewrite, cse, matrix_forms)  # a second run on an unchanged graph changes nothing
+# A second run on an unchanged graph changes nothing. (simplify_elementwise too: each
+# cluster of the graph it left was either planned, its plan then applied or none found, or
+# left as it was for lack of budget, which a second run within the same budget lacks too.)
+_IDEMPOTENT = (rewrite, cse, matrix_forms, simplify_elementwise)
 
 
 def _frontier(outputs) -> dict:
@@ -139,6 +143,7 @@ def _frontier(outputs) -> dict:
 MAX_ROUNDS = 3
 
 
+@gc_paused
 def run(outputs, passes=None, trace=None, ctx=None):
     """Apply `passes` (default `PIPELINE`) in order to a list of output symbols, again while a
     round changes the graph after its first pass (cse can merge what the sympy pass wrote,

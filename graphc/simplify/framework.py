@@ -11,11 +11,12 @@ applies them bottom-up, keeps origins and refuses a replacement of another dtype
 
 from __future__ import annotations
 
+import weakref
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from ..ir import Symbol, fits, rebuild, refuse
+from ..ir import Symbol, fits, rebuild, refuse, toposort
 
 __all__ = ["PassContext", "RuleSet", "applies_to", "rule_pass"]
 
@@ -103,16 +104,44 @@ def applies_to(predicate: Callable) -> Callable:
     return mark
 
 
+class _Either:
+    """`key in _Either(a, b)`: in a or in b."""
+
+    __slots__ = ("a", "b")
+
+    def __init__(self, a, b):
+        self.a, self.b = a, b
+
+    def __contains__(self, key) -> bool:
+        return key in self.a or key in self.b
+
+
 def rule_pass(name: str, rules: RuleSet, doc: str = "") -> Callable:
-    """A pass that applies `rules` bottom-up once (see `RuleSet`)."""
+    """A pass that applies `rules` bottom-up once (see `RuleSet`).
+
+    It remembers its fixed points: a node that no rule changed, nor any node below it, is
+    one (rules see only a node and its inputs), and a later run does not walk into it again
+    (`gc.compile`'s second `specialize` walks only what the pipeline built). Changing
+    `rules` forgets them."""
+    fixed = weakref.WeakValueDictionary()  # id -> node: a fixed point, with all below it
+    version: list = [None]
 
     def pass_(outputs, ctx=None):
         known = context(ctx).known
+        now = (rules.always, tuple(rules.by_op.items()), rules.elementwise)
+        if version[0] != now:
+            fixed.clear()
+            version[0] = now
 
         def rule(node, inputs):
             return None if id(node) in known else rules.apply(node, inputs)
 
-        new = rebuild(outputs, rule, stop=known.values())
+        order = toposort(outputs, stop=known.values(), stop_ids=_Either(known, fixed))
+        memo: dict = {}
+        new = rebuild(outputs, rule, memo, order=order)
+        for node in order:
+            if memo.get(id(node)) is node and id(node) not in known:
+                fixed[id(node)] = node
         return list(outputs) if all(a is b for a, b in zip(new, outputs)) else new
 
     pass_.__name__ = pass_.__qualname__ = name

@@ -74,3 +74,24 @@ def test_walker_is_iterative_on_deep_graphs():
     (out,) = rebuild([h], lambda n, _: y if n is x else None)
     assert out is not h and out.op == "sin"
     assert toposort([out])[0] is y
+
+
+def test_a_rule_pass_does_not_walk_into_its_fixed_points_again():
+    seen = []
+
+    def note(node, inputs):
+        seen.append(node.op)
+        return None
+
+    rules = RuleSet(always=(note,))
+    p = rule_pass("note", rules)
+    x = gc.var("x")
+    y = gc.exp(gc.sin(x) * 2) + 1
+    assert p([y])[0] is y and len(seen) == 7  # x, sin, 2, multiply, exp, 1, add
+    seen.clear()
+    z = gc.log(y)
+    assert p([z])[0] is z and seen == ["add", "log"]  # y's graph is fixed: only its root
+    rules.by_op["log"] = (note,)  # other rules: walk everything again
+    seen.clear()
+    p([z])
+    assert seen.count("sin") == 1
