@@ -27,7 +27,7 @@ import math
 import os
 import platform
 import sys
-from time import perf_counter
+from time import perf_counter, process_time
 
 import numpy as np
 
@@ -104,13 +104,16 @@ def measure(gc, build, simplify: bool = True) -> dict:
     clear_caches()
     t0 = perf_counter()
     inputs, loss, params, args = build()
-    t1 = perf_counter()
+    from graphc.simplify import elementwise
+
+    before = dict(elementwise.stats)
+    t1, c1 = perf_counter(), process_time()
     grads = gc.grad(loss, params, simplify=simplify)
     t2 = perf_counter()
     fn = gc.compile(inputs, [loss, *grads], simplify=simplify)
     t3 = perf_counter()
     fn(*args)
-    t4 = perf_counter()
+    t4, c4 = perf_counter(), process_time()
     report = fn.report()
     return {
         "nodes": count_nodes(gc, [loss]),
@@ -119,13 +122,16 @@ def measure(gc, build, simplify: bool = True) -> dict:
         "compile_s": t3 - t2,
         "first_call_s": t4 - t3,
         "seconds": t4 - t1,  # grad + compile + first call: the target
-        "budget": dict(report.budget) if report is not None else {},
+        "cpu_s": c4 - c1,  # the same in CPU time of this process (less sensitive to load)
+        "budget": dict(report.budget) if report is not None else {},  # compile's only
+        # sympy in grad and compile: clusters planned, from the cache, skipped, timed out
+        "sympy": {k: v - before.get(k, 0) for k, v in elementwise.stats.items()},
     }
 
 
-def fit_exponent(rows: list[dict]) -> float | None:
-    """Least-squares slope of log(seconds) on log(nodes)."""
-    pts = [(math.log(r["nodes"]), math.log(r["seconds"])) for r in rows if r["seconds"] > 0]
+def fit_exponent(rows: list[dict], key: str = "seconds") -> float | None:
+    """Least-squares slope of log(r[key]) on log(nodes)."""
+    pts = [(math.log(r["nodes"]), math.log(r[key])) for r in rows if r[key] > 0]
     if len(pts) < 2:
         return None
     mx = sum(p[0] for p in pts) / len(pts)
@@ -157,6 +163,7 @@ def run(sizes=SIZES, repeats: int = 1, simplify: bool = True, steps: int = 1000)
     return {
         "rows": rows,
         "exponent": fit_exponent(chains),
+        "exponent_cpu": fit_exponent(chains, "cpu_s"),
         "simplify": simplify,
         "repeats": repeats,
         "load_average": load,  # (1, 5, 15 minutes) when the run ended
@@ -189,15 +196,19 @@ def main(argv: list[str] | None = None) -> int:
     sizes = tuple(int(float(s)) for s in args.sizes.split(",") if s.strip())
     result = run(sizes, args.repeats, not args.no_simplify, args.steps)
     print(
-        f"{'graph':<18} {'nodes':>8} {'grad s':>8} {'compile s':>10} {'call s':>8} {'total s':>8}"
+        f"{'graph':<18} {'nodes':>7} {'grad s':>7} {'compile s':>9} {'call s':>7} "
+        f"{'total s':>8} {'cpu s':>7}  sympy clusters planned/cached/skipped"
     )
     for name, r in result["rows"].items():
+        b = r["sympy"]
         print(
-            f"{name:<18} {r['nodes']:>8} {r['grad_s']:>8.3f} {r['compile_s']:>10.3f} "
-            f"{r['first_call_s']:>8.3f} {r['seconds']:>8.3f}"
+            f"{name:<18} {r['nodes']:>7} {r['grad_s']:>7.3f} {r['compile_s']:>9.3f} "
+            f"{r['first_call_s']:>7.3f} {r['seconds']:>8.3f} {r['cpu_s']:>7.3f}  "
+            f"{b.get('planned', 0)}/{b.get('cached', 0)}/{b.get('skipped', 0)}"
         )
-    e = result["exponent"]
-    print(f"fitted exponent (chains, seconds ~ nodes^e): {'n/a' if e is None else f'{e:.3f}'}")
+    for key, what in (("exponent", "seconds"), ("exponent_cpu", "cpu seconds")):
+        e = result[key]
+        print(f"fitted exponent (chains, {what} ~ nodes^e): {'n/a' if e is None else f'{e:.3f}'}")
     if result["load_average"]:
         print("load average: " + ", ".join(f"{v:.2f}" for v in result["load_average"]))
     if args.json:
