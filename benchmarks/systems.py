@@ -199,6 +199,10 @@ def prepare_graphc(w: Workload, backend: str = "numpy") -> Prepared:
     )
 
 
+def prepare_graphc_numexpr(w: Workload) -> Prepared:
+    return prepare_graphc(w, backend="numexpr")
+
+
 def prepare_graphc_vag(w: Workload) -> Prepared:
     if not w.params:
         raise NotApplicable("value_and_grad needs a differentiated input")
@@ -347,6 +351,13 @@ SYSTEMS: tuple[System, ...] = (
         prepare_graphc,
         True,
         description="gc.var + gc.grad + gc.compile; one Function for value and grads",
+    ),
+    System(
+        "graphc-numexpr",
+        prepare_graphc_numexpr,
+        True,
+        "numexpr",
+        "graphc, backend='numexpr': elementwise clusters fused (numexpr's default threads)",
     ),
     System("graphc-vag", prepare_graphc_vag, True, description="gc.value_and_grad(fn)"),
     System(

@@ -86,6 +86,7 @@ LAYERS = {
         "ops.sequence",
         "ops.einsum",
         "ops.grad_check",
+        "ops.fused",
     ],
     4: [
         "grad_lint",
@@ -116,6 +117,7 @@ LAYERS = {
     5: [
         "backends.base",
         "backends.dask",
+        "backends.numexpr",
         "backends",
         "function",
         "plan",

@@ -4,6 +4,8 @@
 - ``"numpy"`` (the default): one numpy statement per operation, buffers reused in place.
 - ``"dask"``: the same program over `dask.array`, lazy and chunked, every output computed
   in one ``dask.compute`` (`Dask`; options ``Dask(chunks=..., lazy=...)``).
+- ``"numexpr"``: each cluster of elementwise operations one multi-threaded numexpr
+  evaluation (`graphc.backends.numexpr`; ``pip install "graphc[numexpr]"``).
 
 A name is looked up in `BACKENDS`; a `Backend` instance is taken as it is (its options set).
 A backend whose packages are missing raises `gc.BackendError` naming the extra to install.
@@ -14,8 +16,9 @@ from __future__ import annotations
 from ..errors import BackendError, did_you_mean
 from .base import Backend
 from .dask import Dask
+from .numexpr import Numexpr
 
-BACKENDS: dict[str, Backend] = {"numpy": Backend(), "dask": Dask()}
+BACKENDS: dict[str, Backend] = {"numpy": Backend(), "dask": Dask(), "numexpr": Numexpr()}
 
 
 def backend(spec) -> Backend:
@@ -55,4 +58,7 @@ def available() -> list[str]:
     return [name for name, b in BACKENDS.items() if not b.missing()]
 
 
-__all__ = ["BACKENDS", "Backend", "Dask", "available", "backend", "pickled"]
+from .dask import Dask
+from .numexpr import Numexpr
+
+BACKENDS: dict[str, Backend] = {"numpy": Backend(), "dask": Dask(), "numexpr": Numexpr()}

@@ -29,8 +29,6 @@ POSITIVE = (0.2, 3.0)
 UNIT = (-0.9, 0.9)  # open interval (-1, 1)
 NONZERO = "nonzero"  # |x| in [0.3, 2], either sign
 
-Shape = "tuple[int | None, ...] | None"
-
 # Binding strength of infix binary ops, as in Python (higher binds tighter): `precedence`.
 PREC_POW, PREC_MUL, PREC_ADD = 60, 40, 30
 
@@ -76,6 +74,8 @@ class OpDef:
     # (input, safe value, open intervals where op and derivative are finite): grad_lint
     singular_inputs: tuple[tuple[int, Any, tuple], ...] = ()
     image: Any = None  # (*input bounds) -> bounds of the value, or None (ops.ranges)
+    numexpr: Any = None  # fused backend (ops.fused): "sin({0})"; True: numpy ufunc's name
+    recompute = False  # fused: recomputing it per use beats storing it (cheap per entry)
 
     def __init__(self, **fields):
         for key, value in fields.items():

@@ -126,6 +126,8 @@ def _comparison(name, fn, infix, **facts):
         differentiable=False,
         cls=_Comparison,
         public=False,  # written as operators (x < y), not gc functions
+        numexpr=True,
+        recompute=True,
         sympy=getattr(
             sp, {"<": "Lt", "<=": "Le", ">": "Gt", ">=": "Ge", "==": "Eq", "!=": "Ne"}[infix]
         ),
@@ -148,6 +150,8 @@ add = elementwise(
     image=add_image,
     reduction="sum",
     accumulation="cumsum",
+    numexpr=True,
+    recompute=True,
 )
 subtract = elementwise(
     "subtract",
@@ -160,6 +164,8 @@ subtract = elementwise(
     precedence=PREC_ADD,
     tape_name="Sub",
     image=subtract_image,
+    numexpr=True,
+    recompute=True,
 )
 multiply = elementwise(
     "multiply",
@@ -175,6 +181,8 @@ multiply = elementwise(
     image=multiply_image,
     reduction="prod",
     accumulation="cumprod",
+    numexpr=True,
+    recompute=True,
 )
 divide = elementwise(
     "divide",
@@ -189,6 +197,8 @@ divide = elementwise(
     tape_name="Div",
     singular_inputs=((1, 1, NONZERO_REALS),),
     image=divide_image,
+    numexpr=True,
+    recompute=True,
 )
 
 
@@ -255,6 +265,7 @@ power = elementwise(
     augmented="**=",
     precedence=PREC_POW,
     tape_name="Pow",
+    numexpr=True,
 )
 
 
@@ -287,6 +298,8 @@ negative = elementwise(
     sympy=operator.neg,
     tape_name="Neg",
     image=negative_image,
+    numexpr=True,
+    recompute=True,
 )
 
 # Exponentials and logarithms.
@@ -298,6 +311,8 @@ exp = elementwise(
     sympy=sp.exp,
     methods=("exp",),
     image=fixed(0, INF),
+    numexpr=True,
+    recompute=True,
 )
 log = elementwise(
     "log",
@@ -308,6 +323,7 @@ log = elementwise(
     domain=POSITIVE,
     methods=("log",),
     singular_inputs=((0, 1, POSITIVE_REALS),),
+    numexpr=True,
 )
 log1p = elementwise(
     "log1p",
@@ -317,9 +333,15 @@ log1p = elementwise(
     sympy=lambda x: sp.log(1 + x),
     domain=POSITIVE,
     singular_inputs=((0, 0, ABOVE_MINUS_ONE),),
+    numexpr=True,
 )
 expm1 = elementwise(
-    "expm1", np.expm1, "np.expm1({0})", lambda y, x: y + 1, sympy=lambda x: sp.exp(x) - 1
+    "expm1",
+    np.expm1,
+    "np.expm1({0})",
+    lambda y, x: y + 1,
+    sympy=lambda x: sp.exp(x) - 1,
+    numexpr=True,
 )
 sqrt = elementwise(
     "sqrt",
@@ -331,6 +353,8 @@ sqrt = elementwise(
     methods=("sqrt",),
     singular_inputs=((0, 1, POSITIVE_REALS),),
     image=fixed(0, INF),
+    numexpr=True,
+    recompute=True,
 )
 square = elementwise(
     "square",
@@ -340,16 +364,32 @@ square = elementwise(
     sympy=lambda x: x**2,
     methods=("square",),
     image=fixed(0, INF),
+    numexpr="({0} * {0})",
+    recompute=True,
 )
 
 # Trigonometric and hyperbolic.
 sin = elementwise(
-    "sin", np.sin, "np.sin({0})", lambda y, x: cos(x), sympy=sp.sin, image=fixed(-1, 1)
+    "sin",
+    np.sin,
+    "np.sin({0})",
+    lambda y, x: cos(x),
+    sympy=sp.sin,
+    image=fixed(-1, 1),
+    numexpr=True,
 )
 cos = elementwise(
-    "cos", np.cos, "np.cos({0})", lambda y, x: negative(sin(x)), sympy=sp.cos, image=fixed(-1, 1)
+    "cos",
+    np.cos,
+    "np.cos({0})",
+    lambda y, x: negative(sin(x)),
+    sympy=sp.cos,
+    image=fixed(-1, 1),
+    numexpr=True,
 )
-tan = elementwise("tan", np.tan, "np.tan({0})", lambda y, x: 1 + y * y, sympy=sp.tan, domain=UNIT)
+tan = elementwise(
+    "tan", np.tan, "np.tan({0})", lambda y, x: 1 + y * y, sympy=sp.tan, domain=UNIT, numexpr=True
+)
 arcsin = elementwise(
     "arcsin",
     np.arcsin,
@@ -358,6 +398,7 @@ arcsin = elementwise(
     sympy=sp.asin,
     domain=UNIT,
     singular_inputs=((0, 0, OPEN_UNIT),),
+    numexpr=True,
 )
 arccos = elementwise(
     "arccos",
@@ -367,6 +408,7 @@ arccos = elementwise(
     sympy=sp.acos,
     domain=UNIT,
     singular_inputs=((0, 0, OPEN_UNIT),),
+    numexpr=True,
 )
 arctan = elementwise(
     "arctan",
@@ -375,10 +417,19 @@ arctan = elementwise(
     lambda y, x: 1 / (1 + x * x),
     sympy=sp.atan,
     image=fixed(-math.pi / 2, math.pi / 2),
+    numexpr=True,
 )
-sinh = elementwise("sinh", np.sinh, "np.sinh({0})", lambda y, x: cosh(x), sympy=sp.sinh)
+sinh = elementwise(
+    "sinh", np.sinh, "np.sinh({0})", lambda y, x: cosh(x), sympy=sp.sinh, numexpr=True
+)
 cosh = elementwise(
-    "cosh", np.cosh, "np.cosh({0})", lambda y, x: sinh(x), sympy=sp.cosh, image=fixed(1, INF)
+    "cosh",
+    np.cosh,
+    "np.cosh({0})",
+    lambda y, x: sinh(x),
+    sympy=sp.cosh,
+    image=fixed(1, INF),
+    numexpr=True,
 )
 tanh = elementwise(
     "tanh",
@@ -388,6 +439,7 @@ tanh = elementwise(
     sympy=sp.tanh,
     methods=("tanh",),
     image=fixed(-1, 1),
+    numexpr=True,
 )
 
 # Neural-network nonlinearities. relu'(0) = 0; abs'(0) = sign(0) = 0.
@@ -408,6 +460,8 @@ relu = elementwise(
     sympy=_sp_relu,
     methods=("relu",),
     image=fixed(0, INF),
+    numexpr="maximum({0}, 0)",
+    recompute=True,
 )
 softplus = elementwise(
     "softplus",
@@ -426,8 +480,19 @@ abs = elementwise(
     domain=NONZERO,
     methods=("abs",),
     image=fixed(0, INF),
+    numexpr="abs({0})",
+    recompute=True,
 )
-sign = elementwise("sign", np.sign, "np.sign({0})", (None,), sympy=sp.sign, domain=NONZERO)
+sign = elementwise(
+    "sign",
+    np.sign,
+    "np.sign({0})",
+    (None,),
+    sympy=sp.sign,
+    domain=NONZERO,
+    numexpr=True,
+    recompute=True,
+)
 
 # Selection.
 _max_vjp, _max_jvp = _extremum_rules(lambda a, b: greater(a, b))
@@ -443,6 +508,8 @@ maximum = elementwise(
     nin=2,
     commutative=True,
     reduction="max",
+    numexpr=True,
+    recompute=True,
 )
 minimum = elementwise(
     "minimum",
@@ -455,6 +522,8 @@ minimum = elementwise(
     nin=2,
     commutative=True,
     reduction="min",
+    numexpr=True,
+    recompute=True,
 )
 where = elementwise(
     "where",
@@ -464,6 +533,8 @@ where = elementwise(
     vjp=_where_vjp,
     jvp=_where_jvp,
     nin=3,
+    numexpr=True,
+    recompute=True,
 )
 # clip is minimum(maximum(x, lo), hi), as in numpy: hi wins where lo > hi. The gradient
 # passes to exactly one input: x where lo <= x <= hi (bounds included, as in PyTorch's clamp),

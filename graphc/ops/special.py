@@ -23,13 +23,22 @@ _TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
 
 # Logarithms and powers in other bases.
 _LOG_TRAP = {"domain": POSITIVE, "singular_inputs": ((0, 1, POSITIVE_REALS),)}
-log2 = elementwise("log2", np.log2, "np.log2({0})", lambda y, x: 1 / (x * _LN2), **_LOG_TRAP)
-log10 = elementwise("log10", np.log10, "np.log10({0})", lambda y, x: 1 / (x * _LN10), **_LOG_TRAP)
+log2 = elementwise(
+    "log2", np.log2, "np.log2({0})", lambda y, x: 1 / (x * _LN2), **_LOG_TRAP, numexpr=True
+)
+log10 = elementwise(
+    "log10", np.log10, "np.log10({0})", lambda y, x: 1 / (x * _LN10), **_LOG_TRAP, numexpr=True
+)
 exp2 = elementwise("exp2", np.exp2, "np.exp2({0})", lambda y, x: y * _LN2)
 
 # Inverse hyperbolic functions.
 arcsinh = elementwise(
-    "arcsinh", np.arcsinh, "np.arcsinh({0})", lambda y, x: 1 / sqrt(x * x + 1), sympy=sp.asinh
+    "arcsinh",
+    np.arcsinh,
+    "np.arcsinh({0})",
+    lambda y, x: 1 / sqrt(x * x + 1),
+    sympy=sp.asinh,
+    numexpr=True,
 )
 arccosh = elementwise(
     "arccosh",
@@ -39,6 +48,7 @@ arccosh = elementwise(
     sympy=sp.acosh,
     domain=(1.2, 3.0),
     singular_inputs=((0, 2, ABOVE_ONE),),
+    numexpr=True,
 )
 arctanh = elementwise(
     "arctanh",
@@ -48,6 +58,7 @@ arctanh = elementwise(
     sympy=sp.atanh,
     domain=UNIT,
     singular_inputs=((0, 0, OPEN_UNIT),),
+    numexpr=True,
 )
 
 # 1/x as numpy computes it: integers stay integers (np.reciprocal(2) is 0).
@@ -58,6 +69,8 @@ reciprocal = elementwise(
     lambda y, x: -(y * y),
     domain=NONZERO,
     singular_inputs=((0, 1, NONZERO_REALS),),
+    numexpr="(1 / {0})",
+    recompute=True,
 )
 
 
@@ -66,8 +79,8 @@ def _gradient_free(name, fn, **facts):
     return elementwise(name, fn, f"np.{name}({{0}})", (None,), **facts)
 
 
-floor = _gradient_free("floor", np.floor)
-ceil = _gradient_free("ceil", np.ceil)
+floor = _gradient_free("floor", np.floor, numexpr=True, recompute=True)
+ceil = _gradient_free("ceil", np.ceil, numexpr=True, recompute=True)
 
 # a % b == a - floor(a / b) * b (numpy's and Python's: the sign of b), so d/db = -floor(a/b).
 mod = elementwise(

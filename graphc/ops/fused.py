@@ -1,0 +1,200 @@
+"""The fused backend's op: one node computing a whole cluster of elementwise ops in one
+pass (`gc.compile(..., backend="numexpr")`, see `graphc.backends.numexpr`).
+
+A `fused` node is made by the backend's lowering, after differentiation and simplification,
+right before the program is written: it has no derivative rules (a `GradError` says so). Its
+attrs hold the cluster as a tree, never as text:
+
+- ``("in", k)``: input `k` of the node;
+- ``("lit", number)``: a finite Python int or float (written as a literal);
+- ``(op_name, *children)``: an elementwise op of the table with a `numexpr` fact;
+
+and `reduce` (``"sum"``: the cluster's values summed, a 0-d result). The expression text is
+written from the ops' `numexpr` facts and the program's internal names only (`text`), so
+nothing a user wrote reaches numexpr's parser; `impl` evaluates the tree with numpy.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+
+import numpy as np
+
+from ..errors import ArgumentError, GradError
+from .base import OPS, OpDef, broadcast_shapes, numeric_dtype, register
+
+# Binding strengths in numexpr's (Python's) grammar, for the fewest parentheses that keep
+# numpy's evaluation order: an atom (name, number, call) binds tightest.
+ATOM, UNARY, COMPARE = 100, 50, 20
+NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*\Z")
+CALL = re.compile(r"[a-z0-9_]+\(")
+# Names numexpr reads as its own (functions, constants): a leaf with one of them is renamed.
+NUMEXPR_WORDS = frozenset(
+    "abs arccos arccosh arcsin arcsinh arctan arctan2 arctanh ceil complex conj contains "
+    "copy copysign cos cosh exp expm1 floor fmod hypot imag isfinite isinf isnan log log10 "
+    "log1p log2 max maximum min minimum nextafter ones_like prod real round sign signbit sin "
+    "sinh sqrt sum tan tanh trunc where True False None and or not in is".split()
+)
+
+
+def template(op: OpDef) -> str | None:
+    """numexpr's spelling of elementwise op `op` (its `numexpr` fact): the fact itself when it
+    is a template, else derived from the op's operator or its numpy ufunc's name; None when
+    numexpr has no such function (the op stays a numpy statement).
+
+    >>> template(OPS["sin"]), template(OPS["add"]), template(OPS["square"])
+    ('sin({0})', '{0} + {1}', '({0} * {0})')
+    """
+    fact = op.numexpr
+    if fact is None or fact is False:
+        return None
+    if fact is not True:
+        return fact
+    if op.infix is not None:
+        return op.infix + "{0}" if op.nin == 1 else "{0} " + op.infix + " {1}"
+    return f"{op.fn.__name__}({', '.join(f'{{{i}}}' for i in range(op.nin))})"
+
+
+def _strength(op: OpDef) -> int:
+    """How tightly `op`'s spelling binds (ATOM for a call or a parenthesised template)."""
+    if op.numexpr is True and op.infix is not None:
+        if op.nin == 1:
+            return UNARY
+        return COMPARE if op.comparison else op.precedence
+    return ATOM
+
+
+def number_text(value) -> str:
+    """A finite builtin int or float as numexpr source (negative ones parenthesised)."""
+    text = (int.__repr__ if type(value) is int else float.__repr__)(value)
+    return f"({text})" if text.startswith("-") else text
+
+
+def text(tree, names) -> str:
+    """The numexpr expression of `tree`, input `k` written as `names[k]`.
+
+    >>> text(("add", ("sin", ("in", 0)), ("multiply", ("lit", 2.0), ("in", 1))), ["x", "t1"])
+    'sin(x) + 2.0 * t1'
+    """
+    return _text(tree, names)[0]
+
+
+def _text(tree, names) -> tuple[str, int]:
+    kind = tree[0]
+    if kind == "in":
+        return names[tree[1]], ATOM
+    if kind == "lit":
+        return number_text(tree[1]), ATOM
+    op = OPS[kind]
+    args = [_text(child, names) for child in tree[1:]]
+    strength = _strength(op)
+    if strength == ATOM:  # a call (its arguments as they are), or a bracketed template
+        need = 0 if CALL.match(template(op)) else ATOM
+        return template(op).format(*(_bracket(a, need) for a in args)), ATOM
+    if op.nin == 1:
+        return template(op).format(_bracket(args[0], UNARY)), UNARY
+    # Binary operators keep numpy's order exactly: the left operand is bracketed when it
+    # binds less tightly, the right one when it binds less or equally ((a - b) - c but
+    # a - (b - c)); ** is right-associative, the other way round.
+    left, right = (strength + 1, strength) if op.infix == "**" else (strength, strength + 1)
+    return template(op).format(_bracket(args[0], left), _bracket(args[1], right)), strength
+
+
+def _bracket(arg: tuple[str, int], need: int) -> str:
+    body, strength = arg
+    return body if strength >= need else f"({body})"
+
+
+def _check_tree(tree, n_inputs: int | None):
+    """`tree` as nested tuples, validated: every op has a `numexpr` fact and its arity, every
+    input index is an int, every literal a finite builtin number."""
+    if not isinstance(tree, (tuple, list)) or not tree or not isinstance(tree[0], str):
+        raise ArgumentError(f"fused: not an expression tree: {tree!r}")
+    kind, rest = tree[0], tuple(tree[1:])
+    if kind == "in":
+        ok = len(rest) == 1 and type(rest[0]) is int and rest[0] >= 0
+        if not ok or (n_inputs is not None and rest[0] >= n_inputs):
+            raise ArgumentError(f"fused: bad input reference {tree!r}")
+        return ("in", rest[0])
+    if kind == "lit":
+        value = rest[0] if len(rest) == 1 else None
+        if type(value) not in (int, float) or not math.isfinite(value):
+            raise ArgumentError(f"fused: a literal must be a finite int or float, got {tree!r}")
+        return ("lit", value)
+    op = OPS.get(kind)
+    if op is None or template(op) is None or len(rest) != op.nin:
+        raise ArgumentError(f"fused: {kind!r} is not an op numexpr computes (in {tree!r})")
+    return (kind, *(_check_tree(child, n_inputs) for child in rest))
+
+
+class Fused(OpDef):
+    """A cluster of elementwise ops (and a final full `sum`) evaluated by numexpr in one pass."""
+
+    name = "fused"
+    nin = None
+    attr_names = ("tree", "reduce", "dtype")
+    fresh = True
+    foldable = False
+    records_on_tape = False
+
+    def check_attrs(self, attrs):
+        unknown = set(attrs) - set(self.attr_names)
+        if unknown or "tree" not in attrs or "dtype" not in attrs:
+            raise ArgumentError(f"fused: attrs are tree, reduce and dtype, got {sorted(attrs)}")
+        reduce = attrs.get("reduce")
+        if reduce not in (None, "sum"):
+            raise ArgumentError(f"fused: reduce is None or 'sum', got {reduce!r}")
+        dtype = numeric_dtype(attrs["dtype"], "fused", ArgumentError)
+        return {"tree": _check_tree(attrs["tree"], None), "reduce": reduce, "dtype": dtype.str}
+
+    def shape(self, *shapes, tree, reduce=None, dtype=None):
+        return () if reduce else broadcast_shapes(*shapes, op="fused")
+
+    def dtype(self, *dtypes, tree, reduce=None, dtype=None):
+        return np.dtype(dtype)
+
+    def impl(self, *xs, tree, reduce=None, dtype=None):
+        with np.errstate(all="ignore"):
+            value = _evaluate(tree, xs)
+            value = np.asarray(value, dtype=dtype) if not reduce else np.sum(value, dtype=dtype)
+        return value
+
+    def emit(self, *names, tree, reduce=None, dtype=None):
+        """``_ne("<expression>", a=a, ...)``: the cluster's numexpr call (`_ne` compiles once
+        per expression and argument dtypes; see `graphc.backends.numexpr`); a sum's 0-d
+        result is taken out as a numpy scalar, as numpy's sum gives."""
+        body, local = self.expression(names, tree, reduce)
+        kwargs = ", ".join(f"{a}={n}" for a, n in zip(local, names))
+        return f'_ne("{body}", {kwargs})' + ("[()]" if reduce else "")
+
+    def expression(self, names, tree, reduce=None) -> tuple[str, list[str]]:
+        """(numexpr's expression text, the names it gives the inputs): `names` themselves
+        where numexpr reads them as plain names, else ``a_<k>``."""
+        local = [
+            n if NAME.match(n) and n not in NUMEXPR_WORDS and not n.startswith("a_") else f"a_{k}"
+            for k, n in enumerate(names)
+        ]
+        body = text(tree, local)
+        return (f"{reduce}({body})" if reduce else body), local
+
+    def vjp(self, g, y, *xs, **attrs):
+        raise GradError(
+            "a fused node has no derivative: the numexpr backend makes it after "
+            "differentiation, when the program is written; differentiate the graph before "
+            "compiling it"
+        )
+
+    jvp = vjp
+
+
+def _evaluate(tree, xs):
+    kind = tree[0]
+    if kind == "in":
+        return xs[tree[1]]
+    if kind == "lit":
+        return tree[1]
+    return OPS[kind].impl(*(_evaluate(child, xs) for child in tree[1:]))
+
+
+fused = register(Fused())
