@@ -92,22 +92,28 @@ def test_edge_values_agree(fn):
 
 def test_the_elementwise_workload_is_one_evaluation_per_cluster():
     """sin(x) is read by both clusters and costly: computed once (numpy's sin); the forward
-    value is one numexpr sum, the gradient one evaluation; exp and sqrt are recomputed."""
+    values are one evaluation (numpy sums them, or numexpr with fuse_sum), the gradient one;
+    exp and sqrt are recomputed in each."""
     x = gc.var("x", shape=(10**5,), dtype=np.float64)
     x2 = x**2
     y = gc.sum(gc.sin(x) * gc.exp(-x2) + gc.log1p(x2) + gc.sqrt(x2 + 1))
-    f = gc.compile([x], [y, *gc.grad(y, [x])], backend="numexpr")
+    outputs = [y, *gc.grad(y, [x])]
     a = np.random.default_rng(0).standard_normal(10**5)
-    for got, want in zip(f(a), gc.compile([x], [y, *gc.grad(y, [x])])(a)):
-        _agree(got, want, 1e-12, "elementwise")
-    body = [line.strip() for line in f.source.splitlines()[4:]]
-    assert body[1] == "t1 = np.sin(x)", f.source
-    calls = [line for line in body if "_ne(" in line]
-    assert len(calls) == 2 and calls[0].startswith('t2 = _ne("sum(t1 * exp(-(x * x)) + log1p('), (
-        f.source
-    )
-    assert "cos(x)" in calls[1] and calls[1].endswith("t1=t1)"), f.source
-    assert [line for line in body if "np." in line] == ["t1 = np.sin(x)"], f.source
+    want = gc.compile([x], outputs)(a)
+    forward = "t1 * exp(-(x * x)) + log1p((x * x)) + sqrt((x * x) + 1)"
+    for backend, first in [
+        ("numexpr", f't2 = _ne("{forward}", t1=t1, x=x)'),
+        (Numexpr(fuse_sum=True), f't2 = _ne("sum({forward})", t1=t1, x=x)[()]'),
+    ]:
+        f = gc.compile([x], outputs, backend=backend)
+        for got, ref in zip(f(a), want):
+            _agree(got, ref, 1e-12, "elementwise")
+        body = [line.strip() for line in f.source.splitlines()[4:]]
+        assert body[1] == "t1 = np.sin(x)", f.source
+        calls = [line for line in body if "_ne(" in line]
+        assert len(calls) == 2 and calls[0] == first, f.source
+        assert "cos(x)" in calls[1] and calls[1].endswith("t1=t1)"), f.source
+        assert [line for line in body if "np." in line] == ["t1 = np.sin(x)"], f.source
 
 
 def test_small_arrays_and_single_ops_stay_numpy_statements():

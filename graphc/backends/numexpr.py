@@ -8,10 +8,13 @@ replaces each by one `fused` node (`graphc.ops.fused`), which is emitted as
 ``t3 = _ne("sin(x) * exp(-(x * x)) + log1p(x * x)", x=x)``. A value read by several
 clusters, by an op numexpr lacks, or returned, is materialised once; a shared value whose
 ops are cheap per entry (the `recompute` fact: arithmetic, `exp`, `sqrt`, comparisons) is
-recomputed inside each cluster instead, which saves its memory and, measured, costs no time.
-A full `sum` ending a float64 cluster is fused too (numexpr's `sum`: no array for the
-summed values). Clusters of one op, or smaller than `min_size` entries, stay numpy statements
-(numexpr's call costs a few microseconds).
+recomputed inside each cluster instead, which halves the peak memory of the elementwise
+benchmark (0.25x hand numpy's, against 0.50x storing exp and sqrt) for some time (1.96x
+against 1.29x under load; both measured in benchmarks/results/*-fused.txt).
+With ``fuse_sum=True`` a full `sum` ending a float64 cluster is numexpr's `sum` too (no
+array for the summed values; off by default: numexpr sums on one thread, measured 1.96x hand
+numpy against 1.53x with numpy's sum, the same peak memory). Clusters of one op, or smaller
+than `min_size` entries, stay numpy statements (numexpr's call costs a few microseconds).
 
 numpy's semantics are kept: a cluster is fused only when numexpr, compiled for its argument
 dtypes, gives the node's dtype; Python numbers become literals only where they are float64,
@@ -79,7 +82,7 @@ class Numexpr(Backend):
     packages = ("numexpr",)
     extra = "numexpr"
 
-    def __init__(self, threads: int | None = None, min_size: int = MIN_SIZE, fuse_sum=True):
+    def __init__(self, threads: int | None = None, min_size: int = MIN_SIZE, fuse_sum=False):
         self.threads, self.min_size, self.fuse_sum = threads, min_size, fuse_sum
 
     def lower(self, outputs: list[Symbol]) -> list[Symbol]:
