@@ -1,7 +1,8 @@
 """Small numpy helpers that emitted code calls (`_sum_to`, `_index_grad`, ...).
 
-Each `_helper` depends on numpy only: `Function.export` copies the source of the ones a
-program uses into the standalone module. The index helpers validate and print basic indices.
+Each `_helper` depends on numpy only (`_ne`, `_ne_threads`: on numexpr too, imported when
+called): `Function.export` copies the source of the ones a program uses into the standalone
+module. The index helpers validate and print basic indices.
 """
 
 from __future__ import annotations
@@ -36,6 +37,8 @@ HELPERS = (
     "_checked_grad",
     "_check_grad_output",
     "_check_grad_input",
+    "_ne",
+    "_ne_threads",
 )
 
 
@@ -553,3 +556,28 @@ def _broadcast_index_shapes(shapes):
             )
         out.append(known.pop() if known else None if None in dims else 1)
     return tuple(out)
+
+
+def _ne(text, **arrays):
+    """numexpr expression `text` (the fused backend's cluster) evaluated on `arrays` by
+    name, on numexpr's threads; compiled once per text and argument dtypes."""
+    import numexpr
+
+    compiled = _ne.__dict__.setdefault("compiled", {})
+    values = list(arrays.values())
+    key = (text, *(np.asarray(a).dtype for a in values))
+    ex = compiled.get(key)
+    if ex is None:
+        kinds = [(k, numexpr.necompiler.getType(np.asarray(a))) for k, a in arrays.items()]
+        if len(compiled) > 4096:
+            compiled.clear()
+        ex = compiled[key] = numexpr.NumExpr(text, kinds)
+    return ex(*values, order="K", casting="safe", ex_uses_vml=False)
+
+
+def _ne_threads(n):
+    """Run numexpr on `n` threads (the fused backend's `threads=` option)."""
+    import numexpr
+
+    if numexpr.get_num_threads() != n:
+        numexpr.set_num_threads(n)

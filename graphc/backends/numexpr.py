@@ -19,8 +19,10 @@ than `min_size` entries, stay numpy statements (numexpr's call costs a few micro
 numpy's semantics are kept: a cluster is fused only when numexpr, compiled for its argument
 dtypes, gives the node's dtype; Python numbers become literals only where they are float64,
 else 0-d arrays of the dtype numpy computes them in (numexpr would widen a float32 cluster).
-Threads: numexpr's pool (``NUMEXPR_NUM_THREADS``, ``NUMEXPR_MAX_THREADS`` or
-`numexpr.set_num_threads`), or ``Numexpr(threads=n)``, which the program sets as it starts.
+The evaluation is `graphc.runtime._ne` (compiled once per expression and argument dtypes; an
+exported module copies it and needs only numpy and numexpr). Threads: numexpr's pool
+(``NUMEXPR_NUM_THREADS``, ``NUMEXPR_MAX_THREADS`` or `numexpr.set_num_threads`), or
+``Numexpr(threads=n)``, which the program sets as it starts (`_ne_threads`).
 """
 
 from __future__ import annotations
@@ -30,30 +32,13 @@ import math
 
 import numpy as np
 
+from .. import runtime
 from ..dispatch import const
 from ..ir import Symbol, rebuild, toposort, users
 from ..ops.fused import fused, template
 from .base import Backend
 
 MIN_SIZE = 4096  # entries: below it a cluster stays numpy statements (measured crossover)
-_COMPILED: dict = {}  # (expression, argument dtypes) -> numexpr.NumExpr
-
-
-def _ne(text, **arrays):
-    """Evaluate numexpr expression `text` on `arrays` (by name), compiled once per text and
-    argument dtypes, on numexpr's thread pool."""
-    import numexpr
-
-    values = list(arrays.values())
-    key = (text, *(np.asarray(a).dtype for a in values))
-    ex = _COMPILED.get(key)
-    if ex is None:
-        get_type = numexpr.necompiler.getType
-        names = [(k, get_type(np.asarray(a))) for k, a in arrays.items()]
-        if len(_COMPILED) > 4096:
-            _COMPILED.clear()
-        ex = _COMPILED[key] = numexpr.NumExpr(text, names)
-    return ex(*values, order="K", casting="safe", ex_uses_vml=False)
 
 
 class Numexpr(Backend):
@@ -65,8 +50,7 @@ class Numexpr(Backend):
     >>> f = gc.compile([x], [y, *gc.grad(y, [x])], backend="numexpr")
     >>> print(f.source)  # doctest: +NORMALIZE_WHITESPACE
     import numpy as np
-    import numexpr
-    from graphc.backends.numexpr import _ne
+    from graphc.runtime import _ne
     <BLANKLINE>
     def fn(x):
         t1 = np.sin(x)
@@ -88,25 +72,17 @@ class Numexpr(Backend):
     def lower(self, outputs: list[Symbol]) -> list[Symbol]:
         return Clusters(outputs, self).fused()
 
-    def header(self, helpers: set[str]) -> list[str]:
-        return [
-            *super().header(helpers),
-            "import numexpr",
-            "from graphc.backends.numexpr import _ne",
-        ]
-
     def prologue(self, params: list[str]) -> list[str]:
-        return [] if self.threads is None else [f"numexpr.set_num_threads({int(self.threads)})"]
+        return [] if self.threads is None else [f"_ne_threads({int(self.threads)})"]
+
+    def header(self, helpers: set[str]) -> list[str]:
+        return super().header(helpers if self.threads is None else helpers | {"_ne_threads"})
 
     def standalone(self) -> list[str]:
-        return [
-            "import numpy as np",
-            "import numexpr",
-            "",
-            "_COMPILED = {}",
-            "",
-            inspect.getsource(_ne).replace("    import numexpr\n\n", ""),
-        ]
+        lines = super().standalone()
+        if self.threads is not None:  # the prologue's helper (the body's are copied anyway)
+            lines += ["", inspect.getsource(runtime._ne_threads).rstrip()]
+        return lines
 
     def __repr__(self):
         options = "" if self.threads is None else f" threads={self.threads}"

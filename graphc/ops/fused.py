@@ -162,7 +162,7 @@ class Fused(OpDef):
 
     def emit(self, *names, tree, reduce=None, dtype=None):
         """``_ne("<expression>", a=a, ...)``: the cluster's numexpr call (`_ne` compiles once
-        per expression and argument dtypes; see `graphc.backends.numexpr`); a sum's 0-d
+        per expression and argument dtypes: `graphc.runtime._ne`); a sum's 0-d
         result is taken out as a numpy scalar, as numpy's sum gives."""
         body, local = self.expression(names, tree, reduce)
         kwargs = ", ".join(f"{a}={n}" for a, n in zip(local, names))
