@@ -10,7 +10,7 @@ clusters, by an op numexpr lacks, or returned, is materialised once; a shared va
 ops are cheap per entry (the `recompute` fact: arithmetic, `exp`, `sqrt`, comparisons) is
 recomputed inside each cluster instead, which halves the peak memory of the elementwise
 benchmark (0.25x hand numpy's, against 0.50x storing exp and sqrt) for some time (1.96x
-against 1.29x under load; both measured in benchmarks/results/*-fused.txt).
+against 1.29x under load; both measured in ``benchmarks/results/*-fused.txt``).
 With ``fuse_sum=True`` a full `sum` ending a float64 cluster is numexpr's `sum` too (no
 array for the summed values; off by default: numexpr sums on one thread, measured 1.96x hand
 numpy against 1.53x with numpy's sum, the same peak memory). Clusters of one op, or smaller
