@@ -61,12 +61,18 @@ myst_heading_anchors = 3
 doctest_test_doctest_blocks = ""
 # Examples of an optional backend say `:skipif: dask is None` (the extra's package).
 doctest_global_setup = """
+import importlib
 import numpy as np
 import graphc as gc
-try:
-    import dask
-except ImportError:
-    dask = None
+
+def _optional(name):
+    try:
+        return importlib.import_module(name)
+    except ImportError:
+        return None
+
+dask = _optional("dask")
+numexpr = _optional("numexpr")
 """
 doctest_default_flags = (
     __import__("doctest").ELLIPSIS
