@@ -31,7 +31,7 @@ import numpy as np
 from . import runtime
 from .errors import GraphcError
 from .ir import Symbol, format_origin, origin_code, toposort, users
-from .schedule import memory_order
+from .schedule import dead_after, memory_order, overwrites_a_read
 
 IDENT = re.compile(r"[A-Za-z][A-Za-z0-9_]*\Z")
 GENERATED = re.compile(r"(t\d+|c\d+|v\d+_.*|grad_.*|fn)\Z")
@@ -304,7 +304,7 @@ class Emitter:
                     f"{format_origin(n.origin)}: var {n.name!r} is not an input of this program"
                 )
         nodes = [n for n in reached if id(n) not in self.names and n.op not in ("const", "var")]
-        if not _overwrites_a_read(nodes, out_names, self.names):
+        if not overwrites_a_read(nodes, out_names, self.names):
             nodes = memory_order(nodes, outputs)  # a temporary dies once its readers can run
         last_use: dict[int, int] = {}
         for i, node in enumerate(nodes):
@@ -366,7 +366,7 @@ class Emitter:
             if self.checked is not None and block is None:
                 self.statement(indent, f"_graphc_check({target}, {len(self.checked)})", node)
                 self.checked.append(node)
-            dead = [self.names[id(x)] for x in _dead_after(node, i, last_use, local, kept, reuse)]
+            dead = [self.names[id(x)] for x in dead_after(node, i, last_use, local, kept, reuse)]
             if dead:
                 self.statement(indent, "del " + ", ".join(dict.fromkeys(dead)))
 
@@ -381,34 +381,6 @@ class Emitter:
     def result_name(self, node: Symbol) -> str:
         """The name `node`'s value gets: the caller's output name, or a new temporary."""
         return self.block_out_names.get(id(node)) or self.namer.temp()
-
-
-def _dies(x: Symbol, i: int, last_use: dict, local: set, keep: set) -> bool:
-    """Is `x`, computed in this block, read for the last time by node `i` (and not kept)?"""
-    return last_use.get(id(x)) == i and id(x) in local and id(x) not in keep
-
-
-def _overwrites_a_read(nodes, out_names: dict, names: dict) -> bool:
-    """Is an output named after a value the block reads (a loop carry updated in place)?
-    Then the block keeps the depth-first order that the caller chose the names for."""
-    wanted = set(out_names.values())
-    return bool(wanted) and any(names.get(id(x)) in wanted for node in nodes for x in node.inputs)
-
-
-def _dead_after(node: Symbol, i: int, last_use: dict, local: set, keep: set, reuse) -> list:
-    """The values node `i` reads for the last time (but `reuse`, whose buffer it writes), and
-    those that lived on only in a view of them read for the last time (`x` after the last
-    read of `t = x.T`)."""
-    dead: dict[int, Symbol] = {}
-    todo = list(_uses(node))
-    while todo:
-        x = todo.pop(0)
-        if id(x) not in dead and x is not reuse and _dies(x, i, last_use, local, keep):
-            dead[id(x)] = x
-            if not x.opdef.fresh:
-                # (not into a control-flow block: it names its results itself)
-                todo.extend(y for y in _uses(x) if getattr(y.opdef, "emit_block", None) is None)
-    return list(dead.values())
 
 
 def _writes_out(node: Symbol) -> bool:

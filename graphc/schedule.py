@@ -23,7 +23,7 @@ import numpy as np
 
 from .ir import Symbol
 
-__all__ = ["memory_order"]
+__all__ = ["dead_after", "memory_order", "overwrites_a_read"]
 
 
 def _bytes(node: Symbol) -> int | None:
@@ -167,3 +167,31 @@ def memory_order(nodes: Sequence[Symbol], outputs: Sequence[Symbol] = ()) -> lis
     if len(nodes) < 3:
         return list(nodes)
     return _Order(nodes, outputs).run()
+
+
+def overwrites_a_read(nodes: Sequence[Symbol], out_names: dict, names: dict) -> bool:
+    """Is an output of a block named after a value the block reads (`names`: id -> name; a
+    loop carry updated in place)? Then the block keeps the depth-first order that the caller
+    chose the names for (`control_emit._direct`), not `memory_order`."""
+    wanted = set(out_names.values())
+    return bool(wanted) and any(names.get(id(x)) in wanted for node in nodes for x in node.inputs)
+
+
+def dead_after(node: Symbol, i: int, last_use: dict, local: set, keep: set, reuse) -> list:
+    """The values that node `i` of a block reads for the last time (`last_use`: id -> index
+    of the last reader; `local`: ids computed in the block; `keep`: ids never freed; `reuse`:
+    the input whose buffer node `i` writes), and those that lived on only in a view of them
+    read for the last time (`x` after the last read of `t = x.T`)."""
+    dead: dict[int, Symbol] = {}
+    todo = list(node.inputs)
+    while todo:
+        x = todo.pop(0)
+        key = id(x)
+        if key in dead or x is reuse or key not in local or key in keep:
+            continue
+        if last_use.get(key) == i:
+            dead[key] = x
+            if not x.opdef.fresh:
+                # (not into a control-flow block: it names its results itself)
+                todo.extend(y for y in x.inputs if getattr(y.opdef, "emit_block", None) is None)
+    return list(dead.values())
