@@ -31,7 +31,7 @@ import numpy as np
 from . import runtime
 from .errors import GraphcError
 from .ir import Symbol, format_origin, origin_code, toposort, users
-from .schedule import dead_after, memory_order, overwrites_a_read
+from .schedule import dead_after, inline_views, last_uses, memory_order, overwrites_a_read
 
 IDENT = re.compile(r"[A-Za-z][A-Za-z0-9_]*\Z")
 GENERATED = re.compile(r"(t\d+|c\d+|v\d+_.*|grad_.*|fn)\Z")
@@ -265,12 +265,15 @@ class Emitter:
         # With a check (debug mode), each statement is followed by `_graphc_check(name, k)`
         # and checked[k] is its node; None (the default) emits nothing more.
         self.checked: list[Symbol] | None = None
+        self.inline: dict[int, Symbol] = {}  # transposes written into their one reader
 
     def expr(self, node: Symbol) -> str:
         """The expression that reads `node`'s value: a name, a literal or a constant."""
         name = self.names.get(id(node))
         if name is not None:
             return name
+        if id(node) in self.inline:  # `a @ x.T`, not `t = x.T` then `a @ t`
+            return self.emission.expr(node, [self.expr(node.inputs[0])])
         if node.op == "const":
             value = node.attrs["value"]
             text = literal(value)
@@ -304,21 +307,8 @@ class Emitter:
                     f"{format_origin(n.origin)}: var {n.name!r} is not an input of this program"
                 )
         nodes = [n for n in reached if id(n) not in self.names and n.op not in ("const", "var")]
-        if not overwrites_a_read(nodes, out_names, self.names):
-            nodes = memory_order(nodes, outputs)  # a temporary dies once its readers can run
-        last_use: dict[int, int] = {}
-        for i, node in enumerate(nodes):
-            for x in _uses(node):
-                last_use[id(x)] = i
-        for o in outputs:  # outputs outlive the block, and so do the buffers they may view
-            last_use[id(o)] = len(nodes)
-        for i in range(len(nodes) - 1, -1, -1):
-            # A result that may be a view (x.T, reshape, indexing) keeps its inputs' buffers
-            # alive as long as itself: they must not be overwritten in place before.
-            node = nodes[i]
-            if not node.opdef.fresh and id(node) in last_use:
-                for x in _uses(node):
-                    last_use[id(x)] = max(last_use.get(id(x), i), last_use[id(node)])
+        nodes = self._ordered(nodes, outputs, out_names)
+        last_use = last_uses(nodes, outputs, self.inline)
         keep = {id(o) for o in outputs}
         local: set[int] = set()
         outer = self.block_readers, self.block_out_names
@@ -328,6 +318,17 @@ class Emitter:
         finally:
             self.block_readers, self.block_out_names = outer
         return [self.expr(o) for o in outputs]
+
+    def _ordered(self, nodes, outputs, out_names) -> list[Symbol]:
+        """`nodes` in the order the program computes them (`schedule.memory_order`: a
+        temporary dies once its readers can run), less the transposes written into their
+        one reader (`schedule.inline_views`, recorded in `self.inline`)."""
+        if not overwrites_a_read(nodes, out_names, self.names):
+            nodes = memory_order(nodes, outputs)
+        if self.readable is None and self.checked is None:
+            self.inline.update(inline_views(nodes, outputs, out_names))
+            nodes = [n for n in nodes if id(n) not in self.inline]
+        return nodes
 
     def _emit_nodes(self, nodes, indent, out_names, last_use, keep, local) -> None:
         readable = self.readable
@@ -366,7 +367,8 @@ class Emitter:
             if self.checked is not None and block is None:
                 self.statement(indent, f"_graphc_check({target}, {len(self.checked)})", node)
                 self.checked.append(node)
-            dead = [self.names[id(x)] for x in dead_after(node, i, last_use, local, kept, reuse)]
+            dead = dead_after(node, i, last_use, local, kept, reuse, self.inline)
+            dead = [self.names[id(x)] for x in dead]
             if dead:
                 self.statement(indent, "del " + ", ".join(dict.fromkeys(dead)))
 

@@ -16,21 +16,20 @@ size of the graph (and a sort of each released temporary's readers).
 
 from __future__ import annotations
 
+import math
 from collections import deque
 from collections.abc import Sequence
 
-import numpy as np
-
 from .ir import Symbol
 
-__all__ = ["dead_after", "memory_order", "overwrites_a_read"]
+__all__ = ["dead_after", "inline_views", "last_uses", "memory_order", "overwrites_a_read"]
 
 
 def _bytes(node: Symbol) -> int | None:
     shape, dtype = node.shape, node.dtype
     if shape is None or None in shape or dtype is None:
         return None
-    return int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    return math.prod(shape) * dtype.itemsize
 
 
 class _Order:
@@ -98,20 +97,24 @@ class _Order:
 
     def place(self, i: int) -> None:
         """Compute node i (and the views it reads that are not computed yet)."""
+        done, index, nodes = self.done, self.index, self.nodes
         stack = [i]
         while stack:
             j = stack[-1]
-            if self.done[j]:
+            if done[j]:
                 stack.pop()
                 continue
-            todo = [k for x in self.nodes[j].inputs if (k := self.index.get(id(x))) is not None]
-            todo = [k for k in todo if not self.done[k]]
-            if todo:
-                stack.extend(todo)
+            waiting = False
+            for x in nodes[j].inputs:
+                k = index.get(id(x))
+                if k is not None and not done[k]:
+                    stack.append(k)
+                    waiting = True
+            if waiting:
                 continue
             stack.pop()
-            self.done[j] = True
-            self.order.append(self.nodes[j])
+            done[j] = True
+            self.order.append(nodes[j])
             if self.owner[j] == j:
                 self._computed(j)
 
@@ -177,16 +180,22 @@ def overwrites_a_read(nodes: Sequence[Symbol], out_names: dict, names: dict) -> 
     return bool(wanted) and any(names.get(id(x)) in wanted for node in nodes for x in node.inputs)
 
 
-def dead_after(node: Symbol, i: int, last_use: dict, local: set, keep: set, reuse) -> list:
+def dead_after(
+    node: Symbol, i: int, last_use: dict, local: set, keep: set, reuse, inline=()
+) -> list:
     """The values that node `i` of a block reads for the last time (`last_use`: id -> index
     of the last reader; `local`: ids computed in the block; `keep`: ids never freed; `reuse`:
     the input whose buffer node `i` writes), and those that lived on only in a view of them
-    read for the last time (`x` after the last read of `t = x.T`)."""
+    read for the last time (`x` after the last read of `t = x.T`, or of `x.T` written into
+    node `i`: `inline`, see `inline_views`)."""
     dead: dict[int, Symbol] = {}
     todo = list(node.inputs)
     while todo:
         x = todo.pop(0)
         key = id(x)
+        if key in inline:
+            todo.extend(x.inputs)
+            continue
         if key in dead or x is reuse or key not in local or key in keep:
             continue
         if last_use.get(key) == i:
@@ -195,3 +204,44 @@ def dead_after(node: Symbol, i: int, last_use: dict, local: set, keep: set, reus
                 # (not into a control-flow block: it names its results itself)
                 todo.extend(y for y in x.inputs if getattr(y.opdef, "emit_block", None) is None)
     return list(dead.values())
+
+
+def inline_views(nodes: Sequence[Symbol], outputs: Sequence[Symbol], out_names: dict) -> dict:
+    """The transposes of `nodes` that the program writes into their one reader (`a @ x.T`,
+    as one writes it by hand, not `t = x.T` then `a @ t`): id -> node. Not an output, not
+    read by a control-flow block, not of a constant (a literal has no `.T`)."""
+    readers: dict[int, list[Symbol]] = {}
+    for node in nodes:
+        for x in node.inputs:
+            readers.setdefault(id(x), []).append(node)
+    kept = {id(o) for o in outputs} | set(out_names)
+    inline = {}
+    for node in nodes:
+        if node.op != "transpose" or id(node) in kept or node.inputs[0].op == "const":
+            continue
+        read = readers.get(id(node), ())
+        if len(read) == 1 and getattr(read[0].opdef, "emit_block", None) is None:
+            inline[id(node)] = node
+    return inline
+
+
+def last_uses(nodes: Sequence[Symbol], outputs: Sequence[Symbol], inline=()) -> dict:
+    """id -> the index of the last node of `nodes` (in program order) that reads it; outputs
+    are read after the last (`len(nodes)`). A node reads what it reads through a transpose
+    of `inline`, and a result that may be a view (x.T, reshape, indexing) keeps its inputs'
+    buffers alive as long as itself: they must not be overwritten in place before."""
+    last_use: dict[int, int] = {}
+    for i, node in enumerate(nodes):
+        for x in node.inputs:
+            last_use[id(x)] = i
+            while id(x) in inline:
+                x = x.inputs[0]
+                last_use[id(x)] = i
+    for o in outputs:
+        last_use[id(o)] = len(nodes)
+    for i in range(len(nodes) - 1, -1, -1):
+        node = nodes[i]
+        if not node.opdef.fresh and id(node) in last_use:
+            for x in node.inputs:
+                last_use[id(x)] = max(last_use.get(id(x), i), last_use[id(node)])
+    return last_use

@@ -76,10 +76,9 @@ def test_the_program_cuts_its_arguments_and_computes_once(counted):
         "    del t2\n"
         "    t5 = 1 - t4\n"
         "    del t4\n"
-        "    t6 = x.T\n"
-        "    t7 = t6 @ t5\n"
-        "    del t6, t5\n"
-        "    return dask.compute(t3, t7)\n"
+        "    t6 = x.T @ t5\n"
+        "    del t5\n"
+        "    return dask.compute(t3, t6)\n"
     )
     assert ", dask, 1 program>" in repr(f)
 

@@ -152,12 +152,10 @@ def fn(X, W, b):
     del t3
     t1 *= t2
     del t2
-    t5 = X.T
-    t6 = t5 @ t1
-    del t5
-    t7 = t1.sum(axis=0)
+    t5 = X.T @ t1
+    t6 = t1.sum(axis=0)
     del t1
-    return t4, t6, t7
+    return t4, t5, t6
 """
 
 
