@@ -342,26 +342,11 @@ class Emitter:
                 local.add(id(node))
                 continue
             args = [self.expr(x) for x in node.inputs]
-            # A node with a caller-given name is assigned to it, not written into a buffer.
-            reuse = (
-                None
-                if id(node) in out_names or not in_place
-                else _reusable_input(node, i, last_use, local, keep)
-            )
-            if reuse is None and id(node) in taken:
-                reuse = taken[id(node)]  # a dead temporary's buffer (planned above)
+            reuse = self._buffer(node, i, out_names, in_place, (last_use, local, keep), taken)
             target = out_names.get(id(node)) or (
                 self.names[id(reuse)] if reuse is not None else self._new_name(node)
             )
-            if readable:
-                self.lines.append((indent + readable.comment(node), None))
-            block = getattr(node.opdef, "emit_block", None)
-            if block is not None:
-                block(self, node, args, target, indent)
-            elif reuse is not None:
-                self.statement(indent, _in_place(node, args, target), node)
-            else:
-                self.statement(indent, f"{target} = {self.emission.expr(node, args)}", node)
+            block = self._write(node, args, target, indent, reuse)
             self.names[id(node)] = target
             local.add(id(node))
             if self.checked is not None and block is None:
@@ -371,6 +356,29 @@ class Emitter:
             dead = [self.names[id(x)] for x in dead]
             if dead:
                 self.statement(indent, "del " + ", ".join(dict.fromkeys(dead)))
+
+    def _buffer(self, node, i, out_names, in_place, liveness, taken):
+        """The temporary whose buffer `node` is written into, or None: a dead input of its
+        exact type, else a dead temporary planned for it. A node with a caller-given name
+        is assigned to it, not written into a buffer."""
+        if id(node) in out_names or not in_place:
+            return None
+        reuse = _reusable_input(node, i, *liveness)
+        return taken.get(id(node)) if reuse is None else reuse
+
+    def _write(self, node, args, target, indent, reuse):
+        """The statement(s) computing `node` into `target`; returns the op's `emit_block`
+        (None for one statement)."""
+        if self.readable:
+            self.lines.append((indent + self.readable.comment(node), None))
+        block = getattr(node.opdef, "emit_block", None)
+        if block is not None:
+            block(self, node, args, target, indent)
+        elif reuse is not None:
+            self.statement(indent, _in_place(node, args, target), node)
+        else:
+            self.statement(indent, f"{target} = {self.emission.expr(node, args)}", node)
+        return block
 
     def _new_name(self, node: Symbol) -> str:
         return self.readable.name(self, node) if self.readable else self.namer.temp()
