@@ -34,6 +34,7 @@ HELPERS = (
     "_one_hot",
     "_erf",
     "_prod_others",
+    "_axes_of",
     "_checked_grad",
     "_check_grad_output",
     "_check_grad_input",
@@ -233,11 +234,7 @@ def _prod_others(x, axis):
     running products on either side: exact where entries are zero (no division)."""
     x = _array(x)
     nd = x.ndim
-    axes = (
-        tuple(range(nd))
-        if axis is None
-        else tuple(a % nd for a in ((axis,) if isinstance(axis, int) else axis))
-    )
+    axes = _axes_of(axis, nd)
     last = tuple(range(nd - len(axes), nd))
     moved = np.moveaxis(x, axes, last)
     n = int(np.prod([x.shape[a] for a in axes], dtype=np.int64))
@@ -248,6 +245,13 @@ def _prod_others(x, axis):
     left = np.cumprod(np.concatenate((ones, rows[..., :-1]), axis=-1), axis=-1)
     right = np.cumprod(np.concatenate((ones, rows[..., :0:-1]), axis=-1), axis=-1)[..., ::-1]
     return np.moveaxis((left * right).reshape(moved.shape), last, axes)
+
+
+def _axes_of(axis, nd):
+    """An axis argument (None: all, an int, a tuple) as a tuple of axes of rank `nd`."""
+    if axis is None:
+        return tuple(range(nd))
+    return tuple(a % nd for a in ((axis,) if isinstance(axis, int) else axis))
 
 
 def _check_grad_output(shape, error=ValueError, where=""):

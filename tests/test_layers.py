@@ -60,7 +60,7 @@ PKG = pathlib.Path(__file__).resolve().parent.parent / "graphc"
 LAYERS = {
     0: ["errors", "runtime", "symbol_slots", "gc_pause"],
     1: ["ir", "calls", "mixin", "numpy_names"],
-    2: ["ops.costs", "ops.ranges", "ops.base", "ops.docs", "dispatch"],
+    2: ["ops.costs", "ops.ranges", "ops.array_api", "ops.base", "ops.docs", "dispatch"],
     3: [
         "ops",
         "ops.shape",
@@ -118,6 +118,8 @@ LAYERS = {
         "backends.base",
         "backends.dask",
         "backends.numexpr",
+        "backends.array_api_runtime",
+        "backends.array_api",
         "backends",
         "function",
         "plan",
@@ -163,6 +165,8 @@ _EAGER_OPTIONAL = (
     "tape handler); imported where eager tensors are already in play or to probe for it"
 )
 FUNCTION_LEVEL = {
+    # its helpers import array_api_compat, an optional package (the array-api extra)
+    ("backends.array_api", "backends.array_api_runtime"): "optional package",
     ("control", "eager"): _EAGER_OPTIONAL,
     ("testing", "eager"): _EAGER_OPTIONAL,
     ("grad_bisect", "eager"): _EAGER_OPTIONAL,

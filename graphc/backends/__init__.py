@@ -6,6 +6,9 @@
   in one ``dask.compute`` (`Dask`; options ``Dask(chunks=..., lazy=...)``).
 - ``"numexpr"``: each cluster of elementwise operations one multi-threaded numexpr
   evaluation (`graphc.backends.numexpr`; ``pip install "graphc[numexpr]"``).
+- ``"array_api"``: functions of the Python array API standard through the arguments'
+  namespace (numpy, CuPy, torch, JAX, array-api-strict arrays); ``"cupy"`` is the same
+  program, requiring CuPy (`graphc.backends.array_api`).
 
 A name is looked up in `BACKENDS`; a `Backend` instance is taken as it is (its options set).
 A backend whose packages are missing raises `gc.BackendError` naming the extra to install.
@@ -14,11 +17,18 @@ A backend whose packages are missing raises `gc.BackendError` naming the extra t
 from __future__ import annotations
 
 from ..errors import BackendError, did_you_mean
+from .array_api import ArrayAPI, CuPy
 from .base import Backend
 from .dask import Dask
 from .numexpr import Numexpr
 
-BACKENDS: dict[str, Backend] = {"numpy": Backend(), "dask": Dask(), "numexpr": Numexpr()}
+BACKENDS: dict[str, Backend] = {
+    "numpy": Backend(),
+    "dask": Dask(),
+    "numexpr": Numexpr(),
+    "array_api": ArrayAPI(),
+    "cupy": CuPy(),
+}
 
 
 def backend(spec) -> Backend:

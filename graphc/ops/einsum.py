@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import ArgumentError, ShapeError
+from . import array_api as forms
 from . import costs
 from .base import OpDef, batch_size, batched_all, fmt_shape, register, result_dtype
 from .elementwise import equal, ones_like
@@ -63,6 +64,7 @@ class Einsum(OpDef):
     """`np.einsum(subscripts, *operands)` with named axes (no `...`)."""
 
     name, nin, attr_names = "einsum", None, ("subscripts",)
+    array_api = forms.none("the standard has no einsum; write it with matmul or tensordot")
     public, fresh = True, True
 
     def cost(self, y, *xs, subscripts):
@@ -296,11 +298,15 @@ class Tensordot(_Contraction):
     def emit(self, a, b, *, axes):
         return f"np.tensordot({a}, {b}, {axes!r})"
 
+    def array_api(self, a, b, *, axes):
+        return f"xp.tensordot({a}, {b}, axes={axes!r})"
+
 
 class Inner(_Contraction):
     """`np.inner(a, b)`: sums over the last axes."""
 
     name = "inner"
+    array_api = forms.none("its derivative is an einsum, which the standard does not have")
 
     def subscripts(self, na, nb):
         return inner_subscripts(na, nb)
@@ -317,6 +323,7 @@ class Kron(_Contraction):
     VJP sums the cotangent, cut into blocks, against the other operand (ranks needed)."""
 
     name = "kron"  # bilinear like the contractions: their JVP
+    array_api = forms.none("the standard has no kron (nor the einsum of its derivative)")
     cost = costs.entrywise  # one product per entry
 
     def shape(self, a, b):

@@ -448,6 +448,7 @@ sigmoid = elementwise(
     _sigmoid,
     "np.exp(-np.logaddexp(0.0, -{0}))",
     lambda y, x: y * (1 - y),
+    array_api="xp.exp(-xp.logaddexp(xp.zeros_like({0}), -{0}))",
     sympy=_sp_sigmoid,
     methods=("sigmoid",),
     image=fixed(0, 1),
@@ -457,6 +458,7 @@ relu = elementwise(
     _relu,
     "np.maximum({0}, 0)",
     lambda y, x: x > 0,
+    array_api="xp.maximum({0}, xp.zeros_like({0}))",
     sympy=_sp_relu,
     methods=("relu",),
     image=fixed(0, INF),
@@ -468,6 +470,7 @@ softplus = elementwise(
     _softplus,
     "np.logaddexp(0.0, {0})",
     lambda y, x: sigmoid(x),
+    array_api="xp.logaddexp(xp.zeros_like({0}), {0})",
     sympy=_sp_softplus,
     image=fixed(0, INF),
 )
@@ -535,6 +538,7 @@ where = elementwise(
     nin=3,
     numexpr=True,
     recompute=True,
+    array_api_conditions=(0,),  # booleans kept (numpy does not promote them)
 )
 # clip is minimum(maximum(x, lo), hi), as in numpy: hi wins where lo > hi. The gradient
 # passes to exactly one input: x where lo <= x <= hi (bounds included, as in PyTorch's clamp),
@@ -550,6 +554,7 @@ clip = elementwise(
     ),
     nin=3,
     methods=("clip",),
+    array_api="xp.minimum(xp.maximum({0}, {1}), {2})",  # hi wins where lo > hi, as in numpy
 )
 
 

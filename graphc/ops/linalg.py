@@ -11,6 +11,7 @@ import numpy as np
 from .. import runtime
 from ..errors import ShapeError
 from ..ir import Symbol
+from . import array_api as forms
 from . import costs
 from .base import (
     OPS,
@@ -196,6 +197,8 @@ class Dot(OpDef):
     def emit(self, a, b):
         return f"np.dot({a}, {b})"
 
+    array_api = "_dot({0}, {1})"
+
     def vjp(self, g, y, a, b):
         return _product_vjp("dot", g, a, b)
 
@@ -235,6 +238,9 @@ class Outer(OpDef):
 
     def emit(self, a, b):
         return f"np.outer({a}, {b})"
+
+    def array_api(self, a, b):
+        return f"xp.linalg.outer({forms.flat(a)}, {forms.flat(b)})"
 
     def vjp(self, g, y, a, b):
         if _rank(a) == 1 and _rank(b) == 1:

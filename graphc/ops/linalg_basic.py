@@ -17,6 +17,7 @@ import numpy as np
 from .. import runtime
 from ..dispatch import Symbol, make_node
 from ..errors import ArgumentError, ShapeError
+from . import array_api as forms
 from . import costs
 from .base import (
     OpDef,
@@ -63,7 +64,7 @@ def diag_length(n, m, k: int):
     return None if n is None or m is None else max(0, min(n + k, m))
 
 
-_FILLED = ("shape", "dtype", "impl", "emit", "vjp", "jvp", "batch", "resolve", "cost")
+_FILLED = ("shape", "dtype", "impl", "emit", "vjp", "jvp", "batch", "resolve", "cost", "array_api")
 
 
 def _filled(method):
@@ -87,7 +88,7 @@ class _Defaults(OpDef):
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
         for name in _FILLED:
-            if name in cls.__dict__:
+            if callable(cls.__dict__.get(name)):
                 setattr(cls, name, _filled(cls.__dict__[name]))
 
     def check_attrs(self, attrs):
@@ -128,6 +129,8 @@ class MatrixTranspose(OpDef):
 
     def emit(self, x):
         return f"np.swapaxes({x}, -1, -2)"
+
+    array_api = "xp.matrix_transpose({0})"
 
     def vjp(self, g, y, x):
         return (mT(g),)
@@ -217,6 +220,9 @@ class Trace(_Diagonal):
     def emit(self, x, *, offset, axis1, axis2):
         return f"np.trace({x}{self.args(offset, axis1, axis2)})"
 
+    def array_api(self, x, *, offset, axis1, axis2):
+        return f"xp.linalg.trace({forms.moved_last(x, axis1, axis2)}, offset={offset})"
+
     def vjp(self, g, y, x, *, offset, axis1, axis2):
         if rank(x) == 2:
             # The textbook form: d tr(X) = I (a transposed identity when the axes are).
@@ -257,6 +263,9 @@ class Diagonal(_Diagonal):
 
     def emit(self, x, *, offset, axis1, axis2):
         return f"np.diagonal({x}{self.args(offset, axis1, axis2)})"
+
+    def array_api(self, x, *, offset, axis1, axis2):
+        return f"xp.linalg.diagonal({forms.moved_last(x, axis1, axis2)}, offset={offset})"
 
     def vjp(self, g, y, x, *, offset, axis1, axis2):
         s = getattr(x, "shape", None)
@@ -348,6 +357,9 @@ class Diag(_Defaults):
     def emit(self, v, *, k):
         return f"np.diag({v}, {k})" if k else f"np.diag({v})"
 
+    def array_api(self, v, *, k):
+        return f"_diag({v}, {k})"
+
     def vjp(self, g, y, v, *, k):
         ct = _diag_adjoint(g, v, k)
         return (diag_grad(g, v, k=k) if ct is None else ct,)
@@ -403,6 +415,9 @@ class DiagGrad(_Defaults):
     def emit(self, g, v, *, k):
         return f"(np.diag({g}, {k}) if np.ndim({v}) == 1 else _diag_embed({g}, {v}, {k}, 0, 1))"
 
+    def array_api(self, g, v, *, k):
+        return f"(_diag({g}, {k}) if {v}.ndim == 1 else _diag_embed({g}, {v}, {k}, 0, 1))"
+
     def vjp(self, gbar, y, g, v, *, k):
         return diag(gbar, k), None  # diag_grad is diag's adjoint, so its adjoint is diag
 
@@ -457,6 +472,11 @@ class Eye(_Defaults):
     def emit(self, *sizes, k, dtype):
         args = ", ".join(sizes)
         return f"np.eye({args}{f', k={k}' if k else ''}, dtype=np.{dtype})"
+
+    array_api_numbers = True  # the sizes
+
+    def array_api(self, *sizes, k, dtype):
+        return f"xp.eye({', '.join(sizes)}, k={k}, dtype=xp.{dtype}, device=dev)"
 
     def vjp(self, g, y, *sizes, k, dtype):
         return (None,) * len(sizes)

@@ -20,6 +20,7 @@ import math
 import numpy as np
 
 from ..errors import ArgumentError, GradError, ShapeError
+from . import array_api as forms
 from . import costs
 from .base import OpDef, batch_axis, check_axis_attr, float_dtype, normalize_axis, register
 from .elementwise import abs, sign, sqrt, square, zeros_like
@@ -145,6 +146,8 @@ class Norm(OpDef):
 
     def impl(self, x, *, ord, axis, keepdims):
         return np.linalg.norm(x, ord=ord, axis=axis, keepdims=keepdims)
+
+    array_api = staticmethod(forms.norm)
 
     def emit(self, x, *, ord, axis, keepdims):
         text = "" if ord is None else f", ord={_ord_text(ord)}"

@@ -34,6 +34,9 @@ class _Triangle(_Defaults):
     def emit(self, x, *, k):
         return f"np.{self.name}({x}, {k})" if k else f"np.{self.name}({x})"
 
+    def array_api(self, x, *, k):
+        return f"xp.{self.name}({x}, k={k})"
+
     def vjp(self, g, y, x, *, k):
         return (self(g, k),)
 

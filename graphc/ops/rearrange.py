@@ -13,6 +13,7 @@ import numpy as np
 
 from ..errors import ArgumentError, ShapeError
 from ..ir import as_list
+from . import array_api as forms
 from . import costs
 from .base import (
     OpDef,
@@ -88,6 +89,8 @@ class Ravel(_Linear):
     def emit(self, x):
         return f"np.ravel({x})"
 
+    array_api = staticmethod(forms.flat)
+
     def vjp(self, g, y, x):
         return (reshape_like(g, x),)
 
@@ -117,6 +120,8 @@ class Flip(_Linear):
 
     def emit(self, x, *, axis):
         return f"np.flip({x})" if axis is None else f"np.flip({x}, {axis!r})"
+
+    array_api = staticmethod(forms.flip)
 
     def vjp(self, g, y, x, *, axis):
         return (flip(g, axis),)
@@ -151,6 +156,8 @@ class SwapAxes(_Linear):
 
     def emit(self, x, *, axis1, axis2):
         return f"np.swapaxes({x}, {axis1}, {axis2})"
+
+    array_api = staticmethod(forms.swapaxes)
 
     def vjp(self, g, y, x, *, axis1, axis2):
         return (swapaxes(g, axis1, axis2),)
@@ -236,6 +243,8 @@ class Roll(_Linear):
     def emit(self, x, *, shift, axis):
         return f"np.roll({x}, {shift!r}, {axis!r})"
 
+    array_api = staticmethod(forms.roll)
+
     def vjp(self, g, y, x, *, shift, axis):
         back = tuple(-s for s in shift) if isinstance(shift, tuple) else -shift
         return (roll(g, back, axis),)
@@ -263,6 +272,8 @@ class AtLeast2D(_Linear):
 
     def emit(self, x):
         return f"np.atleast_2d({x})"
+
+    array_api = staticmethod(forms.atleast_2d)
 
     def vjp(self, g, y, x):
         return (reshape_like(g, x),)
@@ -306,6 +317,8 @@ class Repeat(_Linear):
 
     def emit(self, x, *, repeats, axis):
         return f"np.repeat({x}, {repeats}, {axis!r})"
+
+    array_api = staticmethod(forms.repeat)
 
     def vjp(self, g, y, x, *, repeats, axis):
         if repeats == 0:
@@ -463,6 +476,8 @@ class Split(OpDef):
     def emit(self, x, *, indices_or_sections, axis, index):
         return f"np.split({x}, {indices_or_sections!r}, {axis})[{index}]"
 
+    array_api = staticmethod(forms.split)
+
     def vjp(self, g, y, x, *, indices_or_sections, axis, index):
         g = full_cotangent(g, y)
         n = (
@@ -516,6 +531,9 @@ class _Stack(OpDef):
 
     def emit(self, *xs):
         return f"np.{self.name}(({', '.join(xs)},))"
+
+    def array_api(self, *xs):
+        return forms.joined(self.name, xs)
 
     def vjp(self, g, y, *xs):
         # Made 2-D, every input is joined along axis 0 (vstack) or 1 (hstack: vectors and

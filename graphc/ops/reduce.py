@@ -83,6 +83,9 @@ class Reduction(OpDef):
             return f"{x}.{self.name}({_axis_args(axis, keepdims)[2:]})"
         return f"np.{self.name}({x}{_axis_args(axis, keepdims)})"
 
+    def array_api(self, x, *, axis, keepdims):
+        return f"xp.{self.name}({x}{_axis_args(axis, keepdims)})"
+
 
 def _axis_args(axis, keepdims):
     text = "" if axis is None else f", axis={axis!r}"
@@ -325,6 +328,10 @@ class _Spread(Reduction):
         ddof_text = f", ddof={ddof}" if ddof else ""
         return f"np.{self.numpy}({x}{_axis_args(axis, keepdims)}{ddof_text})"
 
+    def array_api(self, x, *, axis, ddof, keepdims):
+        correction = f", correction={ddof}" if ddof else ""
+        return f"xp.{self.numpy}({x}{_axis_args(axis, keepdims)}{correction})"
+
     def batch(self, batched, y, x, *, axis, ddof, keepdims):
         axis = batch_axis(axis, len(y.inputs[0].shape))
         return self(x, axis, ddof=ddof, keepdims=keepdims)
@@ -377,6 +384,8 @@ class LogSumExp(Reduction):
 
     def emit(self, x, *, axis, keepdims):
         return f"_logsumexp({x}, {axis!r}, {keepdims!r})"
+
+    array_api = None  # derived from emit (Reduction's is xp.<name>)
 
     def vjp(self, g, y, x, *, axis, keepdims):
         return (_expand(g, axis, keepdims) * exp(x - _expand(y, axis, keepdims)),)
@@ -431,6 +440,11 @@ class Size(OpDef):
         if axis is None:
             return f"np.size({x})"
         return f"int(np.prod([np.shape({x})[a] for a in {axis!r}]))"
+
+    def array_api(self, x, *, axis):
+        if axis is None:
+            return f"_size({x})"
+        return " * ".join(f"{x}.shape[{a}]" for a in axis) or "1"
 
 
 sum = register(Sum())

@@ -9,6 +9,7 @@ from .. import runtime
 from ..dispatch import dtype_key
 from ..errors import ArgumentError, DTypeError, OutOfBoundsError, ShapeError
 from ..ir import as_list
+from . import array_api as forms
 from . import costs
 from .base import (
     OpDef,
@@ -279,6 +280,11 @@ class GetItem(OpDef):
     def emit(self, x, *arrays, index):
         return f"{x}[{runtime.format_index(index, arrays=arrays)}]"
 
+    def array_api(self, x, *arrays, index):
+        if arrays:
+            raise forms.NoForm("indexing by arrays is not in the 2023.12 standard")
+        return self.emit(x, index=index if "..." in index else (*index, "..."))
+
     def run_error(self, exc):
         return _index_error(self.name, exc) if isinstance(exc, IndexError) else None
 
@@ -344,6 +350,11 @@ class IndexGrad(OpDef):
 
     def emit(self, x, like, *arrays, index):
         return f"_index_grad({x}, {like}, {runtime.format_index(index, True, arrays)})"
+
+    def array_api(self, x, like, *arrays, index):
+        if arrays:
+            raise forms.NoForm("indexing by arrays is not in the 2023.12 standard")
+        return self.emit(x, like, index=index if "..." in index else (*index, "..."))
 
     run_error = GetItem.run_error
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import ArgumentError, ShapeError
+from . import array_api as forms
 from . import costs
 from .base import (
     OpDef,
@@ -77,6 +78,13 @@ class _Cumulative(OpDef):
 
     def emit(self, x, *, axis):
         return f"np.{self.name}({x}, {axis!r})"
+
+    def array_api(self, x, *, axis):
+        if self.name == "cumprod":
+            return f"_cumulative_prod({x}, {axis!r})"
+        if axis is None:
+            return f"xp.cumulative_sum({forms.flat(x)})"
+        return f"xp.cumulative_sum({x}, axis={axis})"
 
     def batch(self, batched, y, x, *, axis):
         if axis is None:
@@ -179,6 +187,11 @@ class Diff(OpDef):
     def emit(self, x, *, n, axis):
         return f"np.diff({x}, {n}, {axis})"
 
+    def array_api(self, x, *, n, axis):
+        for _ in range(n):
+            x = f"({forms.along(x, axis, '1', '')} - {forms.along(x, axis, '', '-1')})"
+        return x
+
     def vjp(self, g, y, x, *, n, axis):
         # y_i = x_(i+1) - x_i, so dL/dx_k = g_(k-1) - g_k: -diff of g padded with zeros.
         shape = getattr(x, "shape", None)
@@ -233,6 +246,9 @@ class Sort(OpDef):
     def emit(self, x, *, axis):
         return f"np.sort({x}, {axis})"
 
+    def array_api(self, x, *, axis):
+        return f"xp.sort({x}, axis={axis})"
+
     def vjp(self, g, y, x, *, axis):
         return (sorted_like(full_cotangent(g, y), x, axis=axis, inverse=True),)
 
@@ -259,6 +275,10 @@ class SortedLike(OpDef):
     """
 
     name, nin, attr_names = "sorted_like", 2, ("axis", "inverse")
+
+    def array_api(self, g, x, *, axis, inverse):
+        return f"_sorted_like({g}, {x}, {axis}, {inverse})"
+
     cost = costs.copy
     nondiff_inputs, fresh, public = (1,), True, True
 
@@ -340,6 +360,11 @@ class Linspace(OpDef):
 
     def emit(self, a, b, *, num, endpoint):
         return f"np.linspace({a}, {b}, {num}, {endpoint})"
+
+    def array_api(self, a, b, *, num, endpoint):
+        steps = max(1, num - 1) if endpoint else max(1, num)
+        ramp = f"xp.arange({num}, dtype=xp.result_type({a}, {b}), device=dev)"
+        return f"{a} + {ramp} * (({b} - {a}) / {steps})"
 
     def fractions(self, y, num, endpoint):
         """k / (num - 1) (or k / num without the endpoint), in y's dtype."""

@@ -1,9 +1,8 @@
 """Leaves, structure and shape ops: var, const, group, get, stop_gradient, astype, reshape,
 transpose, broadcasting, expand_dims, squeeze (joining and indexing are in `select.py`).
 
-`sum_to`, `broadcast_like` and `reshape_like` take a second input only for its shape: they let
-derivatives be written before shapes are known, and specialisation turns them into static ops
-or removes them.
+`sum_to`, `broadcast_like` and `reshape_like` take a second input only for its shape (derivatives
+are written before shapes are known); specialisation makes them static ops or removes them.
 """
 
 from __future__ import annotations
@@ -13,6 +12,7 @@ import numpy as np
 from .. import runtime
 from ..dispatch import const, is_weak
 from ..errors import ArgumentError, DTypeError, ShapeError
+from . import array_api as forms
 from . import costs
 from .base import (
     OPS,
@@ -122,6 +122,8 @@ class AsType(OpDef):
 
     def emit(self, x, *, dtype):
         return f"{x}.astype(np.{dtype})"
+
+    array_api = staticmethod(forms.astype)
 
     def vjp(self, g, y, x, *, dtype):
         xd = getattr(x, "dtype", None)
@@ -236,6 +238,8 @@ class Transpose(OpDef):
             return f"{x}.T"
         return f"np.transpose({x}, {axes!r})"
 
+    array_api = staticmethod(forms.transpose)
+
     def vjp(self, g, y, x, *, axes):
         return (transpose(g, None if axes is None else tuple(np.argsort(axes).tolist())),)
 
@@ -312,8 +316,7 @@ class _LikeOp(OpDef):
             if x.shape == like.shape:
                 return x
             if x.op == "const" and like.dtype is not None and is_weak(x.attrs["value"]):
-                # The static op would type a weak number on its own (1.0 -> float64): give it
-                # the dtype it has next to `like`, as `dtype` above does.
+                # A weak number's dtype next to `like`, as in `dtype` (alone 1.0 is float64).
                 value = x.attrs["value"]
                 x = const(np.asarray(value, dtype=np.result_type(like.dtype, value)))
             return self.static(x, like.shape)
@@ -469,6 +472,8 @@ class ExpandDims(OpDef):
     def emit(self, x, *, axis):
         return f"np.expand_dims({x}, {axis!r})"
 
+    array_api = staticmethod(forms.expand_dims)
+
     def vjp(self, g, y, x, *, axis):
         return (reshape_like(g, x),)
 
@@ -513,6 +518,8 @@ class Squeeze(OpDef):
 
     def emit(self, x, *, axis):
         return f"np.squeeze({x})" if axis is None else f"np.squeeze({x}, {axis!r})"
+
+    array_api = staticmethod(forms.squeeze)
 
     def vjp(self, g, y, x, *, axis):
         return (reshape_like(g, x),)

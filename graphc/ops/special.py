@@ -14,6 +14,7 @@ import sympy as sp
 
 from .. import runtime
 from ..errors import ArgumentError
+from . import array_api as forms
 from .base import NONZERO, POSITIVE, PREC_MUL, REAL, UNIT, Elementwise, elementwise
 from .elementwise import abs, cos, equal, exp, less, sqrt, where
 from .ranges import ABOVE_ONE, NONZERO_REALS, OPEN_UNIT, POSITIVE_REALS, fixed
@@ -29,7 +30,7 @@ log2 = elementwise(
 log10 = elementwise(
     "log10", np.log10, "np.log10({0})", lambda y, x: 1 / (x * _LN10), **_LOG_TRAP, numexpr=True
 )
-exp2 = elementwise("exp2", np.exp2, "np.exp2({0})", lambda y, x: y * _LN2)
+exp2 = elementwise("exp2", np.exp2, "np.exp2({0})", lambda y, x: y * _LN2, array_api="2.0 ** {0}")
 
 # Inverse hyperbolic functions.
 arcsinh = elementwise(
@@ -67,6 +68,7 @@ reciprocal = elementwise(
     np.reciprocal,
     "np.reciprocal({0})",
     lambda y, x: -(y * y),
+    array_api="1.0 / {0}",
     domain=NONZERO,
     singular_inputs=((0, 1, NONZERO_REALS),),
     numexpr="(1 / {0})",
@@ -110,7 +112,14 @@ def _erf_d(y, x):
     return _TWO_OVER_SQRT_PI * exp(-(x * x))
 
 
-erf = elementwise("erf", runtime._erf, "_erf({0})", _erf_d, image=fixed(-1, 1))
+erf = elementwise(
+    "erf",
+    runtime._erf,
+    "_erf({0})",
+    _erf_d,
+    image=fixed(-1, 1),
+    array_api=forms.none("the standard has no erf"),
+)
 
 # sinc(x) = sin(pi x) / (pi x), 1 at 0. Its derivative (cos(pi x) - sinc(x)) / x is 0/0 at 0:
 # near 0 the Taylor polynomial in u = pi x is used instead, so that derivatives of every order
@@ -130,7 +139,13 @@ def _sinc_d(y, x):
     return where(small, poly, exact)
 
 
-sinc = elementwise("sinc", np.sinc, "np.sinc({0})", _sinc_d)
+sinc = elementwise(
+    "sinc",
+    np.sinc,
+    "np.sinc({0})",
+    _sinc_d,
+    array_api="xp.where({0} == 0, xp.ones_like({0}), xp.sin({0} * xp.pi) / ({0} * xp.pi))",
+)
 
 
 class _WithAttrs(Elementwise):
@@ -159,6 +174,13 @@ class _WithAttrs(Elementwise):
 class _Round(_WithAttrs):
     defaults = {"decimals": 0}
 
+    def array_api(self, x, *, decimals=0):
+        if decimals == 0:
+            return f"xp.round({x})"
+        scale = float(10.0 ** abs(decimals))
+        op, back = ("*", "/") if decimals > 0 else ("/", "*")
+        return f"xp.round({x} {op} {scale!r}) {back} {scale!r}"
+
     def prepare(self, x, decimals=0):
         if not isinstance(decimals, (int, np.integer)) or isinstance(decimals, bool):
             raise ArgumentError(f"round: decimals must be an int, got {decimals!r}")
@@ -177,6 +199,15 @@ round = _gradient_free(
 
 class _NanToNum(_WithAttrs):
     defaults = {"nan": 0.0, "posinf": None, "neginf": None}
+
+    def array_api(self, x, *, nan=0.0, posinf=None, neginf=None):
+        big = f"xp.finfo({x}.dtype).max"
+        pos = big if posinf is None else repr(float(posinf))
+        neg = f"-{big}" if neginf is None else repr(float(neginf))
+        out = x
+        for test, value in ((f"{x} == -xp.inf", neg), (f"{x} == xp.inf", pos)):
+            out = f"xp.where({test}, xp.full_like({x}, {value}), {out})"
+        return f"xp.where(xp.isnan({x}), xp.full_like({x}, {float(nan)!r}), {out})"
 
     def prepare(self, x, nan=0.0, posinf=None, neginf=None):
         return (x,), self.check_attrs({"nan": nan, "posinf": posinf, "neginf": neginf})

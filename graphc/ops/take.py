@@ -7,6 +7,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import DTypeError, ShapeError
+from . import array_api as forms
 from . import costs
 from .base import OpDef, check_axis_attr, normalize_axis, register
 from .rearrange import along, ravel
@@ -74,6 +75,11 @@ class Take(OpDef):
 
     def emit(self, x, indices, *, axis):
         return f"np.take({x}, {indices}, axis={axis})"
+
+    def array_api(self, x, indices, *, axis):
+        if axis is None:
+            return f"xp.take({forms.flat(x)}, {indices})"
+        return f"xp.take({x}, {indices}, axis={axis})"
 
     run_error = GetItem.run_error  # an index out of bounds: OutOfBoundsError
 

@@ -1,0 +1,188 @@
+"""The `"array_api"` backend: a program calling only functions of the Python array API
+standard (2023.12) through its inputs' namespace, so that numpy, CuPy, torch, JAX and
+array-api-strict arrays run the same program (`array_api_compat.array_namespace`), on
+their device. `"cupy"` is the same program, requiring CuPy (for GPU arrays).
+
+Each op's expression is its array-API form (`graphc.ops.array_api`); an op with none raises
+`gc.BackendError` at compile time naming it and the user's line. Python numbers given to a
+function (the standard takes arrays there) become arrays of the value's dtype on the
+arguments' device; constant arrays are converted once per namespace and device (`_const`).
+Arguments are kept as the arrays they are (a torch tensor stays a torch tensor); anything
+else (numbers, lists) becomes a numpy array.
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+
+from ..binding import check_array, check_declared
+from ..errors import BackendError, DTypeError
+from ..ir import format_origin, toposort
+from ..ops import array_api as forms
+from ..runtime import HELPERS as NUMPY_HELPERS
+from .base import Backend
+
+CONTROL = ("cond", "while_loop", "fori_loop", "scan")
+# numpy's arithmetic on booleans, which the standard leaves out: the logical functions.
+LOGICAL = {
+    "multiply": "logical_and",
+    "add": "logical_or",
+    "maximum": "logical_or",
+    "minimum": "logical_and",
+}
+_IDENT_START = tuple("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_")
+
+
+class ArrayAPI(Backend):
+    """Programs over any array-API namespace (see the module docstring).
+
+    >>> import graphc as gc
+    >>> x = gc.var("x", shape=(3,))
+    >>> f = gc.compile([x], gc.sum(gc.arcsin(x) * 2.0), backend="array_api")
+    >>> print(f.source.strip())  # doctest: +NORMALIZE_WHITESPACE
+    import array_api_compat
+    from graphc.backends.array_api_runtime import ...
+    <BLANKLINE>
+    def fn(x):
+        xp, dev = _namespace(x)
+        t1 = xp.asin(x)
+        t2 = xp.sum(t1)
+        del t1
+        t3 = t2 * 2.0
+        del t2
+        return t3
+    """
+
+    name = "array_api"
+    packages = ("array_api_compat",)
+    extra = "array-api"
+    in_place = False
+
+    def lower(self, outputs):
+        for node in toposort(outputs):
+            if node.op in CONTROL:
+                raise BackendError(
+                    f"{format_origin(node.origin)}: {node.op}: the {self.name!r} backend "
+                    "does not run control flow yet; compile this function with the numpy "
+                    "backend, or unroll the loop in Python"
+                )
+        return outputs
+
+    def expr(self, node, args):
+        if node.op == "const":
+            return args[0]
+        args = [self._arg(node, i, x, a, args) for i, (x, a) in enumerate(zip(node.inputs, args))]
+        if node.dtype is not None and node.dtype.kind == "b" and node.op in LOGICAL:
+            return f"xp.{LOGICAL[node.op]}({', '.join(args)})"
+        try:
+            text = forms.form(node.opdef, args, node.attrs)
+        except forms.NoForm as exc:
+            raise BackendError(
+                f"{format_origin(node.origin)}: {node.op} has no array-API form ({exc}); "
+                f"compute it with the numpy backend, or write it with other graphc functions"
+            ) from None
+        for helper in NUMPY_HELPERS:
+            if helper + "(" in text and helper not in _runtime().HELPERS:
+                raise BackendError(
+                    f"{format_origin(node.origin)}: {node.op} has no array-API form (its "
+                    f"helper {helper} has none); compute it with the numpy backend"
+                )
+        return text
+
+    def _arg(self, node, i, x, text, args):
+        """An input's text: a constant array converted to the arguments' namespace, a Python
+        number given to a function (not an operator) as an array, booleans (and integers
+        of an elementwise op) cast to the numbers they stand for (numpy promotes them)."""
+        if x.op != "const":
+            return _promoted(node, i, x, text)
+        text = forms.derive(text)  # np.inf, np.nan
+        if isinstance(x.attrs["value"], np.ndarray):
+            return f"_const(xp, dev, {text})"
+        if node.opdef.infix is not None or getattr(node.opdef, "array_api_numbers", False):
+            return text
+        if node.dtype is not None and node.dtype.kind != "b":
+            dtype = forms.dtype_text(node.dtype)
+        else:
+            other = next((a for a in args if a.startswith(_IDENT_START)), None)
+            dtype = f"{other}.dtype" if other else "None"
+        return f"xp.asarray({text}, dtype={dtype}, device=dev)"
+
+    def header(self, helpers):
+        runtime = _runtime()
+        return [
+            "import array_api_compat",
+            f"from graphc.backends.array_api_runtime import {', '.join(runtime.HELPERS)}",
+        ]
+
+    def returns(self, results, single):
+        """Constant outputs as arrays of the namespace, too."""
+        return super().returns([_as_array(r) for r in results], single)
+
+    def prologue(self, params):
+        return [f"xp, dev = _namespace({', '.join(params)})"]
+
+    def check(self, what, name, value, vars_):
+        import array_api_compat
+
+        if isinstance(value, np.ndarray) or not array_api_compat.is_array_api_obj(value):
+            return check_array(what, name, value, vars_)
+        where = f"{what}: argument {name!r}" if what else f"argument {name!r}"
+        check_declared(where, tuple(value.shape), numpy_dtype(value.dtype, where), vars_)
+        return value
+
+    def signature(self, array):
+        return type(array), tuple(array.shape), numpy_dtype(array.dtype, "argument")
+
+
+def _as_array(text: str) -> str:
+    """An output's text: a constant array or a number as an array of the namespace."""
+    if re.fullmatch(r"c\d+", text):
+        return f"_const(xp, dev, {text})"
+    if not text.startswith(_IDENT_START):
+        return f"xp.asarray({forms.derive(text)}, device=dev)"
+    return text
+
+
+def _promoted(node, i, x, text) -> str:
+    """`text` cast to `node`'s dtype when numpy would promote input `i` (booleans to
+    numbers, integers to floats in an elementwise op), which the standard does not do."""
+    into, have = node.dtype, x.dtype
+    if into is None or have is None or into == have or i in node.opdef.nondiff_inputs:
+        return text
+    if i in getattr(node.opdef, "array_api_conditions", ()):
+        return text
+    if (have.kind == "b" and into.kind in "iufc") or (
+        node.opdef.elementwise and have.kind in "iu" and into.kind in "fc"
+    ):
+        return f"xp.astype({text}, {forms.dtype_text(into)})"
+    return text
+
+
+def numpy_dtype(dtype, where: str) -> np.dtype:
+    """The numpy dtype of an array-API dtype (the standard's names are numpy's).
+
+    >>> numpy_dtype(np.dtype("float32"), "x")
+    dtype('float32')
+    """
+    if isinstance(dtype, np.dtype):
+        return dtype
+    try:
+        return np.dtype(str(dtype).rsplit(".", 1)[-1])
+    except TypeError:
+        raise DTypeError(f"{where}: unsupported dtype {dtype}") from None
+
+
+def _runtime():
+    from . import array_api_runtime
+
+    return array_api_runtime
+
+
+class CuPy(ArrayAPI):
+    """The array-API program, requiring CuPy: call it with `cupy` arrays to run on the GPU
+    (numpy arguments still run on the CPU)."""
+
+    name = "cupy"
+    packages = ("array_api_compat", "cupy")

@@ -1,0 +1,205 @@
+"""The "array_api" backend: every op recipe and the benchmark workloads agree with numpy when
+run on array-api-strict arrays (the 2023.12 standard, nothing more), values and gradients,
+float64 and float32; the same program runs on torch tensors; ops with no array-API form are
+refused at compile time, naming the op and the user's line."""
+
+import re
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import graphc as gc
+from graphc.ops import OPS
+
+strict = pytest.importorskip("array_api_strict")
+pytest.importorskip("array_api_compat")
+
+sys.path.insert(0, str(Path(__file__).parent / "ops"))
+from op_recipes import PARAMS, RECIPES, call, make_args, make_vars  # noqa: E402
+
+# The ops with no array-API form (and the control-flow ops, not run yet), with why; a
+# recipe case using one (or whose derivative does) must be refused at compile time.
+NO_FORM = {
+    "erf": "the standard has no erf",
+    "einsum": "the standard has no einsum",  # also in the VJPs of tensordot and N-d dot
+    "inner": "its derivative is an einsum",
+    "kron": "the standard has no kron",
+    "getitem": "indexing by arrays",  # integer arrays and masks; basic indices run
+    "index_grad": "indexing by arrays",
+    "cond": "control flow",
+    "while_loop": "control flow",
+    "fori_loop": "control flow",
+    "scan": "control flow",
+}
+
+
+@pytest.fixture(autouse=True, scope="module")
+def standard_2023():
+    strict.set_array_api_strict_flags(api_version="2023.12")
+    yield
+    strict.reset_array_api_strict_flags()
+
+
+def _outputs(y):
+    return list(y) if isinstance(y, (tuple, list)) else [y]
+
+
+def _program(name, case, dtype):
+    """(vars, outputs, numpy arrays): the recipe's outputs and the gradient of a weighted
+    sum of its floating outputs with respect to its floating inputs."""
+    rng = np.random.default_rng(0)
+    arrays, attrs = make_args(name, case, rng)
+    arrays = [a.astype(dtype) if a.dtype.kind == "f" else a for a in arrays]
+    xs = make_vars(arrays)
+    ys = _outputs(call(name, *xs, **attrs))
+    outs = list(ys)
+    wrt = [x for x, a in zip(xs, arrays) if a.dtype.kind == "f"]
+    floats = [y for y in ys if y.dtype is not None and y.dtype.kind == "f"]
+    if wrt and floats and OPS[name].differentiable and RECIPES[name].grads is None:
+        values = _outputs(call(name, *arrays, **attrs))
+        total = sum(
+            gc.sum(y * rng.standard_normal(np.shape(v)).astype(dtype))
+            for y, v in zip(ys, values)
+            if any(y is f for f in floats)
+        )
+        outs += gc.grad(total, wrt)
+    return xs, outs, arrays
+
+
+def _agree(got, want, dtype):
+    for k, (g, w) in enumerate(zip(got, want, strict=True)):
+        assert not isinstance(g, np.ndarray), f"output {k} is a numpy array"
+        g, w = np.asarray(strict.asarray(g)._array), np.asarray(w)
+        assert g.shape == w.shape and g.dtype == w.dtype, f"output {k}"
+        tol = 2e-5 if dtype == np.float32 else 1e-11
+        np.testing.assert_allclose(g, w, rtol=tol, atol=tol, err_msg=f"output {k}")
+
+
+def _cases():
+    """Every recipe case in float64; in float32 the first case of each op (all of them
+    under the slow marker)."""
+    out = []
+    for p in PARAMS:
+        if p.values[1] is None:
+            continue
+        out.append(pytest.param(*p.values, np.float64, id=f"{p.id}-float64"))
+        marks = () if p.id.endswith("-0") else (pytest.mark.slow,)
+        out.append(pytest.param(*p.values, np.float32, id=f"{p.id}-float32", marks=marks))
+    return out
+
+
+@pytest.mark.parametrize("name,case,dtype", _cases())
+def test_recipe_agrees_with_numpy_under_array_api_strict(name, case, dtype):
+    xs, outs, arrays = _program(name, case, dtype)
+    f = gc.compile(xs, outs, backend="array_api", simplify=False)
+    try:  # the program is written at the first call (shapes known)
+        got = f(*[strict.asarray(a) for a in arrays])
+    except gc.BackendError as exc:
+        refused = re.search(r"^(\S+):\d+: (\w+)", str(exc))
+        assert refused and refused[2] in NO_FORM, str(exc)
+        assert refused[1].endswith(".py"), str(exc)  # the user's line
+        assert NO_FORM[refused[2]] in str(exc)
+        return
+    _agree(got, gc.compile(xs, outs, simplify=False)(*arrays), dtype)
+
+
+def _workloads():
+    from benchmarks.workloads import all_workloads
+
+    names = ("linreg", "mlp", "elementwise", "deep_small", "recurrence")
+    return [w for w in all_workloads(quick=True) if w.name.startswith(names)]
+
+
+@pytest.mark.parametrize("workload", _workloads(), ids=lambda w: w.name)
+def test_benchmark_workloads_agree_with_numpy(workload):
+    arrays = workload.arrays()
+    xs = [gc.var(n, shape=a.shape, dtype=a.dtype) for n, a in zip(workload.names, arrays)]
+    y = workload.math(gc, *xs)
+    params = [xs[i] for i in workload.param_indices()]
+    outs = [y, *gc.grad(y, params)]
+    f = gc.compile(xs, outs, backend="array_api")
+    want = gc.compile(xs, outs)(*arrays)
+    _agree(f(*[strict.asarray(a) for a in arrays]), want, workload.dtype)
+
+
+def test_the_same_program_runs_on_torch_tensors():
+    torch = pytest.importorskip("torch")
+    x, w = gc.var("x", shape=(4, 3)), gc.var("w", shape=(3,))
+    y = gc.sum(gc.tanh(x @ w) ** 2) + gc.mean(gc.softmax(x, axis=-1))
+    f = gc.compile([x, w], [y, *gc.grad(y, [x, w])], backend="array_api")
+    rng = np.random.default_rng(1)
+    a, b = rng.standard_normal((4, 3)), rng.standard_normal(3)
+    got = f(torch.from_numpy(a), torch.from_numpy(b))
+    assert all(isinstance(g, torch.Tensor) for g in got)
+    for g, want in zip(got, gc.compile([x, w], [y, *gc.grad(y, [x, w])])(a, b)):
+        np.testing.assert_allclose(g.numpy(), want, rtol=1e-12)
+
+
+def test_source_calls_only_the_namespace():
+    x = gc.var("x", shape=(3,))
+    f = gc.compile([x], gc.sum(gc.arcsin(x) ** 2), backend="array_api")
+    body = f.source.split("def fn(x):")[1]
+    assert "np." not in body
+    assert "xp, dev = _namespace(x)" in body and "xp.asin(x)" in body
+
+
+def test_constants_and_numbers_become_arrays_of_the_namespace():
+    x = gc.var("x", shape=(3,), dtype="float32")
+    c = np.array([1.0, 2.0, 3.0], dtype=np.float32)
+    f = gc.compile([x], gc.maximum(x, 0.5) * c, backend="array_api")
+    assert "_const(xp, dev, c0)" in f.source
+    assert "xp.asarray(0.5, dtype=xp.float32, device=dev)" in f.source
+    out = f(strict.asarray(np.array([0.0, 1.0, 2.0], dtype=np.float32)))
+    assert out.dtype == strict.float32
+    np.testing.assert_array_equal(np.asarray(out._array), [0.5, 2.0, 6.0])
+
+
+def test_an_op_with_no_form_names_itself_and_the_line():
+    x = gc.var("x", shape=(3,))
+    y = gc.erf(x)
+    line = sys._getframe().f_lineno - 1
+    with pytest.raises(
+        gc.BackendError,
+        match=rf"test_array_api_backend.py:{line}: erf has no array-API form \(the standard "
+        r"has no erf\); compute it with the numpy backend",
+    ):
+        gc.compile([x], y, backend="array_api")(np.ones(3))
+
+
+def test_control_flow_is_refused_at_compile_time():
+    x = gc.var("x", shape=(3,))
+    y = gc.fori_loop(0, 3, lambda i, c: c * 2.0, x)
+    with pytest.raises(gc.BackendError, match="fori_loop: the 'array_api' backend does not run"):
+        gc.compile([x], y, backend="array_api")(np.ones(3))
+
+
+def test_arguments_are_checked_and_kept_in_their_namespace():
+    x = gc.var("x", shape=(3,), dtype="float64")
+    f = gc.compile([x], x * 2.0, backend="array_api")
+    with pytest.raises(gc.ShapeError, match=r"argument 'x': expected shape \(3,\), got \(2,\)"):
+        f(strict.ones(2, dtype=strict.float64))
+    with pytest.raises(gc.DTypeError, match="expected dtype float64, got float32"):
+        f(strict.ones(3, dtype=strict.float32))
+    assert isinstance(f([1.0, 2.0, 3.0]), np.ndarray)  # a list becomes a numpy array
+    assert type(f(strict.ones(3, dtype=strict.float64))) is type(strict.ones(1))
+
+
+def test_cupy_is_the_same_program_on_the_gpu():
+    from graphc import backends
+
+    cupy = backends.BACKENDS["cupy"]
+    assert cupy.packages == ("array_api_compat", "cupy") and cupy.in_place is False
+    pytest.importorskip("cupy")
+    import cupy as cp
+
+    try:
+        cp.cuda.runtime.getDeviceCount()
+    except Exception:  # noqa: BLE001 - CuPy installed without a GPU
+        pytest.skip("no GPU")
+    x = gc.var("x", shape=(3,))
+    f = gc.compile([x], gc.sum(gc.exp(x)), backend="cupy")
+    out = f(cp.asarray([0.0, 1.0, 2.0]))
+    assert isinstance(out, cp.ndarray)
+    np.testing.assert_allclose(cp.asnumpy(out), np.exp([0.0, 1.0, 2.0]).sum())
