@@ -129,6 +129,7 @@ class Executor:
         if not isinstance(sym, Symbol):
             raise BindError(f"bind: expected a graphc symbol, got {type(sym).__name__}")
         backend = backends.backend(backend)
+        backend.bindable("bind", args)
         vars_by_name = argument_vars(sym)
         names = list(vars_by_name)
         arrays = check_args("bind", args, vars_by_name)

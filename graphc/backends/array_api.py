@@ -13,15 +13,16 @@ else (numbers, lists) becomes a numpy array.
 
 from __future__ import annotations
 
+import inspect
 import re
 
 import numpy as np
 
+from .. import runtime
 from ..binding import check_array, check_declared
 from ..errors import BackendError, DTypeError
 from ..ir import format_origin, toposort
 from ..ops import array_api as forms
-from ..runtime import HELPERS as NUMPY_HELPERS
 from .base import Backend
 
 CONTROL = ("cond", "while_loop", "fori_loop", "scan")
@@ -83,7 +84,7 @@ class ArrayAPI(Backend):
                 f"{format_origin(node.origin)}: {node.op} has no array-API form ({exc}); "
                 f"compute it with the numpy backend, or write it with other graphc functions"
             ) from None
-        for helper in NUMPY_HELPERS:
+        for helper in runtime.HELPERS:
             if helper + "(" in text and helper not in _runtime().HELPERS:
                 raise BackendError(
                     f"{format_origin(node.origin)}: {node.op} has no array-API form (its "
@@ -120,6 +121,18 @@ class ArrayAPI(Backend):
         """Constant outputs as arrays of the namespace, too."""
         return super().returns([_as_array(r) for r in results], single)
 
+    def standalone(self):
+        """numpy (for the constants), array_api_compat, and the helpers' module itself (with
+        the one graphc.runtime function it reads)."""
+        source = inspect.getsource(_runtime()).split('"""', 2)[2]
+        source = source.replace("from __future__ import annotations\n", "")
+        axes_of = inspect.getsource(runtime._axes_of)
+        source = source.replace("from ..runtime import _axes_of\n", axes_of)
+        return ["import numpy as np", source.strip()]
+
+    def helper_sources(self, helpers):
+        return []  # all of them are in `standalone`
+
     def prologue(self, params):
         return [f"xp, dev = _namespace({', '.join(params)})"]
 
@@ -131,6 +144,23 @@ class ArrayAPI(Backend):
         where = f"{what}: argument {name!r}" if what else f"argument {name!r}"
         check_declared(where, tuple(value.shape), numpy_dtype(value.dtype, where), vars_)
         return value
+
+    def bindable(self, what, args):
+        """numpy arrays only: an `Executor` holds numpy arrays and writes gradients into
+        them; other namespaces' arrays go to `gc.compile`."""
+        import array_api_compat
+
+        items = args.items() if isinstance(args, dict) else enumerate(args or ())
+        for key, value in items:
+            if not isinstance(value, np.ndarray) and array_api_compat.is_array_api_obj(value):
+                raise BackendError(
+                    f"{what}: argument {key!r} is a {type(value).__module__}."
+                    f"{type(value).__name__}: an Executor holds numpy arrays and writes "
+                    f"gradients into them in place, so bind(..., backend={self.name!r}) runs "
+                    "on numpy arrays only; for other arrays compile the outputs and their "
+                    f"gradients: gc.compile(inputs, [y, *gc.grad(y, inputs)], "
+                    f"backend={self.name!r})"
+                )
 
     def signature(self, array):
         return type(array), tuple(array.shape), numpy_dtype(array.dtype, "argument")

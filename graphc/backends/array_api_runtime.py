@@ -68,7 +68,7 @@ def _const(xp, dev, c):
     where = (xp.__name__, str(dev))
     value = entry.get(where)
     if value is None:
-        value = entry[where] = xp.asarray(c, device=dev)
+        value = entry[where] = xp.asarray(c, device=dev, copy=True)
     return value
 
 

@@ -49,6 +49,11 @@ class Backend(Emission):
         against its declarations `vars_` (shape and dtype errors name them)."""
         return check_array(what, name, value, vars_)
 
+    def bindable(self, what: str, args) -> None:
+        """Raise a `BackendError` if an `Executor` (which holds numpy arrays and writes
+        gradients into them) cannot hold the argument values `args` (a dict or a list) for
+        this backend's programs; the default takes what `check_array` converts."""
+
     def signature(self, array) -> tuple[type, tuple, np.dtype]:
         """(type, shape, numpy dtype) of a checked argument: its part of the program
         cache's key (numpy: `check` gave an ndarray)."""
