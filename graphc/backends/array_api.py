@@ -216,3 +216,15 @@ class CuPy(ArrayAPI):
 
     name = "cupy"
     packages = ("array_api_compat", "cupy")
+
+    def require(self):
+        """This backend, or a `BackendError` naming what to install (CuPy is built per CUDA
+        version, so no graphc extra installs it)."""
+        missing = self.missing()
+        if missing:
+            raise BackendError(
+                f"backend 'cupy' needs {', '.join(missing)}, not installed: pip install "
+                '"graphc[array-api]" and the CuPy build for your CUDA version (e.g. '
+                "pip install cupy-cuda12x); or use backend='array_api' with CuPy arrays"
+            )
+        return self
