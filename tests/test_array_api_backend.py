@@ -23,9 +23,6 @@ from op_recipes import PARAMS, RECIPES, call, make_args, make_vars  # noqa: E402
 # recipe case using one (or whose derivative does) must be refused at compile time.
 NO_FORM = {
     "erf": "the standard has no erf",
-    "einsum": "the standard has no einsum",  # also in the VJPs of tensordot and N-d dot
-    "inner": "its derivative is an einsum",
-    "kron": "the standard has no kron",
     "getitem": "indexing by arrays",  # integer arrays and masks; basic indices run
     "index_grad": "indexing by arrays",
     "cond": "control flow",

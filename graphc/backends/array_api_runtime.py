@@ -42,6 +42,9 @@ HELPERS = (
     "_diag_embed",
     "_diag",
     "_sorted_like",
+    "_einsum",
+    "_inner",
+    "_kron",
 )
 
 
@@ -374,3 +377,46 @@ def _sorted_like(g, x, axis, inverse):
     rows = g[..., None, :]
     out = xp.sum(xp.where(hot, rows, xp.zeros_like(rows)), axis=-1)
     return xp.moveaxis(out, -1, axis)
+
+
+def _einsum(subscripts, *operands):
+    """np.einsum for explicit subscripts with named axes (no `...`): each operand's repeated
+    letters read on their diagonal, the operands broadcast over all the letters and
+    multiplied, then summed over the letters not in the output (memory: the full product)."""
+    xp = array_api_compat.array_namespace(*operands)
+    ins, out = subscripts.replace(" ", "").split("->")
+    order = list(out) + sorted(set(ins.replace(",", "")) - set(out))
+    product = None
+    for spec, x in zip(ins.split(","), operands):
+        spec = list(spec)
+        for c in [c for c in dict.fromkeys(spec) if spec.count(c) > 1]:
+            while spec.count(c) > 1:  # the diagonal of two axes c: one axis c, last
+                i = spec.index(c)
+                j = spec.index(c, i + 1)
+                x = xp.linalg.diagonal(xp.moveaxis(x, (i, j), (-2, -1)))
+                spec = [s for k, s in enumerate(spec) if k not in (i, j)] + [c]
+        x = xp.permute_dims(x, tuple(sorted(range(len(spec)), key=lambda k: order.index(spec[k]))))
+        sizes = iter(x.shape)
+        x = xp.reshape(x, tuple(next(sizes) if c in spec else 1 for c in order))
+        product = x if product is None else product * x
+    summed = tuple(range(len(out), len(order)))
+    return xp.sum(product, axis=summed) if summed else product
+
+
+def _inner(a, b):
+    """np.inner: a product for a 0-d operand, else a sum over both last axes."""
+    if a.ndim == 0 or b.ndim == 0:
+        return a * b
+    xp = array_api_compat.array_namespace(a, b)
+    return xp.tensordot(a, b, axes=((a.ndim - 1,), (b.ndim - 1,)))
+
+
+def _kron(a, b):
+    """np.kron: the block product (the operand of lower rank gets leading 1s)."""
+    xp = array_api_compat.array_namespace(a, b)
+    n = max(a.ndim, b.ndim)
+    a = xp.reshape(a, (1,) * (n - a.ndim) + tuple(a.shape))
+    b = xp.reshape(b, (1,) * (n - b.ndim) + tuple(b.shape))
+    spread_a = xp.reshape(a, tuple(d for s in a.shape for d in (s, 1)))
+    spread_b = xp.reshape(b, tuple(d for s in b.shape for d in (1, s)))
+    return xp.reshape(spread_a * spread_b, tuple(p * q for p, q in zip(a.shape, b.shape)))

@@ -12,7 +12,6 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import ArgumentError, ShapeError
-from . import array_api as forms
 from . import costs
 from .base import OpDef, batch_size, batched_all, fmt_shape, register, result_dtype
 from .elementwise import equal, ones_like
@@ -64,7 +63,6 @@ class Einsum(OpDef):
     """`np.einsum(subscripts, *operands)` with named axes (no `...`)."""
 
     name, nin, attr_names = "einsum", None, ("subscripts",)
-    array_api = forms.none("the standard has no einsum; write it with matmul or tensordot")
     public, fresh = True, True
 
     def cost(self, y, *xs, subscripts):
@@ -117,6 +115,9 @@ class Einsum(OpDef):
 
     def emit(self, *xs, subscripts):
         return f"np.einsum({subscripts!r}, {', '.join(xs)})"
+
+    def array_api(self, *xs, subscripts):
+        return f"_einsum({subscripts!r}, {', '.join(xs)})"
 
     def vjp(self, g, y, *xs, subscripts):
         return self.vjp_some(None, g, y, *xs, subscripts=subscripts)
@@ -306,7 +307,7 @@ class Inner(_Contraction):
     """`np.inner(a, b)`: sums over the last axes."""
 
     name = "inner"
-    array_api = forms.none("its derivative is an einsum, which the standard does not have")
+    array_api = "_inner({0}, {1})"
 
     def subscripts(self, na, nb):
         return inner_subscripts(na, nb)
@@ -323,7 +324,7 @@ class Kron(_Contraction):
     VJP sums the cotangent, cut into blocks, against the other operand (ranks needed)."""
 
     name = "kron"  # bilinear like the contractions: their JVP
-    array_api = forms.none("the standard has no kron (nor the einsum of its derivative)")
+    array_api = "_kron({0}, {1})"
     cost = costs.entrywise  # one product per entry
 
     def shape(self, a, b):
