@@ -1,7 +1,7 @@
 """The "array_api" backend: every op recipe and the benchmark workloads agree with numpy when
 run on array-api-strict arrays (the 2023.12 standard, nothing more), values and gradients,
-float64 and float32; the same program runs on torch tensors; ops with no array-API form are
-refused at compile time, naming the op and the user's line."""
+float64 and float32; the same program runs on torch tensors; ops with no array-API form, and
+loops, are refused when the program is written, naming the op and the user's line."""
 
 import re
 import sys
@@ -19,16 +19,15 @@ pytest.importorskip("array_api_compat")
 sys.path.insert(0, str(Path(__file__).parent / "ops"))
 from op_recipes import PARAMS, RECIPES, call, make_args, make_vars  # noqa: E402
 
-# The ops with no array-API form (and the control-flow ops, not run yet), with why; a
-# recipe case using one (or whose derivative does) must be refused at compile time.
+# The ops with no array-API form (and the loops, not run yet), with why; a recipe case
+# using one (or whose derivative does) must be refused when its program is written.
 NO_FORM = {
     "erf": "the standard has no erf",
     "getitem": "indexing by arrays",  # integer arrays and masks; basic indices run
     "index_grad": "indexing by arrays",
-    "cond": "control flow",
-    "while_loop": "control flow",
-    "fori_loop": "control flow",
-    "scan": "control flow",
+    "while_loop": "does not run loops",
+    "fori_loop": "does not run loops",
+    "scan": "does not run loops",
 }
 
 
@@ -165,10 +164,25 @@ def test_an_op_with_no_form_names_itself_and_the_line():
         gc.compile([x], y, backend="array_api")(np.ones(3))
 
 
-def test_control_flow_is_refused_at_compile_time():
+def test_cond_runs_with_constants_and_numbers_in_its_branches():
+    p, x = gc.var("p", shape=()), gc.var("x", shape=())
+    y = gc.cond(p > 0, lambda a: a * 2.0, lambda a: gc.sin(a) * 0.0 + 1.0, x)
+    inner = lambda a: gc.cond(a > 0, lambda b: b * np.array(3.0), lambda b: b, a)  # noqa: E731
+    y = gc.cond(p > 1, inner, lambda a: a, y)
+    outs = [y, *gc.grad(y, [x])]
+    f, want = gc.compile([p, x], outs, backend="array_api"), gc.compile([p, x], outs)
+    for pv in (0.5, -0.5, 2.0):
+        got = f(strict.asarray(pv), strict.asarray(0.3))
+        for g, w in zip(got, want(pv, 0.3)):
+            np.testing.assert_allclose(np.asarray(g._array), w, rtol=1e-14)
+
+
+def test_loops_are_refused_when_the_program_is_written():
     x = gc.var("x", shape=(3,))
     y = gc.fori_loop(0, 3, lambda i, c: c * 2.0, x)
-    with pytest.raises(gc.BackendError, match="fori_loop: the 'array_api' backend does not run"):
+    with pytest.raises(
+        gc.BackendError, match="fori_loop: the 'array_api' backend does not run loops"
+    ):
         gc.compile([x], y, backend="array_api")(np.ones(3))
 
 

@@ -3,8 +3,9 @@ standard (2023.12) through its inputs' namespace, so that numpy, CuPy, torch, JA
 array-api-strict arrays run the same program (`array_api_compat.array_namespace`), on
 their device. `"cupy"` is the same program, requiring CuPy (for GPU arrays).
 
-Each op's expression is its array-API form (`graphc.ops.array_api`); an op with none raises
-`gc.BackendError` at compile time naming it and the user's line. Python numbers given to a
+Each op's expression is its array-API form (`graphc.ops.array_api`); an op with none (erf,
+indexing by arrays) raises `gc.BackendError` when the program is written, naming it and the
+user's line; so do loops (while_loop, fori_loop, scan), which are not run yet (cond is). Python numbers given to a
 function (the standard takes arrays there) become arrays of the value's dtype on the
 arguments' device; constant arrays are converted once per namespace and device (`_const`).
 Arguments are kept as the arrays they are (a torch tensor stays a torch tensor); anything
@@ -21,11 +22,12 @@ import numpy as np
 from .. import runtime
 from ..binding import check_array, check_declared
 from ..errors import BackendError, DTypeError
-from ..ir import format_origin, toposort
+from ..ir import Graph, Symbol, format_origin, rebuild
+from ..ops import OPS
 from ..ops import array_api as forms
 from .base import Backend
 
-CONTROL = ("cond", "while_loop", "fori_loop", "scan")
+LOOPS = ("while_loop", "fori_loop", "scan")
 # numpy's arithmetic on booleans, which the standard leaves out: the logical functions.
 LOGICAL = {
     "multiply": "logical_and",
@@ -62,14 +64,34 @@ class ArrayAPI(Backend):
     in_place = False
 
     def lower(self, outputs):
-        for node in toposort(outputs):
-            if node.op in CONTROL:
-                raise BackendError(
-                    f"{format_origin(node.origin)}: {node.op}: the {self.name!r} backend "
-                    "does not run control flow yet; compile this function with the numpy "
-                    "backend, or unroll the loop in Python"
-                )
-        return outputs
+        """Loops refused; a `cond` (and the conds in its branches) reads its constant
+        array inputs, and its branches give their constant results, through an identity:
+        emitted as their conversion to the namespace (a cond's block reads names)."""
+        return rebuild(outputs, self._lowered)
+
+    def _lowered(self, node, inputs):
+        if node.op in LOOPS:
+            raise BackendError(
+                f"{format_origin(node.origin)}: {node.op}: the {self.name!r} backend does "
+                "not run loops yet; compile this function with the numpy backend, or unroll "
+                "the loop in Python"
+            )
+        if node.op != "cond":
+            return None
+        branches = {k: self._branch(node.attrs[k]) for k in ("true_fn", "false_fn")}
+        inputs = [_identity(x) if _constant(x, np.ndarray) else x for x in inputs]
+        if all(branches[k] is node.attrs[k] for k in branches) and all(
+            a is b for a, b in zip(inputs, node.inputs)
+        ):
+            return None
+        attrs = {**node.attrs, **branches}
+        return Symbol(node.opdef, tuple(inputs), attrs, node.shape, node.dtype, origin=node.origin)
+
+    def _branch(self, graph):
+        outputs = [_identity(o) if _constant(o) else o for o in self.lower(list(graph.outputs))]
+        if all(a is b for a, b in zip(outputs, graph.outputs)):
+            return graph
+        return Graph(graph.inputs, outputs)
 
     def expr(self, node, args):
         if node.op == "const":
@@ -111,10 +133,10 @@ class ArrayAPI(Backend):
         return f"xp.asarray({text}, dtype={dtype}, device=dev)"
 
     def header(self, helpers):
-        runtime = _runtime()
+        names = ", ".join(_runtime().HELPERS)
         return [
             "import array_api_compat",
-            f"from graphc.backends.array_api_runtime import {', '.join(runtime.HELPERS)}",
+            f"from graphc.backends.array_api_runtime import {names}",
         ]
 
     def returns(self, results, single):
@@ -164,6 +186,15 @@ class ArrayAPI(Backend):
 
     def signature(self, array):
         return type(array), tuple(array.shape), numpy_dtype(array.dtype, "argument")
+
+
+def _identity(x):
+    """`x` read through an identity op (stop_gradient: differentiation is over by now)."""
+    return Symbol(OPS["stop_gradient"], (x,), {}, x.shape, x.dtype, origin=x.origin)
+
+
+def _constant(x, kind=object) -> bool:
+    return x.op == "const" and isinstance(x.attrs["value"], kind)
 
 
 def _as_array(text: str) -> str:
