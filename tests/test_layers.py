@@ -120,6 +120,7 @@ LAYERS = {
         "backends.numexpr",
         "backends.array_api_runtime",
         "backends.array_api",
+        "backends.cupy",
         "backends",
         "function",
         "plan",

@@ -8,7 +8,7 @@
   evaluation (`graphc.backends.numexpr`; ``pip install "graphc[numexpr]"``).
 - ``"array_api"``: functions of the Python array API standard through the arguments'
   namespace (numpy, CuPy, torch, JAX, array-api-strict arrays); ``"cupy"`` is the same
-  program, requiring CuPy (`graphc.backends.array_api`).
+  program, requiring CuPy (`graphc.backends.array_api`, `graphc.backends.cupy`).
 
 A name is looked up in `BACKENDS`; a `Backend` instance is taken as it is (its options set).
 A backend whose packages are missing raises `gc.BackendError` naming the extra to install.
@@ -17,8 +17,9 @@ A backend whose packages are missing raises `gc.BackendError` naming the extra t
 from __future__ import annotations
 
 from ..errors import BackendError, did_you_mean
-from .array_api import ArrayAPI, CuPy
+from .array_api import ArrayAPI
 from .base import Backend
+from .cupy import CuPy
 from .dask import Dask
 from .numexpr import Numexpr
 

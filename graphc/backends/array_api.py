@@ -1,7 +1,7 @@
 """The `"array_api"` backend: a program calling only functions of the Python array API
 standard (2023.12) through its inputs' namespace, so that numpy, CuPy, torch, JAX and
 array-api-strict arrays run the same program (`array_api_compat.array_namespace`), on
-their device. `"cupy"` is the same program, requiring CuPy (for GPU arrays).
+their device. `"cupy"` (`graphc.backends.cupy`) is the same program, requiring CuPy.
 
 Each op's expression is its array-API form (`graphc.ops.array_api`); an op with none (erf,
 indexing by arrays) raises `gc.BackendError` when the program is written, naming it and the
@@ -239,23 +239,3 @@ def _runtime():
     from . import array_api_runtime
 
     return array_api_runtime
-
-
-class CuPy(ArrayAPI):
-    """The array-API program, requiring CuPy: call it with `cupy` arrays to run on the GPU
-    (numpy arguments still run on the CPU)."""
-
-    name = "cupy"
-    packages = ("array_api_compat", "cupy")
-
-    def require(self):
-        """This backend, or a `BackendError` naming what to install (CuPy is built per CUDA
-        version, so no graphc extra installs it)."""
-        missing = self.missing()
-        if missing:
-            raise BackendError(
-                f"backend 'cupy' needs {', '.join(missing)}, not installed: pip install "
-                '"graphc[array-api]" and the CuPy build for your CUDA version (e.g. '
-                "pip install cupy-cuda12x); or use backend='array_api' with CuPy arrays"
-            )
-        return self
