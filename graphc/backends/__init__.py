@@ -67,9 +67,3 @@ def available() -> list[str]:
     True
     """
     return [name for name, b in BACKENDS.items() if not b.missing()]
-
-
-from .dask import Dask
-from .numexpr import Numexpr
-
-BACKENDS: dict[str, Backend] = {"numpy": Backend(), "dask": Dask(), "numexpr": Numexpr()}
