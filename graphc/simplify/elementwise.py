@@ -274,6 +274,10 @@ def expansion_size(e, limit: int = MAX_TERMS) -> int:
 
 def _candidates(e0, size: int, deadline: float):
     yield e0, ()
+    if size == 1:
+        # One operation can only get smaller by vanishing (x - x, x/x), which sympy's
+        # automatic evaluation (e0) already does: no other form can pay.
+        return
     yield sp.factor_terms(e0), ()
     if expansion_size(e0) > MAX_TERMS:  # expand, cancel and trigsimp would multiply it out
         stats["too_large"] += 1
@@ -338,7 +342,9 @@ def plan_cluster(members: list[Symbol], leaves: list[Symbol], deadline: float):
         if best is None or t.count < best.count:
             best = t
     # Common subexpressions across the smallest form (x*y in x*y*z and x*y*w).
-    for expr in forms[:1] + [f for f in forms[1:] if f != forms[0]][:2]:
+    for expr in (
+        forms[:1] + [f for f in forms[1:] if f != forms[0]][:2] if len(members) > 1 else ()
+    ):
         reps, reduced = sp.cse(expr, optimizations=None)
         if not reps:
             continue

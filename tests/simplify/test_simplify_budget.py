@@ -250,3 +250,22 @@ def test_cancel_and_trigsimp_are_tried_only_where_they_can_pay():
     assert el._shared_quotient(x * y / (x + 1))
     assert not el._shared_quotient(y / (x + 1))  # nothing in common to cancel
     assert not el._shared_quotient(x * y + 2)  # no quotient
+
+
+def test_a_one_operation_cluster_tries_only_sympys_own_evaluation(fresh, monkeypatch):
+    import sympy
+
+    tried = []
+    factor_terms = sympy.factor_terms
+
+    def counted(e, *args, **kwargs):
+        tried.append(e)
+        return factor_terms(e, *args, **kwargs)
+
+    monkeypatch.setattr(sympy, "factor_terms", counted)
+    x = gc.var("x", shape=(), dtype="float64")
+    assert str(gc.simplify(gc.sin(x))) == "sin(x)" and fresh.stats["planned"] == 1
+    assert str(gc.simplify(x / x)) == "1" and fresh.stats["planned"] == 2  # it can vanish
+    assert tried == []  # no other form was tried for a single operation
+    gc.simplify(gc.sin(x) * 3 + x)
+    assert tried  # a larger cluster tries them
