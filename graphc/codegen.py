@@ -28,7 +28,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from . import runtime
+from . import runtime, scalar_code
 from .errors import GraphcError
 from .ir import Symbol, format_origin, origin_code, toposort, users
 from .schedule import dead_after, inline_views, last_uses, memory_order, overwrites_a_read
@@ -266,6 +266,7 @@ class Emitter:
         # and checked[k] is its node; None (the default) emits nothing more.
         self.checked: list[Symbol] | None = None
         self.inline: dict[int, Symbol] = {}  # transposes written into their one reader
+        self.modules: set[str] = set()  # imported besides numpy (scalar code: math)
 
     def expr(self, node: Symbol) -> str:
         """The expression that reads `node`'s value: a name, a literal or a constant."""
@@ -337,7 +338,9 @@ class Emitter:
         in_place = self.emission.in_place and not readable
         taken = _plan_free_buffers(nodes, out_names, last_use, keep) if in_place else {}
         kept = keep | {id(b) for b in taken.values()}  # outputs, and buffers taken again
+        runs = scalar_code.Runs(self, nodes, indent, last_use, keep)  # on Python floats
         for i, node in enumerate(nodes):
+            runs.start(i)
             if id(node) in self.names:  # written by a control-flow block: one of its results
                 local.add(id(node))
                 continue
@@ -356,6 +359,7 @@ class Emitter:
             dead = [self.names[id(x)] for x in dead]
             if dead:
                 self.statement(indent, "del " + ", ".join(dict.fromkeys(dead)))
+            runs.end(i)
 
     def _buffer(self, node, i, out_names, in_place, liveness, taken):
         """The temporary whose buffer `node` is written into, or None: a dead input of its
@@ -555,7 +559,7 @@ def _output_names(namer: Namer, em: Emitter, outputs, output_names) -> dict:
 
 def _header(em: Emitter) -> list[str]:
     """The program's first lines: imports, and a comment per constant array it reads."""
-    header = em.emission.header(em.helpers)
+    header = [*em.emission.header(em.helpers), *(f"import {m}" for m in sorted(em.modules))]
     for cname, value in em.consts.items():
         arr = np.asarray(value)
         header.append(f"# {cname}: a constant {arr.dtype} array of shape {arr.shape}")

@@ -40,6 +40,7 @@ HELPERS = (
     "_check_grad_input",
     "_ne",
     "_ne_threads",
+    "_underflow_ignored",
 )
 
 
@@ -227,6 +228,20 @@ def _index_grad(x, like, index):
     else:
         out[index] = x
     return out
+
+
+def _underflow_ignored(_seen=[(None, True)]):  # noqa: B006 - the cache of the last answer
+    """Whether numpy ignores floating-point underflow now, as it does by default (see
+    `np.seterr`): scalar code (Python floats and `math`), which cannot see an underflow, runs
+    only then. Asks `np.geterr` once per change of numpy's error state."""
+    try:
+        state = np._core._ufunc_config._extobj_contextvar.get()
+    except AttributeError:  # a numpy keeping its state elsewhere: ask each time
+        return np.geterr()["under"] == "ignore"
+    seen = _seen[0]
+    if seen[0] is not state:
+        seen = _seen[0] = (state, np.geterr()["under"] == "ignore")
+    return seen[1]
 
 
 def _prod_others(x, axis):

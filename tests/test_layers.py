@@ -20,7 +20,8 @@ import its own layer or lower ones; within a layer the imports form no cycle):
                               function < plan (a bound symbol's programs) < executor,
                               binding < backends.base < backends (and each backend module)
                               < function
- 4  passes                    grad_lint < autodiff, batching < jacobians, simplify/*, codegen,
+ 4  passes                    grad_lint < autodiff, batching < jacobians, simplify/*,
+                              scalar_code < codegen,
                               subgraph (tracing),
                               ops.control, ops.control_ad, ops.control_emit,
                               ops.control_layout, ops.control_build
@@ -28,7 +29,7 @@ import its own layer or lower ones; within a layer the imports form no cycle):
                               < ops.reduce < ops.nn; ops.select < ops.rearrange < ops.take,
                               < ops.sequence < ops.einsum, ops.grad_check;
                               ops.linalg_basic < ops.linalg_triangle, ops.linalg_inv < ops.linalg_decomp, ops.linalg_svd < ops.linalg_norm,
-                              ops.linalg_qr
+                              ops.linalg_qr, ops.scalar (derived scalar_emit facts)
  2  op-table core, dispatch   ops.costs, ops.ranges < ops.base (OpDef, OPS, register) < dispatch (apply, make_node,
                               var, const, Group)
  1  IR                        ir, mixin, numpy_names (what numpy has that graphc lacks)
@@ -87,6 +88,7 @@ LAYERS = {
         "ops.einsum",
         "ops.grad_check",
         "ops.fused",
+        "ops.scalar",
     ],
     4: [
         "grad_lint",
@@ -106,6 +108,7 @@ LAYERS = {
         "simplify.identity",
         "simplify.matrix",
         "schedule",
+        "scalar_code",
         "codegen",
         "subgraph",
         "ops.control",

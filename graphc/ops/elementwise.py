@@ -54,6 +54,11 @@ def _softplus(x):
     return np.logaddexp(0.0, x)
 
 
+# numpy's maximum on floats: the first input where it is greater or NaN, else the second
+# (maximum(0.0, -0.0) is -0.0); minimum with "<".
+_MAXIMUM = "({0} if {0} > {1} or {0} != {0} else {1})"
+
+
 def _sympy_function(name, derivative, rewrite_exp=None):
     """A sympy function that prints as `name(x)` and that sympy can differentiate (`fdiff`),
     for ops sympy has no function for; `rewrite_exp` gives `f.rewrite(sympy.exp)`."""
@@ -266,6 +271,7 @@ power = elementwise(
     precedence=PREC_POW,
     tape_name="Pow",
     numexpr=True,
+    scalar_emit="math.pow({0}, {1})",  # raises where Python's ** gives a complex number
 )
 
 
@@ -363,6 +369,7 @@ square = elementwise(
     lambda y, x: 2 * x,
     sympy=lambda x: x**2,
     methods=("square",),
+    scalar_emit="{0} * {0}",
     image=fixed(0, INF),
     numexpr="({0} * {0})",
     recompute=True,
@@ -461,6 +468,7 @@ relu = elementwise(
     array_api="xp.maximum({0}, xp.zeros_like({0}))",
     sympy=_sp_relu,
     methods=("relu",),
+    scalar_emit=_MAXIMUM.format("{0}", "0.0"),
     image=fixed(0, INF),
     numexpr="maximum({0}, 0)",
     recompute=True,
@@ -482,6 +490,7 @@ abs = elementwise(
     sympy=sp.Abs,
     domain=NONZERO,
     methods=("abs",),
+    scalar_emit="abs({0})",
     image=fixed(0, INF),
     numexpr="abs({0})",
     recompute=True,
@@ -495,6 +504,7 @@ sign = elementwise(
     domain=NONZERO,
     numexpr=True,
     recompute=True,
+    scalar_emit="(1.0 if {0} > 0.0 else -1.0 if {0} < 0.0 else 0.0 if {0} == 0.0 else {0})",
 )
 
 # Selection.
@@ -513,6 +523,7 @@ maximum = elementwise(
     reduction="max",
     numexpr=True,
     recompute=True,
+    scalar_emit=_MAXIMUM,
 )
 minimum = elementwise(
     "minimum",
@@ -527,6 +538,7 @@ minimum = elementwise(
     reduction="min",
     numexpr=True,
     recompute=True,
+    scalar_emit=_MAXIMUM.replace(">", "<"),
 )
 where = elementwise(
     "where",

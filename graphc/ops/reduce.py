@@ -119,6 +119,10 @@ class Sum(Reduction):
     def jvp(self, ts, y, x, *, axis, keepdims):
         return sum(ts[0], axis, keepdims)
 
+    def scalar_emit(self, node):
+        """Scalar code: the sum of a 0-d value is itself."""
+        return "{0}" if node.inputs[0].shape == () else None
+
     def resolve(self, x, *, axis, keepdims):
         # sum(a * b) and sum(a**2) over vectors are dot products: one BLAS call, no temporary.
         if (

@@ -288,6 +288,13 @@ class GetItem(OpDef):
     def run_error(self, exc):
         return _index_error(self.name, exc) if isinstance(exc, IndexError) else None
 
+    def scalar_emit(self, node):
+        """Scalar code for one int index of a rank-1 array (given as a list there)."""
+        (x, *arrays), index = node.inputs, node.attrs["index"]
+        if arrays or len(index) != 1 or type(index[0]) is not int or len(x.shape or ()) != 1:
+            return None
+        return f"{{0}}[{index[0]}]"
+
     def vjp(self, g, y, x, *arrays, index):
         return (index_grad(g, x, index=_key(index, arrays)),) + (None,) * len(arrays)
 

@@ -1,0 +1,238 @@
+"""Scalar code (graphc.scalar_code): 0-d float64 runs of a program computed on Python floats
+agree with numpy's statements (to 1 ulp where finite, exactly with their warnings and errors
+elsewhere), keep output types, and leave float32 alone."""
+
+from __future__ import annotations
+
+import itertools
+import math
+import runpy
+import warnings
+
+import numpy as np
+import pytest
+from op_recipes import RECIPES, make_args
+
+import graphc as gc
+from benchmarks.workloads import recurrence_math
+from graphc import scalar_code
+from graphc.ops import OPS
+from graphc.ops.scalar import scalar_template
+
+
+@pytest.fixture
+def every_statement(monkeypatch):
+    """Lower runs of any length (a lone statement too)."""
+    monkeypatch.setattr(scalar_code, "MIN_RUN", 1)
+
+
+def _programs(inputs, outputs, **kwargs):
+    """The same graph compiled with scalar code, and a callable running numpy's statements
+    only (each program is emitted at its first call)."""
+    lowered, plain = gc.compile(inputs, outputs, **kwargs), gc.compile(inputs, outputs, **kwargs)
+
+    def run_plain(*args):
+        scalar_code.ENABLED = False
+        try:
+            return plain(*args)
+        finally:
+            scalar_code.ENABLED = True
+
+    return lowered, run_plain
+
+
+def _ulps(a, b) -> float:
+    a, b = float(a), float(b)
+    if math.isnan(a) and math.isnan(b) or a == b:
+        return 0
+    return abs(a - b) / math.ulp(max(abs(a), abs(b)))
+
+
+def _same(got, want, ulps=1):
+    """Same type, dtype and value (to `ulps` units in the last place; nan == nan)."""
+    assert type(got) is type(want), (type(got), type(want))
+    assert np.asarray(got).dtype == np.asarray(want).dtype
+    if np.asarray(want).dtype.kind == "f":
+        assert _ulps(got, want) <= ulps, (got, want)
+    else:
+        assert got == want
+
+
+def _lowered_elementwise():
+    """Names of the elementwise ops that scalar code writes, each with a recipe case of 0-d
+    float inputs."""
+    out = []
+    for name, op in sorted(OPS.items()):
+        if getattr(op, "template", None) and scalar_template(op, None) is not None:
+            case = next((c for c in RECIPES[name].cases if all(_zero_d(s) for s in c[0])), None)
+            out.append(pytest.param(name, case, id=name))
+    return out
+
+
+def _zero_d(spec) -> bool:
+    return (getattr(spec, "shape", spec) == ()) and getattr(spec, "kind", "float") == "float"
+
+
+LOWERED = _lowered_elementwise()
+
+
+def test_the_ops_written_as_python_floats():
+    """Derived from the op table (ufunc name, infix operator, comparison) or given."""
+    names = {p.values[0] for p in LOWERED}
+    assert {"add", "multiply", "divide", "tanh", "exp", "log1p", "arcsin", "less"} <= names
+    assert {"power", "square", "maximum", "relu", "abs", "sign"} <= names
+    assert not names & {"floor", "ceil", "sigmoid", "where", "erf", "mod"}
+    assert scalar_template(OPS["arccosh"], None) == "math.acosh({0})"
+
+
+@pytest.mark.parametrize("name,case", LOWERED)
+def test_each_op_agrees_with_numpy_at_0d_float64(name, case, rng, every_statement):
+    assert case is not None, f"{name}: no recipe case with 0-d float inputs"
+    arrays, attrs = make_args(name, case, rng)
+    xs = [gc.var(f"x{i}", shape=(), dtype=np.float64) for i in range(len(arrays))]
+    y = OPS[name](*xs, **attrs)
+    lowered, plain = _programs(xs, [y])
+    (got,), (want,) = lowered(*arrays), plain(*arrays)
+    assert "math" in lowered.source or "try:" in lowered.source
+    _same(got, want)
+
+
+EDGES = [0.0, -0.0, 1.0, -1.0, 0.5, 2.0, 1000.0, -1000.0, 1e200, -1e-310, np.inf, -np.inf, np.nan]
+
+
+def _run_recorded(fn, *args):
+    """fn's result (or its exception type) and the warnings it gave."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            result = fn(*args)
+        except Exception as exc:  # noqa: BLE001 - compared between the two programs
+            result = type(exc)
+    return result, [(w.category, str(w.message)) for w in caught]
+
+
+@pytest.mark.parametrize("name", [p.values[0] for p in LOWERED])
+def test_edge_points_give_numpy_values_and_warnings(name, every_statement):
+    """0, -0, inf, nan, overflow, a log of a negative: the same values, warnings and
+    (under np.errstate(all="raise")) errors as numpy's statements."""
+    op = OPS[name]
+    xs = [gc.var(f"x{i}", shape=(), dtype=np.float64) for i in range(op.nin)]
+    # through a multiplication: an overflow of Python's * must not pass unseen either
+    y = op(*[x * 1.0 for x in xs])
+    lowered, plain = _programs(xs, [y], simplify=False)
+    points = EDGES if op.nin == 1 else [0.0, -0.0, 1.5, -2.0, 1e200, np.inf, -np.inf, np.nan]
+    for args in itertools.product(points, repeat=op.nin):
+        args = [np.array(a) for a in args]
+        got, got_warnings = _run_recorded(lowered, *args)
+        want, want_warnings = _run_recorded(plain, *args)
+        assert got_warnings == want_warnings, args
+        if isinstance(want, type):
+            assert got is want, args
+        else:
+            _same(got[0], want[0])
+        with np.errstate(all="raise"):
+            got, want = _run_recorded(lowered, *args)[0], _run_recorded(plain, *args)[0]
+        assert (got if isinstance(got, type) else type(got)) is (
+            want if isinstance(want, type) else type(want)
+        ), args
+
+
+def test_a_silent_overflow_runs_numpy_with_its_warning():
+    """1e200 * 1e200 is inf on Python floats without a word; tanh(inf) is 1.0: the check
+    after the product sends the run to numpy's statements, which warn."""
+    a, b = gc.var("a", shape=(), dtype=np.float64), gc.var("b", shape=(), dtype=np.float64)
+    f = gc.compile([a, b], gc.tanh(a * b) + a)
+    assert "math.tanh" in f.source and "raise ArithmeticError" in f.source
+    with pytest.warns(RuntimeWarning, match="overflow encountered in multiply"):
+        assert f(np.array(1e200), np.array(1e200)) == 1.0 + 1e200
+    with np.errstate(over="raise"), pytest.raises(FloatingPointError):
+        f(np.array(1e200), np.array(1e200))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert f(np.array(0.5), np.array(2.0)) == math.tanh(1.0) + 0.5
+
+
+def _recurrence(steps):
+    a = gc.var("a", shape=(), dtype=np.float64)
+    xs = gc.var("xs", shape=(steps,), dtype=np.float64)
+    return a, xs, recurrence_math(gc, a, xs, steps=steps)
+
+
+def test_a_scalar_recurrence_reads_its_inputs_once_and_returns_numpy_scalars():
+    a, xs, loss = _recurrence(30)
+    lowered, plain = _programs([a, xs], [loss, gc.grad(loss, a)])
+    args = np.array(0.9), np.linspace(-1, 1, 30)
+    got, want = lowered(*args), plain(*args)
+    source = lowered.source
+    assert source.count("xs.tolist()") == 1 and source.count("float(a)") == 1
+    assert "np.tanh" in source  # numpy's statements: the fallback
+    for g, w in zip(got, want, strict=True):
+        _same(g, w, ulps=8)
+
+
+def test_a_gradient_in_a_vector_and_a_mixed_program():
+    """Vector statements around a scalar run: the run's inputs are deleted after both
+    branches, results are numpy scalars, values as numpy's."""
+    w = gc.var("w", shape=(), dtype=np.float64)
+    x = gc.var("x", shape=(5,), dtype=np.float64)
+    s = gc.sum(gc.exp(w * x))
+    loss = gc.log1p(gc.tanh(s) * w) + gc.sin(x[1]) * w
+    lowered, plain = _programs([w, x], [loss, *gc.grad(loss, [w, x])])
+    args = np.array(0.3), np.linspace(0.1, 0.5, 5)
+    assert "math." in lowered.source
+    for g, want in zip(lowered(*args), plain(*args), strict=True):
+        if np.ndim(want):
+            np.testing.assert_allclose(g, want, rtol=1e-14)
+            assert g.dtype == want.dtype
+        else:
+            _same(g, want, ulps=8)
+
+
+def test_float32_stays_numpy():
+    a = gc.var("a", shape=(), dtype=np.float32)
+    y = gc.tanh(a * a) * gc.exp(a)
+    f = gc.compile([a], [y, gc.grad(y, a)])
+    value, grad = f(np.array(0.7, dtype=np.float32))
+    assert "math" not in f.source and "try:" not in f.source
+    assert value.dtype == grad.dtype == np.float32
+    assert value == np.tanh(np.float32(0.7) * np.float32(0.7)) * np.exp(np.float32(0.7))
+
+
+def test_second_order_gradients():
+    a = gc.var("a", shape=(), dtype=np.float64)
+    y = gc.tanh(a * a) * gc.exp(-a) + gc.log1p(a * a)
+    g = gc.grad(y, a)
+    lowered, plain = _programs([a], [y, g, gc.grad(g, a)])
+    assert "math." in lowered.source
+    for got, want in zip(lowered(np.array(0.4)), plain(np.array(0.4)), strict=True):
+        _same(got, want, ulps=16)
+
+
+def test_loop_bodies_on_scalars():
+    """A fori_loop's body on a 0-d carry runs as floats, each iteration; gradients too."""
+    a = gc.var("a", shape=(), dtype=np.float64)
+    y = gc.fori_loop(0, 20, lambda i, h: gc.tanh(a * h + 0.5) * 1.5, a)
+    lowered, plain = _programs([a], [y, gc.grad(y, a)])
+    got, want = lowered(np.array(0.3)), plain(np.array(0.3))
+    assert "math.tanh" in lowered.source
+    for g, w in zip(got, want, strict=True):
+        _same(g, w, ulps=64)
+
+
+def test_export_is_standalone_with_math(tmp_path):
+    a, xs, loss = _recurrence(5)
+    f = gc.compile([a, xs], [loss, gc.grad(loss, a)])
+    path = tmp_path / "rec.py"
+    f.export(path, name="run")
+    text = path.read_text()
+    assert "import math" in text and "graphc" not in text.replace("# Generated by graphc", "")
+    args = np.array(0.9), np.linspace(-1, 1, 5)
+    for got, want in zip(runpy.run_path(str(path))["run"](*args), f(*args), strict=True):
+        _same(got, want, ulps=0)
+
+
+def test_debug_and_teaching_programs_stay_numpy():
+    a = gc.var("a", shape=(), dtype=np.float64)
+    y = gc.tanh(a * a) * 2.0
+    assert "math" not in gc.compile([a], y, debug=True).source
+    assert "try:" in gc.compile([a], y).source
