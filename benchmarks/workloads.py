@@ -14,6 +14,7 @@ variant, so that the baseline stays the code a careful person writes first.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
@@ -270,6 +271,27 @@ def recurrence_baseline(inputs: Inputs) -> Callable[..., Result]:
     return f
 
 
+def recurrence_scalar_baseline(inputs: Inputs) -> Callable[..., Result]:
+    """The recurrence on one 0-d state, as a hand scalar loop: Python floats and `math`,
+    the inputs read once (`float`, `tolist`), the forward values kept in a list."""
+
+    def f(a, xs):
+        a, x = float(a), xs.tolist()
+        h = math.tanh(x[0])
+        hs = [h]
+        for t in range(1, len(x)):
+            h = math.tanh(a * h + x[t])
+            hs.append(h)
+        g, ga = 1.0, 0.0
+        for t in range(len(x) - 1, 0, -1):
+            g *= 1.0 - hs[t] * hs[t]
+            ga += g * hs[t - 1]
+            g *= a
+        return np.float64(h), (np.float64(ga),)
+
+    return f
+
+
 # --------------------------------------------------------------------------------------------
 # the registry
 
@@ -375,34 +397,48 @@ def _deep_small(quick: bool) -> Workload:
     )
 
 
-def _recurrence(quick: bool, steps: int) -> Workload:
+def _recurrence(quick: bool, steps: int, scalar: bool = False) -> Workload:
+    """The recurrence on a batch of 16 states, or (`scalar`) on one 0-d state against a
+    hand scalar loop."""
     batch = 4 if quick else 16
-    inputs = {"a": np.array(0.9), "xs": 0.5 * _rng(5).standard_normal((steps, batch))}
+    xs = 0.5 * (
+        _rng(6).standard_normal(steps) if scalar else _rng(5).standard_normal((steps, batch))
+    )
     skip = {}
     if steps >= 100:
         # Measured on the 2-core machine: compiling the unrolled graph is superlinear in T
-        # for both (XLA: 4 s at T=30, 58 s at T=100; PyTensor: 14 s at T=30 cold, minutes at
-        # T=100). Idiomatic code there would use lax.scan / pytensor.scan instead.
+        # for both (XLA: 4 s at T=30, 58 s at T=100, 68 s at T=1000 scalar; PyTensor: 14 s at
+        # T=30 cold, minutes at T=100). Idiomatic code there would use lax.scan / pytensor.scan.
         skip["jax"] = "unrolled XLA compile is superlinear (58 s at T=100); --no-skip runs it"
         skip["pytensor"] = "unrolled graph compiles for minutes at T>=100; --no-skip runs it"
         # dask builds a task graph of every unrolled step at each call: 2.6 s at T=100.
         skip["graphc-dask"] = "a task graph of every step built per call; --no-skip runs it"
+    shape = "h and a 0-d" if scalar else f"batch {batch}"
     return Workload(
-        name=f"recurrence-T{steps}",
-        group="recurrence",
-        formula=f"sum(h_T), h_t = tanh(a*h_(t-1) + x_t), T={steps}, batch {batch}; grad of a",
+        name=f"recurrence-{'scalar-' if scalar else ''}T{steps}",
+        group="recurrence_scalar" if scalar else "recurrence",
+        formula=f"sum(h_T), h_t = tanh(a*h_(t-1) + x_t), T={steps}, {shape}; grad of a"
+        + ("; baseline: a hand scalar loop (Python floats, math.tanh)" if scalar else ""),
         math=partial(recurrence_math, steps=steps),
         names=("a", "xs"),
         params=("a",),
-        inputs=inputs,
-        baseline=recurrence_baseline,
+        inputs={"a": np.array(0.9), "xs": xs},
+        baseline=recurrence_scalar_baseline if scalar else recurrence_baseline,
         dtype=np.dtype(np.float64),
-        count_ops=True,
+        count_ops=not scalar,
         skip=skip,
     )
 
 
-GROUPS = ("overhead", "linreg_seed", "mlp", "elementwise", "deep_small", "recurrence")
+GROUPS = (
+    "overhead",
+    "linreg_seed",
+    "mlp",
+    "elementwise",
+    "deep_small",
+    "recurrence",
+    "recurrence_scalar",
+)
 
 
 def all_workloads(quick: bool = False) -> list[Workload]:
@@ -416,6 +452,7 @@ def all_workloads(quick: bool = False) -> list[Workload]:
         _elementwise(quick),
         _deep_small(quick),
         *[_recurrence(quick, t) for t in steps],
+        _recurrence(quick, 20 if quick else 1000, scalar=True),
     ]
 
 

@@ -110,7 +110,9 @@ def test_full_sizes_are_the_documented_ones():
         "recurrence-T10",
         "recurrence-T100",
         "recurrence-T1000",
+        "recurrence-scalar-T1000",
     }
+    assert full["recurrence-scalar-T1000"].inputs["xs"].shape == (1000,)
 
 
 # --------------------------------------------------------------------------------------------
