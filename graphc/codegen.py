@@ -338,7 +338,7 @@ class Emitter:
         in_place = self.emission.in_place and not readable
         taken = _plan_free_buffers(nodes, out_names, last_use, keep) if in_place else {}
         kept = keep | {id(b) for b in taken.values()}  # outputs, and buffers taken again
-        runs = scalar_code.Runs(self, nodes, indent, last_use, keep)  # on Python floats
+        runs = scalar_code.Runs(self, nodes, indent, last_use, kept)  # on Python floats
         for i, node in enumerate(nodes):
             runs.start(i)
             if id(node) in self.names:  # written by a control-flow block: one of its results

@@ -18,7 +18,10 @@ table: `OpDef.scalar_emit`, see `graphc.ops.scalar`) to `lower`, which writes it
 
 Inputs are converted once (`float(a)`; a rank-1 array read by index becomes a list), and
 results that later statements or the caller read go back to numpy scalars (`np.float64`,
-`np.bool_`), the types numpy's statements give. numpy's semantics are kept by running
+`np.bool_`), the types numpy's statements give. The gradient of a vector read entry by
+entry, a sum of one-hot vectors (`index_grad`), is a list updated in place (``g[3] += t5``)
+and one `np.array` at the end, with numpy's bits (a -0.0 entry turns 0.0 at the next sum, as
+in numpy) instead of a new array per entry. numpy's semantics are kept by running
 numpy's statements whenever they could differ: `math` raises where numpy would give an
 infinity or a NaN with a RuntimeWarning (``math.log(0.0)``, ``math.exp(1000.0)``,
 ``1.0 / 0.0``), and Python's arithmetic operators, which overflow silently, are followed
@@ -81,15 +84,43 @@ def runs(em, nodes: list[Symbol]) -> dict[int, int]:
     other than numpy)."""
     if not ENABLED or em.readable or em.checked is not None or em.emission.name != "numpy":
         return {}
-    found, first = {}, None
+    found, first, lists = {}, None, set()
     for i, node in enumerate([*nodes, None]):
         if node is not None and template(node) is not None:
             first = i if first is None else first
             continue
+        if node is not None and _list_node(node, lists):
+            first = i if first is None else first
+            lists.add(id(node))
+            continue
         if first is not None and i - first >= MIN_RUN:
             found[i - 1] = first
-        first = None
+        first, lists = None, set()
     return found
+
+
+def one_hot(node: Symbol) -> tuple[int, int] | None:
+    """(k, n) when `node` is a float64 vector of n zeros but a 0-d value at entry k (the
+    gradient of reading entry k: `index_grad`'s `scalar_one_hot`), else None."""
+    fact = getattr(node.opdef, "scalar_one_hot", None)
+    x = node.inputs[0] if node.inputs else None
+    if fact is None or node.dtype != FLOAT or x.shape != () or not _scalar_input(x):
+        return None
+    return fact(node)
+
+
+def _list_node(node: Symbol, lists: set) -> bool:
+    """A float64 vector that scalar code builds as a Python list: a one-hot vector, or a
+    sum of two such lists of the run (the gradient of a vector read entry by entry)."""
+    if one_hot(node) is not None:
+        return True
+    return (
+        node.opdef.infix == "+"
+        and node.dtype == FLOAT
+        and node.shape is not None
+        and len(node.shape) == 1
+        and all(id(x) in lists and x.shape == node.shape for x in node.inputs)
+    )
 
 
 def template(node: Symbol) -> str | None:
@@ -158,13 +189,17 @@ class _Run:
     def __init__(self, nodes, last: int, last_use: dict, keep: set):
         self.nodes = nodes
         self.texts = {id(n): template(n) for n in nodes}
+        self.vectors = {id(n) for n in nodes if n.shape}  # built as lists
+        for n in nodes:
+            if n.shape:  # for the checks, a one-hot vector is its value
+                self.texts[id(n)] = "{0}" if one_hot(n) else "{0} + {1}"
         self.inside = {id(n) for n in nodes}
         self.exports = [n for n in nodes if last_use.get(id(n), -1) > last or id(n) in keep]
         self.imports: dict[int, Symbol] = {}
         reads: dict[int, int] = {}
         for n in nodes:
-            for x in n.inputs:
-                if id(x) not in self.inside:
+            for i, x in enumerate(n.inputs):
+                if id(x) not in self.inside and i not in n.opdef.shape_only_inputs:
                     self.imports.setdefault(id(x), x)
                     reads[id(x)] = reads.get(id(x), 0) + 1
         # rank-1 arrays converted to lists (the others are read entry by entry)
@@ -217,28 +252,54 @@ class _Names:
         self.names[key] = self.free.pop() if self.free else self.em.namer.temp()
         return self.names[key]
 
+    def alias(self, key: int, other: int) -> None:
+        """`key`'s value is `other`'s list, changed in place: one name."""
+        self.names[key] = self.names[other]
+        self.own.discard(other)
+        self.own.add(key)
+
     def release(self, j: int) -> None:
         """Free the names of the values read for the last time by the statement at `j`."""
         self.free += [self.names[k] for k in self.dying.get(j, ()) if k in self.own]
 
 
-def _inlined(run: _Run) -> dict[int, Symbol]:
-    """{id(value): its reader}: the values that scalar code writes into their one reader's
+def _inlined(run: _Run) -> tuple[dict, dict]:
+    """({id(value): its reader}: the values that scalar code writes into their one reader's
     expression (read once in the run, not a result, not checked; nested at most
-    MAX_NESTING deep)."""
+    MAX_NESTING deep), {id(sum): (list, one-hot)}: the sums of vectors computed in place,
+    `list[k] += value`, where the list dies and the one-hot vector is read only there)."""
     readers: dict[int, list] = {}
     for n in run.nodes:
         for x in n.inputs:
             readers.setdefault(id(x), []).append(n)
     named = {id(n) for n in run.exports} | run.checks
-    inlined, depth = {}, {}
+    inlined, depth, in_place = {}, {}, {}
     for n in run.nodes:
         key = id(n)
+        if key in run.vectors:
+            if one_hot(n) is None:
+                in_place.update(_in_place(n, readers, named))
+                if key in in_place:
+                    inlined[id(in_place[key][1])] = n
+            continue
         depth[key] = 1 + max((depth[id(x)] for x in n.inputs if id(x) in inlined), default=0)
         users = readers.get(key, ())
         if len(users) == 1 and key not in named and depth[key] < MAX_NESTING:
             inlined[key] = users[0]
-    return inlined
+    return inlined, in_place
+
+
+def _in_place(n: Symbol, readers: dict, named: set) -> dict:
+    """{id(n): (list, one-hot)} when the sum `n` can add its one-hot operand into its other
+    operand's list (both read only by `n`)."""
+    for p, q in (n.inputs, n.inputs[::-1]):
+        if (
+            one_hot(q) is not None
+            and p is not q
+            and all(len(readers[id(x)]) == 1 and id(x) not in named for x in (p, q))
+        ):
+            return {id(n): (p, q)}
+    return {}
 
 
 def lower(em, nodes, mark: int, indent: str, last: int, last_use: dict, keep: set) -> None:
@@ -248,6 +309,7 @@ def lower(em, nodes, mark: int, indent: str, last: int, last_use: dict, keep: se
     exports = {id(n): em.names[id(n)] for n in run.exports}
     # Both branches take the names the emitter gave the run's other values first.
     pool = [em.names[id(n)] for n in reversed(nodes) if id(n) not in exports]
+    pool = list(dict.fromkeys(p for p in pool if p not in exports.values()))  # a += chain
     note = "Python floats (numpy's statements below on an error, an inf or a nan)"
     em.lines[mark:] = [
         (f"{indent}try:  # {note}", None),
@@ -263,8 +325,9 @@ def lower(em, nodes, mark: int, indent: str, last: int, last_use: dict, keep: se
 def _floats(em, run: _Run, pool: list, exports: dict, inner: str) -> list:
     """The run's statements on Python floats (`inner` is their indentation)."""
     lines = [(f"{inner}if not _underflow_ignored(): raise ArithmeticError", None)]
-    inlined = _inlined(run)
+    inlined, in_place = _inlined(run)
     names = _Names(em, run.nodes, pool, run.exports, inlined)
+    dirty: dict[int, set] = {}  # id(list) -> its entries that may be -0.0
     for key, x in run.imports.items():
         if x.op == "const" and type(x.attrs["value"]) in (bool, int, float):
             names.names[key] = em.expr(x)
@@ -276,6 +339,11 @@ def _floats(em, run: _Run, pool: list, exports: dict, inner: str) -> list:
         else:
             names.names[key] = em.expr(x)
     for j, n in enumerate(run.nodes):
+        if id(n) in run.vectors:
+            if id(n) not in inlined:
+                lines += [(inner + t, n) for t in _vector(n, j, names, in_place, dirty)]
+                _check(lines, inner, names.names[id(n)], id(n) in run.checks, vector=True)
+            continue
         text = run.texts[id(n)].format(*(names.names[id(x)] for x in n.inputs))
         if any(x.shape and id(x) not in run.lists for x in n.inputs):
             text = f"{_TYPES[n.dtype][0]}({text})"  # an entry of a numpy array
@@ -287,7 +355,7 @@ def _floats(em, run: _Run, pool: list, exports: dict, inner: str) -> list:
         lines.append((f"{inner}{names.new(id(n))} = {text}", n))
         _check(lines, inner, names.names[id(n)], id(n) in run.checks)
     for n in run.exports:
-        out = f"{_TYPES[n.dtype][1]}({names.names[id(n)]})"
+        out = f"{'np.array' if n.shape else _TYPES[n.dtype][1]}({names.names[id(n)]})"
         lines.append((f"{inner}{exports[id(n)]} = {out}", None))
     return lines
 
@@ -306,8 +374,37 @@ def _numpy(em, run: _Run, pool: list, exports: dict, inner: str) -> list:
     return lines
 
 
-def _check(lines: list, indent: str, name: str, wanted: bool) -> None:
-    if wanted:
+def _vector(n: Symbol, j: int, names: _Names, in_place: dict, dirty: dict) -> list[str]:
+    """The statements building vector `n` as a list whose entries are numpy's bits: a
+    one-hot vector's entry is assigned (as `_index_grad` does), a sum adds entry by entry;
+    adding a one-hot vector in place also adds 0.0 to the entries that may be -0.0."""
+    key, hot = id(n), one_hot(n)
+    if hot is not None:
+        (k, size), value = hot, names.names[id(n.inputs[0])]
+        name = names.new(key)  # before the inputs' names are free: two statements
+        names.release(j)
+        dirty[key] = {k}
+        return [f"{name} = [0.0] * {size}", f"{name}[{k}] = {value}"]
+    if key in in_place:
+        p, q = in_place[key]
+        k, value = one_hot(q)[0], names.names[id(q.inputs[0])]
+        names.alias(key, id(p))
+        names.release(j)
+        dirty[key] = {k}
+        name = names.names[key]
+        return [f"{name}[{k}] += {value}"] + [
+            f"{name}[{d}] += 0.0" for d in sorted(dirty[id(p)] - {k})
+        ]
+    a, b = (names.names[id(x)] for x in n.inputs)
+    names.release(j)
+    dirty[key] = dirty[id(n.inputs[0])] & dirty[id(n.inputs[1])]
+    return [f"{names.new(key)} = [u + v for u, v in zip({a}, {b})]"]
+
+
+def _check(lines: list, indent: str, name: str, wanted: bool, vector: bool = False) -> None:
+    if wanted and vector:
+        lines.append((f"{indent}if not math.isfinite(sum({name})): raise ArithmeticError", None))
+    elif wanted:
         lines.append((f"{indent}if {name} - {name}: raise ArithmeticError", None))
 
 

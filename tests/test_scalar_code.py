@@ -236,3 +236,27 @@ def test_debug_and_teaching_programs_stay_numpy():
     y = gc.tanh(a * a) * 2.0
     assert "math" not in gc.compile([a], y, debug=True).source
     assert "try:" in gc.compile([a], y).source
+
+
+def test_a_gradient_in_a_vector_read_entry_by_entry_is_built_as_a_list():
+    """The gradient of x[0], x[1], ... is a sum of one-hot vectors: a list updated in
+    place (`L[k] += g`), one `np.array` at the end, numpy's bits (its -0.0 too)."""
+    a, xs, loss = _recurrence(30)
+    lowered, plain = _programs([a, xs], [loss, *gc.grad(loss, [a, xs])])
+    args = np.array(0.9), np.linspace(-1, 1, 30)
+    got, want = lowered(*args), plain(*args)
+    fast = lowered.source.split("try:")[1].split("except (ArithmeticError, ValueError)")[0]
+    assert "_index_grad" not in fast and "] += " in fast and "np.array(" in fast
+    assert lowered.source.count("try:") == 1  # one run: the vector does not split it
+    for g, w in zip(got[:2], want[:2], strict=True):
+        _same(g, w, ulps=8)
+    assert type(got[2]) is np.ndarray and got[2].dtype == np.float64
+    np.testing.assert_allclose(got[2], want[2], rtol=1e-14)
+    x = gc.var("x", shape=(3,), dtype=np.float64)
+    c = gc.var("c", shape=(), dtype=np.float64)
+    y = gc.tanh(x[0] * c) + x[1] * (c * 2.0) + x[0] * c
+    lowered, plain = _programs([x, c], [y, gc.grad(y, x)])
+    for value in (-0.0, 0.0, 1.5, -2.0):
+        args = np.array([0.0, 1.0, 2.0]), np.array(value)
+        got, want = lowered(*args)[1], plain(*args)[1]
+        assert got.tobytes() == want.tobytes(), (value, got, want)

@@ -291,9 +291,8 @@ class GetItem(OpDef):
     def scalar_emit(self, node):
         """Scalar code for one int index of a rank-1 array (given as a list there)."""
         (x, *arrays), index = node.inputs, node.attrs["index"]
-        if arrays or len(index) != 1 or type(index[0]) is not int or len(x.shape or ()) != 1:
-            return None
-        return f"{{0}}[{index[0]}]"
+        k = _entry(index, arrays, x)
+        return None if k is None else f"{{0}}[{k}]"
 
     def vjp(self, g, y, x, *arrays, index):
         return (index_grad(g, x, index=_key(index, arrays)),) + (None,) * len(arrays)
@@ -311,6 +310,16 @@ class GetItem(OpDef):
         # numpy put the arrays' axes first, before the batch axis: move it to the front
         k = len(y.shape) - _basic_axes(index, arrays, len(x.shape) - 1)
         return transpose(out, (k,) + tuple(i for i in range(len(y.shape) + 1) if i != k))
+
+
+def _entry(index, arrays, vector) -> int | None:
+    """k for an index `(k,)` of one int into a rank-1 `vector` of known length (no index
+    arrays), counted from the start: scalar code reads and builds such vectors as Python
+    lists (graphc.scalar_code). None for any other index."""
+    shape = vector.shape
+    if arrays or len(index) != 1 or type(index[0]) is not int or shape is None:
+        return None
+    return index[0] % shape[0] if len(shape) == 1 and shape[0] is not None else None
 
 
 class IndexGrad(OpDef):
@@ -364,6 +373,13 @@ class IndexGrad(OpDef):
         return self.emit(x, like, index=index if "..." in index else (*index, "..."))
 
     run_error = GetItem.run_error
+
+    def scalar_one_hot(self, node):
+        """(k, n): this vector is n zeros but the 0-d `x` at entry k (one int index of a
+        rank-1 `like`), which scalar code builds as a Python list; else None."""
+        (_, like, *arrays), index = node.inputs, node.attrs["index"]
+        k = _entry(index, arrays, like)
+        return None if k is None else (k, like.shape[0])
 
     def vjp(self, g, y, x, like, *arrays, index):
         return (getitem(g, _key(index, arrays)), None) + (None,) * len(arrays)
