@@ -352,7 +352,7 @@ def _fmt_bytes(n: int | None) -> str:
 
 
 HEADER = (
-    f"{'workload':<16} {'system':<13} {'median us':>12} {'min us':>12} {'ratio':>7} "
+    f"{'workload':<16} {'system':<16} {'median us':>12} {'min us':>12} {'ratio':>7} "
     f"{'peak mem':>10} {'compile s':>10}  note"
 )
 
@@ -369,7 +369,7 @@ def format_row(o: Outcome) -> str:
             f"{o.info.get('source_lines', 'n/a')} source lines"
         )
     return (
-        f"{o.workload:<16} {o.system:<13} {_fmt_us(o.median_us):>12} "
+        f"{o.workload:<16} {o.system:<16} {_fmt_us(o.median_us):>12} "
         f"{_fmt_us(o.min_us):>12} {ratio:>7} {_fmt_bytes(o.peak_bytes):>10} "
         f"{comp:>10}  {note}"
     ).rstrip()

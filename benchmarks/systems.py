@@ -367,6 +367,13 @@ SYSTEMS: tuple[System, ...] = (
         "dask",
         "gc.compile(..., backend='dask'): dask's auto chunks and threads, one compute per call",
     ),
+    System(
+        "graphc-array_api",
+        functools.partial(prepare_graphc, backend="array_api"),
+        True,
+        "array_api_compat",
+        "gc.compile(..., backend='array_api') on numpy arrays (array-api-compat's namespace)",
+    ),
     System("graphc-eager", prepare_graphc_eager, True, description="graphc.eager + eager.grad"),
     System("torch", prepare_torch, False, "torch", "torch eager + torch.autograd.grad"),
     System("jax", prepare_jax, False, "jax", "jax.jit(jax.value_and_grad(f)), x64 enabled"),

@@ -1,8 +1,8 @@
 """Small numpy helpers that emitted code calls (`_sum_to`, `_index_grad`, ...).
 
-Each `_helper` depends on numpy only (`_ne`, `_ne_threads`: on numexpr too, imported when
-called): `Function.export` copies the source of the ones a program uses into the standalone
-module. The index helpers validate and print basic indices.
+Each `_helper` needs numpy only (`_ne`, `_ne_threads`: numexpr too, imported when called);
+`Function.export` copies the ones a program uses into its module. The index helpers
+validate and print basic indices.
 """
 
 from __future__ import annotations
@@ -45,8 +45,7 @@ HELPERS = (
 
 
 def _array(x):
-    """`x` as an array: an array as it is (numpy's, or a duck array such as dask's, which
-    stays lazy), a number through np.asarray."""
+    """`x` as an array: an array as it is (numpy's, or dask's, which stays lazy)."""
     return x if hasattr(x, "__array_function__") else np.asarray(x)
 
 
@@ -70,8 +69,8 @@ def _sum_to(x, shape):
 
 
 def _product_vjp(g, a, b, side, dot=False):
-    """Cotangent of operand `side` of `a @ b`, or of `np.dot(a, b)` with `dot` (which
-    differs from `@` only for a of rank 2 or more and b of rank 3 or more)."""
+    """Cotangent of operand `side` of `a @ b`, or of `np.dot(a, b)` with `dot` (unlike `@`
+    for a of rank >= 2 and b of rank >= 3)."""
     a, b, g = _array(a), _array(b), _array(g)
     if dot and a.ndim >= 2 and b.ndim >= 3:
         return _dot_stack_vjp(g, a, b, side)
@@ -162,8 +161,7 @@ def _inv(x):
 
 def _nan_like(x):
     """NaNs of x's shape, in x's floating dtype: what a failed factorisation gives."""
-    x = np.asarray(x)
-    return np.full(x.shape, np.nan, np.result_type(x.dtype, np.float32))
+    return np.full(np.shape(x), np.nan, np.result_type(np.asarray(x).dtype, np.float32))
 
 
 def _solve(a, b):

@@ -283,3 +283,14 @@ def test_function_level_imports_are_listed_with_a_reason():
     )
     stale = sorted(set(FUNCTION_LEVEL) - found)
     assert not stale, f"FUNCTION_LEVEL lists imports that no longer exist: {stale}"
+
+
+def test_every_module_is_at_most_600_lines():
+    """A module that outgrows 600 lines is split by what it does (the modules above are the
+    result), not left to grow."""
+    long = {
+        str(p.relative_to(PKG)): n
+        for p in PKG.rglob("*.py")
+        if (n := len(p.read_text(encoding="utf-8").splitlines())) > 600
+    }
+    assert not long, f"split these modules: {long}"
