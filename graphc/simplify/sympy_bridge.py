@@ -96,6 +96,12 @@ class GraphFunction(sp.Function):
 
     opdef = None
     attrs: dict = {}
+    order_name = ""  # op name and attrs: sympy orders `x[0:2] + x[2:4]` by it, not by hash
+
+    def sort_key(self, order=None):
+        """sympy's key, then the op's name and attrs to break its ties (an ordering by
+        hashes, which change from run to run)."""
+        return (*super().sort_key(order), self.order_name)
 
     def _sympystr(self, printer):
         return call_text(self, printer)
@@ -159,7 +165,12 @@ def graph_function(opdef, attrs: dict) -> type:
     key = (opdef.name, attrs_key(attrs))
     cls = _FUNCTIONS.get(key)
     if cls is None:
-        fields = {"opdef": opdef, "attrs": dict(attrs), "precedence": call_precedence(opdef)}
+        fields = {
+            "opdef": opdef,
+            "attrs": dict(attrs),
+            "precedence": call_precedence(opdef),
+            "order_name": f"{opdef.name}{key[1]!r}",
+        }
         cls = type(opdef.name, (GraphFunction,), fields)
         _FUNCTIONS[key] = cls
     return cls
