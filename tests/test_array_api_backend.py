@@ -22,7 +22,6 @@ from op_recipes import PARAMS, RECIPES, call, make_args, make_vars  # noqa: E402
 # The ops with no array-API form (and the loops, not run yet), with why; a recipe case
 # using one (or whose derivative does) must be refused when its program is written.
 NO_FORM = {
-    "erf": "the standard has no erf",
     "getitem": "indexing by arrays",  # integer arrays and masks; basic indices run
     "index_grad": "indexing by arrays",
     "while_loop": "does not run loops",
@@ -152,16 +151,30 @@ def test_constants_and_numbers_become_arrays_of_the_namespace():
     np.testing.assert_array_equal(np.asarray(out._array), [0.5, 2.0, 6.0])
 
 
-def test_an_op_with_no_form_names_itself_and_the_line():
+def test_an_op_with_no_form_names_itself_and_the_line(monkeypatch):
+    from graphc.ops import array_api as forms
+
+    monkeypatch.setattr(OPS["sinc"], "array_api", forms.none("a reason"))
     x = gc.var("x", shape=(3,))
-    y = gc.erf(x)
+    y = gc.sinc(x)
     line = sys._getframe().f_lineno - 1
     with pytest.raises(
         gc.BackendError,
-        match=rf"test_array_api_backend.py:{line}: erf has no array-API form \(the standard "
-        r"has no erf\); compute it with the numpy backend",
+        match=rf"test_array_api_backend.py:{line}: sinc has no array-API form \(a reason\); "
+        "compute it with the numpy backend",
     ):
         gc.compile([x], y, backend="array_api")(np.ones(3))
+
+
+def test_erf_runs_in_the_namespace():
+    x = gc.var("x", shape=(4,), dtype="float32")
+    y = gc.sum(gc.erf(x) ** 2)
+    f = gc.compile([x], [y, *gc.grad(y, [x])], backend="array_api")
+    assert "_erf(x)" in f.source
+    data = np.array([-3.0, -0.5, 0.25, 1.5], dtype=np.float32)
+    for g, w in zip(f(strict.asarray(data)), gc.compile([x], [y, *gc.grad(y, [x])])(data)):
+        assert g.dtype == strict.float32
+        np.testing.assert_allclose(np.asarray(g._array), w, rtol=1e-6)
 
 
 def test_cond_runs_with_constants_and_numbers_in_its_branches():

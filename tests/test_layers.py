@@ -121,6 +121,7 @@ LAYERS = {
         "backends.base",
         "backends.dask",
         "backends.numexpr",
+        "backends.array_api_erf",
         "backends.array_api_runtime",
         "backends.array_api",
         "backends.cupy",

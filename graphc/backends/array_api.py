@@ -3,10 +3,11 @@ standard (2023.12) through its inputs' namespace, so that numpy, CuPy, torch, JA
 array-api-strict arrays run the same program (`array_api_compat.array_namespace`), on
 their device. `"cupy"` (`graphc.backends.cupy`) is the same program, requiring CuPy.
 
-Each op's expression is its array-API form (`graphc.ops.array_api`); an op with none (erf,
-indexing by arrays) raises `gc.BackendError` when the program is written, naming it and the
-user's line; so do loops (while_loop, fori_loop, scan), which are not run yet (cond is). Python numbers given to a
-function (the standard takes arrays there) become arrays of the value's dtype on the
+Each op's expression is its array-API form (`graphc.ops.array_api`); an op with none
+(indexing by arrays) raises `gc.BackendError` when the program is written, naming it and the
+user's line; so do loops (while_loop, fori_loop, scan), which are not run yet (cond is).
+erf, which the standard lacks, is computed from standard functions
+(`graphc.backends.array_api_erf`). Python numbers given to a function (the standard takes arrays there) become arrays of the value's dtype on the
 arguments' device; constant arrays are converted once per namespace and device (`_const`).
 Arguments are kept as the arrays they are (a torch tensor stays a torch tensor); anything
 else (numbers, lists) becomes a numpy array.
@@ -14,6 +15,7 @@ else (numbers, lists) becomes a numpy array.
 
 from __future__ import annotations
 
+import importlib
 import inspect
 import re
 
@@ -145,11 +147,17 @@ class ArrayAPI(Backend):
 
     def standalone(self):
         """numpy (for the constants), array_api_compat, and the helpers' module itself (with
-        the one graphc.runtime function it reads)."""
-        source = inspect.getsource(_runtime()).split('"""', 2)[2]
-        source = source.replace("from __future__ import annotations\n", "")
+        the one graphc.runtime function it reads, and the bodies of the sibling modules it
+        imports from)."""
+        source = _body(_runtime())
         axes_of = inspect.getsource(runtime._axes_of)
         source = source.replace("from ..runtime import _axes_of\n", axes_of)
+        lines = source.splitlines(keepends=True)
+        for k, line in enumerate(lines):
+            sibling = re.match(r"from \.(\w+) import ", line)
+            if sibling:
+                lines[k] = _body(importlib.import_module(f"{__package__}.{sibling[1]}"))
+        source = "".join(lines)
         return ["import numpy as np", source.strip()]
 
     def helper_sources(self, helpers):
@@ -233,6 +241,12 @@ def numpy_dtype(dtype, where: str) -> np.dtype:
         return np.dtype(str(dtype).rsplit(".", 1)[-1])
     except TypeError:
         raise DTypeError(f"{where}: unsupported dtype {dtype}") from None
+
+
+def _body(module) -> str:
+    """A module's source without its docstring and `from __future__` line."""
+    source = inspect.getsource(module).split('"""', 2)[2]
+    return source.replace("from __future__ import annotations\n", "")
 
 
 def _runtime():

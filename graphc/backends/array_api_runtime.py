@@ -14,6 +14,7 @@ import weakref
 import array_api_compat
 
 from ..runtime import _axes_of
+from .array_api_erf import _erf  # noqa: F401 - programs import it from here
 
 HELPERS = (
     "_namespace",
@@ -45,6 +46,7 @@ HELPERS = (
     "_einsum",
     "_inner",
     "_kron",
+    "_erf",
 )
 
 
