@@ -38,7 +38,7 @@ from .ir import Graph, Symbol
 from . import simplify  # a callable module: gc.simplify(sym), gc.simplify.PIPELINE
 from .cost import cost
 from .explanation import explain
-from .tex import latex
+from .printing import latex
 from .numpy_names import not_supported
 from .viz import draw, to_dot, to_networkx
 from .executor import Executor

@@ -35,9 +35,10 @@ from __future__ import annotations
 import keyword
 import re
 
+from .const_text import hoisted_const
+from .errors import GraphcError
 from .ir import Symbol, toposort
 from .ops.base import PREC_ADD
-from .simplify.sympy_print import hoisted_const
 
 TREE_LIMIT = 2000  # an expression printed in one piece, counted as a tree
 DEPTH_LIMIT = 60  # and its depth (sympy's printers recurse about 5 frames per level)
@@ -314,3 +315,9 @@ def _temp_prefix(taken: set[str]) -> str:
         if not any(re.fullmatch(re.escape(prefix) + r"\d+", name) for name in taken):
             return prefix
     return "_" * (1 + max(len(name) for name in taken)) + "t"
+
+
+def check_symbol(sym) -> Symbol:
+    if not isinstance(sym, Symbol):
+        raise GraphcError(f"expected a graphc symbol, got {type(sym).__name__}")
+    return sym

@@ -34,13 +34,13 @@ from typing import Any
 
 import numpy as np
 
+from .const_text import PRINTED_ELEMENTS
 from .dispatch import Group, const, var
 from .errors import ParseError, did_you_mean
 from .ir import Symbol, origin_scope
 from .ops.base import OPS, public_ops
 from .parse_index import IndexParser, is_at_update
 from .parse_scopes import BODIES, KEYWORDS, ORIGIN, assignment, control_call, is_control, let_form
-from .simplify.sympy_print import PRINTED_ELEMENTS
 
 MAX_LENGTH = 100_000  # characters of input
 MAX_NODES = 2_000  # syntax-tree nodes, the numbers of array constants not counted

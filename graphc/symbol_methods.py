@@ -12,10 +12,8 @@ from .binding import infer_shape, infer_type, internal_outputs, output_names
 from .dispatch import Group
 from .executor import Executor, eval_symbol, simple_bind
 from .ir import Graph, Symbol, install_methods, toposort
-from .printing import lambda_text, one_line, to_str
+from .printing import lambda_text, latex, one_line, to_str
 from .serialize import load_json, save, tojson
-from .simplify.sympy_bridge import to_sympy
-from .tex import latex
 
 
 class _SymbolMethods:
@@ -43,6 +41,8 @@ class _SymbolMethods:
         >>> (gc.var("x") * 2).to_sympy()
         2*x
         """
+        from .simplify.sympy_bridge import to_sympy  # sympy is imported on first use
+
         return to_sympy(self)
 
     def list_outputs(self) -> list[str]:

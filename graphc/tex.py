@@ -27,12 +27,11 @@ import sympy as sp
 from sympy.printing.latex import LatexPrinter
 from sympy.printing.precedence import PRECEDENCE, precedence
 
-from .dispatch import checks_call
 from .ir import Symbol
 from .letform import let_plan
-from .printing import check_symbol, let_parts
 from .runtime import format_index
 from .simplify.sympy_bridge import GraphFunction, node_to_sympy, number_to_sympy
+from .sympy_text import let_parts
 
 _MUL, _POW = PRECEDENCE["Mul"], PRECEDENCE["Pow"]
 
@@ -240,19 +239,9 @@ class _Printer(LatexPrinter):
         return rf"\sigma{power}\left({self._print(expr.args[0])}\right)"
 
 
-@checks_call
-def latex(sym: Symbol) -> str:
-    """The expression as LaTeX (without `$`); in let-form an `aligned` block.
-
-    >>> import graphc as gc
-    >>> x = gc.var("x")
-    >>> latex(gc.exp(x) / 2)
-    '\\\\frac{e^{x}}{2}'
-    >>> A = gc.var("A", shape=(3, 3))
-    >>> latex(A.T @ x + gc.sigmoid(x))
-    'A^{\\\\top} x + \\\\sigma\\\\left(x\\\\right)'
-    """
-    plan = let_plan(check_symbol(sym))
+def tex(root: Symbol) -> str:
+    """`printing.latex` of a checked symbol."""
+    plan = let_plan(root)
     printer = _Printer({"order": "none"} if plan.big else None)  # sorting sums is slow
     parts, root = let_parts(plan, tex_node)
     if not parts:

@@ -11,7 +11,8 @@ import its own layer or lower ones; within a layer the imports form no cycle):
  5  front ends and runners    function, executor, binding, eager, eager_tensor, eager_create,
                               tape, control, autograph, autograph_rewrite, autograph_runtime,
                               numpy_interop (numpy's functions on graphc values),
-                              letform < printing < tex, chainrule < zero_reasons < explanation,
+                              letform < sympy_text (sympy printing), tex < printing (which
+                              imports both on first use), chainrule < zero_reasons < explanation,
                               viz, serialize, deserialize, parse_scopes, parse_index < parse,
                               symbol_methods (installs Symbol.bind, .tojson, str(), ...),
                               printing < readable (the teaching export) < function,
@@ -30,9 +31,11 @@ import its own layer or lower ones; within a layer the imports form no cycle):
                               < ops.sequence < ops.einsum, ops.grad_check;
                               ops.linalg_basic < ops.linalg_triangle, ops.linalg_inv < ops.linalg_decomp, ops.linalg_svd < ops.linalg_norm,
                               ops.linalg_qr, ops.scalar (derived scalar_emit facts)
- 2  op-table core, dispatch   ops.costs, ops.ranges < ops.base (OpDef, OPS, register) < dispatch (apply, make_node,
-                              var, const, Group)
- 1  IR                        ir, mixin, numpy_names (what numpy has that graphc lacks)
+ 2  op-table core, dispatch   ops.costs, ops.ranges, ops.sympy_forms (sympy, on first use)
+                              < ops.base (OpDef, OPS, register) < ops.batch_rules,
+                              dispatch (apply, make_node, var, const, Group)
+ 1  IR                        ir, mixin, numpy_names (what numpy has that graphc lacks),
+                              const_text (array constants as text)
  0  leaves                    errors, runtime, gc_pause
 ```
 
@@ -60,8 +63,17 @@ PKG = pathlib.Path(__file__).resolve().parent.parent / "graphc"
 # Lower number = lower layer. A module may import modules of its own layer or below.
 LAYERS = {
     0: ["errors", "runtime", "symbol_slots", "gc_pause"],
-    1: ["ir", "calls", "mixin", "numpy_names"],
-    2: ["ops.costs", "ops.ranges", "ops.array_api", "ops.base", "ops.docs", "dispatch"],
+    1: ["ir", "calls", "mixin", "numpy_names", "const_text"],
+    2: [
+        "ops.costs",
+        "ops.ranges",
+        "ops.array_api",
+        "ops.sympy_forms",
+        "ops.base",
+        "ops.batch_rules",
+        "ops.docs",
+        "dispatch",
+    ],
     3: [
         "ops",
         "ops.shape",
@@ -103,6 +115,7 @@ LAYERS = {
         "simplify.deadline",
         "simplify.sympy_print",
         "simplify.sympy_bridge",
+        "simplify.sympy_plan",
         "simplify.elementwise",
         "simplify.noops",
         "simplify.identity",
@@ -141,8 +154,9 @@ LAYERS = {
         "autograph_rewrite",
         "autograph_runtime",
         "letform",
-        "printing",
+        "sympy_text",
         "tex",
+        "printing",
         "chainrule",
         "zero_reasons",
         "explanation",
@@ -169,9 +183,18 @@ _EAGER_OPTIONAL = (
     "eager mode is optional: `import graphc` does not load graphc.eager (it installs the "
     "tape handler); imported where eager tensors are already in play or to probe for it"
 )
+_LAZY_SYMPY = "sympy is imported on first use, not by `import graphc`"
 FUNCTION_LEVEL = {
     # its helpers import array_api_compat, an optional package (the array-api extra)
     ("backends.array_api", "backends.array_api_runtime"): "optional package",
+    # `import graphc` does not import sympy (a fifth of a second): the modules that need it
+    # are imported with the first simplification, printout or conversion
+    ("ops.base", "ops.sympy_forms"): _LAZY_SYMPY,
+    ("simplify", "simplify.sympy_bridge"): _LAZY_SYMPY,
+    ("simplify.elementwise", "simplify.sympy_plan"): _LAZY_SYMPY,
+    ("printing", "sympy_text"): _LAZY_SYMPY,
+    ("printing", "tex"): _LAZY_SYMPY,
+    ("symbol_methods", "simplify.sympy_bridge"): _LAZY_SYMPY,
     ("control", "eager"): _EAGER_OPTIONAL,
     ("testing", "eager"): _EAGER_OPTIONAL,
     ("grad_bisect", "eager"): _EAGER_OPTIONAL,

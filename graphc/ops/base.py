@@ -10,6 +10,7 @@ Calling an `OpDef` is calling the public `gc` function.
 
 from __future__ import annotations
 
+import functools
 import inspect
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -43,7 +44,7 @@ class OpDef:
     elementwise = False
     domain: Any = REAL
     infix: str | None = None  # e.g. "+", for printing and emission
-    sympy: Any = None  # elementwise ops: callable(*sympy_args) -> sympy expr
+    sympy: Any = None  # elementwise ops: callable(*sympy_args) -> sympy expr (see _sympy_call)
     # Argument positions whose values never get a cotangent (indices, conditions).
     nondiff_inputs: tuple[int, ...] = ()
     weak = False  # a result that promotes like a Python number (counts)
@@ -424,28 +425,6 @@ def batch_rank(x, batched: bool, rank: int):
     return OPS["expand_dims"](x, tuple(range(1, 1 + missing)))
 
 
-def batch_axis(axis, ndim: int):
-    """An `axis` attr of an op on values of rank `ndim`, for the batched values (batch axis
-    first): shifted by one; None (all axes) becomes every axis but the batch's."""
-    if axis is None:
-        return 1 if ndim == 1 else tuple(range(1, ndim + 1))
-    axes = tuple(a + 1 for a in normalize_axis(axis, ndim, "batch"))
-    return axes[0] if isinstance(axis, (int, np.integer)) else axes
-
-
-def batched_all(xs, batched, size: int) -> list:
-    """Every input batched: the unbatched ones broadcast along a new leading axis."""
-    expand, broadcast = OPS["expand_dims"], OPS["broadcast_to"]
-    return [
-        x if b else broadcast(expand(x, 0), (size,) + tuple(x.shape)) for x, b in zip(xs, batched)
-    ]
-
-
-def batch_size(xs, batched) -> int:
-    """The number of entries of a batch: the leading dim of a batched input."""
-    return next(x.shape[0] for x, b in zip(xs, batched) if b)
-
-
 def check_axis_attr(axis, op: str):
     """Validate an axis attr: None, an int or a tuple of ints."""
     if axis is None:
@@ -555,6 +534,14 @@ def _probe_dtype(op: OpDef, dtypes):
     return hit
 
 
+def _sympy_call(name: str, *args):
+    """`sympy="sin"`: the sympy function of that name in ops.sympy_forms or sympy, imported
+    on the first call so that importing the op table does not import sympy (0.2 s)."""
+    from .sympy_forms import form
+
+    return form(name)(*args)
+
+
 def elementwise(
     name: str,
     fn: Callable,
@@ -591,7 +578,7 @@ def elementwise(
         **facts,
     )
     op = type(f"Op_{name}", (cls,), fields)()
-    op.sympy = sympy
+    op.sympy = functools.partial(_sympy_call, sympy) if isinstance(sympy, str) else sympy
     if vjp is not None:
         op.vjp = vjp
     if jvp is not None:

@@ -45,7 +45,8 @@ from ..subgraph import (
     vjp_graph,
 )
 from . import costs
-from .base import OpDef, batch_size, fmt_shape, register
+from .base import OpDef, fmt_shape, register
+from .batch_rules import batch_size
 from .control_ad import (
     ct,
     get_item,

@@ -13,7 +13,8 @@ import numpy as np
 
 from ..errors import ArgumentError, ShapeError
 from . import costs
-from .base import OpDef, batch_size, batched_all, fmt_shape, register, result_dtype
+from .base import OpDef, fmt_shape, register, result_dtype
+from .batch_rules import batch_size, batched_all
 from .elementwise import equal, ones_like
 from .linalg import deferred_vjp
 from .rearrange import full_cotangent

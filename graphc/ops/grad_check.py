@@ -20,7 +20,8 @@ from ..dispatch import const, is_weak
 from ..errors import DTypeError, GradError, ShapeError
 from ..ir import format_origin, origin_code
 from . import costs
-from .base import OpDef, batch_rank, batch_size, batched_all, known, register
+from .base import OpDef, batch_rank, known, register
+from .batch_rules import batch_size, batched_all
 from .shape import astype, broadcast_to, sum_to
 
 

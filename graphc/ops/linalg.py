@@ -18,12 +18,12 @@ from .base import (
     PREC_MUL,
     OpDef,
     batch_rank,
-    batch_size,
     broadcast_shapes,
     fmt_shape,
     register,
     result_dtype,
 )
+from .batch_rules import batch_size
 from .shape import expand_dims, reshape, reshape_like, squeeze, sum_to, transpose
 
 

@@ -19,16 +19,8 @@ from ..dispatch import Symbol, make_node
 from ..errors import ArgumentError, ShapeError
 from . import array_api as forms
 from . import costs
-from .base import (
-    OpDef,
-    batch_size,
-    batched_all,
-    float_dtype,
-    fmt_shape,
-    normalize_axis,
-    numeric_dtype,
-    register,
-)
+from .base import OpDef, float_dtype, fmt_shape, normalize_axis, numeric_dtype, register
+from .batch_rules import batch_size, batched_all
 from .select import getitem
 from .shape import broadcast_like, broadcast_to, expand_dims, transpose
 

@@ -22,14 +22,13 @@ from .base import (
     REAL,
     OpDef,
     batch_rank,
-    batch_size,
-    batched_all,
     broadcast_shapes,
     float_dtype,
     fmt_shape,
     register,
     result_dtype,
 )
+from .batch_rules import batch_size, batched_all
 from .linalg import matmul, outer
 from .linalg_basic import _matrix, mT, rank, trace
 from .shape import expand_dims, get, squeeze, sum_to

@@ -22,7 +22,8 @@ import numpy as np
 from ..errors import ArgumentError, GradError, ShapeError
 from . import array_api as forms
 from . import costs
-from .base import OpDef, batch_axis, check_axis_attr, float_dtype, normalize_axis, register
+from .base import OpDef, check_axis_attr, float_dtype, normalize_axis, register
+from .batch_rules import batch_axis
 from .elementwise import abs, sign, sqrt, square, zeros_like
 from .linalg_svd import svd
 from .rearrange import moveaxis

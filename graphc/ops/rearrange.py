@@ -15,17 +15,8 @@ from ..errors import ArgumentError, ShapeError
 from ..ir import as_list
 from . import array_api as forms
 from . import costs
-from .base import (
-    OpDef,
-    batch_axis,
-    batch_size,
-    batched_all,
-    check_axis_attr,
-    fmt_shape,
-    known,
-    normalize_axis,
-    register,
-)
+from .base import OpDef, check_axis_attr, fmt_shape, known, normalize_axis, register
+from .batch_rules import batch_axis, batch_size, batched_all
 from .elementwise import add, zeros_like
 from .reduce import sum as reduce_sum
 from .select import concatenate, getitem, split_like

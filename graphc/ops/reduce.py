@@ -13,15 +13,8 @@ from .. import runtime
 from ..dispatch import const
 from ..errors import ArgumentError, ShapeError
 from . import costs
-from .base import (
-    OpDef,
-    batch_axis,
-    check_axis_attr,
-    float_dtype,
-    fmt_shape,
-    normalize_axis,
-    register,
-)
+from .base import OpDef, check_axis_attr, float_dtype, fmt_shape, normalize_axis, register
+from .batch_rules import batch_axis
 from .elementwise import equal, exp, ones_like, where
 from .linalg import dot
 from .shape import broadcast_like, expand_dims

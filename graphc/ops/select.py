@@ -11,16 +11,8 @@ from ..errors import ArgumentError, DTypeError, OutOfBoundsError, ShapeError
 from ..ir import as_list
 from . import array_api as forms
 from . import costs
-from .base import (
-    OpDef,
-    batch_axis,
-    batch_size,
-    batched_all,
-    broadcast_shapes,
-    fmt_shape,
-    normalize_axis,
-    register,
-)
+from .base import OpDef, broadcast_shapes, fmt_shape, normalize_axis, register
+from .batch_rules import batch_axis, batch_size, batched_all
 from .elementwise import zeros_like
 from .shape import broadcast_like, transpose
 

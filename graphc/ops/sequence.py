@@ -15,10 +15,7 @@ from . import array_api as forms
 from . import costs
 from .base import (
     OpDef,
-    batch_axis,
     batch_rank,
-    batch_size,
-    batched_all,
     broadcast_shapes,
     fmt_shape,
     known,
@@ -26,6 +23,7 @@ from .base import (
     register,
     result_dtype,
 )
+from .batch_rules import batch_axis, batch_size, batched_all
 from .elementwise import equal, ones_like, where, zeros_like
 from .rearrange import along, flip, full_cotangent, ravel
 from .reduce import dtype_by_running

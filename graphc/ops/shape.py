@@ -17,7 +17,6 @@ from . import costs
 from .base import (
     OPS,
     OpDef,
-    batch_axis,
     batch_rank,
     broadcast_shapes,
     check_axis_attr,
@@ -27,6 +26,7 @@ from .base import (
     numeric_dtype,
     register,
 )
+from .batch_rules import batch_axis
 
 
 class Var(OpDef):

@@ -52,7 +52,6 @@ from .matrix import matrix_forms
 from .noops import specialize
 from .passes import cse, fold_constants
 from .rewrites import rewrite
-from .sympy_bridge import from_sympy, to_sympy
 
 PIPELINE = [rewrite, cse, matrix_forms, simplify_elementwise, rewrite, cse, identity]
 SPECIALIZE = [specialize]
@@ -76,6 +75,19 @@ __all__ = [
     "specialize",
     "to_sympy",
 ]
+
+_SYMPY_BRIDGE = ("from_sympy", "to_sympy")
+
+
+def __getattr__(name: str):
+    """`to_sympy` and `from_sympy`, imported on first use: `import graphc` does not import
+    sympy (a fifth of a second), only simplification and printing do."""
+    if name in _SYMPY_BRIDGE:
+        from . import sympy_bridge
+
+        return getattr(sympy_bridge, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 _NOT_OPS = ("var", "const", "group")
 _VIEWS = ("transpose",)  # numpy returns a view: nothing is computed

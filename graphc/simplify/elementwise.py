@@ -20,7 +20,7 @@ not change what is simplified): a cluster of n operations gets at most
 `cluster_budget(n) = CLUSTER_BUDGET + CLUSTER_BUDGET_PER_OP * n` seconds, and one
 simplification (`run`) at most `TIME_BUDGET` in all. In the main thread that is a hard deadline
 (a timer signal stops the sympy call, see `deadline`); in every thread, `expand`, `cancel` and
-`trigsimp` are not tried on a cluster whose expansion would have more than `MAX_TERMS` terms
+`trigsimp` are not tried on a cluster whose expansion would have more than `sympy_plan.MAX_TERMS` terms
 (a product of twenty sums has 2**20), the calls that take minutes. A cluster that runs out of
 budget stays as it was (correct, not smaller), and `stats` counts it, as it counts the
 clusters planned by sympy ("planned") and those found in the cache ("cached").
@@ -37,8 +37,7 @@ import time
 from collections import Counter, OrderedDict
 from contextlib import contextmanager
 from contextvars import ContextVar
-
-import sympy as sp
+from typing import TYPE_CHECKING
 
 from ..dispatch import const as make_const
 from ..dispatch import is_weak, make_node
@@ -47,15 +46,15 @@ from ..ir import Symbol, rebuild, toposort
 from .deadline import Timeout, hard_deadline
 from .framework import context
 from .rewrites import ShapeClasses
-from .sympy_bridge import Converter, node_to_sympy, number_to_sympy
+
+if TYPE_CHECKING:
+    from .sympy_plan import Template
 
 MAX_CLUSTER = 40  # operations per cluster handed to sympy
 MAX_TREE = 400  # the cluster as a tree (shared parts repeated), bounding sympy's walks
-SIMPLIFY_CLUSTER = 8  # clusters up to this size also try sympy's cancel and trigsimp
 TIME_BUDGET = 1.0  # CPU seconds of sympy per simplification (`run`) at most, in all
 CLUSTER_BUDGET = 0.02  # CPU seconds of sympy per cluster: this much, plus
 CLUSTER_BUDGET_PER_OP = 0.004  # this much per operation of the cluster (40 ops: 0.18 s)
-MAX_TERMS = 64  # `expand` is tried only when no (sub)expression would have more terms
 CACHE_SIZE = 4096
 
 _cache: OrderedDict = OrderedDict()
@@ -78,17 +77,6 @@ def cluster_budget(size: int) -> float:
     True
     """
     return CLUSTER_BUDGET + CLUSTER_BUDGET_PER_OP * size
-
-
-class Template:
-    """A cluster's replacement: instructions over leaf slots, kept if strictly smaller."""
-
-    __slots__ = ("instrs", "root", "count")
-
-    def __init__(self, instrs: list, root: tuple, count: int):
-        self.instrs = instrs  # [(opdef, refs, attrs)], refs ("l", j) / ("c", v) / ("i", k)
-        self.root = root
-        self.count = count
 
 
 def _eligible(node: Symbol) -> bool:
@@ -166,199 +154,6 @@ def _tree_size(members: list[Symbol], limit: int) -> int:
     return size[id(members[-1])]
 
 
-# --- sympy side ------------------------------------------------------------------------
-
-
-def _build(members: list[Symbol], leaves: list[Symbol]):
-    """The cluster as a safe-mode sympy expression over leaf symbols `_0, _1, ...`."""
-    exprs: dict[int, sp.Expr] = {}
-    symbols: dict[sp.Symbol, int] = {}
-    for j, x in enumerate(leaves):
-        number = None
-        if x.op == "const" and is_weak(x.attrs["value"]):
-            number = number_to_sympy(x.attrs["value"])
-            if number is not None and not number.is_finite:
-                number = None
-        if number is None:
-            s = sp.Symbol(f"_{j}")
-            symbols[s] = j
-            exprs[id(x)] = s
-        else:
-            exprs[id(x)] = number
-    for m in members:
-        exprs[id(m)] = node_to_sympy(m, [exprs[id(x)] for x in m.inputs], safe=True)
-    return exprs[id(members[-1])], symbols
-
-
-def _record(expr, symbols: dict, float_numbers: bool, replacements=()) -> Template:
-    instrs: list = []
-
-    def leaf(s):
-        if s in symbols:
-            return ("l", symbols[s])
-        raise GraphcError(f"unknown symbol {s}")
-
-    def make(opdef, inputs, attrs):
-        instrs.append((opdef, tuple(inputs), attrs))
-        return ("i", len(instrs) - 1)
-
-    def const(value):
-        return ("c", value)
-
-    conv = Converter(leaf, make, const, float_numbers=float_numbers)
-    for s, e in replacements:
-        conv.memo[s] = conv(e)
-    root = conv(expr)
-    # Count (and keep) only the instructions the root needs.
-    needed: set[int] = set()
-    stack = [root]
-    while stack:
-        ref = stack.pop()
-        if ref[0] == "i" and ref[1] not in needed:
-            needed.add(ref[1])
-            stack.extend(instrs[ref[1]][1])
-    return Template(instrs, root, len(needed))
-
-
-def _bad(expr, original) -> bool:
-    for atom in (sp.I, sp.zoo, sp.nan, sp.oo):
-        if expr.has(atom) and not original.has(atom):
-            return True
-    return False
-
-
-def expansion_size(e, limit: int = MAX_TERMS) -> int:
-    """An upper bound (capped at `limit + 1`) on the number of terms that `sympy.expand`
-    writes for `e` or for any of its subexpressions: a sum adds its terms' counts, a product
-    multiplies them, `s**n` raises to `|n|`. A product of twenty two-term sums counts 2**20,
-    which `expand` would spend minutes on.
-
-    >>> import sympy as sp
-    >>> x, y = sp.symbols("x y")
-    >>> expansion_size((x + 1) * (y + 1))
-    4
-    """
-    terms: dict = {}
-    worst = 1
-    stack = [e]
-    while stack:
-        s = stack[-1]
-        if s in terms:
-            stack.pop()
-            continue
-        pending = [a for a in s.args if a not in terms]
-        if pending:
-            stack.extend(pending)
-            continue
-        stack.pop()
-        if s.is_Add:
-            n = sum(terms[a] for a in s.args)
-        elif s.is_Mul:
-            n = 1
-            for a in s.args:
-                n = min(limit + 1, n * terms[a])
-        elif s.is_Pow and s.exp.is_Integer:
-            n = min(limit + 1, terms[s.base] ** min(abs(int(s.exp)), 64))
-            if s.exp < 0:  # expanded in the denominator: one term outside
-                worst = max(worst, n)
-                n = 1
-        else:
-            n = 1
-        n = min(limit + 1, n)
-        terms[s] = n
-        worst = max(worst, n)
-        if worst > limit:
-            break
-    return min(worst, limit + 1)
-
-
-def _candidates(e0, size: int, deadline: float):
-    yield e0, ()
-    if size == 1:
-        # One operation can only get smaller by vanishing (x - x, x/x), which sympy's
-        # automatic evaluation (e0) already does: no other form can pay.
-        return
-    yield sp.factor_terms(e0), ()
-    if expansion_size(e0) > MAX_TERMS:  # expand, cancel and trigsimp would multiply it out
-        stats["too_large"] += 1
-        return
-    expanded = sp.expand(e0)
-    yield expanded, ()
-    yield sp.factor_terms(expanded), ()
-    if size <= SIMPLIFY_CLUSTER and time.process_time() < deadline:
-        # The parts of sympy.simplify that pay here, where they can (sympy.simplify itself
-        # would also import sympy.physics, most of a second, on first use).
-        if _shared_quotient(e0):
-            yield sp.cancel(e0), ()
-        if _trig_pairs(e0):
-            yield sp.trigsimp(e0), ()
-
-
-_TRIG = (sp.sin, sp.cos, sp.tan, sp.sinh, sp.cosh, sp.tanh)
-
-
-def _trig_pairs(e) -> bool:
-    """Does `e` hold two different trigonometric or hyperbolic functions of the same
-    argument (sin(x) and cos(x), tanh(x) and cosh(x), ...)? Only then can trigsimp's
-    identities shorten it; it is the costliest candidate (most of a cold compile of a deep
-    tanh network), so skip it otherwise."""
-    heads: dict = {}
-    for f in e.atoms(*_TRIG):
-        heads.setdefault(f.args[0], set()).add(type(f))
-    return any(len(h) > 1 for h in heads.values())
-
-
-def _shared_quotient(e) -> bool:
-    """Does `e` divide by something (a negative power) whose symbols also occur outside the
-    divisor? Only then can `cancel` take a common factor out of numerator and denominator
-    (x*y/x, (x**2 - 1)/(x + 1)); otherwise it only rewrites to a common denominator, which
-    is never smaller."""
-    for p in e.atoms(sp.Pow):
-        if p.exp.is_negative and p.base.free_symbols:
-            rest = e.xreplace({p: sp.Integer(1)})
-            if p.base.free_symbols & rest.free_symbols:
-                return True
-    return False
-
-
-def plan_cluster(members: list[Symbol], leaves: list[Symbol], deadline: float):
-    """The smallest equivalent form of the cluster, or None if none is smaller."""
-    e0, symbols = _build(members, leaves)
-    float_numbers = any(
-        (x.op == "const" and isinstance(x.attrs["value"], float))
-        or (x.dtype is not None and x.dtype.kind == "f")
-        for x in leaves + members
-    )
-    best = None
-    forms = []
-    for expr, reps in _candidates(e0, len(members), deadline):
-        if _bad(expr, e0):
-            continue
-        forms.append(expr)
-        try:
-            t = _record(expr, symbols, float_numbers, reps)
-        except (GraphcError, TypeError, ValueError):
-            continue
-        if best is None or t.count < best.count:
-            best = t
-    # Common subexpressions across the smallest form (x*y in x*y*z and x*y*w).
-    for expr in (
-        forms[:1] + [f for f in forms[1:] if f != forms[0]][:2] if len(members) > 1 else ()
-    ):
-        reps, reduced = sp.cse(expr, optimizations=None)
-        if not reps:
-            continue
-        try:
-            t = _record(reduced[0], symbols, float_numbers, reps)
-        except (GraphcError, TypeError, ValueError):
-            continue
-        if best is None or t.count < best.count:
-            best = t
-    if best is None or best.count >= len(members):
-        return None
-    return best
-
-
 # --- graph side ------------------------------------------------------------------------
 
 
@@ -424,17 +219,6 @@ def _store(key, value) -> None:
         _cache.popitem(last=False)
 
 
-_parameters = sp.core.parameters.global_parameters
-_AT_REST = (_parameters.evaluate, _parameters.distribute, _parameters.exp_is_pow)
-
-
-def _sympy_at_rest() -> bool:
-    """Are sympy's global switches at their defaults? (Not inside `with evaluate(False)`:
-    stopping there could skip the block's restore and leave sympy switched.)"""
-    p = _parameters
-    return (p.evaluate, p.distribute, p.exp_is_pow) == _AT_REST
-
-
 @contextmanager
 def shared_budget():
     """Within the block, all calls of `simplify_elementwise` without their own `budget`
@@ -471,6 +255,7 @@ def simplify_elementwise(outputs, ctx=None, budget: float | None = None):
     walk = nodes = toposort(outputs, stop=known.values())
     if known:
         nodes = [n for n in nodes if id(n) not in known]
+    _load_planner(nodes)
     shared = _deadline.get()
     if budget is not None or shared is None:
         deadline = time.process_time() + (TIME_BUDGET if budget is None else budget)
@@ -497,6 +282,22 @@ def simplify_elementwise(outputs, ctx=None, budget: float | None = None):
 
 
 _SPENT = object()  # `_plan`'s answer when the run's budget ran out
+_PLANNER: list = []  # graphc.simplify.sympy_plan, once imported
+
+
+def _load_planner(nodes) -> None:
+    """Import `sympy_plan` if a cluster among `nodes` may need it and it is not imported yet:
+    it imports sympy, a fifth of a second of CPU once per process, which is charged to no
+    budget (the run's deadline moves by it; the clusters' budgets start after it)."""
+    if _PLANNER or not any(_eligible(n) for n in nodes):
+        return
+    start = time.process_time()
+    from . import sympy_plan
+
+    _PLANNER.append(sympy_plan)
+    shared = _deadline.get()
+    if shared is not None:
+        _deadline.set(shared + time.process_time() - start)
 
 
 def _plan(members, leaves, key, deadline: float, ctx):
@@ -510,11 +311,12 @@ def _plan(members, leaves, key, deadline: float, ctx):
     if until <= start:
         _count(ctx, "skipped")
         return None
+    sympy_plan = _PLANNER[0]
     large = stats["too_large"]
     _count(ctx, "planned")
     try:
-        with hard_deadline(until - start, can_stop=_sympy_at_rest):
-            template = plan_cluster(members, leaves, until)
+        with hard_deadline(until - start, can_stop=sympy_plan.at_rest):
+            template = sympy_plan.plan_cluster(members, leaves, until, stats)
     except (GraphcError, TypeError, ValueError, RecursionError):
         template = None
     except Timeout:

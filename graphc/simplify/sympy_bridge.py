@@ -27,6 +27,7 @@ from fractions import Fraction
 import numpy as np
 import sympy as sp
 
+from ..const_text import const_text
 from ..dispatch import const, make_node
 from ..errors import GraphcError
 from ..ir import Symbol, toposort
@@ -37,7 +38,6 @@ from .sympy_print import (
     UNEVALUATED,
     call_precedence,
     call_text,
-    const_text,
     float_with_exponent,
     kept,
 )

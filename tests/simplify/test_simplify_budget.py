@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 import graphc as gc
-from graphc.simplify import deadline
+from graphc.simplify import deadline, sympy_plan
 from graphc.simplify import elementwise as el
 
 
@@ -72,7 +72,7 @@ def test_large_powers_are_not_cancelled(fresh):
 def _stuck(seconds):
     """A stand-in for a sympy call that runs for `seconds` (a few times the budget)."""
 
-    def plan(members, leaves, until):
+    def plan(members, leaves, until, stats):
         end = time.perf_counter() + seconds
         while time.perf_counter() < end:
             pass
@@ -84,7 +84,7 @@ def _stuck(seconds):
 def test_deadline_stops_a_long_call_and_restores_the_timer(fresh, monkeypatch):
     monkeypatch.setattr(el, "TIME_BUDGET", 0.05)
     monkeypatch.setattr(el, "CLUSTER_BUDGET", 1.0)  # the run's budget binds first
-    monkeypatch.setattr(el, "plan_cluster", _stuck(30.0))
+    monkeypatch.setattr(sympy_plan, "plan_cluster", _stuck(30.0))
     before = signal.getsignal(deadline.SIGNAL)
     x = gc.var("x")
     out = gc.simplify((x + 1) * (x + 1) - x * x)  # sympy would write 2*x + 1
@@ -108,7 +108,7 @@ def test_budget_is_shared_by_a_run_and_spent_clusters_are_skipped(fresh, monkeyp
 
 def test_no_timer_outside_the_main_thread(fresh, monkeypatch):
     monkeypatch.setattr(el, "TIME_BUDGET", 0.01)
-    monkeypatch.setattr(el, "plan_cluster", _stuck(0.05))
+    monkeypatch.setattr(sympy_plan, "plan_cluster", _stuck(0.05))
     seen = []
 
     def work():
@@ -176,13 +176,13 @@ def test_code_outside_sympy_is_never_interrupted(monkeypatch):
 def _counting(monkeypatch):
     """Count the clusters handed to sympy (`plan_cluster` calls)."""
     calls = []
-    plan = el.plan_cluster
+    plan = sympy_plan.plan_cluster
 
-    def counted(members, leaves, until):
+    def counted(members, leaves, until, stats):
         calls.append(len(members))
-        return plan(members, leaves, until)
+        return plan(members, leaves, until, stats)
 
-    monkeypatch.setattr(el, "plan_cluster", counted)
+    monkeypatch.setattr(sympy_plan, "plan_cluster", counted)
     return calls
 
 
@@ -244,12 +244,12 @@ def test_cancel_and_trigsimp_are_tried_only_where_they_can_pay():
     import sympy as sp
 
     x, y = sp.symbols("x y")
-    assert el._trig_pairs(sp.cos(x) ** 2 - sp.sin(x) ** 2)
-    assert not el._trig_pairs(sp.sin(x) * sp.tanh(y))  # different arguments
-    assert not el._trig_pairs(sp.sin(x) + sp.sin(2 * x))  # one function
-    assert el._shared_quotient(x * y / (x + 1))
-    assert not el._shared_quotient(y / (x + 1))  # nothing in common to cancel
-    assert not el._shared_quotient(x * y + 2)  # no quotient
+    assert sympy_plan._trig_pairs(sp.cos(x) ** 2 - sp.sin(x) ** 2)
+    assert not sympy_plan._trig_pairs(sp.sin(x) * sp.tanh(y))  # different arguments
+    assert not sympy_plan._trig_pairs(sp.sin(x) + sp.sin(2 * x))  # one function
+    assert sympy_plan._shared_quotient(x * y / (x + 1))
+    assert not sympy_plan._shared_quotient(y / (x + 1))  # nothing in common to cancel
+    assert not sympy_plan._shared_quotient(x * y + 2)  # no quotient
 
 
 def test_a_one_operation_cluster_tries_only_sympys_own_evaluation(fresh, monkeypatch):
