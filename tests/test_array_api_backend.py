@@ -22,8 +22,6 @@ from op_recipes import PARAMS, RECIPES, call, make_args, make_vars  # noqa: E402
 # The ops with no array-API form (and the loops, not run yet), with why; a recipe case
 # using one (or whose derivative does) must be refused when its program is written.
 NO_FORM = {
-    "getitem": "indexing by arrays",  # integer arrays and masks; basic indices run
-    "index_grad": "indexing by arrays",
     "while_loop": "does not run loops",
     "fori_loop": "does not run loops",
     "scan": "does not run loops",
@@ -268,3 +266,40 @@ def test_export_writes_a_module_that_needs_only_array_api_compat(tmp_path):
     got = fn(strict.asarray(data))
     for g, w in zip(got, f(data)):
         np.testing.assert_allclose(np.asarray(g._array), w, rtol=1e-14)
+
+
+_B = np.array([[True, False, True], [False, True, True]])
+INDEXES = {  # beyond the recipes: numpy's placement rules, masks, repeats, empty indices
+    "ellipsis between arrays (axes first)": ((3, 4, 5), lambda: ([0, 2], ..., [1, 1]), ()),
+    "an int apart from an array": ((3, 4, 5), lambda: (None, 1, slice(None), [0, 4, 4]), ()),
+    "a 2-d mask and an array": ((2, 3, 4), lambda m, i: (m, i), (_B, np.array([0, 3, 3, 1]))),
+    "a mask, a reversed slice": ((3, 2), lambda m: (m, slice(None, None, -1)), (_B[0],)),
+    "an all-False mask": ((4, 3), lambda m: (m,), (np.zeros(4, bool),)),
+    "an empty index": ((5,), lambda i: (i,), (np.array([], dtype=np.int64),)),
+    "a 0-d uint8 index": ((4,), lambda i: (i,), (np.array(2, dtype=np.uint8),)),
+    "1000 repeats": ((6,), lambda i: (i,), (np.arange(1000) * 7 % 6 - 3,)),
+}
+
+
+@pytest.mark.parametrize("shape,index,arrays", INDEXES.values(), ids=list(INDEXES))
+def test_indexing_by_arrays_and_its_gradient_agree_with_numpy(shape, index, arrays):
+    rng = np.random.default_rng(3)
+    x = gc.var("x", shape=shape)
+    syms = [gc.var(f"i{k}", shape=a.shape, dtype=a.dtype) for k, a in enumerate(arrays)]
+    y = x[index(*syms)]
+    data = rng.standard_normal(shape)
+    head = rng.standard_normal(data[index(*arrays)].shape)
+    outs = [y, gc.grad(gc.sum(y * head), x)]
+    got = gc.compile([x, *syms], outs, backend="array_api")(
+        strict.asarray(data), *map(strict.asarray, arrays)
+    )
+    _agree(got, gc.compile([x, *syms], outs)(data, *arrays), np.float64)
+
+
+def test_an_index_out_of_bounds_is_numpys_error():
+    x, i = gc.var("x", shape=(4,)), gc.var("i", shape=(2,), dtype="int64")
+    for y in (x[i], gc.take(x, i), x[gc.stop_gradient(x) > 0][i]):
+        f = gc.compile([x, i], y, backend="array_api")
+        for bad in (4, -5):
+            with pytest.raises(gc.OutOfBoundsError, match=f"index {bad} is out of bounds"):
+                f(strict.ones(4, dtype=strict.float64), strict.asarray([1, bad]))

@@ -135,6 +135,7 @@ LAYERS = {
         "backends.dask",
         "backends.numexpr",
         "backends.array_api_erf",
+        "backends.array_api_index",
         "backends.array_api_runtime",
         "backends.array_api",
         "backends.cupy",

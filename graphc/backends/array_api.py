@@ -4,10 +4,11 @@ array-api-strict arrays run the same program (`array_api_compat.array_namespace`
 their device. `"cupy"` (`graphc.backends.cupy`) is the same program, requiring CuPy.
 
 Each op's expression is its array-API form (`graphc.ops.array_api`); an op with none
-(indexing by arrays) raises `gc.BackendError` when the program is written, naming it and the
-user's line; so do loops (while_loop, fori_loop, scan), which are not run yet (cond is).
-erf, which the standard lacks, is computed from standard functions
-(`graphc.backends.array_api_erf`). Python numbers given to a function (the standard takes arrays there) become arrays of the value's dtype on the
+raises `gc.BackendError` when the program is written, naming it and the user's line; so do
+loops (while_loop, fori_loop, scan), which are not run yet (cond is). What the standard
+lacks is written with its functions: erf (`graphc.backends.array_api_erf`), indexing by
+integer arrays and masks and its scatter-add gradient (`graphc.backends.array_api_index`:
+`take`, and sorting the indices). Python numbers given to a function (the standard takes arrays there) become arrays of the value's dtype on the
 arguments' device; constant arrays are converted once per namespace and device (`_const`).
 Arguments are kept as the arrays they are (a torch tensor stays a torch tensor); anything
 else (numbers, lists) becomes a numpy array.

@@ -15,6 +15,7 @@ import array_api_compat
 
 from ..runtime import _axes_of
 from .array_api_erf import _erf  # noqa: F401 - programs import it from here
+from .array_api_index import _getitem, _scatter_add, _take  # noqa: F401 - as _erf
 
 HELPERS = (
     "_namespace",
@@ -47,6 +48,8 @@ HELPERS = (
     "_inner",
     "_kron",
     "_erf",
+    "_getitem",
+    "_take",
 )
 
 
@@ -302,7 +305,9 @@ def _size(x):
 
 def _index_grad(x, like, index):
     """Zeros shaped like `like` with x written at basic `index` (ints, slices, None, ...),
-    of x's dtype."""
+    of x's dtype; added (entries repeated accumulating) at an index with arrays."""
+    if any(array_api_compat.is_array_api_obj(i) for i in index):
+        return _scatter_add(x, like, index)
     xp = array_api_compat.array_namespace(x, like)
     out = xp.zeros(like.shape, dtype=x.dtype, device=array_api_compat.device(like))
     index = tuple(i for i in index if i is not None)  # x has the new axes: drop them

@@ -9,7 +9,6 @@ from .. import runtime
 from ..dispatch import dtype_key
 from ..errors import ArgumentError, DTypeError, OutOfBoundsError, ShapeError
 from ..ir import as_list
-from . import array_api as forms
 from . import costs
 from .base import OpDef, broadcast_shapes, fmt_shape, normalize_axis, register
 from .batch_rules import batch_axis, batch_size, batched_all
@@ -273,8 +272,8 @@ class GetItem(OpDef):
         return f"{x}[{runtime.format_index(index, arrays=arrays)}]"
 
     def array_api(self, x, *arrays, index):
-        if arrays:
-            raise forms.NoForm("indexing by arrays is not in the 2023.12 standard")
+        if arrays:  # the standard indexes by one mask at most: a helper (take, nonzero)
+            return f"_getitem({x}, {runtime.format_index(index, True, arrays)})"
         return self.emit(x, index=index if "..." in index else (*index, "..."))
 
     def run_error(self, exc):
@@ -360,8 +359,8 @@ class IndexGrad(OpDef):
         return f"_index_grad({x}, {like}, {runtime.format_index(index, True, arrays)})"
 
     def array_api(self, x, like, *arrays, index):
-        if arrays:
-            raise forms.NoForm("indexing by arrays is not in the 2023.12 standard")
+        if arrays:  # a scatter-add by sorting (graphc.backends.array_api_index)
+            return self.emit(x, like, *arrays, index=index)
         return self.emit(x, like, index=index if "..." in index else (*index, "..."))
 
     run_error = GetItem.run_error

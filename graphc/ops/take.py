@@ -7,7 +7,6 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import DTypeError, ShapeError
-from . import array_api as forms
 from . import costs
 from .base import OpDef, check_axis_attr, normalize_axis, register
 from .rearrange import along, ravel
@@ -77,9 +76,7 @@ class Take(OpDef):
         return f"np.take({x}, {indices}, axis={axis})"
 
     def array_api(self, x, indices, *, axis):
-        if axis is None:
-            return f"xp.take({forms.flat(x)}, {indices})"
-        return f"xp.take({x}, {indices}, axis={axis})"
+        return f"_take({x}, {indices}, {axis})"
 
     run_error = GetItem.run_error  # an index out of bounds: OutOfBoundsError
 
