@@ -4,14 +4,17 @@ array-api-strict arrays run the same program (`array_api_compat.array_namespace`
 their device. `"cupy"` (`graphc.backends.cupy`) is the same program, requiring CuPy.
 
 Each op's expression is its array-API form (`graphc.ops.array_api`); an op with none
-raises `gc.BackendError` when the program is written, naming it and the user's line; so do
-loops (while_loop, fori_loop, scan), which are not run yet (cond is). What the standard
-lacks is written with its functions: erf (`graphc.backends.array_api_erf`), indexing by
-integer arrays and masks and its scatter-add gradient (`graphc.backends.array_api_index`:
-`take`, and sorting the indices). Python numbers given to a function (the standard takes arrays there) become arrays of the value's dtype on the
-arguments' device; constant arrays are converted once per namespace and device (`_const`).
-Arguments are kept as the arrays they are (a torch tensor stays a torch tensor); anything
-else (numbers, lists) becomes a numpy array.
+raises `gc.BackendError` when the program is written, naming it and the user's line. What
+the standard lacks is written with its functions: erf (`graphc.backends.array_api_erf`),
+indexing by integer arrays and masks and its scatter-add gradient
+(`graphc.backends.array_api_index`: `take`, and sorting the indices). cond and the loops
+(while_loop, fori_loop, scan) are Python blocks over the namespace's arrays: a condition is
+read with `bool(array)`, which the standard allows (an eager library computes it there; a
+lazy one cannot run them). Python numbers given to a function (the standard takes arrays
+there) become arrays of the value's dtype on the arguments' device; constant arrays are
+converted once per namespace and device (`_const`). Arguments are kept as the arrays they
+are (a torch tensor stays a torch tensor); anything else (numbers, lists) becomes a numpy
+array.
 """
 
 from __future__ import annotations
@@ -30,7 +33,16 @@ from ..ops import OPS
 from ..ops import array_api as forms
 from .base import Backend
 
-LOOPS = ("while_loop", "fori_loop", "scan")
+# The loops' blocks in the namespace: arrays have no len (their rows are read with `...`:
+# the standard indexes all axes), a fori_loop's index is a 0-d array.
+CONTROL_TEXTS = {
+    "stack": "xp.stack({rows})",
+    "stack_or_empty": "xp.stack({rows}) if {name} else "
+    "xp.zeros((0, *{carry}.shape), dtype={carry}.dtype, device=dev)",
+    "range": "_arange(xp, dev, {lower}, {upper})",
+    "length": "{seq}.shape[0]",
+    "row": "{seq}[{k}, ...]",
+}
 # numpy's arithmetic on booleans, which the standard leaves out: the logical functions.
 LOGICAL = {
     "multiply": "logical_and",
@@ -66,23 +78,21 @@ class ArrayAPI(Backend):
     extra = "array-api"
     in_place = False
 
+    control_texts = CONTROL_TEXTS
+
     def lower(self, outputs):
-        """Loops refused; a `cond` (and the conds in its branches) reads its constant
-        array inputs, and its branches give their constant results, through an identity:
-        emitted as their conversion to the namespace (a cond's block reads names)."""
+        """A block (cond, a loop, and the blocks in their sub-graphs) reads its constant
+        inputs, and its sub-graphs give their constant results, through an identity:
+        emitted as their conversion to the namespace (a block reads names, and a loop's
+        carries are arrays of the namespace)."""
         return rebuild(outputs, self._lowered)
 
     def _lowered(self, node, inputs):
-        if node.op in LOOPS:
-            raise BackendError(
-                f"{format_origin(node.origin)}: {node.op}: the {self.name!r} backend does "
-                "not run loops yet; compile this function with the numpy backend, or unroll "
-                "the loop in Python"
-            )
-        if node.op != "cond":
+        graphs = [k for k, v in node.attrs.items() if isinstance(v, Graph)]
+        if not graphs:
             return None
-        branches = {k: self._branch(node.attrs[k]) for k in ("true_fn", "false_fn")}
-        inputs = [_identity(x) if _constant(x, np.ndarray) else x for x in inputs]
+        branches = {k: self._branch(node.attrs[k]) for k in graphs}
+        inputs = [_identity(x) if _constant(x) else x for x in inputs]
         if all(branches[k] is node.attrs[k] for k in branches) and all(
             a is b for a, b in zip(inputs, node.inputs)
         ):

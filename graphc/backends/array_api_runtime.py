@@ -50,6 +50,7 @@ HELPERS = (
     "_erf",
     "_getitem",
     "_take",
+    "_arange",
 )
 
 
@@ -427,3 +428,12 @@ def _kron(a, b):
     spread_a = xp.reshape(a, tuple(d for s in a.shape for d in (s, 1)))
     spread_b = xp.reshape(b, tuple(d for s in b.shape for d in (1, s)))
     return xp.reshape(spread_a * spread_b, tuple(p * q for p, q in zip(a.shape, b.shape)))
+
+
+def _arange(xp, dev, lower, upper):
+    """A fori_loop's indices lower, ..., upper - 1, as 0-d integer arrays of the bounds'
+    dtype (the standard's arrays cannot be iterated over)."""
+    arrays = [b for b in (lower, upper) if not isinstance(b, int)]
+    dtype = xp.result_type(*arrays) if arrays else xp.int64
+    for k in range(int(lower), int(upper)):
+        yield xp.asarray(k, dtype=dtype, device=dev)

@@ -141,6 +141,24 @@ def _direct(graph: Graph, positions: list, carries: dict) -> dict:
     return direct
 
 
+# The numpy calls of the loops' blocks, as templates; a backend may write its own
+# (`Backend.control_texts`: the array API's namespace calls).
+TEXTS = {
+    "stack": "np.stack({rows})",
+    "stack_or_empty": "np.stack({rows}) if {name} else "
+    "np.zeros((0,) + np.shape({carry}), np.result_type({carry}))",
+    "range": "np.arange({lower}, {upper})",
+    "length": "len({seq})",
+    "row": "{seq}[{k}]",
+}
+
+
+def text(em, what: str, **parts) -> str:
+    """The block text `what` of the emission being written, its fields filled."""
+    own = getattr(em.emission, "control_texts", {})
+    return own.get(what, TEXTS[what]).format(**parts)
+
+
 def dtype_text(dtype) -> str:
     return f"np.{dtype.name}"
 
@@ -150,18 +168,15 @@ def known(t) -> bool:
     return shape is not None and None not in shape and dtype is not None
 
 
-def stack_history(name: str, carry: str, t, reverse: bool = False) -> str:
+def stack_history(em, name: str, carry: str, t, reverse: bool = False) -> str:
     """The expression stacking a history list `name` of the carry `carry` (of static type
     `t`); also right when the loop ran zero times."""
     rows = f"{name}[::-1]" if reverse else name
     if known(t):
         shape, dtype = t
-        text = f"np.array({rows}, {dtype_text(dtype)})"
-        return text if not shape else f"{text}.reshape({(-1,) + tuple(shape)!r})"
-    return (
-        f"np.stack({rows}) if {name} else "
-        f"np.zeros((0,) + np.shape({carry}), np.result_type({carry}))"
-    )
+        array = f"np.array({rows}, {dtype_text(dtype)})"
+        return array if not shape else f"{array}.reshape({(-1,) + tuple(shape)!r})"
+    return text(em, "stack_or_empty", rows=rows, name=name, carry=carry)
 
 
 def preallocate(length: str, t) -> str | None:
@@ -270,13 +285,12 @@ class _Loop:
         em, node = self.em, self.node
         for name in self.names.ys:
             if name and name not in self.preallocated:
-                em.statement(
-                    indent, f"{name} = np.stack({name}{'[::-1]' if reverse else ''})", node
-                )
+                rows = f"{name}[::-1]" if reverse else name
+                em.statement(indent, f"{name} = {text(em, 'stack', rows=rows)}", node)
         for h, c, t in zip(self.names.hists, self.carry, self.types.finals):
             if h and h not in self.preallocated:
                 t = t if em.emission.in_place else (None, None)  # np.stack, not np.array
-                em.statement(indent, f"{h} = {stack_history(h, c, t, reverse)}", node)
+                em.statement(indent, f"{h} = {stack_history(em, h, c, t, reverse)}", node)
         write_aliases(em, self.aliases, indent)
 
     def update(self, body: Graph, args, indent: str, extra=None):
@@ -324,7 +338,8 @@ def emit_fori(em, node, args, indent: str) -> None:
     ins = loop.layout.inputs(args)
     loop.open_stacks(indent)
     # np.arange: the index is a numpy integer, like every other value in emitted code.
-    em.statement(indent, f"for {index} in np.arange({ins.bounds[0]}, {ins.bounds[1]}):", node)
+    steps = text(em, "range", lower=ins.bounds[0], upper=ins.bounds[1])
+    em.statement(indent, f"for {index} in {steps}:", node)
     inner = indent + "    "
     start = len(em.lines)
     loop.save_histories(inner)
@@ -341,7 +356,7 @@ def emit_scan(em, node, args, indent: str) -> None:
     body, reverse = node.attrs["body"], node.attrs["reverse"]
     loop = _Loop(em, node, args, indent)
     ins = loop.layout.inputs(args)
-    length = _scan_length(loop.layout.inputs(node.inputs).xs, ins.xs)
+    length = _scan_length(em, loop.layout.inputs(node.inputs).xs, ins.xs)
     loop.open_stacks(indent, length)
     k = fresh_name(em, "k")
     steps = f"range({length} - 1, -1, -1)" if reverse else f"range({length})"
@@ -359,10 +374,10 @@ def emit_scan(em, node, args, indent: str) -> None:
     loop.finish(indent, reverse)
 
 
-def _scan_length(xs, seqs) -> str:
-    """The number of steps of a scan: a static length, else `len` of the first xs."""
+def _scan_length(em, xs, seqs) -> str:
+    """The number of steps of a scan: a static length, else the length of the first xs."""
     known_lengths = [x.shape[0] for x in xs if x.shape is not None and x.shape[0] is not None]
-    return str(known_lengths[0]) if known_lengths else f"len({seqs[0]})"
+    return str(known_lengths[0]) if known_lengths else text(em, "length", seq=seqs[0])
 
 
 def _slices(em, node, params, seqs, k: str, indent: str) -> list[str]:
@@ -373,7 +388,7 @@ def _slices(em, node, params, seqs, k: str, indent: str) -> list[str]:
     for param, seq in zip(params, seqs):
         if id(param) in used:
             slices.append(fresh_name(em, param.name))
-            em.statement(indent, f"{slices[-1]} = {seq}[{k}]", node)
+            em.statement(indent, f"{slices[-1]} = {text(em, 'row', seq=seq, k=k)}", node)
         else:
             slices.append("None")
     return slices
