@@ -214,10 +214,11 @@ def grad(y, wrt, head=None, simplify: bool = True):
 
     Returns
     -------
-    A symbol (`wrt` a symbol or name) or a list of symbols (`wrt` a list or tuple), each of
-    its input's shape; an input `y` does not depend on gets ``zeros_like`` (a name that `y`'s
-    graph does not contain is a `GradError` listing its arguments). The result is an
-    ordinary symbol: print, compile, bind or differentiate it again.
+    Symbol or list of Symbol
+        A symbol (`wrt` a symbol or name) or a list of symbols (`wrt` a list or tuple), each
+        of its input's shape; an input `y` does not depend on gets ``zeros_like`` (a name
+        that `y`'s graph does not contain is a `GradError` listing its arguments). The
+        result is an ordinary symbol: print, compile, bind or differentiate it again.
 
     Raises
     ------
@@ -234,12 +235,16 @@ def grad(y, wrt, head=None, simplify: bool = True):
         (the unused branch's derivative, inf there, times 0); the warning, at the user's
         line, shows the guarded form ``where(x > 0, sqrt(where(x > 0, x, 1)), 0)``.
 
+    Notes
+    -----
     `stop_gradient`/`.detach()` block the flow; each node shared by several paths has its
     cotangent contributions summed once. An output whose shape is unknown is checked to
     have size 1 once its shape is known (a compiled call, `bind`, `simple_bind`,
     `infer_shape`), and a var whose dtype is unknown to be bound to floating data; the
     result has `wrt`'s shape and dtype.
 
+    Examples
+    --------
     >>> import graphc as gc
     >>> x = gc.var("x")
     >>> print(gc.grad(2 * gc.dot(x, x), x))

@@ -220,8 +220,9 @@ def cost(outputs, wrt=None, shapes=None, dtype="float64", simplify: bool = True)
 
     Returns
     -------
-    A `CostReport`. A var without a shape leaves the costs that depend on it unknown (None,
-    printed "?") and `unknown` says which var: nothing is guessed.
+    CostReport
+        A var without a shape leaves the costs that depend on it unknown (None, printed "?")
+        and `unknown` says which var: nothing is guessed.
 
     Examples
     --------

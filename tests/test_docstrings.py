@@ -45,6 +45,28 @@ def test_every_public_name_and_member_has_an_example():
     assert not done, f"documented now, drop from UNDOCUMENTED: {done}"
 
 
+def test_docstring_sections_parse_as_numpydoc():
+    """Every public docstring is valid numpydoc: no section twice, and each Returns, Raises
+    and Warns entry starts with a type or a name (its text indented below it), so that no
+    paragraph is read as a type and nothing after a section is swallowed by it."""
+    docscrape = pytest.importorskip("numpydoc.docscrape")
+    names = [(name, getattr(gc, name)) for name in gc.__all__] + list(_public_members())
+    bad = []
+    for name, obj in names:
+        obj = obj.fget if isinstance(obj, property) else obj
+        try:
+            doc = docscrape.NumpyDocString(inspect.getdoc(obj) or "")
+        except ValueError as e:  # a section twice
+            bad.append(f"{name}: {e}".splitlines()[0])
+            continue
+        for section in ("Returns", "Yields", "Raises", "Warns"):
+            for entry in doc[section]:
+                head = entry.type or entry.name
+                if (not entry.desc and len(head.split()) > 3) or ">>>" in head:
+                    bad.append(f"{name}: {section} entry {head[:40]!r} reads as a type")
+    assert not bad, "\n".join(bad)
+
+
 @pytest.mark.parametrize("name", sorted(public_ops()))
 def test_each_op_example_runs_and_calls_the_op(name):
     op = public_ops()[name]

@@ -245,6 +245,12 @@ document(
     take(x, const([0, 2]), axis=1)
     >>> gc.take(np.array([5.0, 6.0, 7.0]), [2, 0])
     array([7., 5.])
+    >>> gc.take(np.arange(6.0).reshape(2, 3), [2, 0, 2], axis=1)
+    array([[2., 0., 2.],
+           [5., 3., 5.]])
+    >>> x = gc.var("x", shape=(3, 4))
+    >>> print(gc.grad(gc.sum(gc.take(x, [2, 0], axis=1)), x))
+    zeros_like(x).at[:, [2, 0]].add(broadcast_to(1.0, shape=(3, 2)))
     """,
 )
 

@@ -17,17 +17,7 @@ from .shape import reshape, reshape_like
 class Take(OpDef):
     """`np.take(x, indices, axis=None)` (`x.take(indices, axis)`): the entries of `x` at the
     integer `indices` along `axis`, or of the flattened `x` when `axis` is None. The result
-    has `x`'s axes with `axis` replaced by the axes of `indices`.
-
-    Examples
-    --------
-    >>> import graphc as gc, numpy as np
-    >>> gc.take(np.arange(6.0).reshape(2, 3), [2, 0, 2], axis=1)
-    array([[2., 0., 2.],
-           [5., 3., 5.]])
-    >>> x = gc.var("x", shape=(3, 4))
-    >>> print(gc.grad(gc.sum(gc.take(x, [2, 0], axis=1)), x))
-    zeros_like(x).at[:, [2, 0]].add(broadcast_to(1.0, shape=(3, 2)))
+    has `x`'s axes with `axis` replaced by the axes of `indices` (examples: ops.docs_shapes).
     """
 
     name, nin, attr_names = "take", 2, ("axis",)
