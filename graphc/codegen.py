@@ -204,6 +204,7 @@ class Emission:
       of elementwise nodes into one node here);
     - `expr(node, args)`: the expression computing `node` from its inputs' expressions;
     - `in_place`: may a statement write into a dead temporary's buffer (`out=`, `+=`);
+    - `scalar_code`: may runs of 0-d statements be Python floats (numpy arrays only);
     - `header(helpers)`: the module's import lines (`helpers`: the graphc.runtime names read);
     - `prologue(params)`: the first lines of the function body (4-space indented);
     - `returns(results, single)`: the text after `return`;
@@ -213,6 +214,7 @@ class Emission:
 
     name = "numpy"
     in_place = True
+    scalar_code = True
 
     def lower(self, outputs: list[Symbol]) -> list[Symbol]:
         return outputs
@@ -230,9 +232,8 @@ class Emission:
         return []
 
     def returns(self, results: list[str], single: bool) -> str:
-        if not results:
-            return "()"
-        return ", ".join(results) + ("," if len(results) == 1 and not single else "")
+        comma = "," if len(results) == 1 and not single else ""
+        return ", ".join(results) + comma if results else "()"
 
     def namespace(self) -> dict:
         return {}

@@ -81,8 +81,8 @@ class Runs:
 def runs(em, nodes: list[Symbol]) -> dict[int, int]:
     """{last: first}: the positions in `nodes` of the maximal runs of consecutive nodes
     that scalar code computes (none in a teaching or checked program, nor for a backend
-    other than numpy)."""
-    if not ENABLED or em.readable or em.checked is not None or em.emission.name != "numpy":
+    whose arrays are not numpy's: `Emission.scalar_code`)."""
+    if not ENABLED or em.readable or em.checked is not None or not em.emission.scalar_code:
         return {}
     found, first, lists = {}, None, set()
     for i, node in enumerate([*nodes, None]):

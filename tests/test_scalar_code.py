@@ -260,3 +260,18 @@ def test_a_gradient_in_a_vector_read_entry_by_entry_is_built_as_a_list():
         args = np.array([0.0, 1.0, 2.0]), np.array(value)
         got, want = lowered(*args)[1], plain(*args)[1]
         assert got.tobytes() == want.tobytes(), (value, got, want)
+
+
+@pytest.mark.parametrize("backend", ["numexpr", "array_api"])
+def test_numexpr_programs_lower_scalars_and_array_api_programs_do_not(backend):
+    """numexpr's programs are numpy programs with fused statements: their 0-d runs are Python
+    floats too (numexpr would cost a call per 0-d statement, 10x the scalar recurrence);
+    array_api programs read arrays of any library, so they stay array statements."""
+    pytest.importorskip({"numexpr": "numexpr", "array_api": "array_api_compat"}[backend])
+    a, xs, loss = _recurrence(30)
+    outputs = [loss, gc.grad(loss, a)]
+    f = gc.compile([a, xs], outputs, backend=backend)
+    args = np.array(0.9), np.linspace(-1, 1, 30)
+    for g, w in zip(f(*args), gc.compile([a, xs], outputs)(*args), strict=True):
+        assert np.asarray(g).dtype == np.float64 and _ulps(g, w) <= 8
+    assert ("math.tanh" in f.source) is (backend == "numexpr")

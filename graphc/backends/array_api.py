@@ -74,6 +74,7 @@ class ArrayAPI(Backend):
     """
 
     name = "array_api"
+    scalar_code = False  # its arrays are not numpy's
     packages = ("array_api_compat",)
     extra = "array-api"
     in_place = False

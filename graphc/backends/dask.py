@@ -159,6 +159,7 @@ class Dask(Backend):
     """
 
     name = "dask"
+    scalar_code = False  # its arrays are not numpy's
     packages = ("dask",)
     extra = "dask"
     in_place = False
