@@ -17,6 +17,7 @@ from .gc_pause import gc_paused
 from .grad_lint import warn_where_traps
 from .ir import Symbol, as_list, format_origin, merged_var, origin_scope, toposort, unify_vars
 from .ops.base import fmt_shape
+from .orders import sharing_orders
 from .simplify import simplify as run_passes
 from .simplify.rewrites import stabilize
 
@@ -191,6 +192,7 @@ def _shapes_disagree(head_shape, out_shape) -> bool:
 
 @checks_call
 @gc_paused
+@sharing_orders
 def grad(y, wrt, head=None, simplify: bool = True):
     """Reverse-mode derivative of `y` with respect to `wrt`.
 

@@ -22,6 +22,7 @@ from .errors import BindError, GraphcError
 from .finite import raise_nonfinite
 from .gc_pause import gc_paused
 from .ir import Symbol, as_list, flatten_outputs, free_vars, retype_vars, unify_vars
+from .orders import shared_orders, sharing_orders
 from .readable import export_text, readable_program
 from .reports import (
     ArgType,
@@ -152,10 +153,11 @@ entries (first [1]): log(x)
         self.backend = backends.backend(backend)
         self._single = isinstance(outputs, Symbol) and outputs.op != "group"
         outputs = flatten_outputs(outputs, "compile: outputs")
-        check_covered(inputs, outputs)
+        with shared_orders():  # (both walk the graph for its vars)
+            check_covered(inputs, outputs)
+            # A var is its name: one node per name, with the most specific declaration.
+            canon, self.outputs, _ = unify_vars(outputs, inputs)
         self._given = outputs  # as the user built them: what a teaching export names
-        # A var is its name: one node per name, with the most specific declaration.
-        canon, self.outputs, _ = unify_vars(outputs, inputs)
         self.inputs = [canon[v.name] for v in inputs]
         self.simplify = simplify
         self.debug = bool(debug)
@@ -239,6 +241,7 @@ entries (first [1]): log(x)
         return arrays, tuple(x for a in arrays for x in self.backend.signature(a))
 
     @gc_paused
+    @sharing_orders
     def _specialize(self, arrays, key):
         arrays = [ArgType(None, key[3 * i + 1], key[3 * i + 2]) for i in range(len(arrays))]
         sig = signature_of(self._names, arrays)

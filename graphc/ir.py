@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterable, Sequence
 
 from .errors import ArgumentError, DTypeError, GraphcError, ShapeError
 from .mixin import ArrayMixin
+from .orders import toposort
 from .symbol_slots import SLOTS
 
 _PKG_DIR = os.path.dirname(os.path.abspath(__file__))
@@ -297,37 +298,6 @@ def flatten_outputs(outputs, what: str = "outputs") -> list[Symbol]:
     return flat
 
 
-def toposort(
-    outputs: Iterable[Symbol], stop: Iterable[Symbol] = (), stop_ids=None
-) -> list[Symbol]:
-    """Nodes reachable from `outputs`, inputs before users, in depth-first left-to-right order.
-
-    Iterative, so graphs of any depth work. Nodes in `stop` (or whose ids are in `stop_ids`,
-    any container of ids: it is read, not copied) are listed but not entered.
-    """
-    order: list[Symbol] = []
-    done: set[int] = set()
-    entered: set[int] = set()
-    leaves = {id(s) for s in stop}
-    skip = stop_ids if stop_ids else leaves
-    for root in outputs:
-        stack = [root]
-        while stack:
-            node = stack[-1]
-            key = id(node)
-            if key in done:
-                stack.pop()
-            elif key in entered:  # all inputs are done: emit (post-order)
-                stack.pop()
-                done.add(key)
-                order.append(node)
-            else:
-                entered.add(key)
-                if key not in leaves and key not in skip:
-                    stack += node.inputs[::-1]  # reversed: the leftmost is visited first
-    return order
-
-
 def free_vars(outputs: Iterable[Symbol]) -> list[Symbol]:
     """The var nodes reachable from `outputs`, in order of first appearance."""
     return [n for n in toposort(outputs) if n.op == "var"]
@@ -539,7 +509,7 @@ def rebuild(
         if len(outputs) == 1 and all(id(x) in memo for x in outputs[0].inputs):
             order = [outputs[0]]  # (a rewrite settling one new node: no walk needed)
         else:
-            order = toposort(outputs, stop=stop, stop_ids=memo)
+            order = toposort(outputs, stop=stop, stop_ids=memo or None)
     for node in order:
         key = id(node)
         if key in memo:
@@ -577,4 +547,6 @@ def retype_vars(outputs: Sequence[Symbol], types: dict) -> tuple[dict, list[Symb
         if v.shape != shape or not _same_dtype(v.dtype, dtype):
             v = Symbol(v.opdef, (), {}, shape, dtype, name=name, origin=v.origin)
         new[name] = v
+    if all(new.get(v.name, v) is v for v in free_vars(outputs)):
+        return new, list(outputs)  # (the vars had those types: the graph is as it was)
     return new, rebuild(outputs, lambda n, _: new.get(n.name) if n.op == "var" else None)

@@ -36,7 +36,7 @@ import its own layer or lower ones; within a layer the imports form no cycle):
                               dispatch (apply, make_node, var, const, Group)
  1  IR                        ir, mixin, numpy_names (what numpy has that graphc lacks),
                               const_text (array constants as text)
- 0  leaves                    errors, runtime, gc_pause
+ 0  leaves                    errors, runtime, gc_pause, orders (shared topological orders)
 ```
 
 Where a lower layer offers a higher layer's convenience, the higher layer installs it:
@@ -62,7 +62,7 @@ PKG = pathlib.Path(__file__).resolve().parent.parent / "graphc"
 
 # Lower number = lower layer. A module may import modules of its own layer or below.
 LAYERS = {
-    0: ["errors", "runtime", "symbol_slots", "gc_pause"],
+    0: ["errors", "runtime", "symbol_slots", "gc_pause", "orders"],
     1: ["ir", "calls", "mixin", "numpy_names", "const_text"],
     2: [
         "ops.costs",

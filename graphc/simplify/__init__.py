@@ -45,6 +45,7 @@ from ..dispatch import checks_call
 from ..errors import ArgumentError
 from ..gc_pause import gc_paused
 from ..ir import Symbol, as_list, toposort
+from ..orders import sharing_orders
 from .elementwise import shared_budget, simplify_elementwise
 from .framework import PassContext, RuleSet, rule_pass
 from .identity import identity
@@ -156,6 +157,7 @@ MAX_ROUNDS = 3
 
 
 @gc_paused
+@sharing_orders
 def run(outputs, passes=None, trace=None, ctx=None):
     """Apply `passes` (default `PIPELINE`) in order to a list of output symbols, again while a
     round changes the graph after its first pass (cse can merge what the sympy pass wrote,

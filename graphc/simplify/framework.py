@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from ..ir import Symbol, fits, rebuild, refuse, toposort
+from ..orders import known_order
 
 __all__ = ["PassContext", "RuleSet", "applies_to", "rule_pass"]
 
@@ -136,7 +137,11 @@ def rule_pass(name: str, rules: RuleSet, doc: str = "") -> Callable:
         def rule(node, inputs):
             return None if id(node) in known else rules.apply(node, inputs)
 
-        order = toposort(outputs, stop=known.values(), stop_ids=_Either(known, fixed))
+        # The walk stops at fixed points, unless the graph's whole order is known already
+        # (rules leave a fixed point and what is below it as they are: more work, no walk).
+        order = known_order(outputs, known.values())
+        if order is None:
+            order = toposort(outputs, stop=known.values(), stop_ids=_Either(known, fixed))
         memo: dict = {}
         new = rebuild(outputs, rule, memo, order=order)
         for node in order:

@@ -1,0 +1,132 @@
+"""Topological orders (`toposort`), and one order shared by the passes of a compilation.
+
+Graphs are immutable, so the order of the nodes reachable from the same output objects
+(stopping at the same nodes) never changes. Passes that leave a graph as it was, and the
+checks around them, used to walk it again each (`gc.grad` then `gc.compile` of a 1e5-node
+graph took 33 walks, a quarter of their time). Inside `shared_orders()` (which `gc.grad`,
+`gc.compile`, a compiled function's first call and `gc.simplify` open), `toposort`
+remembers its last few answers, keyed by the outputs' and stop nodes' identities, and holds
+those nodes so that the identities stay valid; the memory goes when the outermost block
+ends.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections import OrderedDict
+from collections.abc import Callable, Iterable
+from contextlib import contextmanager
+
+MAX_ORDERS = 4  # orders kept in a block: the graph a pass returned and a few before it
+
+_active: list[OrderedDict] = []  # the outermost block's orders, while one is open
+stats = {"walks": 0, "shared": 0}  # toposorts inside blocks: walked, and answered again
+
+
+def toposort(outputs: Iterable, stop: Iterable = (), stop_ids=None) -> list:
+    """Nodes reachable from `outputs`, inputs before users, in depth-first left-to-right order.
+
+    Iterative, so graphs of any depth work. Nodes in `stop` (or whose ids are in `stop_ids`,
+    any container of ids: it is read, not copied) are listed but not entered. Inside
+    `shared_orders()` a repeated question (no `stop_ids`) is answered from memory.
+
+    >>> import graphc as gc
+    >>> x = gc.var("x")
+    >>> [n.op for n in toposort([gc.sin(x) * x])]
+    ['var', 'sin', 'multiply']
+    """
+    if stop_ids is None:
+        return remembered(tuple(outputs), tuple(stop), _walk)
+    return _walk(outputs, stop, stop_ids)
+
+
+def _walk(outputs, stop=(), stop_ids=None) -> list:
+    order: list = []
+    done: set[int] = set()
+    entered: set[int] = set()
+    leaves = {id(s) for s in stop}
+    skip = stop_ids if stop_ids else leaves
+    for root in outputs:
+        stack = [root]
+        while stack:
+            node = stack[-1]
+            key = id(node)
+            if key in done:
+                stack.pop()
+            elif key in entered:  # all inputs are done: emit (post-order)
+                stack.pop()
+                done.add(key)
+                order.append(node)
+            else:
+                entered.add(key)
+                if key not in leaves and key not in skip:
+                    stack += node.inputs[::-1]  # reversed: the leftmost is visited first
+    return order
+
+
+@contextmanager
+def shared_orders():
+    """Within the block, `toposort` answers a repeated question (the same output objects,
+    the same stop nodes) from memory. A nested block shares the outer one's orders.
+
+    >>> import graphc as gc
+    >>> y = gc.sin(gc.var("x"))
+    >>> with shared_orders():
+    ...     first, again = toposort([y]), toposort([y])
+    >>> [a is b for a, b in zip(first, again)], first is again
+    ([True, True], False)
+    """
+    if _active:
+        yield
+        return
+    _active.append(OrderedDict())
+    try:
+        yield
+    finally:
+        _active.pop()
+
+
+def sharing_orders(fn: Callable) -> Callable:
+    """Decorate `fn`: it runs inside `shared_orders()`."""
+
+    @functools.wraps(fn)
+    def sharing(*args, **kwargs):
+        with shared_orders():
+            return fn(*args, **kwargs)
+
+    return sharing
+
+
+def _key(outputs, stop) -> tuple:
+    return tuple(map(id, outputs)), frozenset(map(id, stop))
+
+
+def known_order(outputs, stop=()) -> list | None:
+    """A copy of the order the open block remembers for `outputs` and `stop` (nodes), or
+    None: never a walk."""
+    if not _active:
+        return None
+    orders, key = _active[0], _key(outputs, stop)
+    hit = orders.get(key)
+    if hit is None:
+        return None
+    orders.move_to_end(key)
+    stats["shared"] += 1
+    return list(hit[2])
+
+
+def remembered(outputs: tuple, stop: tuple, walk: Callable) -> list:
+    """`walk(outputs, stop)` (a new list), or a copy of the answer remembered in the open
+    block for the same outputs and stop nodes; `walk` itself outside any block."""
+    if not _active:
+        return walk(outputs, stop)
+    hit = known_order(outputs, stop)
+    if hit is not None:
+        return hit
+    order = walk(outputs, stop)
+    stats["walks"] += 1
+    orders = _active[0]
+    orders[_key(outputs, stop)] = (outputs, stop, order)  # (holding the nodes: ids stay valid)
+    if len(orders) > MAX_ORDERS:
+        orders.popitem(last=False)
+    return list(order)

@@ -1,0 +1,95 @@
+"""Shared topological orders: a repeated toposort inside a compilation is not a walk, the
+memory goes with the block, and grad + compile + first call walk a graph a bounded number
+of times (a structural count, no timing)."""
+
+from __future__ import annotations
+
+import gc as garbage
+import weakref
+
+import numpy as np
+import pytest
+
+import graphc as gc
+from graphc import orders
+from graphc.orders import shared_orders, toposort
+
+
+def _walks(monkeypatch) -> list:
+    """The sizes of the walks `toposort` makes from now on."""
+    sizes: list = []
+    walk = orders._walk
+
+    def counted(*args):
+        order = walk(*args)
+        sizes.append(len(order))
+        return order
+
+    monkeypatch.setattr(orders, "_walk", counted)
+    return sizes
+
+
+def test_a_repeated_question_is_answered_without_a_walk(monkeypatch):
+    x = gc.var("x")
+    y = gc.sin(x) * x
+    walks = _walks(monkeypatch)
+    with shared_orders():
+        first = toposort([y])
+        with shared_orders():  # a nested block shares the outer one's orders
+            again = toposort([y])
+        first.append("changed by a caller")  # a copy each time: callers may edit theirs
+        third = toposort([y])
+        stopped = toposort([y], stop=[x])
+    assert len(walks) == 2  # [y] once, [y] stopping at x once
+    assert [n.op for n in again] == [n.op for n in third] == ["var", "sin", "multiply"]
+    assert [n.op for n in stopped] == ["var", "sin", "multiply"]
+    toposort([y])  # outside any block: a walk
+    assert len(walks) == 3
+
+
+def test_walks_with_stop_ids_are_not_remembered(monkeypatch):
+    x = gc.var("x")
+    y = gc.exp(x)
+    walks = _walks(monkeypatch)
+    with shared_orders():
+        assert [n.op for n in toposort([y], stop_ids={id(x)})] == ["var", "exp"]
+        assert [n.op for n in toposort([y], stop_ids={id(y)})] == ["exp"]
+    assert len(walks) == 2
+
+
+def test_the_block_lets_go_of_its_graphs():
+    with shared_orders():
+        y = gc.sin(gc.var("x"))
+        toposort([y])
+        alive = weakref.ref(y)
+        del y
+        garbage.collect()
+        assert alive() is not None  # held while the block is open
+    garbage.collect()
+    assert alive() is None
+    assert not orders._active
+
+
+def _chain(layers: int):
+    x = gc.var("x", shape=(4, 3), dtype=np.float64)
+    W = gc.var("W", shape=(3, 3), dtype=np.float64)
+    h = x
+    for i in range(layers):
+        h = gc.tanh(h @ W) if i % 3 == 2 else gc.sin(h) * gc.exp(-h * h) + 0.5 * h
+    return [x, W], gc.sum(h * h)
+
+
+@pytest.mark.parametrize("layers", [30, 60])
+def test_grad_and_compile_walk_the_graph_a_bounded_number_of_times(monkeypatch, layers):
+    """gc.grad, gc.compile and the first call walk the whole graph (toposort, at least half
+    of its nodes) at most 13 times, whatever its size (the benchmark's chains took 33 walks
+    before orders were shared)."""
+    inputs, loss = _chain(layers)
+    size = len(toposort([loss]))
+    walks = _walks(monkeypatch)
+    grads = gc.grad(loss, inputs)
+    f = gc.compile(inputs, [loss, *grads])
+    rng = np.random.default_rng(0)
+    f(rng.standard_normal((4, 3)), 0.3 * rng.standard_normal((3, 3)))
+    big = [n for n in walks if n >= size // 2]
+    assert 0 < len(big) <= 13, big
