@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pathlib
 import pickle
+import re
 import sys
 import tracemalloc
 import warnings
@@ -17,12 +18,11 @@ dask = pytest.importorskip("dask")
 da = pytest.importorskip("dask.array")
 
 dask_local = pytest.importorskip("dask.local")
-from op_recipes import PARAMS, RECIPES, call, make_args, make_vars  # noqa: E402
+from op_recipes import PARAMS, backend_program  # noqa: E402
 
 import graphc as gc  # noqa: E402
 from graphc.backends import Dask, backend  # noqa: E402
-from graphc.backends.dask import UNSUPPORTED, MemmapFile  # noqa: E402
-from graphc.ops import OPS  # noqa: E402
+from graphc.backends.dask import MemmapFile  # noqa: E402
 
 
 class Scheduler:
@@ -63,7 +63,7 @@ def test_the_program_cuts_its_arguments_and_computes_once(counted):
         "import dask\n"
         "import dask.array as da\n"
         "import numpy as np\n"
-        "from graphc.backends.dask import _chunked, _reshape, _whole\n"
+        "from graphc.backends.dask import _chunked, _decided, _reshape, _whole\n"
         "\n"
         "def fn(x, w):\n"
         "    x = _chunked(x, {0: 2})\n"
@@ -220,18 +220,24 @@ def test_bind_runs_on_dask():
     assert "dask.compute(" in exe.source()
 
 
-@pytest.mark.parametrize("op", sorted(UNSUPPORTED))
-def test_control_flow_on_values_is_refused_when_compiling(op):
+def test_cond_and_while_loop_compute_their_conditions(counted):
+    """A cond computes its predicate once where it is reached (the gradient's cond reads it
+    again), a while_loop its condition before each iteration, its carries persisted (each
+    iteration's test builds on the last one only), then the outputs in one compute."""
     x = gc.var("x", shape=(3,))
-    if op == "cond":
-        y = gc.cond(gc.sum(x) > 0, lambda a: a * 2, lambda a: a * 3, x)
-    else:
-        y = gc.while_loop(lambda c: gc.sum(c) < 10, lambda c: c * 2, x)
-    f = gc.compile([x], y, backend="dask")
-    with pytest.raises(gc.BackendError, match=rf"test_dask_backend.py:\d+: the {op} operation "):
-        f(np.ones(3))
-    with pytest.raises(gc.BackendError, match="cannot run on the dask backend"):
-        f.source  # noqa: B018
+    y = gc.cond(gc.sum(x) > 0, lambda a: a * 2, lambda a: gc.sin(a), x)
+    y = gc.while_loop(lambda c: gc.sum(c) < 10.0, lambda c: c * 2.0, y)
+    outs = [y, gc.grad(gc.sum(y * y), x)]
+    f = gc.compile([x], outs, backend=Dask(chunks=2))
+    data = np.array([0.5, 0.25, 1.0])  # sum 1.75 > 0: doubled, then 3.5, 7.0, 14.0
+    got = f(data)
+    # the predicate; 3 persists (before the loop and after each of its 2 iterations) and 3
+    # tests of the condition; the outputs
+    assert counted.calls == 1 + 3 + 3 + 1
+    for g, w in zip(got, gc.compile([x], outs)(data), strict=True):
+        np.testing.assert_allclose(g, w, rtol=1e-14)
+    assert re.search(r"\n    (t\d+) = _decided\(\1\)\n    if \1:\n", f.source)
+    assert f.source.count(" = dask.persist(") == 2
 
 
 def test_export_runs_with_dask_alone(tmp_path):
@@ -254,28 +260,23 @@ def test_export_runs_with_dask_alone(tmp_path):
 # --- every op of the table, against the numpy backend -------------------------------------
 
 
+# Ops that compute a condition in the middle of the program (graphc.backends.dask).
+DECIDED = ("cond", "while_loop")
+
+
 def _agree(name, case, dtype):
-    """Compile `name`'s case (outputs and the gradient of their first floating output) for
-    numpy and for dask in chunks of 2, and compare (one computation per call)."""
-    arrays, attrs = make_args(name, case, np.random.default_rng(0))
-    arrays = [a.astype(dtype) if a.dtype.kind == "f" else a for a in arrays]
-    xs = make_vars(arrays)
-    ys = _outputs(call(name, *xs, **attrs))
-    floats = [y for y in ys if y.dtype is not None and y.dtype.kind == "f"]
-    wrt = [x for x, a in zip(xs, arrays) if a.dtype.kind == "f"]
-    if OPS[name].differentiable and RECIPES[name].grads is None and floats and wrt:
-        ys = ys + gc.grad(gc.sum(floats[0] * floats[0]), wrt)
+    """Compile `name`'s case (outputs and the gradient of a weighted sum of them) for numpy
+    and for dask in chunks of 2, and compare (one computation per call, besides the
+    conditions of control flow)."""
+    xs, ys, arrays = backend_program(name, case, np.dtype(dtype))
     f = gc.compile(xs, ys, backend=Dask(chunks=2))
-    if any(n.op in UNSUPPORTED for n in gc.ir.toposort(ys)):
-        with pytest.raises(gc.BackendError, match=f"the {name} operation cannot run"):
-            f(*arrays)
-        return
     want = gc.compile(xs, ys)(*arrays)
     scheduler = Scheduler()
     with dask.config.set(scheduler=scheduler), warnings.catch_warnings():
         warnings.simplefilter("error", FutureWarning)  # dask computing a numpy call it lacks
         got = f(*arrays)
-    assert scheduler.calls <= 1, f"{scheduler.calls} computations"
+    if not any(n.op in DECIDED for n in gc.ir.toposort(ys)):
+        assert scheduler.calls <= 1, f"{scheduler.calls} computations"
     tol = {"rtol": 1e-10, "atol": 1e-12} if dtype == "float64" else {"rtol": 2e-5, "atol": 1e-5}
     for k, (g, w) in enumerate(zip(got, want, strict=True)):
         g, w = np.asarray(g), np.asarray(w)
@@ -284,24 +285,29 @@ def _agree(name, case, dtype):
 
 
 CASES = [p for p in PARAMS if p.values[1] is not None]
-FIRST = [p for p in CASES if p.id.endswith("-0")]
+FIRST = [
+    pytest.param(*p.values, dtype, id=f"{p.id}-{dtype}")
+    for p in CASES
+    if p.id.endswith("-0")
+    for dtype in ("float64", "float32")
+]
 REST = [
     pytest.param(*p.values, dtype, id=f"{p.id}-{dtype}")
     for dtype in ("float64", "float32")
     for p in CASES
-    if dtype == "float32" or p not in FIRST
+    if not p.id.endswith("-0")
 ]
 
 
-@pytest.mark.parametrize("name,case", FIRST)
-def test_every_op_agrees_with_numpy(name, case):
-    _agree(name, case, "float64")
+@pytest.mark.parametrize("name,case,dtype", FIRST)
+def test_every_op_agrees_with_numpy(name, case, dtype):
+    _agree(name, case, dtype)
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name,case,dtype", REST)
 def test_every_case_agrees_with_numpy(name, case, dtype):
-    """Every other case of every op in float64, and every case in float32."""
+    """Every other case of every op, in float64 and in float32."""
     _agree(name, case, dtype)
 
 

@@ -9,10 +9,17 @@ it: dask's threads by default, a `dask.distributed.Client`'s cluster when one is
 
 Not every numpy function has a chunked dask form. An op in `WHOLE` runs on its operands
 gathered into one piece (``_whole``: still lazy and inside the one compute, but not
-chunked: linear algebra's factorisations, sorting, indexing by arrays, ...); an
-elementwise op dask lacks runs chunk by chunk (``da.map_blocks``); the ops in
-`UNSUPPORTED` (control flow: a Python loop or branch on array values would compute in
-the middle of the program) raise `gc.BackendError` when the program is compiled.
+chunked: linear algebra's factorisations, sorting, indexing by arrays, and whatever reads
+a value whose shape depends on the data, ...); an elementwise op dask lacks runs chunk by
+chunk (``da.map_blocks``).
+
+Control flow on array values cannot stay lazy: dask builds a graph without branches. A
+`cond` computes its predicate where the program reaches it (``_decided``: once, though the
+gradient's cond reads it again), a `while_loop` its condition before each iteration, with
+its carries persisted first (``dask.persist``: computed, kept in memory, or in the
+cluster's, in their chunks), so that each test builds on the last iteration only. Work
+that a predicate shares with the outputs runs again in the final compute. A `fori_loop`
+and a `scan` stay lazy (their trip counts are known).
 """
 
 from __future__ import annotations
@@ -24,7 +31,6 @@ import numpy as np
 
 from ..binding import check_array, check_declared
 from ..errors import BackendError, ShapeError
-from ..ir import format_origin, toposort
 from ..ops.base import Elementwise
 from .base import Backend
 
@@ -58,12 +64,6 @@ WHOLE = {
     "cross_entropy": "dask has no take_along_axis",
     "one_hot": "writes ones at the labels",
     "repeat": "dask repeats along one given axis only",
-}
-# Ops that cannot run lazily: compiling them for dask raises BackendError.
-UNSUPPORTED = {
-    "cond": "its branch is chosen by an array value, which would be computed mid-program",
-    "while_loop": "its loop runs while an array value says so, which would be computed "
-    "mid-program",
 }
 # Elementwise ops whose numpy form dask lacks: run chunk by chunk with da.map_blocks.
 BLOCKWISE = {"erf", "nan_to_num"}
@@ -170,15 +170,10 @@ class Dask(Backend):
         self.lazy = bool(lazy)
 
     # --- the program -------------------------------------------------------------------
-    def lower(self, outputs):
-        for node in toposort(outputs):
-            why = UNSUPPORTED.get(node.op)
-            if why is not None:
-                raise BackendError(
-                    f"{format_origin(node.origin)}: the {node.op} operation cannot run on "
-                    f"the dask backend: {why}; compute it with the numpy backend"
-                )
-        return outputs
+    control_texts = {
+        "decide": "{pred} = _decided({pred})",
+        "carries": "{names}, = dask.persist({names})",
+    }
 
     def expr(self, node, args):
         if node.op in BLOCKWISE and isinstance(node.opdef, Elementwise):
@@ -202,7 +197,7 @@ class Dask(Backend):
             "import dask",
             "import dask.array as da",
             *super().header(helpers),
-            "from graphc.backends.dask import _chunked, _reshape, _whole",
+            "from graphc.backends.dask import _chunked, _decided, _reshape, _whole",
         ]
 
     def prologue(self, params):
@@ -217,7 +212,7 @@ class Dask(Backend):
 
     def standalone(self):
         lines = ["import mmap", "", "import dask", "import dask.array as da", "import numpy as np"]
-        for helper in (MemmapFile, _open_memmap, _file_of, _chunked, _whole, _reshape):
+        for helper in (MemmapFile, _open_memmap, _file_of, _chunked, _decided, _whole, _reshape):
             lines += ["", inspect.getsource(helper).rstrip()]
         return lines
 
@@ -267,14 +262,29 @@ def _whole(fn, shape, dtype, *args):
     return da.from_delayed(value, shape, dtype=dtype)
 
 
+def _decided(x):
+    """A cond's predicate `x` computed, if it is a dask array (its branch is chosen now)."""
+    import dask.array as da
+
+    return x.compute() if isinstance(x, da.Array) else x
+
+
 def _whole_here(node, ranks) -> bool:
     """Does this node of an op that dask runs chunked in general need its operands whole:
-    indexing by arrays other than one 1-d integer array, stacking numbers, unknown ranks,
-    matrix norms (by singular values)?"""
+    an operand whose shape depends on the data (an index by a mask of data: dask knows
+    neither its length nor its chunks), indexing by arrays other than one 1-d integer
+    array (or of a numpy constant), stacking numbers, unknown ranks, matrix norms (by
+    singular values)?"""
+    if any(x.shape is not None and None in x.shape for x in node.inputs):
+        return True
     if node.op == "getitem" and len(node.inputs) > 1:
         index = node.inputs[1:]
         return (
-            len(index) > 1 or ranks[1] != 1 or index[0].dtype is None or index[0].dtype.kind == "b"
+            len(index) > 1
+            or ranks[1] != 1
+            or index[0].dtype is None
+            or index[0].dtype.kind == "b"
+            or node.inputs[0].op == "const"  # numpy's indexing would compute the index
         )
     if node.op in ("hstack", "vstack", "inner") and (0 in ranks or None in ranks):
         return True

@@ -150,6 +150,8 @@ TEXTS = {
     "range": "np.arange({lower}, {upper})",
     "length": "len({seq})",
     "row": "{seq}[{k}]",
+    "decide": "",  # a statement before a cond's `if` (none: its predicate is read there)
+    "carries": "",  # a statement before each test of a while_loop's condition
 }
 
 
@@ -157,6 +159,13 @@ def text(em, what: str, **parts) -> str:
     """The block text `what` of the emission being written, its fields filled."""
     own = getattr(em.emission, "control_texts", {})
     return own.get(what, TEXTS[what]).format(**parts)
+
+
+def statement(em, what: str, indent: str, node, **parts) -> None:
+    """The block statement `what` (`TEXTS`), if the emission being written has one."""
+    line = text(em, what, **parts)
+    if line:
+        em.statement(indent, line, node)
 
 
 def dtype_text(dtype) -> str:
@@ -198,6 +207,8 @@ def emit_cond(em, node, args, indent: str) -> None:
     t, f = node.attrs["true_fn"], node.attrs["false_fn"]
     names, aliases = result_names(em, node, len(t.outputs))
     read = [k for k, n in enumerate(names) if n is not None]
+    if node.inputs[0].op != "const" and args[0].isidentifier():
+        statement(em, "decide", indent, node, pred=args[0])
     em.statement(indent, f"if {args[0]}:", node)
     for g, header in ((t, None), (f, "else:")):
         if header:
@@ -318,6 +329,8 @@ def emit_while(em, node, args, indent: str) -> None:
     if count:
         em.statement(indent, f"{count} = 0", node)
     inner = indent + "    "
+    carries = ", ".join(loop.carry)
+    statement(em, "carries", indent, node, names=carries)
     loop_test(em, node, cond, loop.carry + caps, indent)
     start = len(em.lines)
     loop.save_histories(inner)
@@ -325,6 +338,7 @@ def emit_while(em, node, args, indent: str) -> None:
         em.statement(inner, f"{count} += 1")
     _, finish = loop.update(body, loop.carry + caps, inner)
     finish()
+    statement(em, "carries", inner, node, names=carries)
     if len(em.lines) == start and em.lines[start - 1][0].strip() != "break":
         em.statement(inner, "pass")
     loop.finish(indent)

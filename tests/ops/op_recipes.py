@@ -811,3 +811,30 @@ def find_node(y, name):
         if node.op == name:
             return node
     raise AssertionError(f"the recipe's call made no {name} node")
+
+
+def _outputs(y):
+    return list(y) if isinstance(y, (tuple, list)) else [y]
+
+
+def backend_program(name, case, dtype):
+    """(vars, outputs, numpy arrays) comparing a backend with numpy: the case's outputs and
+    the gradient of a random weighted sum of its floating outputs with respect to its
+    floating inputs, the floating arrays of `dtype`."""
+    rng = np.random.default_rng(0)
+    arrays, attrs = make_args(name, case, rng)
+    arrays = [a.astype(dtype) if a.dtype.kind == "f" else a for a in arrays]
+    xs = make_vars(arrays)
+    ys = _outputs(call(name, *xs, **attrs))
+    outs = list(ys)
+    wrt = [x for x, a in zip(xs, arrays) if a.dtype.kind == "f"]
+    floats = [y for y in ys if y.dtype is not None and y.dtype.kind == "f"]
+    if wrt and floats and OPS[name].differentiable and RECIPES[name].grads is None:
+        values = _outputs(call(name, *arrays, **attrs))
+        total = sum(
+            gc.sum(y * rng.standard_normal(np.shape(v)).astype(dtype))
+            for y, v in zip(ys, values)
+            if any(y is f for f in floats)
+        )
+        outs += gc.grad(total, wrt)
+    return xs, outs, arrays
