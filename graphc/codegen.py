@@ -36,7 +36,7 @@ from .schedule import dead_after, inline_views, last_uses, memory_order, overwri
 IDENT = re.compile(r"[A-Za-z][A-Za-z0-9_]*\Z")
 GENERATED = re.compile(r"(t\d+|c\d+|v\d+_.*|grad_.*|fn)\Z")
 RESERVED = set(keyword.kwlist) | set(getattr(keyword, "softkwlist", ())) | set(dir(builtins))
-RESERVED |= {"np", "numpy"}
+RESERVED |= {"np", "numpy", "math", "xp", "dev", "da", "dask"}  # names programs import or set
 _counter = itertools.count()
 
 

@@ -278,3 +278,18 @@ def test_bad_keyword_calls_are_bind_errors():
         g(1.0, q=2.0)
     with pytest.raises(gc.BindError, match=r"missing argument\(s\) \['a1'\]"):
         g(p=1.0)
+
+
+@pytest.mark.parametrize("backend", ["numpy", "array_api", "dask"])
+def test_vars_named_as_a_programs_modules_run(backend):
+    """A var may be named as a module or a namespace that a backend's program reads (math in
+    scalar code, xp and dev in the array API's, da and dask in dask's): it is renamed."""
+    if gc.backends.BACKENDS[backend].missing():
+        pytest.skip(f"{backend} is not installed")
+    names = ["np", "numpy", "math", "xp", "dev", "da", "dask"]
+    xs = [gc.var(n) for n in names]
+    y = sum(gc.sin(x) * (i + 1) for i, x in enumerate(xs))
+    values = [np.float64(0.5 * i) for i in range(len(xs))]
+    got = gc.compile(xs, [y, *gc.grad(y, xs)], backend=backend)(*values)
+    want = [np.sum(np.sin(values) * np.arange(1, 8))] + list(np.cos(values) * np.arange(1, 8))
+    np.testing.assert_allclose(np.array([float(g) for g in got]), want, rtol=1e-14)
