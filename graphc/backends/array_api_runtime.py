@@ -374,16 +374,17 @@ def _checked_grad(g, wrt, *output, errors=(ValueError, TypeError)):
 
 def _sorted_like(g, x, axis, inverse):
     """g reordered along `axis` as sorting x reorders it (stable), or put back from that
-    order with `inverse`: numpy's take_along_axis by argsort, as a one-hot selection."""
+    order with `inverse`: numpy's take_along_axis by argsort (2024.12 in the standard), as
+    a `take` from the flattened g at each row's offset plus its order."""
     xp = array_api_compat.array_namespace(g, x)
     order = xp.argsort(x, axis=axis, stable=True)
     if inverse:
         order = xp.argsort(order, axis=axis, stable=True)
     g, order = xp.moveaxis(g, axis, -1), xp.moveaxis(order, axis, -1)
-    n = order.shape[-1]
-    hot = order[..., :, None] == xp.arange(n, dtype=order.dtype, device=array_api_compat.device(g))
-    rows = g[..., None, :]
-    out = xp.sum(xp.where(hot, rows, xp.zeros_like(rows)), axis=-1)
+    lead, n = tuple(order.shape[:-1]), order.shape[-1]
+    starts = xp.arange(math.prod(lead), dtype=order.dtype, device=array_api_compat.device(g))
+    flat = xp.reshape(order + xp.reshape(starts * n, lead + (1,)), (-1,))
+    out = xp.reshape(xp.take(xp.reshape(g, (-1,)), flat), order.shape)
     return xp.moveaxis(out, -1, axis)
 
 
