@@ -91,8 +91,9 @@ def _checked(xp, dev, index, axis, n):
     index = xp.astype(xp.asarray(index, device=dev), xp.int64)
     if index.ndim and math.prod(index.shape) == 0:
         return index
-    low, high = int(xp.min(index)), int(xp.max(index))
-    if low < -n or high >= n:
+    outside = (index < -n) | (index >= n)
+    if bool(xp.any(outside)):  # one read of a value: the bad index is found only then
+        low, high = int(xp.min(index)), int(xp.max(index))
         bad = low if low < -n else high
         raise IndexError(f"index {bad} is out of bounds for axis {axis} with size {n}")
     return xp.where(index < 0, index + n, index)
