@@ -15,6 +15,7 @@ import linecache
 import os
 import sys
 from collections.abc import Callable, Iterable, Sequence
+from operator import is_not
 
 from .errors import ArgumentError, DTypeError, GraphcError, ShapeError
 from .mixin import ArrayMixin
@@ -465,7 +466,7 @@ def remake(node: Symbol, inputs: tuple) -> Symbol:
     if (
         getattr(node.opdef, "node_type", None) is None
         and len(inputs) == len(node.inputs)
-        and all(_same_types(a, b) for a, b in zip(inputs, node.inputs))
+        and all(a is b or _same_types(a, b) for a, b in zip(inputs, node.inputs))
     ):
         return Symbol(
             node.opdef,
@@ -510,24 +511,39 @@ def rebuild(
             order = [outputs[0]]  # (a rewrite settling one new node: no walk needed)
         else:
             order = toposort(outputs, stop=stop, stop_ids=memo or None)
+    get = memo.get
     for node in order:
         key = id(node)
         if key in memo:
             continue
-        inputs = tuple([memo.get(id(x), x) for x in node.inputs])
-        _origin_override.append(node.origin)
-        try:
-            new = None if rule is None else rule(node, inputs)
-            if new is not None and new is not node and not fits(node, new):
-                refuse(rule, node, new)
-                new = None
-        finally:
-            _origin_override.pop()
-        if new is None:
-            same = all(a is b for a, b in zip(inputs, node.inputs))
-            new = node if same else remake(node, inputs)
-        memo[key] = new
+        old = node.inputs
+        inputs = tuple([get(id(x), x) for x in old]) if old else old
+        if rule is not None:
+            _origin_override.append(node.origin)
+            try:
+                new = rule(node, inputs)
+                if new is not None and new is not node and not fits(node, new):
+                    refuse(rule, node, new)
+                    new = None
+            finally:
+                _origin_override.pop()
+            if new is not None:
+                memo[key] = new
+                continue
+        memo[key] = remake(node, inputs) if any(map(is_not, inputs, old)) else node
     return [memo[id(o)] for o in outputs]
+
+
+def identical(xs: Sequence, ys: Sequence) -> bool:
+    """Are `xs` and `ys` the same objects, pairwise (up to the shorter's length)? (Symbols'
+    `==` builds a node: compare them by identity.)
+
+    >>> import graphc as gc
+    >>> x = gc.var("x")
+    >>> identical((x, x), (x, x)), identical((x,), (gc.var("x"),))
+    (True, False)
+    """
+    return not any(map(is_not, xs, ys))
 
 
 def retype_vars(outputs: Sequence[Symbol], types: dict) -> tuple[dict, list[Symbol]]:

@@ -13,8 +13,15 @@ from __future__ import annotations
 from .. import ops
 from ..ir import Symbol, fits
 from ..ops.base import known
-from .framework import RuleSet, rule_pass
-from .passes import _neutral, is_const, merge_scalings, resolve_static, resolve_weak_constants
+from .framework import RuleSet, applies_to, rule_pass
+from .passes import (
+    _neutral,
+    is_const,
+    merge_scalings,
+    resolve_static,
+    resolve_weak_constants,
+    resolves,
+)
 
 # Ops whose result is their input's entries in C order under another shape (a reshape).
 RESHAPES = ("reshape", "squeeze", "expand_dims", "ravel")
@@ -118,6 +125,7 @@ NOOP_RULES = {
 }
 
 
+@applies_to(resolves)
 def resolve_tidy(node: Symbol, inputs: tuple):
     """A shape-generic op -> its static form (`passes.resolve_static`), itself without a no-op
     (the gradient of `expand_dims`, `reshape_like(g, x)`, reshapes a reshape)."""

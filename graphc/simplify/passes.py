@@ -10,8 +10,8 @@ import numpy as np
 
 from .. import ops
 from ..dispatch import const, is_weak, make_node
-from ..ir import Symbol, rebuild, remake
-from ..ops.base import known
+from ..ir import Symbol, identical, rebuild, remake
+from ..ops.base import OpDef, known
 from .framework import RuleSet, applies_to, context, rule_pass
 
 FOLD_LIMIT = 1 << 16  # constant results larger than this stay as computations
@@ -235,7 +235,7 @@ def cse(outputs, ctx=None):
             return None
         hit = seen.get(key)
         if hit is None:
-            same = all(a is b for a, b in zip(inputs, node.inputs))
+            same = identical(inputs, node.inputs)
             hit = seen[key] = node if same else remake(node, inputs)
         return hit
 
@@ -252,6 +252,11 @@ def resolve_weak_constants(node: Symbol, inputs: tuple):
     return None
 
 
+def resolves(op) -> bool:
+    """Does `op` have a `resolve` rule of its own (the default one resolves nothing)?"""
+    return getattr(op.resolve, "__func__", None) is not OpDef.resolve
+
+
 def resolve_static(node: Symbol, inputs: tuple):
     """A shape-generic op -> its static form, once shapes are known (the op's `resolve`)."""
     if inputs and all(x.op == "const" and is_weak(const_value(x)) for x in inputs):
@@ -263,6 +268,7 @@ def _weak_number(x: Symbol):
     return const_value(x) if x.op == "const" and is_weak(const_value(x)) else None
 
 
+@applies_to(lambda op: op.name in ("divide", "multiply"))
 def merge_scalings(node: Symbol, inputs: tuple):
     """(x / a) / b -> x / (a*b) and (x * a) * b -> x * (a*b) for Python numbers a, b: one
     pass over the array instead of two (what `sum(x)/n` then `/2` needs)."""

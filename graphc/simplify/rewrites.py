@@ -22,7 +22,7 @@ import numpy as np
 
 from .. import ops
 from ..dispatch import is_weak, make_node
-from ..ir import Symbol, fits, origin_scope, rebuild, refuse, remake, toposort
+from ..ir import Symbol, fits, identical, origin_scope, rebuild, refuse, remake, toposort
 from .broadcast_rules import (
     add_sum_tos,
     merge_sum_to,
@@ -477,9 +477,7 @@ class _Rewriter:
         self.keep.append(node)
         hit = self.step(node, inputs)
         if hit is None:
-            return (
-                node if all(a is b for a, b in zip(inputs, node.inputs)) else remake(node, inputs)
-            )
+            return node if identical(inputs, node.inputs) else remake(node, inputs)
         if steps < MAX_STEPS:
             done = self.done.get(id(hit))
             if done is not None:  # an existing node, already rewritten
