@@ -240,6 +240,19 @@ def test_cond_and_while_loop_compute_their_conditions(counted):
     assert f.source.count(" = dask.persist(") == 2
 
 
+def test_a_while_loop_on_a_counter_stays_lazy(counted):
+    """A condition that reads no data (a counter, though the body's other carry is the
+    data, and a capture of data only feeds the body) is not computed mid-program."""
+    x, s = gc.var("x", shape=(3,)), gc.var("s", shape=())
+    y, n = gc.while_loop(lambda c: c[1] < 3, lambda c: (c[0] * s + 1.0, c[1] + 1), (x, 0))
+    outs = [y, n, gc.grad(gc.sum(y), x)]
+    f = gc.compile([x, s], outs, backend=Dask(chunks=2))
+    got = f(np.arange(3.0), np.float64(0.5))
+    assert counted.calls == 1 and "persist" not in f.source
+    for g, w in zip(got, gc.compile([x, s], outs)(np.arange(3.0), 0.5), strict=True):
+        np.testing.assert_allclose(g, w, rtol=1e-14)
+
+
 def test_export_runs_with_dask_alone(tmp_path):
     x = gc.var("x", shape=(4,))
     s = gc.sort(x) * gc.sum(x, keepdims=True)

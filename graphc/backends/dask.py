@@ -15,11 +15,12 @@ chunk (``da.map_blocks``).
 
 Control flow on array values cannot stay lazy: dask builds a graph without branches. A
 `cond` computes its predicate where the program reaches it (``_decided``: once, though the
-gradient's cond reads it again), a `while_loop` its condition before each iteration, with
-its carries persisted first (``dask.persist``: computed, kept in memory, or in the
-cluster's, in their chunks), so that each test builds on the last iteration only. Work
-that a predicate shares with the outputs runs again in the final compute. A `fori_loop`
-and a `scan` stay lazy (their trip counts are known).
+gradient's cond reads it again), a `while_loop` whose condition reads the data its
+condition before each iteration, with its carries persisted first (``dask.persist``:
+computed, kept in memory, or in the cluster's, in their chunks), so that each test builds
+on the last iteration only. Work that a predicate shares with the outputs runs again in
+the final compute. A `while_loop` whose condition reads no data (a counter), a `fori_loop`
+and a `scan` stay lazy.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ import numpy as np
 
 from ..binding import check_array, check_declared
 from ..errors import BackendError, ShapeError
+from ..ir import toposort
 from ..ops.base import Elementwise
 from .base import Backend
 
@@ -172,7 +174,7 @@ class Dask(Backend):
     # --- the program -------------------------------------------------------------------
     control_texts = {
         "decide": "{pred} = _decided({pred})",
-        "carries": "{names}, = dask.persist({names})",
+        "carries": lambda node: "{names}, = dask.persist({names})" if _tests_data(node) else "",
     }
 
     def expr(self, node, args):
@@ -267,6 +269,28 @@ def _decided(x):
     import dask.array as da
 
     return x.compute() if isinstance(x, da.Array) else x
+
+
+def _tests_data(loop) -> bool:
+    """Does while_loop `loop`'s condition read a value computed from the arguments (a dask
+    array), directly or through a carry that the body makes from one (found by iterating
+    to a fixed point)? Only then is it computed in the middle of the program, and its
+    carries are persisted; else (a counter) the loop stays lazy."""
+    cond, body = loop.attrs["cond"], loop.attrs["body"]
+    data = [any(n.op == "var" for n in toposort([x])) for x in loop.inputs]  # carries, caps
+    changed = True
+    while changed:
+        changed = False
+        for j, out in enumerate(body.outputs):
+            if not data[j] and _reads(out, body.inputs, data):
+                data[j] = changed = True
+    return _reads(cond.outputs[0], cond.inputs, data)
+
+
+def _reads(out, params, flags) -> bool:
+    """Does sub-graph output `out` read one of the `params` whose flag is set?"""
+    flagged = {id(p) for p, flag in zip(params, flags) if flag}
+    return any(id(n) in flagged for n in toposort([out]))
 
 
 def _whole_here(node, ranks) -> bool:
