@@ -28,7 +28,8 @@ class Backend(Emission):
     name = "numpy"
     packages: tuple[str, ...] = ()  # importable modules the backend needs
     extra: str | None = None  # the pip extra that installs them
-    # Templates replacing the numpy calls of the loops' blocks (graphc.ops.control_emit.TEXTS)
+    # Texts of the control blocks replacing graphc.ops.control_emit.TEXTS: templates, or for
+    # a statement a function of the node giving one
     control_texts: dict[str, str] = {}
 
     def missing(self) -> list[str]:
