@@ -359,6 +359,13 @@ SYSTEMS: tuple[System, ...] = (
         "numexpr",
         "graphc, backend='numexpr': elementwise clusters fused (numexpr's default threads)",
     ),
+    System(
+        "graphc-numba",
+        functools.partial(prepare_graphc, backend="numba"),
+        True,
+        "numba",
+        "graphc, backend='numba': each elementwise cluster one numba loop (one thread)",
+    ),
     System("graphc-vag", prepare_graphc_vag, True, description="gc.value_and_grad(fn)"),
     System(
         "graphc-dask",

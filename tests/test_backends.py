@@ -35,9 +35,9 @@ def test_numpy_is_the_default_and_the_same_program():
 def test_unknown_backend_names_the_known_ones_and_changes_nothing():
     x = gc.var("x")
     with pytest.raises(
-        gc.BackendError, match=r"unknown backend 'numbpy' \(did you mean numpy\?\)"
+        gc.BackendError, match=r"unknown backend 'numpyy' \(did you mean numpy\?\)"
     ):
-        gc.compile([x], gc.exp(x), backend="numbpy")
+        gc.compile([x], gc.exp(x), backend="numpyy")
     with pytest.raises(gc.BackendError, match="a int; give a name or a graphc Backend"):
         gc.compile([x], gc.exp(x), backend=3)
     with pytest.raises(gc.BackendError, match="unknown backend"):

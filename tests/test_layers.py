@@ -136,6 +136,8 @@ LAYERS = {
         "backends.numexpr",
         "backends.array_api_erf",
         "backends.array_api_index",
+        "backends.numba_math",
+        "backends.numba",
         "backends.array_api_runtime",
         "backends.array_api",
         "backends.cupy",

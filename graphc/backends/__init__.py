@@ -21,12 +21,14 @@ from .array_api import ArrayAPI
 from .base import Backend
 from .cupy import CuPy
 from .dask import Dask
+from .numba import Numba
 from .numexpr import Numexpr
 
 BACKENDS: dict[str, Backend] = {
     "numpy": Backend(),
     "dask": Dask(),
     "numexpr": Numexpr(),
+    "numba": Numba(),
     "array_api": ArrayAPI(),
     "cupy": CuPy(),
 }
@@ -38,10 +40,10 @@ def backend(spec) -> Backend:
 
     >>> backend("numpy")
     <graphc backend 'numpy'>
-    >>> backend("numbpy")
+    >>> backend("numpyy")
     Traceback (most recent call last):
     ...
-    graphc.errors.BackendError: unknown backend 'numbpy' (did you mean numpy?); the backends are [...]
+    graphc.errors.BackendError: unknown backend 'numpyy' (did you mean numpy?); the backends are [...]
     """
     if isinstance(spec, Backend):
         return spec.require()

@@ -157,7 +157,7 @@ class ArrayAPI(Backend):
         """Constant outputs as arrays of the namespace, too."""
         return super().returns([_as_array(r) for r in results], single)
 
-    def standalone(self):
+    def standalone(self, program=None):
         """numpy (for the constants), array_api_compat, and the helpers' module itself (with
         the one graphc.runtime function it reads, and the bodies of the sibling modules it
         imports from)."""

@@ -212,7 +212,7 @@ class Dask(Backend):
             return f"dask.compute({results[0]})[0]"
         return f"dask.compute({', '.join(results)})"
 
-    def standalone(self):
+    def standalone(self, program=None):
         lines = ["import mmap", "", "import dask", "import dask.array as da", "import numpy as np"]
         for helper in (MemmapFile, _open_memmap, _file_of, _chunked, _decided, _whole, _reshape):
             lines += ["", inspect.getsource(helper).rstrip()]

@@ -80,8 +80,8 @@ class Numexpr(Backend):
     def header(self, helpers: set[str]) -> list[str]:
         return super().header(helpers if self.threads is None else helpers | {"_ne_threads"})
 
-    def standalone(self) -> list[str]:
-        lines = super().standalone()
+    def standalone(self, program=None) -> list[str]:
+        lines = super().standalone(program)
         if self.threads is not None:  # the prologue's helper (the body's are copied anyway)
             lines += ["", inspect.getsource(runtime._ne_threads).rstrip()]
         return lines
@@ -142,7 +142,14 @@ class Clusters:
         return (
             not n.attrs.get("keepdims")
             and self.ok.get(id(x), False)
-            and id(x) not in returned
+            and self._summed(n, x, returned)
+        )
+
+    def _summed(self, n: Symbol, x: Symbol, returned) -> bool:
+        """Is the sum `n` of fusable `x` computed in x's cluster (numexpr: float64, when
+        nothing else reads x)?"""
+        return (
+            id(x) not in returned
             and len(self.readers[id(x)]) == 1
             and n.dtype == np.float64 == x.dtype
         )

@@ -65,7 +65,7 @@ from .rearrange import (  # noqa: F401
 from .sequence import cross, cumprod, cumsum, diff, linspace, sort, sorted_like  # noqa: F401
 from .einsum import einsum, inner, kron, tensordot  # noqa: F401
 from .grad_check import checked_grad  # noqa: F401
-from .fused import fused  # noqa: F401
+from .fused import fused, fused_loop  # noqa: F401
 from .select import concatenate, getitem, index_grad, split_like, stack  # noqa: F401
 from .take import take  # noqa: F401
 from .shape import (

@@ -16,6 +16,7 @@ nothing a user wrote reaches numexpr's parser; `impl` evaluates the tree with nu
 
 from __future__ import annotations
 
+import hashlib
 import math
 import re
 
@@ -179,13 +180,17 @@ class Fused(OpDef):
         return (f"{reduce}({body})" if reduce else body), local
 
     def vjp(self, g, y, *xs, **attrs):
-        raise GradError(
-            "a fused node has no derivative: the numexpr backend makes it after "
-            "differentiation, when the program is written; differentiate the graph before "
-            "compiling it"
-        )
+        raise _no_derivative(self.name, "numexpr")
 
     jvp = vjp
+
+
+def _no_derivative(op: str, backend: str) -> GradError:
+    return GradError(
+        f"a {op} node has no derivative: the {backend} backend makes it after "
+        "differentiation, when the program is written; differentiate the graph before "
+        "compiling it"
+    )
 
 
 def _evaluate(tree, xs):
@@ -198,3 +203,116 @@ def _evaluate(tree, xs):
 
 
 fused = register(Fused())
+
+
+# --- one loop, several results: the "numba" backend's cluster node ------------------------
+
+KINDS = ("a", "s", "b")  # an input of the loop's shape, a single entry, one to broadcast
+
+
+class FusedLoop(OpDef):
+    """A cluster of elementwise ops computed in one loop over its entries, with several
+    results: the values read outside the cluster and full sums (`graphc.backends.numba`).
+
+    Its attrs hold the cluster as numbered steps, never as text: ``(op_name, dtype, *args)``
+    with each argument ``("in", k)`` (input `k`), ``("lit", number)`` or ``("v", j)`` (step
+    `j`'s value); `outs` lists ``(j, reduce)`` (reduce None or ``"sum"``); `shape` is the
+    loop's shape and `kinds` says how each input is read (`KINDS`). With one result the
+    node is that value, else a tuple (read by `get` nodes).
+
+    >>> loop = OPS["fused_loop"]
+    >>> attrs = loop.check_attrs({"steps": (("sin", "float64", ("in", 0)),
+    ...     ("multiply", "float64", ("v", 0), ("lit", 2.0))), "outs": ((1, None), (1, "sum")),
+    ...     "shape": (3,), "kinds": ("a",)})
+    >>> [a.tolist() for a in loop.impl(np.zeros(3), **attrs)]
+    [[0.0, 0.0, 0.0], 0.0]
+    """
+
+    name = "fused_loop"
+    nin = None
+    attr_names = ("steps", "outs", "shape", "kinds")
+    foldable = False
+    records_on_tape = False
+
+    def check_attrs(self, attrs):
+        if set(attrs) != set(self.attr_names):
+            raise ArgumentError(f"fused_loop: attrs are {self.attr_names}, got {sorted(attrs)}")
+        kinds = tuple(attrs["kinds"])
+        steps = tuple(_check_step(s, j, len(kinds)) for j, s in enumerate(attrs["steps"]))
+        outs = tuple((_index(j, len(steps)), r) for j, r in attrs["outs"])
+        if not outs or any(r not in (None, "sum") for _, r in outs):
+            raise ArgumentError(f"fused_loop: bad outs {attrs['outs']!r}")
+        shape = tuple(attrs["shape"])
+        if any(type(d) is not int or d < 0 for d in shape) or any(k not in KINDS for k in kinds):
+            raise ArgumentError(f"fused_loop: bad shape or kinds {shape!r}, {kinds!r}")
+        return {"steps": steps, "outs": outs, "shape": shape, "kinds": kinds}
+
+    def element_types(self, node) -> list:
+        """(shape, dtype) of each result."""
+        return _types(**node.attrs)
+
+    def node_type(self, inputs, attrs):
+        types = _types(**attrs)
+        return types[0] if len(types) == 1 else (None, None)
+
+    def impl(self, *xs, steps, outs, shape, kinds):
+        values: list = []
+        with np.errstate(all="ignore"):
+            for op, dtype, *args in steps:
+                ins = [
+                    xs[a[1]] if a[0] == "in" else a[1] if a[0] == "lit" else values[a[1]]
+                    for a in args
+                ]
+                values.append(np.asarray(OPS[op].impl(*ins)).astype(dtype, copy=False))
+            results = [
+                np.broadcast_to(values[j], shape).copy() if r is None else values[j].sum()
+                for j, r in outs
+            ]
+        return results[0] if len(results) == 1 else tuple(results)
+
+    def emit(self, *names, steps, outs, shape, kinds):
+        """A call of the program's kernel for this cluster (`kernel_name`)."""
+        attrs = {"steps": steps, "outs": outs, "shape": shape, "kinds": kinds}
+        return f"{kernel_name(attrs)}({', '.join(names)})"
+
+    def vjp(self, g, y, *xs, **attrs):
+        raise _no_derivative(self.name, "numba")
+
+    jvp = vjp
+
+
+def kernel_name(attrs) -> str:
+    """The kernel's name: a hash of the cluster (the same cluster, the same kernel)."""
+    text = repr(tuple(attrs[k] for k in FusedLoop.attr_names))
+    return "_nbk_" + hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _types(steps, outs, shape, kinds) -> list:
+    return [((shape if r is None else ()), np.dtype(steps[j][1])) for j, r in outs]
+
+
+def _index(j, n: int) -> int:
+    if type(j) is not int or not 0 <= j < n:
+        raise ArgumentError(f"fused_loop: bad step reference {j!r}")
+    return j
+
+
+def _check_step(step, j: int, n_inputs: int):
+    if not isinstance(step, (tuple, list)) or len(step) < 2:
+        raise ArgumentError(f"fused_loop: not a step: {step!r}")
+    kind, dtype, *args = step
+    op = OPS.get(kind) if isinstance(kind, str) else None
+    if op is None or template(op) is None or len(args) != op.nin:
+        raise ArgumentError(f"fused_loop: {kind!r} is not an op a loop computes (in {step!r})")
+    if not isinstance(dtype, str) or dtype not in ("float32", "float64", "bool"):
+        raise ArgumentError(f"fused_loop: a step's dtype is float32, float64 or bool: {step!r}")
+    checked = []
+    for a in args:
+        if isinstance(a, (tuple, list)) and len(a) == 2 and a[0] == "v":
+            checked.append(("v", _index(a[1], j)))
+        else:
+            checked.append(_check_tree(a, n_inputs))
+    return (kind, dtype, *checked)
+
+
+fused_loop = register(FusedLoop())

@@ -31,6 +31,8 @@ EXEMPT = {
     "(tests/test_jacobian.py)",
     "jacobian": "gc.jacobian's node while shapes are unknown, batched when data is bound "
     "(tests/test_jacobian.py)",
+    "fused_loop": "the numba backend's cluster loop, made after differentiation when a program "
+    "is written (tests/test_numba_backend.py runs every elementwise recipe through it)",
     "fused": "the numexpr backend's cluster node, made after differentiation when a program is "
     "written (tests/test_fused.py runs every elementwise recipe through it)",
 }

@@ -1,0 +1,332 @@
+"""The numba backend (`gc.compile(..., backend="numba")`): graphc's own elementary
+functions are within their stated ulp bounds of numpy (float64, dense grids and edge points),
+every elementwise op agrees with the numpy backend (values, gradients, dtypes and shapes,
+float64 and float32), edge values (nan, inf, signed zeros, huge arguments) agree, the
+elementwise workload is one loop, and programs export, pickle and cache their kernels."""
+
+import os
+import pickle
+import runpy
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from op_recipes import RECIPES, call, make_args
+
+import graphc as gc
+from graphc.backends import numba_math
+from graphc.backends.numba import Numba, load
+from graphc.ops import OPS
+from graphc.ops.fused import template
+
+pytest.importorskip("numba")
+
+SMALL = Numba(min_size=1)  # fuse the recipes' small arrays too
+FUSED_OPS = sorted(name for name, op in OPS.items() if op.elementwise and template(op))
+TOL = {"float64": 1e-12, "float32": 1e-4}  # as the numexpr backend's tests: conditioning
+ULPS = {"sin": 2, "cos": 2, "exp": 1, "log": 1, "log1p": 1}  # numba_math's stated bounds
+
+
+def _agree(got, want, rtol, what):
+    got, want = np.asarray(got), np.asarray(want)
+    assert got.shape == want.shape and got.dtype == want.dtype, (what, got.dtype, want.dtype)
+    np.testing.assert_allclose(got, want, rtol=rtol, atol=rtol, equal_nan=True, err_msg=what)
+
+
+def _ulps(got, want):
+    """|got - want| in units of want's last place (0 where both are the same nan or inf)."""
+    same = (got == want) | (np.isnan(got) & np.isnan(want))
+    with np.errstate(all="ignore"):
+        err = np.abs(got - want) / np.spacing(np.abs(want))
+    return np.where(same, 0.0, np.where(np.isfinite(err), err, np.inf))
+
+
+VECTOR = "\n".join(
+    f"""@_numba.njit(**_LOOP)
+def v{name}(x, out):
+    for i in range(x.shape[0]):
+        out[i] = _{name}(x[i])
+"""
+    for name in ULPS
+)
+
+GRIDS = {
+    "sin": [np.linspace(-10, 10, 400_001), np.linspace(-1e5, 1e5, 400_001)],
+    "exp": [np.linspace(-746, 710, 400_001), np.linspace(-3, 3, 200_001)],
+    "log": [np.geomspace(5e-324, 1.7e308, 400_001), np.linspace(0, 3, 200_001)],
+    "log1p": [np.linspace(-1, 10, 400_001), np.geomspace(1e-300, 1e300, 200_001)],
+}
+GRIDS["cos"] = GRIDS["sin"]
+EDGE = np.array(
+    [
+        0.0,
+        -0.0,
+        5e-324,
+        -5e-324,
+        2.2e-308,
+        1e-300,
+        1.0,
+        -1.0,
+        2.0,
+        0.5,
+        709.78,
+        709.79,
+        -708.4,
+        -745.13,
+        -745.14,
+        -1e300,
+        1e300,
+        1.7e308,
+        np.inf,
+        -np.inf,
+        np.nan,
+        np.pi / 2,
+        np.pi,
+        -1 + 2**-53,
+        1e5,
+        -1e5,
+    ]
+)
+
+
+@pytest.mark.parametrize("name", sorted(ULPS))
+def test_elementary_functions_are_within_their_ulp_bounds(name):
+    """Compiled as the kernels compile them (vectorised); sin and cos on their reduction's
+    range (beyond it a kernel runs libm: the last test of this file)."""
+    module = load(VECTOR)
+    ref = getattr(np, name)
+    for x in [*GRIDS[name], EDGE]:
+        if name in ("sin", "cos"):
+            x = x[np.abs(x) <= numba_math.SC_LIMIT]
+        out = np.empty_like(x)
+        getattr(module, f"v{name}")(x, out)
+        with np.errstate(all="ignore"):
+            err = _ulps(out, ref(x))
+        worst = int(np.argmax(err))
+        assert err[worst] <= ULPS[name], (name, x[worst], out[worst], ref(x[worst]))
+
+
+def test_the_library_runs_as_plain_python():
+    x = np.array([0.3, 2.5, 40.0, -7.0])
+    for name in ULPS:
+        got = np.array([getattr(numba_math, f"_{name}")(v) for v in np.abs(x)])
+        assert _ulps(got, getattr(np, name)(np.abs(x))).max() <= ULPS[name], name
+
+
+def _program(dtype, rng, cases=None, grads=True):
+    """Every elementwise op's recipes as one program (one kernel module to compile)."""
+    xs, outputs, arrays, labels = [], [], [], []
+    for name in FUSED_OPS:
+        for case in RECIPES[name].cases[:cases]:
+            arr, attrs = make_args(name, case, rng)
+            arr = [a.astype(dtype) if a.dtype.kind == "f" else a for a in arr]
+            vs = [
+                gc.var(f"x{len(xs) + i}", shape=a.shape, dtype=a.dtype) for i, a in enumerate(arr)
+            ]
+            y = call(name, *vs, **attrs)
+            out = gc.where(y, 2.5, -0.5) if y.dtype == bool else y * 3.0
+            wrt = [v for v, a in zip(vs, arr) if a.dtype.kind == "f"]
+            found = []
+            if grads and OPS[name].differentiable and y.dtype != bool:
+                found = gc.grad(gc.sum(gc.sin(out) * out), wrt)
+            xs += vs
+            arrays += arr
+            outputs += [out, *found]
+            labels += [f"{name}{case}"] * (1 + len(found))
+    return xs, outputs, arrays, labels
+
+
+def _check_program(dtype, rng, **options):
+    xs, outputs, arrays, labels = _program(dtype, rng, **options)
+    plain = gc.compile(xs, outputs)(*arrays)
+    f = gc.compile(xs, outputs, backend=SMALL)
+    fused = f(*arrays)
+    assert f.source.count("def _nbk_") >= 2, f.source
+    for k, (a, b) in enumerate(zip(fused, plain)):
+        _agree(a, b, TOL[dtype], f"{labels[k]} output {k}")
+
+
+def test_every_elementwise_op_agrees_with_numpy(rng):
+    """Each op's first recipe, float64 values (the slow test below: all of it)."""
+    _check_program("float64", rng, cases=1, grads=False)
+
+
+@pytest.mark.slow  # compiles about 30 loops per dtype (a minute; seconds once cached)
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_every_elementwise_op_agrees_with_numpy_values_and_gradients(dtype, rng):
+    _check_program(dtype, rng)
+
+
+def test_float32_stays_float32_with_python_numbers():
+    x = gc.var("x", shape=(5,), dtype=np.float32)
+    y = gc.where(x > 0.1, x * 0.1 + 1e-8, x - 2)
+    a = np.array([0.1, 0.2, -1.0, 0.3, 0.09999999], np.float32)
+    (plain,) = gc.compile([x], [y])(a)
+    f = gc.compile([x], [y], backend=SMALL)
+    (fused,) = f(a)
+    assert "_nbk_" in f.source and fused.dtype == np.float32
+    np.testing.assert_array_equal(fused, plain)
+
+
+EDGES = np.array([0.0, -0.0, np.inf, -np.inf, np.nan, 1.0, -1.0, 1e-300, 1e300, 0.5, 3e5, -7e8])
+
+
+@pytest.mark.parametrize(
+    "fn",
+    [
+        lambda x, w: gc.maximum(x, w) * 2 + gc.minimum(x, w) - w,
+        lambda x, w: gc.where(x > w, x / w, w**x) + gc.abs(x) * gc.sign(w),
+        lambda x, w: gc.sqrt(x) + gc.log(x) * gc.exp(-x) + gc.log1p(x * w),
+        lambda x, w: gc.sin(x) * gc.cos(w) + gc.tanh(x) + gc.arctan(w),
+        lambda x, w: gc.floor(x) + gc.ceil(w) * gc.relu(x),
+    ],
+)
+def test_edge_values_agree(fn):
+    """nan, inf, signed zeros, subnormal and huge arguments (sin and cos beyond their
+    reduction's range run libm), each fused in one loop."""
+    x, w = gc.var("x", shape=(12,)), gc.var("w", shape=(12,))
+    with np.errstate(all="ignore"):
+        args = [EDGES, EDGES[::-1].copy()]
+        (plain,) = gc.compile([x, w], [fn(x, w)])(*args)
+        f = gc.compile([x, w], [fn(x, w)], backend=SMALL)
+        (fused,) = f(*args)
+    assert f.source.split("def fn")[1].count("_nbk_") == 1, f.source
+    number = ~np.isnan(plain)  # (a nan's sign is not numpy's promise)
+    np.testing.assert_array_equal(np.signbit(fused[number]), np.signbit(plain[number]))
+    np.testing.assert_allclose(fused, plain, rtol=1e-15, equal_nan=True)
+
+
+def _elementwise(n):
+    x = gc.var("x", shape=(n,), dtype=np.float64)
+    x2 = x**2
+    y = gc.sum(gc.sin(x) * gc.exp(-x2) + gc.log1p(x2) + gc.sqrt(x2 + 1))
+    return x, [y, *gc.grad(y, [x])]
+
+
+def test_the_elementwise_workload_is_one_loop():
+    """Forward value (summed in the loop) and gradient: one kernel, one pass, no numpy call."""
+    x, outputs = _elementwise(10**5)
+    a = np.random.default_rng(0).standard_normal(10**5)
+    want = gc.compile([x], outputs)(a)
+    f = gc.compile([x], outputs, backend="numba")
+    for got, ref in zip(f(a), want):
+        _agree(got, ref, 1e-12, "elementwise")
+    body = f.source.split("def fn(x):")[1]
+    assert body.count("_nbk_") == 1 and "np." not in body, f.source
+    assert f.source.count("for i in range(lo, hi):") == 2, f.source  # vectorised and libm
+
+
+def test_a_gradient_reading_a_sum_of_the_forward_values_is_a_second_loop():
+    """softmax-like: the backward cluster reads sum(exp(x)), which reads the forward one."""
+    x = gc.var("x", shape=(6000,), dtype=np.float64)
+    y = gc.log(gc.sum(gc.exp(x) * 2.0)) + gc.sum(gc.sin(x))
+    outputs = [y, *gc.grad(y, [x])]
+    a = np.random.default_rng(1).standard_normal(6000)
+    f = gc.compile([x], outputs, backend="numba")
+    for got, ref in zip(f(a), gc.compile([x], outputs)(a)):
+        _agree(got, ref, 1e-12, "two stages")
+    assert f.source.split("def fn(x):")[1].count("_nbk_") == 2, f.source
+
+
+def test_broadcast_inputs_and_single_entries():
+    x = gc.var("x", shape=(50, 100), dtype=np.float32)
+    b = gc.var("b", shape=(50, 1), dtype=np.float32)
+    s = gc.var("s", shape=(), dtype=np.float32)
+    y = gc.sum(gc.tanh(x * s + b) ** 2)
+    outputs = [y, *gc.grad(y, [x, b, s])]
+    rng = np.random.default_rng(2)
+    args = [
+        rng.standard_normal((50, 100)).astype(np.float32),
+        rng.standard_normal((50, 1)).astype(np.float32),
+        np.float32(0.7),
+    ]
+    f = gc.compile([x, b, s], outputs, backend=SMALL)
+    for got, ref in zip(f(*args), gc.compile([x, b, s], outputs)(*args)):
+        _agree(got, ref, 1e-4, "broadcast")
+    assert "_nbk_" in f.source
+
+
+def test_small_arrays_and_single_ops_stay_numpy_statements():
+    x = gc.var("x", shape=(16,), dtype=np.float64)
+    f = gc.compile([x], [gc.exp(x) * 2 + 1], backend="numba")
+    f(np.ones(16))
+    assert "_nbk_" not in f.source
+    g = gc.compile([x], [gc.exp(x)], backend=SMALL)
+    g(np.ones(16))
+    assert "_nbk_" not in g.source
+
+
+def test_export_pickle_and_the_disk_cache(tmp_path):
+    x = gc.var("x", shape=(8,), dtype=np.float64)
+    y = gc.sum(gc.tanh(x) ** 2 + gc.sin(x))
+    f = gc.compile([x], [y, *gc.grad(y, [x])], backend=SMALL)
+    a = np.linspace(-1, 1, 8)
+    want = gc.compile([x], [y, *gc.grad(y, [x])])(a)
+    for got, ref in zip(f(a), want):
+        _agree(got, ref, 1e-12, "numba")
+    path = tmp_path / "fused.py"
+    f.export(str(path))
+    text = path.read_text()
+    assert (
+        "import numba" in text and "def _sin(" in text and "graphc" not in text.split("\n", 1)[1]
+    )
+    for got, ref in zip(runpy.run_path(str(path))["fn"](a), want):
+        _agree(got, ref, 1e-12, "exported")
+    h = pickle.loads(pickle.dumps(f))
+    assert h.backend.name == "numba" and "numba" in repr(f)
+    _agree(h(a)[0], want[0], 1e-12, "pickled")
+
+
+@pytest.mark.slow  # a subprocess that imports graphc and numba
+def test_a_second_process_loads_the_compiled_kernels(tmp_path):
+    script = (
+        "import graphc as gc, numpy as np, time\n"
+        "x = gc.var('x', shape=(5000,), dtype=np.float64)\n"
+        "y = gc.sum(gc.cos(x) * gc.exp(x))\n"
+        "f = gc.compile([x], [y, *gc.grad(y, [x])], backend='numba')\n"
+        "t = time.perf_counter(); f(np.ones(5000)); print(time.perf_counter() - t)\n"
+    )
+    env = {**os.environ, "GRAPHC_CACHE_DIR": str(tmp_path)}
+    root = Path(__file__).resolve().parents[1]
+    runs = [
+        subprocess.run(
+            [sys.executable, "-c", script],
+            env=env,
+            cwd=root,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        for _ in range(2)
+    ]
+    files = sorted(p.suffix for p in (tmp_path / "numba").iterdir())
+    assert ".py" in files and ".nbi" in files and ".nbc" in files, files
+    assert all(r.stdout.strip() for r in runs)
+
+
+def test_a_fused_loop_has_no_derivative_and_checks_its_attrs():
+    loop = OPS["fused_loop"]
+    with pytest.raises(gc.GradError, match="after differentiation"):
+        loop.vjp(None, None)
+    good = {
+        "steps": (("exp", "float64", ("in", 0)),),
+        "outs": ((0, None),),
+        "shape": (4,),
+        "kinds": ("a",),
+    }
+    assert loop.check_attrs(good)["steps"] == (("exp", "float64", ("in", 0)),)
+    bad = [
+        {"steps": (("eval", "float64", ("in", 0)),)},
+        {"steps": (("exp", "int64", ("in", 0)),)},
+        {"steps": (("exp", "float64", ("lit", "__import__")),)},
+        {"steps": (("exp", "float64", ("v", 0)),)},  # a step reads only earlier steps
+        {"outs": ((1, None),)},
+        {"outs": ((0, "prod"),)},
+        {"kinds": ("z",)},
+        {"shape": (-1,)},
+    ]
+    for change in bad:
+        with pytest.raises(gc.ArgumentError):
+            loop.check_attrs({**good, **change})
