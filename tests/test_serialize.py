@@ -72,6 +72,12 @@ UNARY_ARG = {
 
 # One or more small graphs per op; each entry builds an output symbol.
 FUSED_ATTRS = {"tree": ("add", ("sin", ("in", 0)), ("in", 1)), "reduce": None, "dtype": "float64"}
+LOOP_ATTRS = {
+    "steps": (("sin", "float64", ("in", 0)), ("add", "float64", ("v", 0), ("in", 1))),
+    "outs": ((0, None), (1, "sum")),
+    "shape": (2, 3),
+    "kinds": ("a", "a"),
+}
 
 
 def _needs(package, value):
@@ -145,6 +151,8 @@ SAMPLES = {
     "get": [lambda: ops.get(gc.Group([a, b]), index=1)],
     # the numexpr backend's cluster node (made when a program is written; runs with numexpr)
     "fused": [lambda: _needs("numexpr", OPS["fused"](a, b, **FUSED_ATTRS))],
+    # the numba backend's loop (made when a program is written; numpy statements elsewhere)
+    "fused_loop": [lambda: ops.get(OPS["fused_loop"](a, b, **LOOP_ATTRS), index=1)],
     "matmul": [lambda: a @ d, lambda: gc.matmul(c, d), lambda: gc.var("e") @ gc.var("f")],
     "dot": [lambda: gc.dot(c, c), lambda: gc.dot(a, d), lambda: gc.dot(gc.var("e"), s)],
     "outer": [lambda: gc.outer(c, c)],
@@ -307,7 +315,7 @@ def test_every_op_round_trips(name):
 
 @pytest.mark.parametrize("name", sorted(n for n in OPS if OPS[n].differentiable))
 def test_gradients_round_trip(name):
-    if name in ("jacobian", "solve_rule", "fused"):
+    if name in ("jacobian", "solve_rule", "fused", "fused_loop"):
         pytest.skip(
             "reverse mode through a Jacobian (or solve's rule) of unknown shapes, or through "
             "the numexpr backend's cluster node, is a GradError"

@@ -43,7 +43,7 @@ import numpy as np
 
 from ..ir import Symbol, rebuild
 from ..ops import OPS
-from ..ops.fused import fused_loop, kernel_name, number_text, template
+from ..ops.fused import FusedLoop, fused_loop, number_text, template
 from . import numba_math
 from .base import Backend
 from .numexpr import Clusters, _number, _weak_number
@@ -151,6 +151,11 @@ class Numba(Backend):
         lines += [("    " + line).rstrip() for line in text.splitlines()] + ["''')"]
         return lines + [f"{name} = _k.{name}" for name in kernels]
 
+    def expr(self, node: Symbol, args: list[str]) -> str:
+        if node.op == "fused_loop":
+            return f"{kernel_name(node.attrs)}({', '.join(args)})"
+        return super().expr(node, args)
+
     def standalone(self, program=None) -> list[str]:
         kernels = _kernels_of(program.source) if program is not None else ""
         return [library_text(), kernels] if kernels else ["import numpy as np"]
@@ -171,6 +176,12 @@ class _Nodes(Clusters):
 
     def _summed(self, n: Symbol, x: Symbol, returned) -> bool:
         return n.dtype == x.dtype and n.dtype in (np.float32, np.float64)
+
+
+def kernel_name(attrs) -> str:
+    """A cluster's kernel name: a hash of its `fused_loop` attrs (one cluster, one kernel)."""
+    text = repr(tuple(attrs[k] for k in FusedLoop.attr_names))
+    return "_nbk_" + hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def _split(stages: dict) -> dict:

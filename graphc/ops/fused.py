@@ -16,7 +16,6 @@ nothing a user wrote reaches numexpr's parser; `impl` evaluates the tree with nu
 
 from __future__ import annotations
 
-import hashlib
 import math
 import re
 
@@ -271,20 +270,33 @@ class FusedLoop(OpDef):
         return results[0] if len(results) == 1 else tuple(results)
 
     def emit(self, *names, steps, outs, shape, kinds):
-        """A call of the program's kernel for this cluster (`kernel_name`)."""
-        attrs = {"steps": steps, "outs": outs, "shape": shape, "kinds": kinds}
-        return f"{kernel_name(attrs)}({', '.join(names)})"
+        """The loop as numpy statements in one expression (the numba backend writes a call
+        of its kernel instead): each step's value named ``_f<j>`` in turn, then the results.
+
+        >>> OPS["fused_loop"].emit("x", steps=(("sin", "float64", ("in", 0)),
+        ...     ("multiply", "float64", ("v", 0), ("lit", 2.0))), outs=((1, "sum"),),
+        ...     shape=(3,), kinds=("a",))
+        '(_f0 := np.sin(x), _f1 := _f0 * 2.0, np.sum(_f1))[-1]'
+        """
+        texts = []
+        for j, (op, _, *args) in enumerate(steps):
+            spelled = [
+                names[a[1]]
+                if a[0] == "in"
+                else number_text(a[1])
+                if a[0] == "lit"
+                else f"_f{a[1]}"
+                for a in args
+            ]
+            texts.append(f"_f{j} := {OPS[op].emit(*spelled)}")  # (atoms: no brackets)
+        results = [f"_f{j}" if r is None else f"np.sum(_f{j})" for j, r in outs]
+        value = results[0] if len(results) == 1 else f"({', '.join(results)})"
+        return f"({', '.join(texts)}, {value})[-1]"
 
     def vjp(self, g, y, *xs, **attrs):
         raise _no_derivative(self.name, "numba")
 
     jvp = vjp
-
-
-def kernel_name(attrs) -> str:
-    """The kernel's name: a hash of the cluster (the same cluster, the same kernel)."""
-    text = repr(tuple(attrs[k] for k in FusedLoop.attr_names))
-    return "_nbk_" + hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def _types(steps, outs, shape, kinds) -> list:
