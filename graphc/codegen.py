@@ -301,7 +301,7 @@ class Emitter:
         """Emit the statements computing `outputs` (nodes in `stop` or already named are
         taken as given) and return the expressions of the outputs."""
         out_names = out_names or {}
-        reached = toposort(outputs, stop_ids={id(s) for s in stop} | self.names.keys())
+        reached = toposort(outputs, stop, {id(s) for s in stop} | self.names.keys())
         for n in reached:
             if n.op == "var" and id(n) not in self.names:
                 raise GraphcError(

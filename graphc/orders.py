@@ -35,9 +35,17 @@ def toposort(outputs: Iterable, stop: Iterable = (), stop_ids=None) -> list:
     >>> [n.op for n in toposort([gc.sin(x) * x])]
     ['var', 'sin', 'multiply']
     """
-    if stop_ids is None:
-        return remembered(tuple(outputs), tuple(stop), _walk)
+    stop = tuple(stop)
+    if stop_ids is None or _among(stop_ids, stop):
+        return remembered(tuple(outputs), stop, _walk)
     return _walk(outputs, stop, stop_ids)
+
+
+def _among(ids, stop: tuple) -> bool:
+    """Are `ids` (a set) all ids of `stop` nodes (so that they stop nothing more)?"""
+    return (
+        isinstance(ids, (set, frozenset)) and len(ids) <= len(stop) and ids <= set(map(id, stop))
+    )
 
 
 def _walk(outputs, stop=(), stop_ids=None) -> list:
@@ -98,7 +106,8 @@ def sharing_orders(fn: Callable) -> Callable:
 
 
 def _key(outputs, stop) -> tuple:
-    return tuple(map(id, outputs)), frozenset(map(id, stop))
+    # (a leaf stops nothing: the walk is the same with it or without it)
+    return tuple(map(id, outputs)), frozenset(id(s) for s in stop if s.inputs)
 
 
 def known_order(outputs, stop=()) -> list | None:

@@ -39,10 +39,13 @@ def test_a_repeated_question_is_answered_without_a_walk(monkeypatch):
             again = toposort([y])
         first.append("changed by a caller")  # a copy each time: callers may edit theirs
         third = toposort([y])
-        stopped = toposort([y], stop=[x])
-    assert len(walks) == 2  # [y] once, [y] stopping at x once
+        at_leaf = toposort([y], stop=[x])  # a leaf stops nothing: the same walk
+        stopped = toposort([y], stop=[y.inputs[0]])
+        named = toposort([y], [x], {id(x)})  # stop_ids among the stop nodes: the same
+    assert len(walks) == 2  # [y] once, [y] stopping at sin(x) once
     assert [n.op for n in again] == [n.op for n in third] == ["var", "sin", "multiply"]
-    assert [n.op for n in stopped] == ["var", "sin", "multiply"]
+    assert [n.op for n in at_leaf] == [n.op for n in named] == ["var", "sin", "multiply"]
+    assert [n.op for n in stopped] == ["sin", "var", "multiply"]
     toposort([y])  # outside any block: a walk
     assert len(walks) == 3
 

@@ -107,15 +107,15 @@ def count_ops(outputs) -> int:
     """
     if isinstance(outputs, Symbol):
         outputs = [outputs]
-    # A check (`checked_grad`) costs nothing once specialised, nor do the nodes only it reads.
-    stack, seen, count = list(outputs), set(), 0
-    while stack:
-        node = stack.pop()
-        if id(node) in seen:
-            continue
-        seen.add(id(node))
-        count += node.op not in _NOT_OPS and node.op not in _VIEWS and not node.opdef.transparent
-        stack.extend(node.inputs[:1] if node.opdef.transparent else node.inputs)
+    # A check (`checked_grad`) costs nothing once specialised, nor do the nodes only it reads:
+    # users before inputs (the graph's order, which a compilation's next pass shares), each
+    # node counted when an output or a counted node needs it.
+    needed, count = {id(o) for o in outputs}, 0
+    for node in reversed(toposort(outputs)):
+        if id(node) in needed:
+            transparent = node.opdef.transparent
+            count += node.op not in _NOT_OPS and node.op not in _VIEWS and not transparent
+            needed.update(map(id, node.inputs[:1] if transparent else node.inputs))
     return count
 
 
@@ -132,7 +132,7 @@ def _normal() -> weakref.WeakValueDictionary:
 # A second run on an unchanged graph changes nothing. (simplify_elementwise too: each
 # cluster of the graph it left was either planned, its plan then applied or none found, or
 # left as it was for lack of budget, which a second run within the same budget lacks too.)
-_IDEMPOTENT = (rewrite, cse, matrix_forms, simplify_elementwise)
+_IDEMPOTENT = (rewrite, cse, matrix_forms, simplify_elementwise, identity)
 
 
 def _frontier(outputs) -> dict:
