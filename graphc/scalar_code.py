@@ -27,7 +27,9 @@ infinity or a NaN with a RuntimeWarning (``math.log(0.0)``, ``math.exp(1000.0)``
 ``1.0 / 0.0``), and Python's arithmetic operators, which overflow silently, are followed
 by a check (``if t34 - t34``: an inf or a nan) wherever a non-finite value could vanish
 before it reaches a checked value (``tanh(inf)`` is 1.0): a value whose every use keeps a
-non-finite value non-finite (``+ - *``, a numerator) needs no check of its own. So values,
+non-finite value non-finite (``+ - *``, a numerator) needs no check of its own, nor does a
+value whose range (`OpDef.image`) is finite once the run's inputs are checked to lie in
+[-1e15, 1e15] at its start (``tanh(a*h + x[t])``: one statement per step). So values,
 warnings and errors are numpy's. Python floats cannot see an underflow, which numpy ignores
 by default: where `np.seterr` or `np.errstate` asks numpy to warn or raise on one, numpy's
 statements run (`_underflow_ignored`).
@@ -53,6 +55,9 @@ MIN_RUN = 2  # a lone scalar statement stays numpy's
 # of its entries, else read entry by entry (`float(xs[3])`).
 LIST_READS = 4
 MAX_NESTING = 8  # an expression holds at most this many statements' worth of operations
+# A run whose inputs lie in [-BOUND, BOUND] (checked once) has values proved finite (at most
+# FINITE in size) by their ranges: those need no check (`_Run._bounded`).
+BOUND, FINITE = 1e15, 1e300  # BOUND is written 1e15 in the code (`_guard`)
 _PROPAGATING = (ast.Add, ast.Sub, ast.Mult)
 
 
@@ -207,6 +212,7 @@ class _Run:
             k for k, x in self.imports.items() if x.shape and reads[k] * LIST_READS >= x.shape[0]
         }
         self.checks = self._checks()
+        self.guarded = self._bounded()
 
     def _checks(self) -> set[int]:
         """The values followed by a finiteness check: those that may be an inf or a nan
@@ -225,6 +231,37 @@ class _Run:
             if x.op != "const" and x.shape == () and x.dtype == FLOAT and k not in shown:
                 checks.add(k)
         return checks
+
+    def _bounded(self) -> set[int]:
+        """The inputs checked to lie in [-BOUND, BOUND] at the run's start (none, or every
+        float input), so that the values that then cannot be an inf or a nan (interval
+        arithmetic with the ops' images, `OpDef.image`) need no check of their own: in
+        `tanh(a*h + x[t])` once `a` and `x` are bounded, as `tanh` keeps `h` in [-1, 1]."""
+        bounds = {k: b for k, x in self.imports.items() if (b := self._input_bounds(k, x))}
+        for n in self.nodes:
+            ins = [bounds.get(id(x)) for x in n.inputs]
+            if n.op == "getitem" and not n.shape:  # an entry of a bounded list
+                bounds[id(n)] = ins[0]
+            elif n.opdef.image is not None and n.dtype == FLOAT and not n.shape:
+                bounds[id(n)] = n.opdef.image(*ins)
+        finite = {
+            k for k, b in bounds.items() if b is not None and -FINITE <= b[0] <= b[1] <= FINITE
+        }
+        dropped = (self.checks & finite) - set(self.imports)
+        if not dropped:
+            return set()
+        self.checks -= dropped
+        return {k for k, x in self.imports.items() if x.op != "const" and k in bounds}
+
+    def _input_bounds(self, key: int, x: Symbol) -> tuple | None:
+        """A constant's value, or [-BOUND, BOUND] for a float input checked against it."""
+        if x.op == "const":
+            value = np.asarray(x.attrs["value"])
+            ok = value.shape == () and value.dtype.kind in "biuf"
+            return (float(value), float(value)) if ok else None
+        if x.dtype == FLOAT and (x.shape == () or key in self.lists):
+            return (-BOUND, BOUND)
+        return None
 
 
 class _Names:
@@ -333,8 +370,13 @@ def _floats(em, run: _Run, pool: list, exports: dict, inner: str) -> list:
             names.names[key] = em.expr(x)
         elif x.shape == ():
             lines.append((f"{inner}{names.new(key)} = {_TYPES[x.dtype][0]}({em.expr(x)})", None))
-            _check(lines, inner, names.names[key], key in run.checks)
+            if key in run.guarded:
+                _guard(lines, inner, names.names[key], names.names[key])
+            else:
+                _check(lines, inner, names.names[key], key in run.checks)
         elif key in run.lists:
+            if key in run.guarded:
+                _guard(lines, inner, f"{em.expr(x)}.min()", f"{em.expr(x)}.max()")
             lines.append((f"{inner}{names.new(key)} = {em.expr(x)}.tolist()", None))
         else:
             names.names[key] = em.expr(x)
@@ -406,6 +448,17 @@ def _check(lines: list, indent: str, name: str, wanted: bool, vector: bool = Fal
         lines.append((f"{indent}if not math.isfinite(sum({name})): raise ArithmeticError", None))
     elif wanted:
         lines.append((f"{indent}if {name} - {name}: raise ArithmeticError", None))
+
+
+def _guard(lines: list, indent: str, low: str, high: str) -> None:
+    """`low` and `high` within [-BOUND, BOUND] (not a nan), else numpy's statements run."""
+    bound = "1e15"  # BOUND
+    test = (
+        f"-{bound} <= {low} <= {bound}"
+        if low == high
+        else f"-{bound} <= {low} <= {high} <= {bound}"
+    )
+    lines.append((f"{indent}if not {test}: raise ArithmeticError", None))
 
 
 def _dels(lines, indent: str, run: _Run, em) -> list:

@@ -275,3 +275,51 @@ def test_numexpr_programs_lower_scalars_and_array_api_programs_do_not(backend):
     for g, w in zip(f(*args), gc.compile([a, xs], outputs)(*args), strict=True):
         assert np.asarray(g).dtype == np.float64 and _ulps(g, w) <= 8
     assert ("math.tanh" in f.source) is (backend == "numexpr")
+
+
+def test_values_proved_finite_by_their_ranges_need_no_check():
+    """With `a` and `xs` checked once to lie in [-1e15, 1e15], `a*h + xs[t]` cannot be an
+    inf or a nan (`tanh` keeps `h` in [-1, 1]): no check per step, and each forward step is
+    one statement. Inputs outside the bound, infinite or nan run numpy's statements."""
+    a, xs, loss = _recurrence(40)
+    outputs = [loss, gc.grad(loss, a)]
+    lowered, plain = _programs([a, xs], outputs)
+    x = np.linspace(-1, 1, 40)
+    for args in [
+        (0.9, x),
+        (3e15, x),
+        (0.9, x * 1e16),
+        (np.inf, x),
+        (0.5, np.where(x > 0, np.nan, x)),
+    ]:
+        args = np.array(args[0]), args[1]
+        with warnings.catch_warnings(record=True) as got_warnings:
+            warnings.simplefilter("always")
+            got = lowered(*args)
+        with warnings.catch_warnings(record=True) as want_warnings:
+            warnings.simplefilter("always")
+            want = plain(*args)
+        assert [str(w.message) for w in got_warnings] == [str(w.message) for w in want_warnings]
+        for g, w in zip(got, want, strict=True):
+            _same(g, w, ulps=8)
+    forward = lowered.source.split("except")[0]
+    assert "if not -1e15 <= xs.min() <= xs.max() <= 1e15: raise ArithmeticError" in forward
+    assert "if not -1e15 <= t2 <= 1e15: raise ArithmeticError" in forward
+    # one check in all: the gradient's, a sum of 39 products whose range is not bounded
+    assert forward.count("math.tanh(") == 40 and forward.count(" - t") == 1
+    assert "math.tanh(((t2 * t3) + t1[1]))" in forward
+
+
+def test_a_range_the_analysis_cannot_bound_keeps_its_checks():
+    """`h = a*h + x[t]` grows without a squashing op: past a few steps its range is not
+    provably finite, so those values keep their check."""
+    a = gc.var("a", shape=(), dtype=np.float64)
+    xs = gc.var("xs", shape=(30,), dtype=np.float64)
+    h = xs[0]
+    for t in range(1, 30):
+        h = gc.exp(a * h + xs[t]) - 1.0
+    lowered, plain = _programs([a, xs], [h, gc.grad(h, a)])
+    args = np.array(0.01), np.linspace(-0.01, 0.01, 30)
+    for g, w in zip(lowered(*args), plain(*args), strict=True):
+        _same(g, w, ulps=8)
+    assert " - t" in lowered.source.split("except")[0]
