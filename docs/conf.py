@@ -73,6 +73,7 @@ def _optional(name):
 
 dask = _optional("dask")
 numexpr = _optional("numexpr")
+numba = _optional("numba")
 """
 doctest_default_flags = (
     __import__("doctest").ELLIPSIS

@@ -119,7 +119,7 @@ class Numba(Backend):
     >>> f = gc.compile([x], [y, *gc.grad(y, [x])], backend="numba")
     >>> print(f.source.split("def fn")[1])  # doctest: +ELLIPSIS
     (x):
-        t1 = _nbk_...(x, c0)
+        t1 = _nbk_...(x)
         t2 = t1[0]
         t3 = t1[1]
         return t2, t3
@@ -333,8 +333,11 @@ class Loops:
         if id(x) in inside:
             return ("v", index[id(x)])
         if _weak_number(x):
-            found = _number(x, user, i, leaves)
-            return found
+            return _number(x, user, i, leaves)
+        if x.op == "const" and x.shape == () and x.dtype == np.float64:
+            value = float(np.asarray(x.attrs["value"]))  # a float64 scalar: a literal
+            if math.isfinite(value):
+                return ("lit", value)
         if id(x) not in leaves:
             leaves[id(x)] = x
         return ("in", list(leaves).index(id(x)))
