@@ -287,7 +287,7 @@ class Emitter:
 
     def statement(self, indent: str, text: str, node: Symbol | None = None) -> None:
         self.lines.append((indent + text, node))
-        for helper in runtime.HELPERS:
+        for helper in runtime.HELPERS if "_" in text else ():  # (each helper's name has one)
             if helper + "(" in text:
                 self.helpers.add(helper)
 

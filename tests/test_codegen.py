@@ -54,3 +54,10 @@ def test_jvp_of_jvp_through_while_loop_with_an_invariant_carry():
     f = gc.compile([z, t, u], second)
     zv, tv, uv = np.arange(3.0), np.array([1.0, 2.0, 3.0]), np.array([0.5, 1.0, -1.0])
     np.testing.assert_allclose(f(zv, tv, uv), 2 * tv * uv, rtol=1e-15)
+
+
+def test_every_runtime_helper_is_named_with_an_underscore():
+    """codegen looks for helper calls only in statements with an underscore."""
+    from graphc import runtime
+
+    assert runtime.HELPERS and all("_" in h for h in runtime.HELPERS)

@@ -137,9 +137,11 @@ def rule_pass(name: str, rules: RuleSet, doc: str = "") -> Callable:
         def rule(node, inputs):
             return None if id(node) in known else rules.apply(node, inputs)
 
-        # The walk stops at fixed points, unless the graph's whole order is known already
-        # (rules leave a fixed point and what is below it as they are: more work, no walk).
-        order = known_order(outputs, known.values())
+        if all(fixed.get(id(o)) is o for o in outputs):
+            return list(outputs)  # fixed points, with all below them
+        # The walk stops at fixed points; with none remembered, the graph's order may be
+        # known already (shared within a compilation: no walk).
+        order = None if fixed else known_order(outputs, known.values())
         if order is None:
             order = toposort(outputs, stop=known.values(), stop_ids=_Either(known, fixed))
         memo: dict = {}

@@ -212,7 +212,7 @@ def _node_key(node: Symbol, inputs: tuple):
     keys = [_input_key(x, inexact) for x in inputs]
     if node.opdef.commutative:
         keys.sort()
-    attrs = tuple(sorted((k, attr_key(v)) for k, v in node.attrs.items()))
+    attrs = tuple(sorted((k, attr_key(v)) for k, v in node.attrs.items())) if node.attrs else ()
     return (node.op, tuple(keys), attrs, None if node.dtype is None else node.dtype.str)
 
 
