@@ -14,7 +14,7 @@ the program's kernel module.
 
 The kernel module's source is in the program's header (``f.source``), generated from the
 op facts only (no user string reaches it). `load` writes it, after numba's imports and
-graphc's elementary functions (`graphc.backends.numba_math`: sin, cos, exp, log and log1p as
+graphc's elementary functions (`graphc.backends.numba_math`: sin, cos, exp, log, log1p, tanh as
 polynomials that LLVM vectorises, where numba calls libm one entry at a time), to a file named
 by the hash of its text in the cache directory (``GRAPHC_CACHE_DIR``, else
 ``~/.cache/graphc``), and numba caches the compiled code next to it: a second process loads
@@ -62,6 +62,7 @@ FUNCTIONS = {
     "exp": "_exp(float({0}))",
     "log": "_log(float({0}))",
     "log1p": "_log1p(float({0}))",
+    "tanh": "_tanh(float({0}))",
     "maximum": "_maximum({0}, {1})",
     "minimum": "_minimum({0}, {1})",
     "sign": "_sign({0})",
@@ -71,7 +72,7 @@ FUNCTIONS = {
     "abs": "abs({0})",
     **{
         name: f"math.{name.replace('arc', 'a')}({{0}})"
-        for name in "sqrt tan arcsin arccos arctan sinh cosh tanh arcsinh arccosh arctanh "
+        for name in "sqrt tan arcsin arccos arctan sinh cosh arcsinh arccosh arctanh "
         "expm1 log10 log2".split()
     },
 }

@@ -1,5 +1,5 @@
-"""graphc's own elementary functions for the ``"numba"`` backend's loops: sin, cos, exp, log
-and log1p as float64 polynomials with branch-free range reduction, so that LLVM's loop
+"""graphc's own elementary functions for the ``"numba"`` backend's loops: sin, cos, exp, log,
+log1p and tanh as float64 polynomials with branch-free range reduction, so that LLVM's loop
 vectoriser turns a fused loop calling them into AVX2/AVX-512 code (numba's `math.sin` is a
 scalar libm call, which no loop vectorises).
 
@@ -15,7 +15,8 @@ Accuracy (float64; tests/test_numba_backend.py measures it against numpy on dens
 edge points): sin and cos at most 2 ulp for ``|x| <= SC_LIMIT`` (beyond it, and for nan and
 inf, `_sc_bad` is true and the kernel runs the block again with libm: Cody-Waite reduction by
 pi/2 in three parts is exact enough only there); exp, log and log1p at most 1 ulp over their
-whole domain, with inf, nan, zeros, subnormal results and overflow selected branch-free.
+whole domain, with inf, nan, zeros, subnormal results and overflow selected branch-free;
+tanh at most 3 ulp (from exp's polynomial: expm1(2|x|) / (expm1(2|x|) + 2)).
 
 The coefficients are Chebyshev fits (mpmath ``chebyfit``, 50 digits, rounded to float64) of
 (sin r - r)/r^3 and (cos r - 1 + r^2/2)/r^4 in t = r^2 on [0, (pi/4)^2], of
@@ -155,6 +156,21 @@ def _exp(x):
     return v if x == x else x
 
 
+def _expm1_core(y):
+    """expm1(y) for 0 <= y <= 40: 2**k expm1(r) + (2**k - 1), both terms exact but the sum."""
+    kf = (y * LOG2E + MAGIC) - MAGIC
+    r = (y - kf * LN2_1) - kf * LN2_2
+    scale = i2f((f2i(kf + MAGIC) - f2i(MAGIC) + 1023) << 52)
+    return scale * (r + r * r * _poly_exp(r)) + (scale - 1.0)
+
+
+def _tanh(x):
+    """tanh |x| = expm1(2|x|) / (expm1(2|x|) + 2), its sign x's (1 from |x| = 20 on)."""
+    u = _expm1_core(2.0 * min(abs(x), 20.0))
+    t = u / (u + 2.0)
+    return math.copysign(t, x) if x == x else x
+
+
 def _log_core(u, c):
     """log(u) + c for a positive normal u and a small correction c (fdlibm's scheme:
     u = 2**e (1 + f), log(1 + f) = 2 atanh(s) with s = f / (2 + f))."""
@@ -208,4 +224,4 @@ def _sign(x):
     return 1.0 if x > 0 else (-1.0 if x < 0 else (0.0 if x == 0 else x))
 
 
-FUNCTIONS = "_poly_sin _poly_cos _poly_exp _poly_log _sincos _sin _cos _sc_bad _exp _log_core _log _log1p _maximum _minimum _sign"
+FUNCTIONS = "_poly_sin _poly_cos _poly_exp _poly_log _sincos _sin _cos _sc_bad _exp _expm1_core _tanh _log_core _log _log1p _maximum _minimum _sign"
