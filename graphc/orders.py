@@ -49,26 +49,34 @@ def _among(ids, stop: tuple) -> bool:
 
 
 def _walk(outputs, stop=(), stop_ids=None) -> list:
+    # Depth first with an iterator per open node: each edge is looked at once.
     order: list = []
-    done: set[int] = set()
-    entered: set[int] = set()
     leaves = {id(s) for s in stop}
     skip = stop_ids if stop_ids else leaves
+    seen: set[int] = set()
     for root in outputs:
-        stack = [root]
+        key = id(root)
+        if key in seen:
+            continue
+        seen.add(key)
+        if key in leaves or key in skip:
+            order.append(root)
+            continue
+        stack = [(root, iter(root.inputs))]
         while stack:
-            node = stack[-1]
-            key = id(node)
-            if key in done:
+            node, inputs = stack[-1]
+            for x in inputs:
+                key = id(x)
+                if key not in seen:
+                    seen.add(key)
+                    if key in leaves or key in skip:
+                        order.append(x)  # listed, not entered
+                    else:
+                        stack.append((x, iter(x.inputs)))
+                        break
+            else:  # all inputs are listed: the node follows them
                 stack.pop()
-            elif key in entered:  # all inputs are done: emit (post-order)
-                stack.pop()
-                done.add(key)
                 order.append(node)
-            else:
-                entered.add(key)
-                if key not in leaves and key not in skip:
-                    stack += node.inputs[::-1]  # reversed: the leftmost is visited first
     return order
 
 

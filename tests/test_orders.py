@@ -96,3 +96,47 @@ def test_grad_and_compile_walk_the_graph_a_bounded_number_of_times(monkeypatch, 
     f(rng.standard_normal((4, 3)), 0.3 * rng.standard_normal((3, 3)))
     big = [n for n in walks if n >= size // 2]
     assert 0 < len(big) <= 13, big
+
+
+class _Node:
+    __slots__ = ("inputs", "label")
+
+    def __init__(self, inputs, label):
+        self.inputs, self.label = tuple(inputs), label
+
+
+def _reference(outputs, stop=(), stop_ids=None) -> list:
+    """Depth-first post-order, recursively, left to right: what toposort promises."""
+    order, seen = [], set()
+    halt = {id(s) for s in stop} | set(stop_ids or ())
+
+    def visit(node):
+        if id(node) in seen:
+            return
+        seen.add(id(node))
+        if id(node) not in halt:
+            for x in node.inputs:
+                visit(x)
+        order.append(node)
+
+    for o in outputs:
+        visit(o)
+    return order
+
+
+def test_the_walk_is_depth_first_left_to_right_on_random_graphs():
+    rng = np.random.default_rng(3)
+    for _ in range(300):
+        nodes: list = []
+        for i in range(int(rng.integers(1, 25))):
+            k = int(rng.integers(0, min(3, len(nodes)) + 1))
+            nodes.append(_Node([nodes[int(j)] for j in rng.integers(0, len(nodes), k)], i))
+
+        outs, stop, named = (
+            [nodes[int(j)] for j in rng.integers(0, len(nodes), int(rng.integers(lo, 4)))]
+            for lo in (1, 0, 0)
+        )
+        ids = {id(x) for x in named}
+        for args in ((outs,), (outs, stop), (outs, (), ids), (outs, stop, ids)):
+            got = [n.label for n in orders._walk(*args)]
+            assert got == [n.label for n in _reference(*args)], args
