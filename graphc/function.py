@@ -207,15 +207,20 @@ entries (first [1]): log(x)
         if kwargs or len(args) != self._nargs:
             args = self._bind_args(args, kwargs)
         arrays, key = self._convert(args)
-        fn = self._cache.get(key)
-        if fn is None:
+        program = self._programs.get(key)
+        if program is None:
             fn = self._specialize(arrays, key)
         else:
+            fn = program.fn
             self._hits += 1
+        if self.backend.raw_keys and all(x is a for x, a in zip(arrays, args)):
+            # `check` took these arguments as they are: later calls with arguments of the
+            # same raw key (what the fast `__call__` looks up) need no check either
+            remember(self._cache, _raw_key(arrays), fn)
         try:
             return fn(*arrays)
         except Exception as exc:
-            raise self._annotated(exc, key) from None
+            raise self._annotated(exc, fn) from None
 
     def _bind_args(self, args, kwargs):
         if len(args) > self._nargs:
@@ -253,7 +258,8 @@ entries (first [1]): log(x)
         if self._print_reports:
             print(self._report)
         remember(self._programs, key, program)
-        remember(self._cache, key, program.fn)
+        kept = {p.fn for p in self._programs.values()}  # raw keys of dropped programs go too
+        self._cache = {k: fn for k, fn in self._cache.items() if fn in kept}
         self._last = program
         return program.fn
 
@@ -327,8 +333,9 @@ entries (first [1]): log(x)
             self._generic()
         return self._report
 
-    def _annotated(self, exc: Exception, key) -> Exception:
-        program = self._programs.get(key)
+    def _annotated(self, exc: Exception, fn) -> Exception:
+        """`exc` raised by the program function `fn`, naming the user's line if it can."""
+        program = next((p for p in self._programs.values() if p.fn is fn), None)
         return exc if program is None else program.annotated(exc)
 
     def _generic(self) -> Program:
@@ -441,17 +448,24 @@ _HISTORY = 255  # compilations kept for `cache_info` (the newest)
 _fast_classes: dict[int, type] = {}
 
 
+def _raw_key(args) -> tuple:
+    """The key the fast `__call__` looks up: each argument's own class, shape and dtype
+    (an array-API or torch dtype too, never compared with a numpy one: classes differ)."""
+    return tuple(x for a in args for x in (a.__class__, a.shape, a.dtype))
+
+
 def _fast_call_class(n: int) -> type:
     """A `Function` subclass whose `__call__` is written for `n` positional arrays: one
-    signature-keyed dict lookup, then the emitted program. Generated from this fixed template
-    (only the integer `n` varies), once per arity. Its parameters are positional-only, so
-    no var name (`a0`, `self`, `rest`) can collide with them: keywords go to `_slow_call`."""
+    dict lookup by the arguments' raw key (`_raw_key`), then the emitted program. Generated
+    from this fixed template (only the integer `n` varies), once per arity. Its parameters
+    are positional-only, so no var name (`a0`, `self`, `rest`) can collide with them:
+    keywords go to `_slow_call`."""
     cls = _fast_classes.get(n)
     if cls is None:
         params = "".join(f", a{i}=_NO" for i in range(n))
         names = ", ".join(f"a{i}" for i in range(n))
-        # The type is part of the key: only plain ndarrays skip `check_array` (an np.matrix or
-        # another array-like of the same shape and dtype must be converted first).
+        # `_raw_key`, written out. `_slow_call` stores only raw keys of arguments `check`
+        # took as they are (an np.matrix or a list of the same shape and dtype is converted).
         key = "".join(f"a{i}.__class__, a{i}.shape, a{i}.dtype, " for i in range(n))
         last = f" or a{n - 1} is _NO" if n else ""
         source = (
@@ -461,13 +475,13 @@ def _fast_call_class(n: int) -> type:
             f"        return self._slow_call(({names}{',' if n else ''}) + rest, kwargs)\n"
             f"    try:\n"
             f"        fn = self._cache[({key})]\n"
-            f"    except (AttributeError, KeyError):\n"
+            f"    except (AttributeError, KeyError, TypeError):\n"
             f"        return self._slow_call(({names}{',' if n else ''}), kwargs)\n"
             f"    self._hits += 1\n"
             f"    try:\n"
             f"        return fn({names})\n"
             f"    except Exception as exc:\n"
-            f"        raise self._annotated(exc, ({key})) from None\n"
+            f"        raise self._annotated(exc, fn) from None\n"
         )
         namespace = {"_NO": _NO}
         exec(builtins.compile(source, f"<graphc-call-{n}>", "exec"), namespace)

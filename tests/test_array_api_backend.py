@@ -4,7 +4,9 @@ float64 and float32 (erf, indexing by arrays and loops included: none is refused
 program runs on torch tensors; an op with no array-API form is refused when the program is
 written, naming the op and the user's line."""
 
+import pickle
 import sys
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -269,3 +271,66 @@ def test_an_index_out_of_bounds_is_numpys_error():
         for bad in (4, -5):
             with pytest.raises(gc.OutOfBoundsError, match=f"index {bad} is out of bounds"):
                 f(strict.ones(4, dtype=strict.float64), strict.asarray([1, bad]))
+
+
+def _counting_slow_calls(f, monkeypatch) -> list:
+    """The calls that leave `f`'s fast path, recorded as they happen."""
+    calls, slow = [], f._slow_call
+    monkeypatch.setattr(f, "_slow_call", lambda *a: calls.append(a) or slow(*a))
+    return calls
+
+
+def test_array_api_arguments_take_the_fast_path_without_a_dtype_warning(monkeypatch):
+    # Issue 16: the program was cached under numpy's dtype, so every call with
+    # array-api-strict arrays missed the fast path and compared the two dtypes (a warning).
+    x, w = gc.var("x"), gc.var("w")
+    f = gc.compile([x, w], [gc.sum(gc.exp(x) * w), x * 2], backend="array_api")
+    xs, ws = np.array([0.5, -1.0, 2.0]), np.array([1.0, 2.0, 3.0])
+    want = f(xs, ws)
+    calls = _counting_slow_calls(f, monkeypatch)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        f(strict.asarray(xs), strict.asarray(ws))  # compiles
+        assert len(calls) == 1
+        for _ in range(2):
+            _agree(f(strict.asarray(xs), strict.asarray(ws)), want, np.float64)
+        for got, expected in zip(f(xs, ws), want):  # numpy arrays are kept too: fast
+            np.testing.assert_array_equal(got, expected)
+    assert len(calls) == 1
+    info = f.cache_info()
+    assert (info.hits, info.misses, info.currsize) == (3, 2, 2)
+
+
+@pytest.mark.filterwarnings("ignore::PendingDeprecationWarning")  # np.matrix
+def test_arguments_the_check_converts_or_refuses_never_take_the_fast_path(monkeypatch):
+    x = gc.var("x", dtype="float64")
+    f = gc.compile([x], x * 2, backend="array_api")
+    calls = _counting_slow_calls(f, monkeypatch)
+    for value in ([1.0, 2.0], [1.0, 2.0], np.asmatrix([1.0, 2.0]), np.asmatrix([1.0, 2.0])):
+        np.testing.assert_array_equal(np.asarray(f(value)).ravel(), [2.0, 4.0])
+    assert len(calls) == 4
+    for _ in range(2):  # a declared dtype is checked on every call
+        with pytest.raises(gc.DTypeError, match="expected dtype float64, got float32"):
+            f(strict.ones(2, dtype=strict.float32))
+    assert len(calls) == 6
+
+
+def test_fast_path_errors_name_the_line_and_dropped_programs_leave_it(monkeypatch):
+    from graphc import codegen
+
+    monkeypatch.setattr(codegen, "SIGNATURE_CACHE", 2)
+    x, i = gc.var("x"), gc.var("i", dtype="int64")
+    f = gc.compile([x, i], x[i], backend="array_api")
+    f(strict.ones(4, dtype=strict.float64), strict.asarray([1]))
+    calls = _counting_slow_calls(f, monkeypatch)
+    with pytest.raises(gc.OutOfBoundsError) as info:
+        f(strict.ones(4, dtype=strict.float64), strict.asarray([7]))
+    assert not calls and "test_array_api_backend.py" in "\n".join(info.value.__notes__)
+    for n in range(1, 5):
+        f(strict.ones(n, dtype=strict.float64), strict.asarray([0]))
+    kept = {p.fn for p in f._programs.values()}
+    assert len(f._programs) == 2 and set(f._cache.values()) <= kept
+    assert f.cache_info().currsize == 2 and f.report().lines > 0
+    g = pickle.loads(pickle.dumps(f))
+    for _ in range(2):
+        _agree([g(strict.asarray([1.0, 2.0]), strict.asarray([1]))], [np.array([2.0])], np.float64)

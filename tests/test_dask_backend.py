@@ -432,3 +432,20 @@ def test_a_cluster_of_worker_processes_maps_the_memmap_again(tmp_path):
     np.testing.assert_allclose(grad, want[1], rtol=1e-12)
     (modules,) = loaded.values()
     assert "graphc.backends.dask" in modules  # the worker unpickled MemmapFile
+
+
+def test_dask_arguments_take_the_fast_path(monkeypatch):
+    # `Dask.check` returns a dask array as it is, so its raw key (class, shape, dtype) is
+    # a sound cache key: the second call runs the program without checking again.
+    x = gc.var("x")
+    f = gc.compile([x], [gc.sum(gc.exp(x)), x * 2], backend=Dask(chunks=2))
+    values = np.array([0.5, -1.0, 2.0, 3.0])
+    want = gc.compile([x], [gc.sum(gc.exp(x)), x * 2])(values)
+    calls, slow = [], f._slow_call
+    monkeypatch.setattr(f, "_slow_call", lambda *a: calls.append(a) or slow(*a))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for _ in range(3):
+            for got, expected in zip(f(da.from_array(values, chunks=2)), want, strict=True):
+                np.testing.assert_allclose(got, expected, rtol=1e-12)
+    assert len(calls) == 1 and f.cache_info().hits == 2

@@ -31,6 +31,11 @@ class Backend(Emission):
     # Texts of the control blocks replacing graphc.ops.control_emit.TEXTS: templates, or for
     # a statement a function of the node giving one
     control_texts: dict[str, str] = {}
+    # Whether an argument `check` returns as it is (the same object) would be returned as it
+    # is by any argument of the same class, shape and `dtype` attribute: then a `Function`
+    # calls the program with such arguments without checking them (its fast path). A backend
+    # whose `check` looks at more (values, devices) sets it False.
+    raw_keys = True
 
     def missing(self) -> list[str]:
         """The packages this backend needs that are not installed."""
