@@ -17,6 +17,7 @@ a scalar factor out of a sum) and the documented cancellations of the sympy pass
 from __future__ import annotations
 
 from collections.abc import Callable
+from itertools import chain
 
 import numpy as np
 
@@ -434,17 +435,34 @@ class _Rewriter:
         self.keep: list[Symbol] = []  # pins the ids of nodes seen
         self.uses: dict[int, int] = {}  # id(node) -> number of uses in the input graph
         self.output_ids: set[int] = set()
-        self.declined = False  # did a rule decline because a node had other users?
+        self.known: dict = {}  # the normal-form nodes the walk does not enter
+        self.declined: list[Symbol] = []  # nodes a rule declined for: they had other users
+        self.truncated = False  # did a node reach MAX_STEPS rewrites (and the walk move on)?
 
     def shared(self, node: Symbol) -> bool:
         """Does `node` (or the node it was rewritten from) have other users?"""
         if self.uses.get(id(node), 1) > 1:
-            self.declined = True  # a rewrite may make it unshared: walk again (`rewrite`)
+            self.declined.append(node)  # a rewrite may make it unshared (`rewrite`)
             return True
         return False
 
     def remake(self, node: Symbol, inputs) -> Symbol:
         return remake(node, tuple(inputs))
+
+    def walk_again(self, result: list) -> bool:
+        """Can another walk over `result` (this walk's changed graph) change it? Only where a
+        rule declined for a node with several users that `result` no longer shares (uses can
+        drop: `x + x` -> `2 * x`), or where a node's rewrites stopped at `MAX_STEPS`: every
+        other node was left where no rule applies, and a rule declines for a shared node only
+        (`shared`), so the walk would give each node back."""
+        if self.truncated:
+            return True
+        if not self.declined:
+            return False
+        uses: dict[int, int] = {}
+        for x in chain(result, *(n.inputs for n in toposort(result, stop=self.known.values()))):
+            uses[id(x)] = uses.get(id(x), 0) + 1
+        return any(uses.get(id(n), 0) < 2 for n in self.declined)
 
     def step(self, node: Symbol, inputs: tuple):
         """One rule application (the first that fires and fits: `ir.fits`), or None."""
@@ -490,6 +508,8 @@ class _Rewriter:
                 return out
 
             hit = rebuild([hit], settle, self.done)[0]
+        else:
+            self.truncated = True
         return hit
 
     def visited(self, node: Symbol, inputs: tuple) -> Symbol:
@@ -542,9 +562,7 @@ def rewrite(outputs, ctx=None, rules=None, elementwise_rules=None):
             ELEMENTWISE_RULES if elementwise_rules is None else elementwise_rules,
         )
         result = engine.run(outputs, known)
-        if result is outputs or not engine.declined:
+        if result is outputs or not engine.walk_again(result):
             return result
-        # A rule declined for a node with several users, and the walk changed the graph:
-        # uses may have dropped (x + x -> 2 * x), so one more walk reaches the fixed point.
         outputs = result
     return result

@@ -80,3 +80,51 @@ def test_pipeline_is_an_editable_list():
         S.PIPELINE[:] = saved
     assert str(raw) != "4*x"
     assert str(gc.simplify(raw)) == "4*x"
+
+
+def _chain(layers: int):
+    """The compile-scaling benchmark's mixed elementwise chain, a tanh layer every fourth."""
+    x = gc.var("x", shape=(4, 3), dtype=np.float64)
+    W = gc.var("W", shape=(3, 3), dtype=np.float64)
+    h = x
+    for i in range(layers):
+        kind = i % 4
+        if kind == 0:
+            h = gc.sin(h) * gc.exp(-h * h)
+        elif kind == 1:
+            h = gc.log1p(h * h) + gc.sqrt(h * h + 1.0)
+        elif kind == 2:
+            h = h * 0.7 - h / (1.0 + h * h)
+        else:
+            h = gc.tanh(h @ W + 0.1)
+    return [x, W], gc.sum(h * h)
+
+
+def test_rewrite_walks_again_only_where_a_declined_node_lost_its_users(monkeypatch):
+    """A walk of `rewrite` that declined a rule for a shared node is followed by another only
+    when that node has fewer than two users in the rewritten graph (or a node's rewrites hit
+    MAX_STEPS): gc.grad of the benchmark's chain walks once per rewrite pass of PIPELINE."""
+    from graphc.simplify import rewrites
+
+    walks: list = []
+    run = rewrites._Rewriter.run
+
+    def counted(self, given, known=None):
+        walks.append(self)
+        return run(self, given, known)
+
+    monkeypatch.setattr(rewrites._Rewriter, "run", counted)
+    inputs, y = _chain(24)
+    gc.grad(y, inputs)
+    passes = sum(p in (S.rewrite, S.matrix_forms) for p in S.PIPELINE)
+    assert any(w.declined for w in walks)  # rules declined, and the walk was not repeated
+    assert len(walks) == passes, len(walks)
+
+    x = gc.var("x", shape=(3,))
+    n = -x
+    engine = rewrites._Rewriter(rewrites.RULES, rewrites.ELEMENTWISE_RULES)
+    engine.declined = [n]
+    assert engine.walk_again([gc.sum(n)])  # n lost a user: walk again
+    assert not engine.walk_again([gc.sum(n), gc.max(n)])  # still shared
+    engine.truncated = True
+    assert engine.walk_again([gc.sum(n), gc.max(n)])
