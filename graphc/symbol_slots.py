@@ -72,6 +72,8 @@ SLOTS = {
     (True, dtype('float32'))
     """,
     "__weakref__": None,
+    # (graphc.simplify) the token of the pipeline whose normal form the node is, if set
+    "_normal": None,
 }
 
 __test__ = {name: doc for name, doc in SLOTS.items() if doc}  # doctest runs the examples

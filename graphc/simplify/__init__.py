@@ -39,7 +39,6 @@ from __future__ import annotations
 import sys
 import time
 import types
-import weakref
 
 from ..dispatch import checks_call
 from ..errors import ArgumentError
@@ -119,14 +118,16 @@ def count_ops(outputs) -> int:
     return count
 
 
-# Nodes that the default pipeline has produced (id -> node), per pipeline (it is a list one
-# may edit): a fixed point of it, so a later run (gc.compile of an already simplified
-# gradient) does not walk into them again.
-_NORMAL: dict[tuple, weakref.WeakValueDictionary] = {}
+# Nodes that the default pipeline has produced carry its token (in their `_normal` slot): a
+# fixed point of it, so a later run (gc.compile of an already simplified gradient) does not
+# walk into them again. One token per pipeline (it is a list one may edit). A mark on the
+# node, not a table of weak references: a table held one weak reference per node, half the
+# objects the cyclic garbage collector walked after a large `gc.grad`.
+_NORMAL: dict[tuple, object] = {}
 
 
-def _normal() -> weakref.WeakValueDictionary:
-    return _NORMAL.setdefault(tuple(PIPELINE), weakref.WeakValueDictionary())
+def _token() -> object:
+    return _NORMAL.setdefault(tuple(PIPELINE), object())
 
 
 # A second run on an unchanged graph changes nothing. (simplify_elementwise too: each
@@ -139,14 +140,14 @@ def _frontier(outputs) -> dict:
     """The normal-form nodes where a walk from `outputs` can stop (id -> node)."""
     known: dict = {}
     seen: set = set()
-    normal = _normal()
+    token = _token()
     stack = list(outputs)
     while stack:
         n = stack.pop()
         if id(n) in seen:
             continue
         seen.add(id(n))
-        if normal.get(id(n)) is n:
+        if getattr(n, "_normal", None) is token:
             known[id(n)] = n
         else:
             stack.extend(n.inputs)
@@ -185,9 +186,9 @@ def run(outputs, passes=None, trace=None, ctx=None):
     with shared_budget():  # one sympy time budget for the whole run
         outputs = _rounds(outputs, passes, ctx, trace)
     if default:
-        normal = _normal()
+        token = _token()
         for n in toposort(outputs, stop=list(known.values())):
-            normal[id(n)] = n
+            object.__setattr__(n, "_normal", token)
     return outputs
 
 

@@ -128,3 +128,17 @@ def test_rewrite_walks_again_only_where_a_declined_node_lost_its_users(monkeypat
     assert not engine.walk_again([gc.sum(n), gc.max(n)])  # still shared
     engine.truncated = True
     assert engine.walk_again([gc.sum(n), gc.max(n)])
+
+
+def test_normal_forms_are_marked_on_the_nodes(monkeypatch):
+    """The pipeline's fixed points carry its token (no table of one weak reference per
+    node, which the garbage collector walked); an edited PIPELINE has another token, so
+    nothing counts as normal for it."""
+    a, xs, y = _recurrence(20)
+    g = gc.grad(y, a)
+    token = S._token()
+    marked = [n for n in toposort([g]) if getattr(n, "_normal", None) is token]
+    assert any(n is g for n in marked) and len(marked) > 20
+    assert list(S._frontier([g])) == [id(g)]
+    monkeypatch.setattr(S, "PIPELINE", list(S.PIPELINE[:-1]))
+    assert S._token() is not token and not S._frontier([g])
