@@ -190,15 +190,19 @@ def _keeps_shape(template: Template, leaves: list[Symbol], classes: ShapeClasses
     """Does the form still broadcast to the cluster's shape? Every op in it is elementwise,
     so its shape is the broadcast of the leaves it uses: enough that dropped leaves (x - x)
     added nothing to the shape of the ones kept."""
-    used: set[int] = set()
-    for k in _needed(template):
-        used.update(v for kind, v in template.instrs[k][1] if kind == "l")
-    if template.root[0] == "l":
-        used.add(template.root[1])
+    used = _used_leaves(template)
     if len(used) == len(leaves):
         return True
     kept = frozenset().union(*(classes.of(leaves[j]) for j in used))
     return kept == frozenset().union(*(classes.of(x) for x in leaves))
+
+
+def _used_leaves(template: Template) -> set[int]:
+    """The leaf slots the form reads (fewer than the cluster's when sympy cancelled one)."""
+    used = {v for k in _needed(template) for kind, v in template.instrs[k][1] if kind == "l"}
+    if template.root[0] == "l":
+        used.add(template.root[1])
+    return used
 
 
 def clear_cache() -> None:
@@ -278,7 +282,14 @@ def simplify_elementwise(outputs, ctx=None, budget: float | None = None):
             plans[id(members[-1])] = (template, leaves, members)
     if not plans:
         return outputs
-    return _apply(outputs, walk, plans)
+    result = _apply(outputs, walk, plans)
+    if result is not outputs and any(
+        len(_used_leaves(t)) < len(leaves) for t, leaves, _ in plans.values()
+    ):
+        # A cancellation (x - x) dropped a read of a leaf: a value shared before may now be
+        # read by one cluster only, and join it. Again, so that a second run finds nothing.
+        return simplify_elementwise(result, ctx, budget)
+    return result
 
 
 _SPENT = object()  # `_plan`'s answer when the run's budget ran out

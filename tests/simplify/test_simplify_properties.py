@@ -13,6 +13,7 @@ near-cancellations (y = x + 1e-9, tiny x). For each program and for its gradient
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -154,6 +155,26 @@ def test_simplified_programs_agree_and_are_not_bigger(plan, data, declared):
     for g, w, c in zip(got, want, via_compile):
         _close(g, w)
         _close(c, w)
+
+
+@pytest.mark.parametrize(
+    "plan, declared",
+    [
+        (("add", ("add", "x", "x"), ("sub", "a", "a")), True),
+        (("mix", "y", ("mix", "y", 1)), False),
+    ],
+)
+def test_a_cancellation_that_unshares_a_value_is_simplified_in_the_same_run(plan, declared):
+    """sympy cancels `sum(t) - sum(t)` to 0: `t` loses a reader and joins its other reader's
+    cluster, which the same run then simplifies (`t + t` -> `2*t`), not a second one (found
+    by the property above with 400 examples)."""
+    shape = (3,) if declared else None
+    x, y = gc.var("x", shape=shape), gc.var("y", shape=shape)
+    a = gc.var("a", shape=() if declared else None)
+    expr = _as_symbol(_build(plan, {"x": x, "y": y, "a": a}), x)
+    raw = [expr, *gc.grad(gc.sum(expr * expr), [x, y, a], simplify=False)]
+    simple = _run(raw)
+    assert _structure(_run(simple)) == _structure(simple)
 
 
 @given(plan=_plans())
