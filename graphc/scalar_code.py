@@ -58,6 +58,9 @@ MAX_NESTING = 8  # an expression holds at most this many statements' worth of op
 # A run whose inputs lie in [-BOUND, BOUND] (checked once) has values proved finite (at most
 # FINITE in size) by their ranges: those need no check (`_Run._bounded`).
 BOUND, FINITE = 1e15, 1e300  # BOUND is written 1e15 in the code (`_guard`)
+# An array's guard (its min and max, about 2 µs) pays for itself only when it spares at least
+# this many checks (`if t - t`, about 15 ns each); scalars' guards replace their own check.
+LIST_GUARD_CHECKS = 128
 _PROPAGATING = (ast.Add, ast.Sub, ast.Mult)
 
 
@@ -212,7 +215,7 @@ class _Run:
             k for k, x in self.imports.items() if x.shape and reads[k] * LIST_READS >= x.shape[0]
         }
         self.checks = self._checks()
-        self.guarded = self._bounded()
+        self.guarded = self._bounded(lists=True) or self._bounded(lists=False)
 
     def _checks(self) -> set[int]:
         """The values followed by a finiteness check: those that may be an inf or a nan
@@ -232,36 +235,41 @@ class _Run:
                 checks.add(k)
         return checks
 
-    def _bounded(self) -> set[int]:
+    def _bounded(self, lists: bool) -> set[int]:
         """The inputs checked to lie in [-BOUND, BOUND] at the run's start (none, or every
-        float input), so that the values that then cannot be an inf or a nan (interval
-        arithmetic with the ops' images, `OpDef.image`) need no check of their own: in
-        `tanh(a*h + x[t])` once `a` and `x` are bounded, as `tanh` keeps `h` in [-1, 1]."""
-        bounds = {k: b for k, x in self.imports.items() if (b := self._input_bounds(k, x))}
-        for n in self.nodes:
-            ins = [bounds.get(id(x)) for x in n.inputs]
-            if n.op == "getitem" and not n.shape:  # an entry of a bounded list
-                bounds[id(n)] = ins[0]
-            elif n.opdef.image is not None and n.dtype == FLOAT and not n.shape:
-                bounds[id(n)] = n.opdef.image(*ins)
-        finite = {
-            k for k, b in bounds.items() if b is not None and -FINITE <= b[0] <= b[1] <= FINITE
-        }
-        dropped = (self.checks & finite) - set(self.imports)
-        if not dropped:
+        float input: scalars, and arrays read as lists if `lists`), so that the values that
+        then cannot be an inf or a nan (interval arithmetic with the ops' images,
+        `OpDef.image`) need no check of their own: in `tanh(a*h + x[t])` once `a` and `x`
+        are bounded, as `tanh` keeps `h` in [-1, 1]."""
+        bounds = {k: b for k, x in self.imports.items() if (b := self._input_bounds(k, x, lists))}
+        dropped = (self.checks & _finite(self.nodes, bounds)) - set(self.imports)
+        arrays = lists and any(k in bounds for k in self.lists)
+        if not dropped or (arrays and len(dropped) < LIST_GUARD_CHECKS):
             return set()
         self.checks -= dropped
         return {k for k, x in self.imports.items() if x.op != "const" and k in bounds}
 
-    def _input_bounds(self, key: int, x: Symbol) -> tuple | None:
+    def _input_bounds(self, key: int, x: Symbol, lists: bool) -> tuple | None:
         """A constant's value, or [-BOUND, BOUND] for a float input checked against it."""
         if x.op == "const":
             value = np.asarray(x.attrs["value"])
             ok = value.shape == () and value.dtype.kind in "biuf"
             return (float(value), float(value)) if ok else None
-        if x.dtype == FLOAT and (x.shape == () or key in self.lists):
+        if x.dtype == FLOAT and (x.shape == () or (lists and key in self.lists)):
             return (-BOUND, BOUND)
         return None
+
+
+def _finite(nodes: list[Symbol], bounds: dict) -> set[int]:
+    """The values proved to lie within [-FINITE, FINITE] by interval arithmetic from
+    `bounds` (id -> (lo, hi) of the run's inputs; extended with the nodes' here)."""
+    for n in nodes:
+        ins = [bounds.get(id(x)) for x in n.inputs]
+        if n.op == "getitem" and not n.shape:  # an entry of a bounded list
+            bounds[id(n)] = ins[0]
+        elif n.opdef.image is not None and n.dtype == FLOAT and not n.shape:
+            bounds[id(n)] = n.opdef.image(*ins)
+    return {k for k, b in bounds.items() if b is not None and -FINITE <= b[0] <= b[1] <= FINITE}
 
 
 class _Names:

@@ -277,10 +277,11 @@ def test_numexpr_programs_lower_scalars_and_array_api_programs_do_not(backend):
     assert ("math.tanh" in f.source) is (backend == "numexpr")
 
 
-def test_values_proved_finite_by_their_ranges_need_no_check():
+def test_values_proved_finite_by_their_ranges_need_no_check(monkeypatch):
     """With `a` and `xs` checked once to lie in [-1e15, 1e15], `a*h + xs[t]` cannot be an
     inf or a nan (`tanh` keeps `h` in [-1, 1]): no check per step, and each forward step is
     one statement. Inputs outside the bound, infinite or nan run numpy's statements."""
+    monkeypatch.setattr(scalar_code, "LIST_GUARD_CHECKS", 1)  # 40 steps: guard the list too
     a, xs, loss = _recurrence(40)
     outputs = [loss, gc.grad(loss, a)]
     lowered, plain = _programs([a, xs], outputs)
@@ -323,3 +324,18 @@ def test_a_range_the_analysis_cannot_bound_keeps_its_checks():
     for g, w in zip(lowered(*args), plain(*args), strict=True):
         _same(g, w, ulps=8)
     assert " - t" in lowered.source.split("except")[0]
+
+
+def test_a_short_run_does_not_pay_for_an_arrays_guard():
+    """An array's guard (its min and max) costs about a hundred checks: a 40-step run keeps
+    its checks and bounds only its scalars; 200 steps guard the array instead."""
+    a, xs, loss = _recurrence(40)
+    f = gc.compile([a, xs], [loss, gc.grad(loss, a)])
+    f(np.array(0.9), np.linspace(-1, 1, 40))
+    forward = f.source.split("except")[0]
+    assert "xs.min()" not in forward and forward.count(" - t") > 30
+    a, xs, loss = _recurrence(200)
+    f = gc.compile([a, xs], [loss, gc.grad(loss, a)])
+    f(np.array(0.9), np.linspace(-1, 1, 200))
+    forward = f.source.split("except")[0]
+    assert "xs.min()" in forward and forward.count(" - t") == 1
