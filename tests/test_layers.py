@@ -137,6 +137,7 @@ LAYERS = {
         "backends.array_api_erf",
         "backends.array_api_index",
         "backends.numba_math",
+        "backends.numba_source",
         "backends.numba",
         "backends.array_api_runtime",
         "backends.array_api",

@@ -216,7 +216,7 @@ def test_the_elementwise_workload_is_one_loop():
         _agree(got, ref, 1e-12, "elementwise")
     body = f.source.split("def fn(x):")[1]
     assert body.count("_nbk_") == 1 and "np." not in body, f.source
-    assert f.source.count("for i in range(lo, hi):") == 2, f.source  # vectorised and libm
+    assert f.source.count("for i in range(hi - lo):") == 2, f.source  # vectorised and libm
 
 
 def test_a_gradient_reading_a_sum_of_the_forward_values_is_a_second_loop():
@@ -247,6 +247,43 @@ def test_broadcast_inputs_and_single_entries():
     for got, ref in zip(f(*args), gc.compile([x, b, s], outputs)(*args)):
         _agree(got, ref, 1e-4, "broadcast")
     assert "_nbk_" in f.source
+
+
+# (loop shape, operand shape, how the loop reads the operand); loops of distinct shapes, so
+# that each case is a loop of its own
+BROADCASTS = [
+    ((64, 100), (100,), "in place"),  # a bias: the same in every row
+    ((65, 100), (1, 100), "in place"),
+    ((66, 100), (66, 1), "in place"),  # a column: one entry per row
+    ((67, 100), (), "in place"),  # 0-d: a single entry
+    ((68, 100), (1, 1), "in place"),
+    ((4, 8, 100), (100,), "in place"),
+    ((5, 8, 100), (5, 1, 1), "in place"),
+    ((6, 8, 100), (8, 100), "in place"),
+    ((7, 8, 100), (8, 1), "copied"),  # neither the same in every row nor one per row
+    ((300, 8), (8,), "copied"),  # rows shorter than ROW_MIN
+]
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_broadcast_operands_agree_with_numpy(dtype):
+    """Each case a loop of its own (one program): values and gradients equal the numpy
+    backend's; only the operands no cut into rows reads in place are copied."""
+    xs, outputs, arrays = [], [], []
+    rng = np.random.default_rng(3)
+    for k, (shape, other, _) in enumerate(BROADCASTS):
+        x, b = gc.var(f"x{k}", shape=shape, dtype=dtype), gc.var(f"b{k}", shape=other, dtype=dtype)
+        y = gc.tanh(x * 0.5 + b) * b + gc.exp(-x)
+        outputs += [y, *gc.grad(gc.sum(y * y), [x, b])]
+        xs += [x, b]
+        arrays += [rng.standard_normal(s).astype(dtype) for s in (shape, other)]
+    want = gc.compile(xs, outputs)(*arrays)
+    f = gc.compile(xs, outputs, backend=SMALL)
+    for k, (got, ref) in enumerate(zip(f(*arrays), want)):
+        _agree(got, ref, TOL[dtype], f"{BROADCASTS[k // 3]} output {k % 3}")
+    copied = sum(case[2] == "copied" for case in BROADCASTS)
+    assert f.source.count("np.broadcast_to(") == copied, f.source
+    assert "def _nbk_" in f.source and "for r in range(rows):" in f.source
 
 
 def test_small_arrays_and_single_ops_stay_numpy_statements():
@@ -314,6 +351,9 @@ def test_a_fused_loop_has_no_derivative_and_checks_its_attrs():
         "kinds": ("a",),
     }
     assert loop.check_attrs(good)["steps"] == (("exp", "float64", ("in", 0)),)
+    assert loop.check_attrs(good)["split"] == 0  # (the default: one flat loop)
+    rows = {**good, "shape": (4, 5), "kinds": ("c",), "split": 1}
+    assert loop.check_attrs(rows)["kinds"] == ("c",)
     bad = [
         {"steps": (("eval", "float64", ("in", 0)),)},
         {"steps": (("exp", "int64", ("in", 0)),)},
@@ -323,6 +363,10 @@ def test_a_fused_loop_has_no_derivative_and_checks_its_attrs():
         {"outs": ((0, "prod"),)},
         {"kinds": ("z",)},
         {"shape": (-1,)},
+        {"kinds": ("r",)},  # a row needs a cut into rows
+        {"split": 1},  # a cut inside the shape, not at its end
+        {"split": True},
+        {"shape": (4, 5), "kinds": ("c",), "split": 2},
     ]
     for change in bad:
         with pytest.raises(gc.ArgumentError):

@@ -30,10 +30,8 @@ from __future__ import annotations
 import ast
 import hashlib
 import importlib.util
-import inspect
 import math
 import os
-import re
 import sys
 import textwrap
 import threading
@@ -43,68 +41,18 @@ import numpy as np
 
 from ..ir import Symbol, rebuild
 from ..ops import OPS
-from ..ops.fused import FusedLoop, fused_loop, number_text, template
-from . import numba_math
+from ..ops.fused import fused_loop
 from .base import Backend
+from .numba_source import kernel_name, kernels_text, library_text
 from .numexpr import Clusters, _number, _weak_number
 
 MIN_SIZE = 4096  # entries: below it a cluster stays numpy statements
-BLOCK = 4096  # entries per block of a kernel's loop
+ROW_MIN = 32  # entries: a loop is cut into rows of at least these (else broadcasts are copied:
+# tanh(x + b), b of 16 entries, read in place row by row took 1.02x the copy, of 32 0.87x)
 # A loop's body is cut where its weight (a step 1, sin and cos 8, exp and logs 5) would pass
 # MAX_WEIGHT: compiling a loop of 100 sin and 800 other steps took 63 s, of 40 sin 1 s.
 MAX_WEIGHT = 400
 WEIGHTS = {"sin": 8, "cos": 8, "exp": 5, "log": 5, "log1p": 5}
-
-# numexpr's function names -> the kernel's (graphc's own where it has one, libm otherwise)
-FUNCTIONS = {
-    "sin": "_sin(float({0}))",
-    "cos": "_cos(float({0}))",
-    "exp": "_exp(float({0}))",
-    "log": "_log(float({0}))",
-    "log1p": "_log1p(float({0}))",
-    "tanh": "_tanh(float({0}))",
-    "maximum": "_maximum({0}, {1})",
-    "minimum": "_minimum({0}, {1})",
-    "sign": "_sign({0})",
-    "where": "({1} if {0} else {2})",
-    "floor": "np.floor({0})",
-    "ceil": "np.ceil({0})",
-    "abs": "abs({0})",
-    **{
-        name: f"math.{name.replace('arc', 'a')}({{0}})"
-        for name in "sqrt tan arcsin arccos arctan sinh cosh arcsinh arccosh arctanh "
-        "expm1 log10 log2".split()
-    },
-}
-
-PRELUDE = """import math
-
-import numba as _numba
-import numpy as np
-from llvmlite import ir as _ir
-from numba.extending import intrinsic as _intrinsic
-
-_ELEMENT = dict(error_model="numpy", fastmath=False, forceinline=True, cache=True)
-_LOOP = dict(error_model="numpy", fastmath=False, nogil=True, cache=True)
-_SUM = dict(error_model="numpy", fastmath={"reassoc", "nsz"}, nogil=True, cache=True)
-_BLOCK = BLOCK_SIZE
-
-
-@_intrinsic
-def f2i(typingctx, x):
-    def codegen(context, builder, sig, args):
-        return builder.bitcast(args[0], _ir.IntType(64))
-
-    return _numba.types.int64(_numba.types.float64), codegen
-
-
-@_intrinsic
-def i2f(typingctx, x):
-    def codegen(context, builder, sig, args):
-        return builder.bitcast(args[0], _ir.DoubleType())
-
-    return _numba.types.float64(_numba.types.int64), codegen
-""".replace("BLOCK_SIZE", str(BLOCK))
 
 _local = threading.local()  # the kernels of the program being written (lower -> header)
 _loaded: dict[str, object] = {}
@@ -179,12 +127,6 @@ class _Nodes(Clusters):
         return n.dtype == x.dtype and n.dtype in (np.float32, np.float64)
 
 
-def kernel_name(attrs) -> str:
-    """A cluster's kernel name: a hash of its `fused_loop` attrs (one cluster, one kernel)."""
-    text = repr(tuple(attrs[k] for k in FusedLoop.attr_names))
-    return "_nbk_" + hashlib.sha256(text.encode()).hexdigest()[:16]
-
-
 def _split(stages: dict) -> dict:
     """{stage: its nodes, in program order} from {node: stage}."""
     parts: dict[int, list[Symbol]] = {}
@@ -193,12 +135,41 @@ def _split(stages: dict) -> dict:
     return parts
 
 
-def _kind(leaf, shape) -> str:
-    """How a loop of `shape` reads an input of shape `leaf` (`graphc.ops.fused.KINDS`)."""
+def _kind(leaf, shape, split: int) -> str:
+    """How a loop of `shape` cut at axis `split` reads an input of shape `leaf`
+    (`graphc.ops.fused.KINDS`)."""
     if leaf == shape:
         return "a"
-    known = leaf is not None and None not in leaf
-    return "s" if known and math.prod(leaf) == 1 else "b"
+    if leaf is None or None in leaf:
+        return "b"
+    if math.prod(leaf) == 1:
+        return "s"
+    padded = (1,) * (len(shape) - len(leaf)) + tuple(leaf)
+    if split and padded[split:] == shape[split:] and set(padded[:split]) == {1}:
+        return "r"
+    if split and padded[:split] == shape[:split] and set(padded[split:]) == {1}:
+        return "c"
+    return "b"
+
+
+def _reading(leaves, shape) -> tuple[int, tuple[str, ...]]:
+    """(split, kinds): where a loop of `shape` is cut into rows and columns, and how it reads
+    inputs of shapes `leaves`: the cut, into rows of at least `ROW_MIN` entries, at which
+    the fewest broadcast inputs must be copied to the loop's shape (the others are read in
+    place: a bias the same in every row, a column one entry per row); 0 (one flat loop) when
+    no cut spares a copy.
+
+    >>> _reading([(256,), (64, 256), (), (64, 1)], (64, 256))
+    (1, ('r', 'a', 's', 'c'))
+    >>> _reading([(8, 1)], (4, 8, 100)), _reading([(8,)], (300, 8))
+    ((0, ('b',)), (0, ('b',)))
+    """
+    best = (0, tuple(_kind(leaf, shape, 0) for leaf in leaves))
+    for split in range(1, len(shape)):
+        kinds = tuple(_kind(leaf, shape, split) for leaf in leaves)
+        if math.prod(shape[split:]) >= ROW_MIN and kinds.count("b") < best[1].count("b"):
+            best = (split, kinds)
+    return best
 
 
 class Loops:
@@ -320,9 +291,10 @@ class Loops:
                 outs.append((index[id(n)], None))
             results[id(n)] = len(outs) - 1
         new_leaves = rebuild(list(leaves.values()), rule, memo=memo)
-        kinds = tuple(_kind(x.shape, shape) for x in leaves.values())
+        split, kinds = _reading([x.shape for x in leaves.values()], shape)
         attrs = fused_loop.check_attrs(
             {"steps": tuple(steps), "outs": tuple(outs), "shape": shape, "kinds": kinds}
+            | {"split": split}
         )
         shape_, dtype = fused_loop.node_type([], attrs)
         node = Symbol(fused_loop, tuple(new_leaves), attrs, shape_, dtype, origin=nodes[-1].origin)
@@ -342,121 +314,6 @@ class Loops:
         if id(x) not in leaves:
             leaves[id(x)] = x
         return ("in", list(leaves).index(id(x)))
-
-
-# --- the kernel module's source --------------------------------------------------------
-
-
-def _spelling(op_name: str) -> str:
-    """The kernel's statement template for op `op_name` (from its numexpr spelling)."""
-    spelled = template(OPS[op_name])
-    head = spelled.split("(")[0]
-    if head in FUNCTIONS:
-        args = ", ".join(f"{{{k}}}" for k in range(OPS[op_name].nin))
-        if spelled != f"{head}({args})":  # relu: maximum({0}, 0)
-            inner = spelled[len(head) + 1 : -1].split(", ")
-            return FUNCTIONS[head].format(*inner)
-        return FUNCTIONS[head]
-    return spelled
-
-
-def _names(args) -> list[str]:
-    return [
-        f"a{a[1]}" if a[0] == "in" else f"v{a[1]}" if a[0] == "v" else number_text(a[1])
-        for a in args
-    ]
-
-
-def _step_text(step) -> str:
-    op, dtype, *args = step
-    text = _spelling(op).format(*_names(args))
-    return f"np.float32({text})" if dtype == "float32" else text
-
-
-def kernel_text(name: str, attrs: dict) -> str:
-    """One cluster's kernel: the loop over the entries in blocks (`<name>_l`), and the
-    Python function the program calls (`<name>`), which flattens the inputs and makes the
-    outputs. A block where sin or cos met an argument beyond their reduction's range is run
-    again with libm's; a block's values to sum are kept in a buffer, summed by `_bsum`."""
-    steps, outs, kinds = attrs["steps"], attrs["outs"], attrs["kinds"]
-    params = [f"a{k}" for k in range(len(kinds))]
-    arrays = [f"o{k}" for k, (_, r) in enumerate(outs) if r is None]
-    sums = [k for k, (_, r) in enumerate(outs) if r == "sum"]
-    args = ", ".join([*params, *arrays, *(f"b{k}" for k in sums)])
-    checked = sorted({_names(s[2:])[0] for s in steps if s[0] in ("sin", "cos")})
-    lines = ["@_numba.njit(**_LOOP)", f"def {name}_l(n, {args}):"]
-    lines += [f"    t{k} = 0.0" for k in sums] + ["    for lo in range(0, n, _BLOCK):"]
-    lines += ["        hi = min(lo + _BLOCK, n)"] + ["        bad = False"] * bool(checked)
-    lines += _block(attrs, checked, exact=False)
-    if checked:
-        lines += [
-            "        if bad:  # again with libm's sin and cos",
-            *_block(attrs, checked, True),
-        ]
-    lines += [f"        t{k} += _bsum(b{k}, hi - lo)" for k in sums]
-    lines += [f"    return {''.join(f't{k}, ' for k in sums)}".rstrip(), ""]
-    return "\n".join(lines + _caller(name, attrs, params, args, sums)) + "\n"
-
-
-def _block(attrs, checked, exact: bool) -> list[str]:
-    """The loop over one block's entries (libm's sin and cos where `exact`)."""
-    indent = " " * (12 if exact else 8)
-    reads = {f"a{k}": f"x{k}" for k, kind in enumerate(attrs["kinds"]) if kind != "s"}
-    lines = [f"{indent}for i in range(lo, hi):"]
-    lines += [f"{indent}    {x} = {a}[i]" for a, x in reads.items()]
-    for j, step in enumerate(attrs["steps"]):
-        text = _step_text(step)
-        for a, x in reads.items():
-            text = re.sub(rf"\b{a}\b", x, text)
-        if exact:
-            text = text.replace("_sin(", "math.sin(").replace("_cos(", "math.cos(")
-        lines.append(f"{indent}    v{j} = {text}")
-    for k, (j, r) in enumerate(attrs["outs"]):
-        lines.append(f"{indent}    {f'o{k}[i]' if r is None else f'b{k}[i - lo]'} = v{j}")
-    if checked and not exact:
-        flags = " | ".join(f"_sc_bad(float({reads.get(v, v)}))" for v in checked)
-        lines.append(f"{indent}    bad |= {flags}")
-    return lines
-
-
-def _caller(name, attrs, params, args, sums) -> list[str]:
-    """The Python function the program calls: inputs flattened, outputs made."""
-    steps, shape = attrs["steps"], attrs["shape"]
-    n = math.prod(shape)
-    lines = [f"def {name}({', '.join(params)}):"]
-    for k, kind in enumerate(attrs["kinds"]):
-        read = {"a": f"np.ravel(a{k})", "s": f"np.asarray(a{k}).reshape(-1)[0]"}.get(
-            kind, f"np.broadcast_to(a{k}, {shape!r}).ravel()"
-        )
-        lines.append(f"    a{k} = {read}")
-    for k, (j, r) in enumerate(attrs["outs"]):
-        if r is None:
-            lines.append(f"    o{k} = np.empty({n}, np.{steps[j][1].replace('bool', 'bool_')})")
-    lines += [f"    b{k} = np.empty(min({n}, _BLOCK))" for k in sums]
-    got = f"{''.join(f't{k}, ' for k in sums)}= " if sums else ""
-    lines.append(f"    {got}{name}_l({n}, {args})")
-    values = [
-        f"o{k}.reshape({shape!r})" if r is None else f"np.{steps[j][1]}(t{k})"
-        for k, (j, r) in enumerate(attrs["outs"])
-    ]
-    return lines + [f"    return {', '.join(values)}"]
-
-
-def kernels_text(kernels: list[dict]) -> str:
-    """The program's kernels (the part of its kernel module shown in ``f.source``)."""
-    return "\n\n".join(kernel_text(kernel_name(a), a) for a in kernels)
-
-
-def library_text() -> str:
-    """numba's imports, the bit-cast intrinsics and graphc's elementary functions, compiled
-    (a module of its own in the cache directory, which the kernel modules import)."""
-    source = inspect.getsource(numba_math)
-    library = source.split("# --- library", 1)[1].split("\n", 1)[1]
-    names = numba_math.FUNCTIONS.split()
-    decorate = "\n".join(f"{f} = _numba.njit(**_ELEMENT)({f})" for f in names)
-    decorate += "\n_bsum = _numba.njit(**_SUM)(_bsum)"
-    exported = [*names, "_bsum", "math", "np", "_numba", "_ELEMENT", "_LOOP", "_BLOCK"]
-    return f"{PRELUDE}\n{library}\n{decorate}\n\n__all__ = {exported!r}\n"
 
 
 def _library_name() -> str:

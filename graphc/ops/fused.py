@@ -206,7 +206,10 @@ fused = register(Fused())
 
 # --- one loop, several results: the "numba" backend's cluster node ------------------------
 
-KINDS = ("a", "s", "b")  # an input of the loop's shape, a single entry, one to broadcast
+# How a loop reads each input: one of the loop's shape, a single entry, one to broadcast
+# (copied to the loop's shape); with the loop cut at axis `split` into rows and columns, one
+# the same in every row (shape[split:]) or one entry per row (shape[:split]), read as it is.
+KINDS = ("a", "s", "b", "r", "c")
 
 
 class FusedLoop(OpDef):
@@ -216,7 +219,8 @@ class FusedLoop(OpDef):
     Its attrs hold the cluster as numbered steps, never as text: ``(op_name, dtype, *args)``
     with each argument ``("in", k)`` (input `k`), ``("lit", number)`` or ``("v", j)`` (step
     `j`'s value); `outs` lists ``(j, reduce)`` (reduce None or ``"sum"``); `shape` is the
-    loop's shape and `kinds` says how each input is read (`KINDS`). With one result the
+    loop's shape, `split` the axis where the loop is cut into rows and columns (0: one flat
+    loop; the default) and `kinds` says how each input is read (`KINDS`). With one result the
     node is that value, else a tuple (read by `get` nodes).
 
     >>> loop = OPS["fused_loop"]
@@ -229,11 +233,12 @@ class FusedLoop(OpDef):
 
     name = "fused_loop"
     nin = None
-    attr_names = ("steps", "outs", "shape", "kinds")
+    attr_names = ("steps", "outs", "shape", "kinds", "split")
     foldable = False
     records_on_tape = False
 
     def check_attrs(self, attrs):
+        attrs = {"split": 0, **attrs}
         if set(attrs) != set(self.attr_names):
             raise ArgumentError(f"fused_loop: attrs are {self.attr_names}, got {sorted(attrs)}")
         kinds = tuple(attrs["kinds"])
@@ -244,7 +249,11 @@ class FusedLoop(OpDef):
         shape = tuple(attrs["shape"])
         if any(type(d) is not int or d < 0 for d in shape) or any(k not in KINDS for k in kinds):
             raise ArgumentError(f"fused_loop: bad shape or kinds {shape!r}, {kinds!r}")
-        return {"steps": steps, "outs": outs, "shape": shape, "kinds": kinds}
+        split = attrs["split"]
+        rowwise = type(split) is int and 0 < split < len(shape)
+        if not (rowwise or split == 0) or (not rowwise and ({"r", "c"} & set(kinds))):
+            raise ArgumentError(f"fused_loop: bad split {split!r} of {shape!r} for {kinds!r}")
+        return {"steps": steps, "outs": outs, "shape": shape, "kinds": kinds, "split": split}
 
     def element_types(self, node) -> list:
         """(shape, dtype) of each result."""
@@ -254,7 +263,7 @@ class FusedLoop(OpDef):
         types = _types(**attrs)
         return types[0] if len(types) == 1 else (None, None)
 
-    def impl(self, *xs, steps, outs, shape, kinds):
+    def impl(self, *xs, steps, outs, shape, kinds, split=0):
         values: list = []
         with np.errstate(all="ignore"):
             for op, dtype, *args in steps:
@@ -269,7 +278,7 @@ class FusedLoop(OpDef):
             ]
         return results[0] if len(results) == 1 else tuple(results)
 
-    def emit(self, *names, steps, outs, shape, kinds):
+    def emit(self, *names, steps, outs, shape, kinds, split=0):
         """The loop as numpy statements in one expression (the numba backend writes a call
         of its kernel instead): each step's value named ``_f<j>`` in turn, then the results.
 
@@ -299,7 +308,7 @@ class FusedLoop(OpDef):
     jvp = vjp
 
 
-def _types(steps, outs, shape, kinds) -> list:
+def _types(steps, outs, shape, kinds, split=0) -> list:
     return [((shape if r is None else ()), np.dtype(steps[j][1])) for j, r in outs]
 
 
