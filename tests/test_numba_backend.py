@@ -286,6 +286,33 @@ def test_broadcast_operands_agree_with_numpy(dtype):
     assert "def _nbk_" in f.source and "for r in range(rows):" in f.source
 
 
+def test_parallel_loops_equal_the_serial_ones_to_the_last_bit():
+    """`Numba(parallel_min=n)` runs the blocks of loops of at least n entries on numba's
+    threads (prange); each block's partial sum is added up in the blocks' order afterwards, so
+    values and sums are the serial loop's bit for bit: a flat loop and one cut into rows
+    (several blocks per row, a bias and a column read in place), float64 and float32, and
+    a block where sin runs libm's beyond its reduction's range."""
+    x, w = gc.var("x", shape=(20000,)), gc.var("w", shape=(3, 9000), dtype=np.float32)
+    b, c = (
+        gc.var("b", shape=(9000,), dtype=np.float32),
+        gc.var("c", shape=(3, 1), dtype=np.float32),
+    )
+    y = gc.sum(gc.sin(x) * gc.exp(-x * x) + gc.sqrt(x * x + 1))
+    z = gc.sum(gc.tanh(w * c + b) ** 2)
+    outputs = [y, z, *gc.grad(y, [x]), *gc.grad(z, [w, b, c])]
+    rng = np.random.default_rng(4)
+    args = [rng.standard_normal(20000) * np.where(np.arange(20000) < 15000, 1, 1e6)]
+    args += [rng.standard_normal(s).astype(np.float32) for s in ((3, 9000), (9000,), (3, 1))]
+    serial = gc.compile([x, w, b, c], outputs, backend=Numba(min_size=1))
+    parallel = gc.compile([x, w, b, c], outputs, backend=Numba(min_size=1, parallel_min=9000))
+    for got, want in zip(parallel(*args), serial(*args)):
+        assert got.dtype == want.dtype
+        np.testing.assert_array_equal(got, want)
+    assert parallel.source.count("_numba.prange(") == 2 and "prange" not in serial.source
+    for got, want in zip(serial(*args), gc.compile([x, w, b, c], outputs)(*args)):
+        _agree(got, want, TOL[got.dtype.name], "serial")
+
+
 def test_small_arrays_and_single_ops_stay_numpy_statements():
     x = gc.var("x", shape=(16,), dtype=np.float64)
     f = gc.compile([x], [gc.exp(x) * 2 + 1], backend="numba")

@@ -19,8 +19,14 @@ polynomials that LLVM vectorises, where numba calls libm one entry at a time), t
 by the hash of its text in the cache directory (``GRAPHC_CACHE_DIR``, else
 ``~/.cache/graphc``), and numba caches the compiled code next to it: a second process loads
 it instead of compiling (about 0.3 s against 1-3 s). Each kernel runs the entries in blocks
-of 4096: a block in which sin or cos meets an argument beyond their reduction's range (or
-nan, inf) is run again with libm. Float32 steps compute in float32 where numpy does and are
+of 4096 (`graphc.backends.numba_source`), row by row where that reads a broadcast operand
+(a bias, a column) in place: a block in which sin or cos meets an argument beyond their
+reduction's range (or nan, inf) is run again with libm. With ``Numba(parallel_min=n)`` the
+blocks of a loop of at least n entries run on numba's threads, with the same results bit
+for bit; it is off by default: on a 2-core machine shared with other work it took 0.4-0.6x
+the time of loops of 16k-1e6 entries while a core was free, but while the other core was busy
+most calls waited for a scheduler time slice (3-10 ms, at any size: up to 2800x) for the
+thread that must finish each loop. Float32 steps compute in float32 where numpy does and are
 rounded to float32 after graphc's float64 elementary functions; sums accumulate in float64.
 ``f.export(path)`` writes a module that needs numpy and numba only.
 """
@@ -60,7 +66,10 @@ _lock = threading.Lock()
 
 
 class Numba(Backend):
-    """Elementwise clusters as one numba loop each (see the module docstring).
+    """Elementwise clusters as one numba loop each (see the module docstring): clusters of at
+    least `min_size` entries; full sums in the loop when `fuse_sum`; the blocks of loops of
+    at least `parallel_min` entries on numba's threads (None: every loop on the calling
+    thread).
 
     >>> import graphc as gc, numpy as np
     >>> x = gc.var("x", shape=(10000,), dtype=np.float64)
@@ -80,8 +89,15 @@ class Numba(Backend):
     packages = ("numba",)
     extra = "numba"
 
-    def __init__(self, min_size: int = MIN_SIZE, fuse_sum: bool = True):
-        self.min_size, self.fuse_sum = min_size, fuse_sum
+    def __init__(
+        self, min_size: int = MIN_SIZE, fuse_sum: bool = True, parallel_min: int | None = None
+    ):
+        self.min_size, self.fuse_sum, self.parallel_min = min_size, fuse_sum, parallel_min
+
+    def parallel(self, attrs) -> bool:
+        """Does the loop of `fused_loop` attrs `attrs` run its blocks on numba's threads (a
+        loop of at least `parallel_min` entries; None: none does)?"""
+        return self.parallel_min is not None and math.prod(attrs["shape"]) >= self.parallel_min
 
     def lower(self, outputs: list[Symbol]) -> list[Symbol]:
         loops = Loops(outputs, self)
@@ -102,7 +118,7 @@ class Numba(Backend):
 
     def expr(self, node: Symbol, args: list[str]) -> str:
         if node.op == "fused_loop":
-            return f"{kernel_name(node.attrs)}({', '.join(args)})"
+            return f"{kernel_name(node.attrs, self.parallel(node.attrs))}({', '.join(args)})"
         return super().expr(node, args)
 
     def standalone(self, program=None) -> list[str]:
@@ -176,7 +192,7 @@ class Loops:
     """The clusters of one program's graph and their `fused_loop` nodes."""
 
     def __init__(self, outputs: list[Symbol], backend: Numba):
-        self.outputs = outputs
+        self.outputs, self.backend = outputs, backend
         nodes = _Nodes(outputs, backend)
         self.order, self.readers = nodes.order, nodes.readers
         self.position = {id(n): i for i, n in enumerate(self.order)}
@@ -196,7 +212,7 @@ class Loops:
                     self.members.setdefault((root, stage, chunk), []).append(n)
         self.returned = {id(o) for o in outputs}
         self.made: dict[tuple, Symbol | None] = {}
-        self.kernels: dict[str, dict] = {}
+        self.kernels: dict[str, tuple[dict, bool]] = {}  # name -> (attrs, parallel)
 
     def _chunks(self, nodes: list[Symbol]) -> dict:
         """{node: chunk}: a stage cut, in program order, into loops of at most `MAX_WEIGHT`
@@ -298,7 +314,8 @@ class Loops:
         )
         shape_, dtype = fused_loop.node_type([], attrs)
         node = Symbol(fused_loop, tuple(new_leaves), attrs, shape_, dtype, origin=nodes[-1].origin)
-        self.kernels[kernel_name(attrs)] = attrs
+        parallel = self.backend.parallel(attrs)
+        self.kernels[kernel_name(attrs, parallel)] = (attrs, parallel)
         self.made[key] = (node, results)
         return self.made[key]
 

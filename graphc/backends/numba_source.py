@@ -48,6 +48,7 @@ from numba.extending import intrinsic as _intrinsic
 
 _ELEMENT = dict(error_model="numpy", fastmath=False, forceinline=True, cache=True)
 _LOOP = dict(error_model="numpy", fastmath=False, nogil=True, cache=True)
+_PARALLEL = dict(_LOOP, parallel=True)
 _SUM = dict(error_model="numpy", fastmath={"reassoc", "nsz"}, nogil=True, cache=True)
 _BLOCK = BLOCK_SIZE
 
@@ -69,9 +70,10 @@ def i2f(typingctx, x):
 """.replace("BLOCK_SIZE", str(BLOCK))
 
 
-def kernel_name(attrs) -> str:
-    """A cluster's kernel name: a hash of its `fused_loop` attrs (one cluster, one kernel)."""
-    text = repr(tuple(attrs[k] for k in FusedLoop.attr_names))
+def kernel_name(attrs, parallel: bool = False) -> str:
+    """A cluster's kernel name: a hash of its `fused_loop` attrs (one cluster, one kernel)
+    and of whether it runs on numba's threads."""
+    text = repr(tuple(attrs[k] for k in FusedLoop.attr_names)) + " parallel" * parallel
     return "_nbk_" + hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
@@ -104,36 +106,71 @@ def _step_text(step) -> str:
     return f"np.float32({text})" if dtype == "float32" else text
 
 
-def kernel_text(name: str, attrs: dict) -> str:
+def kernel_text(name: str, attrs: dict, parallel: bool = False) -> str:
     """One cluster's kernel: the loop over the entries in blocks (`<name>_l`), row by row
     when the loop is cut into rows (`split`), and the Python function the program calls
     (`<name>`), which flattens the inputs and makes the outputs. A block where sin or cos
     met an argument beyond their reduction's range is run again with libm's; a block's values
-    to sum are kept in a buffer, summed by `_bsum`."""
+    to sum are kept in a buffer, summed by `_bsum`. A `parallel` loop runs its blocks on
+    numba's threads (`_spread`)."""
     outs, kinds = attrs["outs"], attrs["kinds"]
     params = [f"a{k}" for k in range(len(kinds))]
     sums = [k for k, (_, r) in enumerate(outs) if r == "sum"]
-    args = ", ".join([*params, *(f"o{k}" for k, (_, r) in enumerate(outs) if r is None)])
-    args = ", ".join([args, *(f"b{k}" for k in sums)])
+    args = [*params, *(f"o{k}" for k, (_, r) in enumerate(outs) if r is None)]
+    args = ", ".join(args + [f"b{k}" for k in sums] * (not parallel))
+    size = "rows, cols" if attrs["split"] else "n"
+    lines = [f"@_numba.njit(**{'_PARALLEL' if parallel else '_LOOP'})"]
+    lines += [f"def {name}_l({size}, {args}):", *(_spread if parallel else _serial)(attrs, sums)]
+    lines += [f"    return {''.join(f't{k}, ' for k in sums)}".rstrip(), ""]
+    return "\n".join(lines + _caller(name, attrs, params, args, sums, parallel)) + "\n"
+
+
+def _serial(attrs, sums) -> list[str]:
+    """The loop over the blocks in turn (and over the rows first when it has rows)."""
     rowwise = attrs["split"] > 0
-    lines = ["@_numba.njit(**_LOOP)", f"def {name}_l({'rows, cols' if rowwise else 'n'}, {args}):"]
-    lines += [f"    t{k} = 0.0" for k in sums]
+    lines = [f"    t{k} = 0.0" for k in sums]
     if rowwise:
         lines.append("    for r in range(rows):")
-        lines += [f"        x{k} = a{k}[r]" for k, kind in enumerate(kinds) if kind == "c"]
-    indent = "    " * (1 + rowwise)
-    lines += [indent + line for line in _blocks(attrs, "cols" if rowwise else "n", sums)]
-    lines += [f"    return {''.join(f't{k}, ' for k in sums)}".rstrip(), ""]
-    return "\n".join(lines + _caller(name, attrs, params, args, sums)) + "\n"
+        lines += [
+            f"        x{k} = a{k}[r]" for k, kind in enumerate(attrs["kinds"]) if kind == "c"
+        ]
+    size = "cols" if rowwise else "n"
+    block = [f"for lo in range(0, {size}, _BLOCK):", f"    hi = min(lo + _BLOCK, {size})"]
+    block += _blocks(attrs) + [f"    t{k} += _bsum(b{k}, hi - lo)" for k in sums]
+    return lines + ["    " * (1 + rowwise) + line for line in block]
 
 
-def _blocks(attrs, size: str, sums) -> list[str]:
-    """The loop over the blocks of `size` entries (of a row when the loop has rows): each
-    block's views of the arrays (``u<k>`` of input k, ``p<k>`` of output k), its loop, again
-    with libm's sin and cos where needed, and its sums."""
+def _spread(attrs, sums) -> list[str]:
+    """The loop over the blocks (of every row) on numba's threads (`prange`): each block
+    sums its values into an array of partial sums, added up in the blocks' order afterwards,
+    so the sums are the serial loop's to the last bit."""
+    rowwise = attrs["split"] > 0
+    size, count = ("cols", "rows * blocks") if rowwise else ("n", "blocks")
+    lines = [f"    blocks = ({size} + _BLOCK - 1) // _BLOCK"]
+    lines += [f"    s{k} = np.empty({count})" for k in sums]
+    lines.append(f"    for q in _numba.prange({count}):")
+    if rowwise:
+        lines.append("        r = q // blocks")
+        lines += [
+            f"        x{k} = a{k}[r]" for k, kind in enumerate(attrs["kinds"]) if kind == "c"
+        ]
+    lines.append(f"        lo = {'q % blocks' if rowwise else 'q'} * _BLOCK")
+    lines.append(f"        hi = min(lo + _BLOCK, {size})")
+    lines += [f"        b{k} = np.empty(hi - lo)" for k in sums]
+    lines += ["    " + line for line in _blocks(attrs)]
+    lines += [f"        s{k}[q] = _bsum(b{k}, hi - lo)" for k in sums]
+    for k in sums:
+        lines += [f"    t{k} = 0.0", f"    for q in range({count}):", f"        t{k} += s{k}[q]"]
+    return lines
+
+
+def _blocks(attrs) -> list[str]:
+    """One block's work, from `lo` to `hi` (of row `r` when the loop has rows): its views of
+    the arrays (``u<k>`` of input k, ``p<k>`` of output k), its loop, and again with libm's
+    sin and cos where needed."""
     row = "r, " if attrs["split"] else ""
     checked = sorted({_names(s[2:])[0] for s in attrs["steps"] if s[0] in ("sin", "cos")})
-    lines = [f"for lo in range(0, {size}, _BLOCK):", f"    hi = min(lo + _BLOCK, {size})"]
+    lines = []
     for k, kind in enumerate(attrs["kinds"]):
         if kind in "abr":
             lines.append(f"    u{k} = a{k}[{'' if kind == 'r' else row}lo:hi]")
@@ -143,7 +180,7 @@ def _blocks(attrs, size: str, sums) -> list[str]:
     lines += ["    bad = False"] * bool(checked) + _block(attrs, checked, exact=False)
     if checked:
         lines += ["    if bad:  # again with libm's sin and cos", *_block(attrs, checked, True)]
-    return lines + [f"    t{k} += _bsum(b{k}, hi - lo)" for k in sums]
+    return lines
 
 
 def _block(attrs, checked, exact: bool) -> list[str]:
@@ -169,7 +206,7 @@ def _block(attrs, checked, exact: bool) -> list[str]:
     return lines
 
 
-def _caller(name, attrs, params, args, sums) -> list[str]:
+def _caller(name, attrs, params, args, sums, parallel) -> list[str]:
     """The Python function the program calls: inputs flattened (rows by columns when the
     loop has rows), outputs made."""
     steps, shape, split = attrs["steps"], attrs["shape"], attrs["split"]
@@ -187,7 +224,7 @@ def _caller(name, attrs, params, args, sums) -> list[str]:
         if r is None:
             dtype = steps[j][1].replace("bool", "bool_")
             lines.append(f"    o{k} = np.empty({tuple(dims)!r}, np.{dtype})")
-    lines += [f"    b{k} = np.empty(min({dims[-1]}, _BLOCK))" for k in sums]
+    lines += [f"    b{k} = np.empty(min({dims[-1]}, _BLOCK))" for k in sums if not parallel]
     got = f"{''.join(f't{k}, ' for k in sums)}= " if sums else ""
     lines.append(f"    {got}{name}_l({grid}, {args})")
     values = [
@@ -197,9 +234,10 @@ def _caller(name, attrs, params, args, sums) -> list[str]:
     return lines + [f"    return {', '.join(values)}"]
 
 
-def kernels_text(kernels: list[dict]) -> str:
-    """The program's kernels (the part of its kernel module shown in ``f.source``)."""
-    return "\n\n".join(kernel_text(kernel_name(a), a) for a in kernels)
+def kernels_text(kernels: list[tuple[dict, bool]]) -> str:
+    """The program's kernels (the part of its kernel module shown in ``f.source``), from
+    their attrs and whether each runs on numba's threads."""
+    return "\n\n".join(kernel_text(kernel_name(a, p), a, p) for a, p in kernels)
 
 
 def library_text() -> str:
@@ -210,5 +248,15 @@ def library_text() -> str:
     names = numba_math.FUNCTIONS.split()
     decorate = "\n".join(f"{f} = _numba.njit(**_ELEMENT)({f})" for f in names)
     decorate += "\n_bsum = _numba.njit(**_SUM)(_bsum)"
-    exported = [*names, "_bsum", "math", "np", "_numba", "_ELEMENT", "_LOOP", "_BLOCK"]
+    exported = [
+        *names,
+        "_bsum",
+        "math",
+        "np",
+        "_numba",
+        "_ELEMENT",
+        "_LOOP",
+        "_PARALLEL",
+        "_BLOCK",
+    ]
     return f"{PRELUDE}\n{library}\n{decorate}\n\n__all__ = {exported!r}\n"
