@@ -86,10 +86,18 @@ def optimize(
     outputs = passes.run(outputs, passes.SPECIALIZE, ctx=record.context())
     if not simplify:
         return outputs
+    # One full CSE over the program: values and gradients simplified separately (gc.grad
+    # then gc.compile) meet here, and share `sin(x)`, `x**2`, ... computed once. First,
+    # when some outputs are simplified already (gradients) and others not (the loss): the
+    # loss's graph then mostly merges into the gradients' simplified one, which the
+    # pipeline does not walk again. Last, only if the pipeline changed the graph since.
+    merged = None
+    if passes.mixed_normal_forms(outputs):
+        outputs = merged = record.step("cse (whole program)", passes.merge_into_normal, outputs)
     outputs = passes.run(outputs, ctx=record.context())
     outputs = passes.run(outputs, passes.SPECIALIZE, ctx=record.context(" again"))
-    # One full CSE over the program: values and gradients simplified separately (gc.grad
-    # then gc.compile) meet here, and share `sin(x)`, `x**2`, ... computed once.
+    if merged is not None and all(a is b for a, b in zip(outputs, merged)):
+        return outputs
     return record.step("cse (whole program)", passes.cse, outputs)
 
 

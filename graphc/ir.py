@@ -155,6 +155,7 @@ class Symbol(ArrayMixin):
         object.__setattr__(self, "origin", origin)
         # Weakly typed like a Python number (promotes as numpy promotes a Python scalar).
         object.__setattr__(self, "weak", weak)
+        object.__setattr__(self, "_fixed", 0)
         if _creation_logs:
             _creation_logs[-1].append(self)
 

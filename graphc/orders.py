@@ -23,12 +23,14 @@ _active: list[OrderedDict] = []  # the outermost block's orders, while one is op
 stats = {"walks": 0, "shared": 0}  # toposorts inside blocks: walked, and answered again
 
 
-def toposort(outputs: Iterable, stop: Iterable = (), stop_ids=None) -> list:
+def toposort(outputs: Iterable, stop: Iterable = (), stop_ids=None, marked: int = 0) -> list:
     """Nodes reachable from `outputs`, inputs before users, in depth-first left-to-right order.
 
     Iterative, so graphs of any depth work. Nodes in `stop` (or whose ids are in `stop_ids`,
-    any container of ids: it is read, not copied) are listed but not entered. Inside
-    `shared_orders()` a repeated question (no `stop_ids`) is answered from memory.
+    any container of ids: it is read, not copied; or with a bit of `marked` set in their
+    `_fixed` marks, see `graphc.simplify.framework.rule_pass`) are listed but not entered.
+    Inside `shared_orders()` a repeated question (no `stop_ids`, no `marked`) is answered
+    from memory.
 
     >>> import graphc as gc
     >>> x = gc.var("x")
@@ -36,9 +38,9 @@ def toposort(outputs: Iterable, stop: Iterable = (), stop_ids=None) -> list:
     ['var', 'sin', 'multiply']
     """
     stop = tuple(stop)
-    if stop_ids is None or _among(stop_ids, stop):
+    if not marked and (stop_ids is None or _among(stop_ids, stop)):
         return remembered(tuple(outputs), stop, _walk)
-    return _walk(outputs, stop, stop_ids)
+    return _walk(outputs, stop, stop_ids, marked)
 
 
 def _among(ids, stop: tuple) -> bool:
@@ -48,7 +50,7 @@ def _among(ids, stop: tuple) -> bool:
     )
 
 
-def _walk(outputs, stop=(), stop_ids=None) -> list:
+def _walk(outputs, stop=(), stop_ids=None, marked: int = 0) -> list:
     # Depth first with an iterator per open node: each edge is looked at once.
     order: list = []
     leaves = {id(s) for s in stop}
@@ -59,7 +61,7 @@ def _walk(outputs, stop=(), stop_ids=None) -> list:
         if key in seen:
             continue
         seen.add(key)
-        if key in leaves or key in skip:
+        if key in leaves or key in skip or marked and root._fixed & marked:
             order.append(root)
             continue
         stack = [(root, iter(root.inputs))]
@@ -69,7 +71,7 @@ def _walk(outputs, stop=(), stop_ids=None) -> list:
                 key = id(x)
                 if key not in seen:
                     seen.add(key)
-                    if key in leaves or key in skip:
+                    if key in leaves or key in skip or marked and x._fixed & marked:
                         order.append(x)  # listed, not entered
                     else:
                         stack.append((x, iter(x.inputs)))

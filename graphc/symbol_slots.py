@@ -74,6 +74,9 @@ SLOTS = {
     "__weakref__": None,
     # (graphc.simplify) the token of the pipeline whose normal form the node is, if set
     "_normal": None,
+    # (graphc.simplify.framework.rule_pass) a bit per rule pass the node is a fixed point
+    # of, with all below it: an int, which the cyclic garbage collector never walks
+    "_fixed": None,
 }
 
 __test__ = {name: doc for name, doc in SLOTS.items() if doc}  # doctest runs the examples

@@ -91,6 +91,7 @@ def __getattr__(name: str):
 
 _NOT_OPS = ("var", "const", "group")
 _VIEWS = ("transpose",)  # numpy returns a view: nothing is computed
+_FREE = frozenset(_NOT_OPS + _VIEWS)
 
 
 def count_ops(outputs) -> int:
@@ -109,8 +110,11 @@ def count_ops(outputs) -> int:
     # A check (`checked_grad`) costs nothing once specialised, nor do the nodes only it reads:
     # users before inputs (the graph's order, which a compilation's next pass shares), each
     # node counted when an output or a counted node needs it.
+    order = toposort(outputs)
+    if not any(node.opdef.transparent for node in order):  # (no check: every node counts)
+        return sum(node.op not in _FREE for node in order)
     needed, count = {id(o) for o in outputs}, 0
-    for node in reversed(toposort(outputs)):
+    for node in reversed(order):
         if id(node) in needed:
             transparent = node.opdef.transparent
             count += node.op not in _NOT_OPS and node.op not in _VIEWS and not transparent
@@ -152,6 +156,29 @@ def _frontier(outputs) -> dict:
         else:
             stack.extend(n.inputs)
     return known
+
+
+def _is_normal(node) -> bool:
+    return getattr(node, "_normal", None) is _token()
+
+
+def mixed_normal_forms(outputs) -> bool:
+    """Are some of `outputs` in the default pipeline's normal form (`gc.grad`'s simplified
+    gradients) and others not (the loss they are gradients of)?"""
+    normal = [_is_normal(o) for o in outputs]
+    return any(normal) and not all(normal)
+
+
+def merge_into_normal(outputs, ctx=None) -> list:
+    """`cse` over `outputs`, the nodes of those in normal form met first: a node of the
+    others that computes the same as one of theirs becomes that node (normal, so that the
+    pipeline does not walk into it), not the other way round."""
+    first = sorted(range(len(outputs)), key=lambda i: not _is_normal(outputs[i]))
+    merged = cse([outputs[i] for i in first], ctx)
+    new = list(outputs)
+    for i, node in zip(first, merged):
+        new[i] = node
+    return new if any(a is not b for a, b in zip(new, outputs)) else list(outputs)
 
 
 MAX_ROUNDS = 3

@@ -11,7 +11,7 @@ applies them bottom-up, keeps origins and refuses a replacement of another dtype
 
 from __future__ import annotations
 
-import weakref
+import itertools
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -105,50 +105,42 @@ def applies_to(predicate: Callable) -> Callable:
     return mark
 
 
-class _Either:
-    """`key in _Either(a, b)`: in a or in b."""
-
-    __slots__ = ("a", "b")
-
-    def __init__(self, a, b):
-        self.a, self.b = a, b
-
-    def __contains__(self, key) -> bool:
-        return key in self.a or key in self.b
+_bits = itertools.count()  # a bit of the `_fixed` marks per rule pass (and its rules' version)
 
 
 def rule_pass(name: str, rules: RuleSet, doc: str = "") -> Callable:
     """A pass that applies `rules` bottom-up once (see `RuleSet`).
 
-    It remembers its fixed points: a node that no rule changed, nor any node below it, is
-    one (rules see only a node and its inputs), and a later run does not walk into it again
-    (`gc.compile`'s second `specialize` walks only what the pipeline built). Changing
-    `rules` forgets them."""
-    fixed = weakref.WeakValueDictionary()  # id -> node: a fixed point, with all below it
-    version: list = [None]
+    It marks its fixed points: a node that no rule changed, nor any node below it, is one
+    (rules see only a node and its inputs), and a later run does not walk into it again
+    (`gc.compile`'s second `specialize` walks only what the pipeline built). The mark is a
+    bit of the node's `_fixed` int, one bit per pass: not a table of weak references, which
+    held one more object per node for the cyclic garbage collector to walk. Changing
+    `rules` takes a new bit (forgetting the old marks)."""
+    state: list = [None, 0]  # the rules' version, and the bit that marks their fixed points
 
     def pass_(outputs, ctx=None):
         known = context(ctx).known
         now = (rules.always, tuple(rules.by_op.items()), rules.elementwise)
-        if version[0] != now:
-            fixed.clear()
-            version[0] = now
+        if state[0] != now:
+            state[:] = now, 1 << next(_bits)
+        bit = state[1]
 
         def rule(node, inputs):
             return None if id(node) in known else rules.apply(node, inputs)
 
-        if all(fixed.get(id(o)) is o for o in outputs):
+        if all(o._fixed & bit for o in outputs):
             return list(outputs)  # fixed points, with all below them
-        # The walk stops at fixed points; with none remembered, the graph's order may be
-        # known already (shared within a compilation: no walk).
-        order = None if fixed else known_order(outputs, known.values())
-        if order is None:
-            order = toposort(outputs, stop=known.values(), stop_ids=_Either(known, fixed))
+        # The walk stops at fixed points; with none among the outputs' inputs, the graph's
+        # order may be known already (shared within a compilation: no walk).
+        order = known_order(outputs, known.values())
+        if order is None or any(n._fixed & bit for n in order):
+            order = toposort(outputs, stop=known.values(), stop_ids=known or None, marked=bit)
         memo: dict = {}
         new = rebuild(outputs, rule, memo, order=order)
         for node in order:
             if memo.get(id(node)) is node and id(node) not in known:
-                fixed[id(node)] = node
+                object.__setattr__(node, "_fixed", node._fixed | bit)
         return list(outputs) if all(a is b for a, b in zip(new, outputs)) else new
 
     pass_.__name__ = pass_.__qualname__ = name

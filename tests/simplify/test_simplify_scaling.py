@@ -142,3 +142,34 @@ def test_normal_forms_are_marked_on_the_nodes(monkeypatch):
     assert list(S._frontier([g])) == [id(g)]
     monkeypatch.setattr(S, "PIPELINE", list(S.PIPELINE[:-1]))
     assert S._token() is not token and not S._frontier([g])
+
+
+def test_the_loss_compiled_with_its_gradients_merges_into_their_simplified_graph(monkeypatch):
+    """gc.compile([loss, *grads]): gc.grad simplified a copy of the loss's graph (its `h*h`
+    written twice became one node); the loss's own graph merges into that copy before the
+    pipeline, so the pipeline walks no more than the loss node itself, and the program
+    still computes the loss and gradients of the graph as written."""
+    from graphc.simplify import rewrites
+
+    inputs, y = _chain(12)
+    grads = gc.grad(y, inputs)
+    walked: list = []
+    run = rewrites._Rewriter.run
+
+    def counted(self, given, known=None):
+        result = run(self, given, known)
+        walked.append(len(self.keep))  # the nodes the walk visited
+        return result
+
+    monkeypatch.setattr(rewrites._Rewriter, "run", counted)
+    f = gc.compile(inputs, [y, *grads])
+    rng = np.random.default_rng(1)
+    data = [0.5 * rng.standard_normal((4, 3)), 0.5 * rng.standard_normal((3, 3))]
+    got = f(*data)
+    assert max(walked) <= 2, walked
+    stages = [s.name for s in f.report().stages]
+    assert stages.index("cse (whole program)") < stages.index("rewrite")
+    assert stages.count("cse (whole program)") == 1  # the pipeline changed nothing after it
+    want = gc.compile(inputs, [y, *gc.grad(y, inputs, simplify=False)], simplify=False)
+    for a, b in zip(got, want(*data)):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-14)
