@@ -21,6 +21,11 @@ into it. Then:
 
 Indices out of bounds raise IndexError as numpy does (each array is compared to its axis's
 size: one read of an array-API value, a device sync on a GPU).
+
+Slices with a negative step are the standard's, but torch has no negative strides: on a
+torch tensor `_sliced` (reading) and `_written` (writing) take such a slice forward (the
+same entries from the last one taken, a positive step) and flip its axis; other arrays are
+indexed as they are.
 """
 
 from __future__ import annotations
@@ -111,7 +116,7 @@ def _getitem(x, index):
     """numpy's x[index] for an index with arrays (see the module docstring)."""
     xp = array_api_compat.array_namespace(x)
     basic, axes, arrays, rest, first = _plan(xp, tuple(x.shape), index)
-    x = x[basic]
+    x = _sliced(x, basic)
     others = [a for a in range(x.ndim) if a not in axes]
     sizes = [x.shape[a] for a in axes]
     rows = xp.reshape(
@@ -169,11 +174,7 @@ def _scatter_add(x, like, index):
     grad = xp.permute_dims(grad, tuple(order.index(a) for a in range(len(inner))))
     if all(s == slice(None) for s in basic):
         return grad
-    out = xp.zeros(tuple(like.shape), dtype=grad.dtype, device=dev)
-    if array_api_compat.is_jax_array(out):  # immutable: JAX's functional update
-        return out.at[basic].set(grad)
-    out[basic] = grad
-    return out
+    return _written(xp.zeros(tuple(like.shape), dtype=grad.dtype, device=dev), basic, grad)
 
 
 def _segment_sums(xp, dev, index, values, n):
@@ -203,3 +204,59 @@ def _segment_sums(xp, dev, index, values, n):
     last = xp.take(values, xp.clip(hi - 1, min=0, max=m - 1), axis=0)
     found = xp.reshape(hi > lo, (n,) + ones)
     return xp.where(found, last, xp.zeros_like(last))
+
+
+def _sliced(x, index):
+    """x[index] for a basic index (ints, slices, None, ...), also on torch (see the module
+    docstring)."""
+    if not array_api_compat.is_torch_array(x):
+        return x[index]
+    key, flips = _forward(index, tuple(x.shape))
+    out = x[key]
+    return array_api_compat.array_namespace(x).flip(out, axis=flips) if flips else out
+
+
+def _written(out, index, value):
+    """`out` with `value` (reshaped to out[index]'s shape) written at basic `index` (ints,
+    slices, ...; no None): in place, or JAX's functional update (its arrays are
+    immutable), or on torch the slices taken forward with `value` flipped to match."""
+    xp = array_api_compat.array_namespace(out, value)
+    flips = ()
+    if array_api_compat.is_torch_array(out):
+        index, flips = _forward(index, tuple(out.shape))
+    shape = tuple(out[index].shape)
+    if tuple(value.shape) != shape:
+        value = xp.reshape(value, shape)
+    if flips:
+        value = xp.flip(value, axis=flips)
+    if array_api_compat.is_jax_array(out):
+        return out.at[index].set(value)
+    out[index] = value
+    return out
+
+
+def _forward(index, shape):
+    """(key, flips): `index` (basic) with each slice of negative step replaced by the slice
+    taking the same entries forward, and the axes of x[key] to flip to get x[index].
+
+    >>> _forward((slice(None, None, -1), 0, None, slice(5, 1, -2)), (3, 2, 7))
+    ((slice(0, 3, 1), 0, None, slice(3, 6, 2)), (0, 2))
+    """
+    rank = len(shape)
+    used = sum(1 for i in index if i is not None and i is not Ellipsis)
+    key, flips, axis, out = [], [], 0, 0
+    for item in index:
+        if item is Ellipsis:
+            key.append(Ellipsis)
+            axis += rank - used
+            out += rank - used
+            continue
+        if isinstance(item, slice) and item.step is not None and item.step < 0:
+            taken = range(*item.indices(shape[axis]))
+            item = slice(taken[-1], taken[0] + 1, -taken.step) if taken else slice(0, 0)
+            if len(taken) > 1:
+                flips.append(out)
+        key.append(item)
+        axis += item is not None
+        out += not isinstance(item, int)
+    return tuple(key), tuple(flips)

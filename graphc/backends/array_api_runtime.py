@@ -15,7 +15,7 @@ import array_api_compat
 
 from ..runtime import _axes_of
 from .array_api_erf import _erf  # noqa: F401 - programs import it from here
-from .array_api_index import _getitem, _scatter_add, _take  # noqa: F401 - as _erf
+from .array_api_index import _getitem, _scatter_add, _sliced, _take, _written  # noqa: F401
 
 HELPERS = (
     "_namespace",
@@ -29,6 +29,7 @@ HELPERS = (
     "_inv",
     "_solve",
     "_cholesky",
+    "_hermitian",
     "_nan_like",
     "_solve_rule",
     "_logsumexp",
@@ -49,6 +50,7 @@ HELPERS = (
     "_kron",
     "_erf",
     "_getitem",
+    "_sliced",
     "_take",
     "_arange",
 )
@@ -77,7 +79,8 @@ def _const(xp, dev, c):
     where = (xp.__name__, str(dev))
     value = entry.get(where)
     if value is None:
-        value = entry[where] = xp.asarray(c, device=dev, copy=True)
+        # a private copy: graphc's constants are read-only, which torch warns about
+        value = entry[where] = xp.asarray(c.copy(), device=dev)
     return value
 
 
@@ -184,11 +187,28 @@ def _solve(a, b):
     return out[..., 0] if col else out
 
 
+def _hermitian(x):
+    """The matrix numpy's eigh and cholesky decompose: x's lower triangle, mirrored (its
+    conjugate above the diagonal). The standard leaves what a library reads of a matrix that
+    is not symmetric to it (JAX averages x with its transpose); numpy's, array-api-strict's
+    and torch's arrays are given as they are: those read the lower triangle themselves."""
+    xp = array_api_compat.array_namespace(x)
+    if array_api_compat.is_numpy_array(x) or array_api_compat.is_torch_array(x):
+        return x
+    if array_api_compat.is_array_api_strict_namespace(xp):
+        return x
+    upper = xp.matrix_transpose(xp.tril(x, k=-1))
+    if xp.isdtype(x.dtype, "complex floating"):
+        upper = xp.conj(upper)
+    return xp.tril(x) + upper
+
+
 def _cholesky(x):
-    """linalg.cholesky, NaN for a matrix that is not positive definite."""
+    """linalg.cholesky (of x's lower triangle), NaN for a matrix that is not positive
+    definite."""
     xp = array_api_compat.array_namespace(x)
     try:
-        out = xp.linalg.cholesky(x)
+        out = xp.linalg.cholesky(_hermitian(x))
     except _SINGULAR:
         return _nan_like(x)
     return out if bool(xp.all(xp.isfinite(out))) else _nan_like(x)
@@ -311,12 +331,7 @@ def _index_grad(x, like, index):
         return _scatter_add(x, like, index)
     xp = array_api_compat.array_namespace(x, like)
     out = xp.zeros(like.shape, dtype=x.dtype, device=array_api_compat.device(like))
-    index = tuple(i for i in index if i is not None)  # x has the new axes: drop them
-    x = xp.reshape(x, out[index].shape)
-    if array_api_compat.is_jax_array(out):  # immutable: JAX's functional update
-        return out.at[index].set(x)
-    out[index] = x
-    return out
+    return _written(out, tuple(i for i in index if i is not None), x)  # x has the new axes
 
 
 def _diag_embed(v, like, offset, axis1, axis2):

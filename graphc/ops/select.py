@@ -274,7 +274,10 @@ class GetItem(OpDef):
     def array_api(self, x, *arrays, index):
         if arrays:  # the standard indexes by one mask at most: a helper (take, nonzero)
             return f"_getitem({x}, {runtime.format_index(index, True, arrays)})"
-        return self.emit(x, index=index if "..." in index else (*index, "..."))
+        index = index if "..." in index else (*index, "...")
+        if any(isinstance(i, tuple) and i[3] is not None and i[3] < 0 for i in index):
+            return f"_sliced({x}, {runtime.format_index(index, True)})"  # torch: no such views
+        return self.emit(x, index=index)
 
     def run_error(self, exc):
         return _index_error(self.name, exc) if isinstance(exc, IndexError) else None
