@@ -240,6 +240,36 @@ def test_cond_and_while_loop_compute_their_conditions(counted):
     assert f.source.count(" = dask.persist(") == 2
 
 
+def test_work_a_cond_predicate_shares_runs_once(counted):
+    """The predicate was computed alone, then the final compute ran the work it shares with
+    the outputs again (each chunk of the argument read twice): now the values that share it
+    are persisted with the predicate, and every chunk is read once."""
+    reads = []
+
+    def read(block):
+        reads.append(block.copy())
+        return block
+
+    x = gc.var("x", shape=(8,))
+    s = gc.exp(x) * 3  # shared by the predicate, the branches and two outputs
+    y = gc.cond(gc.sum(s) > 0, lambda a: a * 2, lambda a: gc.sin(a), s)
+    outs = [y, gc.sum(s), s * s, gc.grad(gc.sum(y), x)]
+    f = gc.compile([x], outs, backend=Dask(chunks=2))
+    data = np.linspace(-1, 1, 8)
+    arg = da.from_array(data, chunks=2).map_blocks(read)
+    reads.clear()  # map_blocks ran `read` once to find its dtype
+    got = f(arg)
+    assert len(reads) == 4  # 4 chunks, each read once (8 before)
+    assert counted.calls == 3  # the persist, the predicate's value, the outputs
+    for g, w in zip(got, gc.compile([x], outs)(data), strict=True):
+        np.testing.assert_allclose(g, w, rtol=1e-14)
+    decide = re.search(
+        r"\n    (t\d+), (t\d+(, t\d+)*) = _decided\(\1, \2\)\n    if \1:\n", f.source
+    )
+    assert decide and len(decide[2].split(", ")) == 3  # exp(x), its product and its sum
+    assert f.source.count("_decided(") == 2  # the gradient's cond: decided already
+
+
 def test_a_while_loop_on_a_counter_stays_lazy(counted):
     """A condition that reads no data (a counter, though the body's other carry is the
     data, and a capture of data only feeds the body) is not computed mid-program."""

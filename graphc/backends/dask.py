@@ -18,15 +18,19 @@ Control flow on array values cannot stay lazy: dask builds a graph without branc
 gradient's cond reads it again), a `while_loop` whose condition reads the data its
 condition before each iteration, with its carries persisted first (``dask.persist``:
 computed, kept in memory, or in the cluster's, in their chunks), so that each test builds
-on the last iteration only. Work that a predicate shares with the outputs runs again in
-the final compute. A `while_loop` whose condition reads no data (a counter), a `fori_loop`
-and a `scan` stay lazy.
+on the last iteration only. A predicate sharing work with values the program reads after
+it (the values of its block computed from the predicate's intermediate results, still
+live there: `_shared`) is computed in one ``dask.persist`` with them, so that the work runs
+once; those values are then held in memory until the program returns. (Work a cond in a
+loop body or a branch shares with values outside that block runs again.) A `while_loop`
+whose condition reads no data (a counter), a `fori_loop` and a `scan` stay lazy.
 """
 
 from __future__ import annotations
 
 import inspect
 import mmap
+import re
 
 import numpy as np
 
@@ -173,8 +177,10 @@ class Dask(Backend):
 
     # --- the program -------------------------------------------------------------------
     control_texts = {
-        "decide": "{pred} = _decided({pred})",
-        "carries": lambda node: "{names}, = dask.persist({names})" if _tests_data(node) else "",
+        "decide": lambda em, node: _decide(_shared(em, node)),
+        "carries": lambda em, node: (
+            "{names}, = dask.persist({names})" if _tests_data(node) else ""
+        ),
     }
 
     def expr(self, node, args):
@@ -264,11 +270,69 @@ def _whole(fn, shape, dtype, *args):
     return da.from_delayed(value, shape, dtype=dtype)
 
 
-def _decided(x):
-    """A cond's predicate `x` computed, if it is a dask array (its branch is chosen now)."""
+def _decided(x, *shared):
+    """A cond's predicate `x` computed, if it is a dask array (its branch is chosen now);
+    given the values `shared` that share work with it, they are persisted in the same
+    computation and returned after it (else they would compute that work again)."""
+    import dask
     import dask.array as da
 
-    return x.compute() if isinstance(x, da.Array) else x
+    if not isinstance(x, da.Array):
+        return (x, *shared) if shared else x
+    if not shared:
+        return x.compute()
+    x, *shared = dask.persist(x, *shared)
+    return (x.compute(), *shared)
+
+
+def _decide(shared) -> str:
+    """The statement deciding a cond's predicate, persisting the `shared` names with it."""
+    if not shared:
+        return "{pred} = _decided({pred})"
+    names = ", ".join(shared)
+    return "{pred}, " + names + " = _decided({pred}, " + names + ")"
+
+
+def _shared(em, cond) -> list[str]:
+    """The names of the values, computed before cond node `cond` in its block and still
+    live there, that read an intermediate result of its predicate (or are one): what the
+    predicate shares work with. None when an earlier cond decided the predicate already."""
+    pred = cond.inputs[0]
+    live, decided = _live(em)
+    if em.names.get(id(pred)) in decided:
+        return []
+    todo = [n for n in toposort([pred]) if n.op not in ("var", "const")]
+    seen, names = set(), []
+    while todo:
+        n = todo.pop()
+        if id(n) in seen or n is cond:
+            continue
+        seen.add(id(n))
+        if n is not pred and em.names.get(id(n)) in live:
+            names.append(em.names[id(n)])
+        todo.extend(em.readers(n))
+    return list(dict.fromkeys(names))
+
+
+_ASSIGNED = re.compile(r"(\w+(?:, \w+)*),? = (_decided\()?")
+
+
+def _live(em) -> tuple[set, set]:
+    """(the names the lines emitted so far assign and do not delete, the predicates they
+    decide): the program's names are unique (no buffer is reused)."""
+    live, deleted, decided = set(), set(), set()
+    for text, _ in em.lines:
+        line = text.strip()
+        if line.startswith("del "):
+            deleted.update(name.strip() for name in line[4:].split(","))
+            continue
+        match = _ASSIGNED.match(line)
+        if match:
+            names = match[1].split(", ")
+            live.update(names)
+            if match[2]:
+                decided.add(names[0])
+    return live - deleted, decided
 
 
 def _tests_data(loop) -> bool:

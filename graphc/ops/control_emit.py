@@ -163,9 +163,10 @@ def text(em, what: str, **parts) -> str:
 
 def statement(em, what: str, indent: str, node, **parts) -> None:
     """The block statement `what` (`TEXTS`) for `node`, if the emission being written has
-    one (a backend's may depend on the node: a function of it giving the template)."""
+    one (a backend's may depend on the node and on what is emitted so far: a function of
+    the `Emitter` and the node giving the template)."""
     template = getattr(em.emission, "control_texts", {}).get(what, TEXTS[what])
-    line = (template(node) if callable(template) else template).format(**parts)
+    line = (template(em, node) if callable(template) else template).format(**parts)
     if line:
         em.statement(indent, line, node)
 
