@@ -270,6 +270,29 @@ def test_work_a_cond_predicate_shares_runs_once(counted):
     assert f.source.count("_decided(") == 2  # the gradient's cond: decided already
 
 
+def test_work_a_while_loop_shares_runs_once(counted):
+    """The carries were persisted alone, and the condition's captures were not: the work
+    they share with the outputs ran again in the final compute, and a capture the condition
+    reads (a limit computed from the data) ran again at every test (20 reads of 4 chunks);
+    now they are persisted with the carries."""
+    reads = []
+    x = gc.var("x", shape=(8,))
+    s = gc.exp(x) * 3
+    limit = gc.sum(s) * 4
+    y = gc.while_loop(lambda c: gc.sum(c) < limit, lambda c: c * 2.0, s)
+    outs = [y, gc.sum(s), gc.grad(gc.sum(y * y), x)]
+    f = gc.compile([x], outs, backend=Dask(chunks=2))
+    data = np.linspace(-1, 1, 8)
+    arg = da.from_array(data, chunks=2).map_blocks(lambda b: reads.append(b.size) or b)
+    reads.clear()
+    got = f(arg)
+    assert len(reads) == 4
+    for g, w in zip(got, gc.compile([x], outs)(data), strict=True):
+        np.testing.assert_allclose(g, w, rtol=1e-13)
+    first = re.search(r"\n    c, (t\d+(, t\d+)*), = dask.persist\(c, \1\)\n    while", f.source)
+    assert first and len(first[1].split(", ")) == 4  # the limit, the sum, s and exp(x)
+
+
 def test_a_while_loop_on_a_counter_stays_lazy(counted):
     """A condition that reads no data (a counter, though the body's other carry is the
     data, and a capture of data only feeds the body) is not computed mid-program."""

@@ -18,12 +18,14 @@ Control flow on array values cannot stay lazy: dask builds a graph without branc
 gradient's cond reads it again), a `while_loop` whose condition reads the data its
 condition before each iteration, with its carries persisted first (``dask.persist``:
 computed, kept in memory, or in the cluster's, in their chunks), so that each test builds
-on the last iteration only. A predicate sharing work with values the program reads after
-it (the values of its block computed from the predicate's intermediate results, still
-live there: `_shared`) is computed in one ``dask.persist`` with them, so that the work runs
-once; those values are then held in memory until the program returns. (Work a cond in a
-loop body or a branch shares with values outside that block runs again.) A `while_loop`
-whose condition reads no data (a counter), a `fori_loop` and a `scan` stay lazy.
+on the last iteration only. What is computed there shares work with the values of its
+block that read the same intermediate results and are still live (`_shared`): a cond's
+predicate is computed, and a while_loop's carries and captures persisted, in one
+``dask.persist`` with those values, so that the work runs once (and a capture the condition
+reads is not computed again at every test); they are then held in memory until the program
+returns. (Work a cond or loop in a loop body or a branch shares with values outside that
+block runs again.) A `while_loop` whose condition reads no data (a counter), a `fori_loop`
+and a `scan` stay lazy.
 """
 
 from __future__ import annotations
@@ -177,7 +179,8 @@ class Dask(Backend):
 
     # --- the program -------------------------------------------------------------------
     control_texts = {
-        "decide": lambda em, node: _decide(_shared(em, node)),
+        "decide": lambda em, node: _decide(em, node),
+        "enter": lambda em, node: _enter(em, node),
         "carries": lambda em, node: (
             "{names}, = dask.persist({names})" if _tests_data(node) else ""
         ),
@@ -285,30 +288,41 @@ def _decided(x, *shared):
     return (x.compute(), *shared)
 
 
-def _decide(shared) -> str:
-    """The statement deciding a cond's predicate, persisting the `shared` names with it."""
+def _decide(em, cond) -> str:
+    """The statement deciding cond node `cond`'s predicate, with the values it shares work
+    with (`_shared`) persisted in the same computation; a predicate an earlier cond decided
+    (the gradient's cond reads the forward one's) is only read."""
+    pred = cond.inputs[0]
+    live, decided = _live(em)
+    name = em.names.get(id(pred))
+    shared = [] if name in decided else _shared(em, cond, [pred], live - {name})
     if not shared:
         return "{pred} = _decided({pred})"
     names = ", ".join(shared)
     return "{pred}, " + names + " = _decided({pred}, " + names + ")"
 
 
-def _shared(em, cond) -> list[str]:
-    """The names of the values, computed before cond node `cond` in its block and still
-    live there, that read an intermediate result of its predicate (or are one): what the
-    predicate shares work with. None when an earlier cond decided the predicate already."""
-    pred = cond.inputs[0]
-    live, decided = _live(em)
-    if em.names.get(id(pred)) in decided:
-        return []
-    todo = [n for n in toposort([pred]) if n.op not in ("var", "const")]
+def _enter(em, loop) -> str:
+    """The statement before a while_loop's first test: if its condition reads data, its
+    carries persisted, with its captures and the values they share work with."""
+    if not _tests_data(loop):
+        return ""
+    shared = "".join(", " + name for name in _shared(em, loop, loop.inputs, _live(em)[0]))
+    return "{names}" + shared + ", = dask.persist({names}" + shared + ")"
+
+
+def _shared(em, node, roots, live) -> list[str]:
+    """The names in `live` of the values computed before control-flow node `node` in its
+    block that read an intermediate result of the `roots` (or are one): the work `node`
+    computes in the middle of the program shares with them."""
+    todo = [n for n in toposort(list(roots)) if n.op not in ("var", "const")]
     seen, names = set(), []
     while todo:
         n = todo.pop()
-        if id(n) in seen or n is cond:
+        if id(n) in seen or n is node:
             continue
         seen.add(id(n))
-        if n is not pred and em.names.get(id(n)) in live:
+        if em.names.get(id(n)) in live:
             names.append(em.names[id(n)])
         todo.extend(em.readers(n))
     return list(dict.fromkeys(names))

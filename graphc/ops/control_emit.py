@@ -151,7 +151,8 @@ TEXTS = {
     "length": "len({seq})",
     "row": "{seq}[{k}]",
     "decide": "",  # a statement before a cond's `if` (none: its predicate is read there)
-    "carries": "",  # a statement before each test of a while_loop's condition
+    "enter": "",  # a statement before a while_loop's first test of its condition
+    "carries": "",  # a statement before each later test
 }
 
 
@@ -333,7 +334,7 @@ def emit_while(em, node, args, indent: str) -> None:
         em.statement(indent, f"{count} = 0", node)
     inner = indent + "    "
     carries = ", ".join(loop.carry)
-    statement(em, "carries", indent, node, names=carries)
+    statement(em, "enter", indent, node, names=carries)
     loop_test(em, node, cond, loop.carry + caps, indent)
     start = len(em.lines)
     loop.save_histories(inner)
