@@ -86,11 +86,10 @@ def optimize(
     outputs = passes.run(outputs, passes.SPECIALIZE, ctx=record.context())
     if not simplify:
         return outputs
-    # One full CSE over the program: values and gradients simplified separately (gc.grad
-    # then gc.compile) meet here, and share `sin(x)`, `x**2`, ... computed once. First,
-    # when some outputs are simplified already (gradients) and others not (the loss): the
-    # loss's graph then mostly merges into the gradients' simplified one, which the
-    # pipeline does not walk again. Last, only if the pipeline changed the graph since.
+    # One full CSE: values and gradients simplified apart (gc.grad, then gc.compile) share
+    # `sin(x)`, `x**2`, ... computed once. First when some outputs are simplified (the
+    # gradients) and others not (the loss, whose graph then mostly merges into theirs, and
+    # the pipeline does not walk it); last, only if the pipeline changed the graph since.
     merged = None
     if passes.mixed_normal_forms(outputs):
         outputs = merged = record.step("cse (whole program)", passes.merge_into_normal, outputs)
@@ -147,6 +146,7 @@ entries (first [1]): log(x)
     """
 
     @checks_call(name="Function", skip_self=True)
+    @gc_paused
     def __init__(
         self,
         inputs,
