@@ -9,6 +9,7 @@ import pickle
 import runpy
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +17,7 @@ import pytest
 from op_recipes import RECIPES, call, make_args
 
 import graphc as gc
+from graphc.backends import numba as numba_backend
 from graphc.backends import numba_math
 from graphc.backends.numba import Numba, load
 from graphc.ops import OPS
@@ -365,6 +367,73 @@ def test_a_second_process_loads_the_compiled_kernels(tmp_path):
     first = run()
     assert {p.suffix for p in first} == {".py", ".nbi", ".nbc"}, first  # (in __pycache__)
     assert run() == first  # the second process compiled nothing and wrote nothing
+
+
+def _tiny(k, salt):
+    """A kernel module's text of its own (`salt`: a test's tmp_path, so no earlier run of the
+    process has it loaded)."""
+    return f"# {salt}\n@_numba.njit(**_LOOP)\ndef f(x):\n    return x + {k}\n"
+
+
+def test_the_disk_cache_keeps_the_modules_written_last(tmp_path, monkeypatch):
+    """A process that writes a module prunes the cache directory to the GRAPHC_CACHE_ENTRIES
+    modules written last (and the one it wrote): the others' source and numba's compiled
+    files go. A pruned module still runs in a process that loaded it; one that needs it again
+    writes it again."""
+    numba_backend._library_name()  # (loaded: not written to tmp_path)
+    monkeypatch.setenv("GRAPHC_CACHE_DIR", str(tmp_path))
+    monkeypatch.setenv("GRAPHC_CACHE_ENTRIES", "3")
+    folder, past = tmp_path / "numba", time.time_ns() - 10**12
+    modules = []
+    for k in range(5):
+        modules.append(load(_tiny(k, tmp_path)))
+        assert modules[k].f(1.0) == 1.0 + k  # (compiled: numba's files written)
+        path = Path(modules[k].__file__)
+        os.utime(path, ns=(past + k * 10**9, past + k * 10**9))  # written in this order
+
+    def kept():
+        names = {p.stem for p in folder.glob("graphc_kernels_*.py")}
+        compiled = {p.name.split(".")[0] for p in (folder / "__pycache__").iterdir()}
+        assert compiled <= names, compiled - names  # no compiled files of a deleted module
+        return [Path(m.__file__).stem in names for m in modules], names
+
+    assert kept()[0] == [False, False, True, True, True], kept()
+    assert not Path(modules[0].__file__).exists() and modules[0].f(2.0) == 2.0
+    name = Path(modules[0].__file__).stem
+    del numba_backend._loaded[name], sys.modules[name]  # as a new process would need it
+    again = load(_tiny(0, tmp_path))
+    assert again.f(1.0) == 1.0 and Path(again.__file__).exists()
+    left = kept()[1]
+    assert len(left) == 3 and not Path(modules[2].__file__).exists()  # the oldest went
+    assert sorted(numba_backend.prune(folder, limit=0)) == sorted(left)
+    assert not list(folder.glob("graphc_*.py")) and not list((folder / "__pycache__").iterdir())
+
+
+@pytest.mark.slow  # two processes that import graphc and numba
+def test_processes_writing_and_pruning_one_cache_at_once_all_succeed(tmp_path):
+    """Two processes load the same twelve modules in opposite orders into one cache directory
+    bounded to three: each writes, imports, compiles and prunes while the other does; both
+    get every module's value and the directory ends bounded."""
+    script = (
+        "import sys\n"
+        "from graphc.backends.numba import load\n"
+        "order = range(12) if sys.argv[1] == '0' else range(11, -1, -1)\n"
+        "for k in order:\n"
+        f"    m = load('# {tmp_path}\\n@_numba.njit(**_LOOP)\\ndef f(x):\\n    return x + %d\\n' % k)\n"
+        "    assert m.f(1.0) == 1.0 + k\n"
+    )
+    env = {**os.environ, "GRAPHC_CACHE_DIR": str(tmp_path), "GRAPHC_CACHE_ENTRIES": "3"}
+    root = Path(__file__).resolve().parents[1]
+    runs = [
+        subprocess.Popen(
+            [sys.executable, "-c", script, str(k)], env=env, cwd=root, stderr=subprocess.PIPE
+        )
+        for k in range(2)
+    ]
+    for run in runs:
+        assert run.wait(timeout=600) == 0, run.stderr.read().decode()
+    kernels = list((tmp_path / "numba").glob("graphc_kernels_*.py"))
+    assert 1 <= len(kernels) <= 3 + 1, kernels  # (+ the one a process wrote last)
 
 
 def test_a_fused_loop_has_no_derivative_and_checks_its_attrs():

@@ -34,6 +34,7 @@ rounded to float32 after graphc's float64 elementary functions; sums accumulate 
 from __future__ import annotations
 
 import ast
+import contextlib
 import hashlib
 import importlib.util
 import math
@@ -59,6 +60,9 @@ ROW_MIN = 32  # entries: a loop is cut into rows of at least these (else broadca
 # MAX_WEIGHT: compiling a loop of 100 sin and 800 other steps took 63 s, of 40 sin 1 s.
 MAX_WEIGHT = 400
 WEIGHTS = {"sin": 8, "cos": 8, "exp": 5, "log": 5, "log1p": 5}
+
+CACHE_ENTRIES = 256  # modules the cache directory keeps (about 50 MB), the last written
+_LIBRARY = "graphc_numba_math_"  # (+ the hash of its text: the library's module name)
 
 _local = threading.local()  # the kernels of the program being written (lower -> header)
 _loaded: dict[str, object] = {}
@@ -335,7 +339,7 @@ class Loops:
 
 def _library_name() -> str:
     text = library_text()
-    return _import(text, "graphc_numba_math_" + _hash(text))
+    return _import(text, _LIBRARY + _hash(text))
 
 
 def module_text(kernels: str) -> str:
@@ -361,28 +365,83 @@ def cache_dir() -> Path:
     return Path(root) / "numba"
 
 
+def cache_entries() -> int:
+    """How many modules the cache directory keeps: ``GRAPHC_CACHE_ENTRIES``, else
+    `CACHE_ENTRIES`."""
+    return int(os.environ.get("GRAPHC_CACHE_ENTRIES") or CACHE_ENTRIES)
+
+
 def _hash(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:24]
 
 
 def _import(text: str, name: str) -> str:
     """Import module `name` with source `text`, written once to the cache directory (where
-    numba keeps its compiled code); returns `name`."""
+    numba keeps its compiled code); returns `name`. A process that writes a module prunes
+    the directory (`prune`)."""
     with _lock:
         if name not in _loaded:
             folder = cache_dir()
             folder.mkdir(parents=True, exist_ok=True)
             path = folder / f"{name}.py"
-            if not path.exists():
-                temp = path.with_suffix(f".{os.getpid()}.tmp")
-                temp.write_text(text)
-                os.replace(temp, path)
-            spec = importlib.util.spec_from_file_location(name, path)
-            module = importlib.util.module_from_spec(spec)
-            sys.modules[name] = module
-            spec.loader.exec_module(module)
+            with _locked(folder, shared=True):  # (no process prunes it meanwhile)
+                wrote = not path.exists()
+                if wrote:
+                    temp = path.with_suffix(f".{os.getpid()}.tmp")
+                    temp.write_text(text)
+                    os.replace(temp, path)
+                spec = importlib.util.spec_from_file_location(name, path)
+                module = importlib.util.module_from_spec(spec)
+                sys.modules[name] = module
+                spec.loader.exec_module(module)
             _loaded[name] = module
+            if wrote:
+                prune(folder, keep={name, *(n for n in _loaded if n.startswith(_LIBRARY))})
     return name
+
+
+@contextlib.contextmanager
+def _locked(folder: Path, shared: bool):
+    """Hold the cache directory's lock (a ``flock`` of its ``.lock`` file): shared while a
+    process writes and imports a module, exclusive while one prunes. Where there is no
+    ``fcntl`` (Windows) nothing is locked."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover
+        yield
+        return
+    with open(folder / ".lock", "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_SH if shared else fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def prune(folder: Path, keep=frozenset(), limit: int | None = None) -> list[str]:
+    """Bound the cache directory `folder` to the `limit` (`cache_entries()`) modules written
+    last, and the modules named in `keep`: delete the others' source and numba's files of
+    every module no longer there (also those a process compiled after the module was
+    deleted). Returns the names deleted. A process still using a deleted module keeps it in
+    memory; one that needs it again writes it again (and compiles it).
+
+    Safe against processes writing, importing or pruning meanwhile: it holds the
+    directory's lock exclusively, so no module is deleted between its check and its import
+    (`_import`); numba reads a missing index as no compiled code."""
+    limit = cache_entries() if limit is None else limit
+    with _locked(folder, shared=False):
+        modules = sorted(
+            folder.glob("graphc_*.py"), key=lambda p: p.stat().st_mtime_ns, reverse=True
+        )
+        dropped = [p for k, p in enumerate(modules) if k >= limit and p.stem not in keep]
+        for path in dropped:
+            path.unlink(missing_ok=True)
+        remaining = {p.stem for p in modules} - {p.stem for p in dropped}
+        compiled = folder / "__pycache__"
+        for path in compiled.glob("graphc_*") if compiled.is_dir() else []:
+            if path.name.split(".")[0] not in remaining:
+                path.unlink(missing_ok=True)
+    return [p.stem for p in dropped]
 
 
 def load(kernels: str):
