@@ -315,6 +315,14 @@ def test_parallel_loops_equal_the_serial_ones_to_the_last_bit():
         _agree(got, want, TOL[got.dtype.name], "serial")
 
 
+def test_a_backend_pickled_before_parallel_min_runs_its_loops_serially():
+    old = Numba(min_size=1)
+    del old.parallel_min  # (as an object pickled before the option has no such attribute)
+    loaded = pickle.loads(pickle.dumps(old))
+    assert "parallel_min" not in vars(loaded) and not loaded.parallel({"shape": (10**7,)})
+    assert Numba(parallel_min=10).parallel({"shape": (2, 5)})
+
+
 def test_small_arrays_and_single_ops_stay_numpy_statements():
     x = gc.var("x", shape=(16,), dtype=np.float64)
     f = gc.compile([x], [gc.exp(x) * 2 + 1], backend="numba")

@@ -92,6 +92,7 @@ class Numba(Backend):
     name = "numba"
     packages = ("numba",)
     extra = "numba"
+    parallel_min = None  # (the default of a Numba pickled before the option)
 
     def __init__(
         self, min_size: int = MIN_SIZE, fuse_sum: bool = True, parallel_min: int | None = None
