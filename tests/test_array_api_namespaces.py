@@ -14,6 +14,8 @@ import graphc as gc
 pytest.importorskip("array_api_compat")
 from op_recipes import PARAMS, backend_program  # noqa: E402
 
+CLEAR_EVERY = 50
+
 
 class Torch:
     name = "torch"
@@ -31,10 +33,14 @@ class Torch:
 
 class Jax:
     name = "jax"
+    used = 0  # namespaces made: JAX's caches are cleared every CLEAR_EVERY
 
     def __init__(self):
         self.jax = pytest.importorskip("jax")
         self.jnp = pytest.importorskip("jax.numpy")
+        Jax.used += 1
+        if Jax.used % CLEAR_EVERY == 0:  # its compiled ops: about 10 MB a case otherwise
+            self.jax.clear_caches()
 
     def asarray(self, a):
         return self.jnp.asarray(a)
