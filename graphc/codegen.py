@@ -258,7 +258,8 @@ class Emitter:
         self.consts: dict[str, np.ndarray] = {}
         self.helpers: set[str] = set()
         self.names: dict[int, str] = {}
-        self.block_readers: dict[int, list[Symbol]] = {}
+        self.block_nodes: list[Symbol] = []
+        self.block_readers: dict[int, list[Symbol]] | None = None
         self.block_out_names: dict[int, str] = {}
         # A teaching program (graphc.readable: comments, telling names, no reuse) or None.
         self.readable = None
@@ -312,12 +313,12 @@ class Emitter:
         last_use = last_uses(nodes, outputs, self.inline)
         keep = {id(o) for o in outputs}
         local: set[int] = set()
-        outer = self.block_readers, self.block_out_names
-        self.block_readers, self.block_out_names = users(nodes), out_names
+        outer = self.block_nodes, self.block_readers, self.block_out_names
+        self.block_nodes, self.block_readers, self.block_out_names = nodes, None, out_names
         try:
             self._emit_nodes(nodes, indent, out_names, last_use, keep, local)
         finally:
-            self.block_readers, self.block_out_names = outer
+            self.block_nodes, self.block_readers, self.block_out_names = outer
         return [self.expr(o) for o in outputs]
 
     def _ordered(self, nodes, outputs, out_names) -> list[Symbol]:
@@ -336,7 +337,7 @@ class Emitter:
         if readable:
             last_use = {}  # no value is dead for the teaching program: no reuse, no `del`
         in_place = self.emission.in_place and not readable
-        taken = _plan_free_buffers(nodes, out_names, last_use, keep) if in_place else {}
+        taken, reused = _plan_free_buffers(nodes, out_names, last_use, keep, in_place)
         kept = keep | {id(b) for b in taken.values()}  # outputs, and buffers taken again
         runs = scalar_code.Runs(self, nodes, indent, last_use, kept)  # on Python floats
         for i, node in enumerate(nodes):
@@ -345,7 +346,8 @@ class Emitter:
                 local.add(id(node))
                 continue
             args = [self.expr(x) for x in node.inputs]
-            reuse = self._buffer(node, i, out_names, in_place, (last_use, local, keep), taken)
+            # the dead input, or else temporary, whose buffer it is written into (or None)
+            reuse = reused.get(id(node), taken.get(id(node)))
             target = out_names.get(id(node)) or (
                 self.names[id(reuse)] if reuse is not None else self._new_name(node)
             )
@@ -360,15 +362,6 @@ class Emitter:
             if dead:
                 self.statement(indent, "del " + ", ".join(dict.fromkeys(dead)))
             runs.end(i)
-
-    def _buffer(self, node, i, out_names, in_place, liveness, taken):
-        """The temporary whose buffer `node` is written into, or None: a dead input of its
-        exact type, else a dead temporary planned for it. A node with a caller-given name
-        is assigned to it, not written into a buffer."""
-        if id(node) in out_names or not in_place:
-            return None
-        reuse = _reusable_input(node, i, *liveness)
-        return taken.get(id(node)) if reuse is None else reuse
 
     def _write(self, node, args, target, indent, reuse):
         """The statement(s) computing `node` into `target`; returns the op's `emit_block`
@@ -390,6 +383,8 @@ class Emitter:
     def readers(self, node: Symbol) -> list[Symbol]:
         """The nodes of the block being emitted that read `node` (for `emit_block`: a
         tuple-valued op names the `get`s of its results and skips unread ones)."""
+        if self.block_readers is None:  # (found when first asked: most blocks never ask)
+            self.block_readers = users(self.block_nodes)
         return self.block_readers.get(id(node), [])
 
     def result_name(self, node: Symbol) -> str:
@@ -413,19 +408,24 @@ def _owns_buffer(x: Symbol) -> bool:
     return x.opdef.fresh and _known_array(x)
 
 
-def _plan_free_buffers(nodes, out_names, last_use, keep) -> dict[int, Symbol]:
-    """id(node) -> a temporary, dead by then, whose buffer `node` writes into instead of
-    allocating (same shape and dtype). Simulates the emission order: an input reused in
-    place is not free; a buffer is free from its last use on (views keep it alive longer,
-    see `last_use`), and it is not `del`-ed when a later node takes it."""
+def _plan_free_buffers(nodes, out_names, last_use, keep, in_place=True) -> tuple[dict, dict]:
+    """`(taken, reused)`: id(node) -> a temporary, dead by then, whose buffer `node` writes
+    into instead of allocating (same shape and dtype), and id(node) -> its input it writes
+    into (`_reusable_input`). Simulates the emission order: an input reused in place is
+    not free; a buffer is free from its last use on (views keep it alive longer, see
+    `last_use`), and it is not `del`-ed when a later node takes it. A node with a
+    caller-given name (`out_names`) is assigned to it. Without `in_place`, none."""
     free: dict[tuple, list[Symbol]] = {}
     taken: dict[int, Symbol] = {}
+    reused: dict[int, Symbol] = {}
+    nodes = nodes if in_place else ()
     local: set[int] = set()
     for i, node in enumerate(nodes):
         reuse = None if id(node) in out_names else _reusable_input(node, i, last_use, local, keep)
-        if (
-            reuse is None
-            and id(node) not in out_names
+        if reuse is not None:
+            reused[id(node)] = reuse
+        elif (
+            id(node) not in out_names
             and _writes_out(node)
             and getattr(node.opdef, "emit_block", None) is None
         ):
@@ -444,7 +444,7 @@ def _plan_free_buffers(nodes, out_names, last_use, keep) -> dict[int, Symbol]:
                 and _owns_buffer(x)
             ):
                 free.setdefault((x.shape, x.dtype.str), []).append(x)
-    return taken
+    return taken, reused
 
 
 def _reusable_input(node: Symbol, i: int, last_use: dict, local: set, keep: set):

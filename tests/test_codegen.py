@@ -29,7 +29,7 @@ def test_no_buffer_is_given_to_two_live_values():
     e = c + d
     nodes = [a, s, c, d, e]
     last_use = {id(a): 1, id(c): 4, id(d): 4, id(s): 5, id(e): 5}
-    taken = _plan_free_buffers(nodes, {}, last_use, {id(s), id(e)})
+    taken, _ = _plan_free_buffers(nodes, {}, last_use, {id(s), id(e)})
     donors = [id(b) for b in taken.values()]
     assert donors == [id(a)]  # exp(x) takes a's buffer; sin(y) must allocate
 
