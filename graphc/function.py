@@ -12,8 +12,6 @@ import builtins
 import html
 from collections.abc import Sequence
 
-import numpy as np
-
 from . import backends, codegen
 from . import simplify as passes
 from .codegen import Program, emit_program, remember
@@ -63,14 +61,12 @@ def check_covered(inputs: Sequence[Symbol], outputs: Sequence[Symbol]) -> None:
             )
 
 
-def specialize_graph(
-    inputs: Sequence[Symbol], outputs: Sequence[Symbol], arrays: Sequence[np.ndarray]
-) -> tuple[list[Symbol], list[Symbol]]:
+def specialize_graph(inputs, outputs, arrays, unified: bool = False) -> tuple[list, list]:
     """Copies of the vars with the arrays' static shapes and dtypes (anything with numpy's
     `.shape` and `.dtype`), and the outputs rebuilt on them (shape errors surface here,
-    naming the user's line)."""
+    naming the user's line). `unified`: the inputs are the only vars the outputs read."""
     types = {v.name: (v, tuple(arr.shape), arr.dtype) for v, arr in zip(inputs, arrays)}
-    new, outputs = retype_vars(outputs, types)
+    new, outputs = retype_vars(outputs, types, free=inputs if unified else None)
     return [new[v.name] for v in inputs], outputs
 
 
@@ -282,7 +278,7 @@ entries (first [1]): log(x)
         ['def fn(x):', '    t1 = np.dot(x, x)']
         """
         record = Recorder(count=False) if record is None else record
-        new_vars, outs = specialize_graph(self.inputs, self.outputs, arrays)
+        new_vars, outs = specialize_graph(self.inputs, self.outputs, arrays, unified=True)
         outs = optimize(outs, self.simplify, record)
         self._last_graph = new_vars, outs
         return self._emit(new_vars, outs, record)

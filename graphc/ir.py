@@ -547,11 +547,12 @@ def identical(xs: Sequence, ys: Sequence) -> bool:
     return not any(map(is_not, xs, ys))
 
 
-def retype_vars(outputs: Sequence[Symbol], types: dict) -> tuple[dict, list[Symbol]]:
+def retype_vars(outputs: Sequence[Symbol], types: dict, free=None) -> tuple[dict, list[Symbol]]:
     """Give vars static types: `types` maps a name to `(var, shape, dtype)`, and every var of
     that name becomes one var of that shape and dtype (`var` itself when it has them, else a
     copy with var's origin). Returns `(name -> var, outputs rebuilt on them)`; shape and dtype
-    errors surface here, naming the operation and the user's line.
+    errors surface here, naming the operation and the user's line. `free`, if given, holds
+    every var the outputs read (it saves a walk).
 
     >>> import graphc as gc, numpy as np
     >>> x = gc.var("x")
@@ -564,6 +565,6 @@ def retype_vars(outputs: Sequence[Symbol], types: dict) -> tuple[dict, list[Symb
         if v.shape != shape or not _same_dtype(v.dtype, dtype):
             v = Symbol(v.opdef, (), {}, shape, dtype, name=name, origin=v.origin)
         new[name] = v
-    if all(new.get(v.name, v) is v for v in free_vars(outputs)):
+    if all(new.get(v.name, v) is v for v in (free_vars(outputs) if free is None else free)):
         return new, list(outputs)  # (the vars had those types: the graph is as it was)
     return new, rebuild(outputs, lambda n, _: new.get(n.name) if n.op == "var" else None)
