@@ -203,3 +203,21 @@ def test_symmetric_decompositions_read_the_lower_triangle(space):
     space = SPACES[space]()
     f = gc.compile([x], outs, backend="array_api")
     _agree(space, f(space.asarray(data)), gc.compile([x], outs)(data), np.float64)
+
+
+@pytest.mark.parametrize("space", SPACES)
+def test_a_constant_output_is_the_callers_own(space):
+    # the converted constant is kept for the next calls: it was returned itself, so writing
+    # into one call's output changed the next call's (torch, numpy through the namespace)
+    space = SPACES[space]()
+    x = gc.var("x", shape=(2,))
+    c = gc.stop_gradient(x) * 0.0 + np.array([1.0, 2.0])  # folded to a constant
+    f = gc.compile([x], [x * 2, c], backend="array_api")
+    assert "xp.asarray(_const(xp, dev, c0), copy=True)" in f.source
+    first = f(space.asarray(np.ones(2)))[1]
+    if space.name == "torch":
+        first[0] = 99.0
+    np.testing.assert_array_equal(space.numpy(f(space.asarray(np.ones(2)))[1]), [1.0, 2.0])
+    out = f(np.ones(2))[1]
+    out[0] = 99.0
+    np.testing.assert_array_equal(f(np.ones(2))[1], [1.0, 2.0])

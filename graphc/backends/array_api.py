@@ -218,9 +218,11 @@ def _constant(x, kind=object) -> bool:
 
 
 def _as_array(text: str) -> str:
-    """An output's text: a constant array or a number as an array of the namespace."""
+    """An output's text: a constant array or a number as an array of the namespace (a
+    constant's own copy: the converted constant is kept for the next calls, and a caller
+    may write into what it is given)."""
     if re.fullmatch(r"c\d+", text):
-        return f"_const(xp, dev, {text})"
+        return f"xp.asarray(_const(xp, dev, {text}), copy=True)"
     if not text.startswith(_IDENT_START):
         return f"xp.asarray({forms.derive(text)}, device=dev)"
     return text
