@@ -108,8 +108,10 @@ def applies_to(predicate: Callable) -> Callable:
 _bits = itertools.count()  # a bit of the `_fixed` marks per rule pass (and its rules' version)
 
 
-def rule_pass(name: str, rules: RuleSet, doc: str = "") -> Callable:
-    """A pass that applies `rules` bottom-up once (see `RuleSet`).
+def rule_pass(name: str, rules: RuleSet, doc: str = "", trigger: Callable | None = None):
+    """A pass that applies `rules` bottom-up once (see `RuleSet`). `trigger(node)`, if given,
+    holds wherever a rule may apply (a superset): a graph without such a node is left as it
+    is, after a look at each node instead of a rebuild.
 
     It marks its fixed points: a node that no rule changed, nor any node below it, is one
     (rules see only a node and its inputs), and a later run does not walk into it again
@@ -137,7 +139,11 @@ def rule_pass(name: str, rules: RuleSet, doc: str = "") -> Callable:
         if order is None or any(n._fixed & bit for n in order):
             order = toposort(outputs, stop=known.values(), stop_ids=known or None, marked=bit)
         memo: dict = {}
-        new = rebuild(outputs, rule, memo, order=order)
+        if trigger is not None and not any(trigger(n) for n in order if id(n) not in known):
+            memo = {id(n): n for n in order}  # (no rule applies: every node a fixed point)
+            new = outputs
+        else:
+            new = rebuild(outputs, rule, memo, order=order)
         for node in order:
             if memo.get(id(node)) is node and id(node) not in known:
                 object.__setattr__(node, "_fixed", node._fixed | bit)

@@ -132,10 +132,23 @@ IDENTITY_RULES = RuleSet(
     }
 )
 
+
+def may_apply(node: Symbol) -> bool:
+    """Is `node` one an `IDENTITY_RULES` rule looks for (an identity matrix, `diag`, a
+    column `expand_dims`), or a transpose of a transpose or of a sum (maybe checked)?"""
+    if node.op in ("eye", "eye_like", "diag", "expand_dims"):
+        return True
+    if node.op == "transpose":
+        inner = node.inputs[0]
+        return inner.op in ("transpose", "add") or inner.opdef.transparent
+    return node.op == "const" and is_identity(node)
+
+
 identity = rule_pass(
     "identity",
     IDENTITY_RULES,
     """Products with identity matrices and transposes in a reader's form: `I @ A` -> `A`,
     `I * s` -> `diag(s)`, `s * (I - Q)` -> `diag(s) - s*Q`, a column times a row -> `outer`,
     `x.T.T` -> `x`, `(P + P.T).T` -> `P + P.T` (`IDENTITY_RULES`). Preserves values.""",
+    trigger=may_apply,
 )

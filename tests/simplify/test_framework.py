@@ -95,3 +95,49 @@ def test_a_rule_pass_does_not_walk_into_its_fixed_points_again():
     seen.clear()
     p([z])
     assert seen.count("sin") == 1
+
+
+def test_a_rule_pass_whose_trigger_finds_nothing_does_not_rebuild():
+    seen = []
+
+    def note(node, inputs):
+        seen.append(node.op)
+        return gc.cos(inputs[0]) if node.op == "sin" else None
+
+    p = rule_pass("note", RuleSet(always=(note,)), trigger=lambda n: n.op == "sin")
+    x = gc.var("x")
+    y = gc.exp(x) * 2
+    assert p([y])[0] is y and seen == []  # no sin: no rule called, fixed points marked
+    z = gc.sin(y) + 1
+    assert str(p([z])[0]) == "cos(2*exp(x)) + 1"
+    assert "exp" not in seen  # y's graph was marked: the walk stopped at it
+
+
+def test_the_identity_pass_trigger_holds_wherever_its_rules_apply():
+    """`identity.may_apply` finds every place `IDENTITY_RULES` rewrite: on graphs where each
+    rule applies (Jacobians of products and softmax, forward mode's transposes), below every
+    node a rule would replace (itself included) is a node the trigger names."""
+    import importlib
+
+    import numpy as np
+
+    ident = importlib.import_module("graphc.simplify.identity")
+    A = gc.var("A", shape=(3, 3), dtype=np.float64)
+    u, v = gc.var("u", shape=(3,), dtype=np.float64), gc.var("v", shape=(4,), dtype=np.float64)
+    P = gc.var("P", shape=(3, 3), dtype=np.float64)
+    graphs = [
+        gc.jacobian(A @ u, u),
+        gc.jacobian(gc.softmax(u), u),
+        gc.jacobian(u * gc.sum(u), u),
+        (A.T).T,
+        (P + P.T).T,
+        gc.expand_dims(u, 1) * v,
+        gc.const(np.eye(3)) @ A,
+    ]
+    fired = 0
+    for y in graphs:
+        for n in toposort([y]):
+            if ident.IDENTITY_RULES.apply(n, n.inputs) is not None:
+                fired += 1
+                assert any(ident.may_apply(m) for m in toposort([n])), str(n)
+    assert fired >= len(graphs) - 3
