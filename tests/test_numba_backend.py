@@ -432,6 +432,13 @@ def test_the_disk_cache_keeps_the_modules_written_last(tmp_path, monkeypatch):
     assert not list(folder.glob("graphc_*.py")) and not list((folder / "__pycache__").iterdir())
 
 
+def test_a_cache_whose_lock_file_cannot_be_opened_still_loads(tmp_path, monkeypatch):
+    """(A cache directory one may read but not write: loading needs no lock.)"""
+    monkeypatch.setenv("GRAPHC_CACHE_DIR", str(tmp_path))
+    (tmp_path / "numba" / ".lock").mkdir(parents=True)  # open(..., "a") fails on it
+    assert load(_tiny(7, tmp_path)).f(1.0) == 8.0
+
+
 @pytest.mark.slow  # two processes that import graphc and numba
 def test_processes_writing_and_pruning_one_cache_at_once_all_succeed(tmp_path):
     """Two processes load the same twelve modules in opposite orders into one cache directory

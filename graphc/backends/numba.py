@@ -405,13 +405,18 @@ def _import(text: str, name: str) -> str:
 def _locked(folder: Path, shared: bool):
     """Hold the cache directory's lock (a ``flock`` of its ``.lock`` file): shared while a
     process writes and imports a module, exclusive while one prunes. Where there is no
-    ``fcntl`` (Windows) nothing is locked."""
+    ``fcntl`` (Windows), or the lock file cannot be opened, nothing is locked."""
     try:
         import fcntl
     except ImportError:  # pragma: no cover
         yield
         return
-    with open(folder / ".lock", "a") as handle:
+    try:
+        handle = open(folder / ".lock", "a")
+    except OSError:  # a directory one may read but not write: nothing to prune there either
+        yield
+        return
+    with handle:
         fcntl.flock(handle, fcntl.LOCK_SH if shared else fcntl.LOCK_EX)
         try:
             yield
