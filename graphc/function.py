@@ -88,7 +88,7 @@ def optimize(
     # the pipeline does not walk it); last, only if the pipeline changed the graph since.
     merged = None
     if passes.mixed_normal_forms(outputs):
-        outputs = merged = record.step("cse (whole program)", passes.merge_into_normal, outputs)
+        outputs = merged = record.step("merge into gradients", passes.merge_into_normal, outputs)
     outputs = passes.run(outputs, ctx=record.context())
     outputs = passes.run(outputs, passes.SPECIALIZE, ctx=record.context(" again"))
     if merged is not None and all(a is b for a, b in zip(outputs, merged)):

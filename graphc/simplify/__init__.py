@@ -40,17 +40,17 @@ import sys
 import time
 import types
 
-from ..dispatch import checks_call
+from ..dispatch import checks_call, is_weak
 from ..errors import ArgumentError
 from ..gc_pause import gc_paused
-from ..ir import Symbol, as_list, toposort
+from ..ir import Symbol, as_list, rebuild, toposort
 from ..orders import sharing_orders
 from .elementwise import shared_budget, simplify_elementwise
 from .framework import PassContext, RuleSet, rule_pass
 from .identity import identity
 from .matrix import matrix_forms
 from .noops import specialize
-from .passes import cse, fold_constants
+from .passes import _node_key, const_value, cse, fold_constants
 from .rewrites import rewrite
 
 PIPELINE = [rewrite, cse, matrix_forms, simplify_elementwise, rewrite, cse, identity]
@@ -170,14 +170,32 @@ def mixed_normal_forms(outputs) -> bool:
 
 
 def merge_into_normal(outputs, ctx=None) -> list:
-    """`cse` over `outputs`, the nodes of those in normal form met first: a node of the
-    others that computes the same as one of theirs becomes that node (normal, so that the
-    pipeline does not walk into it), not the other way round."""
-    first = sorted(range(len(outputs)), key=lambda i: not _is_normal(outputs[i]))
-    merged = cse([outputs[i] for i in first], ctx)
-    new = list(outputs)
-    for i, node in zip(first, merged):
-        new[i] = node
+    """`outputs` with each node that is not in normal form but computes what a normal-form
+    node does (the same op, attrs and inputs, as `cse` compares them) replaced by that node:
+    the loss's graph merges into the simplified copy of it that its gradients read, which
+    the pipeline does not walk. Other nodes are left to the pipeline (its `cse` among them).
+    Only the normal nodes that read an input of a node are compared with it."""
+    token = _token()
+    readers: dict[int, list] = {}  # id(node) -> the normal-form nodes that read it
+    for n in toposort(outputs):
+        if getattr(n, "_normal", None) is token:
+            for x in n.inputs:
+                readers.setdefault(id(x), []).append(n)
+
+    def merge(node, inputs):
+        if not inputs or getattr(node, "_normal", None) is token:
+            return None
+        # A normal node computing the same reads every input but the Python numbers (each
+        # node has its own constant node for those, compared by value): one of them, say.
+        some = next((x for x in inputs if not (x.op == "const" and is_weak(const_value(x)))), None)
+        key = None
+        for m in readers.get(id(some), ()):
+            key = _node_key(node, inputs) if key is None else key
+            if _node_key(m, m.inputs) == key:
+                return m
+        return None
+
+    new = rebuild(outputs, merge)
     return new if any(a is not b for a, b in zip(new, outputs)) else list(outputs)
 
 
