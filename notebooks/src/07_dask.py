@@ -199,12 +199,52 @@ plt.show()
 #   `svd`, `qr`, `eigh`, matrix norms), `sort`, indexing by arrays of other kinds,
 #   the scatter-add of a gather's gradient, diagonals, `cross`, `kron`, `split`,
 #   `cross_entropy`, `one_hot`, `repeat`.
-# * `cond` and `while_loop` decide on an array value, which would be computed in the middle
-#   of the program: compiling them for dask raises `gc.BackendError` naming the operation and
-#   the line.
+# * `cond` and `while_loop` on the data decide on an array value: it is computed where the
+#   program reaches it (7.6).
 #
 # `gc.backends.Dask(lazy=True)` returns the outputs as dask arrays, not computed, to combine
 # them with other dask work.
+#
+# ## 7.6 Deciding on the data: `cond` and `while_loop`
+#
+# A dask graph has no branches, so a decision on an array value cannot wait for the final
+# compute. `cond` computes its predicate where the program reaches it, and persists
+# (`dask.persist`) in the same computation the values of its block that share work with the
+# predicate, so that this work runs once. A `while_loop` whose condition reads the data
+# computes the condition before each iteration, its carries persisted first; a `while_loop`
+# on a counter, `fori_loop` and `scan` stay lazy.
+#
+# Here the gradient is clipped to norm 1. The predicate reads the gradient, which shares
+# `X @ w - y` with the loss: the line `_decided(...)` computes the predicate and keeps the
+# gradient and the loss (persisted, in their chunks), then an ordinary `if` picks the
+# branch, and the final compute reads the persisted values instead of the memmap again.
+#
+# Two limits: the persisted values stay in memory (the workers', on a cluster) until the
+# function returns; and a `cond` or `while_loop` inside a loop body or a branch only
+# considers the values of its own block, so work it shares with values outside runs again.
+
+# %%
+g = gc.grad(loss, w)
+g_norm = gc.sqrt(gc.sum(g * g))
+clipped = gc.cond(g_norm > 1.0, lambda g, s: g / s, lambda g, s: g, g, g_norm)
+clip_step = gc.compile(
+    [Xs, ys, w], [loss, clipped], backend=gc.backends.Dask(chunks={0: chunk_rows})
+)
+clip_numpy = gc.compile([Xs, ys, w], [loss, clipped])
+clip_value, clip_grad = clip_step(X, y, w0)
+print(clip_step.source)
+
+# %% [markdown]
+# The branch taken and the values are numpy's:
+
+# %%
+clip_value_np, clip_grad_np = clip_numpy(np.asarray(X), np.asarray(y), w0)
+print("dask :", clip_value, clip_grad)
+print("numpy:", clip_value_np, clip_grad_np)
+print("norm of the clipped gradient:", np.linalg.norm(clip_grad))
+print(
+    "largest relative difference:", np.max(np.abs(clip_grad - clip_grad_np) / np.abs(clip_grad_np))
+)
 
 # %%
 import shutil
