@@ -267,6 +267,12 @@ def simplify_elementwise(outputs, ctx=None, budget: float | None = None):
         deadline = shared
     plans: dict[int, tuple] = {}
     for members in partition(nodes, outputs):
+        if not _cache and deadline <= time.process_time():
+            # Nothing cached, no budget left: the cluster is left as it is (as `_plan`
+            # would leave it; its signature is for the cache, which has no answer)
+            if _tree_size(members, MAX_TREE) <= MAX_TREE:
+                _count(ctx, "skipped")
+            continue
         key, leaves = signature(members)
         template = _lookup(key)
         if template is _cache:

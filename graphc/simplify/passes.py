@@ -209,7 +209,7 @@ def _input_key(x: Symbol, inexact: bool):
 
 def _node_key(node: Symbol, inputs: tuple):
     inexact = node.dtype is not None and node.dtype.kind in "fc"
-    keys = [_input_key(x, inexact) for x in inputs]
+    keys = [(0, id(x)) if x.op != "const" else _input_key(x, inexact) for x in inputs]
     if node.opdef.commutative:
         keys.sort()
     attrs = tuple(sorted((k, attr_key(v)) for k, v in node.attrs.items())) if node.attrs else ()
