@@ -109,27 +109,36 @@ _bits = itertools.count()  # a bit of the `_fixed` marks per rule pass (and its 
 
 
 def rule_pass(name: str, rules: RuleSet, doc: str = "", trigger: Callable | None = None):
-    """A pass that applies `rules` bottom-up once (see `RuleSet`). `trigger(node)`, if given,
-    holds wherever a rule may apply (a superset): a graph without such a node is left as it
-    is, after a look at each node instead of a rebuild.
+    """A pass that applies `rules` bottom-up once (see `RuleSet`). `trigger(node, inputs)`,
+    if given, holds wherever a rule may apply (a superset, and cheaper than asking them): the
+    rules are asked only there, and a graph where it holds nowhere is not rebuilt.
 
     It marks its fixed points: a node that no rule changed, nor any node below it, is one
     (rules see only a node and its inputs), and a later run does not walk into it again
     (`gc.compile`'s second `specialize` walks only what the pipeline built). The mark is a
     bit of the node's `_fixed` int, one bit per pass: not a table of weak references, which
     held one more object per node for the cyclic garbage collector to walk. Changing
-    `rules` takes a new bit (forgetting the old marks)."""
+    `rules` takes a new bit (forgetting the old marks), and the trigger off (it was written
+    for the rules as they were)."""
+
+    def version():
+        return (rules.always, tuple(rules.by_op.items()), rules.elementwise)
+
     state: list = [None, 0]  # the rules' version, and the bit that marks their fixed points
+    written = version()
 
     def pass_(outputs, ctx=None):
         known = context(ctx).known
-        now = (rules.always, tuple(rules.by_op.items()), rules.elementwise)
+        now = version()
         if state[0] != now:
             state[:] = now, 1 << next(_bits)
         bit = state[1]
+        may = trigger if now == written else None
 
         def rule(node, inputs):
-            return None if id(node) in known else rules.apply(node, inputs)
+            if id(node) in known or (may is not None and not may(node, inputs)):
+                return None
+            return rules.apply(node, inputs)
 
         if all(o._fixed & bit for o in outputs):
             return list(outputs)  # fixed points, with all below them
@@ -139,7 +148,7 @@ def rule_pass(name: str, rules: RuleSet, doc: str = "", trigger: Callable | None
         if order is None or any(n._fixed & bit for n in order):
             order = toposort(outputs, stop=known.values(), stop_ids=known or None, marked=bit)
         memo: dict = {}
-        if trigger is not None and not any(trigger(n) for n in order if id(n) not in known):
+        if may is not None and not any(may(n, n.inputs) for n in order if id(n) not in known):
             memo = {id(n): n for n in order}  # (no rule applies: every node a fixed point)
             new = outputs
         else:

@@ -133,15 +133,24 @@ IDENTITY_RULES = RuleSet(
 )
 
 
-def may_apply(node: Symbol) -> bool:
-    """Is `node` one an `IDENTITY_RULES` rule looks for (an identity matrix, `diag`, a
-    column `expand_dims`), or a transpose of a transpose or of a sum (maybe checked)?"""
-    if node.op in ("eye", "eye_like", "diag", "expand_dims"):
-        return True
-    if node.op == "transpose":
-        inner = node.inputs[0]
+def may_apply(node: Symbol, inputs: tuple) -> bool:
+    """Can an `IDENTITY_RULES` rule apply to `node` on `inputs`: a product with an identity
+    matrix (or with `I - Q`), a column `expand_dims` times a row, a sum of a `diag`, a
+    transpose of a transpose or of a sum (maybe checked)?"""
+    op = node.op
+    if op == "transpose":
+        inner = inputs[0]
         return inner.op in ("transpose", "add") or inner.opdef.transparent
-    return node.op == "const" and is_identity(node)
+    if op == "sum":
+        return inputs[0].op == "diag"
+    if op == "matmul":
+        return any(map(is_identity, inputs))
+    return op == "multiply" and any(
+        x.op == "expand_dims"
+        or is_identity(x)
+        or (x.op in ("add", "subtract") and is_identity(x.inputs[0]))
+        for x in inputs
+    )
 
 
 identity = rule_pass(

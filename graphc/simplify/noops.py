@@ -137,6 +137,20 @@ def resolve_tidy(node: Symbol, inputs: tuple):
     return new
 
 
+_STRUCTURAL = frozenset(NOOP_RULES) - {"multiply", "divide", "power", "subtract"}
+
+
+def may_change(node: Symbol, inputs: tuple) -> bool:
+    """Can a `SPECIALIZE_RULES` rule apply to `node` on `inputs`: a shape-generic op, a view,
+    reshape, broadcast or cast, or an op of a constant (or of a broadcast one)? Every other
+    rule reads a constant input."""
+    return (
+        node.op in _STRUCTURAL
+        or resolves(node.opdef)
+        or any(x.op == "const" or x.op == "broadcast_to" for x in inputs)
+    )
+
+
 SPECIALIZE_RULES = RuleSet(
     always=(resolve_weak_constants, resolve_tidy, merge_scalings), by_op=NOOP_RULES
 )
@@ -149,4 +163,5 @@ specialize = rule_pass(
     `stop_gradient` (already used by differentiation) the identity; merge scalings by
     Python numbers; drop operations that do nothing (`NOOP_RULES`: `x.T.T`, a reshape to
     the same shape, `x.astype` of x's dtype, `x * 1`, ...). Preserves values exactly.""",
+    trigger=may_change,
 )

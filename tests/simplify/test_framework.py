@@ -104,19 +104,23 @@ def test_a_rule_pass_whose_trigger_finds_nothing_does_not_rebuild():
         seen.append(node.op)
         return gc.cos(inputs[0]) if node.op == "sin" else None
 
-    p = rule_pass("note", RuleSet(always=(note,)), trigger=lambda n: n.op == "sin")
+    rules = RuleSet(always=(note,))
+    p = rule_pass("note", rules, trigger=lambda n, inputs: n.op == "sin")
     x = gc.var("x")
     y = gc.exp(x) * 2
     assert p([y])[0] is y and seen == []  # no sin: no rule called, fixed points marked
     z = gc.sin(y) + 1
     assert str(p([z])[0]) == "cos(2*exp(x)) + 1"
-    assert "exp" not in seen  # y's graph was marked: the walk stopped at it
+    assert seen == ["sin"]  # asked only where the trigger holds; y's graph not walked
+    rules.by_op["exp"] = (note,)  # other rules: the trigger no longer speaks for them
+    seen.clear()
+    p([z])
+    assert "exp" in seen and "add" in seen
 
 
 def test_the_identity_pass_trigger_holds_wherever_its_rules_apply():
-    """`identity.may_apply` finds every place `IDENTITY_RULES` rewrite: on graphs where each
-    rule applies (Jacobians of products and softmax, forward mode's transposes), below every
-    node a rule would replace (itself included) is a node the trigger names."""
+    """`identity.may_apply` holds wherever `IDENTITY_RULES` rewrite: on graphs where each
+    rule applies (Jacobians of products and softmax, forward mode's transposes)."""
     import importlib
 
     import numpy as np
@@ -139,5 +143,40 @@ def test_the_identity_pass_trigger_holds_wherever_its_rules_apply():
         for n in toposort([y]):
             if ident.IDENTITY_RULES.apply(n, n.inputs) is not None:
                 fired += 1
-                assert any(ident.may_apply(m) for m in toposort([n])), str(n)
+                assert ident.may_apply(n, n.inputs), str(n)
     assert fired >= len(graphs) - 3
+
+
+def test_the_specialize_trigger_holds_wherever_its_rules_apply():
+    """`noops.may_change` holds wherever `SPECIALIZE_RULES` rewrite: shape-generic ops of
+    gradients (sum_to, broadcast_like, reshape_like), views and reshapes that do nothing,
+    casts to the same dtype, products with ones, scalings by Python numbers."""
+    import importlib
+
+    import numpy as np
+
+    noops = importlib.import_module("graphc.simplify.noops")
+    x = gc.var("x", shape=(2, 3), dtype=np.float64)
+    b = gc.var("b", shape=(3,), dtype=np.float64)
+    y = gc.sum(gc.tanh(x + b) * gc.expand_dims(b, 0))
+    raw = gc.grad(y, [x, b], simplify=False)
+    graphs = [
+        *raw,
+        (x.T).T,
+        gc.reshape(gc.reshape(x, (3, 2)), (2, 3)),
+        gc.broadcast_to(x, (2, 3)),
+        x.astype("float64"),
+        x * 1.0,
+        x / 1.0,
+        x**1,
+        x - 0.0,
+        (x * 2.0) * 3.0,
+        gc.const(2.0) * gc.const(3.0) + x,
+    ]
+    fired = 0
+    for g in graphs:
+        for n in toposort([g]):
+            if noops.SPECIALIZE_RULES.apply(n, n.inputs) is not None:
+                fired += 1
+                assert noops.may_change(n, n.inputs), str(n)
+    assert fired >= len(graphs)
