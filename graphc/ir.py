@@ -156,6 +156,7 @@ class Symbol(ArrayMixin):
         # Weakly typed like a Python number (promotes as numpy promotes a Python scalar).
         object.__setattr__(self, "weak", weak)
         object.__setattr__(self, "_fixed", 0)
+        object.__setattr__(self, "_normal", None)
         if _creation_logs:
             _creation_logs[-1].append(self)
 

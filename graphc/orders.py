@@ -50,7 +50,23 @@ def _among(ids, stop: tuple) -> bool:
     )
 
 
-def _walk(outputs, stop=(), stop_ids=None, marked: int = 0) -> list:
+def frontier_order(outputs, token) -> list:
+    """`toposort(outputs, stop)` where `stop` are the nodes whose `_normal` is `token` (the
+    simplifier's normal forms, see `graphc.simplify.run`): found on the way, in one walk.
+    Inside `shared_orders()` the order is remembered as the answer for those stop nodes."""
+    order = _walk(outputs, (), None, 0, token)
+    if _active:
+        stop = tuple(n for n in order if n._normal is token)
+        _store(tuple(outputs), stop, order)
+        order = list(order)
+    return order
+
+
+def _marked(node, marked: int, normal) -> bool:
+    return bool(marked and node._fixed & marked) or (normal is not None and node._normal is normal)
+
+
+def _walk(outputs, stop=(), stop_ids=None, marked: int = 0, normal=None) -> list:
     # Depth first with an iterator per open node: each edge is looked at once.
     order: list = []
     leaves = {id(s) for s in stop}
@@ -61,7 +77,7 @@ def _walk(outputs, stop=(), stop_ids=None, marked: int = 0) -> list:
         if key in seen:
             continue
         seen.add(key)
-        if key in leaves or key in skip or marked and root._fixed & marked:
+        if key in leaves or key in skip or _marked(root, marked, normal):
             order.append(root)
             continue
         stack = [(root, iter(root.inputs))]
@@ -71,7 +87,7 @@ def _walk(outputs, stop=(), stop_ids=None, marked: int = 0) -> list:
                 key = id(x)
                 if key not in seen:
                     seen.add(key)
-                    if key in leaves or key in skip or marked and x._fixed & marked:
+                    if key in leaves or key in skip or _marked(x, marked, normal):
                         order.append(x)  # listed, not entered
                     else:
                         stack.append((x, iter(x.inputs)))
@@ -144,8 +160,12 @@ def remembered(outputs: tuple, stop: tuple, walk: Callable) -> list:
         return hit
     order = walk(outputs, stop)
     stats["walks"] += 1
+    _store(outputs, stop, order)
+    return list(order)
+
+
+def _store(outputs: tuple, stop: tuple, order: list) -> None:
     orders = _active[0]
     orders[_key(outputs, stop)] = (outputs, stop, order)  # (holding the nodes: ids stay valid)
     if len(orders) > MAX_ORDERS:
         orders.popitem(last=False)
-    return list(order)

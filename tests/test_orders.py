@@ -140,3 +140,23 @@ def test_the_walk_is_depth_first_left_to_right_on_random_graphs():
         for args in ((outs,), (outs, stop), (outs, (), ids), (outs, stop, ids)):
             got = [n.label for n in orders._walk(*args)]
             assert got == [n.label for n in _reference(*args)], args
+
+
+def test_the_normal_form_frontier_walk_is_the_first_pass_order(monkeypatch):
+    """`simplify.run` finds the normal-form nodes where its passes stop in one walk, whose
+    order the first pass's `toposort(outputs, stop=frontier)` then gets without walking."""
+    import graphc.simplify as S
+
+    x = gc.var("x")
+    g = gc.grad(gc.sum(gc.sin(x) * x), x)  # simplified: normal-form nodes
+    y = gc.exp(g) + gc.cos(x)
+    walks = _walks(monkeypatch)
+    with shared_orders():
+        known = S._frontier([y])
+        assert len(walks) == 1  # the frontier is found by a walk in topological order
+        order = toposort([y], stop=list(known.values()))
+    assert len(walks) == 1  # which the pass gets without walking again
+    ids = {id(n) for n in order}
+    assert known and set(known) <= ids
+    below = [i for n in known.values() for i in n.inputs if id(i) not in known]
+    assert below and not any(id(i) in ids for i in below)  # listed, not entered

@@ -44,7 +44,7 @@ from ..dispatch import checks_call, is_weak
 from ..errors import ArgumentError
 from ..gc_pause import gc_paused
 from ..ir import Symbol, as_list, rebuild, toposort
-from ..orders import sharing_orders
+from ..orders import frontier_order, sharing_orders
 from .elementwise import shared_budget, simplify_elementwise
 from .framework import PassContext, RuleSet, rule_pass
 from .identity import identity
@@ -141,21 +141,10 @@ _IDEMPOTENT = (rewrite, cse, matrix_forms, simplify_elementwise, identity)
 
 
 def _frontier(outputs) -> dict:
-    """The normal-form nodes where a walk from `outputs` can stop (id -> node)."""
-    known: dict = {}
-    seen: set = set()
+    """The normal-form nodes where a walk from `outputs` can stop (id -> node); the walk's
+    order is remembered for the passes (`orders.frontier_order`)."""
     token = _token()
-    stack = list(outputs)
-    while stack:
-        n = stack.pop()
-        if id(n) in seen:
-            continue
-        seen.add(id(n))
-        if getattr(n, "_normal", None) is token:
-            known[id(n)] = n
-        else:
-            stack.extend(n.inputs)
-    return known
+    return {id(n): n for n in frontier_order(outputs, token) if n._normal is token}
 
 
 def _is_normal(node) -> bool:
