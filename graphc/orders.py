@@ -62,22 +62,20 @@ def frontier_order(outputs, token) -> list:
     return order
 
 
-def _marked(node, marked: int, normal) -> bool:
-    return bool(marked and node._fixed & marked) or (normal is not None and node._normal is normal)
-
-
 def _walk(outputs, stop=(), stop_ids=None, marked: int = 0, normal=None) -> list:
     # Depth first with an iterator per open node: each edge is looked at once.
     order: list = []
     leaves = {id(s) for s in stop}
     skip = stop_ids if stop_ids else leaves
+    normal_stops = normal is not None
     seen: set[int] = set()
     for root in outputs:
         key = id(root)
         if key in seen:
             continue
         seen.add(key)
-        if key in leaves or key in skip or _marked(root, marked, normal):
+        stops = (marked and root._fixed & marked) or (normal_stops and root._normal is normal)
+        if key in leaves or key in skip or stops:
             order.append(root)
             continue
         stack = [(root, iter(root.inputs))]
@@ -87,7 +85,12 @@ def _walk(outputs, stop=(), stop_ids=None, marked: int = 0, normal=None) -> list
                 key = id(x)
                 if key not in seen:
                     seen.add(key)
-                    if key in leaves or key in skip or _marked(x, marked, normal):
+                    if (
+                        key in leaves
+                        or key in skip
+                        or (marked and x._fixed & marked)
+                        or (normal_stops and x._normal is normal)
+                    ):
                         order.append(x)  # listed, not entered
                     else:
                         stack.append((x, iter(x.inputs)))
